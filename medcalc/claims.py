@@ -1,0 +1,229 @@
+"""The claim record: what one settlement needs to know, validated at the edge.
+
+Amounts given as plain numbers mean yuan; ``Fen`` values are taken as fen. Every
+invalid value raises a ClaimError naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Mapping
+
+import attrs
+from dateutil.parser import isoparse
+
+from .errors import NOTHING, ClaimError
+from .money import AmountError, Fen, parse_amount
+from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
+
+__all__ = ["Claim", "VISITS", "FIELD_ALIASES", "parse_day"]
+
+#: Visit kinds the engine settles.
+VISITS = ("inpatient",)
+
+#: Column names of the national settlement interface (and Chinese headers) -> Claim fields.
+FIELD_ALIASES = {
+    "psn_no": "person_id",
+    "setl_id": "claim_id",
+    "mdtrt_id": "claim_id",
+    "setl_time": "settled_on",
+    "enddate": "settled_on",
+    "begndate": "admitted_on",
+    "insutype": "scheme",
+    "medfee_sumamt": "total",
+    "fulamt_ownpay_amt": "self_funded",
+    "overlmt_selfpay": "over_limit",
+    "preselfpay_amt": "pre_self_pay",
+    "inscp_scp_amt": "in_scope",
+    "医疗费总额": "total",
+    "全自费": "self_funded",
+    "超限价自费": "over_limit",
+    "乙类先行自付": "pre_self_pay",
+    "政策范围内费用": "in_scope",
+}
+
+_DAY = re.compile(r"^\s*(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\s*$")
+
+
+def parse_day(value: object) -> dt.date:
+    """A day from a date, "2025-03-01", "20250301", "2025/3/1" or "2025年3月1日"."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        match = _DAY.match(value)
+        try:
+            if match:
+                return dt.date(int(match[1]), int(match[2]), int(match[3]))
+            if re.fullmatch(r"\s*\d{4}-?\d{2}-?\d{2}([T ][0-9:.]+)?\s*", value):
+                return isoparse(value.strip()).date()
+        except ValueError:
+            pass
+    raise ValueError("a date such as 2025-03-01")
+
+
+def _field_error(name: str, value: object, reason: str) -> ClaimError:
+    return ClaimError(name, value, reason)
+
+
+def _text(name: str, *, required: bool):
+    def convert(value: object) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise _field_error(name, NOTHING, "required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise _field_error(name, value, "must be a string")
+        return str(value).strip()
+
+    return convert
+
+
+def _day(name: str, *, required: bool):
+    def convert(value: object) -> dt.date | None:
+        if value is None or value == "":
+            if required:
+                raise _field_error(name, NOTHING, "required: a date such as 2025-03-01")
+            return None
+        try:
+            return parse_day(value)
+        except ValueError:
+            raise _field_error(name, value, "must be a date such as 2025-03-01") from None
+
+    return convert
+
+
+def _amount(name: str, *, required: bool):
+    def convert(value: object) -> Fen | None:
+        if value is None or value == "":
+            if required:
+                raise _field_error(name, NOTHING, "required: an amount of yuan such as 12000 or \"1.2万\"")
+            return None
+        try:
+            return parse_amount(value)
+        except AmountError as exc:
+            raise _field_error(name, value, str(exc).split(" (got")[0]) from None
+
+    return convert
+
+
+def _choice(name: str, choices: tuple[str, ...], *, required: bool = True):
+    def convert(value: object) -> str | None:
+        if value is None or value == "":
+            if required:
+                raise _field_error(name, NOTHING, "required: one of " + ", ".join(choices))
+            return None
+        if value not in choices:
+            raise _field_error(name, value, "must be one of " + ", ".join(choices))
+        return value  # type: ignore[return-value]
+
+    return convert
+
+
+def _age(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        age = int(value) if not isinstance(value, bool) and isinstance(value, (int, str)) else None
+    except ValueError:
+        age = None
+    if age is None or not 0 <= age <= 150:
+        raise _field_error("age", value, "must be whole years between 0 and 150")
+    return age
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (None, "", 0, "0", "false", "False", "no", "否"):
+        return False
+    if value in (1, "1", "true", "True", "yes", "是"):
+        return True
+    raise _field_error("retired", value, "must be true or false")
+
+
+@attrs.frozen(kw_only=True)
+class Claim:
+    """One settlement to compute. See the README's claim table for every field."""
+
+    person_id: str = attrs.field(converter=_text("person_id", required=True))
+    settled_on: dt.date = attrs.field(converter=_day("settled_on", required=True))
+    total: Fen = attrs.field(converter=_amount("total", required=True))
+    level: str | None = attrs.field(default=None, converter=_text("level", required=False))
+    visit: str = attrs.field(default="inpatient", converter=_choice("visit", VISITS))
+    claim_id: str | None = attrs.field(default=None, converter=_text("claim_id", required=False))
+    admitted_on: dt.date | None = attrs.field(default=None, converter=_day("admitted_on", required=False))
+    scheme: str | None = attrs.field(default=None, converter=_choice("scheme", SCHEMES, required=False))
+    place: str = attrs.field(default="local", converter=_choice("place", PLACES))
+    referral: str = attrs.field(default="none", converter=_choice("referral", REFERRALS))
+    category: str = attrs.field(default="ordinary", converter=_choice("category", CATEGORIES))
+    age: int | None = attrs.field(default=None, converter=_age)
+    retired: bool = attrs.field(default=False, converter=_flag)
+    self_funded: Fen = attrs.field(default=Fen(0), converter=_amount("self_funded", required=True))
+    over_limit: Fen = attrs.field(default=Fen(0), converter=_amount("over_limit", required=True))
+    pre_self_pay: Fen = attrs.field(default=Fen(0), converter=_amount("pre_self_pay", required=True))
+    in_scope: Fen | None = attrs.field(default=None, converter=_amount("in_scope", required=False))
+
+    def __attrs_post_init__(self) -> None:
+        if self.visit == "inpatient" and self.level is None:
+            raise ClaimError("level", NOTHING, "required for an inpatient claim: the hospital level code of the policy")
+        if self.admitted_on is not None and self.admitted_on > self.settled_on:
+            raise ClaimError("admitted_on", self.admitted_on.isoformat(), f"must not be after settled_on ({self.settled_on})")
+        if self.place != "local" and self.referral == "none":
+            raise ClaimError(
+                "referral", "none",
+                "required for care outside the insured area: one of referred, emergency, resident, not_referred",
+            )
+        parts = self.self_funded + self.over_limit + self.pre_self_pay
+        if parts > self.total:
+            raise ClaimError(
+                "total", str(self.total),
+                f"must be at least 全自费 + 超限价 + 乙类先行自付 = {Fen(parts)} yuan",
+            )
+        if self.in_scope is not None:
+            if parts and self.in_scope != self.total - parts:
+                raise ClaimError(
+                    "in_scope", str(self.in_scope),
+                    f"must equal total − 全自费 − 超限价 − 乙类先行自付 = {Fen(self.total - parts)} yuan when the parts are given",
+                )
+            if self.in_scope > self.total:
+                raise ClaimError("in_scope", str(self.in_scope), f"must not exceed total ({self.total} yuan)")
+
+    @property
+    def in_scope_cost(self) -> Fen:
+        """政策范围内费用: given directly, or total − 全自费 − 超限价 − 乙类先行自付."""
+        if self.in_scope is not None:
+            return self.in_scope
+        return Fen(self.total - self.self_funded - self.over_limit - self.pre_self_pay)
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> "Claim":
+        """A claim from a dict of strings or values, accepting national interface names."""
+        fields = {f.name for f in attrs.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in row.items():
+            name = FIELD_ALIASES.get(key, key)
+            if name not in fields:
+                raise ClaimError(str(key), NOTHING, "unknown field; known: " + ", ".join(sorted(fields)))
+            if name in values and values[name] != value:
+                raise ClaimError(name, value, f"given twice (also as {values[name]!r})")
+            values[name] = value
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            missing = re.findall(r"'(\w+)'", str(exc))
+            raise ClaimError(missing[0] if missing else "claim", NOTHING, "required") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The claim as JSON-ready values (amounts in yuan strings)."""
+        out: dict[str, Any] = {}
+        for f in attrs.fields(type(self)):
+            value = getattr(self, f.name)
+            if isinstance(value, Fen):
+                value = str(value)
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
+            out[f.name] = value
+        return out

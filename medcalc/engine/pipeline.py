@@ -1,0 +1,228 @@
+"""The columnar pipeline: claims -> columns -> rules in force -> settlement order -> rounds.
+
+One engine for every entry point: a single claim is a batch of one. Rows that cannot
+be settled are rejected with a reason before any accumulator sees them; every other
+row comes back, in input order, with the named intermediate columns that explain it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable, Mapping, Sequence
+
+import attrs
+import numpy as np
+
+from ..claims import Claim
+from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
+from .accumulators import STATE_FIELDS, Accumulators
+from .inpatient import TRACE_FIELDS, settle_round
+from .parameters import REQUIRED_RULES, RowParameters, Tables, build_parameters
+
+__all__ = ["Reject", "Outcome", "settle_claims", "settlement_order"]
+
+
+@attrs.frozen
+class Reject:
+    """A claim that was not settled: its input row, the field at fault and why."""
+
+    row: int
+    field: str
+    reason: str
+    claim_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}: {self.reason}"
+
+
+@attrs.define
+class Outcome:
+    """Everything one pipeline run produced, in input-row order."""
+
+    policy: Policy
+    claims: Sequence[Claim]
+    settled: np.ndarray  # input rows that were settled
+    columns: dict[str, np.ndarray]  # input columns, all rows
+    results: dict[str, np.ndarray]  # TRACE_FIELDS, all rows (meaningless where rejected)
+    bands: dict[str, np.ndarray] | None
+    variant: np.ndarray
+    variants: list[ResolvedPolicy]
+    params: RowParameters
+    tables: Tables
+    rejects: list[Reject]
+    accumulators: dict[tuple[str, int], Accumulators]
+    accumulators_before: dict[int, Accumulators]  # input row -> state before it (when traced)
+
+
+def _encode(policy: Policy, claims: Sequence[Claim]) -> tuple[dict[str, np.ndarray], list[Reject]]:
+    n = len(claims)
+    levels = list(policy.levels)
+    level_index = {code: i for i, code in enumerate(levels)}
+    cols = {
+        name: np.zeros(n, np.int64)
+        for name in ("level", "place", "referral", "category", "age", "retired", "day", "year",
+                     "total", "self_funded", "over_limit", "pre_self_pay", "in_scope")
+    }
+    rejects: list[Reject] = []
+    known_levels = ", ".join(f"{c} ({policy.levels[c]})" for c in levels)
+    for i, c in enumerate(claims):
+        if c.scheme is not None and c.scheme != policy.scheme:
+            rejects.append(Reject(i, "scheme", f"claim is for {c.scheme!r} but policy {policy.id} is for {policy.scheme!r}", c.claim_id))
+            continue
+        code = level_index.get(c.level)  # type: ignore[arg-type]
+        if code is None:
+            rejects.append(Reject(i, "level", f"unknown hospital level {c.level!r} for policy {policy.id}; one of {known_levels}", c.claim_id))
+            continue
+        cols["level"][i] = code
+        cols["place"][i] = PLACES.index(c.place)
+        cols["referral"][i] = REFERRALS.index(c.referral)
+        cols["category"][i] = CATEGORIES.index(c.category)
+        cols["age"][i] = -1 if c.age is None else c.age
+        cols["retired"][i] = c.retired
+        cols["day"][i] = c.settled_on.toordinal()
+        cols["year"][i] = c.settled_on.year
+        cols["total"][i] = c.total
+        cols["self_funded"][i] = c.self_funded
+        cols["over_limit"][i] = c.over_limit
+        cols["pre_self_pay"][i] = c.pre_self_pay
+        cols["in_scope"][i] = c.in_scope_cost
+    return cols, rejects
+
+
+def _coverage_text(policy: Policy) -> str:
+    spans = policy.coverage(REQUIRED_RULES)
+    if not spans:
+        return f"policy {policy.id} has no inpatient rules in force on any day"
+    shown = ", ".join(f"{a} to {b if b else 'open'}" for a, b in spans)
+    return f"policy {policy.id} covers {shown}"
+
+
+def _resolve_variants(policy: Policy, cols, ok: np.ndarray, claims) -> tuple[np.ndarray, list[ResolvedPolicy], list[Reject]]:
+    variant = np.full(len(ok), -1, np.int64)
+    variants: list[ResolvedPolicy] = []
+    index: dict[int, int] = {}
+    rejects = []
+    days = cols["day"]
+    for day in np.unique(days[ok]):
+        resolved = policy.at(dt.date.fromordinal(int(day)))
+        rows = np.flatnonzero(ok & (days == day))
+        missing = [k for k in REQUIRED_RULES if resolved.rule(k) is None]
+        if missing:
+            for r in rows:
+                rejects.append(Reject(int(r), "settled_on", f"no {missing[0]} rule in force on {dt.date.fromordinal(int(day))}; {_coverage_text(policy)}", claims[r].claim_id))
+            continue
+        if id(resolved) not in index:
+            index[id(resolved)] = len(variants)
+            variants.append(resolved)
+        variant[rows] = index[id(resolved)]
+    return variant, variants, rejects
+
+
+def settlement_order(person: np.ndarray, year: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """Rows sorted by (person, year, settlement day, claim-id rank, input row): the settling order."""
+    rows = np.arange(len(person))
+    return np.lexsort((rows, tie, day, year, person))
+
+
+def _round_layout(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From rows in settling order with group codes, the permutation that makes round k contiguous.
+
+    Returns (permutation, round offsets, group of each state row). State row j is the
+    group with the j-th most claims, so round k's person-years are state rows 0..n_k-1.
+    """
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    group_of_row = np.repeat(np.arange(len(starts)), counts)
+    rank = np.arange(n) - starts[group_of_row]
+    by_count = np.argsort(-counts, kind="stable")
+    state_row = np.empty_like(by_count)
+    state_row[by_count] = np.arange(len(by_count))
+    perm = np.lexsort((state_row[group_of_row], rank))
+    offsets = np.r_[0, np.cumsum(np.bincount(rank))]
+    return perm, offsets, by_count
+
+
+def settle_claims(
+    policy: Policy,
+    claims: Sequence[Claim],
+    accumulators: Iterable[Accumulators] = (),
+    trace: bool = False,
+) -> Outcome:
+    """Settle claims of any number of people in settlement order; see Outcome."""
+    claims = list(claims)
+    n = len(claims)
+    cols, rejects = _encode(policy, claims)
+    ok = np.ones(n, bool)
+    for r in rejects:
+        ok[r.row] = False
+    variant, variants, more = _resolve_variants(policy, cols, ok, claims)
+    rejects += more
+    for r in more:
+        ok[r.row] = False
+    params, tables, problems = build_parameters(variants, variant, cols, list(policy.levels))
+    for rows, field, reason in problems:
+        for r in rows:
+            if ok[r]:
+                ok[r] = False
+                rejects.append(Reject(int(r), field, reason, claims[r].claim_id))
+
+    settled = np.flatnonzero(ok)
+    people: dict[str, int] = {}
+    person = np.array([people.setdefault(claims[r].person_id, len(people)) for r in settled], np.int64)
+    ids = sorted({claims[r].claim_id or "" for r in settled})
+    id_rank = {cid: i for i, cid in enumerate(ids)}
+    tie = np.array([id_rank[claims[r].claim_id or ""] for r in settled], np.int64)
+    order = settled[settlement_order(person, cols["year"][settled], cols["day"][settled], tie)]
+    person_of = {v: k for k, v in people.items()}
+    ordered_person = np.array([people[claims[r].person_id] for r in order], np.int64)
+    group = ordered_person * 10000 + cols["year"][order]
+    perm, offsets, state_group = _round_layout(group)
+    layout = order[perm]  # input rows, round-major
+
+    # Work on columns in round-major layout, then scatter back to input order.
+    work = {k: v[layout] for k, v in cols.items()}
+    wparams = RowParameters(**{f.name: getattr(params, f.name)[layout] for f in attrs.fields(RowParameters)})
+    group_starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, np.int64)
+    group_key = group[group_starts]  # in settling order of groups
+    G = len(group_key)
+    state = {name: np.zeros(G, np.int64) for name in STATE_FIELDS}
+    initial = {(a.person_id, a.year): a for a in accumulators}
+    keys = [(person_of[int(k // 10000)], int(k % 10000)) for k in group_key[state_group]]
+    for j, key in enumerate(keys):
+        if key in initial:
+            for name, value in zip(STATE_FIELDS, initial[key].values()):
+                state[name][j] = value
+
+    out = {name: np.zeros(n, np.int64) for name in TRACE_FIELDS}
+    wout = {name: np.zeros(len(layout), np.int64) for name in TRACE_FIELDS}
+    B = tables.bands.rates.shape[2]
+    wbands = None
+    if trace:
+        wbands = {"portions": np.zeros((len(layout), B), np.int64), "rates": np.zeros((len(layout), B), np.int64),
+                  "step_band": np.zeros(len(layout), np.int64)}
+    before: dict[int, Accumulators] = {}
+    for k in range(len(offsets) - 1):
+        rows = slice(int(offsets[k]), int(offsets[k + 1]))
+        if trace:
+            for j in range(rows.stop - rows.start):
+                before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j)
+        settle_round(rows, work, wparams, tables, state, wout, wbands)
+    for name in TRACE_FIELDS:
+        out[name][layout] = wout[name]
+    bands = None
+    if wbands is not None:
+        bands = {k: np.zeros((n,) + v.shape[1:], np.int64) for k, v in wbands.items()}
+        for k, v in wbands.items():
+            bands[k][layout] = v
+    final = {key: _accumulators(key, state, j) for j, key in enumerate(keys)}
+    for key, acc in initial.items():
+        final.setdefault(key, acc)
+    rejects.sort(key=lambda r: r.row)
+    return Outcome(policy, claims, settled, cols, out, bands, variant, variants, params, tables, rejects, final, before)
+
+
+def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int) -> Accumulators:
+    return Accumulators(person_id=key[0], year=key[1], **{name: int(state[name][j]) for name in STATE_FIELDS})

@@ -1,0 +1,60 @@
+"""The errors medcalc raises at its edges: bad policy files and bad claims.
+
+Both carry the place of the problem (file and key path, or row and field), the
+value found and what is allowed, so a message can be acted on without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MedcalcError", "PolicyError", "ClaimError", "PolicyNotFound"]
+
+
+class MedcalcError(Exception):
+    """Base class of every error medcalc raises on purpose."""
+
+
+class PolicyError(MedcalcError):
+    """A policy file that cannot be loaded: names the file, key path, value and rule."""
+
+    def __init__(self, file: str, path: str, found: object, allowed: str) -> None:
+        self.file = file
+        self.path = path
+        self.found = found
+        self.allowed = allowed
+        where = f"{file}: {path}" if path else file
+        shown = "" if found is _NOTHING else f" (got {found!r})"
+        super().__init__(f"{where}: {allowed}{shown}")
+
+
+class PolicyNotFound(MedcalcError):
+    """No shipped or given policy matches the id, path or region asked for."""
+
+
+class ClaimError(MedcalcError):
+    """A claim that cannot be settled: names the row (if known), field, value and rule."""
+
+    def __init__(self, field: str, found: object, reason: str, row: int | None = None) -> None:
+        self.field = field
+        self.found = found
+        self.reason = reason
+        self.row = row
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"row {self.row}: " if self.row is not None else ""
+        shown = "" if self.found is _NOTHING else f" (got {self.found!r})"
+        return f"{where}{self.field}: {self.reason}{shown}"
+
+    def at_row(self, row: int) -> "ClaimError":
+        """The same error, located at an input row."""
+        return ClaimError(self.field, self.found, self.reason, row)
+
+
+class _Nothing:
+    def __repr__(self) -> str:
+        return "<nothing>"
+
+
+#: Marks an error about a missing value, so no "(got ...)" is printed.
+_NOTHING = _Nothing()
+NOTHING = _NOTHING

@@ -1,0 +1,174 @@
+"""Exact money and ratios.
+
+Money is integer fen (分) inside medcalc and yuan with two decimals at the edges.
+Ratios are exact integers in units of 0.01 percentage point (basis points of a
+percent), so "62.5%" is 6250 and every product amount x ratio is an exact
+rational with denominator 10000. Nothing here ever touches a float.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+__all__ = [
+    "Fen",
+    "Ratio",
+    "RATIO_ONE",
+    "AmountError",
+    "parse_amount",
+    "parse_ratio",
+    "parse_points",
+    "round_half_up",
+    "apply_ratio",
+    "format_yuan",
+]
+
+#: 100 % in ratio units (0.01 percentage point).
+RATIO_ONE = 10000
+
+
+class AmountError(ValueError):
+    """A value that cannot be read as an amount, a ratio or a number of points."""
+
+
+class Fen(int):
+    """An exact amount of money in fen (1 yuan = 100 fen).
+
+    Plain ints passed to medcalc as amounts mean *yuan*; wrap a value in ``Fen``
+    to pass fen exactly. Arithmetic returns plain ints.
+    """
+
+    __slots__ = ()
+
+    @property
+    def yuan(self) -> Decimal:
+        """The amount in yuan as an exact Decimal with two places."""
+        return Decimal(int(self)).scaleb(-2).quantize(Decimal("0.01"))
+
+    def __repr__(self) -> str:
+        return f"Fen({int(self)})"
+
+    def __str__(self) -> str:
+        return format_yuan(self)
+
+
+class Ratio(int):
+    """An exact ratio in units of 0.01 percentage point (10000 = 100 %)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Ratio({str(self)!r})"
+
+    def __str__(self) -> str:
+        return _format_hundredths(int(self)) + "%"
+
+
+def _format_hundredths(value: int) -> str:
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 100)
+    if frac == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:02d}".rstrip("0")
+
+
+def format_yuan(fen: int) -> str:
+    """Fen as yuan with exactly two decimals: 408750 -> '4087.50'."""
+    sign = "-" if fen < 0 else ""
+    whole, frac = divmod(abs(int(fen)), 100)
+    return f"{sign}{whole}.{frac:02d}"
+
+
+_AMOUNT = re.compile(r"^\s*(?P<num>[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?P<wan>万)?\s*(?:元)?\s*$")
+_RATIO = re.compile(r"^\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+_POINTS = re.compile(r"^\s*(?P<sign>[+-])?\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?:点|个百分点|points?)?\s*$")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation as exc:  # pragma: no cover - the regexes admit only digits
+        raise AmountError(f"not a number: {text!r}") from exc
+
+
+def _exact_int(value: Decimal, scale: int, what: str, original: object) -> int:
+    scaled = value.scaleb(scale)
+    if scaled != scaled.to_integral_value():
+        raise AmountError(f"{what} {original!r} has more precision than allowed")
+    return int(scaled)
+
+
+def parse_amount(value: object) -> Fen:
+    """Read an amount of money as exact fen.
+
+    Accepted: ``Fen`` (already fen), an int or Decimal (yuan), or a string in yuan
+    such as ``"150"``, ``"150元"``, ``"1.5万"``, ``"12,000.50"``. Negative amounts,
+    floats (inexact) and more than two decimals of a yuan are refused.
+    """
+    if isinstance(value, Fen):
+        if value < 0:
+            raise AmountError(f"amount must not be negative (got {format_yuan(value)} yuan)")
+        return value
+    if isinstance(value, bool) or isinstance(value, float):
+        raise AmountError(
+            f"amount {value!r} must be an integer, a Decimal or a string such as \"1.5万\" (floats are inexact)"
+        )
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        match = _AMOUNT.match(value)
+        if not match:
+            raise AmountError(
+                f"amount {value!r} is not a number of yuan such as \"150\", \"150元\" or \"1.5万\""
+            )
+        number = _decimal(match["num"])
+        if match["wan"]:
+            number = number.scaleb(4)
+    else:
+        raise AmountError(f"amount must be a number of yuan, got {type(value).__name__} {value!r}")
+    if number < 0:
+        raise AmountError(f"amount must not be negative (got {value!r})")
+    return Fen(_exact_int(number, 2, "amount", value))
+
+
+def parse_ratio(value: object) -> Ratio:
+    """Read a ratio written with a percent sign, e.g. ``"60%"`` or ``"62.5%"``.
+
+    Bare numbers are refused because "0.6" and "60" would both be plausible.
+    At most two decimals of a percent; the result lies in [0 %, 100 %].
+    """
+    if isinstance(value, Ratio):
+        number = Decimal(int(value)).scaleb(-2)
+    elif isinstance(value, str) and (match := _RATIO.match(value)):
+        number = _decimal(match["num"])
+    else:
+        raise AmountError(f"ratio must be a percentage such as \"60%\" (got {value!r})")
+    units = _exact_int(number, 2, "ratio", value)
+    if not 0 <= units <= RATIO_ONE:
+        raise AmountError(f"ratio must be within [0%, 100%] (got {value!r})")
+    return Ratio(units)
+
+
+def parse_points(value: object) -> int:
+    """Read percentage points such as ``"+10"``, ``"-12"`` or ``"+5点"`` as 0.01-point units."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise AmountError(f"points must be written as a string such as \"+10\" (got {value!r})")
+    if isinstance(value, int):
+        return value * 100
+    if isinstance(value, str) and (match := _POINTS.match(value)):
+        units = _exact_int(_decimal(match["num"]), 2, "points", value)
+        return -units if match["sign"] == "-" else units
+    raise AmountError(f"points must be a signed number of percentage points such as \"+10\" (got {value!r})")
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """Round numerator/denominator half up; both non-negative, denominator > 0."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def apply_ratio(fen: int, ratio: int) -> int:
+    """fen x ratio rounded half up to the fen (one rounding)."""
+    return round_half_up(fen * ratio, RATIO_ONE)

@@ -1,0 +1,369 @@
+"""Strict loading of policy files: TOML -> validated rules -> merged with ``extends``.
+
+Every problem is a PolicyError naming the file, the key path, the value found and
+what is allowed. Quotes are checked against their source text at load time, so a
+policy whose citation does not match its source cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from pathlib import Path
+from typing import Callable
+
+from ..errors import NOTHING, PolicyError
+from .model import SCHEMES, Citation, Policy, RuleVersion, Source, Timeline
+from .schema import RULES, VERSION_FIELDS, Invalid, ParseContext, parse_date
+
+__all__ = ["load_file", "normalise_quote_text"]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_LEVEL = re.compile(r"^[a-z][a-z0-9_]*$")
+_TOP = ("policy", "levels", "sources")
+_POLICY_KEYS = {"id", "region", "scheme", "tier", "extends", "aliases", "notes"}
+_SOURCE_KEYS = {"title", "official", "file", "document", "date", "address"}
+_FAMILIES = sorted({key.split(".")[0] for key in RULES})
+
+
+def normalise_quote_text(text: str) -> str:
+    """Whitespace removed: quotes are compared to sources without it."""
+    return re.sub(r"\s+", "", text)
+
+
+class _File:
+    """One policy file being read; knows how to phrase its errors."""
+
+    def __init__(self, path: Path, shown: str) -> None:
+        self.path = path
+        self.shown = shown
+
+    def error(self, key_path: str, found: object, allowed: str) -> PolicyError:
+        return PolicyError(self.shown, key_path, found, allowed)
+
+
+def _read_toml(file: _File) -> dict:
+    try:
+        with open(file.path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise file.error("", NOTHING, "no such policy file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise file.error("", NOTHING, f"not valid TOML: {exc}") from None
+
+
+def load_file(path: Path, find_parent: Callable[[str], Path | None], shown: str | None = None) -> Policy:
+    """Load one policy file and, recursively, the policies it extends."""
+    return _load(Path(path), find_parent, shown or str(path), ())
+
+
+def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, seen: tuple[str, ...]) -> Policy:
+    file = _File(path, shown)
+    data = _read_toml(file)
+    for key in data:
+        if key not in _TOP and key not in _FAMILIES:
+            raise file.error(key, key, "an allowed top-level table: " + ", ".join(list(_TOP) + _FAMILIES))
+    meta = _read_meta(file, data.get("policy"))
+    if meta["id"] in seen:
+        raise file.error("policy.extends", meta["extends"], "an extends chain without cycles: " + " -> ".join(seen + (meta["id"],)))
+
+    parent: Policy | None = None
+    if meta["extends"] is not None:
+        parent_path = find_parent(meta["extends"])
+        if parent_path is None:
+            raise file.error("policy.extends", meta["extends"], "the id of a policy that exists")
+        parent = _load(parent_path, find_parent, _shown_near(parent_path, path, shown), seen + (meta["id"],))
+        if parent.scheme != meta["scheme"]:
+            raise file.error("policy.scheme", meta["scheme"], f"the scheme of the extended policy {parent.id!r} ({parent.scheme!r})")
+
+    levels = dict(parent.levels) if parent else {}
+    levels.update(_read_levels(file, data.get("levels", {})))
+    if not levels:
+        raise file.error("levels", NOTHING, "a [levels] table declaring at least one hospital level (or an extended policy that has one)")
+    sources = dict(parent.sources) if parent else {}
+    sources.update(_read_sources(file, data.get("sources", {})))
+
+    ctx = ParseContext(frozenset(levels))
+    own: dict[str, tuple[RuleVersion, ...]] = {}
+    for family in _FAMILIES:
+        own.update(_read_family(file, family, data.get(family), ctx, sources))
+
+    timelines: dict[str, Timeline] = {}
+    for key in sorted(set(own) | set(parent.timelines if parent else ())):
+        inherited = parent.timelines[key].layers if parent and key in parent.timelines else ()
+        mine = (own[key],) if key in own else ()
+        timelines[key] = Timeline(key, mine + inherited)
+
+    return Policy(
+        id=meta["id"],
+        region=meta["region"],
+        scheme=meta["scheme"],
+        tier=meta["tier"] if meta["tier"] is not None else (parent.tier if parent else None),
+        aliases=tuple(meta["aliases"]),
+        notes=meta["notes"],
+        levels=levels,
+        sources=sources,
+        timelines=timelines,
+        file=shown,
+        chain=(meta["id"],) + (parent.chain if parent else ()),
+    )
+
+
+def _shown_near(target: Path, origin: Path, origin_shown: str) -> str:
+    """Show a parent file the way the child was shown (relative where possible)."""
+    try:
+        base = Path(origin_shown).parent
+        return str(base / target.relative_to(origin.parent))
+    except ValueError:
+        return str(target)
+
+
+def _read_meta(file: _File, table: object) -> dict:
+    if not isinstance(table, dict):
+        raise file.error("policy", NOTHING, "a [policy] table with id, region and scheme")
+    for key in table:
+        if key not in _POLICY_KEYS:
+            raise file.error(f"policy.{key}", key, "one of the keys " + ", ".join(sorted(_POLICY_KEYS)))
+    for key in ("id", "region", "scheme"):
+        if key not in table:
+            raise file.error(f"policy.{key}", NOTHING, "a value (required)")
+    if not isinstance(table["id"], str) or not _ID.match(table["id"]):
+        raise file.error("policy.id", table["id"], "an id of lowercase letters, digits, '.', '_' and '-'")
+    if not isinstance(table["region"], str) or not table["region"].strip():
+        raise file.error("policy.region", table["region"], "the region's Chinese name")
+    if table["scheme"] not in SCHEMES:
+        raise file.error("policy.scheme", table["scheme"], "one of " + ", ".join(repr(s) for s in SCHEMES))
+    tier = table.get("tier")
+    if tier is not None and (not isinstance(tier, str) or not tier.strip()):
+        raise file.error("policy.tier", tier, "a contribution tier name such as \"一档\"")
+    extends = table.get("extends")
+    if extends is not None and (not isinstance(extends, str) or not _ID.match(extends)):
+        raise file.error("policy.extends", extends, "the id of the policy this one builds on")
+    aliases = table.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise file.error("policy.aliases", aliases, "an array of names (Chinese, pinyin) the region is known by")
+    notes = table.get("notes", "")
+    if not isinstance(notes, str):
+        raise file.error("policy.notes", notes, "a string")
+    return {
+        "id": table["id"],
+        "region": table["region"],
+        "scheme": table["scheme"],
+        "tier": tier,
+        "extends": extends,
+        "aliases": aliases,
+        "notes": notes,
+    }
+
+
+def _read_levels(file: _File, table: object) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise file.error("levels", table, "a table of level code = \"Chinese name\"")
+    for code, name in table.items():
+        if not _LEVEL.match(code):
+            raise file.error(f"levels.{code}", code, "a level code of lowercase letters, digits and '_'")
+        if not isinstance(name, str) or not name.strip():
+            raise file.error(f"levels.{code}", name, "the level's Chinese name")
+    return dict(table)
+
+
+def _read_sources(file: _File, table: object) -> dict[str, Source]:
+    if not isinstance(table, dict):
+        raise file.error("sources", table, "a table of [sources.<id>] tables")
+    out = {}
+    for sid, entry in table.items():
+        where = f"sources.{sid}"
+        if not isinstance(entry, dict):
+            raise file.error(where, entry, "a table with title, official and file")
+        for key in entry:
+            if key not in _SOURCE_KEYS:
+                raise file.error(f"{where}.{key}", key, "one of the keys " + ", ".join(sorted(_SOURCE_KEYS)))
+        if not isinstance(entry.get("title"), str) or not entry["title"].strip():
+            raise file.error(f"{where}.title", entry.get("title", NOTHING), "the document's title")
+        if not isinstance(entry.get("official"), bool):
+            raise file.error(
+                f"{where}.official", entry.get("official", NOTHING),
+                "true (a government or hospital document) or false (an unofficial page: its values are unverified)",
+            )
+        text_file = entry.get("file")
+        if text_file is not None:
+            if not isinstance(text_file, str):
+                raise file.error(f"{where}.file", text_file, "a path to the source's text, relative to this policy file")
+            if not (file.path.parent / text_file).is_file():
+                raise file.error(f"{where}.file", text_file, "a path to the source's text, relative to this policy file, that exists")
+        date = entry.get("date")
+        if date is not None:
+            try:
+                date = parse_date(date)
+            except Invalid as exc:
+                raise file.error(f"{where}.date", date, exc.allowed) from None
+        for key in ("document", "address"):
+            if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                raise file.error(f"{where}.{key}", entry[key], "a non-empty string")
+        out[sid] = Source(
+            id=sid,
+            title=entry["title"],
+            official=entry["official"],
+            file=str((file.path.parent / text_file).resolve()) if text_file else None,
+            document=entry.get("document"),
+            date=date,
+            address=entry.get("address"),
+            defined_in=file.shown,
+        )
+    return out
+
+
+_SOURCE_TEXT_CACHE: dict[str, str] = {}
+
+
+def _source_text(source: Source) -> str | None:
+    if source.file is None:
+        return None
+    text = _SOURCE_TEXT_CACHE.get(source.file)
+    if text is None:
+        text = _SOURCE_TEXT_CACHE[source.file] = normalise_quote_text(Path(source.file).read_text(encoding="utf-8"))
+    return text
+
+
+def _read_family(file: _File, family: str, table: object, ctx: ParseContext, sources: dict[str, Source]) -> dict:
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise file.error(family, table, f"a table of rules ([[{family}.<rule>]])")
+    out = {}
+    for rule, body in table.items():
+        key = f"{family}.{rule}"
+        spec = RULES.get(key)
+        if spec is None:
+            allowed = sorted(k.split(".", 1)[1] for k in RULES if k.startswith(family + "."))
+            raise file.error(key, rule, f"a known {family} rule: " + ", ".join(allowed))
+        if spec.named:
+            if not isinstance(body, dict):
+                raise file.error(key, body, f"named rules written as [[{key}.<name>]]")
+            for name, versions in body.items():
+                out[f"{key}.{name}"] = _read_versions(file, f"{key}.{name}", spec, versions, ctx, sources)
+        else:
+            out[key] = _read_versions(file, key, spec, body, ctx, sources)
+    return out
+
+
+def _read_versions(file, key, spec, versions, ctx, sources) -> tuple[RuleVersion, ...]:
+    if not isinstance(versions, list):
+        raise file.error(key, versions, f"an array of dated versions written as [[{key}]]")
+    parsed = [_read_version(file, f"{key}[{i}]", key, spec, body, ctx, sources, i) for i, body in enumerate(versions)]
+    for i in range(1, len(parsed)):
+        before, this = parsed[i - 1], parsed[i]
+        if before.until is None or this.since <= before.until or this.since <= before.since:
+            ran = "open-ended" if before.until is None else f"running to {before.until}"
+            raise file.error(
+                f"{key}[{i}].since", this.since.isoformat(),
+                f"versions in date order without overlap (version [{i - 1}] from {before.since} is {ran})",
+            )
+    return tuple(parsed)
+
+
+def _read_version(file, where, key, spec, body, ctx, sources, index) -> RuleVersion:
+    if not isinstance(body, dict):
+        raise file.error(where, body, "a table")
+    for name in body:
+        if name not in VERSION_FIELDS and name not in spec.fields:
+            raise file.error(f"{where}.{name}", name, "one of the keys " + ", ".join(list(VERSION_FIELDS) + list(spec.fields)))
+
+    def dated(name: str, required: bool) -> dt.date | None:
+        if name not in body:
+            if required:
+                raise file.error(f"{where}.{name}", NOTHING, "a date such as 2019-07-01 (required)")
+            return None
+        try:
+            return parse_date(body[name])
+        except Invalid as exc:
+            raise file.error(f"{where}.{name}", body[name], exc.allowed) from None
+
+    since = dated("since", True)
+    until = dated("until", False)
+    if until is not None and until < since:
+        raise file.error(f"{where}.until", until.isoformat(), f"a last day on or after since ({since})")
+    disabled = body.get("disabled", False)
+    if not isinstance(disabled, bool):
+        raise file.error(f"{where}.disabled", disabled, "true or false")
+
+    citation = _read_citation(file, where, body, sources, required=not disabled)
+    params: dict[str, object] = {}
+    if disabled:
+        extra = [n for n in body if n in spec.fields]
+        if extra:
+            raise file.error(f"{where}.{extra[0]}", extra[0], "no mechanism values in a disabled version")
+    else:
+        for name, (parser, required) in spec.fields.items():
+            if name not in body:
+                if required:
+                    raise file.error(f"{where}.{name}", NOTHING, "a value (required)")
+                params[name] = None
+                continue
+            try:
+                params[name] = parser(body[name], ctx)
+            except Invalid as exc:
+                raise file.error(_join(f"{where}.{name}", exc.path), exc.found, exc.allowed) from None
+        for group in spec.one_of:
+            present = [n for n in group if params.get(n) is not None]
+            if len(present) != 1:
+                raise file.error(where, present or NOTHING, "exactly one of " + ", ".join(group))
+        for group in spec.at_most_one:
+            present = [n for n in group if params.get(n) is not None]
+            if len(present) > 1:
+                raise file.error(where, present, "at most one of " + ", ".join(group))
+        for name in spec.full_levels:
+            _check_full_levels(file, f"{where}.{name}", params.get(name), ctx)
+        if spec.check is not None:
+            try:
+                spec.check(params)
+            except Invalid as exc:
+                raise file.error(_join(where, exc.path), exc.found, exc.allowed) from None
+    return RuleVersion(
+        key=key, since=since, until=until, citation=citation, params=params, disabled=disabled,
+        file=file.shown, index=index,
+    )
+
+
+def _join(base: str, sub: str) -> str:
+    if not sub:
+        return base
+    return base + sub if sub.startswith("[") else f"{base}.{sub}"
+
+
+def _check_full_levels(file, where, value, ctx) -> None:
+    tables = value if isinstance(value, tuple) else (value,)
+    for i, table in enumerate(tables):
+        if table is None or table.default is not None:
+            continue
+        missing = sorted(ctx.levels - table.levels())
+        if missing:
+            sub = f"{where}[{i}]" if isinstance(value, tuple) else where
+            raise file.error(sub, sorted(table.levels()), "a value for every declared level; missing " + ", ".join(missing))
+
+
+def _read_citation(file, where, body, sources, required: bool) -> Citation | None:
+    if not required and "source" not in body:
+        return None
+    if "source" not in body:
+        raise file.error(f"{where}.source", NOTHING, "the id of a source declared in [sources] (every value cites one)")
+    sid = body["source"]
+    source = sources.get(sid) if isinstance(sid, str) else None
+    if source is None:
+        raise file.error(f"{where}.source", sid, "the id of a source declared in [sources]: " + ", ".join(sorted(sources)))
+    quote = body.get("quote")
+    if not isinstance(quote, str) or not quote.strip():
+        raise file.error(f"{where}.quote", quote if quote is not None else NOTHING, "the sentence of the source this value comes from, verbatim")
+    text = _source_text(source)
+    if text is not None and normalise_quote_text(quote) not in text:
+        raise file.error(f"{where}.quote", quote, f"a verbatim quote of the text of source {sid!r}")
+    verified = body.get("verified", True)
+    if not isinstance(verified, bool):
+        raise file.error(f"{where}.verified", verified, "true or false")
+    if not source.official and verified:
+        raise file.error(f"{where}.verified", verified, f"false: source {sid!r} is an unofficial page, so its values are unverified")
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or not note.strip()):
+        raise file.error(f"{where}.note", note, "a non-empty string")
+    return Citation(source=source, quote=quote, verified=verified, note=note)

@@ -1,0 +1,224 @@
+"""The policy model: frozen values for sources, citations, dated rule versions and policies.
+
+A policy is a set of *rules*, each identified by a key (``inpatient.ratio``) or a key
+and a name (``inpatient.place.out_of_city``). A rule has a timeline of versions, each
+in force from ``since`` to ``until`` (both inclusive) and each citing its source.
+``Policy.at(day)`` picks the version of every rule in force on that day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Mapping
+
+import attrs
+
+__all__ = [
+    "Source",
+    "Citation",
+    "ByLevel",
+    "Condition",
+    "DeductibleShare",
+    "Band",
+    "RuleVersion",
+    "Timeline",
+    "Policy",
+    "ResolvedPolicy",
+    "PLACES",
+    "REFERRALS",
+    "CATEGORIES",
+    "SCHEMES",
+]
+
+#: Where care happened, relative to the insured area (统筹区).
+PLACES = ("local", "in_province", "out_of_province")
+#: Referral or filing status; "none" means not applicable (care in the insured area).
+REFERRALS = ("none", "referred", "emergency", "resident", "not_referred")
+#: Person categories used by tilts and assistance (普通, 特困, 低保, 低收入, 返贫致贫/脱贫, 监测对象, 因病致困).
+CATEGORIES = ("ordinary", "tekun", "dibao", "low_income", "poverty", "monitored", "illness_poverty")
+SCHEMES = ("residents", "employees")
+
+
+@attrs.frozen
+class Source:
+    """A document a policy value comes from."""
+
+    id: str
+    title: str
+    official: bool
+    file: str | None = None  # text under policies/sources/ that quotes are checked against
+    document: str | None = None  # document number, e.g. 皖医保发〔2024〕9号
+    date: dt.date | None = None
+    address: str | None = None
+    defined_in: str = ""  # policy file that declared it
+
+
+@attrs.frozen
+class Citation:
+    """Where one rule version comes from: a source and a verbatim quote."""
+
+    source: Source
+    quote: str
+    verified: bool  # False for unofficial pages or documented choices
+    note: str | None = None
+
+
+@attrs.frozen
+class ByLevel:
+    """A value per hospital level code, or one value for every level (``default``)."""
+
+    values: Mapping[str, int] = attrs.field(factory=dict, converter=lambda m: dict(m))
+    default: int | None = None
+
+    def get(self, level: str) -> int | None:
+        return self.values.get(level, self.default)
+
+    def levels(self) -> frozenset[str]:
+        return frozenset(self.values)
+
+
+@attrs.frozen
+class Condition:
+    """Which claims a place rule or modifier applies to; an empty set means any."""
+
+    places: frozenset[str] = frozenset()
+    referrals: frozenset[str] = frozenset()
+    levels: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    age_under: int | None = None
+    age_at_least: int | None = None
+    retired: bool | None = None
+
+
+@attrs.frozen
+class DeductibleShare:
+    """Deductible as a share of the admission's total cost, between a floor and a ceiling."""
+
+    share: int  # ratio units
+    floor: int  # fen
+    ceiling: int | None  # fen
+
+
+@attrs.frozen
+class Band:
+    """One cost segment: up to ``upper`` (fen, None = unbounded) at a ratio per level."""
+
+    upper: int | None
+    ratio: ByLevel
+
+
+@attrs.frozen
+class RuleVersion:
+    """One dated version of one rule. ``params`` holds the mechanism's parsed values."""
+
+    key: str
+    since: dt.date
+    until: dt.date | None
+    citation: Citation
+    params: Mapping[str, object]
+    disabled: bool = False
+    file: str = ""
+    index: int = 0  # position in its file's array, for messages
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.since <= day and (self.until is None or day <= self.until)
+
+    def __getitem__(self, name: str) -> object:
+        return self.params[name]
+
+    def get(self, name: str, default: object = None) -> object:
+        return self.params.get(name, default)
+
+
+@attrs.frozen
+class Timeline:
+    """The versions of one rule, sorted and non-overlapping, own versions before inherited ones."""
+
+    key: str
+    layers: tuple[tuple[RuleVersion, ...], ...]  # child's versions first, then each ancestor's
+
+    def at(self, day: dt.date) -> RuleVersion | None:
+        for versions in self.layers:
+            for version in versions:
+                if version.in_force(day):
+                    return None if version.disabled else version
+        return None
+
+    def change_days(self) -> set[dt.date]:
+        days: set[dt.date] = set()
+        for versions in self.layers:
+            for v in versions:
+                days.add(v.since)
+                if v.until is not None:
+                    days.add(v.until + dt.timedelta(days=1))
+        return days
+
+
+@attrs.frozen(eq=False)
+class ResolvedPolicy:
+    """The rule versions of one policy in force on some day(s). Identity-compared."""
+
+    policy: "Policy"
+    rules: Mapping[str, RuleVersion]
+
+    def rule(self, key: str) -> RuleVersion | None:
+        return self.rules.get(key)
+
+    def named(self, prefix: str) -> list[RuleVersion]:
+        """Rules of a named family (e.g. ``inpatient.place``), in name order."""
+        start = prefix + "."
+        return [self.rules[k] for k in sorted(self.rules) if k.startswith(start)]
+
+
+@attrs.frozen(eq=False)
+class Policy:
+    """A loaded, validated policy with its ancestors merged in."""
+
+    id: str
+    region: str
+    scheme: str
+    tier: str | None
+    aliases: tuple[str, ...]
+    notes: str
+    levels: Mapping[str, str]  # code -> Chinese name
+    sources: Mapping[str, Source]
+    timelines: Mapping[str, Timeline]
+    file: str
+    chain: tuple[str, ...]  # ids from this policy up to its root base
+    _cache: dict = attrs.field(factory=dict, repr=False)
+
+    def at(self, day: dt.date) -> ResolvedPolicy:
+        """The rule versions in force on ``day``. Equal sets of versions share one object."""
+        chosen = {}
+        for key, timeline in self.timelines.items():
+            version = timeline.at(day)
+            if version is not None:
+                chosen[key] = version
+        signature = tuple(sorted((k, id(v)) for k, v in chosen.items()))
+        cached = self._cache.get(signature)
+        if cached is None:
+            cached = self._cache[signature] = ResolvedPolicy(self, chosen)
+        return cached
+
+    def change_days(self) -> list[dt.date]:
+        """Every day on which some rule changes, sorted."""
+        days: set[dt.date] = set()
+        for timeline in self.timelines.values():
+            days |= timeline.change_days()
+        return sorted(days)
+
+    def coverage(self, required: tuple[str, ...]) -> list[tuple[dt.date, dt.date | None]]:
+        """Date ranges on which every ``required`` rule is in force."""
+        ranges: list[tuple[dt.date, dt.date | None]] = []
+        days = self.change_days()
+        for i, start in enumerate(days):
+            resolved = self.at(start)
+            ok = all(resolved.rule(k) is not None for k in required)
+            end = days[i + 1] - dt.timedelta(days=1) if i + 1 < len(days) else None
+            if not ok:
+                continue
+            if ranges and ranges[-1][1] is not None and ranges[-1][1] + dt.timedelta(days=1) == start:
+                ranges[-1] = (ranges[-1][0], end)
+            else:
+                ranges.append((start, end))
+        return ranges

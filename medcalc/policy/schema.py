@@ -1,0 +1,387 @@
+"""The vocabulary of rule families a policy file may use, and how each field is parsed.
+
+Mechanisms are a closed vocabulary here; regions are an open set in data. Each rule
+family lists its fields with a parser that raises ``_Invalid(message, sub_path)``
+on a bad value; the loader turns that into a PolicyError naming the file and key path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Callable, Mapping
+
+import attrs
+
+from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
+from .model import CATEGORIES, PLACES, REFERRALS, Band, ByLevel, Condition, DeductibleShare
+
+__all__ = ["RuleSpec", "RULES", "Invalid", "VERSION_FIELDS"]
+
+
+class Invalid(Exception):
+    """A bad value inside a rule: what is allowed, the value, and the sub-path to it."""
+
+    def __init__(self, allowed: str, found: object, path: str = "") -> None:
+        super().__init__(allowed)
+        self.allowed = allowed
+        self.found = found
+        self.path = path
+
+    def under(self, segment: str) -> "Invalid":
+        joined = f"{segment}.{self.path}" if self.path and not self.path.startswith("[") else f"{segment}{self.path}"
+        return Invalid(self.allowed, self.found, joined)
+
+
+Parser = Callable[[object, "ParseContext"], object]
+
+
+@attrs.frozen
+class ParseContext:
+    """What a field parser may need to know: the hospital levels the file can use."""
+
+    levels: frozenset[str]
+
+
+def _amount(value: object, ctx: ParseContext) -> int:
+    if isinstance(value, float):
+        raise Invalid('an amount written as an integer or a string such as "1.5万" (floats are inexact)', value)
+    try:
+        return int(parse_amount(value))
+    except AmountError:
+        raise Invalid('an amount of yuan such as 200, "200元" or "1.5万"', value) from None
+
+
+def _ratio(value: object, ctx: ParseContext) -> int:
+    try:
+        return int(parse_ratio(value))
+    except AmountError:
+        raise Invalid('a ratio within [0%, 100%] written as "60%"', value) from None
+
+
+def _points(value: object, ctx: ParseContext) -> int:
+    try:
+        points = parse_points(value)
+    except AmountError:
+        raise Invalid('percentage points written as "+10" or "-12"', value) from None
+    if not -RATIO_ONE <= points <= RATIO_ONE:
+        raise Invalid("points within [-100, +100]", value)
+    return points
+
+
+def _multiple(value: object, ctx: ParseContext) -> int:
+    """A multiple such as "1.5" (x the local value), in ratio units (1.5 -> 15000)."""
+    if not isinstance(value, str):
+        raise Invalid('a multiple written as a string such as "1.5"', value)
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise Invalid('a multiple written as a string such as "1.5"', value) from None
+    units = number.scaleb(4)
+    if units != units.to_integral_value() or number < 0 or number > 100:
+        raise Invalid("a multiple between 0 and 100 with at most four decimals", value)
+    return int(units)
+
+
+def _positive_int(value: object, ctx: ParseContext) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise Invalid("a whole number of at least 1", value)
+    return value
+
+
+def _admission_number(value: object, ctx: ParseContext) -> int:
+    number = _positive_int(value, ctx)
+    if number < 2:
+        raise Invalid("an admission number of at least 2 (the 2nd admission of the year or later)", value)
+    return number
+
+
+def _bool(value: object, ctx: ParseContext) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("true or false", value)
+    return value
+
+
+def _text(value: object, ctx: ParseContext) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("a non-empty string", value)
+    return value
+
+
+def _choice(*choices: str) -> Parser:
+    def parse(value: object, ctx: ParseContext) -> str:
+        if value not in choices:
+            raise Invalid("one of " + ", ".join(repr(c) for c in choices), value)
+        return value  # type: ignore[return-value]
+
+    return parse
+
+
+def by_level(inner: Parser) -> Parser:
+    """One value for every level, or a table of level code -> value."""
+
+    def parse(value: object, ctx: ParseContext) -> ByLevel:
+        if isinstance(value, dict):
+            values = {}
+            for level, item in value.items():
+                if level not in ctx.levels:
+                    raise Invalid(
+                        "a hospital level declared in [levels]: " + ", ".join(sorted(ctx.levels)), level, str(level)
+                    )
+                try:
+                    values[level] = inner(item, ctx)
+                except Invalid as exc:
+                    raise exc.under(level) from None
+            if not values:
+                raise Invalid("at least one level", value)
+            return ByLevel(values)
+        return ByLevel({}, inner(value, ctx))
+
+    return parse
+
+
+def _list_of(inner: Parser, minimum: int = 1) -> Parser:
+    def parse(value: object, ctx: ParseContext) -> tuple:
+        if not isinstance(value, list) or len(value) < minimum:
+            raise Invalid(f"an array of at least {minimum} item(s)", value)
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(inner(item, ctx))
+            except Invalid as exc:
+                raise exc.under(f"[{i}]") from None
+        return tuple(items)
+
+    return parse
+
+
+def _table(fields: Mapping[str, tuple[Parser, bool]], build: Callable[..., object]) -> Parser:
+    """A sub-table with known fields (parser, required)."""
+
+    def parse(value: object, ctx: ParseContext) -> object:
+        if not isinstance(value, dict):
+            raise Invalid("a table with keys " + ", ".join(fields), value)
+        for key in value:
+            if key not in fields:
+                raise Invalid("one of the keys " + ", ".join(fields), key, str(key))
+        out = {}
+        for key, (parser, required) in fields.items():
+            if key not in value:
+                if required:
+                    raise Invalid("a value (required)", _MISSING, key)
+                out[key] = None
+                continue
+            try:
+                out[key] = parser(value[key], ctx)
+            except Invalid as exc:
+                raise exc.under(key) from None
+        return build(**out)
+
+    return parse
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+def _set_of(choices: tuple[str, ...] | None) -> Parser:
+    def parse(value: object, ctx: ParseContext) -> frozenset[str]:
+        allowed = choices if choices is not None else tuple(sorted(ctx.levels))
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if item not in allowed:
+                raise Invalid("one of " + ", ".join(repr(c) for c in allowed), item, f"[{i}]" if isinstance(value, list) else "")
+        return frozenset(items)
+
+    return parse
+
+
+def _age(value: object, ctx: ParseContext) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 150:
+        raise Invalid("an age in whole years between 0 and 150", value)
+    return value
+
+
+def _condition(**kw: object) -> Condition:
+    return Condition(
+        places=kw["place"] or frozenset(),
+        referrals=kw["referral"] or frozenset(),
+        levels=kw["level"] or frozenset(),
+        categories=kw["category"] or frozenset(),
+        age_under=kw["age_under"],
+        age_at_least=kw["age_at_least"],
+        retired=kw["retired"],
+    )
+
+
+_CONDITION = _table(
+    {
+        "place": (_set_of(PLACES), False),
+        "referral": (_set_of(REFERRALS), False),
+        "level": (_set_of(None), False),
+        "category": (_set_of(CATEGORIES), False),
+        "age_under": (_age, False),
+        "age_at_least": (_age, False),
+        "retired": (_bool, False),
+    },
+    _condition,
+)
+
+_SHARE = _table(
+    {"share": (_ratio, True), "floor": (_amount, True), "ceiling": (_amount, False)},
+    lambda share, floor, ceiling: DeductibleShare(share, floor, ceiling),
+)
+
+
+def _band(**kw: object) -> Band:
+    return Band(kw["below"], kw["ratio"])  # type: ignore[arg-type]
+
+
+_BAND = _table({"below": (_amount, False), "ratio": (by_level(_ratio), True)}, _band)
+
+
+def _check_bands(bands: tuple[Band, ...]) -> None:
+    previous = 0
+    for i, band in enumerate(bands):
+        last = i == len(bands) - 1
+        if band.upper is None and not last:
+            raise Invalid("a 'below' bound on every band but the last", "<missing>", f"[{i}].below")
+        if band.upper is not None and last:
+            raise Invalid("no 'below' bound on the last band (it runs to infinity)", band.upper, f"[{i}].below")
+        if band.upper is not None:
+            if band.upper <= previous:
+                raise Invalid(
+                    f"bands sorted by increasing 'below' without overlap (previous bound {previous // 100} yuan)",
+                    f"{band.upper // 100} yuan",
+                    f"[{i}].below",
+                )
+            previous = band.upper
+
+
+@attrs.frozen
+class RuleSpec:
+    """A rule family: its fields (parser, required), exclusive groups, and whether it is named."""
+
+    key: str
+    title: str  # Chinese and English, for explanations
+    fields: Mapping[str, tuple[Parser, bool]]
+    one_of: tuple[tuple[str, ...], ...] = ()  # exactly one field of each group
+    at_most_one: tuple[tuple[str, ...], ...] = ()
+    named: bool = False
+    full_levels: tuple[str, ...] = ()  # by-level fields that must cover every declared level
+    check: Callable[[dict], None] | None = None
+
+
+def _check_ratio(params: dict) -> None:
+    if params.get("bands") is not None:
+        for needed in ("segments", "basis"):
+            if params.get(needed) is None:
+                raise Invalid("a value (required with bands)", _MISSING, needed)
+        try:
+            _check_bands(params["bands"])
+        except Invalid as exc:
+            raise exc.under("bands") from None
+    else:
+        for extra in ("segments", "basis"):
+            if params.get(extra) is not None:
+                raise Invalid("only with bands", params[extra], extra)
+
+
+def _check_place(params: dict) -> None:
+    effects = ("deductible", "deductible_multiple", "deductible_share", "ratio", "ratio_points", "floor")
+    if all(params.get(e) is None for e in effects):
+        raise Invalid("at least one of " + ", ".join(effects), _MISSING, "")
+
+
+def _check_modifier(params: dict) -> None:
+    if params.get("ratio_points") is None and params.get("deductible_fraction") is None:
+        raise Invalid("at least one of ratio_points, deductible_fraction", _MISSING, "")
+
+
+RULES: dict[str, RuleSpec] = {
+    spec.key: spec
+    for spec in (
+        RuleSpec(
+            "inpatient.deductible",
+            "起付线 deductible",
+            {"amount": (by_level(_amount), False), "by_admission": (_list_of(by_level(_amount)), False)},
+            one_of=(("amount", "by_admission"),),
+            full_levels=("amount", "by_admission"),
+        ),
+        RuleSpec(
+            "inpatient.deductible_later",
+            "再次住院起付线 later admissions",
+            {"from_admission": (_admission_number, True), "fraction": (_ratio, True)},
+        ),
+        RuleSpec(
+            "inpatient.deductible_cap",
+            "年度累计起付线限额 yearly deductible total",
+            {"yearly": (_amount, True)},
+        ),
+        RuleSpec(
+            "inpatient.ratio",
+            "报销比例 ratio",
+            {
+                "ratio": (by_level(_ratio), False),
+                "bands": (_list_of(_BAND), False),
+                "segments": (_choice("marginal", "step"), False),
+                "basis": (_choice("in_scope", "above_deductible"), False),
+            },
+            one_of=(("ratio", "bands"),),
+            full_levels=("ratio",),
+            check=_check_ratio,
+        ),
+        RuleSpec(
+            "inpatient.cap",
+            "年度最高支付限额 annual cap",
+            {"fund": (_amount, False), "cost": (_amount, False)},
+            one_of=(("fund", "cost"),),
+        ),
+        RuleSpec(
+            "inpatient.place",
+            "异地/转诊 place and referral",
+            {
+                "when": (_CONDITION, True),
+                "deductible": (by_level(_amount), False),
+                "deductible_multiple": (_multiple, False),
+                "deductible_share": (_SHARE, False),
+                "ratio": (by_level(_ratio), False),
+                "ratio_points": (_points, False),
+                "floor": (_ratio, False),
+            },
+            at_most_one=(("deductible", "deductible_multiple", "deductible_share"), ("ratio", "ratio_points")),
+            named=True,
+            check=_check_place,
+        ),
+        RuleSpec(
+            "inpatient.modifier",
+            "人群倾斜 person modifier",
+            {"when": (_CONDITION, True), "ratio_points": (_points, False), "deductible_fraction": (_ratio, False)},
+            named=True,
+            check=_check_modifier,
+        ),
+    )
+}
+
+#: Fields every rule version may carry besides its mechanism's own.
+VERSION_FIELDS = ("since", "until", "source", "quote", "verified", "note", "disabled")
+
+DATE_HELP = "a date such as 2019-07-01"
+
+
+def parse_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise Invalid(DATE_HELP + " (a day, not a time)", value)
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Invalid(DATE_HELP, value)
