@@ -1,0 +1,41 @@
+"""medcalc: what China's basic medical insurance pays on a claim, exact to the fen.
+
+Regional policies are data (TOML files under ``policies/``); one engine applies them
+to claims, keeping each person's year-to-date accumulators. Importing this package
+reads no policy and does no work.
+"""
+
+from .api import settle, settle_many, settle_sequence
+from .claims import Claim
+from .engine.accumulators import Accumulators
+from .engine.pipeline import Reject
+from .errors import ClaimError, MedcalcError, PolicyError, PolicyNotFound
+from .money import Fen, Ratio, format_yuan, parse_amount, parse_ratio
+from .policy import Policy, list_policies, load_policy
+from .settlement import Batch, Settlement, Step
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accumulators",
+    "Batch",
+    "Claim",
+    "ClaimError",
+    "Fen",
+    "MedcalcError",
+    "Policy",
+    "PolicyError",
+    "PolicyNotFound",
+    "Ratio",
+    "Reject",
+    "Settlement",
+    "Step",
+    "format_yuan",
+    "list_policies",
+    "load_policy",
+    "parse_amount",
+    "parse_ratio",
+    "settle",
+    "settle_many",
+    "settle_sequence",
+]

@@ -1,0 +1,88 @@
+"""The Python API for claim simulation: settle one claim, a person's sequence, or many people."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .claims import Claim
+from .engine.accumulators import Accumulators
+from .engine.pipeline import settle_claims
+from .errors import ClaimError
+from .policy.model import Policy
+from .policy.registry import load_policy
+from .settlement import Batch, Settlement, build_settlements
+
+__all__ = ["settle", "settle_sequence", "settle_many"]
+
+PolicyLike = Policy | str | Path
+
+
+def _policy(policy: PolicyLike) -> Policy:
+    return policy if isinstance(policy, Policy) else load_policy(policy)
+
+
+def settle_many(
+    policy: PolicyLike,
+    claims: Iterable[Claim],
+    *,
+    accumulators: Iterable[Accumulators] = (),
+    explain: bool = True,
+) -> Batch:
+    """Settle claims of many people, each person's claims in settlement-date order.
+
+    Returns every settlement in input order, the rejected rows with their reasons, and
+    each person-year's accumulators afterwards. ``accumulators`` gives starting values
+    for person-years that had claims before these.
+    """
+    pol = _policy(policy)
+    outcome = settle_claims(pol, list(claims), accumulators, trace=explain)
+    return Batch(tuple(build_settlements(outcome, explain)), tuple(outcome.rejects), outcome.accumulators)
+
+
+def settle_sequence(
+    policy: PolicyLike,
+    claims: Sequence[Claim],
+    *,
+    accumulators: Accumulators | None = None,
+    explain: bool = True,
+) -> Batch:
+    """Settle one person's claims in settlement order (claims of other people are refused)."""
+    people = {c.person_id for c in claims}
+    if len(people) > 1:
+        raise ClaimError("person_id", sorted(people), "a sequence must belong to one person")
+    return settle_many(policy, claims, accumulators=[accumulators] if accumulators else (), explain=explain)
+
+
+def settle(
+    policy: PolicyLike,
+    claim: Claim,
+    *,
+    history: Sequence[Claim] = (),
+    accumulators: Accumulators | None = None,
+    explain: bool = True,
+) -> Settlement:
+    """Settle one claim, after the person's earlier ``history`` claims or given ``accumulators``.
+
+    Raises ClaimError when the policy cannot settle the claim.
+    """
+    others = [c for c in history if c.person_id != claim.person_id]
+    if others:
+        raise ClaimError("history", others[0].person_id, f"earlier claims must belong to person {claim.person_id!r}")
+    later = [c for c in history if c.settled_on > claim.settled_on]
+    if later:
+        raise ClaimError("history", later[0].settled_on.isoformat(), f"earlier claims must be settled on or before {claim.settled_on}")
+    batch = settle_many(
+        policy, [*history, claim], accumulators=[accumulators] if accumulators else (), explain=explain
+    )
+    last = len(history)
+    for reject in batch.rejects:
+        if reject.row == last:
+            raise ClaimError(reject.field, _claim_value(claim, reject.field), reject.reason)
+        raise ClaimError("history", reject.row, f"earlier claim {reject.row} was rejected: {reject.field}: {reject.reason}")
+    return next(s for s in batch.settlements if s.row == last)
+
+
+def _claim_value(claim: Claim, field: str) -> object:
+    value = getattr(claim, field, None)
+    return value.isoformat() if hasattr(value, "isoformat") else value
