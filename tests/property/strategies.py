@@ -1,0 +1,114 @@
+"""Hypothesis strategies for random policies (rendered as TOML) and random claim sets."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import strategies as st
+
+from medcalc import Claim, Fen
+
+LEVELS = ("level1", "level2", "level3")
+
+HEADER = """
+[policy]
+id = "random"
+region = "测试市"
+scheme = "residents"
+
+[levels]
+level1 = "一级"
+level2 = "二级"
+level3 = "三级"
+
+[sources.fixture]
+title = "generated test policy"
+official = true
+"""
+
+CITE = 'source = "fixture"\nquote = "generated"\n'
+
+
+def _pct(units: int) -> str:
+    return f'"{units // 100}.{units % 100:02d}%"'
+
+
+def _amount(fen: int) -> str:
+    return f'"{fen // 100}.{fen % 100:02d}"'
+
+
+def _levels(values, render) -> str:
+    return "{ " + ", ".join(f"{lv} = {render(v)}" for lv, v in zip(LEVELS, values)) + " }"
+
+
+ratios = st.integers(0, 10000)
+small_amounts = st.integers(0, 300_000)  # up to 3000 yuan
+
+
+@st.composite
+def policies(draw) -> str:
+    """TOML text of a random but valid policy using every inpatient mechanism."""
+    parts = [HEADER]
+    if draw(st.booleans()):
+        parts.append(f"[[inpatient.deductible]]\nsince = 2020-01-01\namount = {_levels(draw(st.lists(small_amounts, min_size=3, max_size=3)), _amount)}\n{CITE}")
+    else:
+        rows = draw(st.lists(st.lists(small_amounts, min_size=3, max_size=3), min_size=1, max_size=4))
+        table = ", ".join(_levels(r, _amount) for r in rows)
+        parts.append(f"[[inpatient.deductible]]\nsince = 2020-01-01\nby_admission = [{table}]\n{CITE}")
+    if draw(st.booleans()):
+        parts.append(f"[[inpatient.deductible_later]]\nsince = 2020-01-01\nfrom_admission = {draw(st.integers(2, 4))}\nfraction = {_pct(draw(ratios))}\n{CITE}")
+    if draw(st.booleans()):
+        parts.append(f"[[inpatient.deductible_cap]]\nsince = 2020-01-01\nyearly = {_amount(draw(st.integers(0, 500_000)))}\n{CITE}")
+    if draw(st.booleans()):
+        parts.append(f"[[inpatient.ratio]]\nsince = 2020-01-01\nratio = {_levels(draw(st.lists(ratios, min_size=3, max_size=3)), _pct)}\n{CITE}")
+    else:
+        uppers = sorted(set(draw(st.lists(st.integers(1, 5_000_000), min_size=1, max_size=4))))
+        bands = []
+        for upper in uppers:
+            bands.append(f"{{ below = {_amount(upper)}, ratio = {_levels(draw(st.lists(ratios, min_size=3, max_size=3)), _pct)} }}")
+        bands.append(f"{{ ratio = {_pct(draw(ratios))} }}")
+        mode = draw(st.sampled_from(["marginal", "step"]))
+        basis = draw(st.sampled_from(["in_scope", "above_deductible"]))
+        parts.append(f"[[inpatient.ratio]]\nsince = 2020-01-01\nsegments = \"{mode}\"\nbasis = \"{basis}\"\nbands = [{', '.join(bands)}]\n{CITE}")
+    cap = draw(st.sampled_from(["none", "fund", "cost"]))
+    if cap != "none":
+        parts.append(f"[[inpatient.cap]]\nsince = 2020-01-01\n{cap} = {_amount(draw(st.integers(0, 10_000_000)))}\n{CITE}")
+    if draw(st.booleans()):
+        effect = draw(st.sampled_from([
+            f"deductible = {_amount(draw(small_amounts))}",
+            f'deductible_multiple = "{draw(st.integers(0, 30)) / 10}"',
+            f"deductible_share = {{ share = {_pct(draw(ratios))}, floor = {_amount(draw(small_amounts))}, ceiling = \"1万\" }}",
+        ]))
+        ratio = draw(st.sampled_from([f"ratio = {_pct(draw(ratios))}", f'ratio_points = "{draw(st.integers(-30, 30))}"', ""]))
+        floor = f"floor = {_pct(draw(ratios))}" if draw(st.booleans()) else ""
+        parts.append(f"[[inpatient.place.away]]\nsince = 2020-01-01\nwhen = {{ place = [\"in_province\", \"out_of_province\"] }}\n{effect}\n{ratio}\n{floor}\n{CITE}")
+    if draw(st.booleans()):
+        parts.append(f"[[inpatient.modifier.poor]]\nsince = 2020-01-01\nwhen = {{ category = [\"poverty\", \"dibao\"] }}\nratio_points = \"{draw(st.integers(-20, 40))}\"\ndeductible_fraction = {_pct(draw(ratios))}\n{CITE}")
+    if draw(st.booleans()):
+        parts.append(f"[[inpatient.modifier.minor]]\nsince = 2020-01-01\nwhen = {{ age_under = 18 }}\nratio_points = \"+5\"\n{CITE}")
+    return "\n".join(parts)
+
+
+@st.composite
+def claims(draw, *, people: int = 3, max_claims: int = 12, levels=LEVELS, start: dt.date = dt.date(2020, 1, 1),
+           days: int = 800) -> list[Claim]:
+    """Random inpatient claims of a few people over about two years, with date ties."""
+    n = draw(st.integers(1, max_claims))
+    out = []
+    for i in range(n):
+        total = draw(st.one_of(st.integers(0, 2_000_000), st.integers(0, 100_000_000)))
+        parts = draw(st.lists(st.integers(0, max(0, total // 3)), min_size=3, max_size=3))
+        place = draw(st.sampled_from(["local", "local", "in_province", "out_of_province"]))
+        out.append(Claim(
+            person_id=f"p{draw(st.integers(0, people - 1))}",
+            claim_id=draw(st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))),
+            settled_on=start + dt.timedelta(days=draw(st.integers(0, days))),
+            level=draw(st.sampled_from(levels)),
+            total=Fen(total),
+            self_funded=Fen(parts[0]), over_limit=Fen(parts[1]), pre_self_pay=Fen(parts[2]),
+            place=place,
+            referral="none" if place == "local" else draw(st.sampled_from(["referred", "not_referred"])),
+            category=draw(st.sampled_from(["ordinary", "ordinary", "poverty", "dibao"])),
+            age=draw(st.one_of(st.none(), st.integers(0, 90))),
+        ))
+    return out

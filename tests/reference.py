@@ -1,0 +1,185 @@
+"""A deliberately plain reference calculator: pure Python, exact fractions, no numpy.
+
+It reads the same loaded policy (the rule versions in force) but shares no code with
+the engine: one claim at a time, one person-year at a time, written the way the
+policy files describe the mechanisms. The differential tests hold the engine to it.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from medcalc.claims import Claim
+from medcalc.policy.model import Condition, Policy
+
+ONE = Fraction(1)
+
+
+def pct(units: int) -> Fraction:
+    """Ratio units (0.01 point) as an exact fraction."""
+    return Fraction(units, 10000)
+
+
+def half_up(x: Fraction) -> int:
+    """Round a non-negative exact amount of fen half up."""
+    return int((x * 2 + 1) // 2)
+
+
+def applies(cond: Condition, claim: Claim) -> bool:
+    if cond.places and claim.place not in cond.places:
+        return False
+    if cond.referrals and claim.referral not in cond.referrals:
+        return False
+    if cond.levels and claim.level not in cond.levels:
+        return False
+    if cond.categories and claim.category not in cond.categories:
+        return False
+    if cond.age_under is not None and (claim.age is None or claim.age >= cond.age_under):
+        return False
+    if cond.age_at_least is not None and (claim.age is None or claim.age < cond.age_at_least):
+        return False
+    if cond.retired is not None and claim.retired != cond.retired:
+        return False
+    return True
+
+
+class Person:
+    """One person-year's running totals."""
+
+    def __init__(self) -> None:
+        self.admissions = 0
+        self.deductible_paid = 0
+        self.in_scope_total = 0
+        self.payable_total = 0
+        self.basic_paid = 0
+
+
+def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
+    rules = policy.at(claim.settled_on)
+    deductible_rule = rules.rule("inpatient.deductible")
+    ratio_rule = rules.rule("inpatient.ratio")
+    if deductible_rule is None or ratio_rule is None:
+        return {"rejected": "settled_on"}
+    if claim.level not in policy.levels:
+        return {"rejected": "level"}
+    in_scope = int(claim.in_scope_cost)
+    places = [r for r in rules.named("inpatient.place") if applies(r["when"], claim)]
+    if len(places) > 1:
+        return {"rejected": "place"}
+    place = places[0] if places else None
+    modifiers = [r for r in rules.named("inpatient.modifier") if applies(r["when"], claim)]
+
+    # deductible
+    number = person.admissions + 1
+    if place is not None and place.get("deductible") is not None:
+        base = place["deductible"].get(claim.level)
+        if base is None:
+            return {"rejected": "level"}
+        base = Fraction(base)
+    elif place is not None and place.get("deductible_share") is not None:
+        share = place["deductible_share"]
+        base = Fraction(half_up(claim.total * pct(share.share)))
+        base = max(base, share.floor)
+        if share.ceiling is not None:
+            base = min(base, share.ceiling)
+    else:
+        tables = deductible_rule["by_admission"] or (deductible_rule["amount"],)
+        value = tables[min(number, len(tables)) - 1].get(claim.level)
+        if value is None:
+            return {"rejected": "level"}
+        base = Fraction(value)
+        if place is not None and place.get("deductible_multiple") is not None:
+            base *= pct(place["deductible_multiple"])
+    later = rules.rule("inpatient.deductible_later")
+    if later is not None and number >= later["from_admission"]:
+        base *= pct(later["fraction"])
+    for m in modifiers:
+        if m.get("deductible_fraction") is not None:
+            base *= pct(m["deductible_fraction"])
+    nominal = half_up(base)
+    charged = min(nominal, in_scope)
+    cap = rules.rule("inpatient.deductible_cap")
+    if cap is not None:
+        charged = min(charged, max(0, cap["yearly"] - person.deductible_paid))
+
+    # ratio
+    points = sum(m["ratio_points"] or 0 for m in modifiers)
+    if place is not None and place.get("ratio_points") is not None:
+        points += place["ratio_points"]
+    if place is not None and place.get("ratio") is not None:
+        rate = place["ratio"].get(claim.level)
+        if rate is None:
+            return {"rejected": "level"}
+        bands = [(None, rate)]
+        mode, basis = "marginal", "in_scope"
+    elif ratio_rule.get("bands") is not None:
+        bands = [(b.upper, b.ratio.get(claim.level)) for b in ratio_rule["bands"]]
+        if any(r is None for _, r in bands):
+            return {"rejected": "level"}
+        mode, basis = ratio_rule["segments"], ratio_rule["basis"]
+    else:
+        rate = ratio_rule["ratio"].get(claim.level)
+        if rate is None:
+            return {"rejected": "level"}
+        bands = [(None, rate)]
+        mode, basis = "marginal", "in_scope"
+
+    def clamp(r: int) -> int:
+        return max(0, min(10000, r + points))
+
+    payable = in_scope - charged
+    if basis == "in_scope":
+        start = person.in_scope_total + charged
+    else:
+        start = person.payable_total
+    end = start + payable
+    annual = rules.rule("inpatient.cap")
+    if annual is not None and annual.get("cost") is not None:
+        end = min(end, annual["cost"])
+        start = min(start, end)
+    exact = Fraction(0)
+    lower = 0
+    if mode == "marginal":
+        for upper, rate in bands:
+            top = end if upper is None else min(end, upper)
+            part = max(0, top - max(start, lower))
+            exact += part * pct(clamp(rate))
+            if upper is not None:
+                lower = upper
+    else:
+        chosen = bands[-1][1]
+        for upper, rate in bands:
+            if upper is None or end <= upper:
+                chosen = rate
+                break
+        exact = (end - start) * pct(clamp(chosen))
+    if place is not None and place.get("floor") is not None:
+        exact = max(exact, in_scope * pct(place["floor"]))
+    exact = min(exact, Fraction(payable))
+    raw = half_up(exact)
+    paid = raw
+    if annual is not None and annual.get("fund") is not None:
+        paid = min(raw, max(0, annual["fund"] - person.basic_paid))
+
+    person.admissions += 1
+    person.deductible_paid += charged
+    person.in_scope_total += in_scope
+    person.payable_total += payable
+    person.basic_paid += paid
+    return {"deductible": charged, "basic": paid, "patient": claim.total - paid, "in_scope": in_scope}
+
+
+def settle_all(policy: Policy, claims: list[Claim]) -> list[dict]:
+    """Every claim's result in input order; people settled in (date, claim id, input row) order."""
+    order = sorted(range(len(claims)), key=lambda i: (claims[i].person_id, claims[i].settled_on.year,
+                                                      claims[i].settled_on, claims[i].claim_id or "", i))
+    people: dict[tuple[str, int], Person] = {}
+    results: list[dict] = [{} for _ in claims]
+    for i in order:
+        c = claims[i]
+        if c.scheme is not None and c.scheme != policy.scheme:
+            results[i] = {"rejected": "scheme"}
+            continue
+        person = people.setdefault((c.person_id, c.settled_on.year), Person())
+        results[i] = settle_one(policy, c, person)
+    return results
