@@ -362,7 +362,10 @@ def _read_citation(file, where, body, sources, required: bool) -> Citation | Non
     if not isinstance(verified, bool):
         raise file.error(f"{where}.verified", verified, "true or false")
     if not source.official and verified:
-        raise file.error(f"{where}.verified", verified, f"false: source {sid!r} is an unofficial page, so its values are unverified")
+        raise file.error(
+            f"{where}.verified", body.get("verified", NOTHING),
+            f"must be false: source {sid!r} is an unofficial page (official = false), so its values are unverified",
+        )
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or not note.strip()):
         raise file.error(f"{where}.note", note, "a non-empty string")

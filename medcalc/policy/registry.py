@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import PolicyError, PolicyNotFound
+from ..errors import PolicyNotFound
 from .loader import load_file
 from .model import Policy
 
@@ -30,7 +30,10 @@ def shipped_root() -> Path:
 
 
 def policy_files(roots: Iterable[Path]) -> dict[str, Path]:
-    """Policy id -> file, for every policy file under the given folders (first root wins)."""
+    """Policy id -> file, for every readable policy file under the given folders (first root wins).
+
+    Files that are not valid TOML are skipped here; loading one by path reports why.
+    """
     found: dict[str, Path] = {}
     for root in roots:
         for policy_id, path in _ids_under(Path(root).resolve()):
@@ -47,8 +50,8 @@ def _ids_under(root: Path) -> tuple[tuple[str, Path], ...]:
         try:
             with open(path, "rb") as handle:
                 meta = tomllib.load(handle).get("policy", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(str(path), "", None, f"not valid TOML: {exc}") from None
+        except (tomllib.TOMLDecodeError, OSError):
+            continue
         if isinstance(meta, dict) and isinstance(meta.get("id"), str):
             out.append((meta["id"], path))
     return tuple(out)
@@ -64,8 +67,8 @@ def _roots(search: Iterable[Path | str] | None, near: Path | None = None) -> lis
 
 @lru_cache(maxsize=64)
 def _load_cached(path: Path, roots: tuple[Path, ...], shown: str) -> Policy:
-    files = policy_files(roots)
-    return load_file(path, files.get, shown)
+    # Folders are scanned for ids only when the file extends another policy.
+    return load_file(path, lambda parent_id: policy_files(roots).get(parent_id), shown)
 
 
 def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None) -> Policy:

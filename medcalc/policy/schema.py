@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 
 import attrs
 
+from ..errors import NOTHING
 from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
 from .model import CATEGORIES, PLACES, REFERRALS, Band, ByLevel, Condition, DeductibleShare
 
@@ -181,12 +182,7 @@ def _table(fields: Mapping[str, tuple[Parser, bool]], build: Callable[..., objec
     return parse
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING = _Missing()
+_MISSING = NOTHING  # a missing value: messages then print no "(got ...)"
 
 
 def _set_of(choices: tuple[str, ...] | None) -> Parser:
@@ -250,7 +246,7 @@ def _check_bands(bands: tuple[Band, ...]) -> None:
     for i, band in enumerate(bands):
         last = i == len(bands) - 1
         if band.upper is None and not last:
-            raise Invalid("a 'below' bound on every band but the last", "<missing>", f"[{i}].below")
+            raise Invalid("a 'below' bound on every band but the last", _MISSING, f"[{i}].below")
         if band.upper is not None and last:
             raise Invalid("no 'below' bound on the last band (it runs to infinity)", band.upper, f"[{i}].below")
         if band.upper is not None:
