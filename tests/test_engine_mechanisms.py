@@ -1,0 +1,164 @@
+"""Each inpatient mechanism on hand-computed figures (amounts in fen)."""
+
+from __future__ import annotations
+
+import pytest
+
+import medcalc
+from medcalc import Claim, Fen
+from tests.policy_text import make_policy, rule
+
+RATIO_100 = rule("inpatient.ratio", 'ratio = "100%"')
+NO_DEDUCTIBLE = rule("inpatient.deductible", "amount = 0")
+
+
+def run(policy, *claims):
+    batch = medcalc.settle_many(policy, claims)
+    assert not batch.rejects, batch.rejects
+    return batch.settlements
+
+
+def admission(day: int, in_scope, **kw) -> Claim:
+    base = dict(person_id="p", settled_on=f"2021-03-{day:02d}", level="level1", total=in_scope)
+    base.update(kw)
+    return Claim(**base)
+
+
+def test_deductible_schedule_by_admission_count(tmp_path):
+    p = make_policy(tmp_path, RATIO_100, rule("inpatient.deductible", "by_admission = [500, 400, 0]"))
+    got = [s.deductible for s in run(p, *(admission(d, 1000) for d in range(1, 5)))]
+    assert got == [50000, 40000, 0, 0]
+
+
+def test_later_admissions_pay_a_fraction(tmp_path):
+    p = make_policy(tmp_path, RATIO_100, rule("inpatient.deductible", "amount = 600"),
+                    rule("inpatient.deductible_later", 'from_admission = 2\nfraction = "50%"'))
+    assert [s.deductible for s in run(p, *(admission(d, 1000) for d in (1, 2, 3)))] == [60000, 30000, 30000]
+
+
+def test_yearly_total_of_deductibles(tmp_path):
+    p = make_policy(tmp_path, RATIO_100, rule("inpatient.deductible", "amount = 1200"),
+                    rule("inpatient.deductible_cap", "yearly = 2300"))
+    got = run(p, *(admission(d, 5000) for d in (1, 2, 3)), admission(4, 5000, settled_on="2022-01-01"))
+    assert [s.deductible for s in got] == [120000, 110000, 0, 120000]  # a new year starts afresh
+
+
+def test_deductible_as_share_of_the_bill_with_floor_and_ceiling(tmp_path):
+    p = make_policy(tmp_path, RATIO_100, rule("inpatient.deductible", "amount = 500"), rule(
+        "inpatient.place.away", 'when = { place = ["out_of_province"] }\n'
+        'deductible_share = { share = "20%", floor = 2000, ceiling = "1万" }'))
+    away = dict(place="out_of_province", referral="referred")
+    got = run(p, admission(1, 5000, person_id="a", **away), admission(1, 30000, person_id="b", **away),
+              admission(1, 80000, person_id="c", **away), admission(1, 5000, person_id="d"))
+    assert [s.deductible for s in got] == [200000, 600000, 1000000, 50000]
+
+
+def test_group_fraction_and_points_clamped(tmp_path):
+    p = make_policy(tmp_path, rule("inpatient.ratio", 'ratio = "95%"'), rule("inpatient.deductible", "amount = 700"),
+                    rule("inpatient.modifier.poor", 'when = { category = ["dibao"] }\nratio_points = "+10"\ndeductible_fraction = "50%"'))
+    poor, ordinary = run(p, admission(1, 10000, category="dibao", person_id="x"), admission(1, 10000, person_id="y"))
+    assert (poor.deductible, poor.basic) == (35000, 965000)  # 95 % + 10 points clamps at 100 %
+    assert (ordinary.deductible, ordinary.basic) == (70000, 883500)
+
+
+def test_minor_modifier_by_age(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "50%"'),
+                    rule("inpatient.modifier.minor", 'when = { age_under = 18 }\nratio_points = "+5"'))
+    child, adult, unknown = run(p, admission(1, 1000, age=17, person_id="c"), admission(1, 1000, age=18, person_id="a"),
+                                admission(1, 1000, person_id="u"))
+    assert (child.basic, adult.basic, unknown.basic) == (55000, 50000, 50000)
+
+
+BANDS = 'basis = "in_scope"\nbands = [ { below = 6000, ratio = "65%" }, { ratio = "80%" } ]'
+
+
+def test_marginal_segments_on_the_years_cumulative_cost(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'segments = "marginal"\n' + BANDS))
+    first, second = run(p, admission(1, 4000), admission(2, 4000))
+    assert (first.basic, second.basic) == (260000, 130000 + 160000)
+
+
+def test_step_segments_pay_the_whole_claim_at_the_band_reached(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'segments = "step"\n' + BANDS))
+    first, second = run(p, admission(1, 4000), admission(2, 4000))
+    assert (first.basic, second.basic) == (260000, 320000)
+
+
+def test_segments_above_the_deductible(tmp_path):
+    p = make_policy(tmp_path, rule("inpatient.deductible", "amount = 1000"), rule(
+        "inpatient.ratio", 'segments = "marginal"\nbasis = "above_deductible"\nbands = [ { below = 6000, ratio = "65%" }, { ratio = "80%" } ]'))
+    # in-scope 8000: 7000 above the deductible: 6000 × 65 % + 1000 × 80 %
+    assert run(p, admission(1, 8000))[0].basic == 390000 + 80000
+
+
+def test_annual_fund_cap(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, RATIO_100, rule("inpatient.cap", "fund = 5000"))
+    assert [s.basic for s in run(p, admission(1, 3000), admission(2, 3000), admission(3, 3000))] == [300000, 200000, 0]
+
+
+def test_annual_cost_ceiling(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "50%"'), rule("inpatient.cap", "cost = 10000"))
+    batch = medcalc.settle_many(p, [admission(1, 8000), admission(2, 8000)])
+    assert [s.basic for s in batch.settlements] == [400000, 100000]
+    assert batch.accumulators[("p", 2021)].above_cost_cap == 600000
+
+
+def test_floor_of_the_compliant_bill(tmp_path):
+    p = make_policy(tmp_path, rule("inpatient.deductible", "amount = 1000"), rule("inpatient.ratio", 'ratio = "90%"'), rule(
+        "inpatient.place.away", 'when = { place = ["out_of_province"] }\nratio = "30%"\nfloor = "45%"'))
+    s = run(p, admission(1, 10000, place="out_of_province", referral="not_referred"))[0]
+    assert s.basic == 450000  # (10000 − 1000) × 30 % = 2700 < 45 % × 10000
+    assert any(step.mechanism == "floor" for step in s.steps)
+
+
+def test_place_multiple_and_points(tmp_path):
+    p = make_policy(tmp_path, rule("inpatient.deductible", "amount = 500"), rule("inpatient.ratio", 'ratio = "80%"'), rule(
+        "inpatient.place.other_city", 'when = { place = ["in_province"] }\ndeductible_multiple = "2"\nratio_points = "-5"'))
+    s = run(p, admission(1, 11000, place="in_province", referral="referred"))[0]
+    assert (s.deductible, s.basic) == (100000, 750000)
+
+
+def test_ambiguous_place_rules_reject_the_claim(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, RATIO_100,
+                    rule("inpatient.place.a", 'when = { place = ["in_province"] }\nratio = "50%"'),
+                    rule("inpatient.place.b", 'when = { referral = ["referred"] }\nratio = "40%"'))
+    batch = medcalc.settle_many(p, [admission(1, 100, place="in_province", referral="referred"), admission(2, 100)])
+    assert [(r.row, r.field) for r in batch.rejects] == [(0, "place")]
+    assert len(batch.settlements) == 1
+
+
+def test_one_rounding_per_claim_not_per_band(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule(
+        "inpatient.ratio", 'segments = "marginal"\nbasis = "in_scope"\nbands = [ { below = "0.01", ratio = "50%" }, { ratio = "50%" } ]'))
+    # 1 fen × 50 % + 1 fen × 50 % = exactly 1 fen; rounding each band would give 2
+    assert run(p, admission(1, Fen(2)))[0].basic == 1
+    assert run(p, admission(1, Fen(3), person_id="q"))[0].basic == 2  # 1.5 fen rounds half up
+
+
+def test_unknown_level_and_scheme_are_rejected_with_reasons(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, RATIO_100)
+    batch = medcalc.settle_many(p, [admission(1, 100, level="level9"), admission(1, 100, scheme="employees")])
+    assert [str(r) for r in batch.rejects] == [
+        "row 0: level: unknown hospital level 'level9' for policy p; one of level1 (一级), level2 (二级)",
+        "row 1: scheme: claim is for 'employees' but policy p is for 'residents'",
+    ]
+
+
+def test_history_and_accumulators_give_the_same_answer(tmp_path):
+    p = make_policy(tmp_path, rule("inpatient.deductible", "by_admission = [500, 300]"), rule("inpatient.ratio", 'ratio = "80%"'),
+                    rule("inpatient.cap", 'fund = "1万"'))
+    first, second = admission(1, 9000), admission(2, 9000)
+    via_history = medcalc.settle(p, second, history=[first])
+    acc = medcalc.settle_many(p, [first]).accumulators[("p", 2021)]
+    via_state = medcalc.settle(p, second, accumulators=acc)
+    # first: (9000 − 500) × 80 % = 6800; second: (9000 − 300) × 80 % = 6960, capped at 10000 − 6800
+    assert via_history.basic == via_state.basic == 320000
+    assert via_history.before == acc
+
+
+def test_identity_total_equals_funds_plus_patient(tmp_path):
+    p = make_policy(tmp_path, rule("inpatient.deductible", "amount = 300"), rule("inpatient.ratio", 'ratio = "70%"'))
+    s = run(p, admission(1, 5000, self_funded=400, over_limit=100, pre_self_pay=50))[0]
+    assert s.in_scope == 445000
+    assert s.basic == (445000 - 30000) * 70 // 100
+    assert s.total == s.funds + s.patient
