@@ -67,6 +67,8 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     if len(places) > 1:
         return {"rejected": "place"}
     place = places[0] if places else None
+    if place is None and claim.place != "local":
+        return {"rejected": "place"}
     modifiers = [r for r in rules.named("inpatient.modifier") if applies(r["when"], claim)]
 
     # deductible

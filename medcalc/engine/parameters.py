@@ -242,6 +242,11 @@ def _fill_variant(builder, resolved, rows, sub, level, p, problems, level_codes)
             problems.append((rows[clash], "place", f"more than one place rule applies ({rule.key} and another); the policy is ambiguous"))
         chosen[hit & (chosen < 0)] = builder.index(rule, builder.place_rules, builder.place_keys)
     p.place_rule[rows] = chosen
+    # Care outside the insured area is settled only by a place rule: never silently on the local table.
+    unmatched = (sub["place"] != PLACES.index("local")) & (chosen < 0)
+    if unmatched.any():
+        problems.append((rows[unmatched], "place",
+                         "no place rule of the policy applies to care outside the insured area with this referral status"))
 
     band_default = builder.band(ratio, None)
     p.band[rows] = band_default
