@@ -1,4 +1,4 @@
-"""The ``medcalc`` command line: quote one claim, list policies.
+"""The ``medcalc`` command line: quote one claim; list and check policies.
 
 Exit codes: 0 ok, 2 bad input or policy, 1 internal error. Errors are one line on
 stderr naming what was wrong and what is allowed.
@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     plist = psub.add_parser("list", help="list the shipped policies")
     plist.add_argument("--json", action="store_true")
     plist.add_argument("--width", type=int, default=None)
+    pcheck = psub.add_parser("check", help="load a policy file strictly and report what it covers")
+    pcheck.add_argument("file", help="path to a policy TOML file, or a policy id")
+    pcheck.add_argument("--json", action="store_true")
     return parser
 
 
@@ -182,11 +185,34 @@ def _policy_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _policy_check(args: argparse.Namespace) -> int:
+    policy = load_policy(args.file)
+    versions = [v for t in policy.timelines.values() for layer in t.layers for v in layer if not v.disabled]
+    unverified = sum(1 for v in versions if not v.citation.verified)
+    spans = policy.coverage(("inpatient.deductible", "inpatient.ratio"))
+    report = {
+        "id": policy.id, "region": policy.region, "scheme": policy.scheme, "file": policy.file,
+        "chain": list(policy.chain), "rule_versions": len(versions), "unverified": unverified,
+        "covers": [[a.isoformat(), b.isoformat() if b else None] for a, b in spans],
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    covers = ", ".join(f"{a} to {b or 'open'}" for a, b in report["covers"]) or "no day (no inpatient deductible and ratio in force)"
+    print(f"ok: {policy.id} ({policy.region}, {policy.scheme}) from {policy.file}")
+    print(f"  extends: {' -> '.join(policy.chain[1:]) or 'nothing'}")
+    print(f"  rule versions: {len(versions)}, of which unverified: {unverified}")
+    print(f"  settles inpatient claims dated: {covers}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "quote":
             return _quote(args)
+        if args.policy_command == "check":
+            return _policy_check(args)
         return _policy_list(args)
     except MedcalcError as exc:
         print(f"medcalc: error: {exc}", file=sys.stderr)
