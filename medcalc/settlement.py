@@ -85,7 +85,7 @@ class Settlement:
     basic: Fen
     patient: Fen
     steps: tuple[Step, ...]
-    before: Accumulators
+    before: Accumulators | None  # the person-year's accumulators before this claim (when explained)
     after: Accumulators | None = None
 
     @property
@@ -122,7 +122,7 @@ class Settlement:
             "rate_of_total": percent_text(self.rate_of_total),
             "rate_of_in_scope": percent_text(self.rate_of_in_scope),
             "steps": [s.to_dict() for s in self.steps],
-            "accumulators_before": self.before.to_dict(),
+            "accumulators_before": None if self.before is None else self.before.to_dict(),
             "accumulators_after": None if self.after is None else self.after.to_dict(),
         }
 
@@ -164,7 +164,7 @@ def _settlement(o: Outcome, i: int, explain: bool) -> Settlement:
     r = {k: int(v[i]) for k, v in o.results.items()}
     c = {k: int(v[i]) for k, v in o.columns.items()}
     basic = r["basic"]
-    before = o.accumulators_before.get(i) or Accumulators(person_id=claim.person_id, year=claim.settled_on.year)
+    before = o.accumulators_before.get(i)  # recorded only when explaining
     steps = tuple(_steps(o, i, r, c)) if explain else ()
     return Settlement(
         claim=claim,
@@ -180,20 +180,19 @@ def _settlement(o: Outcome, i: int, explain: bool) -> Settlement:
         patient=Fen(c["total"] - basic),
         steps=steps,
         before=before,
-        after=_after(before, r, c) if o.accumulators_before else None,
+        after=_after(before, r, c) if before is not None else None,
     )
 
 
 def _after(before: Accumulators, r: dict, c: dict) -> Accumulators:
-    return attrs.evolve(
-        before,
-        admissions=before.admissions + 1,
-        deductible_paid=before.deductible_paid + r["deductible"],
-        in_scope_total=before.in_scope_total + c["in_scope"],
-        payable_total=before.payable_total + r["payable"],
-        basic_paid=before.basic_paid + r["basic"],
-        above_cost_cap=before.above_cost_cap + r["above_cost_cap"],
-    )
+    return Accumulators.from_fen(before.person_id, before.year, {
+        "admissions": before.admissions + 1,
+        "deductible_paid": before.deductible_paid + r["deductible"],
+        "in_scope_total": before.in_scope_total + c["in_scope"],
+        "payable_total": before.payable_total + r["payable"],
+        "basic_paid": before.basic_paid + r["basic"],
+        "above_cost_cap": before.above_cost_cap + r["above_cost_cap"],
+    })
 
 
 def _steps(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:

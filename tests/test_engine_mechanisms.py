@@ -162,3 +162,15 @@ def test_identity_total_equals_funds_plus_patient(tmp_path):
     assert s.in_scope == 445000
     assert s.basic == (445000 - 30000) * 70 // 100
     assert s.total == s.funds + s.patient
+
+
+def test_accumulators_take_yuan_like_claims():
+    acc = medcalc.Accumulators(person_id="p", year=2021, basic_paid="2610", deductible_paid=Fen(5))
+    assert (acc.basic_paid, acc.deductible_paid) == (261000, 5)
+    assert acc.to_dict()["basic_paid"] == "2610.00"
+
+
+def test_without_explanation_no_steps_or_state_are_invented(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, RATIO_100)
+    s = medcalc.settle_many(p, [admission(1, 100)], explain=False).settlements[0]
+    assert (s.steps, s.before, s.after, s.basic) == ((), None, None, 10000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..money import Fen
+from ..money import Fen, parse_amount
 
 __all__ = ["Accumulators", "STATE_FIELDS"]
 
@@ -14,7 +14,10 @@ STATE_FIELDS = ("admissions", "deductible_paid", "in_scope_total", "payable_tota
 
 @attrs.frozen(kw_only=True)
 class Accumulators:
-    """Year-to-date totals for one person in one accumulation year (amounts in fen).
+    """Year-to-date totals for one person in one accumulation year.
+
+    Amounts are given like claim amounts: plain numbers and strings are yuan
+    (``basic_paid="2610"``), ``Fen`` values are fen; they are kept as ``Fen``.
 
     - ``admissions``: inpatient admissions settled so far this year;
     - ``deductible_paid``: 起付线 charged so far (for a yearly total of deductibles);
@@ -27,11 +30,17 @@ class Accumulators:
     person_id: str
     year: int
     admissions: int = 0
-    deductible_paid: Fen = attrs.field(default=Fen(0), converter=Fen)
-    in_scope_total: Fen = attrs.field(default=Fen(0), converter=Fen)
-    payable_total: Fen = attrs.field(default=Fen(0), converter=Fen)
-    basic_paid: Fen = attrs.field(default=Fen(0), converter=Fen)
-    above_cost_cap: Fen = attrs.field(default=Fen(0), converter=Fen)
+    deductible_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    in_scope_total: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    payable_total: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    basic_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    above_cost_cap: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+
+    @classmethod
+    def from_fen(cls, person_id: str, year: int, values: dict[str, int]) -> "Accumulators":
+        """From engine state: ``admissions`` a count, every other field integer fen."""
+        return cls(person_id=person_id, year=year,
+                   **{k: (int(v) if k == "admissions" else Fen(int(v))) for k, v in values.items()})
 
     def values(self) -> tuple[int, ...]:
         return tuple(int(getattr(self, name)) for name in STATE_FIELDS)

@@ -225,4 +225,4 @@ def settle_claims(
 
 
 def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int) -> Accumulators:
-    return Accumulators(person_id=key[0], year=key[1], **{name: int(state[name][j]) for name in STATE_FIELDS})
+    return Accumulators.from_fen(key[0], key[1], {name: state[name][j] for name in STATE_FIELDS})
