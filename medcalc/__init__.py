@@ -8,11 +8,10 @@ reads no policy and does no work.
 from .api import settle, settle_many, settle_sequence
 from .claims import Claim
 from .engine.accumulators import Accumulators
-from .engine.pipeline import Reject
 from .errors import ClaimError, MedcalcError, PolicyError, PolicyNotFound
 from .money import Fen, Ratio, format_yuan, parse_amount, parse_ratio
 from .policy import Policy, list_policies, load_policy
-from .settlement import Batch, Settlement, Step
+from .settlement import Batch, Reject, Settlement, Step
 
 __version__ = "0.1.0"
 

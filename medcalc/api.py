@@ -7,7 +7,6 @@ from typing import Iterable, Sequence
 
 from .claims import Claim
 from .engine.accumulators import Accumulators
-from .engine.pipeline import settle_claims
 from .errors import ClaimError
 from .policy.model import Policy
 from .policy.registry import load_policy
@@ -35,6 +34,8 @@ def settle_many(
     each person-year's accumulators afterwards. ``accumulators`` gives starting values
     for person-years that had claims before these.
     """
+    from .engine.pipeline import settle_claims  # numpy loads on first use, not at import
+
     pol = _policy(policy)
     outcome = settle_claims(pol, list(claims), accumulators, trace=explain)
     return Batch(tuple(build_settlements(outcome, explain)), tuple(outcome.rejects), outcome.accumulators)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .claims import Claim
 from .engine.accumulators import Accumulators
-from .engine.pipeline import Outcome, Reject
 from .money import RATIO_ONE, Fen, Ratio, format_yuan
 from .policy.model import Citation, RuleVersion
 
-__all__ = ["Step", "Settlement", "Batch", "percent_text", "build_settlements"]
+__all__ = ["Step", "Settlement", "Batch", "Reject", "percent_text", "build_settlements"]
+
+if TYPE_CHECKING:  # the engine (and numpy) load only when something is settled
+    from .engine.pipeline import Outcome
 
 
 def percent_text(rate: Fraction | None) -> str:
@@ -28,6 +30,19 @@ def percent_text(rate: Fraction | None) -> str:
         return "—"
     hundredths = (rate * 10000 * 2 + 1) // 2
     return f"{hundredths // 100}.{hundredths % 100:02d}%"
+
+
+@attrs.frozen
+class Reject:
+    """A claim that was not settled: its input row, the field at fault and why."""
+
+    row: int
+    field: str
+    reason: str
+    claim_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}: {self.reason}"
 
 
 @attrs.frozen
@@ -151,18 +166,21 @@ def _year_ordinal(n: int) -> str:
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
-def build_settlements(outcome: Outcome, explain: bool = True) -> list[Settlement]:
+def build_settlements(outcome: "Outcome", explain: bool = True) -> list[Settlement]:
     """Settlement objects for every settled row, in input order."""
+    rows = outcome.settled.tolist()
+    results = {k: v[outcome.settled].tolist() for k, v in outcome.results.items()}
+    columns = {k: v[outcome.settled].tolist() for k, v in outcome.columns.items()}
     out = []
-    for row in outcome.settled:
-        out.append(_settlement(outcome, int(row), explain))
+    for j, i in enumerate(rows):
+        r = {k: v[j] for k, v in results.items()}
+        c = {k: v[j] for k, v in columns.items()}
+        out.append(_settlement(outcome, i, r, c, explain))
     return out
 
 
-def _settlement(o: Outcome, i: int, explain: bool) -> Settlement:
+def _settlement(o: "Outcome", i: int, r: dict, c: dict, explain: bool) -> Settlement:
     claim = o.claims[i]
-    r = {k: int(v[i]) for k, v in o.results.items()}
-    c = {k: int(v[i]) for k, v in o.columns.items()}
     basic = r["basic"]
     before = o.accumulators_before.get(i)  # recorded only when explaining
     steps = tuple(_steps(o, i, r, c)) if explain else ()
@@ -195,7 +213,7 @@ def _after(before: Accumulators, r: dict, c: dict) -> Accumulators:
     })
 
 
-def _steps(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
+def _steps(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
     p, t = o.params, o.tables
     resolved = o.variants[int(o.variant[i])]
     steps: list[Step] = []

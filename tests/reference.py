@@ -55,13 +55,14 @@ class Person:
 
 
 def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
+    # reasons in the engine's order: scheme (in settle_all), level, date, then the rules' own
+    if claim.level not in policy.levels:
+        return {"rejected": "level"}
     rules = policy.at(claim.settled_on)
     deductible_rule = rules.rule("inpatient.deductible")
     ratio_rule = rules.rule("inpatient.ratio")
     if deductible_rule is None or ratio_rule is None:
         return {"rejected": "settled_on"}
-    if claim.level not in policy.levels:
-        return {"rejected": "level"}
     in_scope = int(claim.in_scope_cost)
     places = [r for r in rules.named("inpatient.place") if applies(r["when"], claim)]
     if len(places) > 1:

@@ -14,25 +14,13 @@ import attrs
 import numpy as np
 
 from ..claims import Claim
+from ..settlement import Reject
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from .accumulators import STATE_FIELDS, Accumulators
 from .inpatient import TRACE_FIELDS, settle_round
 from .parameters import REQUIRED_RULES, RowParameters, Tables, build_parameters
 
-__all__ = ["Reject", "Outcome", "settle_claims", "settlement_order"]
-
-
-@attrs.frozen
-class Reject:
-    """A claim that was not settled: its input row, the field at fault and why."""
-
-    row: int
-    field: str
-    reason: str
-    claim_id: str | None = None
-
-    def __str__(self) -> str:
-        return f"row {self.row}: {self.field}: {self.reason}"
+__all__ = ["Outcome", "settle_claims", "settlement_order"]
 
 
 @attrs.define

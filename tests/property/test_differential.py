@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import medcalc
 from medcalc.engine.pipeline import settle_claims
@@ -33,4 +36,18 @@ def test_engine_equals_reference_on_random_policies(tmp_path_factory, text, batc
     path = tmp_path_factory.mktemp("policy") / "random.toml"
     path.write_text(text, encoding="utf-8")
     policy = medcalc.load_policy(path)
+    assert _engine(policy, batch) == settle_all(policy, batch)
+
+
+SHIPPED = ["luan-2021", "anhui-2025", "jiujiang-residents", "jiujiang-employees", "hengyang-2023", "hengnan-2019",
+           "chongqing-2023-tier1"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_engine_equals_reference_on_shipped_policies(data):
+    policy = medcalc.load_policy(data.draw(st.sampled_from(SHIPPED)))
+    coverage = policy.coverage(("inpatient.deductible", "inpatient.ratio"))
+    start = coverage[0][0] - dt.timedelta(days=30)  # some claims fall before the policy starts
+    batch = data.draw(claims(levels=tuple(policy.levels) + ("level9",), start=start, days=500))
     assert _engine(policy, batch) == settle_all(policy, batch)
