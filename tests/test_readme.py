@@ -21,3 +21,16 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     assert "python -m pytest -q" in README
     assert ci.strip().splitlines()[-1] == "python -m pytest -q"
+
+
+def test_policy_format_guide_example_loads(tmp_path):
+    import medcalc
+
+    root = Path(__file__).parents[1] / "policies"
+    guide = (root / "README.md").read_text(encoding="utf-8")
+    text = re.search(r"```toml\n(\[policy\].*?)```", guide, re.S).group(1)
+    text = text.replace('file = "../sources/', f'file = "{(root / "sources").as_posix()}/')
+    (tmp_path / "example-city-2025.toml").write_text(text, encoding="utf-8")
+    policy = medcalc.load_policy(tmp_path / "example-city-2025.toml")
+    claim = medcalc.Claim(person_id="p", settled_on="2025-05-01", level="level1", total=10200)
+    assert medcalc.settle(policy, claim).basic == 900000  # (10200 − 200) × 90 %
