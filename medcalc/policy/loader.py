@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..errors import NOTHING, PolicyError
 from .model import SCHEMES, Citation, Policy, RuleVersion, Source, Timeline
-from .schema import RULES, VERSION_FIELDS, Invalid, ParseContext, parse_date
+from .schema import LAYER_REQUIRED, RULES, VERSION_FIELDS, Invalid, ParseContext, parse_date
 
 __all__ = ["load_file", "normalise_quote_text"]
 
@@ -95,7 +95,7 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
         mine = (own[key],) if key in own else ()
         timelines[key] = Timeline(key, mine + inherited)
 
-    return Policy(
+    policy = Policy(
         id=meta["id"],
         region=meta["region"],
         scheme=meta["scheme"],
@@ -108,6 +108,23 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
         file=shown,
         chain=(meta["id"],) + (parent.chain if parent else ()),
     )
+    _check_layers(file, policy)
+    return policy
+
+
+def _check_layers(file: _File, policy: Policy) -> None:
+    """A layer runs on a day only if all its required rules are in force then: all or none."""
+    for day in policy.change_days():
+        resolved = policy.at(day)
+        for layer, keys in LAYER_REQUIRED.items():
+            present = [k for k in keys if resolved.rule(k) is not None]
+            if present and len(present) != len(keys):
+                missing = [k for k in keys if k not in present]
+                raise file.error(
+                    layer, NOTHING,
+                    f"the rules {', '.join(keys)} in force together; on {day} {', '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not",
+                )
 
 
 def _shown_near(target: Path, origin: Path, origin_shown: str) -> str:

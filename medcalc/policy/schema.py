@@ -18,7 +18,7 @@ from ..errors import NOTHING
 from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
 from .model import CATEGORIES, PLACES, REFERRALS, Band, ByLevel, Condition, DeductibleShare
 
-__all__ = ["RuleSpec", "RULES", "Invalid", "VERSION_FIELDS"]
+__all__ = ["RuleSpec", "RULES", "LAYER_REQUIRED", "Invalid", "VERSION_FIELDS"]
 
 
 class Invalid(Exception):
@@ -288,6 +288,18 @@ def _check_ratio(params: dict) -> None:
                 raise Invalid("only with bands", params[extra], extra)
 
 
+def _check_critical_bands(params: dict) -> None:
+    try:
+        _check_bands(params["bands"])
+    except Invalid as exc:
+        raise exc.under("bands") from None
+
+
+def _check_critical_modifier(params: dict) -> None:
+    if all(params.get(k) is None for k in ("threshold_fraction", "ratio_points", "uncapped")):
+        raise Invalid("at least one of threshold_fraction, ratio_points, uncapped", _MISSING, "")
+
+
 def _check_place(params: dict) -> None:
     effects = ("deductible", "deductible_multiple", "deductible_share", "ratio", "ratio_points", "floor")
     if all(params.get(e) is None for e in effects):
@@ -361,8 +373,70 @@ RULES: dict[str, RuleSpec] = {
             named=True,
             check=_check_modifier,
         ),
+        # 大病保险 (residents) or 大额医疗费用补助 (employees): the second layer.
+        RuleSpec(
+            "critical.base",
+            "大病保险基数 qualifying self-pay",
+            {
+                "deductible": (_bool, True),
+                "coinsurance": (_bool, True),
+                "above_cap": (_bool, True),
+                "pre_self_pay": (_bool, True),
+            },
+        ),
+        RuleSpec("critical.threshold", "大病保险起付线 threshold", {"amount": (_amount, True)}),
+        RuleSpec(
+            "critical.bands",
+            "大病保险分段 bands",
+            {"convention": (_choice("cumulative", "above_threshold"), True), "bands": (_list_of(_BAND), True)},
+            check=_check_critical_bands,
+        ),
+        RuleSpec("critical.cap", "大病保险年度限额 annual cap", {"amount": (_amount, True)}),
+        RuleSpec(
+            "critical.place",
+            "大病保险 place and referral",
+            {"when": (_CONDITION, True), "ratio": (by_level(_ratio), False), "ratio_points": (_points, False)},
+            one_of=(("ratio", "ratio_points"),),
+            named=True,
+        ),
+        RuleSpec(
+            "critical.modifier",
+            "大病保险倾斜 tilt",
+            {
+                "when": (_CONDITION, True),
+                "threshold_fraction": (_ratio, False),
+                "ratio_points": (_points, False),
+                "uncapped": (_bool, False),
+            },
+            named=True,
+            check=_check_critical_modifier,
+        ),
+        # 医疗救助: per person category.
+        RuleSpec(
+            "assistance.category",
+            "医疗救助 medical assistance",
+            {"when": (_CONDITION, True), "deductible": (_amount, True), "ratio": (_ratio, True), "cap": (_amount, False)},
+            named=True,
+        ),
+        # 兜底: caps on the year's personal burden, and paying the rest again at a ratio.
+        RuleSpec(
+            "backstop.burden_cap",
+            "兜底 annual burden cap",
+            {"when": (_CONDITION, True), "cap": (by_level(_amount), True)},
+            named=True,
+            full_levels=("cap",),
+        ),
+        RuleSpec(
+            "backstop.pay_again",
+            "再报销 paid again",
+            {"when": (_CONDITION, True), "ratio": (_ratio, True)},
+            named=True,
+        ),
     )
 }
+
+#: Rules that make up a layer: all of them in force on a day, or none.
+LAYER_REQUIRED = {"critical": ("critical.base", "critical.threshold", "critical.bands")}
 
 #: Fields every rule version may carry besides its mechanism's own.
 VERSION_FIELDS = ("since", "until", "source", "quote", "verified", "note", "disabled")
