@@ -44,7 +44,7 @@ def test_quote_json(capsys):
     data = json.loads(out)
     assert code == 0
     assert (data["basic"], data["patient"], data["deductible"], data["in_scope"]) == ("4087.50", "2412.50", "700.00", "6150.00")
-    assert [s["mechanism"] for s in data["steps"]] == ["decompose", "deductible", "deductible_charged", "ratio", "basic_rounded", "patient"]
+    assert [s["mechanism"] for s in data["steps"]] == ["decompose", "deductible", "deductible_charged", "ratio", "basic_rounded", "basic", "patient"]
     assert data["steps"][1]["source"]["quote"].startswith("酒泉市域内一级医疗机构起付标准200元")
 
 

@@ -9,7 +9,12 @@ from ..money import Fen, parse_amount
 __all__ = ["Accumulators", "STATE_FIELDS"]
 
 #: Accumulator fields, in the order the engine keeps them as columns.
-STATE_FIELDS = ("admissions", "deductible_paid", "in_scope_total", "payable_total", "basic_paid", "above_cost_cap")
+STATE_FIELDS = (
+    "admissions", "deductible_paid", "in_scope_total", "payable_total", "basic_paid", "above_cost_cap",  # basic
+    "critical_base", "critical_paid",  # 大病保险 / 大额补助
+    "assistance_base", "assistance_paid",  # 医疗救助
+    "burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid",  # 兜底
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -24,7 +29,14 @@ class Accumulators:
     - ``in_scope_total``: in-scope inpatient cost so far (the cost-segment axis);
     - ``payable_total``: in-scope cost above the deductibles so far (the other axis);
     - ``basic_paid``: basic pooled-fund payments so far (for the annual fund cap);
-    - ``above_cost_cap``: in-scope cost that fell above a basic cost ceiling.
+    - ``above_cost_cap``: in-scope cost that fell above a basic cost ceiling;
+    - ``critical_base`` / ``critical_paid``: the year's qualifying self-pay for the second layer
+      (大病保险 or 大额医疗费用补助) and what that layer paid;
+    - ``assistance_base`` / ``assistance_paid``: the year's eligible self-pay for 医疗救助 and
+      what it paid;
+    - ``burden`` / ``burden_cap_used`` / ``backstop_cap_paid``: the eligible in-scope burden
+      left after the layers, the largest burden cap used so far this year, and what the
+      burden cap paid; ``backstop_paid``: everything the backstop paid.
     """
 
     person_id: str
@@ -35,6 +47,14 @@ class Accumulators:
     payable_total: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     basic_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     above_cost_cap: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    critical_base: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    critical_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    assistance_base: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    assistance_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    burden: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    burden_cap_used: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    backstop_cap_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    backstop_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
 
     @classmethod
     def from_fen(cls, person_id: str, year: int, values: dict[str, int]) -> "Accumulators":

@@ -16,9 +16,15 @@ import numpy as np
 from ..claims import Claim
 from ..settlement import Reject
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
+from . import assistance, backstop, basic, critical
 from .accumulators import STATE_FIELDS, Accumulators
-from .inpatient import TRACE_FIELDS, settle_round
-from .parameters import REQUIRED_RULES, RowParameters, Tables, build_parameters
+from .basic import REQUIRED_RULES
+
+#: The payer chain, in order: each layer takes what the previous ones left.
+LAYERS = {"basic": basic, "critical": critical, "assistance": assistance, "backstop": backstop}
+#: Layers whose band portions and rates are traced for explanations.
+BANDED = ("basic", "critical")
+TRACE_FIELDS = tuple(f for layer in LAYERS.values() for f in layer.TRACE)
 
 __all__ = ["Outcome", "settle_claims", "settlement_order"]
 
@@ -32,14 +38,15 @@ class Outcome:
     settled: np.ndarray  # input rows that were settled
     columns: dict[str, np.ndarray]  # input columns, all rows
     results: dict[str, np.ndarray]  # TRACE_FIELDS, all rows (meaningless where rejected)
-    bands: dict[str, np.ndarray] | None
+    bands: dict[str, dict[str, np.ndarray]] | None  # per banded layer: portions, rates (when traced)
     variant: np.ndarray
     variants: list[ResolvedPolicy]
-    params: RowParameters
-    tables: Tables
+    params: dict[str, dict[str, np.ndarray]]  # per layer: per-row parameter columns
+    tables: dict[str, object]  # per layer: lookups and the rules they came from
     rejects: list[Reject]
     accumulators: dict[tuple[str, int], Accumulators]
-    accumulators_before: dict[int, Accumulators]  # input row -> state before it (when traced)
+    accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
+    accumulators_after: dict[int, Accumulators]  # ... and after it
 
 
 def _encode(policy: Policy, claims: Sequence[Claim]) -> tuple[dict[str, np.ndarray], list[Reject]]:
@@ -150,12 +157,13 @@ def settle_claims(
     rejects += more
     for r in more:
         ok[r.row] = False
-    params, tables, problems = build_parameters(variants, variant, cols, list(policy.levels))
-    for rows, field, reason in problems:
-        for r in rows:
-            if ok[r]:
-                ok[r] = False
-                rejects.append(Reject(int(r), field, reason, claims[r].claim_id))
+    builds = {name: layer.build(variants, variant, cols, list(policy.levels)) for name, layer in LAYERS.items()}
+    for build in builds.values():
+        for rows, field, reason in build.problems:
+            for r in rows:
+                if ok[r]:
+                    ok[r] = False
+                    rejects.append(Reject(int(r), field, reason, claims[r].claim_id))
 
     settled = np.flatnonzero(ok)
     people: dict[str, int] = {}
@@ -172,7 +180,7 @@ def settle_claims(
 
     # Work on columns in round-major layout, then scatter back to input order.
     work = {k: v[layout] for k, v in cols.items()}
-    wparams = RowParameters(**{f.name: getattr(params, f.name)[layout] for f in attrs.fields(RowParameters)})
+    wparams = {name: {k: v[layout] for k, v in b.columns.items()} for name, b in builds.items()}
     group_starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, np.int64)
     group_key = group[group_starts]  # in settling order of groups
     G = len(group_key)
@@ -184,32 +192,45 @@ def settle_claims(
             for name, value in zip(STATE_FIELDS, initial[key].values()):
                 state[name][j] = value
 
-    out = {name: np.zeros(n, np.int64) for name in TRACE_FIELDS}
     wout = {name: np.zeros(len(layout), np.int64) for name in TRACE_FIELDS}
-    B = tables.bands.rates.shape[2]
     wbands = None
     if trace:
-        wbands = {"portions": np.zeros((len(layout), B), np.int64), "rates": np.zeros((len(layout), B), np.int64),
-                  "step_band": np.zeros(len(layout), np.int64)}
+        wbands = {}
+        for name in BANDED:
+            width = builds[name].tables.rates.shape[2]
+            wbands[name] = {"portions": np.zeros((len(layout), width), np.int64),
+                            "rates": np.zeros((len(layout), width), np.int64),
+                            "step_band": np.zeros(len(layout), np.int64)}
     before: dict[int, Accumulators] = {}
+    after: dict[int, Accumulators] = {}
     for k in range(len(offsets) - 1):
         rows = slice(int(offsets[k]), int(offsets[k + 1]))
         if trace:
             for j in range(rows.stop - rows.start):
                 before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j)
-        settle_round(rows, work, wparams, tables, state, wout, wbands)
+        for name, layer in LAYERS.items():
+            layer.settle(rows, work, wparams[name], builds[name].tables, state, wout,
+                         wbands.get(name) if wbands is not None else None)
+        if trace:
+            for j in range(rows.stop - rows.start):
+                after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j)
+    out = {name: np.zeros(n, np.int64) for name in TRACE_FIELDS}
     for name in TRACE_FIELDS:
         out[name][layout] = wout[name]
     bands = None
     if wbands is not None:
-        bands = {k: np.zeros((n,) + v.shape[1:], np.int64) for k, v in wbands.items()}
-        for k, v in wbands.items():
-            bands[k][layout] = v
+        bands = {}
+        for name, arrays in wbands.items():
+            bands[name] = {k: np.zeros((n,) + v.shape[1:], np.int64) for k, v in arrays.items()}
+            for k, v in arrays.items():
+                bands[name][k][layout] = v
     final = {key: _accumulators(key, state, j) for j, key in enumerate(keys)}
     for key, acc in initial.items():
         final.setdefault(key, acc)
     rejects.sort(key=lambda r: r.row)
-    return Outcome(policy, claims, settled, cols, out, bands, variant, variants, params, tables, rejects, final, before)
+    return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
+                   {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
+                   rejects, final, before, after)
 
 
 def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int) -> Accumulators:

@@ -1,0 +1,92 @@
+"""Layer 4, 兜底 backstops: a cap on the year's personal burden, and paying the rest again.
+
+- ``burden_cap``: for eligible people the year's in-scope burden left after every other layer
+  is capped at an amount that depends on where care happened (Anhui "351": county 3000, city
+  5000, province 10000). A year that mixes levels is capped at the cap of the highest level
+  used so far in the year (the largest cap); the backstop never takes back what it paid.
+- ``pay_again``: what is still left of the in-scope burden is paid again at a ratio ("180").
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from ..money import RATIO_ONE
+from ..policy.model import ResolvedPolicy, RuleVersion
+from .common import LayerBuild, RuleIndex, half_up, level_array, matches
+
+__all__ = ["STATE", "TRACE", "BackstopTables", "build", "settle"]
+
+STATE = ("burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid")
+
+TRACE = ("backstop_burden_claim", "backstop_burden_before", "backstop_cap_used", "backstop_cap_paid_before",
+         "backstop_cap_pay", "backstop_again", "backstop")
+
+
+@attrs.define
+class BackstopTables:
+    cap_rules: list[RuleVersion]
+    again_rules: list[RuleVersion]
+
+
+def _choose(resolved, family, rows, sub, level_codes, index, problems, what):
+    chosen = np.full(len(rows), -1, np.int64)
+    for rule in resolved.named(family):
+        hit = matches(rule["when"], sub, level_codes)
+        clash = hit & (chosen >= 0)
+        if clash.any():
+            problems.append((rows[clash], "category", f"more than one {what} rule applies ({rule.key} and another)"))
+        chosen[hit & (chosen < 0)] = index(rule)
+    return chosen
+
+
+def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
+    n = len(variant)
+    p = {"cap_rule": np.full(n, -1, np.int64), "cap": np.zeros(n, np.int64),
+         "again_rule": np.full(n, -1, np.int64), "again_ratio": np.zeros(n, np.int64)}
+    caps, agains = RuleIndex(), RuleIndex()
+    problems: list[tuple[np.ndarray, str, str]] = []
+    for v, resolved in enumerate(variants):
+        rows = np.flatnonzero(variant == v)
+        if not len(rows):
+            continue
+        sub = {k: a[rows] for k, a in cols.items()}
+        chosen = _choose(resolved, "backstop.burden_cap", rows, sub, level_codes, caps, problems, "burden cap")
+        p["cap_rule"][rows] = chosen
+        for i in np.unique(chosen[chosen >= 0]):
+            hit = chosen == i
+            p["cap"][rows[hit]] = level_array(caps.rules[i]["cap"], level_codes)[sub["level"][hit]]
+        chosen = _choose(resolved, "backstop.pay_again", rows, sub, level_codes, agains, problems, "pay-again")
+        p["again_rule"][rows] = chosen
+        for i in np.unique(chosen[chosen >= 0]):
+            p["again_ratio"][rows[chosen == i]] = agains.rules[i]["ratio"]
+    return LayerBuild(p, BackstopTables(caps.rules, agains.rules), problems)
+
+
+def settle(rows: slice, cols, p, t: BackstopTables, state, out, bands_out) -> None:
+    n = rows.stop - rows.start
+    g = slice(0, n)
+    capped = p["cap_rule"][rows] >= 0
+    left = np.maximum(cols["in_scope"][rows] - out["basic"][rows] - out["critical"][rows] - out["assistance"][rows], 0)
+    claim_burden = np.where(capped, left, 0)
+    before = state["burden"][g].copy()
+    after = before + claim_burden
+    cap_used = np.where(capped, np.maximum(state["burden_cap_used"][g], p["cap"][rows]), state["burden_cap_used"][g])
+    paid_before = state["backstop_cap_paid"][g].copy()
+    owed = np.maximum(after - cap_used, 0)
+    cap_pay = np.where(capped, np.clip(owed - paid_before, 0, left), 0)
+    again = np.where(p["again_rule"][rows] >= 0, half_up((left - cap_pay) * p["again_ratio"][rows], RATIO_ONE), 0)
+    total = cap_pay + again
+
+    state["burden"][g] = after
+    state["burden_cap_used"][g] = cap_used
+    state["backstop_cap_paid"][g] += cap_pay
+    state["backstop_paid"][g] += total
+    out["backstop_burden_claim"][rows] = claim_burden
+    out["backstop_burden_before"][rows] = before
+    out["backstop_cap_used"][rows] = cap_used
+    out["backstop_cap_paid_before"][rows] = paid_before
+    out["backstop_cap_pay"][rows] = cap_pay
+    out["backstop_again"][rows] = again
+    out["backstop"][rows] = total

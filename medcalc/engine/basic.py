@@ -1,0 +1,303 @@
+"""Layer 1, 基本医保: the basic-insurance inpatient payment.
+
+``build`` looks up, for every row at once, what depends only on the claim and the rules
+in force (the level's deductible schedule, place rule, modifiers, band schedule, caps).
+``settle`` runs one round: the k-th claim of every person-year, against state rows
+0..n-1, for the stateful part (admission count, yearly deductible total, cumulative
+segments, annual cap).
+"""
+
+from __future__ import annotations
+
+from math import gcd
+
+import attrs
+import numpy as np
+
+from ..money import RATIO_ONE, round_half_up
+from ..policy.model import PLACES, ResolvedPolicy, RuleVersion
+from .common import NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, clamp_rates, half_up, level_array, matches
+
+__all__ = ["REQUIRED_RULES", "STATE", "TRACE", "BasicTables", "build", "settle"]
+
+#: Rules without which an inpatient claim cannot be settled.
+REQUIRED_RULES = ("inpatient.deductible", "inpatient.ratio")
+
+#: Accumulators this layer keeps per person-year.
+STATE = ("admissions", "deductible_paid", "in_scope_total", "payable_total", "basic_paid", "above_cost_cap")
+
+#: Per-row intermediate columns (the explanation of each row).
+TRACE = (
+    "admission",  # 0-based admission index in the year
+    "deductible_nominal",
+    "deductible",  # charged
+    "deductible_paid_before",
+    "axis_low",  # payable interval on the segment axis, after the cost ceiling
+    "axis_high",
+    "above_cost_cap",
+    "payable",  # in-scope above the deductible
+    "basic_exact_num",  # exact fund payment x RATIO_ONE, before the floor and rounding
+    "floor_applied",
+    "basic_raw",  # rounded, before the annual fund cap
+    "basic_paid_before",
+    "basic",
+)
+
+
+@attrs.define
+class BasicTables:
+    """Lookups for the round kernel, and the rules explanations cite."""
+
+    edges: np.ndarray  # (S, B+1)
+    rates: np.ndarray  # (S, L, B)
+    step: np.ndarray  # (S,) bool
+    basis_in_scope: np.ndarray  # (S,) bool: axis is cumulative in-scope cost (else above-deductible)
+    band_sources: list[tuple[RuleVersion, ...]]  # (ratio rule[, place rule overriding it])
+    schedules: np.ndarray  # (D, A, L) fen; the last admission entry repeats
+    schedule_rules: list[RuleVersion]
+    place_rules: list[RuleVersion]
+    modifiers: list[RuleVersion]
+
+
+class _Builder:
+    def __init__(self, level_codes: list[str]) -> None:
+        self.levels = level_codes
+        self.bands = BandSet(level_codes)
+        self.flags: list[tuple[bool, bool]] = []
+        self.schedule_rows: list[np.ndarray] = []
+        self.schedules = RuleIndex()
+        self.places = RuleIndex()
+        self.modifiers = RuleIndex()
+
+    def band(self, ratio: RuleVersion, place: RuleVersion | None) -> int:
+        before = len(self.bands.rows)
+        if place is not None:
+            index = self.bands.add((id(ratio), id(place)), [None], [place["ratio"]], (ratio, place))
+            flags = (False, True)
+        elif ratio.get("bands") is not None:
+            bands = ratio["bands"]
+            index = self.bands.add((id(ratio), 0), [b.upper for b in bands], [b.ratio for b in bands], (ratio,))
+            flags = (ratio["segments"] == "step", ratio["basis"] == "in_scope")
+        else:
+            index = self.bands.add((id(ratio), 0), [None], [ratio["ratio"]], (ratio,))
+            flags = (False, True)
+        if len(self.bands.rows) > before:
+            self.flags.append(flags)
+        return index
+
+    def schedule(self, rule: RuleVersion) -> int:
+        index = self.schedules(rule)
+        if index == len(self.schedule_rows):
+            tables = rule["by_admission"] if rule.get("by_admission") is not None else (rule["amount"],)
+            self.schedule_rows.append(np.stack([level_array(t, self.levels) for t in tables]))
+        return index
+
+    def tables(self) -> BasicTables:
+        edges, rates = self.bands.arrays()
+        flags = np.array(self.flags or [(False, True)], dtype=bool).reshape(-1, 2)
+        A = max([s.shape[0] for s in self.schedule_rows] or [1])
+        schedules = np.zeros((max(1, len(self.schedule_rows)), A, len(self.levels)), dtype=np.int64)
+        for d, table in enumerate(self.schedule_rows):
+            schedules[d, : table.shape[0]] = table
+            schedules[d, table.shape[0]:] = table[-1]  # the last entry repeats for later admissions
+        return BasicTables(edges, rates, flags[:, 0], flags[:, 1], self.bands.sources, schedules,
+                           self.schedules.rules, self.places.rules, self.modifiers.rules)
+
+
+def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
+    """Per-row parameters of the basic layer; rows it cannot settle come back as problems."""
+    n = len(variant)
+    p = {
+        "band": np.zeros(n, np.int64),
+        "schedule": np.full(n, -1, np.int64),  # -1: a fixed (place-rule) deductible applies
+        "fixed_deductible": np.zeros(n, np.int64),
+        "deductible_num": np.ones(n, np.int64),  # fraction on the deductible (groups, multiples)
+        "deductible_den": np.ones(n, np.int64),
+        "later_from": np.zeros(n, np.int64),  # admission number from which later_fraction applies; 0 never
+        "later_fraction": np.full(n, RATIO_ONE, np.int64),
+        "deductible_cap": np.full(n, NO_LIMIT, np.int64),
+        "points": np.zeros(n, np.int64),
+        "floor": np.zeros(n, np.int64),
+        "fund_cap": np.full(n, NO_LIMIT, np.int64),
+        "cost_cap": np.full(n, NO_LIMIT, np.int64),
+        "place_rule": np.full(n, -1, np.int64),
+        "modifier_mask": np.zeros(n, np.int64),
+    }
+    builder = _Builder(level_codes)
+    problems: list[tuple[np.ndarray, str, str]] = []
+    for v, resolved in enumerate(variants):
+        rows = np.flatnonzero(variant == v)
+        if len(rows):
+            sub = {k: a[rows] for k, a in cols.items()}
+            _fill(builder, resolved, rows, sub, p, problems)
+    return LayerBuild(p, builder.tables(), problems)
+
+
+def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -> None:
+    level = sub["level"]
+    deductible = resolved.rule("inpatient.deductible")
+    ratio = resolved.rule("inpatient.ratio")
+    later = resolved.rule("inpatient.deductible_later")
+    cap = resolved.rule("inpatient.deductible_cap")
+    annual = resolved.rule("inpatient.cap")
+    if later is not None:
+        p["later_from"][rows] = later["from_admission"]
+        p["later_fraction"][rows] = later["fraction"]
+    if cap is not None:
+        p["deductible_cap"][rows] = cap["yearly"]
+    if annual is not None:
+        if annual.get("fund") is not None:
+            p["fund_cap"][rows] = annual["fund"]
+        else:
+            p["cost_cap"][rows] = annual["cost"]
+
+    schedule = builder.schedule(deductible)
+    p["schedule"][rows] = schedule
+    missing = builder.schedule_rows[schedule][0][level] < 0
+    if missing.any():
+        problems.append((rows[missing], "level", f"rule {deductible.key} in force has no deductible for this level"))
+
+    # Place rules: at most one may apply to a claim.
+    chosen = np.full(len(rows), -1, np.int64)
+    for rule in resolved.named("inpatient.place"):
+        hit = matches(rule["when"], sub, builder.levels)
+        clash = hit & (chosen >= 0)
+        if clash.any():
+            problems.append((rows[clash], "place", f"more than one place rule applies ({rule.key} and another); the policy is ambiguous"))
+        chosen[hit & (chosen < 0)] = builder.places(rule)
+    p["place_rule"][rows] = chosen
+    # Care outside the insured area is settled only by a place rule: never silently on the local table.
+    unmatched = (sub["place"] != PLACES.index("local")) & (chosen < 0)
+    if unmatched.any():
+        problems.append((rows[unmatched], "place",
+                         "no place rule of the policy applies to care outside the insured area with this referral status"))
+
+    p["band"][rows] = builder.band(ratio, None)
+    fraction_num = [1] * len(rows)
+    fraction_den = [1] * len(rows)
+    for index in np.unique(chosen[chosen >= 0]):
+        rule = builder.places.rules[index]
+        hit = chosen == index
+        where = rows[hit]
+        if rule.get("ratio") is not None:
+            band = builder.band(ratio, rule)
+            p["band"][where] = band
+            lacking = builder.bands.missing_level(band, level[hit])
+            if lacking.any():
+                problems.append((where[lacking], "level", f"place rule {rule.key} has no ratio for this level"))
+        if rule.get("ratio_points") is not None:
+            p["points"][where] += rule["ratio_points"]
+        if rule.get("floor") is not None:
+            p["floor"][where] = rule["floor"]
+        if rule.get("deductible") is not None:
+            amounts = level_array(rule["deductible"], builder.levels)[level[hit]]
+            if (amounts < 0).any():
+                problems.append((where[amounts < 0], "level", f"place rule {rule.key} has no deductible for this level"))
+            p["schedule"][where] = -1
+            p["fixed_deductible"][where] = np.maximum(amounts, 0)
+        elif rule.get("deductible_multiple") is not None:
+            for j in np.flatnonzero(hit):
+                fraction_num[j] *= rule["deductible_multiple"]
+                fraction_den[j] *= RATIO_ONE
+        elif rule.get("deductible_share") is not None:
+            share = rule["deductible_share"]
+            amounts = np.array([round_half_up(int(t) * share.share, RATIO_ONE) for t in sub["total"][hit]], dtype=np.int64)
+            amounts = np.maximum(amounts, share.floor)
+            if share.ceiling is not None:
+                amounts = np.minimum(amounts, share.ceiling)
+            p["schedule"][where] = -1
+            p["fixed_deductible"][where] = amounts
+
+    bits = np.zeros(len(rows), np.int64)
+    for rule in resolved.named("inpatient.modifier"):
+        hit = matches(rule["when"], sub, builder.levels)
+        if not hit.any():
+            continue
+        bits[hit] |= 1 << builder.modifiers(rule)
+        if rule.get("ratio_points") is not None:
+            p["points"][rows[hit]] += rule["ratio_points"]
+        if rule.get("deductible_fraction") is not None:
+            for j in np.flatnonzero(hit):
+                fraction_num[j] *= rule["deductible_fraction"]
+                fraction_den[j] *= RATIO_ONE
+    p["modifier_mask"][rows] = bits
+    # Exact fractions, reduced in Python ints so the kernel's products stay within int64.
+    for j, (num, den) in enumerate(zip(fraction_num, fraction_den)):
+        g = gcd(num, den) or 1
+        p["deductible_num"][rows[j]] = num // g
+        p["deductible_den"][rows[j]] = den // g
+
+
+def settle(rows: slice, cols, p, t: BasicTables, state, out, bands_out) -> None:
+    """Settle the basic layer for one round (state rows 0..n-1) and update the state."""
+    n = rows.stop - rows.start
+    g = slice(0, n)
+    in_scope = cols["in_scope"][rows]
+    level = cols["level"][rows]
+
+    # 起付线: schedule by admission count (or a fixed / share-based one), fractions, yearly total.
+    admission = state["admissions"][g].copy()
+    schedule = p["schedule"][rows]
+    A = t.schedules.shape[1]
+    scheduled = t.schedules[np.maximum(schedule, 0), np.minimum(admission, A - 1), level]
+    base = np.where(schedule >= 0, scheduled, p["fixed_deductible"][rows])
+    later_from = p["later_from"][rows]
+    later = np.where((later_from > 0) & (admission + 1 >= later_from), p["later_fraction"][rows], RATIO_ONE)
+    nominal = half_up(base * p["deductible_num"][rows] * later, p["deductible_den"][rows] * RATIO_ONE)
+    ded_before = state["deductible_paid"][g].copy()
+    room = np.maximum(p["deductible_cap"][rows] - ded_before, 0)
+    charged = np.minimum(np.minimum(nominal, in_scope), room)
+
+    # The payable interval on the segment axis, clipped at a basic cost ceiling.
+    payable = in_scope - charged
+    b = p["band"][rows]
+    low = np.where(t.basis_in_scope[b], state["in_scope_total"][g] + charged, state["payable_total"][g])
+    high = low + payable
+    high_c = np.minimum(high, p["cost_cap"][rows])
+    low_c = np.minimum(low, high_c)
+    above_cap = payable - (high_c - low_c)
+
+    # 报销比例 by band, points added and clamped to [0 %, 100 %].
+    edges = t.edges[b]
+    rates = clamp_rates(t.rates[b, level], p["points"][rows])
+    portions = band_portions(low_c, high_c, edges)
+    marginal = (portions * rates).sum(axis=1)
+    step_band = np.minimum((edges[:, 1:] < high_c[:, None]).sum(axis=1), rates.shape[1] - 1)
+    step_rate = np.take_along_axis(rates, step_band[:, None], axis=1)[:, 0]
+    exact = np.where(t.step[b], (high_c - low_c) * step_rate, marginal)
+
+    # 保底: a minimum share of the in-scope cost, never more than what lies above the deductible.
+    floor = p["floor"][rows]
+    floored = np.maximum(exact, in_scope * floor)
+    exact_f = np.minimum(np.where(floor > 0, floored, exact), payable * RATIO_ONE)
+    raw = half_up(exact_f, RATIO_ONE)
+
+    # 年度最高支付限额 on fund payments.
+    fund_before = state["basic_paid"][g].copy()
+    paid = np.minimum(raw, np.maximum(p["fund_cap"][rows] - fund_before, 0))
+
+    state["admissions"][g] += 1
+    state["deductible_paid"][g] += charged
+    state["in_scope_total"][g] += in_scope
+    state["payable_total"][g] += payable
+    state["basic_paid"][g] += paid
+    state["above_cost_cap"][g] += above_cap
+
+    out["admission"][rows] = admission
+    out["deductible_nominal"][rows] = nominal
+    out["deductible"][rows] = charged
+    out["deductible_paid_before"][rows] = ded_before
+    out["axis_low"][rows] = low_c
+    out["axis_high"][rows] = high_c
+    out["above_cost_cap"][rows] = above_cap
+    out["payable"][rows] = payable
+    out["basic_exact_num"][rows] = exact
+    out["floor_applied"][rows] = (floor > 0) & (floored > exact)
+    out["basic_raw"][rows] = raw
+    out["basic_paid_before"][rows] = fund_before
+    out["basic"][rows] = paid
+    if bands_out is not None:
+        width = portions.shape[1]
+        bands_out["portions"][rows, :width] = portions
+        bands_out["rates"][rows, :width] = rates
+        bands_out["step_band"][rows] = step_band

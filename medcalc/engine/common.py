@@ -1,0 +1,120 @@
+"""Pieces every layer of the engine shares: limits, rounding, conditions, band tables.
+
+All arithmetic is on int64 fen; a product amount x ratio keeps the denominator
+RATIO_ONE until the layer's one half-up rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import attrs
+import numpy as np
+
+from ..money import RATIO_ONE
+from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
+
+__all__ = ["NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
+
+#: Stands for "no limit" in int64 columns (larger than any amount of fen).
+NO_LIMIT = np.int64(1) << 60
+
+
+def half_up(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
+    """num / den rounded half up, elementwise, for non-negative num and positive den."""
+    return (2 * num + den) // (2 * den)
+
+
+def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[str]) -> np.ndarray:
+    """Rows a rule's ``when`` applies to (an empty set in the condition means any)."""
+    mask = np.ones(len(cols["place"]), dtype=bool)
+    if cond.places:
+        mask &= np.isin(cols["place"], [PLACES.index(p) for p in cond.places])
+    if cond.referrals:
+        mask &= np.isin(cols["referral"], [REFERRALS.index(r) for r in cond.referrals])
+    if cond.levels:
+        mask &= np.isin(cols["level"], [level_codes.index(lv) for lv in cond.levels if lv in level_codes])
+    if cond.categories:
+        mask &= np.isin(cols["category"], [CATEGORIES.index(c) for c in cond.categories])
+    age = cols["age"]
+    if cond.age_under is not None:
+        mask &= (age >= 0) & (age < cond.age_under)
+    if cond.age_at_least is not None:
+        mask &= age >= cond.age_at_least
+    if cond.retired is not None:
+        mask &= cols["retired"] == cond.retired
+    return mask
+
+
+def level_array(table: ByLevel, level_codes: Sequence[str]) -> np.ndarray:
+    """A by-level value as an array over level codes; -1 where the table has none."""
+    return np.array([(-1 if table.get(lv) is None else table.get(lv)) for lv in level_codes], dtype=np.int64)
+
+
+class RuleIndex:
+    """Numbers the rule versions a layer uses, so rows can point at them (for explanations)."""
+
+    def __init__(self) -> None:
+        self.rules: list[RuleVersion] = []
+        self._keys: dict[int, int] = {}
+
+    def __call__(self, rule: RuleVersion) -> int:
+        if id(rule) not in self._keys:
+            self._keys[id(rule)] = len(self.rules)
+            self.rules.append(rule)
+        return self._keys[id(rule)]
+
+
+class BandSet:
+    """Distinct band schedules, padded into arrays: edges (S, B+1) on an axis, rates (S, L, B).
+
+    Each schedule is added once under a key and carries the rules it came from.
+    """
+
+    def __init__(self, level_codes: Sequence[str]) -> None:
+        self.levels = list(level_codes)
+        self._keys: dict[object, int] = {}
+        self.rows: list[tuple[list[int | None], np.ndarray]] = []
+        self.sources: list[tuple[RuleVersion, ...]] = []
+
+    def add(self, key: object, uppers: list[int | None], rates: list[ByLevel], sources: tuple[RuleVersion, ...]) -> int:
+        if key not in self._keys:
+            self._keys[key] = len(self.rows)
+            self.rows.append((uppers, np.stack([level_array(r, self.levels) for r in rates], axis=1)))
+            self.sources.append(sources)
+        return self._keys[key]
+
+    def missing_level(self, index: int, level: np.ndarray) -> np.ndarray:
+        """Rows (by level) for which schedule ``index`` has no rate."""
+        return (self.rows[index][1][level] < 0).any(axis=1)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        S = max(1, len(self.rows))
+        B = max([len(u) for u, _ in self.rows] or [1])
+        edges = np.full((S, B + 1), NO_LIMIT, dtype=np.int64)
+        rates = np.zeros((S, len(self.levels), B), dtype=np.int64)
+        for s, (uppers, table) in enumerate(self.rows):
+            edges[s, 0] = 0
+            for b, upper in enumerate(uppers):
+                edges[s, b + 1] = NO_LIMIT if upper is None else upper
+            rates[s, :, : table.shape[1]] = np.maximum(table, 0)
+        return edges, rates
+
+
+def band_portions(low: np.ndarray, high: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """How much of each row's interval [low, high] lies in each band: shape (n, B)."""
+    return np.clip(np.minimum(high[:, None], edges[:, 1:]) - np.maximum(low[:, None], edges[:, :-1]), 0, None)
+
+
+def clamp_rates(rates: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Band rates plus percentage points per row, clamped to [0 %, 100 %]."""
+    return np.clip(rates + points[:, None], 0, RATIO_ONE)
+
+
+@attrs.define
+class LayerBuild:
+    """What a layer's parameter step returns: per-row columns, lookup tables, rejected rows."""
+
+    columns: dict[str, np.ndarray]
+    tables: object
+    problems: list[tuple[np.ndarray, str, str]] = attrs.field(factory=list)

@@ -1,0 +1,259 @@
+"""Explanations: a settled row's intermediate columns read back as ordered, cited steps.
+
+No amount is computed here that the engine did not compute; this module only says, in
+Chinese terms with English beside, which rule produced each number and quotes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .money import RATIO_ONE, Fen, Ratio, format_yuan
+from .policy.model import RuleVersion
+from .settlement import Step
+
+if TYPE_CHECKING:
+    from .engine.pipeline import Outcome
+
+__all__ = ["steps_for"]
+
+_INFINITY = 1 << 59
+
+
+def _ref(rule: RuleVersion) -> str:
+    return f"{rule.key}[{rule.index}] in {rule.file}"
+
+
+def _cited(rule: RuleVersion | None) -> dict:
+    return {} if rule is None else {"citation": rule.citation, "rule": _ref(rule)}
+
+
+def _nth(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def _exact_yuan(numerator: int) -> str:
+    """An exact amount numerator / RATIO_ONE fen, shown in yuan without rounding."""
+    whole, rest = divmod(numerator, RATIO_ONE)
+    return format_yuan(whole) + (f"{rest:04d}".rstrip("0") if rest else "")
+
+
+def _points(units: int) -> str:
+    return f"{units / 100:+g} points"
+
+
+def steps_for(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
+    """Every step of every layer for input row ``i`` (``r``: its results, ``c``: its columns)."""
+    steps = _decompose(c)
+    steps += _basic(o, i, r, c)
+    steps += _critical(o, i, r)
+    steps += _assistance(o, i, r)
+    steps += _backstop(o, i, r)
+    funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
+    steps.append(Step("patient", "个人负担 patient pays", f"total {format_yuan(c['total'])} − all funds {format_yuan(funds)}",
+                      amount=Fen(c["total"] - funds)))
+    return steps
+
+
+def _decompose(c: dict) -> list[Step]:
+    out_of_scope = c["total"] - c["in_scope"] - c["self_funded"] - c["over_limit"] - c["pre_self_pay"]
+    parts = [f"total {format_yuan(c['total'])}"]
+    for name, label in (("self_funded", "全自费"), ("over_limit", "超限价"), ("pre_self_pay", "乙类先行自付")):
+        if c[name]:
+            parts.append(f"− {label} {format_yuan(c[name])}")
+    if out_of_scope:
+        parts.append(f"− outside the policy scope (not itemised) {format_yuan(out_of_scope)}")
+    return [Step("decompose", "政策范围内费用 in-scope cost", " ".join(parts) + f" = {format_yuan(c['in_scope'])}",
+                 amount=Fen(c["in_scope"]), base=Fen(c["total"]))]
+
+
+def _band_steps(o, layer, i, rule_of_band, axis: str, step_mode: bool, step_band: int | None,
+                low: int, high: int, title: str) -> list[Step]:
+    """One step per band a claim's stretch falls in: base × rate, with the rule quoted."""
+    if o.bands is None:
+        return []
+    portions, rates = o.bands[layer]["portions"][i], o.bands[layer]["rates"][i]
+    band = int(o.params[layer]["band"][i])
+    edges = o.tables[layer].edges[band]
+    sources = o.tables[layer].band_sources[band]
+    cite = sources[-1] if rule_of_band is None else rule_of_band
+    single = int((edges[1:] < _INFINITY).sum()) == 0
+    steps = []
+    for b in range(len(portions)):
+        if step_mode:
+            if b != step_band:
+                continue
+            base = high - low
+        else:
+            base = int(portions[b])
+            if base == 0:
+                continue
+        lo, hi = int(edges[b]), int(edges[b + 1])
+        span = "" if single and not step_mode else (
+            f" (band {format_yuan(lo)}–{'∞' if hi >= _INFINITY else format_yuan(hi)} of {axis}"
+            f"{'; step: the whole stretch at this band' if step_mode else ''})")
+        steps.append(Step("ratio", title, f"{format_yuan(base)} × {Ratio(int(rates[b]))}{span}",
+                          base=Fen(base), rate=Ratio(int(rates[b])), **_cited(cite)))
+    return steps
+
+
+def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
+    p, t = {k: int(v[i]) for k, v in o.params["basic"].items()}, o.tables["basic"]
+    resolved = o.variants[int(o.variant[i])]
+    steps: list[Step] = []
+    place = t.place_rules[p["place_rule"]] if p["place_rule"] >= 0 else None
+    admission = r["admission"] + 1
+    level_code = list(o.policy.levels)[c["level"]]
+    if p["schedule"] >= 0:
+        rule = t.schedule_rules[p["schedule"]]
+        kind = f"{_nth(admission)} admission of the year" if rule.get("by_admission") is not None else "per admission"
+        base = int(t.schedules[p["schedule"], min(r["admission"], t.schedules.shape[1] - 1), c["level"]])
+        detail = f"{level_code} ({o.policy.levels[level_code]}): {kind}, {format_yuan(base)}"
+        if place is not None and place.get("deductible_multiple") is not None:
+            detail += f" × {place['deductible_multiple'] / RATIO_ONE:g} ({place.key})"
+            steps.append(Step("deductible", "起付线 deductible", detail, amount=Fen(r["deductible_nominal"]), **_cited(rule)))
+            steps.append(Step("place", "异地/转诊 place and referral", f"{place.key}: deductible × {place['deductible_multiple'] / RATIO_ONE:g}",
+                              **_cited(place)))
+        else:
+            steps.append(Step("deductible", "起付线 deductible", detail, amount=Fen(r["deductible_nominal"]), **_cited(rule)))
+    else:
+        share = place.get("deductible_share")
+        if share is not None:
+            detail = (f"{Ratio(share.share)} of the total cost, at least {format_yuan(share.floor)}"
+                      + (f", at most {format_yuan(share.ceiling)}" if share.ceiling is not None else "")
+                      + f": {format_yuan(p['fixed_deductible'])}")
+        else:
+            detail = f"{place.key}: {format_yuan(p['fixed_deductible'])}"
+        steps.append(Step("deductible", "起付线 deductible", detail, amount=Fen(r["deductible_nominal"]), **_cited(place)))
+    later = resolved.rule("inpatient.deductible_later")
+    if later is not None and admission >= later["from_admission"]:
+        steps.append(Step("deductible_later", "再次住院起付线 later admissions",
+                          f"from the {_nth(later['from_admission'])} admission: × {Ratio(later['fraction'])}",
+                          rate=Ratio(later["fraction"]), **_cited(later)))
+    for bit, modifier in enumerate(t.modifiers):
+        if p["modifier_mask"] >> bit & 1:
+            effects = []
+            if modifier.get("deductible_fraction") is not None:
+                effects.append(f"deductible × {Ratio(modifier['deductible_fraction'])}")
+            if modifier.get("ratio_points") is not None:
+                effects.append(f"ratio {_points(modifier['ratio_points'])}")
+            steps.append(Step("modifier", "人群倾斜 person modifier", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
+    cap = resolved.rule("inpatient.deductible_cap")
+    detail = f"min(deductible {format_yuan(r['deductible_nominal'])}, in-scope {format_yuan(c['in_scope'])}"
+    if cap is not None:
+        detail += f", yearly total {format_yuan(cap['yearly'])} − already charged {format_yuan(r['deductible_paid_before'])}"
+    steps.append(Step("deductible_charged", "实付起付线 deductible charged", detail + ")", amount=Fen(r["deductible"]),
+                      before=Fen(r["deductible_paid_before"]), after=Fen(r["deductible_paid_before"] + r["deductible"]),
+                      **_cited(cap)))
+    if place is not None and place.get("ratio_points") is not None:
+        steps.append(Step("place", "异地/转诊 place and referral", f"{place.key}: ratio {_points(place['ratio_points'])}",
+                          **_cited(place)))
+    band = p["band"]
+    step_mode = bool(t.step[band])
+    axis = "the year's in-scope cost" if t.basis_in_scope[band] else "the year's cost above deductibles"
+    step_band = int(o.bands["basic"]["step_band"][i]) if o.bands is not None else None
+    steps += _band_steps(o, "basic", i, None, axis, step_mode, step_band, r["axis_low"], r["axis_high"], "报销比例 ratio")
+    annual = resolved.rule("inpatient.cap")
+    if r["above_cost_cap"]:
+        steps.append(Step("cost_cap", "基本医保费用封顶 cost ceiling",
+                          f"{format_yuan(r['above_cost_cap'])} of in-scope cost lies above the basic cost ceiling "
+                          f"{format_yuan(annual['cost'])}: not paid by basic insurance", amount=Fen(r["above_cost_cap"]),
+                          **_cited(annual)))
+    exact = r["basic_exact_num"]
+    if r["floor_applied"]:
+        exact = c["in_scope"] * p["floor"]
+        steps.append(Step("floor", "保底 floor", f"at least {Ratio(p['floor'])} of in-scope {format_yuan(c['in_scope'])}",
+                          rate=Ratio(p["floor"]), **_cited(place)))
+    steps.append(Step("basic_rounded", "统筹基金 basic payment, rounded half up once",
+                      f"exact {_exact_yuan(exact)} → {format_yuan(r['basic_raw'])}", amount=Fen(r["basic_raw"])))
+    if annual is not None and annual.get("fund") is not None:
+        steps.append(Step("fund_cap", "年度最高支付限额 annual cap",
+                          f"cap {format_yuan(annual['fund'])}, paid so far this year {format_yuan(r['basic_paid_before'])}",
+                          amount=Fen(r["basic"]), before=Fen(r["basic_paid_before"]),
+                          after=Fen(r["basic_paid_before"] + r["basic"]), **_cited(annual)))
+    steps.append(Step("basic", "基本医保统筹支付 basic insurance pays", "layer 1 total", amount=Fen(r["basic"])))
+    return steps
+
+
+def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
+    p, t = {k: int(v[i]) for k, v in o.params["critical"].items()}, o.tables["critical"]
+    if not p["active"]:
+        return []
+    resolved = o.variants[int(o.variant[i])]
+    name = "大额医疗费用补助 supplementary (employees)" if o.policy.scheme == "employees" else "大病保险 critical illness"
+    base_rule = resolved.rule("critical.base")
+    labels = {"deductible": "起付线", "coinsurance": "按比例自付 co-insurance", "above_cap": "超封顶 above the basic cap",
+              "pre_self_pay": "乙类先行自付"}
+    counted = [f"{labels[k]} {format_yuan(r['critical_part_' + k])}" for k in labels if base_rule[k] and r["critical_part_" + k]]
+    steps = [Step("critical_base", f"{name}: qualifying self-pay 合规自付",
+                  (" + ".join(counted) or "nothing that qualifies") + f" = {format_yuan(r['critical_base_claim'])}",
+                  amount=Fen(r["critical_base_claim"]), before=Fen(r["critical_base_before"]),
+                  after=Fen(r["critical_base_before"] + r["critical_base_claim"]), **_cited(base_rule))]
+    threshold_rule = resolved.rule("critical.threshold")
+    steps.append(Step("critical_threshold", "大病起付线 annual threshold",
+                      f"{format_yuan(r['critical_threshold'])} once a year; the year's base before this claim "
+                      f"{format_yuan(r['critical_base_before'])}", amount=Fen(r["critical_threshold"]), **_cited(threshold_rule)))
+    for bit, modifier in enumerate(t.modifiers):
+        if p["modifier_mask"] >> bit & 1:
+            effects = []
+            if modifier.get("threshold_fraction") is not None:
+                effects.append(f"threshold × {Ratio(modifier['threshold_fraction'])}")
+            if modifier.get("ratio_points") is not None:
+                effects.append(f"bands {_points(modifier['ratio_points'])}")
+            if modifier.get("uncapped"):
+                effects.append("no annual cap")
+            steps.append(Step("critical_tilt", "倾斜支付 tilt", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
+    place = t.place_rules[p["place_rule"]] if p["place_rule"] >= 0 else None
+    if place is not None:
+        effect = f"ratio {Ratio(place['ratio'].get(list(o.policy.levels)[o.columns['level'][i]]) or 0)}" \
+            if place.get("ratio") is not None else f"bands {_points(place['ratio_points'])}"
+        steps.append(Step("critical_place", "大病 place and referral", f"{place.key}: {effect}", **_cited(place)))
+    bands_rule = resolved.rule("critical.bands")
+    axis = "the year's qualifying self-pay" if bands_rule["convention"] == "cumulative" else "the amount above the threshold"
+    steps += _band_steps(o, "critical", i, None, axis, False, None, r["critical_low"], r["critical_high"], "大病分段 band")
+    steps.append(Step("critical_rounded", f"{name}, rounded half up once", f"→ {format_yuan(r['critical_raw'])}",
+                      amount=Fen(r["critical_raw"])))
+    cap = resolved.rule("critical.cap")
+    if cap is not None:
+        uncapped = any(p["modifier_mask"] >> b & 1 and m.get("uncapped") for b, m in enumerate(t.modifiers))
+        detail = "no cap for this person (tilt)" if uncapped else (
+            f"cap {format_yuan(cap['amount'])}, paid so far this year {format_yuan(r['critical_paid_before'])}")
+        steps.append(Step("critical_cap", "大病年度限额 annual cap", detail, amount=Fen(r["critical"]),
+                          before=Fen(r["critical_paid_before"]), after=Fen(r["critical_paid_before"] + r["critical"]),
+                          **_cited(cap)))
+    steps.append(Step("critical", f"{name} pays", "layer 2 total", amount=Fen(r["critical"])))
+    return steps
+
+
+def _assistance(o: "Outcome", i: int, r: dict) -> list[Step]:
+    index = int(o.params["assistance"]["rule"][i])
+    if index < 0:
+        return []
+    rule = o.tables["assistance"].rules[index]
+    before, base = r["assistance_base_before"], r["assistance_base_claim"]
+    detail = (f"{rule.key}: in-scope self-pay left {format_yuan(base)} (year {format_yuan(before)} → "
+              f"{format_yuan(before + base)}); above the yearly deductible {format_yuan(rule['deductible'])} "
+              f"× {Ratio(rule['ratio'])} → {format_yuan(r['assistance_raw'])}")
+    if rule.get("cap") is not None:
+        detail += f"; cap {format_yuan(rule['cap'])}, paid so far {format_yuan(r['assistance_paid_before'])}"
+    return [Step("assistance", "医疗救助 medical assistance", detail, amount=Fen(r["assistance"]), base=Fen(base),
+                 rate=Ratio(rule["ratio"]), before=Fen(r["assistance_paid_before"]),
+                 after=Fen(r["assistance_paid_before"] + r["assistance"]), **_cited(rule))]
+
+
+def _backstop(o: "Outcome", i: int, r: dict) -> list[Step]:
+    p, t = {k: int(v[i]) for k, v in o.params["backstop"].items()}, o.tables["backstop"]
+    steps = []
+    if p["cap_rule"] >= 0:
+        rule = t.cap_rules[p["cap_rule"]]
+        before, burden = r["backstop_burden_before"], r["backstop_burden_claim"]
+        steps.append(Step("backstop_cap", "兜底 burden cap",
+                          f"{rule.key}: in-scope burden this year {format_yuan(before)} → {format_yuan(before + burden)}, "
+                          f"capped at {format_yuan(r['backstop_cap_used'])} (the largest cap of the levels used this year)",
+                          amount=Fen(r["backstop_cap_pay"]), before=Fen(r["backstop_cap_paid_before"]),
+                          after=Fen(r["backstop_cap_paid_before"] + r["backstop_cap_pay"]), **_cited(rule)))
+    if p["again_rule"] >= 0:
+        rule = t.again_rules[p["again_rule"]]
+        steps.append(Step("backstop_again", "再报销 paid again", f"{rule.key}: what is left × {Ratio(rule['ratio'])}",
+                          amount=Fen(r["backstop_again"]), rate=Ratio(rule["ratio"]), **_cited(rule)))
+    return steps
