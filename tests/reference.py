@@ -52,6 +52,24 @@ class Person:
         self.in_scope_total = 0
         self.payable_total = 0
         self.basic_paid = 0
+        self.critical_base = 0
+        self.critical_paid = 0
+        self.assistance_base = 0
+        self.assistance_paid = 0
+        self.burden = 0
+        self.largest_cap = 0
+        self.backstop_cap_paid = 0
+
+
+def one_rule(rules, family, claim):
+    """The single rule of a named family that applies, None, or "ambiguous"."""
+    hits = [r for r in rules.named(family) if applies(r["when"], claim)]
+    return "ambiguous" if len(hits) > 1 else (hits[0] if hits else None)
+
+
+def overlap(lo, hi, a, b) -> int:
+    top = hi if b is None else min(hi, b)
+    return max(0, top - max(lo, a))
 
 
 def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
@@ -164,12 +182,99 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     if annual is not None and annual.get("fund") is not None:
         paid = min(raw, max(0, annual["fund"] - person.basic_paid))
 
+    # the other layers reject before anything is settled or accumulated
+    critical_place = one_rule(rules, "critical.place", claim)
+    assistance_rule = one_rule(rules, "assistance.category", claim)
+    cap_rule = one_rule(rules, "backstop.burden_cap", claim)
+    again_rule = one_rule(rules, "backstop.pay_again", claim)
+    bands_rule = rules.rule("critical.bands")
+    if bands_rule is not None:
+        if critical_place == "ambiguous":
+            return {"rejected": "place"}
+        if critical_place is not None and critical_place.get("ratio") is not None:
+            if critical_place["ratio"].get(claim.level) is None:
+                return {"rejected": "level"}
+        elif any(b.ratio.get(claim.level) is None for b in bands_rule["bands"]):
+            return {"rejected": "level"}
+    if "ambiguous" in (assistance_rule, cap_rule, again_rule):
+        return {"rejected": "category"}
+
     person.admissions += 1
     person.deductible_paid += charged
     person.in_scope_total += in_scope
     person.payable_total += payable
     person.basic_paid += paid
-    return {"deductible": charged, "basic": paid, "patient": claim.total - paid, "in_scope": in_scope}
+    above_cap = payable - (end - start) if annual is not None and annual.get("cost") is not None else 0
+
+    # layer 2: 大病保险 / 大额补助
+    critical = 0
+    if bands_rule is not None:
+        base_rule = rules.rule("critical.base")
+        covered = payable - above_cap
+        cut = half_up(Fraction(covered * (raw - paid), raw)) if raw > 0 else 0
+        cut = min(cut, max(covered - paid, 0))
+        parts = {"deductible": charged, "coinsurance": max(covered - cut - paid, 0),
+                 "above_cap": above_cap + cut, "pre_self_pay": int(claim.pre_self_pay)}
+        base = sum(amount for name, amount in parts.items() if base_rule[name])
+        threshold = Fraction(rules.rule("critical.threshold")["amount"])
+        points2 = 0
+        cap2 = rules.rule("critical.cap")["amount"] if rules.rule("critical.cap") is not None else None
+        for m in rules.named("critical.modifier"):
+            if applies(m["when"], claim):
+                if m.get("threshold_fraction") is not None:
+                    threshold *= pct(m["threshold_fraction"])
+                points2 += m.get("ratio_points") or 0
+                if m.get("uncapped"):
+                    cap2 = None
+        threshold = half_up(threshold)
+        if critical_place is not None and critical_place.get("ratio_points") is not None:
+            points2 += critical_place["ratio_points"]
+        x0, x1 = person.critical_base, person.critical_base + base
+        lo, hi = max(x0, threshold), max(x1, threshold)
+        if bands_rule["convention"] == "above_threshold":
+            lo, hi = lo - threshold, hi - threshold
+        exact = Fraction(0)
+        lower = 0
+        for band in bands_rule["bands"]:
+            if critical_place is not None and critical_place.get("ratio") is not None:
+                rate = critical_place["ratio"].get(claim.level)
+            else:
+                rate = band.ratio.get(claim.level)
+            exact += overlap(lo, hi, lower, band.upper) * pct(max(0, min(10000, rate + points2)))
+            lower = band.upper if band.upper is not None else lower
+        critical = half_up(exact)
+        if cap2 is not None:
+            critical = min(critical, max(0, cap2 - person.critical_paid))
+        person.critical_base = x1
+        person.critical_paid += critical
+
+    # layer 3: 医疗救助
+    assistance = 0
+    if assistance_rule is not None:
+        left = max(in_scope - paid - critical, 0)
+        x0, x1 = person.assistance_base, person.assistance_base + left
+        d = assistance_rule["deductible"]
+        assistance = half_up((max(x1, d) - max(x0, d)) * pct(assistance_rule["ratio"]))
+        if assistance_rule.get("cap") is not None:
+            assistance = min(assistance, max(0, assistance_rule["cap"] - person.assistance_paid))
+        person.assistance_base = x1
+        person.assistance_paid += assistance
+
+    # layer 4: 兜底
+    left = max(in_scope - paid - critical - assistance, 0)
+    backstop = 0
+    if cap_rule is not None:
+        person.burden += left
+        person.largest_cap = max(person.largest_cap, cap_rule["cap"].get(claim.level))
+        owed = max(person.burden - person.largest_cap, 0)
+        backstop = min(max(owed - person.backstop_cap_paid, 0), left)
+        person.backstop_cap_paid += backstop
+    if again_rule is not None:
+        backstop += half_up((left - backstop) * pct(again_rule["ratio"]))
+
+    funds = paid + critical + assistance + backstop
+    return {"deductible": charged, "basic": paid, "critical": critical, "assistance": assistance,
+            "backstop": backstop, "patient": claim.total - funds, "in_scope": in_scope}
 
 
 def settle_all(policy: Policy, claims: list[Claim]) -> list[dict]:

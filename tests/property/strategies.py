@@ -86,7 +86,67 @@ def policies(draw) -> str:
         parts.append(f"[[inpatient.modifier.poor]]\nsince = 2020-01-01\nwhen = {{ category = [\"poverty\", \"dibao\"] }}\nratio_points = \"{draw(st.integers(-20, 40))}\"\ndeductible_fraction = {_pct(draw(ratios))}\n{CITE}")
     if draw(st.booleans()):
         parts.append(f"[[inpatient.modifier.minor]]\nsince = 2020-01-01\nwhen = {{ age_under = 18 }}\nratio_points = \"+5\"\n{CITE}")
+    if draw(st.booleans()):
+        parts.append(draw(critical_layers()))
+    if draw(st.booleans()):
+        parts.append(draw(assistance_layers()))
+    if draw(st.booleans()):
+        parts.append(draw(backstop_layers()))
     return "\n".join(parts)
+
+
+def _flag() -> st.SearchStrategy[str]:
+    return st.sampled_from(["true", "false"])
+
+
+@st.composite
+def critical_layers(draw) -> str:
+    """A random second layer: base choice, threshold, bands in either convention, cap, place, tilt."""
+    base = "\n".join(f"{k} = {draw(_flag())}" for k in ("deductible", "coinsurance", "above_cap", "pre_self_pay"))
+    out = [f"[[critical.base]]\nsince = 2020-01-01\n{base}\n{CITE}",
+           f"[[critical.threshold]]\nsince = 2020-01-01\namount = {_amount(draw(st.integers(0, 3_000_000)))}\n{CITE}"]
+    uppers = sorted(set(draw(st.lists(st.integers(1, 30_000_000), min_size=0, max_size=3))))
+    bands = []
+    for upper in uppers:
+        rate = draw(st.one_of(ratios.map(_pct), st.lists(ratios, min_size=3, max_size=3).map(lambda r: _levels(r, _pct))))
+        bands.append(f"{{ below = {_amount(upper)}, ratio = {rate} }}")
+    bands.append(f"{{ ratio = {_pct(draw(ratios))} }}")
+    convention = draw(st.sampled_from(["cumulative", "above_threshold"]))
+    out.append(f"[[critical.bands]]\nsince = 2020-01-01\nconvention = \"{convention}\"\nbands = [{', '.join(bands)}]\n{CITE}")
+    if draw(st.booleans()):
+        out.append(f"[[critical.cap]]\nsince = 2020-01-01\namount = {_amount(draw(st.integers(0, 10_000_000)))}\n{CITE}")
+    if draw(st.booleans()):
+        effect = draw(st.sampled_from([f"ratio = {_pct(draw(ratios))}", f'ratio_points = "{draw(st.integers(-30, 30))}"']))
+        out.append(f"[[critical.place.away]]\nsince = 2020-01-01\nwhen = {{ referral = [\"not_referred\"] }}\n{effect}\n{CITE}")
+    if draw(st.booleans()):
+        out.append(f"[[critical.modifier.poor]]\nsince = 2020-01-01\nwhen = {{ category = [\"poverty\", \"dibao\"] }}\n"
+                   f"threshold_fraction = {_pct(draw(ratios))}\nratio_points = \"{draw(st.integers(0, 20))}\"\n"
+                   f"uncapped = {draw(_flag())}\n{CITE}")
+    return "\n".join(out)
+
+
+@st.composite
+def assistance_layers(draw) -> str:
+    out = []
+    for name, cats in (("dibao", '["dibao"]'), ("poverty", '["poverty"]')):
+        if draw(st.booleans()):
+            cap = f"cap = {_amount(draw(st.integers(0, 3_000_000)))}" if draw(st.booleans()) else ""
+            out.append(f"[[assistance.category.{name}]]\nsince = 2020-01-01\nwhen = {{ category = {cats} }}\n"
+                       f"deductible = {_amount(draw(st.integers(0, 3_000_000)))}\nratio = {_pct(draw(ratios))}\n{cap}\n{CITE}")
+    return "\n".join(out)
+
+
+@st.composite
+def backstop_layers(draw) -> str:
+    out = []
+    if draw(st.booleans()):
+        caps = _levels(draw(st.lists(st.integers(0, 2_000_000), min_size=3, max_size=3)), _amount)
+        out.append(f"[[backstop.burden_cap.poor]]\nsince = 2020-01-01\nwhen = {{ category = [\"poverty\", \"dibao\"] }}\n"
+                   f"cap = {caps}\n{CITE}")
+    if draw(st.booleans()):
+        out.append(f"[[backstop.pay_again.poor]]\nsince = 2020-01-01\nwhen = {{ category = [\"poverty\"] }}\n"
+                   f"ratio = {_pct(draw(ratios))}\n{CITE}")
+    return "\n".join(out)
 
 
 @st.composite

@@ -22,9 +22,8 @@ def _engine(policy, batch):
             rows.append({"rejected": rejected[i]})
         else:
             rows.append({
-                "deductible": int(outcome.results["deductible"][i]),
-                "basic": int(outcome.results["basic"][i]),
-                "patient": int(batch[i].total - outcome.results["basic"][i]),
+                **{k: int(outcome.results[k][i]) for k in ("deductible", "basic", "critical", "assistance", "backstop")},
+                "patient": int(batch[i].total - sum(outcome.results[k][i] for k in ("basic", "critical", "assistance", "backstop"))),
                 "in_scope": int(outcome.columns["in_scope"][i]),
             })
     return rows
