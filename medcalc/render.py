@@ -40,7 +40,11 @@ def settlement_view(s: Settlement, explain: bool = False) -> Group:
         if value or label.startswith(("医疗费总额", "政策范围内", "起付线")):
             table.add_row(label, _yuan(value))
     table.add_section()
-    table.add_row(Text("基本医保统筹 basic insurance", style="bold"), Text(_yuan(s.basic), style="bold"))
+    second = "大额医疗费用补助 supplementary" if s.policy_scheme == "employees" else "大病保险 critical illness"
+    layers = [("基本医保统筹 basic insurance", s.basic), (second, s.critical),
+              ("医疗救助 medical assistance", s.assistance), ("兜底 backstop", s.backstop)]
+    for label, value in layers:
+        table.add_row(label, _yuan(value))
     table.add_row(Text("基金支付总额 all funds", style="bold"), Text(_yuan(s.funds), style="bold"))
     table.add_row(Text("个人负担 patient pays", style="bold"), Text(_yuan(s.patient), style="bold"))
     table.add_section()

@@ -91,6 +91,7 @@ class Settlement:
     claim: Claim
     row: int
     policy_id: str
+    policy_scheme: str
     total: Fen
     self_funded: Fen
     over_limit: Fen
@@ -178,6 +179,7 @@ def build_settlements(outcome: "Outcome", explain: bool = True) -> list[Settleme
             claim=outcome.claims[i],
             row=i,
             policy_id=outcome.policy.id,
+            policy_scheme=outcome.policy.scheme,
             total=Fen(c["total"]),
             self_funded=Fen(c["self_funded"]),
             over_limit=Fen(c["over_limit"]),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 import medcalc
+from medcalc.policy.loader import normalise_quote_text
 
+ROOT = Path(__file__).parents[1]
 CASES = Path(__file__).parent / "cases"
-EXAMPLES = tomllib.loads((CASES / "worked_examples.toml").read_text(encoding="utf-8"))["case"]
+DATA = tomllib.loads((CASES / "worked_examples.toml").read_text(encoding="utf-8"))
+EXAMPLES = DATA["case"]
 
 
 @pytest.mark.parametrize("case", EXAMPLES, ids=[c["name"] for c in EXAMPLES])
@@ -24,11 +29,18 @@ def test_worked_example(case):
 
 
 @pytest.mark.parametrize("case", EXAMPLES, ids=[c["name"] for c in EXAMPLES])
-def test_worked_example_is_stated_by_its_source(case):
-    """The figures we assert are the ones the source prints, not our own arithmetic."""
-    text = (Path(__file__).parents[1] / case["source"]).read_text(encoding="utf-8")
-    for figure in case["stated"]:
-        assert figure in text
-    stated_numbers = {f.rstrip("元").split("费用")[-1].split("合计")[-1] for f in case["stated"]}
-    expected_numbers = {v.rstrip("0").rstrip(".") for v in (case["expect"]["basic"], case["expect"]["patient"])}
-    assert expected_numbers == stated_numbers
+def test_worked_example_is_what_its_source_prints(case):
+    """The asserted figures are the source's own, not our arithmetic."""
+    text = normalise_quote_text((ROOT / case["source"]).read_text(encoding="utf-8"))
+    for key, printed in case["stated"].items():
+        assert normalise_quote_text(printed) in text
+        amount = re.search(r"([0-9.]+万?)元$", printed).group(1)
+        assert medcalc.parse_amount(amount) == medcalc.parse_amount(case["expect"][key])
+
+
+@pytest.mark.parametrize("case", DATA["identity"], ids=[c["name"] for c in DATA["identity"]])
+def test_identity_example(case):
+    text = normalise_quote_text((ROOT / case["source"]).read_text(encoding="utf-8"))
+    assert normalise_quote_text(case["quote"]) in text
+    rate = Fraction(sum(medcalc.parse_amount(f) for f in case["funds"]), medcalc.parse_amount(case["total"]))
+    assert medcalc.settlement.percent_text(rate) == case["rate"]
