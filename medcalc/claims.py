@@ -17,7 +17,11 @@ from .errors import NOTHING, ClaimError
 from .money import AmountError, Fen, parse_amount
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
 
-__all__ = ["Claim", "VISITS", "FIELD_ALIASES", "parse_day"]
+__all__ = ["Claim", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day"]
+
+#: The largest total one claim may have, in fen (1000万 yuan): every product the engine forms
+#: (amount x ratio, amount x amount in the second layer's split) then stays exact in int64.
+MAX_TOTAL = 10**9
 
 #: Visit kinds the engine settles.
 VISITS = ("inpatient",)
@@ -176,6 +180,8 @@ class Claim:
                 "referral", "none",
                 "required for care outside the insured area: one of referred, emergency, resident, not_referred",
             )
+        if self.total > MAX_TOTAL:
+            raise ClaimError("total", str(self.total), "must not exceed 1000万 yuan (the engine's exact integer range)")
         parts = self.self_funded + self.over_limit + self.pre_self_pay
         if parts > self.total:
             raise ClaimError(

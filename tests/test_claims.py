@@ -38,6 +38,7 @@ def test_dates(text):
     (dict(category="rich"), "category: must be one of ordinary, tekun, dibao, low_income, poverty, monitored, illness_poverty (got 'rich')"),
     (dict(age=200), "age: must be whole years between 0 and 150 (got 200)"),
     (dict(person_id=""), "person_id: required"),
+    (dict(total="1000.01万"), "total: must not exceed 1000万 yuan (the engine's exact integer range) (got '10000100.00')"),
 ])
 def test_invalid_claims_name_the_field(kw, message):
     with pytest.raises(ClaimError) as info:
