@@ -140,6 +140,21 @@ def _round_layout(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return perm, offsets, by_count
 
 
+def _layout(claims: Sequence[Claim], cols, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
+    """Input rows in round-major order, the round offsets, and the person-year of each state row."""
+    people: dict[str, int] = {}
+    person = np.array([people.setdefault(claims[r].person_id, len(people)) for r in settled], np.int64)
+    id_rank = {cid: i for i, cid in enumerate(sorted({claims[r].claim_id or "" for r in settled}))}
+    tie = np.array([id_rank[claims[r].claim_id or ""] for r in settled], np.int64)
+    by_order = settlement_order(person, cols["year"][settled], cols["day"][settled], tie)
+    group = person[by_order] * 10000 + cols["year"][settled[by_order]]
+    perm, offsets, state_group = _round_layout(group)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, np.int64)
+    names = list(people)
+    keys = [(names[int(k // 10000)], int(k % 10000)) for k in group[starts][state_group]]
+    return settled[by_order][perm], offsets, keys
+
+
 def settle_claims(
     policy: Policy,
     claims: Sequence[Claim],
@@ -166,27 +181,13 @@ def settle_claims(
                     rejects.append(Reject(int(r), field, reason, claims[r].claim_id))
 
     settled = np.flatnonzero(ok)
-    people: dict[str, int] = {}
-    person = np.array([people.setdefault(claims[r].person_id, len(people)) for r in settled], np.int64)
-    ids = sorted({claims[r].claim_id or "" for r in settled})
-    id_rank = {cid: i for i, cid in enumerate(ids)}
-    tie = np.array([id_rank[claims[r].claim_id or ""] for r in settled], np.int64)
-    order = settled[settlement_order(person, cols["year"][settled], cols["day"][settled], tie)]
-    person_of = {v: k for k, v in people.items()}
-    ordered_person = np.array([people[claims[r].person_id] for r in order], np.int64)
-    group = ordered_person * 10000 + cols["year"][order]
-    perm, offsets, state_group = _round_layout(group)
-    layout = order[perm]  # input rows, round-major
+    layout, offsets, keys = _layout(claims, cols, settled)
 
     # Work on columns in round-major layout, then scatter back to input order.
     work = {k: v[layout] for k, v in cols.items()}
     wparams = {name: {k: v[layout] for k, v in b.columns.items()} for name, b in builds.items()}
-    group_starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, np.int64)
-    group_key = group[group_starts]  # in settling order of groups
-    G = len(group_key)
-    state = {name: np.zeros(G, np.int64) for name in STATE_FIELDS}
+    state = {name: np.zeros(len(keys), np.int64) for name in STATE_FIELDS}
     initial = {(a.person_id, a.year): a for a in accumulators}
-    keys = [(person_of[int(k // 10000)], int(k % 10000)) for k in group_key[state_group]]
     for j, key in enumerate(keys):
         if key in initial:
             for name, value in zip(STATE_FIELDS, initial[key].values()):
