@@ -28,14 +28,12 @@ def half_up(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
 def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[str]) -> np.ndarray:
     """Rows a rule's ``when`` applies to (an empty set in the condition means any)."""
     mask = np.ones(len(cols["place"]), dtype=bool)
-    if cond.places:
-        mask &= np.isin(cols["place"], [PLACES.index(p) for p in cond.places])
-    if cond.referrals:
-        mask &= np.isin(cols["referral"], [REFERRALS.index(r) for r in cond.referrals])
-    if cond.levels:
-        mask &= np.isin(cols["level"], [level_codes.index(lv) for lv in cond.levels if lv in level_codes])
-    if cond.categories:
-        mask &= np.isin(cols["category"], [CATEGORIES.index(c) for c in cond.categories])
+    for column, chosen, vocabulary in (("place", cond.places, PLACES), ("referral", cond.referrals, REFERRALS),
+                                       ("level", cond.levels, level_codes), ("category", cond.categories, CATEGORIES)):
+        if chosen:
+            allowed = np.zeros(len(vocabulary), dtype=bool)  # a lookup table: cheaper than np.isin
+            allowed[[vocabulary.index(x) for x in chosen if x in vocabulary]] = True
+            mask &= allowed[cols[column]]
     age = cols["age"]
     if cond.age_under is not None:
         mask &= (age >= 0) & (age < cond.age_under)

@@ -128,15 +128,15 @@ def _round_layout(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     n = len(group)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    counts = np.diff(np.r_[starts, n])
+    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    counts = np.diff(np.append(starts, n))
     group_of_row = np.repeat(np.arange(len(starts)), counts)
     rank = np.arange(n) - starts[group_of_row]
     by_count = np.argsort(-counts, kind="stable")
     state_row = np.empty_like(by_count)
     state_row[by_count] = np.arange(len(by_count))
     perm = np.lexsort((state_row[group_of_row], rank))
-    offsets = np.r_[0, np.cumsum(np.bincount(rank))]
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(rank))))
     return perm, offsets, by_count
 
 
@@ -149,7 +149,7 @@ def _layout(claims: Sequence[Claim], cols, settled: np.ndarray) -> tuple[np.ndar
     by_order = settlement_order(person, cols["year"][settled], cols["day"][settled], tie)
     group = person[by_order] * 10000 + cols["year"][settled[by_order]]
     perm, offsets, state_group = _round_layout(group)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1]))) if len(group) else np.zeros(0, np.int64)
     names = list(people)
     keys = [(names[int(k // 10000)], int(k % 10000)) for k in group[starts][state_group]]
     return settled[by_order][perm], offsets, keys
@@ -186,14 +186,14 @@ def settle_claims(
     # Work on columns in round-major layout, then scatter back to input order.
     work = {k: v[layout] for k, v in cols.items()}
     wparams = {name: {k: v[layout] for k, v in b.columns.items()} for name, b in builds.items()}
-    state = {name: np.zeros(len(keys), np.int64) for name in STATE_FIELDS}
+    state = _columns(STATE_FIELDS, len(keys))
     initial = {(a.person_id, a.year): a for a in accumulators}
     for j, key in enumerate(keys):
         if key in initial:
             for name, value in zip(STATE_FIELDS, initial[key].values()):
                 state[name][j] = value
 
-    wout = {name: np.zeros(len(layout), np.int64) for name in TRACE_FIELDS}
+    wout = _columns(TRACE_FIELDS, len(layout))
     wbands = None
     if trace:
         wbands = {}
@@ -215,9 +215,9 @@ def settle_claims(
         if trace:
             for j in range(rows.stop - rows.start):
                 after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j)
-    out = {name: np.zeros(n, np.int64) for name in TRACE_FIELDS}
-    for name in TRACE_FIELDS:
-        out[name][layout] = wout[name]
+    block = np.zeros((len(TRACE_FIELDS), n), np.int64)
+    block[:, layout] = np.stack([wout[name] for name in TRACE_FIELDS]) if n else block[:, layout]
+    out = dict(zip(TRACE_FIELDS, block))
     bands = None
     if wbands is not None:
         bands = {}
@@ -232,6 +232,11 @@ def settle_claims(
     return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
                    {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
                    rejects, final, before, after)
+
+
+def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:
+    """Zeroed int64 columns as rows of one block: one allocation instead of one per name."""
+    return dict(zip(names, np.zeros((len(names), n), np.int64)))
 
 
 def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int) -> Accumulators:

@@ -87,8 +87,10 @@ def test_a_tilted_person_never_gets_less(tmp_path_factory, batch, fraction, poin
     tilted = medcalc.settle_many(policy, _local(batch, category="dibao"))
     assert all(tilted_total >= plain_total for tilted_total, plain_total in
                zip(_year_totals(tilted, "funds").values(), _year_totals(plain, "funds").values()))
-    # and claim by claim, the 大病 layer alone never pays less under the tilt
-    assert all(t.critical >= p.critical for t, p in zip(tilted.settlements, plain.settlements))
+    # claim by claim, an uncapped tilt's 大病 never pays less (with a cap, paying more earlier
+    # in the year can leave less room for a later claim, so only the year's total is compared)
+    if uncapped:
+        assert all(t.critical >= p.critical for t, p in zip(tilted.settlements, plain.settlements))
 
 
 FIXTURE_BASIC = (rule("inpatient.deductible", "amount = 0"), rule("inpatient.ratio", 'ratio = "0%"'))
