@@ -117,3 +117,21 @@ def test_readme_documents_every_subcommand():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     for command in ("medcalc quote", "medcalc policy list", "medcalc policy check"):
         assert command in readme
+
+
+def test_quote_explains_every_layer_with_its_accumulators(capsys):
+    policy = str(CASES / "critical-cumulative.toml")
+    code, out, _ = run(capsys, "quote", "--policy", policy, "--date", "2024-05-01", "--level", "level1",
+                       "--total", "15万", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert (data["basic"], data["critical"], data["funds"], data["patient"]) == ("0.00", "93800.00", "93800.00", "56200.00")
+    steps = [s for s in data["steps"] if s["mechanism"].startswith("critical") or s["title"] == "大病分段 band"]
+    assert [s["mechanism"] for s in steps] == ["critical_base", "critical_threshold", "ratio", "ratio", "ratio",
+                                               "critical_rounded", "critical"]
+    assert steps[0]["before"] == "0.00" and steps[0]["after"] == "150000.00"
+    assert [s["detail"].split(" (")[0] for s in steps[2:5]] == ["18000.00 × 60%", "70000.00 × 65%", "50000.00 × 75%"]
+    assert data["accumulators_after"]["critical_paid"] == "93800.00"
+    code, out, _ = run(capsys, "quote", "--policy", policy, "--date", "2024-05-01", "--level", "level1",
+                       "--total", "15万", "--explain", "--width", "200")
+    assert "大病保险 critical illness" in out and "大病起付线 annual threshold" in out
