@@ -40,10 +40,14 @@ class ClaimError(MedcalcError):
         self.row = row
         super().__init__(self._text())
 
+    @property
+    def detail(self) -> str:
+        """The reason with the value found, without the field and row."""
+        return self.reason + ("" if self.found is _NOTHING else f" (got {self.found!r})")
+
     def _text(self) -> str:
         where = f"row {self.row}: " if self.row is not None else ""
-        shown = "" if self.found is _NOTHING else f" (got {self.found!r})"
-        return f"{where}{self.field}: {self.reason}{shown}"
+        return f"{where}{self.field}: {self.detail}"
 
     def at_row(self, row: int) -> "ClaimError":
         """The same error, located at an input row."""
