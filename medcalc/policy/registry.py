@@ -7,6 +7,7 @@ explicit paths.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import tomllib
 from functools import lru_cache
@@ -18,7 +19,7 @@ from ..errors import PolicyNotFound
 from .loader import load_file
 from .model import Policy
 
-__all__ = ["shipped_root", "load_policy", "policy_files", "list_policies"]
+__all__ = ["shipped_root", "load_policy", "policy_files", "list_policies", "find_policy"]
 
 
 def shipped_root() -> Path:
@@ -104,3 +105,48 @@ def _display(path: Path) -> str:
 def list_policies(*, search: Iterable[Path | str] | None = None) -> list[Policy]:
     """Every policy found (shipped and under ``search``), loaded, sorted by id."""
     return [load_policy(pid, search=search) for pid in sorted(policy_files(_roots(search)))]
+
+
+def _names(policy: Policy) -> set[str]:
+    names = {policy.id.lower(), policy.region.lower(), *(a.lower() for a in policy.aliases)}
+    for suffix in ("市", "县", "省", "区"):
+        names |= {n[: -len(suffix)] for n in list(names) if n.endswith(suffix) and len(n) > len(suffix) + 1}
+    return names
+
+
+def find_policy(region: str, on: "dt.date", *, scheme: str | None = None, tier: str | None = None,
+                search: Iterable[Path | str] | None = None) -> Policy:
+    """The policy of a region (Chinese name, pinyin alias or id) in force on a day.
+
+    Among the policies whose names match and which settle inpatient claims on ``on``, the
+    most specific (longest ``extends`` chain) wins; a tie (residents and employees, two
+    contribution tiers) must be settled with ``scheme`` / ``tier``. Errors list what exists.
+    """
+    wanted = region.strip().lower()
+    policies = list_policies(search=search)
+    named = [p for p in policies if wanted in _names(p)]
+    if not named:
+        every = sorted({n for p in policies for n in _names(p)})
+        close = difflib.get_close_matches(wanted, every, n=4, cutoff=0.4)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise PolicyNotFound(f"no policy for region {region!r}{hint} (see `medcalc policy list`)")
+    if scheme is not None:
+        named = [p for p in named if p.scheme == scheme] or _none(region, f"scheme {scheme!r}", named)
+    if tier is not None:
+        named = [p for p in named if p.tier == tier] or _none(region, f"tier {tier!r}", named)
+    covering = [p for p in named if any(a <= on and (b is None or on <= b) for a, b in p.coverage(("inpatient.deductible", "inpatient.ratio")))]
+    if not covering:
+        spans = "; ".join(f"{p.id} covers " + (", ".join(f"{a} to {b or 'open'}" for a, b in p.coverage(("inpatient.deductible", "inpatient.ratio"))) or "no day")
+                          for p in named)
+        raise PolicyNotFound(f"no policy for region {region!r} settles claims on {on}: {spans}")
+    deepest = max(len(p.chain) for p in covering)
+    best = [p for p in covering if len(p.chain) == deepest]
+    if len(best) > 1:
+        options = ", ".join(f"{p.id} ({p.scheme}{' ' + p.tier if p.tier else ''})" for p in best)
+        raise PolicyNotFound(f"region {region!r} on {on} has several policies: {options}; choose with --scheme or --tier, or --policy")
+    return best[0]
+
+
+def _none(region: str, what: str, named: list[Policy]) -> list[Policy]:
+    have = ", ".join(sorted({f"{p.id} ({p.scheme}{' ' + p.tier if p.tier else ''})" for p in named}))
+    raise PolicyNotFound(f"region {region!r} has no policy with {what}; it has {have}")
