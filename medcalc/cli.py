@@ -1,26 +1,30 @@
-"""The ``medcalc`` command line: quote one claim; list and check policies.
+"""The ``medcalc`` command line: quote one claim, score a file, and policy tools.
 
 Exit codes: 0 ok, 2 bad input or policy, 1 internal error. Errors are one line on
-stderr naming what was wrong and what is allowed.
+stderr naming what was wrong and what is allowed. Every output command shares the
+same output options (``--json``, ``--width``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import tomllib
+from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from rich.console import Console
 
 from . import __version__
-from .api import settle
-from .claims import Claim
-from .errors import MedcalcError
-from .policy.model import CATEGORIES, PLACES, REFERRALS
-from .policy.registry import list_policies, load_policy
+from .api import settle, settle_many
+from .claims import Claim, parse_day
+from .errors import ClaimError, MedcalcError
+from .money import format_yuan
+from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy
+from .policy.registry import find_policy, list_policies, load_policy
 
 __all__ = ["main"]
 
@@ -43,25 +47,44 @@ _CLAIM_FLAGS = {
     "age": "age",
 }
 
+_REQUIRED = ("inpatient.deductible", "inpatient.ratio")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 on usage errors; keep it one line
         self.exit(EXIT_BAD_INPUT, f"medcalc: error: {message}\n")
 
 
+def _output_options() -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--json", action="store_true", help="print JSON for machines instead of tables")
+    shared.add_argument("--width", type=int, default=None, help="render tables at this many columns")
+    return shared
+
+
+def _policy_options(required_date: bool = False) -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--policy", help="policy id (see `medcalc policy list`) or path to a policy TOML file")
+    shared.add_argument("--region", help="region name instead of --policy: Chinese (淮北, 六安市), pinyin or id")
+    shared.add_argument("--on", help="with --region: the date the policy must cover (default: the claim's date)")
+    shared.add_argument("--scheme", choices=SCHEMES, help="with --region: residents or employees")
+    shared.add_argument("--tier", help="with --region: contribution tier, e.g. 一档")
+    return shared
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="medcalc", description="What China's basic medical insurance pays on a claim, exact to the fen.")
     parser.add_argument("--version", action="version", version=f"medcalc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    output, policy_choice = _output_options(), _policy_options()
 
-    quote = sub.add_parser("quote", help="settle one claim and show the breakdown",
-                           description="Settle one claim on a policy and show what each layer pays and why.")
-    quote.add_argument("--policy", required=True, help="policy id (see `medcalc policy list`) or path to a policy TOML file")
+    quote = sub.add_parser("quote", parents=[policy_choice, output], help="settle one claim and show the breakdown",
+                           description="Settle one claim and show what each layer pays and why.")
     quote.add_argument("--claim", metavar="FILE", help="the claim as a JSON or TOML file ('-' for JSON on stdin); flags override its fields")
     quote.add_argument("--history", metavar="FILE", help="the person's earlier claims this year: a JSON array (or TOML [[claims]])")
     quote.add_argument("--person", help="person id (default: 'person')")
     quote.add_argument("--claim-id", dest="claim_id")
-    quote.add_argument("--date", help="settlement (discharge) date, e.g. 2025-03-01")
+    quote.add_argument("--date", help="settlement (discharge) date, e.g. 2025-03-01 (default: --on)")
     quote.add_argument("--admitted", help="admission date")
     quote.add_argument("--total", help="total bill 医疗费总额 in yuan: 12000, 1.2万, 12000元")
     quote.add_argument("--self-funded", dest="self_funded", help="全自费: outside the catalogue")
@@ -75,24 +98,62 @@ def _parser() -> argparse.ArgumentParser:
     quote.add_argument("--age", help="age in years")
     quote.add_argument("--retired", action="store_true", default=None, help="the person is retired (employees)")
     quote.add_argument("--explain", action="store_true", help="show every step with the policy sentence behind it")
-    quote.add_argument("--json", action="store_true", help="print the settlement as JSON")
-    quote.add_argument("--width", type=int, default=None, help="render at this many columns")
 
-    policy = sub.add_parser("policy", help="policy tools")
+    score = sub.add_parser("score", parents=[policy_choice, output], help="settle a file of claims",
+                           description="Settle every claim of a CSV, JSON-lines or Parquet file; write the settled rows "
+                                       "and, beside them, the rejected rows with their reasons.")
+    score.add_argument("file", help="claims: .csv, .jsonl or .parquet (columns: medcalc's or the national interface's names)")
+    score.add_argument("-o", "--output", help="settled rows out (.csv, .jsonl, .parquet); default: FILE.settled.csv")
+    score.add_argument("--rejects", help="rejected rows out; default: OUTPUT with .rejects before the extension")
+    score.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"), help="input format if not by extension")
+    score.add_argument("--output-format", choices=("csv", "jsonl", "parquet"), help="output format if not by extension")
+    score.add_argument("--names", choices=("medcalc", "national"), default="medcalc",
+                       help="output column names: medcalc's or the national settlement interface's (hifp_pay, …)")
+    score.add_argument("--strict", action="store_true", help="fail (exit 2) if any row is rejected")
+
+    policy = sub.add_parser("policy", help="policy tools: list, show, check, diff")
     psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
-    plist = psub.add_parser("list", help="list the shipped policies")
-    plist.add_argument("--json", action="store_true")
-    plist.add_argument("--width", type=int, default=None)
-    pcheck = psub.add_parser("check", help="load a policy file strictly and report what it covers")
-    pcheck.add_argument("file", help="path to a policy TOML file, or a policy id")
-    pcheck.add_argument("--json", action="store_true")
+    psub.add_parser("list", parents=[output], help="list the shipped policies")
+    show = psub.add_parser("show", parents=[output], help="show a policy's rules on a date, each with its source")
+    show.add_argument("policy", help="policy id or path")
+    show.add_argument("--on", help="the date (default: the first day the policy settles claims)")
+    check = psub.add_parser("check", parents=[output], help="load a policy file strictly and lint it")
+    check.add_argument("file", help="path to a policy TOML file, or a policy id")
+    diff = psub.add_parser("diff", parents=[output], help="compare two policies, or one policy on two dates")
+    diff.add_argument("a", help="policy id or path")
+    diff.add_argument("b", nargs="?", help="second policy (default: the same policy)")
+    diff.add_argument("--on", required=True, help="the date for A (and for B unless --on-b)")
+    diff.add_argument("--on-b", dest="on_b", help="the date for B")
+    diff.add_argument("--claims", help="a claims file to settle under both: how many change, and by how much")
     return parser
 
 
-def _read_claim_file(name: str) -> object:
+# ---------------------------------------------------------------- helpers
+
+
+def _day(text: str, flag: str) -> dt.date:
+    try:
+        return parse_day(text)
+    except ValueError:
+        raise MedcalcError(f"{flag}: must be a date such as 2025-03-01 (got {text!r})") from None
+
+
+def _choose_policy(args: argparse.Namespace, day: dt.date | None) -> Policy:
+    if args.policy and args.region:
+        raise MedcalcError("give --policy or --region, not both")
+    if args.policy:
+        return load_policy(args.policy)
+    if not args.region:
+        raise MedcalcError("--policy or --region is required")
+    on = _day(args.on, "--on") if args.on else day
+    if on is None:
+        raise MedcalcError("--region needs a date: --on or the claim's --date")
+    return find_policy(args.region, on, scheme=args.scheme, tier=args.tier)
+
+
+def _read_data_file(name: str) -> object:
     if name == "-":
-        text = sys.stdin.read()
-        return json.loads(text)
+        return json.loads(sys.stdin.read())
     path = Path(name)
     if not path.is_file():
         raise MedcalcError(f"{name}: no such file")
@@ -109,7 +170,7 @@ def _read_claim_file(name: str) -> object:
 def _claim_from_args(args: argparse.Namespace) -> Claim:
     fields: dict[str, object] = {}
     if args.claim:
-        data = _read_claim_file(args.claim)
+        data = _read_data_file(args.claim)
         if not isinstance(data, dict):
             raise MedcalcError(f"{args.claim}: a claim must be a JSON object or TOML table")
         fields.update(data)
@@ -119,6 +180,8 @@ def _claim_from_args(args: argparse.Namespace) -> Claim:
             fields[name] = value
     if args.retired:
         fields["retired"] = True
+    if "settled_on" not in fields and args.on:
+        fields["settled_on"] = args.on
     fields.setdefault("person_id", "person")
     return Claim.from_mapping(fields)
 
@@ -126,31 +189,43 @@ def _claim_from_args(args: argparse.Namespace) -> Claim:
 def _history(args: argparse.Namespace, person: str) -> list[Claim]:
     if not args.history:
         return []
-    data = _read_claim_file(args.history)
+    data = _read_data_file(args.history)
     if not isinstance(data, list):
         raise MedcalcError(f"{args.history}: history must be an array of claims")
     claims = []
-    for i, row in enumerate(data):
+    for i, row in enumerate(data, 1):
         row = dict(row)
         row.setdefault("person_id", person)
         try:
             claims.append(Claim.from_mapping(row))
-        except MedcalcError as exc:
+        except ClaimError as exc:
             raise MedcalcError(f"{args.history}: claim {i}: {exc}") from None
     return claims
 
 
-def _console(args: argparse.Namespace) -> Console:
-    return Console(width=args.width, highlight=False, soft_wrap=False)
+def _console(args: argparse.Namespace, stderr: bool = False) -> Console:
+    return Console(width=args.width, highlight=False, soft_wrap=False, stderr=stderr)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _coverage(policy: Policy) -> list[list[str | None]]:
+    return [[a.isoformat(), b.isoformat() if b else None] for a, b in policy.coverage(_REQUIRED)]
+
+
+# ---------------------------------------------------------------- quote
 
 
 def _quote(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
+    if not args.policy and not args.region:
+        raise MedcalcError("--policy or --region is required")
     claim = _claim_from_args(args)
-    history = _history(args, claim.person_id)
-    result = settle(policy, claim, history=history)
+    policy = _choose_policy(args, claim.settled_on)
+    result = settle(policy, claim, history=_history(args, claim.person_id))
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        _print_json(result.to_dict())
         return EXIT_OK
     from .render import print_settlement
 
@@ -158,25 +233,108 @@ def _quote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _policy_list(args: argparse.Namespace) -> int:
-    policies = list_policies()
-    rows = []
-    for p in policies:
-        spans = p.coverage(("inpatient.deductible", "inpatient.ratio"))
-        rows.append({
-            "id": p.id, "region": p.region, "scheme": p.scheme, "tier": p.tier,
-            "extends": p.chain[1] if len(p.chain) > 1 else None,
-            "covers": [[a.isoformat(), b.isoformat() if b else None] for a, b in spans],
-            "levels": dict(p.levels), "file": p.file,
-        })
+# ---------------------------------------------------------------- score
+
+
+def _default_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    source = Path(args.file)
+    output = Path(args.output) if args.output else source.with_name(source.stem + ".settled.csv")
+    rejects = Path(args.rejects) if args.rejects else output.with_name(output.stem + ".rejects" + (output.suffix or ".csv"))
+    return output, rejects
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .io import OUTPUT_NAMES, read_claims, settlement_rows, write_rows
+
+    output, rejects_path = _default_paths(args)
+    read = read_claims(args.file, args.in_format)
+    if args.policy is None and args.region is not None and args.on is None:
+        raise MedcalcError("score with --region needs --on (the date the policy must cover)")
+    policy = _choose_policy(args, None)
+    batch = _settle_file(read, policy, interactive=not args.json and sys.stderr.isatty())
+    rejects = sorted(read.rejects + [type(r)(read.rows[r.row], r.field, r.reason, r.claim_id) for r in batch.rejects],
+                     key=lambda r: r.row)
+    rows = settlement_rows(batch.settlements, read.rows)
+    write_rows(output, rows, args.output_format, OUTPUT_NAMES[args.names], list(OUTPUT_NAMES["medcalc"]))
+    reject_rows = [{"row": r.row, "claim_id": r.claim_id, "field": r.field, "reason": r.reason} for r in rejects]
+    write_rows(rejects_path, reject_rows, args.output_format if rejects_path.suffix == output.suffix else None,
+               columns=["row", "claim_id", "field", "reason"])
+    assert len(rows) + len(rejects) == read.count, "every row is settled or rejected"
+    summary = _summary(policy, read.count, batch, rejects, output, rejects_path)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        _print_json(summary)
+    else:
+        _print_summary(_console(args), summary)
+    return EXIT_BAD_INPUT if args.strict and rejects else EXIT_OK
+
+
+def _settle_file(read, policy: Policy, interactive: bool):
+    if not interactive or len(read.claims) < 50_000:
+        return settle_many(policy, read.claims, explain=False)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:  # a bar for long runs in a terminal only
+        progress.add_task(f"settling {len(read.claims):,} claims", total=None)
+        return settle_many(policy, read.claims, explain=False)
+
+
+def _summary(policy, count, batch, rejects, output, rejects_path) -> dict[str, Any]:
+    totals = batch.totals()
+    return {
+        "policy": policy.id,
+        "rows": count,
+        "settled": len(batch.settlements),
+        "rejected": len(rejects),
+        "persons": len({s.claim.person_id for s in batch.settlements}),
+        "totals": {name: format_yuan(value) for name, value in totals.items()},
+        "rejects_by_reason": dict(Counter(f"{r.field}: {r.reason}" for r in rejects).most_common()),
+        "output": str(output),
+        "rejects_file": str(rejects_path),
+    }
+
+
+def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"medcalc score · {summary['policy']}", header_style="bold")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for label, key in (("rows read", "rows"), ("settled", "settled"), ("rejected", "rejected"), ("persons", "persons")):
+        table.add_row(label, f"{summary[key]:,}")
+    table.add_section()
+    labels = {"total": "医疗费总额 total", "basic": "基本医保 basic", "critical": "大病/大额 second layer",
+              "assistance": "医疗救助 assistance", "backstop": "兜底 backstop", "funds": "基金支付 all funds",
+              "patient": "个人负担 patient"}
+    for key, label in labels.items():
+        table.add_row(label, summary["totals"][key])
+    console.print(table)
+    if summary["rejects_by_reason"]:
+        reasons = Table(title="rejects by reason", header_style="bold")
+        reasons.add_column("reason", overflow="fold")
+        reasons.add_column("rows", justify="right")
+        for reason, n in summary["rejects_by_reason"].items():
+            reasons.add_row(reason, str(n))
+        console.print(reasons)
+    console.print(f"settled rows: {summary['output']}\nrejected rows: {summary['rejects_file']}")
+
+
+# ---------------------------------------------------------------- policy tools
+
+
+def _policy_list(args: argparse.Namespace) -> int:
+    rows = [{
+        "id": p.id, "region": p.region, "aliases": list(p.aliases), "scheme": p.scheme, "tier": p.tier,
+        "extends": p.chain[1] if len(p.chain) > 1 else None, "covers": _coverage(p), "levels": dict(p.levels),
+        "file": p.file,
+    } for p in list_policies()]
+    if args.json:
+        _print_json(rows)
         return EXIT_OK
     from rich.table import Table
 
     table = Table(title="shipped policies", header_style="bold")
     for col in ("id", "region", "scheme", "covers (inpatient)", "levels"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in rows:
         covers = ", ".join(f"{a}…{b or ''}" for a, b in r["covers"]) or "— (no inpatient rules)"
         scheme = r["scheme"] + (f" {r['tier']}" if r["tier"] else "")
@@ -185,25 +343,144 @@ def _policy_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rules_on(policy: Policy, day: dt.date) -> list[dict[str, Any]]:
+    from .describe import describe_rule
+
+    out = []
+    for key, rule in sorted(policy.at(day).rules.items()):
+        c = rule.citation
+        out.append({
+            "rule": key, "since": rule.since.isoformat(), "until": rule.until.isoformat() if rule.until else None,
+            "values": describe_rule(rule), "file": rule.file,
+            "source": {"id": c.source.id, "title": c.source.title, "document": c.source.document,
+                       "address": c.source.address, "quote": c.quote, "verified": c.verified, "note": c.note},
+        })
+    return out
+
+
+def _policy_show(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    spans = policy.coverage(_REQUIRED)
+    day = _day(args.on, "--on") if args.on else (spans[0][0] if spans else min(policy.change_days(), default=dt.date.today()))
+    rules = _rules_on(policy, day)
+    if args.json:
+        _print_json({"id": policy.id, "region": policy.region, "scheme": policy.scheme, "tier": policy.tier,
+                     "on": day.isoformat(), "chain": list(policy.chain), "levels": dict(policy.levels),
+                     "covers": _coverage(policy), "notes": policy.notes, "rules": rules})
+        return EXIT_OK
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    tree = Tree(f"[bold]{escape(policy.id)}[/bold] · {escape(policy.region)} · {policy.scheme}"
+                f"{' ' + escape(policy.tier) if policy.tier else ''} · on {day} · extends {' → '.join(policy.chain[1:]) or 'nothing'}")
+    levels = tree.add("levels")
+    for code, name in policy.levels.items():
+        levels.add(escape(f"{code}: {name}"))
+    for r in rules:
+        until = f" to {r['until']}" if r["until"] else ""
+        node = tree.add(f"[bold]{r['rule']}[/bold]  " + escape(f"(from {r['since']}{until}; {r['file']})"))
+        for name, value in r["values"].items():
+            node.add(escape(f"{name}: {value}"))
+        s = r["source"]
+        flag = "" if s["verified"] else " [yellow]\\[unverified 未核实][/yellow]"
+        node.add(f"[italic]{escape('“' + s['quote'] + '”')}[/italic] — {escape(s['title'])}"
+                 f"{escape(' ' + s['document']) if s['document'] else ''}{flag}"
+                 + (escape(f"\nnote: {s['note']}") if s["note"] else ""))
+    if not rules:
+        tree.add("no rule is in force on this day")
+    _console(args).print(tree)
+    return EXIT_OK
+
+
 def _policy_check(args: argparse.Namespace) -> int:
+    from .policy.lint import lint
+
     policy = load_policy(args.file)
     versions = [v for t in policy.timelines.values() for layer in t.layers for v in layer if not v.disabled]
-    unverified = sum(1 for v in versions if not v.citation.verified)
-    spans = policy.coverage(("inpatient.deductible", "inpatient.ratio"))
     report = {
         "id": policy.id, "region": policy.region, "scheme": policy.scheme, "file": policy.file,
-        "chain": list(policy.chain), "rule_versions": len(versions), "unverified": unverified,
-        "covers": [[a.isoformat(), b.isoformat() if b else None] for a, b in spans],
+        "chain": list(policy.chain), "rule_versions": len(versions),
+        "unverified": sum(1 for v in versions if not v.citation.verified), "covers": _coverage(policy),
+        "warnings": lint(policy),
     }
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        _print_json(report)
         return EXIT_OK
     covers = ", ".join(f"{a} to {b or 'open'}" for a, b in report["covers"]) or "no day (no inpatient deductible and ratio in force)"
     print(f"ok: {policy.id} ({policy.region}, {policy.scheme}) from {policy.file}")
     print(f"  extends: {' -> '.join(policy.chain[1:]) or 'nothing'}")
-    print(f"  rule versions: {len(versions)}, of which unverified: {unverified}")
+    print(f"  rule versions: {len(versions)}, of which unverified: {report['unverified']}")
     print(f"  settles inpatient claims dated: {covers}")
+    for warning in report["warnings"]:
+        print(f"  warning: {warning}")
     return EXIT_OK
+
+
+def _policy_diff(args: argparse.Namespace) -> int:
+    a = load_policy(args.a)
+    b = load_policy(args.b) if args.b else a
+    day_a = _day(args.on, "--on")
+    day_b = _day(args.on_b, "--on-b") if args.on_b else day_a
+    rules_a = {r["rule"]: r for r in _rules_on(a, day_a)}
+    rules_b = {r["rule"]: r for r in _rules_on(b, day_b)}
+    changes = []
+    for key in sorted(set(rules_a) | set(rules_b)):
+        ra, rb = rules_a.get(key), rules_b.get(key)
+        for name in sorted(set(ra["values"] if ra else {}) | set(rb["values"] if rb else {})):
+            va = ra["values"].get(name) if ra else None
+            vb = rb["values"].get(name) if rb else None
+            if va != vb:
+                changes.append({"rule": key, "value": name, "a": va, "b": vb,
+                                "source_a": ra["source"]["title"] if ra else None,
+                                "source_b": rb["source"]["title"] if rb else None})
+    report: dict[str, Any] = {"a": f"{a.id} on {day_a}", "b": f"{b.id} on {day_b}", "changes": changes}
+    if args.claims:
+        report["claims"] = _diff_claims(args.claims, a, b)
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    from rich.table import Table
+
+    console = _console(args)
+    table = Table(title=f"{report['a']}  →  {report['b']}", header_style="bold")
+    for col in ("rule", "value", "A", "B", "sources (A → B)"):
+        table.add_column(col, overflow="fold")
+    for c in changes:
+        table.add_row(c["rule"], c["value"], c["a"] or "—", c["b"] or "—",
+                      f"{c['source_a'] or '—'} → {c['source_b'] or '—'}")
+    if not changes:
+        table.add_row("(no differences)", "", "", "", "")
+    console.print(table)
+    if "claims" in report:
+        r = report["claims"]
+        console.print(f"claims settled under both: {r['settled_both']}; changed: {r['changed']}; "
+                      f"funds A {r['funds_a']} → B {r['funds_b']} (difference {r['difference']}); "
+                      f"largest change {r['largest_change']} on row {r['largest_row']}")
+    return EXIT_OK
+
+
+def _diff_claims(path: str, a: Policy, b: Policy) -> dict[str, Any]:
+    from .io import read_claims
+
+    read = read_claims(path)
+    settled_a = {s.row: s for s in settle_many(a, read.claims, explain=False).settlements}
+    settled_b = {s.row: s for s in settle_many(b, read.claims, explain=False).settlements}
+    both = sorted(set(settled_a) & set(settled_b))
+    deltas = {i: settled_b[i].funds - settled_a[i].funds for i in both}
+    largest = max(both, key=lambda i: abs(deltas[i]), default=None)
+    return {
+        "rows": read.count, "settled_both": len(both), "changed": sum(1 for d in deltas.values() if d),
+        "funds_a": format_yuan(sum(settled_a[i].funds for i in both)),
+        "funds_b": format_yuan(sum(settled_b[i].funds for i in both)),
+        "difference": format_yuan(sum(deltas.values())),
+        "largest_change": format_yuan(deltas[largest]) if largest is not None else "0.00",
+        "largest_row": read.rows[largest] if largest is not None else None,
+    }
+
+
+# ---------------------------------------------------------------- entry point
+
+_POLICY_COMMANDS = {"list": _policy_list, "show": _policy_show, "check": _policy_check, "diff": _policy_diff}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,9 +488,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "quote":
             return _quote(args)
-        if args.policy_command == "check":
-            return _policy_check(args)
-        return _policy_list(args)
+        if args.command == "score":
+            return _score(args)
+        return _POLICY_COMMANDS[args.policy_command](args)
     except MedcalcError as exc:
         print(f"medcalc: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -88,11 +88,13 @@ def test_errors_are_one_line_with_exit_code_2(capsys, argv, message):
     assert err == message + "\n"
 
 
-def test_usage_error_exits_2(capsys):
+def test_usage_errors_exit_2(capsys):
+    assert run(capsys, "quote")[1:] == ("", "medcalc: error: --policy or --region is required\n")
+    assert run(capsys, "quote")[0] == 2
     with pytest.raises(SystemExit) as info:
-        main(["quote"])
+        main(["score"])
     assert info.value.code == 2
-    assert "the following arguments are required: --policy" in capsys.readouterr().err
+    assert "the following arguments are required: file" in capsys.readouterr().err
 
 
 def test_policy_list(capsys):
@@ -115,7 +117,8 @@ def test_policy_check(capsys):
 
 def test_readme_documents_every_subcommand():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    for command in ("medcalc quote", "medcalc policy list", "medcalc policy check"):
+    for command in ("medcalc quote", "medcalc score", "medcalc policy list", "medcalc policy show",
+                    "medcalc policy check", "medcalc policy diff"):
         assert command in readme
 
 
