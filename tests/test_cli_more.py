@@ -154,3 +154,27 @@ def test_policy_check_lints(capsys, tmp_path):
     assert json.loads(out)["warnings"] == [
         f"{tmp_path / 'p.toml'}: inpatient.ratio[0]: ratio rises from level2 (75%) to level3 (80%); levels are declared "
         "from lowest to highest and ratios usually fall as the level rises"]
+
+
+def test_quote_reads_a_claim_from_stdin(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"settled_on": "2020-06-01", "level": "level1", "total": "1万"}'))
+    code, out, _ = run(capsys, "quote", "--policy", "jiujiang-residents", "--claim", "-", "--json")
+    assert code == 0 and json.loads(out)["basic"] == "8910.00"  # (10000 − 100) × 90 %
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["score", "nofile.csv", "--policy", "jiujiang-residents"], "nofile.csv: no such file"),
+    (["score", "claims.txt", "--policy", "jiujiang-residents"],
+     "claims.txt: cannot tell the format from the extension '.txt'; use .csv, .jsonl or .parquet, or give --format"),
+    (["quote", "--policy", "jiujiang-residents", "--date", "2020-06-01", "--level", "level1", "--total", "100",
+      "--category", "rich"],
+     "category: must be one of ordinary, tekun, dibao, low_income, poverty, monitored, illness_poverty (got 'rich')"),
+    (["policy", "show", "luan-2021", "--on", "someday"], "--on: must be a date such as 2025-03-01 (got 'someday')"),
+])
+def test_more_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "claims.txt").write_text("x", encoding="utf-8")
+    code, out, err = run(capsys, *argv)
+    assert (code, out, err) == (2, "", f"medcalc: error: {message}\n")
