@@ -26,7 +26,7 @@ LAYERS = {"basic": basic, "critical": critical, "assistance": assistance, "backs
 BANDED = ("basic", "critical")
 TRACE_FIELDS = tuple(f for layer in LAYERS.values() for f in layer.TRACE)
 
-__all__ = ["Outcome", "settle_claims", "settlement_order"]
+__all__ = ["COLUMNS", "Encoded", "Outcome", "encode_claims", "run", "settle_claims", "settlement_order"]
 
 
 @attrs.define
@@ -34,7 +34,7 @@ class Outcome:
     """Everything one pipeline run produced, in input-row order."""
 
     policy: Policy
-    claims: Sequence[Claim]
+    claims: Sequence[Claim] | None  # the claim objects, when the input was objects
     settled: np.ndarray  # input rows that were settled
     columns: dict[str, np.ndarray]  # input columns, all rows
     results: dict[str, np.ndarray]  # TRACE_FIELDS, all rows (meaningless where rejected)
@@ -49,24 +49,48 @@ class Outcome:
     accumulators_after: dict[int, Accumulators]  # ... and after it
 
 
-def _encode(policy: Policy, claims: Sequence[Claim]) -> tuple[dict[str, np.ndarray], list[Reject]]:
+@attrs.define
+class Encoded:
+    """Claims as columns: what the pipeline runs on, whatever the claims came from."""
+
+    cols: dict[str, np.ndarray]  # int64: level, place, referral, category, age, retired, day, year, amounts
+    person: np.ndarray  # dense person code per row
+    people: list[str]  # the person id of each code
+    tie: np.ndarray  # rank of the claim id among all ids: breaks ties on a day
+    claim_ids: Sequence[str | None]
+    ok: np.ndarray  # rows still to settle (False once rejected)
+    rejects: list[Reject]
+
+    def reject(self, rows: Iterable[int], field: str, reason: str) -> None:
+        for r in rows:
+            if self.ok[r]:
+                self.ok[r] = False
+                self.rejects.append(Reject(int(r), field, reason, self.claim_ids[r]))
+
+
+COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day", "year",
+           "total", "self_funded", "over_limit", "pre_self_pay", "in_scope")
+
+
+def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
+    """Claim objects as columns; a claim of another scheme or an unknown level is rejected here."""
     n = len(claims)
-    levels = list(policy.levels)
-    level_index = {code: i for i, code in enumerate(levels)}
-    cols = {
-        name: np.zeros(n, np.int64)
-        for name in ("level", "place", "referral", "category", "age", "retired", "day", "year",
-                     "total", "self_funded", "over_limit", "pre_self_pay", "in_scope")
-    }
-    rejects: list[Reject] = []
-    known_levels = ", ".join(f"{c} ({policy.levels[c]})" for c in levels)
+    level_index = {code: i for i, code in enumerate(policy.levels)}
+    cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
+    people: dict[str, int] = {}
+    person = np.array([people.setdefault(c.person_id, len(people)) for c in claims], np.int64)
+    ids = [c.claim_id for c in claims]
+    rank = {cid: i for i, cid in enumerate(sorted({cid or "" for cid in ids}))}
+    enc = Encoded(cols, person, list(people), np.array([rank[cid or ""] for cid in ids], np.int64), ids,
+                  np.ones(n, bool), [])
+    known_levels = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     for i, c in enumerate(claims):
         if c.scheme is not None and c.scheme != policy.scheme:
-            rejects.append(Reject(i, "scheme", f"claim is for {c.scheme!r} but policy {policy.id} is for {policy.scheme!r}", c.claim_id))
+            enc.reject([i], "scheme", f"claim is for {c.scheme!r} but policy {policy.id} is for {policy.scheme!r}")
             continue
         code = level_index.get(c.level)  # type: ignore[arg-type]
         if code is None:
-            rejects.append(Reject(i, "level", f"unknown hospital level {c.level!r} for policy {policy.id}; one of {known_levels}", c.claim_id))
+            enc.reject([i], "level", f"unknown hospital level {c.level!r} for policy {policy.id}; one of {known_levels}")
             continue
         cols["level"][i] = code
         cols["place"][i] = PLACES.index(c.place)
@@ -81,7 +105,7 @@ def _encode(policy: Policy, claims: Sequence[Claim]) -> tuple[dict[str, np.ndarr
         cols["over_limit"][i] = c.over_limit
         cols["pre_self_pay"][i] = c.pre_self_pay
         cols["in_scope"][i] = c.in_scope_cost
-    return cols, rejects
+    return enc
 
 
 def _coverage_text(policy: Policy) -> str:
@@ -92,25 +116,25 @@ def _coverage_text(policy: Policy) -> str:
     return f"policy {policy.id} covers {shown}"
 
 
-def _resolve_variants(policy: Policy, cols, ok: np.ndarray, claims) -> tuple[np.ndarray, list[ResolvedPolicy], list[Reject]]:
-    variant = np.full(len(ok), -1, np.int64)
+def _resolve_variants(policy: Policy, enc: Encoded) -> tuple[np.ndarray, list[ResolvedPolicy]]:
+    """The rule versions in force for each row's day; rows on a day without them are rejected."""
+    variant = np.full(len(enc.ok), -1, np.int64)
     variants: list[ResolvedPolicy] = []
     index: dict[int, int] = {}
-    rejects = []
-    days = cols["day"]
-    for day in np.unique(days[ok]):
-        resolved = policy.at(dt.date.fromordinal(int(day)))
-        rows = np.flatnonzero(ok & (days == day))
+    days = enc.cols["day"]
+    for day in np.unique(days[enc.ok]):
+        date = dt.date.fromordinal(int(day))
+        resolved = policy.at(date)
+        rows = np.flatnonzero(enc.ok & (days == day))
         missing = [k for k in REQUIRED_RULES if resolved.rule(k) is None]
         if missing:
-            for r in rows:
-                rejects.append(Reject(int(r), "settled_on", f"no {missing[0]} rule in force on {dt.date.fromordinal(int(day))}; {_coverage_text(policy)}", claims[r].claim_id))
+            enc.reject(rows, "settled_on", f"no {missing[0]} rule in force on {date}; {_coverage_text(policy)}")
             continue
         if id(resolved) not in index:
             index[id(resolved)] = len(variants)
             variants.append(resolved)
         variant[rows] = index[id(resolved)]
-    return variant, variants, rejects
+    return variant, variants
 
 
 def settlement_order(person: np.ndarray, year: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
@@ -140,18 +164,14 @@ def _round_layout(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return perm, offsets, by_count
 
 
-def _layout(claims: Sequence[Claim], cols, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
+def _layout(enc: Encoded, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
     """Input rows in round-major order, the round offsets, and the person-year of each state row."""
-    people: dict[str, int] = {}
-    person = np.array([people.setdefault(claims[r].person_id, len(people)) for r in settled], np.int64)
-    id_rank = {cid: i for i, cid in enumerate(sorted({claims[r].claim_id or "" for r in settled}))}
-    tie = np.array([id_rank[claims[r].claim_id or ""] for r in settled], np.int64)
-    by_order = settlement_order(person, cols["year"][settled], cols["day"][settled], tie)
-    group = person[by_order] * 10000 + cols["year"][settled[by_order]]
+    person = enc.person[settled]
+    by_order = settlement_order(person, enc.cols["year"][settled], enc.cols["day"][settled], enc.tie[settled])
+    group = person[by_order] * 10000 + enc.cols["year"][settled[by_order]]
     perm, offsets, state_group = _round_layout(group)
     starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1]))) if len(group) else np.zeros(0, np.int64)
-    names = list(people)
-    keys = [(names[int(k // 10000)], int(k % 10000)) for k in group[starts][state_group]]
+    keys = [(enc.people[int(k // 10000)], int(k % 10000)) for k in group[starts][state_group]]
     return settled[by_order][perm], offsets, keys
 
 
@@ -161,27 +181,28 @@ def settle_claims(
     accumulators: Iterable[Accumulators] = (),
     trace: bool = False,
 ) -> Outcome:
-    """Settle claims of any number of people in settlement order; see Outcome."""
+    """Settle Claim objects of any number of people in settlement order; see Outcome."""
     claims = list(claims)
-    n = len(claims)
-    cols, rejects = _encode(policy, claims)
-    ok = np.ones(n, bool)
-    for r in rejects:
-        ok[r.row] = False
-    variant, variants, more = _resolve_variants(policy, cols, ok, claims)
-    rejects += more
-    for r in more:
-        ok[r.row] = False
+    return run(policy, encode_claims(policy, claims), accumulators, trace, claims)
+
+
+def run(
+    policy: Policy,
+    enc: Encoded,
+    accumulators: Iterable[Accumulators] = (),
+    trace: bool = False,
+    claims: Sequence[Claim] | None = None,
+) -> Outcome:
+    """Settle encoded claims: rules in force, per-row parameters, settlement order, rounds."""
+    n = len(enc.ok)
+    cols = enc.cols
+    variant, variants = _resolve_variants(policy, enc)
     builds = {name: layer.build(variants, variant, cols, list(policy.levels)) for name, layer in LAYERS.items()}
     for build in builds.values():
         for rows, field, reason in build.problems:
-            for r in rows:
-                if ok[r]:
-                    ok[r] = False
-                    rejects.append(Reject(int(r), field, reason, claims[r].claim_id))
-
-    settled = np.flatnonzero(ok)
-    layout, offsets, keys = _layout(claims, cols, settled)
+            enc.reject(rows, field, reason)
+    settled = np.flatnonzero(enc.ok)
+    layout, offsets, keys = _layout(enc, settled)
 
     # Work on columns in round-major layout, then scatter back to input order.
     work = {k: v[layout] for k, v in cols.items()}
@@ -228,7 +249,7 @@ def settle_claims(
     final = {key: _accumulators(key, state, j) for j, key in enumerate(keys)}
     for key, acc in initial.items():
         final.setdefault(key, acc)
-    rejects.sort(key=lambda r: r.row)
+    rejects = sorted(enc.rejects, key=lambda r: r.row)
     return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
                    {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
                    rejects, final, before, after)
