@@ -9,8 +9,6 @@ segments, annual cap).
 
 from __future__ import annotations
 
-from math import gcd
-
 import attrs
 import numpy as np
 
@@ -173,8 +171,9 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
                          "no place rule of the policy applies to care outside the insured area with this referral status"))
 
     p["band"][rows] = builder.band(ratio, None)
-    fraction_num = [1] * len(rows)
-    fraction_den = [1] * len(rows)
+    # Fractions on the deductible (multiples, groups) multiply exactly; reduced at the end.
+    fraction_num = np.ones(len(rows), np.int64)
+    fraction_den = np.ones(len(rows), np.int64)
     for index in np.unique(chosen[chosen >= 0]):
         rule = builder.places.rules[index]
         hit = chosen == index
@@ -196,9 +195,8 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
             p["schedule"][where] = -1
             p["fixed_deductible"][where] = np.maximum(amounts, 0)
         elif rule.get("deductible_multiple") is not None:
-            for j in np.flatnonzero(hit):
-                fraction_num[j] *= rule["deductible_multiple"]
-                fraction_den[j] *= RATIO_ONE
+            fraction_num[hit] *= rule["deductible_multiple"]
+            fraction_den[hit] *= RATIO_ONE
         elif rule.get("deductible_share") is not None:
             share = rule["deductible_share"]
             amounts = np.array([round_half_up(int(t) * share.share, RATIO_ONE) for t in sub["total"][hit]], dtype=np.int64)
@@ -217,15 +215,13 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
         if rule.get("ratio_points") is not None:
             p["points"][rows[hit]] += rule["ratio_points"]
         if rule.get("deductible_fraction") is not None:
-            for j in np.flatnonzero(hit):
-                fraction_num[j] *= rule["deductible_fraction"]
-                fraction_den[j] *= RATIO_ONE
+            fraction_num[hit] *= rule["deductible_fraction"]
+            fraction_den[hit] *= RATIO_ONE
     p["modifier_mask"][rows] = bits
-    # Exact fractions, reduced in Python ints so the kernel's products stay within int64.
-    for j, (num, den) in enumerate(zip(fraction_num, fraction_den)):
-        g = gcd(num, den) or 1
-        p["deductible_num"][rows[j]] = num // g
-        p["deductible_den"][rows[j]] = den // g
+    # Reduced, so the kernel's products (deductible x fraction x later fraction) stay small.
+    common = np.maximum(np.gcd(fraction_num, fraction_den), 1)
+    p["deductible_num"][rows] = fraction_num // common
+    p["deductible_den"][rows] = fraction_den // common
 
 
 def settle(rows: slice, cols, p, t: BasicTables, state, out, bands_out) -> None:

@@ -44,9 +44,22 @@ class Outcome:
     params: dict[str, dict[str, np.ndarray]]  # per layer: per-row parameter columns
     tables: dict[str, object]  # per layer: lookups and the rules they came from
     rejects: list[Reject]
-    accumulators: dict[tuple[str, int], Accumulators]
+    state: dict[str, np.ndarray]  # final accumulators, one entry per state row
+    keys: list[tuple[str, int]]  # (person id, year) of each state row
+    initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
     accumulators_after: dict[int, Accumulators]  # ... and after it
+    _accumulators: dict[tuple[str, int], Accumulators] | None = None
+
+    @property
+    def accumulators(self) -> dict[tuple[str, int], Accumulators]:
+        """(person id, year) -> accumulators after the run, built on first use (objects are costly)."""
+        if self._accumulators is None:
+            final = {key: _accumulators(key, self.state, j) for j, key in enumerate(self.keys)}
+            for key, acc in self.initial.items():
+                final.setdefault(key, acc)
+            self._accumulators = final
+        return self._accumulators
 
 
 @attrs.define
@@ -246,13 +259,10 @@ def run(
             bands[name] = {k: np.zeros((n,) + v.shape[1:], np.int64) for k, v in arrays.items()}
             for k, v in arrays.items():
                 bands[name][k][layout] = v
-    final = {key: _accumulators(key, state, j) for j, key in enumerate(keys)}
-    for key, acc in initial.items():
-        final.setdefault(key, acc)
     rejects = sorted(enc.rejects, key=lambda r: r.row)
     return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
                    {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
-                   rejects, final, before, after)
+                   rejects, state, keys, initial, before, after)
 
 
 def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:

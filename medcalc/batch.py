@@ -1,0 +1,166 @@
+"""Batch scoring over columns: numpy arrays in, result columns and rejects out.
+
+No per-row Python objects: validation, encoding and settlement are vectorized, and the
+engine is the same one the single-claim API uses (a claim is a batch of one), so both
+agree to the fen. Amounts here are integer fen; dates are numpy ``datetime64[D]`` (or
+anything ``np.asarray(..., "datetime64[D]")`` accepts, such as ISO strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import attrs
+import numpy as np
+
+from .claims import MAX_TOTAL
+from .engine.accumulators import Accumulators
+from .engine.pipeline import COLUMNS, Encoded, run
+from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
+from .settlement import Reject
+
+__all__ = ["BatchColumns", "settle_arrays", "RESULT_COLUMNS"]
+
+#: Result columns, in fen (int64), one entry per settled row.
+RESULT_COLUMNS = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
+
+# datetime64[D] counts days from 1970-01-01, which is date.toordinal() 719163.
+_EPOCH_ORDINAL = 719163
+
+
+@attrs.frozen
+class BatchColumns:
+    """Settled rows as columns (``row`` = input row index) and rejected rows beside them."""
+
+    row: np.ndarray
+    columns: Mapping[str, np.ndarray]
+    rejects: tuple[Reject, ...]
+    _outcome: Any = attrs.field(repr=False)
+
+    @property
+    def accumulators(self) -> dict[tuple[str, int], Accumulators]:
+        """(person id, year) -> accumulators after the batch (built on first use)."""
+        return self._outcome.accumulators
+
+    @property
+    def state(self) -> Mapping[str, np.ndarray]:
+        """The same accumulators as columns, one entry per person-year of ``state_keys``."""
+        return self._outcome.state
+
+    @property
+    def state_keys(self) -> list[tuple[str, int]]:
+        return self._outcome.keys
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], default: str | None, n: int):
+    """Map an array of names to codes; -1 marks a name outside the vocabulary."""
+    if values is None:
+        return np.full(n, vocabulary.index(default), np.int64), None
+    names, inverse = np.unique(np.asarray(values).astype(str), return_inverse=True)
+    lookup = np.array([vocabulary.index(v) if v in vocabulary else -1 for v in names], np.int64)
+    return lookup[inverse.reshape(-1)], names
+
+
+def _fen(values: Any, n: int, name: str) -> np.ndarray:
+    if values is None:
+        return np.zeros(n, np.int64)
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name}: amounts in a batch are integer fen (int64), got dtype {array.dtype}")
+    return array.astype(np.int64, copy=False)
+
+
+def settle_arrays(
+    policy: Policy,
+    *,
+    person_id: Any,
+    settled_on: Any,
+    level: Any,
+    total: Any,
+    self_funded: Any = None,
+    over_limit: Any = None,
+    pre_self_pay: Any = None,
+    in_scope: Any = None,
+    claim_id: Any = None,
+    place: Any = None,
+    referral: Any = None,
+    category: Any = None,
+    age: Any = None,
+    retired: Any = None,
+    accumulators: Iterable[Accumulators] = (),
+) -> BatchColumns:
+    """Settle a batch of inpatient claims given as columns of equal length.
+
+    Defaults are those of the claim record: place local, referral none, category
+    ordinary, parts 0, in-scope cost derived from the parts (``in_scope`` < 0 also means
+    "derive"). Every row comes back settled or rejected with its reason.
+    """
+    n = len(np.asarray(total))
+    cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
+    rejects: list[tuple[np.ndarray, str, str]] = []
+
+    def bad(mask: np.ndarray, field: str, reason: str) -> None:
+        if mask.any():
+            rejects.append((np.flatnonzero(mask), field, reason))
+
+    days = np.asarray(settled_on, dtype="datetime64[D]")
+    bad(np.isnat(days), "settled_on", "required: a date such as 2025-03-01")
+    safe_days = np.where(np.isnat(days), np.datetime64("1970-01-01"), days)
+    cols["day"] = safe_days.astype(np.int64) + _EPOCH_ORDINAL
+    cols["year"] = safe_days.astype("datetime64[Y]").astype(np.int64) + 1970
+
+    cols["level"], names = _codes(level, list(policy.levels), None, n)
+    known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
+    bad(cols["level"] < 0, "level", f"unknown hospital level for policy {policy.id}; one of {known}")
+    for field, vocabulary, default in (("place", PLACES, "local"), ("referral", REFERRALS, "none"),
+                                       ("category", CATEGORIES, "ordinary")):
+        values = {"place": place, "referral": referral, "category": category}[field]
+        cols[field], _ = _codes(values, vocabulary, default, n)
+        bad(cols[field] < 0, field, "must be one of " + ", ".join(vocabulary))
+    bad((cols["place"] > 0) & (cols["referral"] == 0), "referral",
+        "required for care outside the insured area: one of referred, emergency, resident, not_referred")
+    cols["age"] = np.full(n, -1, np.int64) if age is None else np.asarray(age, np.int64)
+    bad((cols["age"] < -1) | (cols["age"] > 150), "age", "must be whole years between 0 and 150")
+    cols["retired"] = np.zeros(n, np.int64) if retired is None else np.asarray(retired).astype(np.int64)
+
+    for name, values in (("total", total), ("self_funded", self_funded), ("over_limit", over_limit),
+                         ("pre_self_pay", pre_self_pay)):
+        cols[name] = _fen(values, n, name)
+        bad(cols[name] < 0, name, "amount must not be negative")
+    bad(cols["total"] > MAX_TOTAL, "total", "must not exceed 1000万 yuan (the engine's exact integer range)")
+    parts = cols["self_funded"] + cols["over_limit"] + cols["pre_self_pay"]
+    bad(parts > cols["total"], "total", "must be at least 全自费 + 超限价 + 乙类先行自付")
+    derived = cols["total"] - parts
+    if in_scope is None:
+        cols["in_scope"] = derived
+    else:
+        given = _fen(in_scope, n, "in_scope")
+        cols["in_scope"] = np.where(given < 0, derived, given)
+        bad((given >= 0) & (parts > 0) & (given != derived), "in_scope",
+            "must equal total − 全自费 − 超限价 − 乙类先行自付 when the parts are given")
+        bad(given > cols["total"], "in_scope", "must not exceed total")
+
+    people, person = np.unique(np.asarray(person_id).astype(str), return_inverse=True)
+    if claim_id is None:
+        tie, ids = np.zeros(n, np.int64), [None] * n
+    else:
+        ids = np.asarray(claim_id).astype(str)
+        _, tie = np.unique(ids, return_inverse=True)
+        ids = list(ids)
+    enc = Encoded(cols, person.reshape(-1).astype(np.int64), list(people), tie.reshape(-1).astype(np.int64), ids,
+                  np.ones(n, bool), [])
+    for rows, field, reason in rejects:
+        enc.reject(rows, field, reason)
+    outcome = run(policy, enc, accumulators)
+    r, settled = outcome.results, outcome.settled
+    funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
+    columns = {
+        "total": cols["total"][settled], "in_scope": cols["in_scope"][settled],
+        "deductible": r["deductible"][settled], "basic": r["basic"][settled], "critical": r["critical"][settled],
+        "assistance": r["assistance"][settled], "backstop": r["backstop"][settled], "funds": funds[settled],
+        "patient": (cols["total"] - funds)[settled],
+    }
+    return BatchColumns(settled, columns, tuple(outcome.rejects), outcome)

@@ -1,0 +1,45 @@
+"""Batch scoring over columns equals the claim-object API to the fen, row for row."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+import medcalc
+from medcalc.batch import settle_arrays
+from tests.property.strategies import claims, policies
+
+
+def _columns(batch):
+    return dict(
+        person_id=[c.person_id for c in batch],
+        claim_id=[c.claim_id or "" for c in batch],
+        settled_on=np.array([c.settled_on.isoformat() for c in batch], dtype="datetime64[D]"),
+        level=[c.level for c in batch],
+        total=np.array([int(c.total) for c in batch], np.int64),
+        self_funded=np.array([int(c.self_funded) for c in batch], np.int64),
+        over_limit=np.array([int(c.over_limit) for c in batch], np.int64),
+        pre_self_pay=np.array([int(c.pre_self_pay) for c in batch], np.int64),
+        place=[c.place for c in batch],
+        referral=[c.referral for c in batch],
+        category=[c.category for c in batch],
+        age=np.array([-1 if c.age is None else c.age for c in batch], np.int64),
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=policies(), batch=claims(people=4, max_claims=14))
+def test_batch_equals_one_by_one(tmp_path_factory, text, batch):
+    path = tmp_path_factory.mktemp("policy") / "random.toml"
+    path.write_text(text, encoding="utf-8")
+    policy = medcalc.load_policy(path)
+    objects = medcalc.settle_many(policy, batch, explain=False)
+    columns = settle_arrays(policy, **_columns(batch))
+    assert len(columns) + len(columns.rejects) == len(batch)
+    assert [(r.row, r.field) for r in columns.rejects] == [(r.row, r.field) for r in objects.rejects]
+    expected = {s.row: s for s in objects.settlements}
+    assert list(columns.row) == sorted(expected)
+    for j, row in enumerate(columns.row):
+        s = expected[int(row)]
+        got = {name: int(columns.columns[name][j]) for name in ("deductible", "basic", "critical", "assistance", "backstop", "patient")}
+        assert got == {name: int(getattr(s, name)) for name in got}
