@@ -494,6 +494,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MedcalcError as exc:
         print(f"medcalc: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (`medcalc policy list | head`): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # an internal error: still one line, but a distinct exit code
         print(f"medcalc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL

@@ -74,7 +74,7 @@ def test_quote_on_a_shipped_policy_by_id(capsys):
     (["quote", "--policy", JIUQUAN, "--date", "2023-01-20", "--total", "100", "--level", "level2"],
      "medcalc: error: settled_on: no inpatient.deductible rule in force on 2023-01-20; policy test-jiuquan-2022 covers 2022-01-01 to 2022-12-31 (got '2023-01-20')"),
     (["quote", "--policy", "no-such-policy", *CLAIM],
-     "medcalc: error: no policy with id 'no-such-policy'; known ids: anhui-2019, anhui-2025, chongqing-2023-tier1, chongqing-2023-tier2, hengnan-2019, hengyang-2023, huaibei-2025, jiujiang-employees, jiujiang-residents, luan-2021"),
+     "medcalc: error: no policy with id 'no-such-policy'; known ids: anhui-2019, anhui-2025, chongqing-2023-tier1, chongqing-2023-tier2, hengnan-2019, hengyang-2023, huaibei-2025, jiujiang-employees, jiujiang-residents, luan-2021, xiuning"),
     (["quote", "--policy", "jiujiang-resident", *CLAIM],
      "medcalc: error: no policy with id 'jiujiang-resident'; did you mean jiujiang-residents, jiujiang-employees?"),
     (["quote", "--policy", "missing.toml", *CLAIM], "medcalc: error: missing.toml: no such policy file"),
