@@ -388,6 +388,8 @@ def _policy_show(args: argparse.Namespace) -> int:
                  + (escape(f"\nnote: {s['note']}") if s["note"] else ""))
     if not rules:
         tree.add("no rule is in force on this day")
+    if policy.notes.strip():
+        tree.add("[bold]notes[/bold] (what the sources leave open)").add(escape(policy.notes.strip()))
     _console(args).print(tree)
     return EXIT_OK
 
