@@ -100,6 +100,7 @@ def settle_arrays(
     """
     n = len(np.asarray(total))
     cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
+    cols["service"][:] = -1  # batches over columns are admissions (outpatient columns: not yet)
     rejects: list[tuple[np.ndarray, str, str]] = []
 
     def bad(mask: np.ndarray, field: str, reason: str) -> None:

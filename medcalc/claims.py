@@ -23,8 +23,8 @@ __all__ = ["Claim", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day"]
 #: (amount x ratio, amount x amount in the second layer's split) then stays exact in int64.
 MAX_TOTAL = 10**9
 
-#: Visit kinds the engine settles.
-VISITS = ("inpatient",)
+#: Visit kinds the engine settles: an admission, or an outpatient service the policy names.
+VISITS = ("inpatient", "outpatient")
 
 #: Column names of the national settlement interface (and Chinese headers) -> Claim fields.
 FIELD_ALIASES = {
@@ -138,6 +138,25 @@ def _age(value: object) -> int | None:
     return age
 
 
+def _names(name: str):
+    """A set of names (diseases, certifications): a list, or a string separated by , ; | or 、."""
+
+    def convert(value: object) -> tuple[str, ...]:
+        if value is None or value == "":
+            return ()
+        if isinstance(value, str):
+            items = re.split(r"[,;|、，]", value)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            items = list(value)
+        else:
+            raise _field_error(name, value, "must be a list of names, or names separated by commas")
+        if not all(isinstance(i, str) for i in items):
+            raise _field_error(name, value, "must be a list of names, or names separated by commas")
+        return tuple(sorted({i.strip() for i in items if i.strip()}))
+
+    return convert
+
+
 def _flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -169,10 +188,20 @@ class Claim:
     over_limit: Fen = attrs.field(default=Fen(0), converter=_amount("over_limit", required=True))
     pre_self_pay: Fen = attrs.field(default=Fen(0), converter=_amount("pre_self_pay", required=True))
     in_scope: Fen | None = attrs.field(default=None, converter=_amount("in_scope", required=False))
+    service: str | None = attrs.field(default=None, converter=_text("service", required=False))
+    diseases: tuple[str, ...] = attrs.field(default=(), converter=_names("diseases"))
+    certified: tuple[str, ...] = attrs.field(default=(), converter=_names("certified"))
+    bed_fees: Fen = attrs.field(default=Fen(0), converter=_amount("bed_fees", required=True))
+    nursing_fees: Fen = attrs.field(default=Fen(0), converter=_amount("nursing_fees", required=True))
 
     def __attrs_post_init__(self) -> None:
-        if self.visit == "inpatient" and self.level is None:
-            raise ClaimError("level", NOTHING, "required for an inpatient claim: the hospital level code of the policy")
+        if self.level is None:
+            raise ClaimError("level", NOTHING, "required: the hospital level code of the policy")
+        if self.visit == "outpatient" and self.service is None:
+            raise ClaimError("service", NOTHING, "required for an outpatient claim: the outpatient service of the policy "
+                             "(see `medcalc policy show`)")
+        if self.visit == "inpatient" and self.service is not None:
+            raise ClaimError("service", self.service, "only outpatient claims name a service")
         if self.admitted_on is not None and self.admitted_on > self.settled_on:
             raise ClaimError("admitted_on", self.admitted_on.isoformat(), f"must not be after settled_on ({self.settled_on})")
         if self.place != "local" and self.referral == "none":
@@ -188,6 +217,9 @@ class Claim:
                 "total", str(self.total),
                 f"must be at least 全自费 + 超限价 + 乙类先行自付 = {Fen(parts)} yuan",
             )
+        if self.bed_fees + self.nursing_fees > self.in_scope_cost:
+            raise ClaimError("bed_fees", str(self.bed_fees), "bed and nursing fees are part of the in-scope cost and "
+                             f"must not exceed it ({self.in_scope_cost} yuan)")
         if self.in_scope is not None:
             if parts and self.in_scope != self.total - parts:
                 raise ClaimError(
@@ -229,6 +261,8 @@ class Claim:
             value = getattr(self, f.name)
             if isinstance(value, Fen):
                 value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
             elif isinstance(value, dt.date):
                 value = value.isoformat()
             out[f.name] = value

@@ -45,7 +45,7 @@ def _points(units: int) -> str:
 def steps_for(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
     """Every step of every layer for input row ``i`` (``r``: its results, ``c``: its columns)."""
     steps = _decompose(c)
-    steps += _basic(o, i, r, c)
+    steps += _outpatient(o, i, r, c) if c["visit"] == 1 else _basic(o, i, r, c)
     steps += _critical(o, i, r)
     steps += _assistance(o, i, r)
     steps += _backstop(o, i, r)
@@ -172,6 +172,42 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           amount=Fen(r["basic"]), before=Fen(r["basic_paid_before"]),
                           after=Fen(r["basic_paid_before"] + r["basic"]), **_cited(annual)))
     steps.append(Step("basic", "基本医保统筹支付 basic insurance pays", "layer 1 total", amount=Fen(r["basic"])))
+    return steps
+
+
+def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
+    p, t = {k: int(v[i]) for k, v in o.params["outpatient"].items()}, o.tables["outpatient"]
+    rule = t.rules[p["rule"]]
+    service = rule.key.rsplit(".", 1)[-1]
+    steps = []
+    if c["fee_reduction"]:
+        steps.append(Step("fee_reduction", "床位费、护理费减半 fees counted at half",
+                          f"bed {format_yuan(c['bed_fees'])} + nursing {format_yuan(c['nursing_fees'])} at half: "
+                          f"{format_yuan(c['fee_reduction'])} off the bill", amount=Fen(c["fee_reduction"]), **_cited(rule)))
+    if p["fixed"] >= 0:
+        steps.append(Step("fixed", f"门诊 {service}: fixed payment 定额支付",
+                          f"{format_yuan(p['fixed'])} a visit (at most the in-scope cost)", amount=Fen(r["service_raw"]),
+                          **_cited(rule)))
+    else:
+        deductible = rule.get("deductible") or 0
+        steps.append(Step("deductible_charged", f"门诊 {service}: 起付线 yearly deductible",
+                          f"{format_yuan(deductible)} a year, charged so far {format_yuan(r['service_deductible_before'])}",
+                          amount=Fen(r["deductible"]), before=Fen(r["service_deductible_before"]),
+                          after=Fen(r["service_deductible_before"] + r["deductible"]), **_cited(rule)))
+        steps.append(Step("ratio", f"门诊 {service}: 报销比例 ratio", f"{format_yuan(r['payable'])} × {Ratio(p['ratio'])}",
+                          base=Fen(r["payable"]), rate=Ratio(p["ratio"]), amount=Fen(r["service_raw"]), **_cited(rule)))
+    if p["visit_cap"] < _INFINITY:
+        steps.append(Step("visit_cap", f"门诊 {service}: 单次封顶 cap per visit", f"at most {format_yuan(p['visit_cap'])} a visit",
+                          **_cited(rule)))
+    if p["cap"] < _INFINITY:
+        how = "sum of the caps of the claim's diseases" if rule.get("disease_caps") is not None else "annual cap"
+        if rule.get("highest_only"):
+            how = "the highest cap of the claim's diseases"
+        steps.append(Step("service_cap", f"门诊 {service}: 年度限额 annual cap",
+                          f"{how}: {format_yuan(p['cap'])}, paid so far this year {format_yuan(r['service_paid_before'])}",
+                          amount=Fen(r["basic"]), before=Fen(r["service_paid_before"]),
+                          after=Fen(r["service_paid_before"] + r["basic"]), **_cited(rule)))
+    steps.append(Step("basic", "基本医保统筹支付 basic insurance pays", f"outpatient service {service}", amount=Fen(r["basic"])))
     return steps
 
 

@@ -29,7 +29,7 @@ def test_dates(text):
     (dict(total=1.5), "total: amount 1.5 must be an integer, a Decimal or a string such as \"1.5万\" (floats are inexact) (got 1.5)"),
     (dict(settled_on="3/1"), "settled_on: must be a date such as 2025-03-01 (got '3/1')"),
     (dict(settled_on="2025-02-30"), "settled_on: must be a date such as 2025-03-01 (got '2025-02-30')"),
-    (dict(level=None), "level: required for an inpatient claim: the hospital level code of the policy"),
+    (dict(level=None), "level: required: the hospital level code of the policy"),
     (dict(place="abroad"), "place: must be one of local, in_province, out_of_province (got 'abroad')"),
     (dict(place="in_province"), "referral: required for care outside the insured area: one of referred, emergency, resident, not_referred (got 'none')"),
     (dict(self_funded=20000), "total: must be at least 全自费 + 超限价 + 乙类先行自付 = 20000.00 yuan (got '10000.00')"),

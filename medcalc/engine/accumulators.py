@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import attrs
 
 from ..money import Fen, parse_amount
 
-__all__ = ["Accumulators", "STATE_FIELDS"]
+__all__ = ["Accumulators", "STATE_FIELDS", "SERVICE_FIELDS"]
+
+#: Accumulators kept per outpatient service (a mapping service name -> fen).
+SERVICE_FIELDS = ("service_deductible", "service_paid")
 
 #: Accumulator fields, in the order the engine keeps them as columns.
 STATE_FIELDS = (
@@ -55,11 +60,15 @@ class Accumulators:
     burden_cap_used: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     backstop_cap_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     backstop_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    service_deductible: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
+    service_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
 
     @classmethod
-    def from_fen(cls, person_id: str, year: int, values: dict[str, int]) -> "Accumulators":
+    def from_fen(cls, person_id: str, year: int, values: dict[str, int],
+                 services: dict[str, dict[str, int]] | None = None) -> "Accumulators":
         """From engine state: ``admissions`` a count, every other field integer fen."""
-        return cls(person_id=person_id, year=year,
+        per_service = {name: {s: Fen(v) for s, v in m.items()} for name, m in (services or {}).items()}
+        return cls(person_id=person_id, year=year, **per_service,
                    **{k: (int(v) if k == "admissions" else Fen(int(v))) for k, v in values.items()})
 
     def values(self) -> tuple[int, ...]:
@@ -70,4 +79,11 @@ class Accumulators:
         for name in STATE_FIELDS:
             value = getattr(self, name)
             out[name] = str(value) if isinstance(value, Fen) else value
+        for name in SERVICE_FIELDS:
+            out[name] = {s: str(v) for s, v in getattr(self, name).items()}
         return out
+
+
+def _amounts(mapping: Mapping[str, object]) -> dict[str, Fen]:
+    """Per-service amounts read like claim amounts (plain numbers are yuan, Fen is fen)."""
+    return {str(k): parse_amount(v) for k, v in dict(mapping).items()}

@@ -123,8 +123,9 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     }
     builder = _Builder(level_codes)
     problems: list[tuple[np.ndarray, str, str]] = []
+    inpatient = cols["visit"] == 0  # outpatient rows are the outpatient layer's
     for v, resolved in enumerate(variants):
-        rows = np.flatnonzero(variant == v)
+        rows = np.flatnonzero((variant == v) & inpatient)
         if len(rows):
             sub = {k: a[rows] for k, a in cols.items()}
             _fill(builder, resolved, rows, sub, p, problems)
@@ -272,28 +273,21 @@ def settle(rows: slice, cols, p, t: BasicTables, state, out, bands_out) -> None:
     fund_before = state["basic_paid"][g].copy()
     paid = np.minimum(raw, np.maximum(p["fund_cap"][rows] - fund_before, 0))
 
-    state["admissions"][g] += 1
-    state["deductible_paid"][g] += charged
-    state["in_scope_total"][g] += in_scope
-    state["payable_total"][g] += payable
-    state["basic_paid"][g] += paid
-    state["above_cost_cap"][g] += above_cap
+    # Only admissions count here: outpatient rows of the round belong to the outpatient layer.
+    inpatient = cols["visit"][rows] == 0
+    state["admissions"][g] += inpatient
+    for name, value in (("deductible_paid", charged), ("in_scope_total", in_scope), ("payable_total", payable),
+                        ("basic_paid", paid), ("above_cost_cap", above_cap)):
+        state[name][g] += np.where(inpatient, value, 0)
 
-    out["admission"][rows] = admission
-    out["deductible_nominal"][rows] = nominal
-    out["deductible"][rows] = charged
-    out["deductible_paid_before"][rows] = ded_before
-    out["axis_low"][rows] = low_c
-    out["axis_high"][rows] = high_c
-    out["above_cost_cap"][rows] = above_cap
-    out["payable"][rows] = payable
-    out["basic_exact_num"][rows] = exact
-    out["floor_applied"][rows] = (floor > 0) & (floored > exact)
-    out["basic_raw"][rows] = raw
-    out["basic_paid_before"][rows] = fund_before
-    out["basic"][rows] = paid
+    for name, value in (("admission", admission), ("deductible_nominal", nominal), ("deductible", charged),
+                        ("deductible_paid_before", ded_before), ("axis_low", low_c), ("axis_high", high_c),
+                        ("above_cost_cap", above_cap), ("payable", payable), ("basic_exact_num", exact),
+                        ("floor_applied", (floor > 0) & (floored > exact)), ("basic_raw", raw),
+                        ("basic_paid_before", fund_before), ("basic", paid)):
+        out[name][rows] = np.where(inpatient, value, 0)
     if bands_out is not None:
         width = portions.shape[1]
-        bands_out["portions"][rows, :width] = portions
+        bands_out["portions"][rows, :width] = portions * inpatient[:, None]
         bands_out["rates"][rows, :width] = rates
         bands_out["step_band"][rows] = step_band

@@ -14,7 +14,7 @@ import numpy as np
 from ..money import RATIO_ONE
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
 
-__all__ = ["NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
+__all__ = ["Vocabulary", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
 
 #: Stands for "no limit" in int64 columns (larger than any amount of fen).
 NO_LIMIT = np.int64(1) << 60
@@ -23,6 +23,22 @@ NO_LIMIT = np.int64(1) << 60
 def half_up(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
     """num / den rounded half up, elementwise, for non-negative num and positive den."""
     return (2 * num + den) // (2 * den)
+
+
+class Vocabulary(list):
+    """A policy's hospital level codes (the list itself), plus the names its rules use.
+
+    ``services``: outpatient service names (a claim's ``service`` column indexes them, -1 none);
+    ``diseases``: disease and certification names (claims carry them as bit masks).
+    """
+
+    def __init__(self, levels: Sequence[str], services: Sequence[str] = (), diseases: Sequence[str] = ()) -> None:
+        super().__init__(levels)
+        self.services = list(services)
+        self.diseases = list(diseases)
+
+    def disease_mask(self, names: Sequence[str]) -> int:
+        return sum(1 << self.diseases.index(n) for n in names if n in self.diseases)
 
 
 def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[str]) -> np.ndarray:
@@ -34,6 +50,13 @@ def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[
             allowed = np.zeros(len(vocabulary), dtype=bool)  # a lookup table: cheaper than np.isin
             allowed[[vocabulary.index(x) for x in chosen if x in vocabulary]] = True
             mask &= allowed[cols[column]]
+    if cond.visits:
+        mask &= np.isin(cols["visit"], [("inpatient", "outpatient").index(v) for v in cond.visits])
+    if cond.services:
+        services = getattr(level_codes, "services", [])
+        allowed = np.zeros(len(services) + 1, dtype=bool)  # the last entry stands for "no service" (-1)
+        allowed[[services.index(x) for x in cond.services if x in services]] = True
+        mask &= allowed[cols["service"]]
     age = cols["age"]
     if cond.age_under is not None:
         mask &= (age >= 0) & (age < cond.age_under)

@@ -70,7 +70,9 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         sub = {k: a[rows] for k, a in cols.items()}
         level = sub["level"]
         base = resolved.rule("critical.base")
-        p["active"][rows] = 1
+        # admissions always qualify; an outpatient service only if the base names it
+        counted = [i for i, name in enumerate(level_codes.services) if name in (base.get("services") or ())]
+        p["active"][rows] = np.where((sub["visit"] == 0) | np.isin(sub["service"], counted), 1, 0)
         for part in _BASE_PARTS:
             p[f"base_{part}"][rows] = int(base[part])
         p["above_threshold"][rows] = int(band_rule["convention"] == "above_threshold")

@@ -16,12 +16,14 @@ import numpy as np
 from ..claims import Claim
 from ..settlement import Reject
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
-from . import assistance, backstop, basic, critical
-from .accumulators import STATE_FIELDS, Accumulators
+from . import assistance, backstop, basic, critical, outpatient
+from .accumulators import SERVICE_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
+from .common import Vocabulary
 
-#: The payer chain, in order: each layer takes what the previous ones left.
-LAYERS = {"basic": basic, "critical": critical, "assistance": assistance, "backstop": backstop}
+#: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
+#: basic insurance: ``basic`` settles admissions, ``outpatient`` the outpatient services.
+LAYERS = {"basic": basic, "outpatient": outpatient, "critical": critical, "assistance": assistance, "backstop": backstop}
 #: Layers whose band portions and rates are traced for explanations.
 BANDED = ("basic", "critical")
 TRACE_FIELDS = tuple(f for layer in LAYERS.values() for f in layer.TRACE)
@@ -46,6 +48,7 @@ class Outcome:
     rejects: list[Reject]
     state: dict[str, np.ndarray]  # final accumulators, one entry per state row
     keys: list[tuple[str, int]]  # (person id, year) of each state row
+    services: list[str]  # outpatient service names: the columns of the per-service state
     initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
     accumulators_after: dict[int, Accumulators]  # ... and after it
@@ -55,7 +58,7 @@ class Outcome:
     def accumulators(self) -> dict[tuple[str, int], Accumulators]:
         """(person id, year) -> accumulators after the run, built on first use (objects are costly)."""
         if self._accumulators is None:
-            final = {key: _accumulators(key, self.state, j) for j, key in enumerate(self.keys)}
+            final = {key: _accumulators(key, self.state, j, self.services) for j, key in enumerate(self.keys)}
             for key, acc in self.initial.items():
                 final.setdefault(key, acc)
             self._accumulators = final
@@ -82,7 +85,23 @@ class Encoded:
 
 
 COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day", "year",
-           "total", "self_funded", "over_limit", "pre_self_pay", "in_scope")
+           "total", "self_funded", "over_limit", "pre_self_pay", "in_scope",
+           "visit", "service", "diseases", "certified", "bed_fees", "nursing_fees", "fee_reduction")
+
+
+def vocabulary(policy: Policy) -> Vocabulary:
+    """The policy's level codes, outpatient service names and disease names, in a fixed order."""
+    prefix = "outpatient.service."
+    services = sorted(k[len(prefix):] for k in policy.timelines if k.startswith(prefix))
+    diseases: set[str] = set()
+    for key in policy.timelines:
+        if key.startswith(prefix):
+            for layer in policy.timelines[key].layers:
+                for version in layer:
+                    diseases |= set(version.get("disease_caps") or ()) | set(version.get("excluded_if_certified") or ())
+    if len(diseases) > 62:
+        raise ValueError(f"policy {policy.id} names {len(diseases)} diseases; medcalc handles at most 62")
+    return Vocabulary(list(policy.levels), services, sorted(diseases))
 
 
 def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
@@ -97,6 +116,8 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     enc = Encoded(cols, person, list(people), np.array([rank[cid or ""] for cid in ids], np.int64), ids,
                   np.ones(n, bool), [])
     known_levels = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
+    vocab = vocabulary(policy)
+    cols["service"][:] = -1
     for i, c in enumerate(claims):
         if c.scheme is not None and c.scheme != policy.scheme:
             enc.reject([i], "scheme", f"claim is for {c.scheme!r} but policy {policy.id} is for {policy.scheme!r}")
@@ -105,6 +126,17 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
         if code is None:
             enc.reject([i], "level", f"unknown hospital level {c.level!r} for policy {policy.id}; one of {known_levels}")
             continue
+        if c.visit == "outpatient":
+            if c.service not in vocab.services:
+                have = ", ".join(vocab.services) or "none"
+                enc.reject([i], "service", f"policy {policy.id} has no outpatient service {c.service!r}; it has {have}")
+                continue
+            cols["visit"][i] = 1
+            cols["service"][i] = vocab.services.index(c.service)
+        cols["diseases"][i] = vocab.disease_mask(c.diseases)
+        cols["certified"][i] = vocab.disease_mask(c.certified)
+        cols["bed_fees"][i] = c.bed_fees
+        cols["nursing_fees"][i] = c.nursing_fees
         cols["level"][i] = code
         cols["place"][i] = PLACES.index(c.place)
         cols["referral"][i] = REFERRALS.index(c.referral)
@@ -129,7 +161,7 @@ def _coverage_text(policy: Policy) -> str:
     return f"policy {policy.id} covers {shown}"
 
 
-def _resolve_variants(policy: Policy, enc: Encoded) -> tuple[np.ndarray, list[ResolvedPolicy]]:
+def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tuple[np.ndarray, list[ResolvedPolicy]]:
     """The rule versions in force for each row's day; rows on a day without them are rejected."""
     variant = np.full(len(enc.ok), -1, np.int64)
     variants: list[ResolvedPolicy] = []
@@ -139,14 +171,22 @@ def _resolve_variants(policy: Policy, enc: Encoded) -> tuple[np.ndarray, list[Re
         date = dt.date.fromordinal(int(day))
         resolved = policy.at(date)
         rows = np.flatnonzero(enc.ok & (days == day))
+        inpatient = enc.cols["visit"][rows] == 0
         missing = [k for k in REQUIRED_RULES if resolved.rule(k) is None]
         if missing:
-            enc.reject(rows, "settled_on", f"no {missing[0]} rule in force on {date}; {_coverage_text(policy)}")
+            enc.reject(rows[inpatient], "settled_on", f"no {missing[0]} rule in force on {date}; {_coverage_text(policy)}")
+        for code in np.unique(enc.cols["service"][rows[~inpatient]]):
+            key = f"outpatient.service.{services[code]}"
+            if resolved.rule(key) is None:
+                spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"
+                enc.reject(rows[~inpatient][enc.cols["service"][rows[~inpatient]] == code], "settled_on",
+                           f"outpatient service {services[code]!r} is not in force on {date}; it covers {spans}")
+        if not enc.ok[rows].any():
             continue
         if id(resolved) not in index:
             index[id(resolved)] = len(variants)
             variants.append(resolved)
-        variant[rows] = index[id(resolved)]
+        variant[rows[enc.ok[rows]]] = index[id(resolved)]
     return variant, variants
 
 
@@ -209,11 +249,17 @@ def run(
     """Settle encoded claims: rules in force, per-row parameters, settlement order, rounds."""
     n = len(enc.ok)
     cols = enc.cols
-    variant, variants = _resolve_variants(policy, enc)
-    builds = {name: layer.build(variants, variant, cols, list(policy.levels)) for name, layer in LAYERS.items()}
+    vocab = vocabulary(policy)
+    variant, variants = _resolve_variants(policy, enc, vocab.services)
+    builds = {name: layer.build(variants, variant, cols, vocab) for name, layer in LAYERS.items()}
     for build in builds.values():
         for rows, field, reason in build.problems:
             enc.reject(rows, field, reason)
+    # fees counted at half are off the bill before anything is paid (日间病床)
+    reduction = np.where(enc.ok, outpatient.fee_reduction(builds["outpatient"]), 0)
+    if reduction.any():
+        cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction,
+                    fee_reduction=reduction)
     settled = np.flatnonzero(enc.ok)
     layout, offsets, keys = _layout(enc, settled)
 
@@ -221,11 +267,17 @@ def run(
     work = {k: v[layout] for k, v in cols.items()}
     wparams = {name: {k: v[layout] for k, v in b.columns.items()} for name, b in builds.items()}
     state = _columns(STATE_FIELDS, len(keys))
+    for name in SERVICE_FIELDS:  # per person-year and outpatient service
+        state[name] = np.zeros((len(keys), max(1, len(vocab.services))), np.int64)
     initial = {(a.person_id, a.year): a for a in accumulators}
     for j, key in enumerate(keys):
         if key in initial:
             for name, value in zip(STATE_FIELDS, initial[key].values()):
                 state[name][j] = value
+            for name in SERVICE_FIELDS:
+                for service, value in getattr(initial[key], name).items():
+                    if service in vocab.services:
+                        state[name][j, vocab.services.index(service)] = value
 
     wout = _columns(TRACE_FIELDS, len(layout))
     wbands = None
@@ -242,13 +294,13 @@ def run(
         rows = slice(int(offsets[k]), int(offsets[k + 1]))
         if trace:
             for j in range(rows.stop - rows.start):
-                before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j)
+                before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab.services)
         for name, layer in LAYERS.items():
             layer.settle(rows, work, wparams[name], builds[name].tables, state, wout,
                          wbands.get(name) if wbands is not None else None)
         if trace:
             for j in range(rows.stop - rows.start):
-                after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j)
+                after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab.services)
     block = np.zeros((len(TRACE_FIELDS), n), np.int64)
     block[:, layout] = np.stack([wout[name] for name in TRACE_FIELDS]) if n else block[:, layout]
     out = dict(zip(TRACE_FIELDS, block))
@@ -262,7 +314,7 @@ def run(
     rejects = sorted(enc.rejects, key=lambda r: r.row)
     return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
                    {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
-                   rejects, state, keys, initial, before, after)
+                   rejects, state, keys, vocab.services, initial, before, after)
 
 
 def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:
@@ -270,5 +322,7 @@ def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:
     return dict(zip(names, np.zeros((len(names), n), np.int64)))
 
 
-def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int) -> Accumulators:
-    return Accumulators.from_fen(key[0], key[1], {name: state[name][j] for name in STATE_FIELDS})
+def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int, services: list[str]) -> Accumulators:
+    per_service = {name: {s: int(state[name][j, i]) for i, s in enumerate(services) if state[name][j, i]}
+                   for name in SERVICE_FIELDS}
+    return Accumulators.from_fen(key[0], key[1], {name: state[name][j] for name in STATE_FIELDS}, per_service)

@@ -88,6 +88,8 @@ class Condition:
     age_under: int | None = None
     age_at_least: int | None = None
     retired: bool | None = None
+    services: frozenset[str] = frozenset()  # outpatient services (an inpatient claim has none)
+    visits: frozenset[str] = frozenset()  # inpatient, outpatient
 
 
 @attrs.frozen

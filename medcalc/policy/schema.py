@@ -197,6 +197,28 @@ def _set_of(choices: tuple[str, ...] | None) -> Parser:
     return parse
 
 
+def _names_list(value: object, ctx: ParseContext) -> tuple[str, ...]:
+    """A list of free names (services, diseases, certifications)."""
+    items = value if isinstance(value, list) else [value]
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item.strip():
+            raise Invalid("a non-empty name", item, f"[{i}]" if isinstance(value, list) else "")
+    return tuple(items)
+
+
+def _amount_table(value: object, ctx: ParseContext) -> dict[str, int]:
+    """A table of name = amount (a cap per disease)."""
+    if not isinstance(value, dict) or not value:
+        raise Invalid("a table of disease = amount, e.g. { 高血压 = 150, 糖尿病 = 150 }", value)
+    out = {}
+    for name, amount in value.items():
+        try:
+            out[name] = _amount(amount, ctx)
+        except Invalid as exc:
+            raise exc.under(name) from None
+    return out
+
+
 def _age(value: object, ctx: ParseContext) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 150:
         raise Invalid("an age in whole years between 0 and 150", value)
@@ -212,6 +234,8 @@ def _condition(**kw: object) -> Condition:
         age_under=kw["age_under"],
         age_at_least=kw["age_at_least"],
         retired=kw["retired"],
+        services=kw["service"] or frozenset(),
+        visits=kw["visit"] or frozenset(),
     )
 
 
@@ -224,6 +248,8 @@ _CONDITION = _table(
         "age_under": (_age, False),
         "age_at_least": (_age, False),
         "retired": (_bool, False),
+        "service": (lambda v, ctx: frozenset(_names_list(v, ctx)), False),
+        "visit": (_set_of(("inpatient", "outpatient")), False),
     },
     _condition,
 )
@@ -300,6 +326,17 @@ def _check_critical_modifier(params: dict) -> None:
         raise Invalid("at least one of threshold_fraction, ratio_points, uncapped", _MISSING, "")
 
 
+def _check_service(params: dict) -> None:
+    if params.get("disease_caps") is None:
+        for name in ("ceiling", "highest_only"):
+            if params.get(name) is not None:
+                raise Invalid("only with disease_caps", params[name], name)
+    if params.get("fixed") is not None:
+        for name in ("deductible", "halve"):
+            if params.get(name) is not None:
+                raise Invalid("not with a fixed payment", params[name], name)
+
+
 def _check_place(params: dict) -> None:
     effects = ("deductible", "deductible_multiple", "deductible_share", "ratio", "ratio_points", "floor")
     if all(params.get(e) is None for e in effects):
@@ -373,6 +410,28 @@ RULES: dict[str, RuleSpec] = {
             named=True,
             check=_check_modifier,
         ),
+        # Outpatient services (门诊): each named service is a category with its own rules and caps.
+        RuleSpec(
+            "outpatient.service",
+            "门诊 outpatient service",
+            {
+                "levels": (_set_of(None), True),
+                "places": (_set_of(PLACES), False),
+                "deductible": (_amount, False),
+                "ratio": (by_level(_ratio), False),
+                "fixed": (by_level(_amount), False),
+                "cap": (_amount, False),
+                "disease_caps": (_amount_table, False),
+                "ceiling": (_amount, False),
+                "highest_only": (_bool, False),
+                "visit_cap": (_amount, False),
+                "excluded_if_certified": (_names_list, False),
+                "halve": (_set_of(("bed", "nursing")), False),
+            },
+            one_of=(("ratio", "fixed"),),
+            named=True,
+            check=_check_service,
+        ),
         # 大病保险 (residents) or 大额医疗费用补助 (employees): the second layer.
         RuleSpec(
             "critical.base",
@@ -382,6 +441,7 @@ RULES: dict[str, RuleSpec] = {
                 "coinsurance": (_bool, True),
                 "above_cap": (_bool, True),
                 "pre_self_pay": (_bool, True),
+                "services": (_names_list, False),  # outpatient services whose self-pay also qualifies
             },
         ),
         RuleSpec("critical.threshold", "大病保险起付线 threshold", {"amount": (_amount, True)}),
