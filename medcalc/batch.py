@@ -8,6 +8,7 @@ anything ``np.asarray(..., "datetime64[D]")`` accepts, such as ISO strings).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Mapping
 
 import attrs
@@ -15,7 +16,7 @@ import numpy as np
 
 from .claims import MAX_TOTAL
 from .engine.accumulators import Accumulators
-from .engine.pipeline import COLUMNS, Encoded, run
+from .engine.pipeline import COLUMNS, Encoded, run, vocabulary
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .settlement import Reject
 
@@ -64,6 +65,18 @@ def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], default: str | 
     return lookup[inverse.reshape(-1)], names
 
 
+def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
+    """Names per row (a list, or a string separated by , ; | 、) as bit masks over the policy's diseases."""
+    if values is None:
+        return np.zeros(n, np.int64)
+    texts = np.array([",".join(v) if isinstance(v, (list, tuple, set, frozenset)) else ("" if v is None else str(v))
+                      for v in values], dtype=str)
+    names, inverse = np.unique(texts, return_inverse=True)
+    masks = np.array([vocab.disease_mask([x.strip() for x in re.split(r"[,;|、，]", t) if x.strip()]) for t in names],
+                     np.int64)
+    return masks[inverse.reshape(-1)]
+
+
 def _fen(values: Any, n: int, name: str) -> np.ndarray:
     if values is None:
         return np.zeros(n, np.int64)
@@ -90,6 +103,12 @@ def settle_arrays(
     category: Any = None,
     age: Any = None,
     retired: Any = None,
+    visit: Any = None,
+    service: Any = None,
+    diseases: Any = None,
+    certified: Any = None,
+    bed_fees: Any = None,
+    nursing_fees: Any = None,
     accumulators: Iterable[Accumulators] = (),
 ) -> BatchColumns:
     """Settle a batch of inpatient claims given as columns of equal length.
@@ -100,7 +119,6 @@ def settle_arrays(
     """
     n = len(np.asarray(total))
     cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
-    cols["service"][:] = -1  # batches over columns are admissions (outpatient columns: not yet)
     rejects: list[tuple[np.ndarray, str, str]] = []
 
     def bad(mask: np.ndarray, field: str, reason: str) -> None:
@@ -116,19 +134,34 @@ def settle_arrays(
     cols["level"], names = _codes(level, list(policy.levels), None, n)
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     bad(cols["level"] < 0, "level", f"unknown hospital level for policy {policy.id}; one of {known}")
-    for field, vocabulary, default in (("place", PLACES, "local"), ("referral", REFERRALS, "none"),
-                                       ("category", CATEGORIES, "ordinary")):
+    for field, names_allowed, default in (("place", PLACES, "local"), ("referral", REFERRALS, "none"),
+                                          ("category", CATEGORIES, "ordinary")):
         values = {"place": place, "referral": referral, "category": category}[field]
-        cols[field], _ = _codes(values, vocabulary, default, n)
-        bad(cols[field] < 0, field, "must be one of " + ", ".join(vocabulary))
+        cols[field], _ = _codes(values, names_allowed, default, n)
+        bad(cols[field] < 0, field, "must be one of " + ", ".join(names_allowed))
     bad((cols["place"] > 0) & (cols["referral"] == 0), "referral",
         "required for care outside the insured area: one of referred, emergency, resident, not_referred")
     cols["age"] = np.full(n, -1, np.int64) if age is None else np.asarray(age, np.int64)
     bad((cols["age"] < -1) | (cols["age"] > 150), "age", "must be whole years between 0 and 150")
     cols["retired"] = np.zeros(n, np.int64) if retired is None else np.asarray(retired).astype(np.int64)
 
+    vocab = vocabulary(policy)
+    cols["visit"], _ = _codes(visit, ("inpatient", "outpatient"), "inpatient", n)
+    bad(cols["visit"] < 0, "visit", "must be one of inpatient, outpatient")
+    if service is None:
+        cols["service"] = np.full(n, -1, np.int64)
+    else:
+        named = np.asarray(service).astype(str)
+        cols["service"], _ = _codes(np.where(named == "None", "", named), vocab.services + [""], "", n)
+        cols["service"] = np.where(cols["service"] == len(vocab.services), -1, cols["service"])
+        bad((cols["visit"] == 1) & (cols["service"] < 0), "service",
+            f"policy {policy.id} has no such outpatient service; it has {', '.join(vocab.services) or 'none'}")
+    bad((cols["visit"] == 1) & (cols["service"] == -1) & (service is None), "service", "required for an outpatient claim")
+    bad((cols["visit"] == 0) & (cols["service"] >= 0), "service", "only outpatient claims name a service")
+    cols["diseases"] = _disease_masks(diseases, vocab, n)
+    cols["certified"] = _disease_masks(certified, vocab, n)
     for name, values in (("total", total), ("self_funded", self_funded), ("over_limit", over_limit),
-                         ("pre_self_pay", pre_self_pay)):
+                         ("pre_self_pay", pre_self_pay), ("bed_fees", bed_fees), ("nursing_fees", nursing_fees)):
         cols[name] = _fen(values, n, name)
         bad(cols[name] < 0, name, "amount must not be negative")
     bad(cols["total"] > MAX_TOTAL, "total", "must not exceed 1000万 yuan (the engine's exact integer range)")
@@ -144,6 +177,9 @@ def settle_arrays(
             "must equal total − 全自费 − 超限价 − 乙类先行自付 when the parts are given")
         bad(given > cols["total"], "in_scope", "must not exceed total")
 
+    bad(cols["bed_fees"] + cols["nursing_fees"] > cols["in_scope"], "bed_fees",
+        "bed and nursing fees are part of the in-scope cost and must not exceed it")
+
     people, person = np.unique(np.asarray(person_id).astype(str), return_inverse=True)
     if claim_id is None:
         tie, ids = np.zeros(n, np.int64), [None] * n
@@ -157,6 +193,7 @@ def settle_arrays(
         enc.reject(rows, field, reason)
     outcome = run(policy, enc, accumulators)
     r, settled = outcome.results, outcome.settled
+    cols = outcome.columns  # after the policy's fee reductions (日间病床)
     funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
     columns = {
         "total": cols["total"][settled], "in_scope": cols["in_scope"][settled],

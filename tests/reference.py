@@ -40,6 +40,10 @@ def applies(cond: Condition, claim: Claim) -> bool:
         return False
     if cond.retired is not None and claim.retired != cond.retired:
         return False
+    if cond.visits and claim.visit not in cond.visits:
+        return False
+    if cond.services and claim.service not in cond.services:
+        return False
     return True
 
 
@@ -59,6 +63,8 @@ class Person:
         self.burden = 0
         self.largest_cap = 0
         self.backstop_cap_paid = 0
+        self.service_deductible: dict[str, int] = {}
+        self.service_paid: dict[str, int] = {}
 
 
 def one_rule(rules, family, claim):
@@ -72,11 +78,8 @@ def overlap(lo, hi, a, b) -> int:
     return max(0, top - max(lo, a))
 
 
-def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
-    # reasons in the engine's order: scheme (in settle_all), level, date, then the rules' own
-    if claim.level not in policy.levels:
-        return {"rejected": "level"}
-    rules = policy.at(claim.settled_on)
+def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
+    """Layer 1 for an admission; state is updated by the returned commit()."""
     deductible_rule = rules.rule("inpatient.deductible")
     ratio_rule = rules.rule("inpatient.ratio")
     if deductible_rule is None or ratio_rule is None:
@@ -182,6 +185,79 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     if annual is not None and annual.get("fund") is not None:
         paid = min(raw, max(0, annual["fund"] - person.basic_paid))
 
+    above_cap = payable - (end - start) if annual is not None and annual.get("cost") is not None else 0
+
+    def commit() -> None:
+        person.admissions += 1
+        person.deductible_paid += charged
+        person.in_scope_total += in_scope
+        person.payable_total += payable
+        person.basic_paid += paid
+
+    return {"charged": charged, "payable": payable, "raw": raw, "paid": paid, "in_scope": in_scope,
+            "above_cap": above_cap, "reduction": 0, "commit": commit}
+
+
+def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
+    """Layer 1 for an outpatient service, read the way policies/README.md describes it."""
+    name = claim.service
+    rule = rules.rule(f"outpatient.service.{name}")
+    if rule is None:
+        return {"rejected": "settled_on"}
+    if claim.level not in rule["levels"]:
+        return {"rejected": "level"}
+    place = "local" if claim.referral == "resident" else claim.place
+    if place not in (rule["places"] or {"local"}):
+        return {"rejected": "place"}
+    excluded = set(rule.get("excluded_if_certified") or ()) & set(claim.certified)
+    if excluded and rule.get("disease_caps") is None:
+        return {"rejected": "certified"}
+    cap = rule.get("cap")
+    if rule.get("disease_caps") is not None:
+        counted = [amount for disease, amount in rule["disease_caps"].items()
+                   if disease in claim.diseases and disease not in excluded]
+        if not counted:
+            return {"rejected": "diseases"}
+        disease_cap = max(counted) if rule.get("highest_only") else sum(counted)
+        if rule.get("ceiling") is not None:
+            disease_cap = min(disease_cap, rule["ceiling"])
+        cap = disease_cap if cap is None else min(cap, disease_cap)
+    if rule.get("fixed") is None and rule["ratio"].get(claim.level) is None:
+        return {"rejected": "level"}
+    halve = rule.get("halve") or ()
+    reduction = half_up(Fraction(int(claim.bed_fees) * ("bed" in halve) + int(claim.nursing_fees) * ("nursing" in halve), 2))
+    in_scope = int(claim.in_scope_cost) - reduction
+    charged = min(in_scope, max(0, (rule.get("deductible") or 0) - person.service_deductible.get(name, 0)))
+    payable = in_scope - charged
+    if rule.get("fixed") is not None:
+        raw = min(rule["fixed"].get(claim.level), in_scope)
+    else:
+        raw = half_up(payable * pct(rule["ratio"].get(claim.level)))
+    if rule.get("visit_cap") is not None:
+        raw = min(raw, rule["visit_cap"])
+    paid = raw if cap is None else min(raw, max(0, cap - person.service_paid.get(name, 0)))
+
+    def commit() -> None:
+        person.service_deductible[name] = person.service_deductible.get(name, 0) + charged
+        person.service_paid[name] = person.service_paid.get(name, 0) + paid
+
+    return {"charged": charged, "payable": payable, "raw": raw, "paid": paid, "in_scope": in_scope,
+            "above_cap": 0, "reduction": reduction, "commit": commit}
+
+
+def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
+    # reasons in the engine's order: scheme (in settle_all), level, date, then the rules' own
+    if claim.level not in policy.levels:
+        return {"rejected": "level"}
+    if claim.visit == "outpatient" and f"outpatient.service.{claim.service}" not in policy.timelines:
+        return {"rejected": "service"}
+    rules = policy.at(claim.settled_on)
+    first = outpatient_layer(rules, claim, person) if claim.visit == "outpatient" else inpatient_layer(rules, claim, person)
+    if "rejected" in first:
+        return first
+    charged, payable, raw, paid = first["charged"], first["payable"], first["raw"], first["paid"]
+    in_scope, above_cap, total = first["in_scope"], first["above_cap"], int(claim.total) - first["reduction"]
+
     # the other layers reject before anything is settled or accumulated
     critical_place = one_rule(rules, "critical.place", claim)
     assistance_rule = one_rule(rules, "assistance.category", claim)
@@ -199,16 +275,13 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     if "ambiguous" in (assistance_rule, cap_rule, again_rule):
         return {"rejected": "category"}
 
-    person.admissions += 1
-    person.deductible_paid += charged
-    person.in_scope_total += in_scope
-    person.payable_total += payable
-    person.basic_paid += paid
-    above_cap = payable - (end - start) if annual is not None and annual.get("cost") is not None else 0
+    first["commit"]()
 
     # layer 2: 大病保险 / 大额补助
     critical = 0
-    if bands_rule is not None:
+    base_rule = rules.rule("critical.base")
+    counts = claim.visit == "inpatient" or (base_rule is not None and claim.service in (base_rule.get("services") or ()))
+    if bands_rule is not None and counts:
         base_rule = rules.rule("critical.base")
         covered = payable - above_cap
         cut = half_up(Fraction(covered * (raw - paid), raw)) if raw > 0 else 0
@@ -274,7 +347,7 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
 
     funds = paid + critical + assistance + backstop
     return {"deductible": charged, "basic": paid, "critical": critical, "assistance": assistance,
-            "backstop": backstop, "patient": claim.total - funds, "in_scope": in_scope}
+            "backstop": backstop, "patient": total - funds, "in_scope": in_scope}
 
 
 def settle_all(policy: Policy, claims: list[Claim]) -> list[dict]:

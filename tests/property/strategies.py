@@ -86,6 +86,9 @@ def policies(draw) -> str:
         parts.append(f"[[inpatient.modifier.poor]]\nsince = 2020-01-01\nwhen = {{ category = [\"poverty\", \"dibao\"] }}\nratio_points = \"{draw(st.integers(-20, 40))}\"\ndeductible_fraction = {_pct(draw(ratios))}\n{CITE}")
     if draw(st.booleans()):
         parts.append(f"[[inpatient.modifier.minor]]\nsince = 2020-01-01\nwhen = {{ age_under = 18 }}\nratio_points = \"+5\"\n{CITE}")
+    for name in SERVICES:
+        if draw(st.booleans()):
+            parts.append(draw(services(name)))
     if draw(st.booleans()):
         parts.append(draw(critical_layers()))
     if draw(st.booleans()):
@@ -93,6 +96,47 @@ def policies(draw) -> str:
     if draw(st.booleans()):
         parts.append(draw(backstop_layers()))
     return "\n".join(parts)
+
+
+SERVICES = ("general", "two", "large")
+DISEASES = ("高血压", "糖尿病", "冠心病")
+
+
+@st.composite
+def services(draw, name: str) -> str:
+    """A random outpatient service: levels, places, deductible, ratio or fixed, caps of every kind."""
+    levels = draw(st.lists(st.sampled_from(LEVELS), min_size=1, max_size=3, unique=True))
+    lines = [f"levels = {_list(levels)}"]
+    if draw(st.booleans()):
+        lines.append(f'places = {_list(draw(st.lists(st.sampled_from(["local", "in_province", "out_of_province"]), min_size=1, max_size=3, unique=True)))}')
+    if draw(st.booleans()):
+        lines.append(f"fixed = {_levels(draw(st.lists(st.integers(0, 5000), min_size=3, max_size=3)), _amount)}")
+    else:
+        lines.append(f"ratio = {_levels(draw(st.lists(ratios, min_size=3, max_size=3)), _pct)}")
+        if draw(st.booleans()):
+            lines.append(f"deductible = {_amount(draw(st.integers(0, 20_000)))}")
+        if draw(st.booleans()):
+            lines.append('halve = ["bed", "nursing"]')
+    if draw(st.booleans()):
+        lines.append(f"cap = {_amount(draw(st.integers(0, 100_000)))}")
+    if draw(st.booleans()):
+        chosen = draw(st.lists(st.sampled_from(DISEASES), min_size=1, max_size=3, unique=True))
+        caps = ", ".join(f'"{d}" = {_amount(draw(st.integers(0, 50_000)))}' for d in chosen)
+        lines.append(f"disease_caps = {{ {caps} }}")
+        if draw(st.booleans()):
+            lines.append(f"ceiling = {_amount(draw(st.integers(0, 80_000)))}")
+        if draw(st.booleans()):
+            lines.append("highest_only = true")
+    if draw(st.booleans()):
+        lines.append(f"visit_cap = {_amount(draw(st.integers(0, 20_000)))}")
+    if draw(st.booleans()):
+        lines.append(f"excluded_if_certified = {_list(draw(st.lists(st.sampled_from(DISEASES), min_size=1, max_size=2, unique=True)))}")
+    body = "\n".join(lines)
+    return f"[[outpatient.service.{name}]]\nsince = 2020-01-01\n{body}\n{CITE}"
+
+
+def _list(items) -> str:
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
 def _flag() -> st.SearchStrategy[str]:
@@ -151,15 +195,26 @@ def backstop_layers(draw) -> str:
 
 @st.composite
 def claims(draw, *, people: int = 3, max_claims: int = 12, levels=LEVELS, start: dt.date = dt.date(2020, 1, 1),
-           days: int = 800) -> list[Claim]:
-    """Random inpatient claims of a few people over about two years, with date ties."""
+           days: int = 800, outpatient: bool = True) -> list[Claim]:
+    """Random claims of a few people over about two years, with date ties; a quarter outpatient visits."""
     n = draw(st.integers(1, max_claims))
     out = []
     for i in range(n):
         total = draw(st.one_of(st.integers(0, 2_000_000), st.integers(0, 100_000_000)))
         parts = draw(st.lists(st.integers(0, max(0, total // 3)), min_size=3, max_size=3))
         place = draw(st.sampled_from(["local", "local", "in_province", "out_of_province"]))
+        outpatient = {}
+        if outpatient and draw(st.integers(0, 3)) == 0:  # a quarter of the claims are outpatient visits
+            in_scope = total - sum(parts)
+            fees = draw(st.lists(st.integers(0, max(0, in_scope // 2)), min_size=2, max_size=2))
+            outpatient = dict(
+                visit="outpatient", service=draw(st.sampled_from(SERVICES)),
+                diseases=draw(st.lists(st.sampled_from(DISEASES), max_size=3, unique=True)),
+                certified=draw(st.lists(st.sampled_from(DISEASES), max_size=1)),
+                bed_fees=Fen(fees[0]), nursing_fees=Fen(fees[1]),
+            )
         out.append(Claim(
+            **outpatient,
             person_id=f"p{draw(st.integers(0, people - 1))}",
             claim_id=draw(st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))),
             settled_on=start + dt.timedelta(days=draw(st.integers(0, days))),

@@ -24,6 +24,12 @@ def _columns(batch):
         referral=[c.referral for c in batch],
         category=[c.category for c in batch],
         age=np.array([-1 if c.age is None else c.age for c in batch], np.int64),
+        visit=[c.visit for c in batch],
+        service=[c.service or "" for c in batch],
+        diseases=[list(c.diseases) for c in batch],
+        certified=[",".join(c.certified) for c in batch],
+        bed_fees=np.array([int(c.bed_fees) for c in batch], np.int64),
+        nursing_fees=np.array([int(c.nursing_fees) for c in batch], np.int64),
     )
 
 

@@ -23,7 +23,7 @@ def _engine(policy, batch):
         else:
             rows.append({
                 **{k: int(outcome.results[k][i]) for k in ("deductible", "basic", "critical", "assistance", "backstop")},
-                "patient": int(batch[i].total - sum(outcome.results[k][i] for k in ("basic", "critical", "assistance", "backstop"))),
+                "patient": int(outcome.columns["total"][i] - sum(outcome.results[k][i] for k in ("basic", "critical", "assistance", "backstop"))),
                 "in_scope": int(outcome.columns["in_scope"][i]),
             })
     return rows

@@ -36,7 +36,7 @@ def test_payouts_within_bounds_and_identity_holds(tmp_path_factory, text, batch)
 
 
 @SETTINGS
-@given(cap=st.integers(0, 5_000_000), batch=claims(people=2, max_claims=15))
+@given(cap=st.integers(0, 5_000_000), batch=claims(people=2, max_claims=15, outpatient=False))
 def test_a_persons_basic_payments_in_a_year_never_exceed_the_cap(tmp_path_factory, cap, batch):
     policy = make_policy(tmp_path_factory.mktemp("p"), rule("inpatient.deductible", "amount = 100"),
                          rule("inpatient.ratio", 'ratio = { level1 = "90%", level2 = "80%" }'),
@@ -56,7 +56,7 @@ MARGINAL = 'segments = "marginal"\nbasis = "in_scope"\nbands = [ { below = 5000,
 
 
 @SETTINGS
-@given(history=claims(people=1, max_claims=4), extra=st.integers(0, 5_000_000), data=st.data())
+@given(history=claims(people=1, max_claims=4, outpatient=False), extra=st.integers(0, 5_000_000), data=st.data())
 def test_payout_is_non_decreasing_in_cost_with_marginal_segments(tmp_path_factory, history, extra, data):
     policy = make_policy(tmp_path_factory.mktemp("p"), rule("inpatient.deductible", "by_admission = [800, 400]"),
                          rule("inpatient.ratio", MARGINAL), rule("inpatient.cap", 'fund = "5万"'))
@@ -72,7 +72,7 @@ def test_payout_is_non_decreasing_in_cost_with_marginal_segments(tmp_path_factor
 
 @SETTINGS
 @given(ratio=st.integers(0, 10000), bump=st.integers(0, 10000), deductible=st.integers(0, 500_000),
-       cut=st.integers(0, 500_000), batch=claims(people=2))
+       cut=st.integers(0, 500_000), batch=claims(people=2, outpatient=False))
 def test_a_higher_ratio_or_lower_deductible_never_pays_less(tmp_path_factory, ratio, bump, deductible, cut, batch):
     def policy(r, d, name):
         return make_policy(tmp_path_factory.mktemp(name), rule("inpatient.deductible", f'amount = "{d // 100}.{d % 100:02d}"'),

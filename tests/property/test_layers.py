@@ -67,7 +67,7 @@ def _local(batch, **changes):
 
 
 @SETTINGS
-@given(cap=st.integers(0, 60_000), acap=st.integers(0, 30_000), batch=claims(people=2, max_claims=12))
+@given(cap=st.integers(0, 60_000), acap=st.integers(0, 30_000), batch=claims(people=2, max_claims=12, outpatient=False))
 def test_layer_caps_are_never_exceeded_in_a_year(tmp_path_factory, cap, acap, batch):
     policy = _chain(tmp_path_factory.mktemp("p"), critical_cap=cap, assistance_cap=acap)
     result = medcalc.settle_many(policy, _local(batch))
@@ -78,7 +78,7 @@ def test_layer_caps_are_never_exceeded_in_a_year(tmp_path_factory, cap, acap, ba
 
 
 @SETTINGS
-@given(batch=claims(people=1, max_claims=10), fraction=st.integers(0, 100), points=st.integers(0, 30),
+@given(batch=claims(people=1, max_claims=10, outpatient=False), fraction=st.integers(0, 100), points=st.integers(0, 30),
        uncapped=st.booleans())
 def test_a_tilted_person_never_gets_less(tmp_path_factory, batch, fraction, points, uncapped):
     tilt = f'threshold_fraction = "{fraction}%"\nratio_points = "+{points}"\nuncapped = {str(uncapped).lower()}'
