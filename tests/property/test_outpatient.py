@@ -1,0 +1,65 @@
+"""Properties of outpatient services over random visit sequences."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import medcalc
+from medcalc import Claim, Fen
+from tests.policy_text import make_policy, rule
+
+SETTINGS = settings(max_examples=100, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+BASIC = (rule("inpatient.deductible", "amount = 0"), rule("inpatient.ratio", 'ratio = "50%"'))
+DISEASES = ("高血压", "糖尿病", "冠心病")
+
+visits = st.lists(st.tuples(st.integers(0, 364), st.integers(0, 300_000), st.sampled_from(["a", "b", "c"]),
+                            st.lists(st.sampled_from(DISEASES), min_size=1, max_size=3, unique=True)),
+                  min_size=1, max_size=25)
+
+
+def _visits(data, service_of=lambda s: s):
+    return [Claim(person_id="p", visit="outpatient", service=service_of(s), level="level1", total=Fen(total),
+                  settled_on=dt.date(2025, 1, 1) + dt.timedelta(days=day), diseases=diseases)
+            for day, total, s, diseases in data]
+
+
+@SETTINGS
+@given(data=visits, cap=st.integers(0, 50_000), visit_cap=st.integers(0, 20_000), deductible=st.integers(0, 10_000))
+def test_visit_and_annual_caps_hold_and_services_never_share_a_cap(tmp_path_factory, data, cap, visit_cap, deductible):
+    services = [rule(f"outpatient.service.{s}", f'levels = ["level1"]\nratio = "{70 + i * 10}%"\ndeductible = {deductible}\n'
+                     f"cap = {cap}\nvisit_cap = {visit_cap}") for i, s in enumerate("abc")]
+    policy = make_policy(tmp_path_factory.mktemp("p"), *BASIC, *services)
+    batch = medcalc.settle_many(policy, _visits(data))
+    paid: dict[str, int] = {}
+    for s in batch.settlements:
+        assert 0 <= s.basic <= min(visit_cap * 100, s.in_scope - s.deductible)
+        paid[s.claim.service] = paid.get(s.claim.service, 0) + s.basic
+    assert all(total <= cap * 100 for total in paid.values())  # each service against its own cap
+    # each service's total equals what it pays when settled alone: no service draws on another's cap
+    for service in "abc":
+        alone = [c for c in _visits(data) if c.service == service]
+        if alone:
+            assert sum(s.basic for s in medcalc.settle_many(policy, alone).settlements) == paid.get(service, 0)
+
+
+@SETTINGS
+@given(data=visits, caps=st.lists(st.integers(0, 30_000), min_size=3, max_size=3), ceiling=st.integers(0, 60_000))
+def test_disease_caps_add_up_to_the_ceiling_and_highest_only_never_pays_more_than_the_best(tmp_path_factory, data, caps,
+                                                                                            ceiling):
+    table = "{ " + ", ".join(f'"{d}" = {c}' for d, c in zip(DISEASES, caps)) + " }"
+    summed = rule("outpatient.service.summed", f'levels = ["level1"]\nratio = "100%"\ndisease_caps = {table}\nceiling = {ceiling}')
+    highest = rule("outpatient.service.highest", f'levels = ["level1"]\nratio = "100%"\ndisease_caps = {table}\nhighest_only = true')
+    policy = make_policy(tmp_path_factory.mktemp("p"), *BASIC, summed, highest)
+    diseases = sorted({d for _, _, _, ds in data for d in ds})  # the person's diseases over the year
+    data = [(day, total, s, diseases) for day, total, s, _ in data]
+    cap_of = dict(zip(DISEASES, caps))
+    total_summed = sum(s.basic for s in medcalc.settle_many(policy, _visits(data, lambda s: "summed")).settlements)
+    total_highest = sum(s.basic for s in medcalc.settle_many(policy, _visits(data, lambda s: "highest")).settlements)
+    assert total_summed <= min(sum(cap_of[d] for d in diseases), ceiling) * 100
+    assert total_highest <= max(cap_of[d] for d in diseases) * 100
+    spent = sum(total for _, total, _, _ in data)
+    assert total_highest == min(spent, max(cap_of[d] for d in diseases) * 100)  # 100 %: the cap or the cost
