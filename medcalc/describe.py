@@ -50,10 +50,17 @@ def describe(name: str, value: Any) -> str:
             parts.append(f"age at least {value.age_at_least}")
         if value.retired is not None:
             parts.append("retired" if value.retired else "not retired")
+        for label, items in (("visit", value.visits), ("service", value.services)):
+            if items:
+                parts.append(f"{label} in {', '.join(sorted(items))}")
         return "; ".join(parts) or "every claim"
     if isinstance(value, DeductibleShare):
         text = f"{Ratio(value.share)} of the total, at least {format_yuan(value.floor)}"
         return text + (f", at most {format_yuan(value.ceiling)}" if value.ceiling is not None else "")
+    if isinstance(value, frozenset) or (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
+        return ", ".join(sorted(value)) if isinstance(value, frozenset) else ", ".join(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_one(name, v)}" for k, v in value.items())
     if isinstance(value, tuple) and value and isinstance(value[0], Band):
         return "; ".join(f"{'to ' + format_yuan(b.upper) if b.upper is not None else 'above'}: {describe('ratio', b.ratio)}"
                          for b in value)
