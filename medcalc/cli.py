@@ -45,6 +45,12 @@ _CLAIM_FLAGS = {
     "referral": "referral",
     "category": "category",
     "age": "age",
+    "visit": "visit",
+    "service": "service",
+    "diseases": "diseases",
+    "certified": "certified",
+    "bed_fees": "bed_fees",
+    "nursing_fees": "nursing_fees",
 }
 
 _REQUIRED = ("inpatient.deductible", "inpatient.ratio")
@@ -97,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     quote.add_argument("--category", help="person category: one of " + ", ".join(CATEGORIES))
     quote.add_argument("--age", help="age in years")
     quote.add_argument("--retired", action="store_true", default=None, help="the person is retired (employees)")
+    quote.add_argument("--visit", choices=("inpatient", "outpatient"), help="inpatient (default) or outpatient")
+    quote.add_argument("--service", help="outpatient service of the policy, e.g. general, two_diseases (see `medcalc policy show`)")
+    quote.add_argument("--diseases", help="diseases the visit treats, comma-separated, e.g. 高血压,糖尿病")
+    quote.add_argument("--certified", help="慢特病 the person is certified for, comma-separated")
+    quote.add_argument("--bed-fees", dest="bed_fees", help="bed fees within the in-scope cost (日间病床)")
+    quote.add_argument("--nursing-fees", dest="nursing_fees", help="nursing fees within the in-scope cost (日间病床)")
     quote.add_argument("--explain", action="store_true", help="show every step with the policy sentence behind it")
 
     score = sub.add_parser("score", parents=[policy_choice, output], help="settle a file of claims",

@@ -178,3 +178,12 @@ def test_more_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):
     (tmp_path / "claims.txt").write_text("x", encoding="utf-8")
     code, out, err = run(capsys, *argv)
     assert (code, out, err) == (2, "", f"medcalc: error: {message}\n")
+
+
+def test_quote_an_outpatient_visit(capsys):
+    code, out, _ = run(capsys, "quote", "--region", "淮北", "--date", "2025-03-01", "--visit", "outpatient",
+                       "--service", "large_general", "--diseases", "冠心病", "--level", "level1", "--total", "2000", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert (data["deductible"], data["basic"]) == ("100.00", "700.00")  # (2000 − 100) × 80 % capped at 700 a visit
+    assert data["accumulators_after"]["service_paid"] == {"large_general": "700.00"}
