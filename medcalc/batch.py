@@ -131,7 +131,8 @@ def settle_arrays(
     cols["day"] = safe_days.astype(np.int64) + _EPOCH_ORDINAL
     cols["year"] = safe_days.astype("datetime64[Y]").astype(np.int64) + 1970
 
-    cols["level"], names = _codes(level, list(policy.levels), None, n)
+    vocab = vocabulary(policy)
+    cols["level"], names = _codes(level, list(vocab), None, n)
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     bad(cols["level"] < 0, "level", f"unknown hospital level for policy {policy.id}; one of {known}")
     for field, names_allowed, default in (("place", PLACES, "local"), ("referral", REFERRALS, "none"),
@@ -145,7 +146,6 @@ def settle_arrays(
     bad((cols["age"] < -1) | (cols["age"] > 150), "age", "must be whole years between 0 and 150")
     cols["retired"] = np.zeros(n, np.int64) if retired is None else np.asarray(retired).astype(np.int64)
 
-    vocab = vocabulary(policy)
     cols["visit"], _ = _codes(visit, ("inpatient", "outpatient"), "inpatient", n)
     bad(cols["visit"] < 0, "visit", "must be one of inpatient, outpatient")
     if service is None:
@@ -158,6 +158,8 @@ def settle_arrays(
             f"policy {policy.id} has no such outpatient service; it has {', '.join(vocab.services) or 'none'}")
     bad((cols["visit"] == 1) & (cols["service"] == -1) & (service is None), "service", "required for an outpatient claim")
     bad((cols["visit"] == 0) & (cols["service"] >= 0), "service", "only outpatient claims name a service")
+    bad((cols["visit"] == 0) & (cols["level"] >= len(policy.levels)), "level",
+        f"an outpatient institution of policy {policy.id}; an admission needs a hospital level: one of {known}")
     cols["diseases"] = _disease_masks(diseases, vocab, n)
     cols["certified"] = _disease_masks(certified, vocab, n)
     for name, values in (("total", total), ("self_funded", self_funded), ("over_limit", over_limit),

@@ -189,9 +189,10 @@ def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           f"{format_yuan(p['fixed'])} a visit (at most the in-scope cost)", amount=Fen(r["service_raw"]),
                           **_cited(rule)))
     else:
-        deductible = rule.get("deductible") or 0
+        deductible = p["deductible"]
         steps.append(Step("deductible_charged", f"门诊 {service}: 起付线 yearly deductible",
-                          f"{format_yuan(deductible)} a year, charged so far {format_yuan(r['service_deductible_before'])}",
+                          f"{format_yuan(deductible)} a year at this level (topped up to the highest level used), "
+                          f"charged so far {format_yuan(r['service_deductible_before'])}",
                           amount=Fen(r["deductible"]), before=Fen(r["service_deductible_before"]),
                           after=Fen(r["service_deductible_before"] + r["deductible"]), **_cited(rule)))
         steps.append(Step("ratio", f"门诊 {service}: 报销比例 ratio", f"{format_yuan(r['payable'])} × {Ratio(p['ratio'])}",
@@ -241,7 +242,8 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
             steps.append(Step("critical_tilt", "倾斜支付 tilt", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
     place = t.place_rules[p["place_rule"]] if p["place_rule"] >= 0 else None
     if place is not None:
-        effect = f"ratio {Ratio(place['ratio'].get(list(o.policy.levels)[o.columns['level'][i]]) or 0)}" \
+        codes = list(o.policy.levels) + list(o.policy.institutions)
+        effect = f"ratio {Ratio(place['ratio'].get(codes[o.columns['level'][i]]) or 0)}" \
             if place.get("ratio") is not None else f"bands {_points(place['ratio_points'])}"
         steps.append(Step("critical_place", "大病 place and referral", f"{place.key}: {effect}", **_cited(place)))
     bands_rule = resolved.rule("critical.bands")

@@ -209,6 +209,8 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
     place = "local" if claim.referral == "resident" else claim.place
     if place not in (rule["places"] or {"local"}):
         return {"rejected": "place"}
+    if rule.get("diseases") and not set(rule["diseases"]) & set(claim.diseases):
+        return {"rejected": "diseases"}
     excluded = set(rule.get("excluded_if_certified") or ()) & set(claim.certified)
     if excluded and rule.get("disease_caps") is None:
         return {"rejected": "certified"}
@@ -227,7 +229,8 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
     halve = rule.get("halve") or ()
     reduction = half_up(Fraction(int(claim.bed_fees) * ("bed" in halve) + int(claim.nursing_fees) * ("nursing" in halve), 2))
     in_scope = int(claim.in_scope_cost) - reduction
-    charged = min(in_scope, max(0, (rule.get("deductible") or 0) - person.service_deductible.get(name, 0)))
+    yearly = rule["deductible"].get(claim.level) if rule.get("deductible") is not None else 0
+    charged = min(in_scope, max(0, (yearly or 0) - person.service_deductible.get(name, 0)))
     payable = in_scope - charged
     if rule.get("fixed") is not None:
         raw = min(rule["fixed"].get(claim.level), in_scope)
@@ -247,7 +250,7 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
 
 def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     # reasons in the engine's order: scheme (in settle_all), level, date, then the rules' own
-    if claim.level not in policy.levels:
+    if claim.level not in policy.levels and (claim.visit == "inpatient" or claim.level not in policy.institutions):
         return {"rejected": "level"}
     if claim.visit == "outpatient" and f"outpatient.service.{claim.service}" not in policy.timelines:
         return {"rejected": "service"}

@@ -59,6 +59,11 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
                 problems.append((rows[~ok_place], "place",
                                  f"outpatient service {service!r} pays only care {', '.join(sorted(places))} "
                                  "(or of filed long-term residents)"))
+            if rule.get("diseases"):
+                named = (cols["diseases"][rows] & vocab.disease_mask(rule["diseases"])) != 0
+                if not named.all():
+                    problems.append((rows[~named], "diseases", f"outpatient service {service!r} pays only for "
+                                     f"{', '.join(rule['diseases'])}; the claim names none of them"))
             excluded = vocab.disease_mask(rule.get("excluded_if_certified") or ())
             certified = cols["certified"][rows] & excluded  # certified 慢特病 that end this cover
             if excluded and rule.get("disease_caps") is None:
@@ -74,7 +79,9 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
                 lacking = p["ratio"][rows] < 0
                 if lacking.any():
                     problems.append((rows[lacking], "level", f"outpatient service {service!r} has no ratio for this level"))
-            p["deductible"][rows] = rule.get("deductible") or 0
+            # a yearly deductible by level is charged up to the highest level used in the year
+            if rule.get("deductible") is not None:
+                p["deductible"][rows] = np.maximum(level_array(rule["deductible"], vocab)[level], 0)
             p["cap"][rows] = NO_LIMIT if rule.get("cap") is None else rule["cap"]
             if rule.get("disease_caps") is not None:
                 caps = rule["disease_caps"]

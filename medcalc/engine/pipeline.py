@@ -98,16 +98,17 @@ def vocabulary(policy: Policy) -> Vocabulary:
         if key.startswith(prefix):
             for layer in policy.timelines[key].layers:
                 for version in layer:
-                    diseases |= set(version.get("disease_caps") or ()) | set(version.get("excluded_if_certified") or ())
+                    diseases |= (set(version.get("disease_caps") or ()) | set(version.get("excluded_if_certified") or ())
+                                 | set(version.get("diseases") or ()))
     if len(diseases) > 62:
         raise ValueError(f"policy {policy.id} names {len(diseases)} diseases; medcalc handles at most 62")
-    return Vocabulary(list(policy.levels), services, sorted(diseases))
+    return Vocabulary(list(policy.levels) + list(policy.institutions), services, sorted(diseases))
 
 
 def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     """Claim objects as columns; a claim of another scheme or an unknown level is rejected here."""
     n = len(claims)
-    level_index = {code: i for i, code in enumerate(policy.levels)}
+    level_index = {code: i for i, code in enumerate(list(policy.levels) + list(policy.institutions))}
     cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
     people: dict[str, int] = {}
     person = np.array([people.setdefault(c.person_id, len(people)) for c in claims], np.int64)
@@ -137,6 +138,10 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
         cols["certified"][i] = vocab.disease_mask(c.certified)
         cols["bed_fees"][i] = c.bed_fees
         cols["nursing_fees"][i] = c.nursing_fees
+        if c.visit == "inpatient" and c.level in policy.institutions:
+            enc.reject([i], "level", f"{c.level!r} is an outpatient institution of policy {policy.id}; an admission needs "
+                                     f"a hospital level: one of {known_levels}")
+            continue
         cols["level"][i] = code
         cols["place"][i] = PLACES.index(c.place)
         cols["referral"][i] = REFERRALS.index(c.referral)

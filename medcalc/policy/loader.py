@@ -21,7 +21,7 @@ __all__ = ["load_file", "normalise_quote_text"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _LEVEL = re.compile(r"^[a-z][a-z0-9_]*$")
-_TOP = ("policy", "levels", "sources")
+_TOP = ("policy", "levels", "institutions", "sources")
 _POLICY_KEYS = {"id", "region", "scheme", "tier", "extends", "aliases", "notes"}
 _SOURCE_KEYS = {"title", "official", "file", "document", "date", "address"}
 _FAMILIES = sorted({key.split(".")[0] for key in RULES})
@@ -84,7 +84,12 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
     sources = dict(parent.sources) if parent else {}
     sources.update(_read_sources(file, data.get("sources", {})))
 
-    ctx = ParseContext(frozenset(levels))
+    institutions = dict(parent.institutions) if parent else {}
+    institutions.update(_read_levels(file, data.get("institutions", {}), "institutions"))
+    clash = sorted(set(institutions) & set(levels))
+    if clash:
+        raise file.error(f"institutions.{clash[0]}", clash[0], "a code not also declared in [levels]")
+    ctx = ParseContext(frozenset(levels) | frozenset(institutions), frozenset(levels))
     own: dict[str, tuple[RuleVersion, ...]] = {}
     for family in _FAMILIES:
         own.update(_read_family(file, family, data.get(family), ctx, sources))
@@ -103,6 +108,7 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
         aliases=tuple(meta["aliases"]),
         notes=meta["notes"],
         levels=levels,
+        institutions=institutions,
         sources=sources,
         timelines=timelines,
         file=shown,
@@ -174,14 +180,14 @@ def _read_meta(file: _File, table: object) -> dict:
     }
 
 
-def _read_levels(file: _File, table: object) -> dict[str, str]:
+def _read_levels(file: _File, table: object, key: str = "levels") -> dict[str, str]:
     if not isinstance(table, dict):
-        raise file.error("levels", table, "a table of level code = \"Chinese name\"")
+        raise file.error(key, table, "a table of level code = \"Chinese name\"")
     for code, name in table.items():
         if not _LEVEL.match(code):
-            raise file.error(f"levels.{code}", code, "a level code of lowercase letters, digits and '_'")
+            raise file.error(f"{key}.{code}", code, "a level code of lowercase letters, digits and '_'")
         if not isinstance(name, str) or not name.strip():
-            raise file.error(f"levels.{code}", name, "the level's Chinese name")
+            raise file.error(f"{key}.{code}", name, "the level's Chinese name")
     return dict(table)
 
 
@@ -354,7 +360,7 @@ def _check_full_levels(file, where, value, ctx) -> None:
     for i, table in enumerate(tables):
         if table is None or table.default is not None:
             continue
-        missing = sorted(ctx.levels - table.levels())
+        missing = sorted(ctx.required - table.levels())
         if missing:
             sub = f"{where}[{i}]" if isinstance(value, tuple) else where
             raise file.error(sub, sorted(table.levels()), "a value for every declared level; missing " + ", ".join(missing))

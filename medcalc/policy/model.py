@@ -182,7 +182,8 @@ class Policy:
     tier: str | None
     aliases: tuple[str, ...]
     notes: str
-    levels: Mapping[str, str]  # code -> Chinese name
+    levels: Mapping[str, str]  # hospital level code -> Chinese name
+    institutions: Mapping[str, str]  # outpatient-only institution code -> Chinese name
     sources: Mapping[str, Source]
     timelines: Mapping[str, Timeline]
     file: str

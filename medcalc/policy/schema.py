@@ -40,9 +40,14 @@ Parser = Callable[[object, "ParseContext"], object]
 
 @attrs.frozen
 class ParseContext:
-    """What a field parser may need to know: the hospital levels the file can use."""
+    """What a field parser may need to know: the level codes the file can use.
+
+    ``levels`` holds every code (hospital levels and outpatient-only institutions);
+    ``required`` the hospital levels that full tables (inpatient deductible, ratio) must cover.
+    """
 
     levels: frozenset[str]
+    required: frozenset[str] = frozenset()
 
 
 def _amount(value: object, ctx: ParseContext) -> int:
@@ -417,7 +422,8 @@ RULES: dict[str, RuleSpec] = {
             {
                 "levels": (_set_of(None), True),
                 "places": (_set_of(PLACES), False),
-                "deductible": (_amount, False),
+                "diseases": (_names_list, False),
+                "deductible": (by_level(_amount), False),
                 "ratio": (by_level(_ratio), False),
                 "fixed": (by_level(_amount), False),
                 "cap": (_amount, False),

@@ -115,6 +115,8 @@ def services(draw, name: str) -> str:
         lines.append(f"ratio = {_levels(draw(st.lists(ratios, min_size=3, max_size=3)), _pct)}")
         if draw(st.booleans()):
             lines.append(f"deductible = {_amount(draw(st.integers(0, 20_000)))}")
+        elif draw(st.booleans()):
+            lines.append(f"deductible = {_levels(draw(st.lists(st.integers(0, 20_000), min_size=3, max_size=3)), _amount)}")
         if draw(st.booleans()):
             lines.append('halve = ["bed", "nursing"]')
     if draw(st.booleans()):
