@@ -7,7 +7,6 @@ with a named denominator.
 
 from __future__ import annotations
 
-import datetime as dt
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ import attrs
 
 from .claims import Claim
 from .engine.accumulators import Accumulators
-from .money import RATIO_ONE, Fen, Ratio, format_yuan
+from .money import Fen, Ratio, format_yuan
 from .policy.model import Citation
 
 __all__ = ["Step", "Settlement", "Batch", "Reject", "percent_text", "build_settlements"]

@@ -11,7 +11,7 @@ import attrs
 import numpy as np
 
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import NO_LIMIT, LayerBuild, RuleIndex, half_up, matches
+from .common import NO_LIMIT, LayerBuild, RuleIndex, choose_one, half_up
 from ..money import RATIO_ONE
 
 __all__ = ["STATE", "TRACE", "AssistanceTables", "build", "settle"]
@@ -38,15 +38,9 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         if not rules or not len(rows):
             continue
         sub = {k: a[rows] for k, a in cols.items()}
-        chosen = np.full(len(rows), -1, np.int64)
-        for rule in rules:
-            hit = matches(rule["when"], sub, level_codes)
-            clash = hit & (chosen >= 0)
-            if clash.any():
-                problems.append((rows[clash], "category", f"more than one assistance rule applies ({rule.key} and another)"))
-            fresh = hit & (chosen < 0)
-            chosen[fresh] = index(rule)
-            where = rows[fresh]
+        chosen = choose_one(rules, rows, sub, level_codes, index, problems, "category", "assistance")
+        for i in np.unique(chosen[chosen >= 0]):
+            rule, where = index.rules[i], rows[chosen == i]
             p["deductible"][where] = rule["deductible"]
             p["ratio"][where] = rule["ratio"]
             if rule.get("cap") is not None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import LayerBuild, RuleIndex, half_up, level_array, matches
+from .common import LayerBuild, RuleIndex, choose_one, half_up, level_array
 
 __all__ = ["STATE", "TRACE", "BackstopTables", "build", "settle"]
 
@@ -30,17 +30,6 @@ class BackstopTables:
     again_rules: list[RuleVersion]
 
 
-def _choose(resolved, family, rows, sub, level_codes, index, problems, what):
-    chosen = np.full(len(rows), -1, np.int64)
-    for rule in resolved.named(family):
-        hit = matches(rule["when"], sub, level_codes)
-        clash = hit & (chosen >= 0)
-        if clash.any():
-            problems.append((rows[clash], "category", f"more than one {what} rule applies ({rule.key} and another)"))
-        chosen[hit & (chosen < 0)] = index(rule)
-    return chosen
-
-
 def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
     n = len(variant)
     p = {"cap_rule": np.full(n, -1, np.int64), "cap": np.zeros(n, np.int64),
@@ -52,12 +41,14 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         if not len(rows):
             continue
         sub = {k: a[rows] for k, a in cols.items()}
-        chosen = _choose(resolved, "backstop.burden_cap", rows, sub, level_codes, caps, problems, "burden cap")
+        chosen = choose_one(resolved.named("backstop.burden_cap"), rows, sub, level_codes, caps, problems, "category",
+                            "burden cap")
         p["cap_rule"][rows] = chosen
         for i in np.unique(chosen[chosen >= 0]):
             hit = chosen == i
             p["cap"][rows[hit]] = level_array(caps.rules[i]["cap"], level_codes)[sub["level"][hit]]
-        chosen = _choose(resolved, "backstop.pay_again", rows, sub, level_codes, agains, problems, "pay-again")
+        chosen = choose_one(resolved.named("backstop.pay_again"), rows, sub, level_codes, agains, problems, "category",
+                            "pay-again")
         p["again_rule"][rows] = chosen
         for i in np.unique(chosen[chosen >= 0]):
             p["again_ratio"][rows[chosen == i]] = agains.rules[i]["ratio"]

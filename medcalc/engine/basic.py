@@ -14,7 +14,7 @@ import numpy as np
 
 from ..money import RATIO_ONE, round_half_up
 from ..policy.model import PLACES, ResolvedPolicy, RuleVersion
-from .common import NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, clamp_rates, half_up, level_array, matches
+from .common import NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, level_array, matches
 
 __all__ = ["REQUIRED_RULES", "STATE", "TRACE", "BasicTables", "build", "settle"]
 
@@ -157,13 +157,8 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
         problems.append((rows[missing], "level", f"rule {deductible.key} in force has no deductible for this level"))
 
     # Place rules: at most one may apply to a claim.
-    chosen = np.full(len(rows), -1, np.int64)
-    for rule in resolved.named("inpatient.place"):
-        hit = matches(rule["when"], sub, builder.levels)
-        clash = hit & (chosen >= 0)
-        if clash.any():
-            problems.append((rows[clash], "place", f"more than one place rule applies ({rule.key} and another); the policy is ambiguous"))
-        chosen[hit & (chosen < 0)] = builder.places(rule)
+    chosen = choose_one(resolved.named("inpatient.place"), rows, sub, builder.levels, builder.places, problems,
+                        "place", "place")
     p["place_rule"][rows] = chosen
     # Care outside the insured area is settled only by a place rule: never silently on the local table.
     unmatched = (sub["place"] != PLACES.index("local")) & (chosen < 0)

@@ -14,7 +14,7 @@ import numpy as np
 from ..money import RATIO_ONE
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
 
-__all__ = ["Vocabulary", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
+__all__ = ["Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
 
 #: Stands for "no limit" in int64 columns (larger than any amount of fen).
 NO_LIMIT = np.int64(1) << 60
@@ -70,6 +70,23 @@ def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[
 def level_array(table: ByLevel, level_codes: Sequence[str]) -> np.ndarray:
     """A by-level value as an array over level codes; -1 where the table has none."""
     return np.array([(-1 if table.get(lv) is None else table.get(lv)) for lv in level_codes], dtype=np.int64)
+
+
+def choose_one(rules, rows: np.ndarray, sub: dict[str, np.ndarray], level_codes: Sequence[str], index: "RuleIndex",
+               problems: list, field: str, what: str) -> np.ndarray:
+    """For each row, the index of the one rule of a named family that applies (-1: none).
+
+    A row two rules apply to is ambiguous: it is added to ``problems`` (rejected), naming ``what``.
+    """
+    chosen = np.full(len(rows), -1, np.int64)
+    for rule in rules:
+        hit = matches(rule["when"], sub, level_codes)
+        clash = hit & (chosen >= 0)
+        if clash.any():
+            problems.append((rows[clash], field, f"more than one {what} rule applies ({rule.key} and another); "
+                                                 "the policy is ambiguous"))
+        chosen[hit & (chosen < 0)] = index(rule)
+    return chosen
 
 
 class RuleIndex:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, clamp_rates, half_up, matches
+from .common import NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, matches
 
 __all__ = ["STATE", "TRACE", "CriticalTables", "build", "settle"]
 
@@ -84,13 +84,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         p["band"][rows] = default_band
         lacking = bands.missing_level(default_band, level)
 
-        chosen = np.full(len(rows), -1, np.int64)
-        for rule in resolved.named("critical.place"):
-            hit = matches(rule["when"], sub, level_codes)
-            clash = hit & (chosen >= 0)
-            if clash.any():
-                problems.append((rows[clash], "place", f"more than one 大病 place rule applies ({rule.key} and another)"))
-            chosen[hit & (chosen < 0)] = places(rule)
+        chosen = choose_one(resolved.named("critical.place"), rows, sub, level_codes, places, problems, "place", "大病 place")
         p["place_rule"][rows] = chosen
         for index in np.unique(chosen[chosen >= 0]):
             rule = places.rules[index]
