@@ -58,8 +58,8 @@ class Person:
         self.basic_paid = 0
         self.critical_base = 0
         self.critical_paid = 0
-        self.assistance_base = 0
-        self.assistance_paid = 0
+        self.assistance_base: dict[str, int] = {}
+        self.assistance_paid: dict[str, int] = {}
         self.burden = 0
         self.largest_cap = 0
         self.backstop_cap_paid = 0
@@ -328,13 +328,15 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     assistance = 0
     if assistance_rule is not None:
         left = max(in_scope - paid - critical, 0)
-        x0, x1 = person.assistance_base, person.assistance_base + left
+        group = assistance_rule.get("cap_group") or "shared"
+        x0 = person.assistance_base.get(group, 0)
+        x1 = x0 + left
         d = assistance_rule["deductible"]
         assistance = half_up((max(x1, d) - max(x0, d)) * pct(assistance_rule["ratio"]))
         if assistance_rule.get("cap") is not None:
-            assistance = min(assistance, max(0, assistance_rule["cap"] - person.assistance_paid))
-        person.assistance_base = x1
-        person.assistance_paid += assistance
+            assistance = min(assistance, max(0, assistance_rule["cap"] - person.assistance_paid.get(group, 0)))
+        person.assistance_base[group] = x1
+        person.assistance_paid[group] = person.assistance_paid.get(group, 0) + assistance
 
     # layer 4: 兜底
     left = max(in_scope - paid - critical - assistance, 0)

@@ -173,3 +173,27 @@ def test_without_explanation_no_steps_or_state_are_invented(tmp_path):
     p = make_policy(tmp_path, NO_DEDUCTIBLE, RATIO_100)
     s = medcalc.settle_many(p, [admission(1, 100)], explain=False).settlements[0]
     assert (s.steps, s.before, s.after, s.basic) == ((), None, None, 10000)
+
+
+def test_assistance_caps_separate_by_cap_group_or_shared(tmp_path):
+    service = rule("outpatient.service.chronic", 'levels = ["level1"]\nratio = "0%"')
+    inpatient = rule("assistance.category.dibao", 'when = { category = ["dibao"], visit = ["inpatient"] }\n'
+                     'deductible = 0\nratio = "100%"\ncap = 1000')
+
+    def outpatient_rule(group):
+        return rule("assistance.category.dibao_outpatient", 'when = { category = ["dibao"], visit = ["outpatient"] }\n'
+                    f'deductible = 0\nratio = "100%"\ncap = 500\n{group}')
+
+    claims = [admission(1, 800, category="dibao"),
+              Claim(person_id="p", settled_on="2021-03-02", level="level1", total=800, category="dibao",
+                    visit="outpatient", service="chronic")]
+    ratio_zero = rule("inpatient.ratio", 'ratio = "0%"')
+    separate = make_policy(tmp_path, NO_DEDUCTIBLE, ratio_zero, service, inpatient,
+                           outpatient_rule('cap_group = "outpatient"'), name="separate")
+    shared = make_policy(tmp_path, NO_DEDUCTIBLE, ratio_zero, service, inpatient, outpatient_rule(""), name="shared")
+    # separate groups: 800 (inpatient cap 1000) and 500 (outpatient cap 500)
+    assert [s.assistance for s in run(separate, *claims)] == [80000, 50000]
+    # one shared group: the year's payments meet the 500 cap of the second rule: 800 already paid, so 0
+    batch = medcalc.settle_many(shared, claims)
+    assert [s.assistance for s in batch.settlements] == [80000, 0]
+    assert batch.accumulators[("p", 2021)].assistance_paid == {"shared": 80000}

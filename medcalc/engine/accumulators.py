@@ -8,16 +8,24 @@ import attrs
 
 from ..money import Fen, parse_amount
 
-__all__ = ["Accumulators", "STATE_FIELDS", "SERVICE_FIELDS"]
+__all__ = ["Accumulators", "STATE_FIELDS", "KEYED_FIELDS", "DEFAULT_CAP_GROUP"]
 
-#: Accumulators kept per outpatient service (a mapping service name -> fen).
-SERVICE_FIELDS = ("service_deductible", "service_paid")
+#: Accumulators kept per name (a mapping name -> fen), with the policy vocabulary naming them:
+#: per outpatient service, and per assistance cap group.
+KEYED_FIELDS = {
+    "service_deductible": "services",
+    "service_paid": "services",
+    "assistance_base": "assistance_groups",
+    "assistance_paid": "assistance_groups",
+}
+
+#: The cap group of assistance rules that name none: they share one annual deductible and cap.
+DEFAULT_CAP_GROUP = "shared"
 
 #: Accumulator fields, in the order the engine keeps them as columns.
 STATE_FIELDS = (
     "admissions", "deductible_paid", "in_scope_total", "payable_total", "basic_paid", "above_cost_cap",  # basic
     "critical_base", "critical_paid",  # 大病保险 / 大额补助
-    "assistance_base", "assistance_paid",  # 医疗救助
     "burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid",  # 兜底
 )
 
@@ -37,8 +45,8 @@ class Accumulators:
     - ``above_cost_cap``: in-scope cost that fell above a basic cost ceiling;
     - ``critical_base`` / ``critical_paid``: the year's qualifying self-pay for the second layer
       (大病保险 or 大额医疗费用补助) and what that layer paid;
-    - ``assistance_base`` / ``assistance_paid``: the year's eligible self-pay for 医疗救助 and
-      what it paid;
+    - ``assistance_base`` / ``assistance_paid``: per assistance cap group, the year's eligible
+      self-pay for 医疗救助 and what it paid;
     - ``burden`` / ``burden_cap_used`` / ``backstop_cap_paid``: the eligible in-scope burden
       left after the layers, the largest burden cap used so far this year, and what the
       burden cap paid; ``backstop_paid``: everything the backstop paid.
@@ -54,14 +62,14 @@ class Accumulators:
     above_cost_cap: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     critical_base: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     critical_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
-    assistance_base: Fen = attrs.field(default=Fen(0), converter=parse_amount)
-    assistance_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     burden: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     burden_cap_used: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     backstop_cap_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     backstop_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     service_deductible: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     service_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
+    assistance_base: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
+    assistance_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
 
     @classmethod
     def from_fen(cls, person_id: str, year: int, values: dict[str, int],
@@ -79,7 +87,7 @@ class Accumulators:
         for name in STATE_FIELDS:
             value = getattr(self, name)
             out[name] = str(value) if isinstance(value, Fen) else value
-        for name in SERVICE_FIELDS:
+        for name in KEYED_FIELDS:
             out[name] = {s: str(v) for s, v in getattr(self, name).items()}
         return out
 

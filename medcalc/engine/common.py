@@ -29,13 +29,16 @@ class Vocabulary(list):
     """A policy's hospital level codes (the list itself), plus the names its rules use.
 
     ``services``: outpatient service names (a claim's ``service`` column indexes them, -1 none);
-    ``diseases``: disease and certification names (claims carry them as bit masks).
+    ``diseases``: disease and certification names (claims carry them as bit masks);
+    ``assistance_groups``: assistance cap groups (columns of the per-group assistance state).
     """
 
-    def __init__(self, levels: Sequence[str], services: Sequence[str] = (), diseases: Sequence[str] = ()) -> None:
+    def __init__(self, levels: Sequence[str], services: Sequence[str] = (), diseases: Sequence[str] = (),
+                 assistance_groups: Sequence[str] = ()) -> None:
         super().__init__(levels)
         self.services = list(services)
         self.diseases = list(diseases)
+        self.assistance_groups = list(assistance_groups)
 
     def disease_mask(self, names: Sequence[str]) -> int:
         return sum(1 << self.diseases.index(n) for n in names if n in self.diseases)

@@ -17,7 +17,7 @@ from ..claims import Claim
 from ..settlement import Reject
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, outpatient
-from .accumulators import SERVICE_FIELDS, STATE_FIELDS, Accumulators
+from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
 from .common import Vocabulary
 
@@ -48,7 +48,7 @@ class Outcome:
     rejects: list[Reject]
     state: dict[str, np.ndarray]  # final accumulators, one entry per state row
     keys: list[tuple[str, int]]  # (person id, year) of each state row
-    services: list[str]  # outpatient service names: the columns of the per-service state
+    vocab: Vocabulary  # names the columns of the keyed state (services, assistance cap groups)
     initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
     accumulators_after: dict[int, Accumulators]  # ... and after it
@@ -58,7 +58,7 @@ class Outcome:
     def accumulators(self) -> dict[tuple[str, int], Accumulators]:
         """(person id, year) -> accumulators after the run, built on first use (objects are costly)."""
         if self._accumulators is None:
-            final = {key: _accumulators(key, self.state, j, self.services) for j, key in enumerate(self.keys)}
+            final = {key: _accumulators(key, self.state, j, self.vocab) for j, key in enumerate(self.keys)}
             for key, acc in self.initial.items():
                 final.setdefault(key, acc)
             self._accumulators = final
@@ -102,7 +102,10 @@ def vocabulary(policy: Policy) -> Vocabulary:
                                  | set(version.get("diseases") or ()))
     if len(diseases) > 62:
         raise ValueError(f"policy {policy.id} names {len(diseases)} diseases; medcalc handles at most 62")
-    return Vocabulary(list(policy.levels) + list(policy.institutions), services, sorted(diseases))
+    groups = sorted({version.get("cap_group") or DEFAULT_CAP_GROUP
+                     for key, timeline in policy.timelines.items() if key.startswith("assistance.category.")
+                     for layer in timeline.layers for version in layer if not version.disabled})
+    return Vocabulary(list(policy.levels) + list(policy.institutions), services, sorted(diseases), groups)
 
 
 def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
@@ -272,17 +275,17 @@ def run(
     work = {k: v[layout] for k, v in cols.items()}
     wparams = {name: {k: v[layout] for k, v in b.columns.items()} for name, b in builds.items()}
     state = _columns(STATE_FIELDS, len(keys))
-    for name in SERVICE_FIELDS:  # per person-year and outpatient service
-        state[name] = np.zeros((len(keys), max(1, len(vocab.services))), np.int64)
+    for name, names in KEYED_FIELDS.items():  # per person-year and service / assistance cap group
+        state[name] = np.zeros((len(keys), max(1, len(getattr(vocab, names)))), np.int64)
     initial = {(a.person_id, a.year): a for a in accumulators}
     for j, key in enumerate(keys):
         if key in initial:
             for name, value in zip(STATE_FIELDS, initial[key].values()):
                 state[name][j] = value
-            for name in SERVICE_FIELDS:
-                for service, value in getattr(initial[key], name).items():
-                    if service in vocab.services:
-                        state[name][j, vocab.services.index(service)] = value
+            for name, names in KEYED_FIELDS.items():
+                for item, value in getattr(initial[key], name).items():
+                    if item in getattr(vocab, names):
+                        state[name][j, getattr(vocab, names).index(item)] = value
 
     wout = _columns(TRACE_FIELDS, len(layout))
     wbands = None
@@ -299,13 +302,13 @@ def run(
         rows = slice(int(offsets[k]), int(offsets[k + 1]))
         if trace:
             for j in range(rows.stop - rows.start):
-                before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab.services)
+                before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab)
         for name, layer in LAYERS.items():
             layer.settle(rows, work, wparams[name], builds[name].tables, state, wout,
                          wbands.get(name) if wbands is not None else None)
         if trace:
             for j in range(rows.stop - rows.start):
-                after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab.services)
+                after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab)
     block = np.zeros((len(TRACE_FIELDS), n), np.int64)
     block[:, layout] = np.stack([wout[name] for name in TRACE_FIELDS]) if n else block[:, layout]
     out = dict(zip(TRACE_FIELDS, block))
@@ -319,7 +322,7 @@ def run(
     rejects = sorted(enc.rejects, key=lambda r: r.row)
     return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
                    {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
-                   rejects, state, keys, vocab.services, initial, before, after)
+                   rejects, state, keys, vocab, initial, before, after)
 
 
 def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:
@@ -327,7 +330,7 @@ def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:
     return dict(zip(names, np.zeros((len(names), n), np.int64)))
 
 
-def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int, services: list[str]) -> Accumulators:
-    per_service = {name: {s: int(state[name][j, i]) for i, s in enumerate(services) if state[name][j, i]}
-                   for name in SERVICE_FIELDS}
-    return Accumulators.from_fen(key[0], key[1], {name: state[name][j] for name in STATE_FIELDS}, per_service)
+def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int, vocab: Vocabulary) -> Accumulators:
+    keyed = {name: {item: int(state[name][j, i]) for i, item in enumerate(getattr(vocab, names)) if state[name][j, i]}
+             for name, names in KEYED_FIELDS.items()}
+    return Accumulators.from_fen(key[0], key[1], {name: state[name][j] for name in STATE_FIELDS}, keyed)

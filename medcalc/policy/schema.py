@@ -481,7 +481,8 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "assistance.category",
             "医疗救助 medical assistance",
-            {"when": (_CONDITION, True), "deductible": (_amount, True), "ratio": (_ratio, True), "cap": (_amount, False)},
+            {"when": (_CONDITION, True), "deductible": (_amount, True), "ratio": (_ratio, True), "cap": (_amount, False),
+             "cap_group": (_text, False)},
             named=True,
         ),
         # 兜底: caps on the year's personal burden, and paying the rest again at a ratio.

@@ -173,12 +173,18 @@ def critical_layers(draw) -> str:
 
 @st.composite
 def assistance_layers(draw) -> str:
+    """Assistance by category; optionally apart for outpatient visits, in the same or another cap group."""
     out = []
+    split = draw(st.booleans())
+    visits = [("", "")] if not split else [("", ', visit = ["inpatient"]'), ("_outpatient", ', visit = ["outpatient"]')]
     for name, cats in (("dibao", '["dibao"]'), ("poverty", '["poverty"]')):
-        if draw(st.booleans()):
-            cap = f"cap = {_amount(draw(st.integers(0, 3_000_000)))}" if draw(st.booleans()) else ""
-            out.append(f"[[assistance.category.{name}]]\nsince = 2020-01-01\nwhen = {{ category = {cats} }}\n"
-                       f"deductible = {_amount(draw(st.integers(0, 3_000_000)))}\nratio = {_pct(draw(ratios))}\n{cap}\n{CITE}")
+        for suffix, visit in visits:
+            if draw(st.booleans()):
+                cap = f"cap = {_amount(draw(st.integers(0, 3_000_000)))}" if draw(st.booleans()) else ""
+                group = draw(st.sampled_from(["", 'cap_group = "inpatient"', 'cap_group = "outpatient"']))
+                out.append(f"[[assistance.category.{name}{suffix}]]\nsince = 2020-01-01\nwhen = {{ category = {cats}{visit} }}\n"
+                           f"deductible = {_amount(draw(st.integers(0, 3_000_000)))}\nratio = {_pct(draw(ratios))}\n"
+                           f"{cap}\n{group}\n{CITE}")
     return "\n".join(out)
 
 
