@@ -90,7 +90,17 @@ COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day", "y
 
 
 def vocabulary(policy: Policy) -> Vocabulary:
-    """The policy's level codes, outpatient service names and disease names, in a fixed order."""
+    """The policy's level codes, outpatient service names and disease names, in a fixed order.
+
+    Computed once per loaded policy: every settlement (encoding and running) asks for it.
+    """
+    cached = policy._cache.get("vocabulary")
+    if cached is None:
+        cached = policy._cache["vocabulary"] = _vocabulary(policy)
+    return cached
+
+
+def _vocabulary(policy: Policy) -> Vocabulary:
     prefix = "outpatient.service."
     services = sorted(k[len(prefix):] for k in policy.timelines if k.startswith(prefix))
     diseases: set[str] = set()
