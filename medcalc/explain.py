@@ -38,6 +38,11 @@ def _exact_yuan(numerator: int) -> str:
     return format_yuan(whole) + (f"{rest:04d}".rstrip("0") if rest else "")
 
 
+def _applied(modifiers: list[RuleVersion], mask: int) -> list[RuleVersion]:
+    """The modifiers a row's bit mask says were applied to it, in rule order."""
+    return [m for bit, m in enumerate(modifiers) if mask >> bit & 1]
+
+
 def _points(units: int) -> str:
     return f"{units / 100:+g} points"
 
@@ -130,14 +135,13 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
         steps.append(Step("deductible_later", "再次住院起付线 later admissions",
                           f"from the {_nth(later['from_admission'])} admission: × {Ratio(later['fraction'])}",
                           rate=Ratio(later["fraction"]), **_cited(later)))
-    for bit, modifier in enumerate(t.modifiers):
-        if p["modifier_mask"] >> bit & 1:
-            effects = []
-            if modifier.get("deductible_fraction") is not None:
-                effects.append(f"deductible × {Ratio(modifier['deductible_fraction'])}")
-            if modifier.get("ratio_points") is not None:
-                effects.append(f"ratio {_points(modifier['ratio_points'])}")
-            steps.append(Step("modifier", "人群倾斜 person modifier", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
+    for modifier in _applied(t.modifiers, p["modifier_mask"]):
+        effects = []
+        if modifier.get("deductible_fraction") is not None:
+            effects.append(f"deductible × {Ratio(modifier['deductible_fraction'])}")
+        if modifier.get("ratio_points") is not None:
+            effects.append(f"ratio {_points(modifier['ratio_points'])}")
+        steps.append(Step("modifier", "人群倾斜 person modifier", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
     cap = resolved.rule("inpatient.deductible_cap")
     detail = f"min(deductible {format_yuan(r['deductible_nominal'])}, in-scope {format_yuan(c['in_scope'])}"
     if cap is not None:
@@ -230,16 +234,15 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
     steps.append(Step("critical_threshold", "大病起付线 annual threshold",
                       f"{format_yuan(r['critical_threshold'])} once a year; the year's base before this claim "
                       f"{format_yuan(r['critical_base_before'])}", amount=Fen(r["critical_threshold"]), **_cited(threshold_rule)))
-    for bit, modifier in enumerate(t.modifiers):
-        if p["modifier_mask"] >> bit & 1:
-            effects = []
-            if modifier.get("threshold_fraction") is not None:
-                effects.append(f"threshold × {Ratio(modifier['threshold_fraction'])}")
-            if modifier.get("ratio_points") is not None:
-                effects.append(f"bands {_points(modifier['ratio_points'])}")
-            if modifier.get("uncapped"):
-                effects.append("no annual cap")
-            steps.append(Step("critical_tilt", "倾斜支付 tilt", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
+    for modifier in _applied(t.modifiers, p["modifier_mask"]):
+        effects = []
+        if modifier.get("threshold_fraction") is not None:
+            effects.append(f"threshold × {Ratio(modifier['threshold_fraction'])}")
+        if modifier.get("ratio_points") is not None:
+            effects.append(f"bands {_points(modifier['ratio_points'])}")
+        if modifier.get("uncapped"):
+            effects.append("no annual cap")
+        steps.append(Step("critical_tilt", "倾斜支付 tilt", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
     place = t.place_rules[p["place_rule"]] if p["place_rule"] >= 0 else None
     if place is not None:
         codes = list(o.policy.levels) + list(o.policy.institutions)
@@ -253,7 +256,7 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
                       amount=Fen(r["critical_raw"])))
     cap = resolved.rule("critical.cap")
     if cap is not None:
-        uncapped = any(p["modifier_mask"] >> b & 1 and m.get("uncapped") for b, m in enumerate(t.modifiers))
+        uncapped = any(m.get("uncapped") for m in _applied(t.modifiers, p["modifier_mask"]))
         detail = "no cap for this person (tilt)" if uncapped else (
             f"cap {format_yuan(cap['amount'])}, paid so far this year {format_yuan(r['critical_paid_before'])}")
         steps.append(Step("critical_cap", "大病年度限额 annual cap", detail, amount=Fen(r["critical"]),
