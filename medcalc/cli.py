@@ -271,7 +271,8 @@ def _score(args: argparse.Namespace) -> int:
     reject_rows = [{"row": r.row, "claim_id": r.claim_id, "field": r.field, "reason": r.reason} for r in rejects]
     write_rows(rejects_path, reject_rows, args.output_format if rejects_path.suffix == output.suffix else None,
                columns=["row", "claim_id", "field", "reason"])
-    assert len(rows) + len(rejects) == read.count, "every row is settled or rejected"
+    if len(rows) + len(rejects) != read.count:  # never drop a row: fail loudly instead
+        raise RuntimeError(f"{read.count} rows read but {len(rows)} settled and {len(rejects)} rejected")
     summary = _summary(policy, read.count, batch, rejects, output, rejects_path)
     if args.json:
         _print_json(summary)
