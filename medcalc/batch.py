@@ -35,8 +35,17 @@ class BatchColumns:
 
     row: np.ndarray
     columns: Mapping[str, np.ndarray]
-    rejects: tuple[Reject, ...]
     _outcome: Any = attrs.field(repr=False)
+
+    @property
+    def rejects(self) -> tuple[Reject, ...]:
+        """Rejected rows as records, by row (built on first use: one object per row)."""
+        return tuple(self._outcome.rejects)
+
+    @property
+    def reject_groups(self) -> list[tuple[np.ndarray, str, str]]:
+        """The same rejects as (rows, field, reason) groups of row arrays: cheap at any size."""
+        return self._outcome.reject_groups
 
     @property
     def accumulators(self) -> dict[tuple[str, int], Accumulators]:
@@ -56,25 +65,81 @@ class BatchColumns:
         return len(self.row)
 
 
+def _is_arrow(values: Any) -> bool:
+    return type(values).__module__.startswith("pyarrow")
+
+
+def factorize(values: Any) -> tuple[list, np.ndarray]:
+    """(distinct values, code of each row): Arrow arrays by hashing, numpy by sorting.
+
+    A null (Arrow) becomes the value None. Integer arrays stay integers; other values
+    are compared as text.
+    """
+    if _is_arrow(values):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
+        names = encoded.dictionary.to_pylist() + [None]
+        codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return names, codes
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        array = array.astype(str)
+    names, inverse = np.unique(array, return_inverse=True)
+    return names.tolist(), inverse.reshape(-1).astype(np.int64)
+
+
 def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], default: str | None, n: int):
     """Map an array of names to codes; -1 marks a name outside the vocabulary."""
     if values is None:
         return np.full(n, vocabulary.index(default), np.int64), None
-    names, inverse = np.unique(np.asarray(values).astype(str), return_inverse=True)
+    names, inverse = factorize(values)
     lookup = np.array([vocabulary.index(v) if v in vocabulary else -1 for v in names], np.int64)
-    return lookup[inverse.reshape(-1)], names
+    return lookup[inverse], names
 
 
 def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
     """Names per row (a list, or a string separated by , ; | 、) as bit masks over the policy's diseases."""
     if values is None:
         return np.zeros(n, np.int64)
+    if _is_arrow(values):
+        values = values.to_pylist()
     texts = np.array([",".join(v) if isinstance(v, (list, tuple, set, frozenset)) else ("" if v is None else str(v))
                       for v in values], dtype=str)
     names, inverse = np.unique(texts, return_inverse=True)
     masks = np.array([vocab.disease_mask([x.strip() for x in re.split(r"[,;|、，]", t) if x.strip()]) for t in names],
                      np.int64)
     return masks[inverse.reshape(-1)]
+
+
+class _ClaimIds:
+    """Claim ids of a batch, looked up per row (as text, None when absent) without copying them all."""
+
+    def __init__(self, values: Any, n: int) -> None:
+        self._values = values if values is None or _is_arrow(values) else np.asarray(values)
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, row: int) -> str | None:
+        if self._values is None:
+            return None
+        value = self._values[int(row)]
+        value = value.as_py() if hasattr(value, "as_py") else value
+        return None if value is None else str(value)
+
+    def texts(self, rows: np.ndarray) -> np.ndarray:
+        """The ids of ``rows`` as a numpy array of text ("" where absent), for ranking."""
+        if self._values is None:
+            return np.full(len(rows), "", dtype=str)
+        if _is_arrow(self._values):
+            taken = self._values.take(rows).to_pylist()
+            return np.array(["" if v is None else str(v) for v in taken], dtype=str)
+        return np.array(["" if v is None else str(v) for v in self._values[rows].tolist()], dtype=str)
 
 
 def _fen(values: Any, n: int, name: str) -> np.ndarray:
@@ -109,17 +174,22 @@ def settle_arrays(
     certified: Any = None,
     bed_fees: Any = None,
     nursing_fees: Any = None,
+    scheme: Any = None,
     accumulators: Iterable[Accumulators] = (),
+    rejected: Iterable[tuple[np.ndarray, str, str]] = (),
 ) -> BatchColumns:
     """Settle a batch of inpatient claims given as columns of equal length.
 
     Defaults are those of the claim record: place local, referral none, category
     ordinary, parts 0, in-scope cost derived from the parts (``in_scope`` < 0 also means
-    "derive"). Every row comes back settled or rejected with its reason.
+    "derive"). Every row comes back settled or rejected with its reason. Name columns
+    (person, level, place …) may be numpy arrays or pyarrow arrays (encoded by hashing,
+    much faster than numpy's sort of strings). ``rejected``: rows the caller already
+    refused, as (rows, field, reason); they are reported and never settled.
     """
-    n = len(np.asarray(total))
+    n = len(total)
     cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
-    rejects: list[tuple[np.ndarray, str, str]] = []
+    rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
 
     def bad(mask: np.ndarray, field: str, reason: str) -> None:
         if mask.any():
@@ -182,15 +252,16 @@ def settle_arrays(
     bad(cols["bed_fees"] + cols["nursing_fees"] > cols["in_scope"], "bed_fees",
         "bed and nursing fees are part of the in-scope cost and must not exceed it")
 
-    people, person = np.unique(np.asarray(person_id).astype(str), return_inverse=True)
-    if claim_id is None:
-        tie, ids = np.zeros(n, np.int64), [None] * n
-    else:
-        ids = np.asarray(claim_id).astype(str)
-        _, tie = np.unique(ids, return_inverse=True)
-        ids = list(ids)
-    enc = Encoded(cols, person.reshape(-1).astype(np.int64), list(people), tie.reshape(-1).astype(np.int64), ids,
-                  np.ones(n, bool), [])
+    if scheme is not None:
+        schemes, code = factorize(scheme)
+        wrong = np.array([v is not None and str(v) != policy.scheme for v in schemes], bool)[code]
+        bad(wrong, "scheme", f"claim is for another scheme but policy {policy.id} is for {policy.scheme!r}")
+    people, person = factorize(person_id)
+    absent = [i for i in (len(people) - 1,) if people and people[i] is None] + ([people.index("")] if "" in people else [])
+    bad(np.isin(person, absent), "person_id", "required")
+    # ties on a day are broken by claim id: ranked later, only for the rows that tie
+    ids = _ClaimIds(claim_id, n)
+    enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])
     for rows, field, reason in rejects:
         enc.reject(rows, field, reason)
     outcome = run(policy, enc, accumulators)
@@ -203,4 +274,4 @@ def settle_arrays(
         "assistance": r["assistance"][settled], "backstop": r["backstop"][settled], "funds": funds[settled],
         "patient": (cols["total"] - funds)[settled],
     }
-    return BatchColumns(settled, columns, tuple(outcome.rejects), outcome)
+    return BatchColumns(settled, columns, outcome)

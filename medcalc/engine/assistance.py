@@ -14,7 +14,7 @@ import numpy as np
 
 from ..policy.model import ResolvedPolicy, RuleVersion
 from .accumulators import DEFAULT_CAP_GROUP
-from .common import NO_LIMIT, LayerBuild, RuleIndex, choose_one, half_up
+from .common import Gathered, NO_LIMIT, LayerBuild, RuleIndex, choose_one, half_up
 from ..money import RATIO_ONE
 
 __all__ = ["STATE", "TRACE", "AssistanceTables", "build", "settle"]
@@ -40,7 +40,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         rows = np.flatnonzero(variant == v)
         if not rules or not len(rows):
             continue
-        sub = {k: a[rows] for k, a in cols.items()}
+        sub = Gathered(cols, None if len(rows) == len(variant) else rows)
         chosen = choose_one(rules, rows, sub, level_codes, index, problems, "category", "assistance")
         for i in np.unique(chosen[chosen >= 0]):
             rule, where = index.rules[i], rows[chosen == i]

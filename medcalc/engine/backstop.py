@@ -14,7 +14,7 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import LayerBuild, RuleIndex, choose_one, half_up, level_array
+from .common import Gathered, LayerBuild, RuleIndex, choose_one, half_up, level_array
 
 __all__ = ["STATE", "TRACE", "BackstopTables", "build", "settle"]
 
@@ -40,7 +40,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         rows = np.flatnonzero(variant == v)
         if not len(rows):
             continue
-        sub = {k: a[rows] for k, a in cols.items()}
+        sub = Gathered(cols, None if len(rows) == len(variant) else rows)
         chosen = choose_one(resolved.named("backstop.burden_cap"), rows, sub, level_codes, caps, problems, "category",
                             "burden cap")
         p["cap_rule"][rows] = chosen

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..money import RATIO_ONE, round_half_up
 from ..policy.model import PLACES, ResolvedPolicy, RuleVersion
-from .common import NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, level_array, matches
+from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, level_array, matches
 
 __all__ = ["REQUIRED_RULES", "STATE", "TRACE", "BasicTables", "build", "settle"]
 
@@ -127,7 +127,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     for v, resolved in enumerate(variants):
         rows = np.flatnonzero((variant == v) & inpatient)
         if len(rows):
-            sub = {k: a[rows] for k, a in cols.items()}
+            sub = Gathered(cols, None if len(rows) == len(variant) else rows)
             _fill(builder, resolved, rows, sub, p, problems)
     return LayerBuild(p, builder.tables(), problems)
 

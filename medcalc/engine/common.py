@@ -14,7 +14,7 @@ import numpy as np
 from ..money import RATIO_ONE
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
 
-__all__ = ["Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
+__all__ = ["Gathered", "Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
 
 #: Stands for "no limit" in int64 columns (larger than any amount of fen).
 NO_LIMIT = np.int64(1) << 60
@@ -23,6 +23,29 @@ NO_LIMIT = np.int64(1) << 60
 def half_up(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
     """num / den rounded half up, elementwise, for non-negative num and positive den."""
     return (2 * num + den) // (2 * den)
+
+
+class Gathered(dict):
+    """Columns of ``source`` taken at ``index`` (all of them when None), each gathered on first use.
+
+    Layers read a handful of the many columns; gathering only those saves most of the copying.
+    """
+
+    def __init__(self, source, index: np.ndarray | None) -> None:
+        super().__init__()
+        self._source = source
+        self._index = index
+
+    def __missing__(self, key: str) -> np.ndarray:
+        column = self._source[key]
+        if self._index is None:
+            value = column
+        elif column.ndim == 1 and column.strides[0] == 0:  # a broadcast constant stays one
+            value = np.broadcast_to(column[:1], (len(self._index),))
+        else:
+            value = column[self._index]
+        self[key] = value
+        return value
 
 
 class Vocabulary(list):

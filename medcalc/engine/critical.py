@@ -17,7 +17,7 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, matches
+from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, matches
 
 __all__ = ["STATE", "TRACE", "CriticalTables", "build", "settle"]
 
@@ -67,7 +67,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         rows = np.flatnonzero(variant == v)
         if not len(rows):
             continue
-        sub = {k: a[rows] for k, a in cols.items()}
+        sub = Gathered(cols, None if len(rows) == len(variant) else rows)
         level = sub["level"]
         base = resolved.rule("critical.base")
         # admissions always qualify; an outpatient service only if the base names it

@@ -19,7 +19,7 @@ from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, outpatient
 from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
-from .common import Vocabulary
+from .common import Gathered, Vocabulary
 
 #: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
 #: basic insurance: ``basic`` settles admissions, ``outpatient`` the outpatient services.
@@ -45,14 +45,23 @@ class Outcome:
     variants: list[ResolvedPolicy]
     params: dict[str, dict[str, np.ndarray]]  # per layer: per-row parameter columns
     tables: dict[str, object]  # per layer: lookups and the rules they came from
-    rejects: list[Reject]
+    reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason)
     state: dict[str, np.ndarray]  # final accumulators, one entry per state row
-    keys: list[tuple[str, int]]  # (person id, year) of each state row
+    keys: Sequence[tuple[str, int]]  # (person id, year) of each state row
     vocab: Vocabulary  # names the columns of the keyed state (services, assistance cap groups)
     initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
     accumulators_after: dict[int, Accumulators]  # ... and after it
+    claim_ids: Sequence[str | None] = ()
     _accumulators: dict[tuple[str, int], Accumulators] | None = None
+    _rejects: list[Reject] | None = None
+
+    @property
+    def rejects(self) -> list[Reject]:
+        """Rejected rows as records, by row (built on first use)."""
+        if self._rejects is None:
+            self._rejects = reject_objects(self.reject_groups, self.claim_ids)
+        return self._rejects
 
     @property
     def accumulators(self) -> dict[tuple[str, int], Accumulators]:
@@ -71,17 +80,25 @@ class Encoded:
 
     cols: dict[str, np.ndarray]  # int64: level, place, referral, category, age, retired, day, year, amounts
     person: np.ndarray  # dense person code per row
-    people: list[str]  # the person id of each code
-    tie: np.ndarray  # rank of the claim id among all ids: breaks ties on a day
-    claim_ids: Sequence[str | None]
+    people: Sequence[object]  # the person id of each code (text, or an integer from a batch)
+    tie: np.ndarray | None  # rank of the claim id among all ids (None: ranked when needed, from claim_ids)
+    claim_ids: Sequence[str | None]  # (batch input may also rank a subset: ``claim_ids.texts(rows)``)
     ok: np.ndarray  # rows still to settle (False once rejected)
-    rejects: list[Reject]
+    reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason): arrays, not one object per row
 
-    def reject(self, rows: Iterable[int], field: str, reason: str) -> None:
-        for r in rows:
-            if self.ok[r]:
-                self.ok[r] = False
-                self.rejects.append(Reject(int(r), field, reason, self.claim_ids[r]))
+    def reject(self, rows: Iterable[int] | np.ndarray, field: str, reason: str) -> None:
+        """Refuse rows (those not refused already) for a reason; the first reason of a row stands."""
+        rows = np.unique(np.asarray(rows, np.int64).reshape(-1))
+        rows = rows[self.ok[rows]]
+        if len(rows):
+            self.ok[rows] = False
+            self.reject_groups.append((rows, field, reason))
+
+
+def reject_objects(groups: Sequence[tuple[np.ndarray, str, str]], claim_ids: Sequence[str | None]) -> list[Reject]:
+    """Reject records, by row, from grouped rejects (built only when someone asks for objects)."""
+    out = [Reject(int(r), field, reason, claim_ids[r]) for rows, field, reason in groups for r in rows.tolist()]
+    return sorted(out, key=lambda r: r.row)
 
 
 COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day", "year",
@@ -184,41 +201,113 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tupl
     variant = np.full(len(enc.ok), -1, np.int64)
     variants: list[ResolvedPolicy] = []
     index: dict[int, int] = {}
-    days = enc.cols["day"]
-    for day in np.unique(days[enc.ok]):
-        date = dt.date.fromordinal(int(day))
-        resolved = policy.at(date)
-        rows = np.flatnonzero(enc.ok & (days == day))
-        inpatient = enc.cols["visit"][rows] == 0
-        missing = [k for k in REQUIRED_RULES if resolved.rule(k) is None]
-        if missing:
-            enc.reject(rows[inpatient], "settled_on", f"no {missing[0]} rule in force on {date}; {_coverage_text(policy)}")
-        for code in np.unique(enc.cols["service"][rows[~inpatient]]):
-            key = f"outpatient.service.{services[code]}"
-            if resolved.rule(key) is None:
-                spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"
-                enc.reject(rows[~inpatient][enc.cols["service"][rows[~inpatient]] == code], "settled_on",
-                           f"outpatient service {services[code]!r} is not in force on {date}; it covers {spans}")
-        if not enc.ok[rows].any():
-            continue
+    live = np.flatnonzero(enc.ok)
+    days, day_of = np.unique(enc.cols["day"][live], return_inverse=True)
+    day_variant = np.full(len(days), -1, np.int64)
+    service = enc.cols["service"][live]
+    outpatient = service >= 0
+    # one lookup per distinct day and service; rows are then mapped in one gather
+    in_force = np.ones((len(days), len(services) + 1), bool)  # last column: admissions
+    for d, day in enumerate(days.tolist()):
+        resolved = policy.at(dt.date.fromordinal(day))
+        in_force[d, -1] = all(resolved.rule(k) is not None for k in REQUIRED_RULES)
+        for s, name in enumerate(services):
+            in_force[d, s] = resolved.rule(f"outpatient.service.{name}") is not None
         if id(resolved) not in index:
             index[id(resolved)] = len(variants)
             variants.append(resolved)
-        variant[rows[enc.ok[rows]]] = index[id(resolved)]
+        day_variant[d] = index[id(resolved)]
+    column = np.where(outpatient, service, len(services))
+    missing = ~in_force[day_of, column]
+    for d, s in sorted(set(zip(day_of[missing].tolist(), column[missing].tolist()))):
+        rows = live[missing & (day_of == d) & (column == s)]
+        date = dt.date.fromordinal(int(days[d]))
+        if s == len(services):
+            resolved = variants[day_variant[d]]
+            absent = next(k for k in REQUIRED_RULES if resolved.rule(k) is None)
+            enc.reject(rows, "settled_on", f"no {absent} rule in force on {date}; {_coverage_text(policy)}")
+        else:
+            key = f"outpatient.service.{services[s]}"
+            spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"
+            enc.reject(rows, "settled_on", f"outpatient service {services[s]!r} is not in force on {date}; it covers {spans}")
+    variant[live] = day_variant[day_of]
+    variant[~enc.ok] = -1
+    used = np.unique(variant[variant >= 0])
+    if len(used) < len(variants):  # keep only the versions some settled row uses, numbered densely
+        renumber = np.full(len(variants), -1, np.int64)
+        renumber[used] = np.arange(len(used))
+        variants = [variants[i] for i in used.tolist()]
+        variant = np.where(variant >= 0, renumber[np.maximum(variant, 0)], -1)
     return variant, variants
 
 
-def settlement_order(person: np.ndarray, year: np.ndarray, day: np.ndarray, tie: np.ndarray) -> np.ndarray:
-    """Rows sorted by (person, year, settlement day, claim-id rank, input row): the settling order."""
-    rows = np.arange(len(person))
-    return np.lexsort((rows, tie, day, year, person))
+def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None = None,
+                     rank_ties=None) -> np.ndarray:
+    """Rows sorted by (person, settlement day, claim-id rank, input row): the settling order.
+
+    The year need not be a key: it follows from the day. ``tie`` ranks claim ids over all
+    rows; without it, ``rank_ties(rows)`` ranks the ids of just the rows that share a
+    person and day with another (few), which avoids sorting every claim id.
+    """
+    n = len(person)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    first = int(day.min())
+    span = int(day.max()) - first + 1
+    if int(person.max()) < (1 << 62) // span:  # one int64 key and a stable radix sort
+        key = person * span + (day - first)
+        order = np.argsort(key, kind="stable")
+    else:  # pragma: no cover - beyond 10^13 person-days
+        key = None
+        order = np.lexsort((np.arange(n), day, person))
+    if tie is None and rank_ties is None:
+        return order
+    if key is None:  # pragma: no cover
+        return np.lexsort((np.arange(n), tie, day, person))
+    sorted_key = key[order]
+    same = sorted_key[1:] == sorted_key[:-1]
+    if not same.any():
+        return order
+    tied = np.zeros(n, bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    at = np.flatnonzero(tied)  # positions in the order; runs of equal keys are contiguous
+    rows = order[at]
+    ranks = tie[rows] if tie is not None else rank_ties(rows)
+    order[at] = rows[np.lexsort((rows, ranks, sorted_key[at]))]
+    return order
+
+
+class _StateKeys(Sequence):
+    """(person id, year) of each state row, made into tuples only when asked for."""
+
+    def __init__(self, people: Sequence[str], groups: np.ndarray) -> None:
+        self._people, self._groups = people, groups
+        self._list: list[tuple[str, int]] | None = None
+
+    def _keys(self) -> list[tuple[str, int]]:
+        if self._list is None:
+            people = self._people
+            self._list = list(zip([str(people[p]) for p in (self._groups // 10000).tolist()],
+                                  (self._groups % 10000).tolist()))
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __getitem__(self, j):
+        return self._keys()[j]
+
+    def __iter__(self):
+        return iter(self._keys())
 
 
 def _round_layout(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """From rows in settling order with group codes, the permutation that makes round k contiguous.
 
     Returns (permutation, round offsets, group of each state row). State row j is the
-    group with the j-th most claims, so round k's person-years are state rows 0..n_k-1.
+    group with the j-th most claims, so round k's person-years are state rows 0..n_k-1,
+    and a row of rank k in state row j goes to position offsets[k] + j: no sort needed.
     """
     n = len(group)
     if n == 0:
@@ -230,20 +319,27 @@ def _round_layout(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     by_count = np.argsort(-counts, kind="stable")
     state_row = np.empty_like(by_count)
     state_row[by_count] = np.arange(len(by_count))
-    perm = np.lexsort((state_row[group_of_row], rank))
     offsets = np.concatenate(([0], np.cumsum(np.bincount(rank))))
+    perm = np.empty(n, np.int64)
+    perm[offsets[rank] + state_row[group_of_row]] = np.arange(n)
     return perm, offsets, by_count
 
 
-def _layout(enc: Encoded, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
+def _layout(enc: Encoded, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, Sequence[tuple[str, int]]]:
     """Input rows in round-major order, the round offsets, and the person-year of each state row."""
     person = enc.person[settled]
-    by_order = settlement_order(person, enc.cols["year"][settled], enc.cols["day"][settled], enc.tie[settled])
-    group = person[by_order] * 10000 + enc.cols["year"][settled[by_order]]
+    rank_ties = None
+    if enc.tie is None and enc.claim_ids is not None:
+        def rank_ties(rows: np.ndarray) -> np.ndarray:
+            return np.unique(enc.claim_ids.texts(settled[rows]), return_inverse=True)[1].reshape(-1)
+    tie = enc.tie[settled] if enc.tie is not None else None
+    by_order = settlement_order(person, enc.cols["day"][settled], tie, rank_ties)
+    ordered = settled[by_order]
+    group = enc.person[ordered] * 10000 + enc.cols["year"][ordered]
     perm, offsets, state_group = _round_layout(group)
     starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1]))) if len(group) else np.zeros(0, np.int64)
-    keys = [(enc.people[int(k // 10000)], int(k % 10000)) for k in group[starts][state_group]]
-    return settled[by_order][perm], offsets, keys
+    firsts = group[starts][state_group]
+    return ordered[perm], offsets, _StateKeys(enc.people, firsts)
 
 
 def settle_claims(
@@ -282,13 +378,13 @@ def run(
     layout, offsets, keys = _layout(enc, settled)
 
     # Work on columns in round-major layout, then scatter back to input order.
-    work = {k: v[layout] for k, v in cols.items()}
-    wparams = {name: {k: v[layout] for k, v in b.columns.items()} for name, b in builds.items()}
+    work = Gathered(_uniform_as_views(cols), layout)
+    wparams = {name: Gathered(_uniform_as_views(b.columns), layout) for name, b in builds.items()}
     state = _columns(STATE_FIELDS, len(keys))
     for name, names in KEYED_FIELDS.items():  # per person-year and service / assistance cap group
         state[name] = np.zeros((len(keys), max(1, len(getattr(vocab, names)))), np.int64)
     initial = {(a.person_id, a.year): a for a in accumulators}
-    for j, key in enumerate(keys):
+    for j, key in enumerate(keys if initial else ()):
         if key in initial:
             for name, value in zip(STATE_FIELDS, initial[key].values()):
                 state[name][j] = value
@@ -319,9 +415,7 @@ def run(
         if trace:
             for j in range(rows.stop - rows.start):
                 after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab)
-    block = np.zeros((len(TRACE_FIELDS), n), np.int64)
-    block[:, layout] = np.stack([wout[name] for name in TRACE_FIELDS]) if n else block[:, layout]
-    out = dict(zip(TRACE_FIELDS, block))
+    out = _Scattered(wout, layout, n)
     bands = None
     if wbands is not None:
         bands = {}
@@ -329,10 +423,49 @@ def run(
             bands[name] = {k: np.zeros((n,) + v.shape[1:], np.int64) for k, v in arrays.items()}
             for k, v in arrays.items():
                 bands[name][k][layout] = v
-    rejects = sorted(enc.rejects, key=lambda r: r.row)
     return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
                    {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
-                   rejects, state, keys, vocab, initial, before, after)
+                   enc.reject_groups, state, keys, vocab, initial, before, after, enc.claim_ids)
+
+
+def _uniform_as_views(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Columns whose rows all hold one value become read-only broadcast views of it.
+
+    Most parameters are the same on every row (one rule version, one cap): a view is
+    gathered and sliced for free, where a real column costs a copy per round.
+    """
+    out = {}
+    for name, column in columns.items():
+        if column.ndim == 1 and len(column) and column.strides[0] and (column == column[0]).all():
+            column = np.broadcast_to(column[:1], column.shape)
+        out[name] = column
+    return out
+
+
+class _Scattered(dict):
+    """Result columns back in input-row order (0 where rejected), each scattered on first use."""
+
+    def __init__(self, work: dict[str, np.ndarray], layout: np.ndarray, n: int) -> None:
+        super().__init__()
+        self._work, self._layout, self._n = work, layout, n
+
+    def __missing__(self, name: str) -> np.ndarray:
+        column = np.zeros(self._n, np.int64)
+        column[self._layout] = self._work[name]
+        self[name] = column
+        return column
+
+    def items(self):  # every field, as a plain dict would have them
+        return [(name, self[name]) for name in self._work]
+
+    def keys(self):
+        return self._work.keys()
+
+    def __iter__(self):
+        return iter(self._work)
+
+    def __len__(self) -> int:
+        return len(self._work)
 
 
 def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:
