@@ -50,7 +50,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             if rule.get("cap") is not None:
                 p["cap"][where] = rule["cap"]
         p["rule"][rows] = chosen
-    return LayerBuild(p, AssistanceTables(index.rules), problems)
+    return LayerBuild(p, AssistanceTables(index.rules), problems, idle=bool((p["rule"] < 0).all()))
 
 
 def settle(rows: slice, cols, p, t: AssistanceTables, state, out, bands_out) -> None:

@@ -52,7 +52,8 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         p["again_rule"][rows] = chosen
         for i in np.unique(chosen[chosen >= 0]):
             p["again_ratio"][rows[chosen == i]] = agains.rules[i]["ratio"]
-    return LayerBuild(p, BackstopTables(caps.rules, agains.rules), problems)
+    return LayerBuild(p, BackstopTables(caps.rules, agains.rules), problems,
+                      idle=bool((p["cap_rule"] < 0).all() and (p["again_rule"] < 0).all()))
 
 
 def settle(rows: slice, cols, p, t: BackstopTables, state, out, bands_out) -> None:

@@ -182,3 +182,5 @@ class LayerBuild:
     columns: dict[str, np.ndarray]
     tables: object
     problems: list[tuple[np.ndarray, str, str]] = attrs.field(factory=list)
+    #: No row uses the layer: it would pay nothing and change no accumulator, so it may be skipped.
+    idle: bool = False

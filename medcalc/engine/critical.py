@@ -117,7 +117,8 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         p["threshold"][rows] = half_up(threshold_num, threshold_den)
         p["modifier_mask"][rows] = bits
     edges, rates = bands.arrays()
-    return LayerBuild(p, CriticalTables(edges, rates, bands.sources, places.rules, modifiers.rules), problems)
+    return LayerBuild(p, CriticalTables(edges, rates, bands.sources, places.rules, modifiers.rules), problems,
+                      idle=not p["active"].any())
 
 
 def settle(rows: slice, cols, p, t: CriticalTables, state, out, bands_out) -> None:

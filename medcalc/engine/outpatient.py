@@ -103,7 +103,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             halve = rule.get("halve") or frozenset()
             halved = cols["bed_fees"][rows] * ("bed" in halve) + cols["nursing_fees"][rows] * ("nursing" in halve)
             p["reduction"][rows] = half_up(halved, 2)
-    return LayerBuild(p, OutpatientTables(index.rules), problems)
+    return LayerBuild(p, OutpatientTables(index.rules), problems, idle=bool((p["rule"] < 0).all()))
 
 
 def fee_reduction(built: LayerBuild) -> np.ndarray:

@@ -410,6 +410,8 @@ def run(
             for j in range(rows.stop - rows.start):
                 before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab)
         for name, layer in LAYERS.items():
+            if builds[name].idle and not trace:  # pays nothing, changes nothing: its outputs stay 0
+                continue
             layer.settle(rows, work, wparams[name], builds[name].tables, state, wout,
                          wbands.get(name) if wbands is not None else None)
         if trace:
