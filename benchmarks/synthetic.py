@@ -12,6 +12,7 @@ Shape (documented so benchmark figures can be read against it):
 - rows shuffled: the file is not sorted by person or date.
 
 Amounts are integer fen from the start: no float money reaches the engine.
+In a Parquet file amounts are decimal yuan, as in a settlement extract.
 Usage: python benchmarks/synthetic.py ROWS OUT.parquet [--seed N] [--levels a,b]
 """
 
@@ -58,15 +59,25 @@ def synthetic_arrays(rows: int, levels=DEFAULT_LEVELS, seed: int = 2026, year: i
     return cols
 
 
-def synthetic_table(rows: int, **options):
-    """The same claims as a pyarrow Table (strings dictionary-encoded as Parquet stores them)."""
+AMOUNTS = ("total", "self_funded", "pre_self_pay")
+
+
+def synthetic_table(rows: int, yuan: bool = False, **options):
+    """The same claims as a pyarrow Table (strings dictionary-encoded as Parquet stores them).
+
+    Amounts are int64 fen, or with ``yuan`` decimal128(18, 2) yuan, as a settlement extract has them.
+    """
     import pyarrow as pa
+
+    from medcalc.io import fen_to_yuan
 
     cols = synthetic_arrays(rows, **options)
     arrays = {}
     for name, values in cols.items():
         if values.dtype.kind == "U" and name != "claim_id":
             arrays[name] = pa.array(values).dictionary_encode()
+        elif yuan and name in AMOUNTS:
+            arrays[name] = fen_to_yuan(pa.array(values))
         else:
             arrays[name] = pa.array(values)
     return pa.table(arrays)
@@ -81,7 +92,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--levels", default=",".join(DEFAULT_LEVELS))
     args = parser.parse_args()
-    table = synthetic_table(args.rows, levels=args.levels.split(","), seed=args.seed)
+    table = synthetic_table(args.rows, yuan=True, levels=args.levels.split(","), seed=args.seed)
     pq.write_table(table, args.out, row_group_size=1 << 20)
     print(f"wrote {table.num_rows:,} rows to {args.out}")
 

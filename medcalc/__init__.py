@@ -15,6 +15,18 @@ from .settlement import Batch, Reject, Settlement, Step
 
 __version__ = "0.1.0"
 
+#: Batch entry points, imported on first use so ``import medcalc`` stays light (no numpy, no Arrow).
+_LAZY = {"settle_table": "tables", "ScoredTable": "tables", "settle_batches": "stream", "settle_arrays": "batch"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'medcalc' has no attribute {name!r}")
+
+
 __all__ = [
     "Accumulators",
     "Batch",
@@ -27,6 +39,7 @@ __all__ = [
     "PolicyNotFound",
     "Ratio",
     "Reject",
+    "ScoredTable",
     "Settlement",
     "Step",
     "format_yuan",
@@ -35,6 +48,9 @@ __all__ = [
     "parse_amount",
     "parse_ratio",
     "settle",
+    "settle_arrays",
+    "settle_batches",
     "settle_many",
     "settle_sequence",
+    "settle_table",
 ]

@@ -177,6 +177,7 @@ def settle_arrays(
     scheme: Any = None,
     accumulators: Iterable[Accumulators] = (),
     rejected: Iterable[tuple[np.ndarray, str, str]] = (),
+    trace: bool = False,
 ) -> BatchColumns:
     """Settle a batch of inpatient claims given as columns of equal length.
 
@@ -185,7 +186,8 @@ def settle_arrays(
     "derive"). Every row comes back settled or rejected with its reason. Name columns
     (person, level, place …) may be numpy arrays or pyarrow arrays (encoded by hashing,
     much faster than numpy's sort of strings). ``rejected``: rows the caller already
-    refused, as (rows, field, reason); they are reported and never settled.
+    refused, as (rows, field, reason); they are reported and never settled. ``trace``
+    keeps what explanations need (band portions, accumulators before and after each row).
     """
     n = len(total)
     cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
@@ -264,7 +266,7 @@ def settle_arrays(
     enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])
     for rows, field, reason in rejects:
         enc.reject(rows, field, reason)
-    outcome = run(policy, enc, accumulators)
+    outcome = run(policy, enc, accumulators, trace)
     r, settled = outcome.results, outcome.settled
     cols = outcome.columns  # after the policy's fee reductions (日间病床)
     funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]

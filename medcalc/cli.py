@@ -122,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--names", choices=("medcalc", "national"), default="medcalc",
                        help="output column names: medcalc's or the national settlement interface's (hifp_pay, …)")
     score.add_argument("--strict", action="store_true", help="fail (exit 2) if any row is rejected")
+    score.add_argument("--stream", action="store_true",
+                       help="score record batch by batch in bounded memory; the file must be sorted by person id")
+    score.add_argument("--batch-rows", dest="batch_rows", type=int, default=1 << 20,
+                       help="rows per record batch read (default 1048576)")
 
     policy = sub.add_parser("policy", help="policy tools: list, show, check, diff")
     psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
@@ -256,54 +260,130 @@ def _default_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from .io import OUTPUT_NAMES, read_claims, settlement_rows, write_rows
+    from .io import OUTPUT_NAMES, ResultWriter, count_rows, read_batches
 
     output, rejects_path = _default_paths(args)
-    read = read_claims(args.file, args.in_format)
     if args.policy is None and args.region is not None and args.on is None:
         raise MedcalcError("score with --region needs --on (the date the policy must cover)")
-    policy = _choose_policy(args, None)
-    batch = _settle_file(read, policy, interactive=not args.json and sys.stderr.isatty())
-    rejects = sorted(read.rejects + [type(r)(read.rows[r.row], r.field, r.reason, r.claim_id) for r in batch.rejects],
-                     key=lambda r: r.row)
-    rows = settlement_rows(batch.settlements, read.rows)
-    write_rows(output, rows, args.output_format, OUTPUT_NAMES[args.names], list(OUTPUT_NAMES["medcalc"]))
-    reject_rows = [{"row": r.row, "claim_id": r.claim_id, "field": r.field, "reason": r.reason} for r in rejects]
-    write_rows(rejects_path, reject_rows, args.output_format if rejects_path.suffix == output.suffix else None,
-               columns=["row", "claim_id", "field", "reason"])
-    if len(rows) + len(rejects) != read.count:  # never drop a row: fail loudly instead
-        raise RuntimeError(f"{read.count} rows read but {len(rows)} settled and {len(rejects)} rejected")
-    summary = _summary(policy, read.count, batch, rejects, output, rejects_path)
+    # no policy named: each row's from its 'policy' or 'region' column
+    policy = _choose_policy(args, None) if (args.policy or args.region) else None
+    interactive = not args.json and sys.stderr.isatty()
+    if not Path(args.file).is_file():
+        raise MedcalcError(f"{args.file}: no such file")
+    total_rows = count_rows(args.file, args.in_format) if interactive else None
+    results = ResultWriter(output, args.output_format, OUTPUT_NAMES[args.names])
+    rejects = ResultWriter(rejects_path, args.output_format if rejects_path.suffix == output.suffix else None)
+    summary = _Summary()
+    try:
+        with _progress(interactive, total_rows) as advance:
+            for part in _scored_parts(args, policy, read_batches(args.file, args.in_format, args.batch_rows)):
+                results.write(part.results)
+                rejects.write(part.rejects)
+                summary.add(part)
+                advance(part.rows)
+    except BaseException:
+        for writer in (results, rejects):
+            writer.close()
+            writer.path.unlink(missing_ok=True)  # no half-written output left behind
+        raise
+    results.close(_RESULT_SCHEMA())
+    rejects.close(_REJECT_SCHEMA())
+    report = summary.report(policy, output, rejects_path)
     if args.json:
-        _print_json(summary)
+        _print_json(report)
     else:
-        _print_summary(_console(args), summary)
-    return EXIT_BAD_INPUT if args.strict and rejects else EXIT_OK
+        _print_summary(_console(args), report)
+    return EXIT_BAD_INPUT if args.strict and summary.rejected else EXIT_OK
 
 
-def _settle_file(read, policy: Policy, interactive: bool):
-    if not interactive or len(read.claims) < 50_000:
-        return settle_many(policy, read.claims, explain=False)
-    from rich.progress import Progress
+def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
+    """ScoredTables of the file: streamed part by part (sorted input), or the file in one piece."""
+    from .stream import settle_batches
+    from .tables import settle_table
 
-    with Progress(transient=True) as progress:  # a bar for long runs in a terminal only
-        progress.add_task(f"settling {len(read.claims):,} claims", total=None)
-        return settle_many(policy, read.claims, explain=False)
+    if args.stream:
+        yield from settle_batches(batches, policy, amounts="yuan", first_row=1)
+        return
+    import pyarrow as pa
+
+    tables = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b for b in batches]
+    if not tables:
+        return
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    yield settle_table(table, policy, amounts="yuan", first_row=1)
 
 
-def _summary(policy, count, batch, rejects, output, rejects_path) -> dict[str, Any]:
-    totals = batch.totals()
-    return {
-        "policy": policy.id,
-        "rows": count,
-        "settled": len(batch.settlements),
-        "rejected": len(rejects),
-        "persons": len({s.claim.person_id for s in batch.settlements}),
-        "totals": {name: format_yuan(value) for name, value in totals.items()},
-        "rejects_by_reason": dict(Counter(f"{r.field}: {r.reason}" for r in rejects).most_common()),
-        "output": str(output),
-        "rejects_file": str(rejects_path),
-    }
+def _RESULT_SCHEMA():
+    import pyarrow as pa
+
+    from .tables import RESULT_FIELDS
+
+    return pa.schema([("row", pa.int64()), ("claim_id", pa.string()), ("person_id", pa.string()),
+                      ("settled_on", pa.string()), ("policy", pa.string())] + [(f, pa.int64()) for f in RESULT_FIELDS])
+
+
+def _REJECT_SCHEMA():
+    import pyarrow as pa
+
+    return pa.schema([("row", pa.int64()), ("claim_id", pa.string()), ("field", pa.string()), ("reason", pa.string())])
+
+
+class _progress:
+    """A rich progress bar counting rows, on a terminal only; elsewhere a no-op."""
+
+    def __init__(self, interactive: bool, total: int | None) -> None:
+        self.interactive, self.total = interactive, total
+        self._progress = None
+
+    def __enter__(self):
+        if not self.interactive:
+            return lambda rows: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+                                  TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+        self._progress.start()
+        task = self._progress.add_task("score", total=self.total)
+        return lambda rows: self._progress.advance(task, rows)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class _Summary:
+    """Counts and fund totals over the scored parts (exact integer fen)."""
+
+    def __init__(self) -> None:
+        self.rows = self.settled = self.rejected = self.persons = 0
+        self.totals: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.policies: dict[str, None] = {}
+
+    def add(self, part) -> None:
+        import pyarrow.compute as pc
+
+        r = part.results
+        self.rows += part.rows
+        self.settled += r.num_rows
+        self.rejected += part.rejects.num_rows
+        if r.num_rows:  # a part holds whole people, so distinct counts add up
+            self.persons += pc.count_distinct(r.column("person_id")).as_py()
+            for name in ("total", "basic", "critical", "assistance", "backstop", "funds", "patient"):
+                self.totals[name] += pc.sum(r.column(name)).as_py()
+            self.policies.update(dict.fromkeys(r.column("policy").cast("string").unique().to_pylist()))
+        for field, reason in zip(part.rejects.column("field").to_pylist(), part.rejects.column("reason").to_pylist()):
+            self.reasons[f"{field}: {reason}"] += 1
+
+    def report(self, policy: Policy | None, output: Path, rejects_path: Path) -> dict[str, Any]:
+        names = ("total", "basic", "critical", "assistance", "backstop", "funds", "patient")
+        return {
+            "policy": policy.id if policy is not None else ", ".join(self.policies) or "(by row)",
+            "rows": self.rows, "settled": self.settled, "rejected": self.rejected, "persons": self.persons,
+            "totals": {name: format_yuan(self.totals[name]) for name in names},
+            "rejects_by_reason": dict(self.reasons.most_common()),
+            "output": str(output), "rejects_file": str(rejects_path),
+        }
 
 
 def _print_summary(console: Console, summary: dict[str, Any]) -> None:

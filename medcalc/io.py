@@ -3,24 +3,29 @@
 Rows are numbered from 1 in file order. A row that is not a valid claim becomes a reject
 with its row number, field and reason; nothing is dropped or defaulted. Amounts leave as
 yuan with two decimals: strings in CSV and JSON lines, decimal128 in Parquet (exact).
+
+Claims are read as Arrow record batches (``read_batches``) for the table scorer: CSV
+columns all as text, so every value is parsed by medcalc's rules rather than guessed;
+``read_claims`` gives Claim objects for small files (``policy diff --claims``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator
 
 import attrs
 
 from .claims import Claim
 from .errors import ClaimError, MedcalcError
-from .money import format_yuan
-from .settlement import Reject, Settlement
+from .settlement import Reject
+from .tables import INVALID_COLUMN
 
-__all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "settlement_rows", "write_rows", "OUTPUT_NAMES"]
+__all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
+           "OUTPUT_NAMES", "fen_to_yuan"]
+
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -30,13 +35,13 @@ OUTPUT_NAMES = {
         "row": "row", "claim_id": "claim_id", "person_id": "person_id", "settled_on": "settled_on",
         "total": "total", "in_scope": "in_scope", "deductible": "deductible", "basic": "basic",
         "critical": "critical", "assistance": "assistance", "backstop": "backstop", "funds": "funds",
-        "patient": "patient",
+        "patient": "patient", "policy": "policy",
     },
     "national": {
         "row": "row", "claim_id": "setl_id", "person_id": "psn_no", "settled_on": "setl_time",
         "total": "medfee_sumamt", "in_scope": "inscp_scp_amt", "deductible": "act_pay_dedc", "basic": "hifp_pay",
         "critical": "hifmi_pay", "assistance": "maf_pay", "backstop": "backstop_pay", "funds": "fund_pay_sumamt",
-        "patient": "psn_part_amt",
+        "patient": "psn_part_amt", "policy": "policy",
     },
 }
 _MONEY = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
@@ -123,57 +128,148 @@ def _claim_id(record: dict[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-def settlement_rows(settlements: Sequence[Settlement], rows: Sequence[int]) -> list[dict[str, Any]]:
-    """One plain dict per settlement (amounts as Decimal yuan), with its file row number."""
-    out = []
-    for s in settlements:
-        record: dict[str, Any] = {
-            "row": rows[s.row], "claim_id": s.claim.claim_id, "person_id": s.claim.person_id,
-            "settled_on": s.claim.settled_on.isoformat(),
-        }
-        for name in _MONEY:
-            record[name] = Decimal(format_yuan(getattr(s, name)))
-        out.append(record)
-    return out
-
-
-def write_rows(path: str | Path, records: list[dict[str, Any]], fmt: str | None = None,
-               names: dict[str, str] | None = None, columns: Sequence[str] | None = None) -> None:
-    """Write records to CSV, JSON lines or Parquet, renaming columns with ``names``."""
-    path = Path(path)
+def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
+    """Rows in a file, cheaply: Parquet from its footer, text formats by counting lines."""
     fmt = format_of(path, fmt)
-    columns = list(columns or (records[0].keys() if records else ()))
-    names = names or {}
-    header = [names.get(c, c) for c in columns]
-    if fmt == "csv":
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            for r in records:
-                writer.writerow(["" if r.get(c) is None else _text(r.get(c)) for c in columns])
-    elif fmt == "jsonl":
-        with open(path, "w", encoding="utf-8") as handle:
-            for r in records:
-                handle.write(json.dumps({names.get(c, c): _json(r.get(c)) for c in columns}, ensure_ascii=False) + "\n")
+    if fmt == "parquet":
+        return _parquet().ParquetFile(path).metadata.num_rows
+    lines = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            lines += block.count(b"\n")
+    return max(lines - (fmt == "csv"), 0)  # the header line is not a row (quoted newlines make this an estimate)
+
+
+def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 << 20) -> Iterator[Any]:
+    """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise MedcalcError(f"{path}: no such file")
+    fmt = format_of(path, fmt)
+    if fmt == "parquet":
+        yield from _parquet().ParquetFile(path).iter_batches(batch_size=batch_rows)
+    elif fmt == "csv":
+        yield from _csv_batches(path, batch_rows)
     else:
+        yield from _jsonl_batches(path, batch_rows)
+
+
+def _csv_batches(path: Path, batch_rows: int) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        return
+    types = {name: pa.string() for name in header}  # text: medcalc parses every value itself
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=True)
+    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=max(1 << 16, batch_rows * 64))
+    try:
+        reader = pacsv.open_csv(path, read_options=reader_options, convert_options=options)
+        for batch in reader:
+            yield batch
+    except pa.ArrowInvalid as exc:
+        raise MedcalcError(f"{path}: not a valid CSV file: {exc}") from None
+
+
+def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[Any]:
+    """JSON objects as text columns (a list joined with commas); a line that is not one becomes an invalid row."""
+    import pyarrow as pa
+
+    def batch(records: list[dict[str, Any]]) -> Any:
+        names = list(dict.fromkeys(k for r in records for k in r))
+        return pa.table({n: pa.array([r.get(n) for r in records], pa.string()) for n in names})
+
+    records: list[dict[str, Any]] = []
+    for record in _records(path, "jsonl"):
+        if "__error__" in record:
+            records.append({INVALID_COLUMN: record["__error__"]})  # refused by the scorer with this reason
+        else:
+            records.append({k: _as_text(v) for k, v in record.items()})
+        if len(records) >= batch_rows:
+            yield batch(records)
+            records = []
+    if records:
+        yield batch(records)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class ResultWriter:
+    """Writes scored rows (or rejects) to CSV, JSON lines or Parquet, one table at a time.
+
+    Amounts arrive as int64 fen and leave as yuan: decimal128(18, 2) in Parquet, text with two
+    decimals elsewhere. Columns are renamed with ``names`` (medcalc's or the national interface's).
+    """
+
+    def __init__(self, path: str | Path, fmt: str | None = None, names: dict[str, str] | None = None) -> None:
+        self.path = Path(path)
+        self.fmt = format_of(self.path, fmt)
+        self.names = names or {}
+        self._writer: Any = None
+        self._handle: Any = None
+        self.rows = 0
+
+    def write(self, table: Any) -> None:
         import pyarrow as pa
 
-        pq = _parquet()
-        arrays = []
-        for c in columns:
-            values = [r.get(c) for r in records]
-            if c in _MONEY:
-                arrays.append(pa.array(values, type=pa.decimal128(18, 2)))
-            elif c == "row":
-                arrays.append(pa.array(values, type=pa.int64()))
-            else:
-                arrays.append(pa.array(values, type=pa.string()))
-        pq.write_table(pa.Table.from_arrays(arrays, names=header), path)
+        columns, fields = [], []
+        for name in table.column_names:
+            column = table.column(name)
+            if name in _MONEY:
+                column = fen_to_yuan(column, text=self.fmt != "parquet")
+            elif pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            if self.fmt != "parquet" and name not in _MONEY and name != "row":
+                column = column.cast(pa.string())
+            columns.append(column)
+            fields.append(self.names.get(name, name))
+        out = pa.table(columns, names=fields)
+        if self.fmt == "parquet":
+            if self._writer is None:
+                self._writer = _parquet().ParquetWriter(self.path, out.schema)
+            self._writer.write_table(out)
+        elif self.fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            if self._handle is None:
+                self._handle = open(self.path, "wb")
+                self._writer = pacsv.CSVWriter(self._handle, out.schema,
+                                               write_options=pacsv.WriteOptions(quoting_style="needed"))
+            self._writer.write_table(out)
+        else:
+            if self._handle is None:
+                self._handle = open(self.path, "w", encoding="utf-8")
+            for record in out.to_pylist():
+                self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.rows += table.num_rows
+
+    def close(self, empty_schema: Any = None) -> None:
+        """Finish the file; a file that got no rows is still written, with its header."""
+        if self._writer is None and self._handle is None and empty_schema is not None:
+            self.write(empty_schema.empty_table())
+        if self._writer is not None:
+            self._writer.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
-def _text(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
+def fen_to_yuan(column: Any, text: bool = False) -> Any:
+    """int64 fen as decimal128(18, 2) yuan (the same integer, unscaled), or its text."""
+    import numpy as np
+    import pyarrow as pa
 
-
-def _json(value: Any) -> Any:
-    return f"{value:.2f}" if isinstance(value, Decimal) else value
+    fen = column.to_numpy() if not isinstance(column, pa.ChunkedArray) else column.combine_chunks().to_numpy()
+    words = np.empty(2 * len(fen), np.int64)
+    words[0::2], words[1::2] = fen, fen >> 63  # little-endian 128-bit two's complement
+    decimal = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen), [None, pa.py_buffer(words.tobytes())])
+    return decimal.cast(pa.string()) if text else decimal

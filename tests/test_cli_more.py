@@ -63,7 +63,7 @@ def test_score_parquet_round_trip_with_national_names(capsys, claims_csv, tmp_pa
     code, _, _ = run(capsys, "score", str(claims_csv), "--policy", "jiujiang-residents", "-o", str(out), "--names", "national")
     table = pq.read_table(out)
     assert code == 0
-    assert table.column_names == ["row", "setl_id", "psn_no", "setl_time", "medfee_sumamt", "inscp_scp_amt", "act_pay_dedc",
+    assert table.column_names == ["row", "setl_id", "psn_no", "setl_time", "policy", "medfee_sumamt", "inscp_scp_amt", "act_pay_dedc",
                                   "hifp_pay", "hifmi_pay", "maf_pay", "backstop_pay", "fund_pay_sumamt", "psn_part_amt"]
     assert str(table.schema.field("hifp_pay").type) == "decimal128(18, 2)"
     assert [str(v) for v in table.column("hifp_pay").to_pylist()] == ["14480.00", "7680.00", "10710.00"]
