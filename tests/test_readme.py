@@ -17,6 +17,17 @@ def test_readme_python_example_runs(capsys):
     assert capsys.readouterr().out.startswith("14480.00 5520.00\n181/250\n")
 
 
+def test_readme_python_examples_run_in_order_and_the_table_figures_are_true(capsys):
+    namespace: dict = {}
+    for code in re.findall(r"```python\n(.*?)```", README, re.S):
+        exec(compile(code, "README.md", "exec"), namespace)
+    scored = namespace["scored"]
+    assert scored.results.column("basic").to_pylist() == [1448000, 564000]  # 18100 × 80 %; 9400 × 60 %
+    assert scored.rejects.column("row").to_pylist() == [2]
+    assert scored.rejects.column("field").to_pylist() == ["level"]
+    assert [s.amount for s in scored.traces[0] if s.mechanism == "patient"] == [552000]
+
+
 def test_readme_test_command_is_what_ci_runs():
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     assert "python -m pytest -q" in README
