@@ -436,6 +436,8 @@ def _uniform_as_views(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     Most parameters are the same on every row (one rule version, one cap): a view is
     gathered and sliced for free, where a real column costs a copy per round.
     """
+    if len(next(iter(columns.values()), ())) < 4096:  # small batches: checking costs more than copying
+        return dict(columns)
     out = {}
     for name, column in columns.items():
         if column.ndim == 1 and len(column) and column.strides[0] and (column == column[0]).all():
