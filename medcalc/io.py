@@ -220,6 +220,13 @@ class ResultWriter:
         self.rows = 0
 
     def write(self, table: Any) -> None:
+        # in slices: converting amounts to decimals doubles a slice's memory, not the whole table's
+        for start in range(0, max(table.num_rows, 1), self.SLICE_ROWS):
+            self._write(table.slice(start, self.SLICE_ROWS))
+
+    SLICE_ROWS = 1 << 20
+
+    def _write(self, table: Any) -> None:
         import pyarrow as pa
 
         columns, fields = [], []

@@ -187,31 +187,45 @@ class _Collector:
     def finish(self, trace: Iterable[int]) -> ScoredTable:
         import pyarrow as pa
 
-        rows = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
+        n = self.table.num_rows
+        # every input row exactly once, settled or rejected: checked, never assumed
+        seen = np.zeros(n, np.int8)
+        for part in self.rows:
+            seen[part] += 1
+        for rows, _, _ in self.reject_groups:
+            seen[rows] += 1
+        if not (seen == 1).all():
+            settled, rejected = sum(map(len, self.rows)), sum(len(g[0]) for g in self.reject_groups)
+            raise RuntimeError(f"{n} rows in but {settled} settled and {rejected} rejected, "
+                               f"{int((seen == 0).sum())} missing and {int((seen > 1).sum())} twice")
+        # each settled row's place in the output is its rank among settled rows: a scatter, no sort
+        is_settled = np.zeros(n, bool)
+        for part in self.rows:
+            is_settled[part] = True
+        rows = np.flatnonzero(is_settled)
+        place = np.cumsum(is_settled) - 1
         taken = pa.array(rows)
         results = {"row": pa.array(rows + self.first_row)}
         for name in ("claim_id", "person_id", "settled_on"):
             if name in self.table.column_names:
                 results[name] = self.table.column(name).take(taken)
         ids = list(dict.fromkeys(p for _, p in self.policies))
-        codes = np.repeat([ids.index(p) for _, p in self.policies], [c for c, _ in self.policies]).astype(np.int32)
-        results["policy"] = pa.DictionaryArray.from_arrays(pa.array(codes[order]), pa.array(ids, pa.string()))
+        codes = np.zeros(len(rows), np.int32)
+        for part, (_, policy_id) in zip(self.rows, self.policies):
+            codes[place[part]] = ids.index(policy_id)
+        results["policy"] = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(ids, pa.string()))
         for name in RESULT_FIELDS:
-            results[name] = pa.array(np.concatenate([c[name] for c in self.columns])[order] if self.columns
-                                     else np.zeros(0, np.int64))
+            column = np.zeros(len(rows), np.int64)
+            for part, values in zip(self.rows, self.columns):
+                column[place[part]] = values[name]
+            results[name] = pa.array(column)
+        del place, is_settled
         groups = self.reject_groups
         reject_rows = np.concatenate([g[0] for g in groups]) if groups else np.zeros(0, np.int64)
         reasons = list(dict.fromkeys((g[1], g[2]) for g in groups))  # one dictionary entry per distinct reason
         which = np.repeat([reasons.index((g[1], g[2])) for g in groups], [len(g[0]) for g in groups]).astype(np.int32)
         by_row = np.argsort(reject_rows, kind="stable")
         reject_rows, which = reject_rows[by_row], which[by_row]
-        # every input row exactly once, settled or rejected: checked, never assumed
-        seen = np.bincount(np.concatenate([rows, reject_rows]), minlength=self.table.num_rows)
-        if len(seen) != self.table.num_rows or not (seen == 1).all():
-            raise RuntimeError(f"{self.table.num_rows} rows in but {len(rows)} settled and {len(reject_rows)} rejected, "
-                               f"{int((seen == 0).sum())} missing and {int((seen > 1).sum())} twice")
         ids_col = (self.table.column("claim_id").take(pa.array(reject_rows)).cast(pa.string())
                    if "claim_id" in self.table.column_names else pa.nulls(len(reject_rows), pa.string()))
         rejects = pa.table({
