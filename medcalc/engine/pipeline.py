@@ -410,7 +410,7 @@ def run(
             for j in range(rows.stop - rows.start):
                 before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab)
         for name, layer in LAYERS.items():
-            if builds[name].idle and not trace:  # pays nothing, changes nothing: its outputs stay 0
+            if builds[name].idle:  # pays nothing, changes nothing, explains nothing: its outputs stay 0
                 continue
             layer.settle(rows, work, wparams[name], builds[name].tables, state, wout,
                          wbands.get(name) if wbands is not None else None)
