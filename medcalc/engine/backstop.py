@@ -36,6 +36,8 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
          "again_rule": np.full(n, -1, np.int64), "again_ratio": np.zeros(n, np.int64)}
     caps, agains = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
+    if not any(r.named("backstop.burden_cap") or r.named("backstop.pay_again") for r in variants):
+        return LayerBuild(p, BackstopTables([], []), problems, idle=True)  # most policies have no backstop
     for v, resolved in enumerate(variants):
         rows = np.flatnonzero(variant == v)
         if not len(rows):

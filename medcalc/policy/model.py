@@ -162,14 +162,18 @@ class ResolvedPolicy:
 
     policy: "Policy"
     rules: Mapping[str, RuleVersion]
+    _named: dict[str, list[RuleVersion]] = attrs.field(factory=dict, repr=False)
 
     def rule(self, key: str) -> RuleVersion | None:
         return self.rules.get(key)
 
     def named(self, prefix: str) -> list[RuleVersion]:
-        """Rules of a named family (e.g. ``inpatient.place``), in name order."""
-        start = prefix + "."
-        return [self.rules[k] for k in sorted(self.rules) if k.startswith(start)]
+        """Rules of a named family (e.g. ``inpatient.place``), in name order (looked up once per family)."""
+        found = self._named.get(prefix)
+        if found is None:
+            start = prefix + "."
+            found = self._named[prefix] = [self.rules[k] for k in sorted(self.rules) if k.startswith(start)]
+        return found
 
 
 @attrs.frozen(eq=False)
