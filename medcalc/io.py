@@ -243,7 +243,10 @@ class ResultWriter:
         out = pa.table(columns, names=fields)
         if self.fmt == "parquet":
             if self._writer is None:
-                self._writer = _parquet().ParquetWriter(self.path, out.schema)
+                # dictionaries only where values repeat: on ids and amounts they cost time and save nothing
+                repeated = [self.names.get(c, c) for c in ("settled_on", "policy", "field", "reason")]
+                self._writer = _parquet().ParquetWriter(self.path, out.schema,
+                                                        use_dictionary=[c for c in fields if c in repeated])
             self._writer.write_table(out)
         elif self.fmt == "csv":
             import pyarrow.csv as pacsv
