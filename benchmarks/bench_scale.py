@@ -1,0 +1,277 @@
+"""Batch scoring at scale: medcalc against what an analyst writes today (DuckDB SQL, a Python loop).
+
+For each size: writes the seeded synthetic claims (benchmarks/synthetic.py) to Parquet, then runs,
+each in its own process so its peak memory is its own:
+
+- ``medcalc``: read the Parquet file in one piece, score it (``settle_table``), write results
+  and rejects to Parquet; read, compute and write timed apart;
+- ``medcalc --stream``: the same file sorted by person, scored record batch by record batch
+  (``settle_batches``) in bounded memory;
+- ``duckdb``: the same policy written by hand as DuckDB SQL with window functions
+  (benchmarks/duckdb_huaibei.py), from the Parquet file;
+- ``loop``: a plain Python loop over the rows (benchmarks/loop_huaibei.py), for sizes up to
+  ``--loop-rows``.
+
+Every run writes its per-row results; they are compared to the fen (deductible, basic, critical,
+funds, patient, and which rows are rejected) and the figures are printed only if all agree.
+Prints figures; asserts nothing else. The policy is huaibei-2025 (basic + 大病, as inherited from
+anhui-2025), which the SQL and the loop hard-code.
+
+Usage: python benchmarks/bench_scale.py --rows 1000000 10000000 [--loop-rows 1000000] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FIELDS = ("deductible", "basic", "critical", "funds", "patient")
+POLICY = "huaibei-2025"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- the runs (each in a child process)
+
+
+def run_medcalc(source: str, out: str) -> dict:
+    import pyarrow.parquet as pq
+
+    import medcalc
+    from medcalc.io import ResultWriter
+
+    policy = medcalc.load_policy(POLICY)
+    t0 = time.perf_counter()
+    table = pq.read_table(source)
+    t1 = time.perf_counter()
+    scored = medcalc.settle_table(table, policy, amounts="yuan")
+    t2 = time.perf_counter()
+    _write(ResultWriter, scored, out)
+    t3 = time.perf_counter()
+    return {"rows": table.num_rows, "read": t1 - t0, "compute": t2 - t1, "write": t3 - t2}
+
+
+def _write(writer, scored, out: str) -> None:
+    for table, path in ((scored.results, out), (scored.rejects, out.replace(".parquet", ".rejects.parquet"))):
+        w = writer(path)
+        w.write(table)
+        w.close()
+
+
+def run_stream(source: str, out: str) -> dict:
+    import medcalc
+    from medcalc.io import ResultWriter, read_batches
+
+    policy = medcalc.load_policy(POLICY)
+    results, rejects = ResultWriter(out), ResultWriter(out.replace(".parquet", ".rejects.parquet"))
+    times = {"read": 0.0, "compute": 0.0, "write": 0.0}
+    rows = 0
+    batches = read_batches(source, batch_rows=1 << 18)
+
+    def timed_batches():
+        while True:
+            t = time.perf_counter()
+            batch = next(batches, None)
+            times["read"] += time.perf_counter() - t
+            if batch is None:
+                return
+            yield batch
+
+    parts = medcalc.settle_batches(timed_batches(), policy, amounts="yuan")
+    while True:
+        t = time.perf_counter()
+        part = next(parts, None)  # includes the reads it pulls: subtracted below
+        elapsed = time.perf_counter() - t
+        if part is None:
+            break
+        t = time.perf_counter()
+        results.write(part.results)
+        rejects.write(part.rejects)
+        times["write"] += time.perf_counter() - t
+        times["compute"] += elapsed
+        rows += part.rows
+    times["compute"] -= times["read"]
+    results.close()
+    rejects.close()
+    return {"rows": rows, **times}
+
+
+def run_duckdb(source: str, out: str) -> dict:
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(HERE))
+    from duckdb_huaibei import score_duckdb
+
+    t0 = time.perf_counter()
+    table = score_duckdb(source)
+    t1 = time.perf_counter()
+    pq.write_table(table, out)
+    return {"rows": table.num_rows, "read+compute": t1 - t0, "write": time.perf_counter() - t1}
+
+
+def run_loop(source: str, out: str) -> dict:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(HERE))
+    from loop_huaibei import score_loop
+
+    t0 = time.perf_counter()
+    table = pq.read_table(source)
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_decimal(column.type):  # yuan -> fen, exactly, as an analyst would with Decimal
+            from medcalc.tables import _fen_from_decimal
+
+            columns[name] = _fen_from_decimal(column, name, [])
+        else:
+            columns[name] = column.to_numpy()
+    t1 = time.perf_counter()
+    result = score_loop(columns)
+    t2 = time.perf_counter()
+    pq.write_table(pa.table({k: np.asarray(v) for k, v in result.items()}), out)
+    return {"rows": table.num_rows, "read": t1 - t0, "compute": t2 - t1, "write": time.perf_counter() - t2}
+
+
+RUNS = {"medcalc": run_medcalc, "stream": run_stream, "duckdb": run_duckdb, "loop": run_loop}
+
+
+def child(kind: str, source: str, out: str) -> None:
+    figures = RUNS[kind](source, out)
+    figures["peak_mb"] = _peak_mb()
+    print(json.dumps(figures))
+
+
+# ---------------------------------------------------------------- agreement
+
+
+def per_claim(kind: str, out: str, source: str) -> dict[str, object]:
+    """claim_id -> tuple of FIELDS (None when rejected), for any run's output file."""
+    import pyarrow.parquet as pq
+
+    if kind in ("medcalc", "stream"):
+        results = pq.read_table(out)
+        rejects = pq.read_table(out.replace(".parquet", ".rejects.parquet"))
+        ids = results.column("claim_id").to_pylist()
+        values = zip(*(_fen(results.column(f)) for f in FIELDS))
+        claims = dict(zip(ids, values))
+        claims.update(dict.fromkeys(rejects.column("claim_id").to_pylist()))
+        return claims
+    table = pq.read_table(out)
+    if "claim_id" not in table.column_names:  # the loop's output is in input order
+        table = table.append_column("claim_id", pq.read_table(source, columns=["claim_id"]).column("claim_id"))
+    rejected = table.column("rejected").to_pylist()
+    values = list(zip(*(table.column(f).to_pylist() for f in FIELDS)))
+    ids = table.column("claim_id").to_pylist()
+    return {i: (None if r else v) for i, r, v in zip(ids, rejected, values)}
+
+
+def _fen(column) -> list[int]:
+    """Output amounts (decimal yuan) back to integer fen."""
+    from medcalc.tables import _fen_from_decimal
+
+    return _fen_from_decimal(column, "amount", []).tolist()
+
+
+def agree(outputs: dict[str, str], source: str) -> list[str]:
+    """Disagreements between the runs' outputs (empty when every claim matches to the fen)."""
+    tables = {kind: per_claim(kind, out, source) for kind, out in outputs.items()}
+    base_kind = "medcalc"
+    base = tables[base_kind]
+    problems = []
+    for kind, other in tables.items():
+        if kind == base_kind:
+            continue
+        if other.keys() != base.keys():
+            problems.append(f"{kind}: {len(other)} claims vs {len(base)}")
+            continue
+        differ = [c for c in base if base[c] != other[c]]
+        if differ:
+            c = differ[0]
+            problems.append(f"{kind}: {len(differ)} claims differ, e.g. {c}: medcalc {base[c]} vs {other[c]}")
+    return problems
+
+
+# ---------------------------------------------------------------- driver
+
+
+def prepare(rows: int, workdir: Path) -> tuple[Path, Path]:
+    """The synthetic claims as Parquet, unsorted and sorted by person (generated once per size)."""
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(HERE))
+    from synthetic import synthetic_table
+
+    unsorted, by_person = workdir / f"claims-{rows}.parquet", workdir / f"claims-{rows}-by-person.parquet"
+    if not unsorted.exists():
+        table = synthetic_table(rows, yuan=True)
+        pq.write_table(table, unsorted, row_group_size=1 << 18)
+        pq.write_table(table.sort_by("person_id"), by_person, row_group_size=1 << 18)
+        del table
+    return unsorted, by_person
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--loop-rows", type=int, default=1_000_000, help="largest size the Python loop runs on")
+    parser.add_argument("--workdir", help="where the claims and outputs go (default: a temporary directory)")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="medcalc-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; policy {POLICY}; files in {workdir}")
+    failed = False
+    for rows in args.rows:
+        unsorted, by_person = prepare(rows, workdir)
+        kinds = ["medcalc", "stream", "duckdb"] + (["loop"] if rows <= args.loop_rows else [])
+        figures, outputs = {}, {}
+        for kind in kinds:
+            source = by_person if kind == "stream" else unsorted
+            out = str(workdir / f"out-{rows}-{kind}.parquet")
+            done = subprocess.run([sys.executable, __file__, "--child", kind, str(source), out],
+                                  capture_output=True, text=True)
+            if done.returncode:
+                print(f"{kind} failed:\n{done.stderr}")
+                failed = True
+                continue
+            figures[kind], outputs[kind] = json.loads(done.stdout.strip().splitlines()[-1]), out
+        problems = agree(outputs, str(unsorted))
+        print(f"\n{rows:,} rows: {', '.join(outputs)} agree to the fen on every claim" if not problems
+              else f"\n{rows:,} rows: DISAGREE\n  " + "\n  ".join(problems))
+        if problems:
+            failed = True
+            continue
+        for kind, f in figures.items():
+            print("  " + _line(kind, rows, f))
+        if "duckdb" in figures:
+            mine = figures["medcalc"]["read"] + figures["medcalc"]["compute"]
+            print(f"  medcalc read+compute vs DuckDB query: {figures['duckdb']['read+compute'] / mine:.2f}x as fast")
+    sys.exit(1 if failed else 0)
+
+
+def _line(kind: str, rows: int, f: dict) -> str:
+    rate = {k: f"{k} {f[k]:.2f} s ({rows / f[k]:,.0f} rows/s)" for k in f if k not in ("rows", "peak_mb") and f[k] > 0}
+    return f"{kind:8} " + "; ".join(rate.values()) + f"; peak memory {f['peak_mb']:,.0f} MB"
+
+
+if __name__ == "__main__":
+    main()
