@@ -16,7 +16,8 @@ from .settlement import Batch, Reject, Settlement, Step
 __version__ = "0.1.0"
 
 #: Batch entry points, imported on first use so ``import medcalc`` stays light (no numpy, no Arrow).
-_LAZY = {"settle_table": "tables", "ScoredTable": "tables", "settle_batches": "stream", "settle_arrays": "batch"}
+_LAZY = {"settle_table": "tables", "ScoredTable": "tables", "settle_batches": "stream", "settle_arrays": "batch",
+         "fund_impact": "impact", "Impact": "impact", "synthetic_claims": "synthetic"}
 
 
 def __getattr__(name: str):
@@ -33,6 +34,7 @@ __all__ = [
     "Claim",
     "ClaimError",
     "Fen",
+    "Impact",
     "MedcalcError",
     "Policy",
     "PolicyError",
@@ -43,6 +45,7 @@ __all__ = [
     "Settlement",
     "Step",
     "format_yuan",
+    "fund_impact",
     "list_policies",
     "load_policy",
     "parse_amount",
@@ -53,4 +56,5 @@ __all__ = [
     "settle_many",
     "settle_sequence",
     "settle_table",
+    "synthetic_claims",
 ]

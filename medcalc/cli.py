@@ -127,6 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--batch-rows", dest="batch_rows", type=int, default=1 << 20,
                        help="rows per record batch read (default 1048576)")
 
+    from .cli_analysis import add_analysis_commands
+
+    add_analysis_commands(sub, output)
+
     policy = sub.add_parser("policy", help="policy tools: list, show, check, diff")
     psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
     psub.add_parser("list", parents=[output], help="list the shipped policies")
@@ -585,6 +589,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _quote(args)
         if args.command == "score":
             return _score(args)
+        if getattr(args, "run", None) is not None:  # commands defined in their own modules
+            return args.run(args)
         return _POLICY_COMMANDS[args.policy_command](args)
     except MedcalcError as exc:
         print(f"medcalc: error: {exc}", file=sys.stderr)

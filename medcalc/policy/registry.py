@@ -17,6 +17,7 @@ from typing import Iterable
 
 from ..errors import PolicyNotFound
 from .loader import load_file
+from .reform import is_reform_file, load_reform
 from .model import Policy
 
 __all__ = ["shipped_root", "load_policy", "policy_files", "list_policies", "find_policy"]
@@ -30,31 +31,34 @@ def shipped_root() -> Path:
     return Path(__file__).resolve().parents[2] / "policies"
 
 
-def policy_files(roots: Iterable[Path]) -> dict[str, Path]:
+def policy_files(roots: Iterable[Path], *, reforms: bool = False) -> dict[str, Path]:
     """Policy id -> file, for every readable policy file under the given folders (first root wins).
 
+    With ``reforms``, reform files too (loadable by id, but never listed or found by region).
     Files that are not valid TOML are skipped here; loading one by path reports why.
     """
     found: dict[str, Path] = {}
     for root in roots:
-        for policy_id, path in _ids_under(Path(root).resolve()):
-            found.setdefault(policy_id, path)
+        for policy_id, path, is_reform in _ids_under(Path(root).resolve()):
+            if reforms or not is_reform:
+                found.setdefault(policy_id, path)
     return found
 
 
 @lru_cache(maxsize=16)
-def _ids_under(root: Path) -> tuple[tuple[str, Path], ...]:
+def _ids_under(root: Path) -> tuple[tuple[str, Path, bool], ...]:
     out = []
     for path in sorted(root.rglob("*.toml")):
         if "sources" in path.relative_to(root).parts:
             continue
         try:
             with open(path, "rb") as handle:
-                meta = tomllib.load(handle).get("policy", {})
+                data = tomllib.load(handle)
         except (tomllib.TOMLDecodeError, OSError):
             continue
+        meta = data.get("policy") or data.get("reform") or {}
         if isinstance(meta, dict) and isinstance(meta.get("id"), str):
-            out.append((meta["id"], path))
+            out.append((meta["id"], path, "reform" in data))
     return tuple(out)
 
 
@@ -68,6 +72,9 @@ def _roots(search: Iterable[Path | str] | None, near: Path | None = None) -> lis
 
 @lru_cache(maxsize=64)
 def _load_cached(path: Path, roots: tuple[Path, ...], shown: str) -> Policy:
+    if is_reform_file(path):  # an overlay on a base policy named by id or by a path next to it
+        return load_reform(path, lambda base, folder: load_policy(
+            folder / base if base.endswith(".toml") else base, search=roots[:-1]), shown)
     # Folders are scanned for ids only when the file extends another policy.
     return load_file(path, lambda parent_id: policy_files(roots).get(parent_id), shown)
 
@@ -86,11 +93,11 @@ def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None)
         roots = tuple(p.resolve() for p in _roots(search, path.resolve().parent))
         return _load_cached(path.resolve(), roots, text)
     roots = tuple(p.resolve() for p in _roots(search))
-    files = policy_files(roots)
+    files = policy_files(roots, reforms=True)
     if text in files:
         return _load_cached(files[text], roots, _display(files[text]))
     close = difflib.get_close_matches(text, list(files), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(files))}"
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
     raise PolicyNotFound(f"no policy with id {text!r}{hint}")
 
 

@@ -1,0 +1,273 @@
+"""Reforms as data: an overlay file that changes some values of a policy from a date.
+
+A reform is a TOML file like a policy, with a ``[reform]`` table instead of ``[policy]``:
+
+    [reform]
+    id = "huaibei-level1-95"
+    base = "huaibei-2025"              # the policy it changes: an id, or a path next to this file
+    title = "一级医疗机构住院报销比例提高5个百分点"
+    author = "市医保局待遇保障科"
+    date = 2026-11-30                  # when it was proposed
+    since = 2025-01-01                 # from when it applies (each change may give its own)
+
+    [[adjust]]                         # a relative change of one rule in force on `since`
+    rule = "inpatient.ratio"
+    levels = ["level1"]                # optional: only these levels (default: all)
+    points = "+5"                      # on ratios (every band's, for banded rules)
+
+    [[adjust]]
+    rule = "critical.threshold"
+    scale = "50%"                      # on amounts (deductibles, thresholds, caps), half up to the fen
+
+    [[critical.modifier.dibao]]        # or whole rule versions, written as in a policy file
+    since = 2025-01-01
+    when = { category = ["dibao"] }
+    threshold_fraction = "50%"
+
+Every value of a reform cites the proposal (a source ``proposal`` built from title, author
+and date, unofficial: ``verified = false``); a rule may still cite a source of the base
+policy with a verbatim quote. The result is an ordinary ``Policy`` whose id is the reform's:
+the reform's versions come first in each rule's timeline, the base's stay underneath, so
+claims before ``since`` settle exactly as on the base. It is validated like any policy, and
+every error names the file, the key path, the value found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Callable
+
+import attrs
+
+from ..errors import NOTHING
+from ..money import RATIO_ONE, round_half_up
+from .loader import _check_layers, _File, _read_family, _read_toml, _FAMILIES
+from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline
+from .schema import Invalid, ParseContext, _points, _ratio, parse_date
+
+__all__ = ["is_reform_file", "load_reform", "RATIO_FIELDS", "AMOUNT_FIELDS"]
+
+_REFORM_KEYS = {"id", "base", "title", "author", "date", "since", "notes"}
+_ADJUST_KEYS = {"rule", "levels", "points", "scale", "since", "until", "note"}
+#: Fields ``points`` changes (ratios, in every level and band), and fields ``scale`` changes (fen).
+RATIO_FIELDS = ("ratio", "bands", "floor")
+AMOUNT_FIELDS = ("amount", "by_admission", "deductible", "fixed", "cap", "fund", "cost", "yearly", "visit_cap",
+                 "ceiling", "disease_caps")
+
+
+def is_reform_file(path: Path) -> bool:
+    """Whether a TOML file is a reform (it has a ``[reform]`` table) rather than a policy."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return any(line.strip() == "[reform]" for line in head.splitlines())
+
+
+def load_reform(path: Path, load_base: Callable[[str, Path], Policy], shown: str | None = None) -> Policy:
+    """Load a reform file onto its base policy (``load_base(name, folder)`` loads the base)."""
+    file = _File(Path(path), shown or str(path))
+    data = _read_toml(file)
+    for key in data:
+        if key not in ("reform", "adjust", "sources") and key not in _FAMILIES:
+            raise file.error(key, key, "an allowed top-level table: reform, adjust, sources, " + ", ".join(_FAMILIES))
+    meta = _read_meta(file, data.get("reform"))
+    base = load_base(meta["base"], file.path.parent)
+    proposal = Source(id="proposal", title=meta["title"], official=False,
+                      document=f"proposal by {meta['author']}", date=meta["date"], defined_in=file.shown)
+    sources = dict(base.sources)
+    sources.update(_read_sources(file, data.get("sources", {})))
+    sources["proposal"] = proposal
+    ctx = ParseContext(frozenset(base.levels) | frozenset(base.institutions), frozenset(base.levels))
+
+    own: dict[str, tuple[RuleVersion, ...]] = {}
+    for family in _FAMILIES:
+        table = _cite_proposal(data.get(family), meta)
+        own.update(_read_family(file, family, table, ctx, sources))
+    adjusts = data.get("adjust", [])
+    if not isinstance(adjusts, list):
+        raise file.error("adjust", adjusts, "an array of changes written as [[adjust]]")
+    citation = Citation(source=proposal, quote=meta["title"], verified=False)
+    for i, body in enumerate(adjusts):
+        version = _adjusted(file, f"adjust[{i}]", body, base, meta, citation, ctx, i)
+        if version.key in own:
+            raise file.error(f"adjust[{i}].rule", version.key,
+                             "a rule the reform neither adjusts twice nor also writes as a whole version")
+        own[version.key] = (version,)
+
+    timelines = {}
+    for key in sorted(set(own) | set(base.timelines)):
+        inherited = base.timelines[key].layers if key in base.timelines else ()
+        timelines[key] = Timeline(key, ((own[key],) if key in own else ()) + inherited)
+    notes = (f"Reform {meta['id']!r} of {base.id}: {meta['title']} (proposal by {meta['author']}, {meta['date']}). "
+             + meta["notes"]).strip()
+    policy = Policy(id=meta["id"], region=base.region, scheme=base.scheme, tier=base.tier, aliases=(),
+                    notes=notes, levels=base.levels, institutions=base.institutions, sources=sources,
+                    timelines=timelines, file=file.shown, chain=(meta["id"],) + base.chain)
+    _check_layers(file, policy)
+    return policy
+
+
+def _read_meta(file: _File, table: object) -> dict:
+    if not isinstance(table, dict):
+        raise file.error("reform", NOTHING, "a [reform] table with id, base, title, author and date")
+    for key in table:
+        if key not in _REFORM_KEYS:
+            raise file.error(f"reform.{key}", key, "one of the keys " + ", ".join(sorted(_REFORM_KEYS)))
+    for key in ("id", "base", "title", "author", "date"):
+        if key not in table:
+            raise file.error(f"reform.{key}", NOTHING, "a value (required)")
+    from .loader import _ID
+
+    if not isinstance(table["id"], str) or not _ID.match(table["id"]):
+        raise file.error("reform.id", table["id"], "an id of lowercase letters, digits, '.', '_' and '-'")
+    for key in ("base", "title", "author"):
+        if not isinstance(table[key], str) or not table[key].strip():
+            raise file.error(f"reform.{key}", table[key], {"base": "the id or path of the policy it changes",
+                                                           "title": "what the proposal changes, in a sentence",
+                                                           "author": "who proposes it"}[key])
+    meta = dict(table)
+    for key in ("date", "since"):
+        if key in table:
+            try:
+                meta[key] = parse_date(table[key])
+            except Invalid as exc:
+                raise file.error(f"reform.{key}", table[key], exc.allowed) from None
+    meta.setdefault("since", None)
+    notes = table.get("notes", "")
+    if not isinstance(notes, str):
+        raise file.error("reform.notes", notes, "a string")
+    meta["notes"] = notes
+    return meta
+
+
+def _read_sources(file: _File, table: object) -> dict[str, Source]:
+    from .loader import _read_sources as read
+
+    if isinstance(table, dict) and "proposal" in table:
+        raise file.error("sources.proposal", "proposal", "another id: 'proposal' is the reform itself")
+    return read(file, table)
+
+
+def _cite_proposal(table: object, meta: dict) -> object:
+    """Rule versions without a citation cite the proposal (unverified); ``since`` defaults to the reform's."""
+    if not isinstance(table, dict):
+        return table
+
+    def cite(body: object) -> object:
+        if not isinstance(body, dict):
+            return body
+        body = dict(body)
+        if "source" not in body:
+            body.update(source="proposal", quote=meta["title"])
+            body.setdefault("verified", False)
+        if "since" not in body and meta["since"] is not None:
+            body["since"] = meta["since"]
+        return body
+
+    out = {}
+    for rule, body in table.items():
+        if isinstance(body, list):
+            out[rule] = [cite(b) for b in body]
+        elif isinstance(body, dict):  # named rules: name -> versions
+            out[rule] = {name: [cite(b) for b in v] if isinstance(v, list) else v for name, v in body.items()}
+        else:
+            out[rule] = body
+    return out
+
+
+def _adjusted(file: _File, where: str, body: object, base: Policy, meta: dict, citation: Citation,
+              ctx: ParseContext, index: int) -> RuleVersion:
+    """A new version of one rule: the base's version in force on ``since``, changed."""
+    if not isinstance(body, dict):
+        raise file.error(where, body, "a table with rule and points or scale")
+    for key in body:
+        if key not in _ADJUST_KEYS:
+            raise file.error(f"{where}.{key}", key, "one of the keys " + ", ".join(sorted(_ADJUST_KEYS)))
+    key = body.get("rule", NOTHING)
+    if not isinstance(key, str) or key not in base.timelines:
+        raise file.error(f"{where}.rule", key, "a rule of the base policy: " + ", ".join(sorted(base.timelines)))
+    since = _date(file, f"{where}.since", body.get("since", meta["since"]))
+    if since is None:
+        raise file.error(f"{where}.since", NOTHING, "a date such as 2025-01-01 (here or in [reform])")
+    until = _date(file, f"{where}.until", body.get("until"))
+    if until is not None and until < since:
+        raise file.error(f"{where}.until", until.isoformat(), f"a last day on or after since ({since})")
+    current = base.timelines[key].at(since)
+    if current is None:
+        raise file.error(f"{where}.since", since.isoformat(), f"a day on which the base policy has rule {key} in force")
+    changes = [k for k in ("points", "scale") if k in body]
+    if len(changes) != 1:
+        raise file.error(where, changes or NOTHING, "exactly one of points, scale")
+    levels = body.get("levels")
+    if levels is not None:
+        if not isinstance(levels, list) or not levels or any(lv not in base.levels for lv in levels):
+            raise file.error(f"{where}.levels", levels, "an array of the base's levels: " + ", ".join(base.levels))
+        levels = frozenset(levels)
+    try:
+        if "points" in body:
+            change = _points(body["points"], ctx)
+            fields, apply = RATIO_FIELDS, lambda v: _add_points(v, change)
+        else:
+            factor = _ratio(body["scale"], ctx)
+            fields, apply = AMOUNT_FIELDS, lambda v: round_half_up(v * factor, RATIO_ONE)
+    except Invalid as exc:
+        raise file.error(f"{where}.{changes[0]}", exc.found, exc.allowed) from None
+    touched = [f for f in fields if current.get(f) is not None]
+    if not touched:
+        present = sorted(k for k, v in current.params.items() if v is not None)
+        raise file.error(f"{where}.{changes[0]}", body[changes[0]],
+                         f"a change for the values of {key}; its fields are {', '.join(present)}, and "
+                         f"{changes[0]} changes only {', '.join(fields)}")
+    params = dict(current.params)
+    try:
+        for name in touched:
+            params[name] = _change(params[name], apply, levels)
+    except Invalid as exc:
+        raise file.error(f"{where}.{changes[0]}", body[changes[0]], exc.allowed) from None
+    what = f"{changes[0]} {body[changes[0]]}" + (f" on {', '.join(sorted(levels))}" if levels else "")
+    note = body.get("note")
+    described = f"{what}, applied to {key} of {current.file or base.id}"
+    return RuleVersion(key=key, since=since, until=until,
+                       citation=attrs.evolve(citation, note=f"{described}. {note}" if note else described),
+                       params=params, file=file.shown, index=index)
+
+
+def _date(file: _File, where: str, value: object) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except Invalid as exc:
+        raise file.error(where, value, exc.allowed) from None
+
+
+def _add_points(ratio: int, points: int) -> int:
+    changed = ratio + points
+    if not 0 <= changed <= RATIO_ONE:
+        raise Invalid(f"a change that keeps every ratio within 0%..100% (one would become {changed / 100:g}%)", points)
+    return changed
+
+
+def _change(value, apply, levels: frozenset[str] | None):
+    """Apply a change to one parameter value: a number, a per-level table, bands, or a tuple of them."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return apply(value)
+    if isinstance(value, ByLevel):
+        if levels is None:
+            return ByLevel({k: apply(v) for k, v in value.values.items()},
+                           None if value.default is None else apply(value.default))
+        # a default-valued table becomes explicit where only some levels change
+        values = {lv: value.get(lv) for lv in (levels | value.levels()) if value.get(lv) is not None}
+        return ByLevel({k: apply(v) if k in levels else v for k, v in values.items()}, value.default)
+    if isinstance(value, Band):
+        return Band(value.upper, _change(value.ratio, apply, levels))
+    if isinstance(value, tuple):
+        return tuple(_change(v, apply, levels) for v in value)
+    if isinstance(value, dict):  # disease caps
+        return {k: apply(v) for k, v in value.items()}
+    raise Invalid(f"a value that can be changed (this one is {type(value).__name__})", value)
