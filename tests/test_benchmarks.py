@@ -1,0 +1,29 @@
+"""The benchmark scripts run end to end on a small size (a smoke test; no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(*argv: str) -> str:
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_scale_benchmark_agrees_with_duckdb_and_the_loop(tmp_path):
+    pytest.importorskip("duckdb")
+    out = _run(str(BENCH / "bench_scale.py"), "--rows", "3000", "--workdir", str(tmp_path))
+    assert "3,000 rows: medcalc, stream, duckdb, loop agree to the fen on every claim" in out
+    assert "peak memory" in out and "x as fast" in out
+
+
+def test_batch_and_api_benchmarks_print_figures():
+    assert "claims/s" in _run(str(BENCH / "bench_batch.py"), "--rows", "2000")
+    assert "ms" in _run(str(BENCH / "bench_api.py"), "--claims", "200", "--repeat", "50")
