@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 FIELDS = ("deductible", "basic", "critical", "funds", "patient")
 POLICY = "huaibei-2025"
@@ -159,50 +161,60 @@ def child(kind: str, source: str, out: str) -> None:
 # ---------------------------------------------------------------- agreement
 
 
-def per_claim(kind: str, out: str, source: str) -> dict[str, object]:
-    """claim_id -> tuple of FIELDS (None when rejected), for any run's output file."""
+def per_claim(kind: str, out: str, source: str):
+    """One run's output as an Arrow table (claim_id, rejected, FIELDS in fen), sorted by claim id."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     if kind in ("medcalc", "stream"):
-        results = pq.read_table(out)
-        rejects = pq.read_table(out.replace(".parquet", ".rejects.parquet"))
-        ids = results.column("claim_id").to_pylist()
-        values = zip(*(_fen(results.column(f)) for f in FIELDS))
-        claims = dict(zip(ids, values))
-        claims.update(dict.fromkeys(rejects.column("claim_id").to_pylist()))
-        return claims
-    table = pq.read_table(out)
-    if "claim_id" not in table.column_names:  # the loop's output is in input order
-        table = table.append_column("claim_id", pq.read_table(source, columns=["claim_id"]).column("claim_id"))
-    rejected = table.column("rejected").to_pylist()
-    values = list(zip(*(table.column(f).to_pylist() for f in FIELDS)))
-    ids = table.column("claim_id").to_pylist()
-    return {i: (None if r else v) for i, r, v in zip(ids, rejected, values)}
+        results = pq.read_table(out, columns=["claim_id", *FIELDS])
+        rejects = pq.read_table(out.replace(".parquet", ".rejects.parquet"), columns=["claim_id"])
+        settled = {"claim_id": results.column("claim_id").cast(pa.string()),
+                   "rejected": pa.array(np.zeros(results.num_rows, bool))}
+        settled.update({f: pa.array(_fen(results.column(f))) for f in FIELDS})
+        zeros = pa.array(np.zeros(rejects.num_rows, np.int64))
+        refused = {"claim_id": rejects.column("claim_id").cast(pa.string()),
+                   "rejected": pa.array(np.ones(rejects.num_rows, bool)), **{f: zeros for f in FIELDS}}
+        table = pa.concat_tables([pa.table(settled), pa.table(refused)])
+    else:
+        table = pq.read_table(out)
+        if "claim_id" not in table.column_names:  # the loop's output is in input order
+            table = table.append_column("claim_id", pq.read_table(source, columns=["claim_id"]).column("claim_id"))
+        table = table.select(["claim_id", "rejected", *FIELDS]).cast(pa.schema(
+            [("claim_id", pa.string()), ("rejected", pa.bool_())] + [(f, pa.int64()) for f in FIELDS]))
+        zero = pa.scalar(0, pa.int64())  # a rejected row's amounts are not compared
+        table = pa.table({"claim_id": table.column("claim_id"), "rejected": table.column("rejected"),
+                          **{f: pc.if_else(table.column("rejected"), zero, table.column(f)) for f in FIELDS}})
+    return table.sort_by("claim_id").combine_chunks()
 
 
-def _fen(column) -> list[int]:
+def _fen(column):
     """Output amounts (decimal yuan) back to integer fen."""
     from medcalc.tables import _fen_from_decimal
 
-    return _fen_from_decimal(column, "amount", []).tolist()
+    return _fen_from_decimal(column, "amount", [])
 
 
 def agree(outputs: dict[str, str], source: str) -> list[str]:
     """Disagreements between the runs' outputs (empty when every claim matches to the fen)."""
-    tables = {kind: per_claim(kind, out, source) for kind, out in outputs.items()}
     base_kind = "medcalc"
-    base = tables[base_kind]
+    base = per_claim(base_kind, outputs[base_kind], source)
     problems = []
-    for kind, other in tables.items():
+    for kind, out in outputs.items():
         if kind == base_kind:
             continue
-        if other.keys() != base.keys():
-            problems.append(f"{kind}: {len(other)} claims vs {len(base)}")
+        other = per_claim(kind, out, source)
+        if other.num_rows != base.num_rows or not other.column("claim_id").equals(base.column("claim_id")):
+            problems.append(f"{kind}: {other.num_rows} claims vs {base.num_rows}, or other claim ids")
             continue
-        differ = [c for c in base if base[c] != other[c]]
-        if differ:
-            c = differ[0]
-            problems.append(f"{kind}: {len(differ)} claims differ, e.g. {c}: medcalc {base[c]} vs {other[c]}")
+        differ = np.zeros(base.num_rows, bool)
+        for name in ("rejected", *FIELDS):
+            differ |= base.column(name).to_numpy() != other.column(name).to_numpy()
+        if differ.any():
+            i = int(np.flatnonzero(differ)[0])
+            row = lambda t: {k: v[0] for k, v in t.slice(i, 1).to_pydict().items()}  # noqa: E731
+            problems.append(f"{kind}: {int(differ.sum())} claims differ, e.g. medcalc {row(base)} vs {row(other)}")
     return problems
 
 
