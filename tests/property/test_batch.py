@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 
 import medcalc
 from medcalc.batch import settle_arrays
-from tests.property.strategies import claims, policies
+from medcalc.strategies import claim_sequences, policies
 
 
 def _columns(batch):
@@ -24,6 +24,7 @@ def _columns(batch):
         referral=[c.referral for c in batch],
         category=[c.category for c in batch],
         age=np.array([-1 if c.age is None else c.age for c in batch], np.int64),
+        retired=np.array([c.retired for c in batch], bool),
         visit=[c.visit for c in batch],
         service=[c.service or "" for c in batch],
         diseases=[list(c.diseases) for c in batch],
@@ -34,11 +35,8 @@ def _columns(batch):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=policies(), batch=claims(people=4, max_claims=14))
-def test_batch_equals_one_by_one(tmp_path_factory, text, batch):
-    path = tmp_path_factory.mktemp("policy") / "random.toml"
-    path.write_text(text, encoding="utf-8")
-    policy = medcalc.load_policy(path)
+@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=14))
+def test_batch_equals_one_by_one(policy, batch):
     objects = medcalc.settle_many(policy, batch, explain=False)
     columns = settle_arrays(policy, **_columns(batch))
     assert len(columns) + len(columns.rejects) == len(batch)

@@ -11,21 +11,14 @@ from hypothesis import strategies as st
 import medcalc
 from medcalc import Fen
 from tests.policy_text import make_policy, rule
-from tests.property.strategies import claims, policies
+from medcalc.strategies import claim_sequences, policies
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-def _load(tmp_path_factory, text):
-    path = tmp_path_factory.mktemp("policy") / "random.toml"
-    path.write_text(text, encoding="utf-8")
-    return medcalc.load_policy(path)
-
-
 @SETTINGS
-@given(text=policies(), batch=claims())
-def test_payouts_within_bounds_and_identity_holds(tmp_path_factory, text, batch):
-    policy = _load(tmp_path_factory, text)
+@given(policy=policies(allow_warnings=True), batch=claim_sequences())
+def test_payouts_within_bounds_and_identity_holds(policy, batch):
     result = medcalc.settle_many(policy, batch)
     assert len(result.settlements) + len(result.rejects) == len(batch)
     for s in result.settlements:
@@ -36,7 +29,7 @@ def test_payouts_within_bounds_and_identity_holds(tmp_path_factory, text, batch)
 
 
 @SETTINGS
-@given(cap=st.integers(0, 5_000_000), batch=claims(people=2, max_claims=15, outpatient=False))
+@given(cap=st.integers(0, 5_000_000), batch=claim_sequences(persons=2, max_size=15, visits=["inpatient"]))
 def test_a_persons_basic_payments_in_a_year_never_exceed_the_cap(tmp_path_factory, cap, batch):
     policy = make_policy(tmp_path_factory.mktemp("p"), rule("inpatient.deductible", "amount = 100"),
                          rule("inpatient.ratio", 'ratio = { level1 = "90%", level2 = "80%" }'),
@@ -56,7 +49,7 @@ MARGINAL = 'segments = "marginal"\nbasis = "in_scope"\nbands = [ { below = 5000,
 
 
 @SETTINGS
-@given(history=claims(people=1, max_claims=4, outpatient=False), extra=st.integers(0, 5_000_000), data=st.data())
+@given(history=claim_sequences(persons=1, max_size=4, visits=["inpatient"]), extra=st.integers(0, 5_000_000), data=st.data())
 def test_payout_is_non_decreasing_in_cost_with_marginal_segments(tmp_path_factory, history, extra, data):
     policy = make_policy(tmp_path_factory.mktemp("p"), rule("inpatient.deductible", "by_admission = [800, 400]"),
                          rule("inpatient.ratio", MARGINAL), rule("inpatient.cap", 'fund = "5万"'))
@@ -72,7 +65,7 @@ def test_payout_is_non_decreasing_in_cost_with_marginal_segments(tmp_path_factor
 
 @SETTINGS
 @given(ratio=st.integers(0, 10000), bump=st.integers(0, 10000), deductible=st.integers(0, 500_000),
-       cut=st.integers(0, 500_000), batch=claims(people=2, outpatient=False))
+       cut=st.integers(0, 500_000), batch=claim_sequences(persons=2, visits=["inpatient"]))
 def test_a_higher_ratio_or_lower_deductible_never_pays_less(tmp_path_factory, ratio, bump, deductible, cut, batch):
     def policy(r, d, name):
         return make_policy(tmp_path_factory.mktemp(name), rule("inpatient.deductible", f'amount = "{d // 100}.{d % 100:02d}"'),
@@ -101,11 +94,10 @@ def test_a_higher_ratio_or_lower_deductible_never_pays_less(tmp_path_factory, ra
 
 
 @SETTINGS
-@given(text=policies(), batch=claims(people=4, max_claims=14), seed=st.integers(0, 2**32 - 1))
-def test_shuffling_the_rows_of_many_people_changes_nothing(tmp_path_factory, text, batch, seed):
+@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=14), seed=st.integers(0, 2**32 - 1))
+def test_shuffling_the_rows_of_many_people_changes_nothing(policy, batch, seed):
     # distinct claim ids make the settlement order total, so input order cannot matter
     batch = [attrs.evolve(c, claim_id=f"c{i:03d}") for i, c in enumerate(batch)]
-    policy = _load(tmp_path_factory, text)
     order = list(range(len(batch)))
     random.Random(seed).shuffle(order)
     first = medcalc.settle_many(policy, batch, explain=False)

@@ -9,16 +9,10 @@ from hypothesis import strategies as st
 import medcalc
 from medcalc import Claim, Fen
 from tests.policy_text import make_policy, rule
-from tests.property.strategies import claims, policies
+from medcalc.strategies import claim_sequences, policies
 
 SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-
-
-def _load(tmp_path_factory, text):
-    path = tmp_path_factory.mktemp("policy") / "random.toml"
-    path.write_text(text, encoding="utf-8")
-    return medcalc.load_policy(path)
 
 
 def _year_totals(batch, field):
@@ -30,9 +24,9 @@ def _year_totals(batch, field):
 
 
 @SETTINGS
-@given(text=policies(), batch=claims(people=2, max_claims=10))
-def test_each_layer_pays_within_what_the_previous_left(tmp_path_factory, text, batch):
-    result = medcalc.settle_many(_load(tmp_path_factory, text), batch)
+@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=2, max_size=10))
+def test_each_layer_pays_within_what_the_previous_left(policy, batch):
+    result = medcalc.settle_many(policy, batch)
     for s in result.settlements:
         assert 0 <= s.basic <= s.in_scope - s.deductible
         assert 0 <= s.critical <= s.in_scope - s.basic + s.pre_self_pay
@@ -67,7 +61,7 @@ def _local(batch, **changes):
 
 
 @SETTINGS
-@given(cap=st.integers(0, 60_000), acap=st.integers(0, 30_000), batch=claims(people=2, max_claims=12, outpatient=False))
+@given(cap=st.integers(0, 60_000), acap=st.integers(0, 30_000), batch=claim_sequences(persons=2, max_size=12, visits=["inpatient"]))
 def test_layer_caps_are_never_exceeded_in_a_year(tmp_path_factory, cap, acap, batch):
     policy = _chain(tmp_path_factory.mktemp("p"), critical_cap=cap, assistance_cap=acap)
     result = medcalc.settle_many(policy, _local(batch))
@@ -78,7 +72,7 @@ def test_layer_caps_are_never_exceeded_in_a_year(tmp_path_factory, cap, acap, ba
 
 
 @SETTINGS
-@given(batch=claims(people=1, max_claims=10, outpatient=False), fraction=st.integers(0, 100), points=st.integers(0, 30),
+@given(batch=claim_sequences(persons=1, max_size=10, visits=["inpatient"]), fraction=st.integers(0, 100), points=st.integers(0, 30),
        uncapped=st.booleans())
 def test_a_tilted_person_never_gets_less(tmp_path_factory, batch, fraction, points, uncapped):
     tilt = f'threshold_fraction = "{fraction}%"\nratio_points = "+{points}"\nuncapped = {str(uncapped).lower()}'

@@ -3,8 +3,11 @@
 Per claim the statement is false, and deliberately not asserted: a higher basic payment on an
 earlier claim lowers that claim's 大病 qualifying self-pay, so a later claim of the year can
 reach the 大病 threshold later and be paid less (the worked example below). What holds is:
-every person-year's total fund payment never falls, nor does the payment of a person's first
-claim of the year (its 大病 loss is at most the basic gain times a band rate below 100 %).
+every person-year's total fund payment never falls by more than rounding (one fen a claim:
+each layer rounds half up once per claim, and where the basic cap binds the cut-off cost is
+split among the claims in rounded shares, so two scenarios paying the same exact total may
+differ by a fen), nor does the payment of a person's first claim of the year (its 大病 loss is
+at most the basic gain times a band rate below 100 %).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def _raise(tmp: Path, points: int, levels: tuple[str, ...]) -> medcalc.Policy:
     return medcalc.load_policy(path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(claims=claim_tables(), points=st.integers(0, 10), levels=st.sampled_from([LEVELS, LEVELS[:1], LEVELS[1:]]))
 def test_raising_a_ratio_never_lowers_a_persons_year(tmp_path, claims, points, levels):
     base = medcalc.settle_table(claims, "huaibei-2025").results
@@ -56,7 +59,7 @@ def test_raising_a_ratio_never_lowers_a_persons_year(tmp_path, claims, points, l
     funds_base, funds_more = base.column("funds").to_numpy(), more.column("funds").to_numpy()
     for p in np.unique(person):
         mine = person == p
-        assert funds_more[mine].sum() >= funds_base[mine].sum()
+        assert funds_more[mine].sum() >= funds_base[mine].sum() - mine.sum()  # a fen a claim of rounding
     basic_base, basic_more = base.column("basic").to_numpy(), more.column("basic").to_numpy()
     order = np.lexsort((base.column("claim_id").to_numpy(zero_copy_only=False),
                         base.column("settled_on").to_numpy(), person))

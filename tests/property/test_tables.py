@@ -16,7 +16,7 @@ import medcalc
 from medcalc.errors import ClaimError
 from medcalc.stream import settle_batches
 from medcalc.tables import settle_table
-from tests.property.strategies import claims, policies
+from medcalc.strategies import claim_sequences, policies
 
 FIELDS = ("deductible", "basic", "critical", "assistance", "backstop", "patient")
 
@@ -35,6 +35,7 @@ def as_table(batch) -> pa.Table:
         "referral": [c.referral for c in batch],
         "category": [c.category for c in batch],
         "age": pa.array([c.age for c in batch], pa.int64()),
+        "retired": pa.array([c.retired for c in batch], pa.bool_()),
         "visit": [c.visit for c in batch],
         "service": [c.service for c in batch],
         "diseases": [list(c.diseases) for c in batch],
@@ -70,11 +71,8 @@ def table_results(scored) -> tuple[dict[int, dict[str, int]], set[int]]:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=policies(), batch=claims(people=4, max_claims=16), chunk=st.integers(1, 20))
-def test_table_scoring_equals_the_single_claim_api_in_settlement_order(tmp_path_factory, text, batch, chunk):
-    path = tmp_path_factory.mktemp("policy") / "random.toml"
-    path.write_text(text, encoding="utf-8")
-    policy = medcalc.load_policy(path)
+@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=16), chunk=st.integers(1, 20))
+def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, batch, chunk):
     expected, expected_rejects = one_claim_at_a_time(policy, batch)
     table = as_table(batch)
 
@@ -97,7 +95,7 @@ def test_table_scoring_equals_the_single_claim_api_in_settlement_order(tmp_path_
 
 
 @settings(max_examples=30, deadline=None)
-@given(batch=claims(people=5, max_claims=30, outpatient=False), seed=st.integers(0, 2**32 - 1))
+@given(batch=claim_sequences(persons=5, max_size=30, visits=["inpatient"]), seed=st.integers(0, 2**32 - 1))
 def test_a_file_of_several_policies_settles_each_row_on_its_own(batch, seed):
     ids = np.random.default_rng(seed).choice(["anhui-2019", "jiujiang-residents"], size=len(batch))
     # the same person in two policies would be two insured people: keep the ids apart
