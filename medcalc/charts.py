@@ -1,0 +1,594 @@
+"""Charts: the effective reimbursement rate against total cost, and the patient burden.
+
+Data and drawing are separate. ``rate_curve_data`` and ``burden_distribution_data`` settle
+claims (on the table path, ``medcalc.settle_table``) and return exact figures: money in
+integer fen, rates as ``Fraction``. ``plot_rate_curve`` and ``plot_burden`` draw them with
+matplotlib, an optional extra (``pip install "medcalc[charts]"``); floats appear only as
+plotting coordinates. Tests check the data, not pixels.
+
+A *scenario* is a policy (a ``medcalc.Policy``, an id or a path to a TOML file): the first
+is the baseline, the rest are reforms (a reform is a policy too). Every scenario settles the
+same claims, each on its own, so their curves and distributions compare like with like.
+
+Drawing uses matplotlib's object API (``matplotlib.figure.Figure`` on the Agg canvas), never
+pyplot, so nothing is shown on a screen and no state leaks from one call to the next. Labels
+carry the project's Chinese terms (实际报销比例, 医疗费总额, 个人负担) only when a CJK font is
+installed; otherwise they stay ASCII, so no glyph is drawn as a box.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterable
+
+import attrs
+
+from .errors import MedcalcError
+from .money import Fen, format_yuan, parse_amount
+from .policy.model import Policy
+from .policy.registry import load_policy
+
+__all__ = [
+    "RateCurve",
+    "RateCurveData",
+    "BurdenDistribution",
+    "BurdenData",
+    "rate_curve_data",
+    "burden_distribution_data",
+    "plot_rate_curve",
+    "plot_burden",
+    "require_matplotlib",
+    "cjk_font",
+    "FORMATS",
+]
+
+#: File formats a chart is saved in, chosen by the path's extension.
+FORMATS = ("png", "svg")
+
+#: The synthetic sweep's totals: 100 to 1,000,000 yuan (in fen).
+SWEEP_LOW, SWEEP_HIGH = 100 * 100, 1_000_000 * 100
+
+#: Rules a day needs in force for an inpatient claim to settle (as ``medcalc policy list`` counts coverage).
+_REQUIRED = ("inpatient.deductible", "inpatient.ratio")
+
+#: Fonts with Chinese glyphs, in order of preference (Linux, macOS, Windows names).
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
+              "WenQuanYi Micro Hei", "Sarasa Gothic SC", "PingFang SC", "Hiragino Sans GB", "Heiti SC",
+              "Microsoft YaHei", "SimHei", "AR PL UMing CN", "Droid Sans Fallback")
+
+_QUANTILES = (("median", Fraction(1, 2)), ("p90", Fraction(9, 10)), ("p99", Fraction(99, 100)))
+
+
+# ---------------------------------------------------------------- data
+
+
+@attrs.frozen
+class RateCurve:
+    """One scenario's effective rate at one hospital level, point by point (all money in fen).
+
+    Sweep points: one claim each, ``low == high == total``. Claims points: one log-scale bin of
+    total cost each, ``[low, high)`` (the last bin includes ``high``), with the bin's sums.
+    """
+
+    scenario: str            # policy id
+    level: str               # level code
+    level_name: str          # the policy's Chinese name of the level
+    low: tuple[int, ...]     # bin's lower edge of total cost
+    high: tuple[int, ...]    # bin's upper edge
+    total: tuple[int, ...]   # Σ total of the claims in the point
+    funds: tuple[int, ...]   # Σ funds (basic + 大病 + 救助 + 兜底)
+    claims: tuple[int, ...]  # number of claims in the point
+
+    @property
+    def rate(self) -> tuple[Fraction, ...]:
+        """实际报销比例 of each point: Σfunds / Σtotal, exact."""
+        return tuple(Fraction(f, t) for f, t in zip(self.funds, self.total))
+
+    @property
+    def mean_total(self) -> tuple[Fraction, ...]:
+        """Each point's mean total cost in fen (the x coordinate), exact."""
+        return tuple(Fraction(t, n) for t, n in zip(self.total, self.claims))
+
+
+@attrs.frozen
+class RateCurveData:
+    """Rate curves of every scenario and level. ``mode``: "sweep" (synthetic claims) or "claims"."""
+
+    mode: str
+    scenarios: tuple[str, ...]          # policy ids, the baseline first
+    curves: tuple[RateCurve, ...]
+    on: dict[str, dt.date | None]       # the day each scenario's sweep was settled on (None for claims)
+    rejected: dict[str, int]            # claims each scenario could not settle
+
+    def curve(self, scenario: str, level: str) -> RateCurve:
+        for c in self.curves:
+            if c.scenario == scenario and c.level == level:
+                return c
+        raise KeyError(f"no curve for scenario {scenario!r} at level {level!r}")
+
+
+@attrs.frozen
+class BurdenDistribution:
+    """One scenario's patient burden (个人负担): histogram counts over the shared bins, quantiles in fen."""
+
+    scenario: str
+    counts: tuple[int, ...]   # one per bin of BurdenData.lows
+    units: int                # claims or person-years counted (= sum of counts)
+    patient: int              # Σ patient burden, fen
+    quantiles: dict[str, int]  # "median", "p90", "p99": nearest-rank, an observed burden in fen
+    rejected: int             # claims the scenario could not settle (not counted)
+
+
+@attrs.frozen
+class BurdenData:
+    """Burden distributions of every scenario over shared bins.
+
+    Bin ``i`` holds burdens ``lows[i] <= b < lows[i + 1]``; the last bin is open (``b >= lows[-1]``).
+    ``per``: "claim" (each settled claim) or "person" (each person-year, burdens summed).
+    """
+
+    per: str
+    lows: tuple[int, ...]     # fen; lows[0] == 0
+    scenarios: tuple[BurdenDistribution, ...]
+
+    def scenario(self, name: str) -> BurdenDistribution:
+        for s in self.scenarios:
+            if s.scenario == name:
+                return s
+        raise KeyError(f"no scenario {name!r}")
+
+
+def _scenarios(policies: Any) -> list[Policy]:
+    """The policies of the scenarios, the baseline first; one policy alone is accepted too."""
+    if isinstance(policies, (Policy, str, Path)):
+        policies = [policies]
+    loaded = [p if isinstance(p, Policy) else load_policy(p) for p in policies]
+    if not loaded:
+        raise MedcalcError("no policy given: name the baseline (and any reforms)")
+    ids = [p.id for p in loaded]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise MedcalcError(f"scenario {twice[0]!r} is given twice: each scenario must be a different policy")
+    return loaded
+
+
+def _claims_table(claims: Any, amounts: str):
+    """(Arrow table, amounts convention): a table as given, or a file read as ``medcalc score`` reads it."""
+    from .tables import to_arrow
+
+    if amounts not in ("fen", "yuan"):
+        raise ValueError("amounts must be 'fen' or 'yuan'")
+    if isinstance(claims, (str, Path)):
+        import pyarrow as pa
+
+        from .io import read_batches
+
+        parts = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b for b in read_batches(claims)]
+        if not parts:
+            raise MedcalcError(f"{claims}: no claims in the file")
+        table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+        return table, "yuan"  # a file's integers are yuan, as `medcalc score` reads them
+    return to_arrow(claims), amounts
+
+
+def _level_column(table):
+    """The input's level column as text (by medcalc's or the national interface's name)."""
+    import pyarrow as pa
+
+    from .tables import canonical_names
+
+    for name, field in canonical_names(table.column_names).items():
+        if field == "level":
+            column = table.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            return column.cast(pa.string())
+    raise MedcalcError("the claims have no 'level' column: a rate curve is drawn per hospital level")
+
+
+def _newest_day(policy: Policy) -> dt.date:
+    """The first day of the newest rule set under which the policy settles inpatient claims."""
+    spans = policy.coverage(_REQUIRED)
+    if not spans:
+        raise MedcalcError(f"policy {policy.id!r} settles no inpatient claim on any day "
+                           "(no inpatient deductible and ratio in force)")
+
+    def covered(day: dt.date) -> bool:
+        return any(a <= day and (b is None or day <= b) for a, b in spans)
+
+    return max(d for d in policy.change_days() if covered(d))
+
+
+def _sweep_totals(points: int) -> list[int]:
+    """Log-spaced totals from 100 to 1,000,000 yuan, whole yuan, as integer fen."""
+    if points < 2:
+        raise MedcalcError("points must be at least 2")
+    # floats only choose where the points lie; each total is then an exact whole-yuan amount
+    yuan = [round(10 ** (2 + 4 * i / (points - 1))) for i in range(points)]
+    return [y * 100 for y in dict.fromkeys(yuan)]
+
+
+def _levels(scenarios: list[Policy], levels: Iterable[str] | None) -> list[str]:
+    """The levels to draw: those asked for, or every level a scenario declares (the baseline's first)."""
+    declared = list(dict.fromkeys(code for p in scenarios for code in p.levels))
+    if levels is None:
+        return declared
+    levels = [levels] if isinstance(levels, str) else list(dict.fromkeys(levels))
+    unknown = [lv for lv in levels if lv not in declared]
+    if unknown:
+        raise MedcalcError(f"level {unknown[0]!r} is not declared by any scenario; declared: {', '.join(declared)}")
+    return levels
+
+
+def rate_curve_data(
+    claims: Any,
+    policies: Any,
+    *,
+    amounts: str = "fen",
+    levels: Iterable[str] | None = None,
+    points: int = 60,
+    on: Any = None,
+) -> RateCurveData:
+    """The effective reimbursement rate (funds / total) against total cost, per scenario and level.
+
+    ``claims=None``: a synthetic sweep. At each level, one fresh person's single ordinary local
+    inpatient claim (nothing self-funded) for ``points`` totals log-spaced from 100 to 1,000,000
+    yuan, each claim its own person so no accumulator carries over. Settled on ``on`` (a date,
+    for every scenario) or, by default, on each scenario's newest rule set (the latest day its
+    rules change while it settles inpatient claims). A level a scenario does not declare has
+    no curve for that scenario.
+
+    ``claims`` a table (Arrow, pandas, polars, dict of columns; integer amounts in ``amounts``)
+    or a claims file (CSV, JSON lines, Parquet, read as ``medcalc score`` reads it): every
+    scenario settles all of them; claims are binned by total on a log scale (``points`` bins
+    between the smallest and largest total) and each bin's rate is Σfunds / Σtotal per level.
+    Empty bins are left out; claims a scenario rejects are counted in ``rejected``.
+
+    ``policies``: the baseline, or a sequence of scenarios, the baseline first.
+    """
+    import pyarrow as pa
+
+    from .tables import settle_table
+
+    scenarios = _scenarios(policies)
+    chosen = _levels(scenarios, levels)
+    curves: list[RateCurve] = []
+    rejected: dict[str, int] = {}
+    days: dict[str, dt.date | None] = {}
+    if claims is None:
+        from .claims import parse_day
+
+        totals = _sweep_totals(points)
+        try:
+            fixed = parse_day(on) if on is not None else None
+        except ValueError:
+            raise MedcalcError(f"on: must be a date such as 2025-03-01 (got {on!r})") from None
+        for policy in scenarios:
+            day = fixed or _newest_day(policy)
+            days[policy.id] = day
+            mine = [lv for lv in chosen if lv in policy.levels]
+            level = [lv for lv in mine for _ in totals]
+            table = pa.table({
+                "person_id": [f"{lv}#{i}" for lv in mine for i in range(len(totals))],  # one person a claim
+                "settled_on": pa.array([day] * len(level), pa.date32()),
+                "level": level,
+                "total": pa.array(totals * len(mine), pa.int64()),
+                "self_funded": pa.array([0] * len(level), pa.int64()),
+            })
+            scored = settle_table(table, policy, amounts="fen")
+            if scored.rejects.num_rows:  # a fresh ordinary claim on a covered day must settle
+                first = scored.rejects.to_pylist()[0]
+                raise MedcalcError(f"{policy.id} on {day}: the sweep's claims do not settle: "
+                                   f"{first['field']}: {first['reason']}")
+            rejected[policy.id] = 0
+            rows = scored.results.column("row").to_pylist()
+            funds = scored.results.column("funds").to_pylist()
+            for lv in mine:
+                part = [i for i, r in enumerate(rows) if level[r] == lv]
+                t = tuple(totals)
+                curves.append(RateCurve(policy.id, lv, policy.levels[lv], t, t, t,
+                                        tuple(funds[i] for i in part), (1,) * len(t)))
+        return RateCurveData("sweep", tuple(p.id for p in scenarios), tuple(curves), days, rejected)
+
+    if on is not None:
+        raise MedcalcError("on is for the synthetic sweep (claims=None): claims are settled on their own dates")
+    if points < 1:
+        raise MedcalcError("points must be at least 1")
+    import numpy as np
+
+    table, amounts = _claims_table(claims, amounts)
+    level_of_row = _level_column(table)
+    settled = {}
+    for policy in scenarios:
+        scored = _settle_all(table, policy, amounts)
+        settled[policy.id] = scored.results
+        rejected[policy.id] = scored.rejects.num_rows
+        days[policy.id] = None
+    # shared bins: log-spaced integer edges over every scenario's settled totals (total 0 has no rate)
+    all_totals = np.concatenate([r.column("total").to_numpy() for r in settled.values()]) if settled else np.zeros(0)
+    positive = all_totals[all_totals > 0]
+    if not len(positive):
+        raise MedcalcError("no claim with a positive total settled under any scenario: nothing to draw")
+    lo, hi = int(positive.min()), int(positive.max())
+    edges = sorted({lo, hi, *(round(lo * (hi / lo) ** (i / points)) for i in range(1, points))})
+    edges_arr = np.array(edges, np.int64)
+    for policy in scenarios:
+        results = settled[policy.id]
+        total = results.column("total").to_numpy()
+        funds = results.column("funds").to_numpy()
+        lv = np.array(level_of_row.take(results.column("row")).to_pylist(), dtype=object)
+        keep = total > 0
+        # bin i: edges[i] <= total < edges[i+1]; the largest total joins the last bin
+        which = np.clip(np.searchsorted(edges_arr, total, side="right") - 1, 0, max(len(edges) - 2, 0))
+        for level in chosen:
+            if level not in policy.levels:
+                continue
+            mask = keep & (lv == level)
+            if not mask.any():
+                continue
+            n = np.bincount(which[mask], minlength=max(len(edges) - 1, 1))
+            sums_t = _int_bincount(which[mask], total[mask], len(n))
+            sums_f = _int_bincount(which[mask], funds[mask], len(n))
+            used = [i for i in range(len(n)) if n[i]]
+            hi_edge = edges[1:] if len(edges) > 1 else edges
+            curves.append(RateCurve(policy.id, level, policy.levels[level],
+                                    tuple(edges[i] for i in used), tuple(hi_edge[i] for i in used),
+                                    tuple(sums_t[i] for i in used), tuple(sums_f[i] for i in used),
+                                    tuple(int(n[i]) for i in used)))
+    return RateCurveData("claims", tuple(p.id for p in scenarios), tuple(curves), days, rejected)
+
+
+def _settle_all(table, policy: Policy, amounts: str):
+    """settle_table on one scenario; a scenario that settles none of the claims is an error, not an empty chart."""
+    from .tables import settle_table
+
+    scored = settle_table(table, policy, amounts=amounts)
+    if table.num_rows and not scored.results.num_rows:
+        first = scored.rejects.to_pylist()[0]
+        raise MedcalcError(f"{policy.id} settles none of the {table.num_rows} claims; the first is refused on "
+                           f"{first['field']}: {first['reason']}")
+    return scored
+
+
+def _int_bincount(which, values, size: int) -> list[int]:
+    """Per-bin sums of int64 fen, exactly (np.bincount would sum in float64)."""
+    import numpy as np
+
+    out = np.zeros(size, np.int64)
+    np.add.at(out, which, values.astype(np.int64))
+    return [int(v) for v in out]
+
+
+def _burden_lows(bins: Any, largest: int) -> list[int]:
+    """Lower bounds of the burden bins in fen, the first 0."""
+    if bins is None:  # 0, 100, 200, 500, 1000 … yuan (1-2-5), up to the largest burden
+        lows, step = [0], 100 * 100
+        while step <= max(largest, 1):
+            lows += [v for v in (step, 2 * step, 5 * step) if v <= largest or v == step]
+            step *= 10
+        return sorted(set(lows))
+    if isinstance(bins, int) and not isinstance(bins, bool):
+        if bins < 1:
+            raise MedcalcError("bins must be at least 1")
+        width = max(1, -(-(largest + 1) // bins))
+        width = -(-width // 100) * 100  # whole yuan
+        return [i * width for i in range(bins)]
+    try:
+        lows = [int(parse_amount(b)) for b in bins]
+    except (TypeError, ValueError) as exc:
+        raise MedcalcError(f"bins: lower bounds in yuan such as 0, 500, \"1万\" ({exc})") from None
+    if not lows or lows[0] != 0 or any(a >= b for a, b in zip(lows, lows[1:])):
+        raise MedcalcError("bins: lower bounds must rise from 0 (every burden is counted; the last bin is open)")
+    return lows
+
+
+def burden_distribution_data(
+    claims: Any,
+    policies: Any,
+    *,
+    amounts: str = "fen",
+    bins: Any = None,
+    per: str = "claim",
+) -> BurdenData:
+    """The distribution of patient burden (个人负担) under each scenario, over shared bins.
+
+    ``claims``: a table or a claims file, as for ``rate_curve_data``. ``per="claim"`` counts each
+    settled claim's patient share; ``per="person"`` each person-year's (the person's settled
+    claims of one calendar year, summed). ``bins``: None for 0, 100, 200, 500, 1000 … yuan up to
+    the largest burden; an int for that many equal bins of whole yuan; or the bins' lower
+    bounds in yuan (``[0, 500, "1万"]``), rising from 0; the last bin is always open above.
+    Quantiles are nearest-rank: each is a burden some claim (or person-year) actually bears.
+    """
+    import numpy as np
+
+    from .tables import _days
+
+    if per not in ("claim", "person"):
+        raise MedcalcError(f"per must be 'claim' or 'person' (got {per!r})")
+    scenarios = _scenarios(policies)
+    table, amounts = _claims_table(claims, amounts)
+    burdens: dict[str, np.ndarray] = {}
+    rejected: dict[str, int] = {}
+    for policy in scenarios:
+        scored = _settle_all(table, policy, amounts)
+        results = scored.results
+        rejected[policy.id] = scored.rejects.num_rows
+        patient = results.column("patient").to_numpy().astype(np.int64)
+        if per == "person" and len(patient):
+            from .batch import factorize
+
+            year = _days(results.column("settled_on")).astype("datetime64[Y]").astype(np.int64)
+            _, person = factorize(results.column("person_id"))
+            keys, group = np.unique(np.stack([np.asarray(person, np.int64), year]), axis=1, return_inverse=True)
+            summed = np.zeros(keys.shape[1], np.int64)
+            np.add.at(summed, group.ravel(), patient)
+            patient = summed
+        burdens[policy.id] = np.sort(patient)
+    largest = max((int(b[-1]) for b in burdens.values() if len(b)), default=0)
+    lows = _burden_lows(bins, largest)
+    lows_arr = np.array(lows, np.int64)
+    out = []
+    for policy in scenarios:
+        b = burdens[policy.id]
+        which = np.searchsorted(lows_arr, b, side="right") - 1
+        counts = np.bincount(which, minlength=len(lows)) if len(b) else np.zeros(len(lows), np.int64)
+        quantiles = {name: int(b[max(math.ceil(q * len(b)) - 1, 0)]) for name, q in _QUANTILES} if len(b) else {}
+        out.append(BurdenDistribution(policy.id, tuple(int(c) for c in counts), int(len(b)), int(b.sum()),
+                                      quantiles, rejected[policy.id]))
+    return BurdenData(per, tuple(lows), tuple(out))
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def require_matplotlib() -> None:
+    """Raise MedcalcError (not ImportError) when the charts extra is not installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise MedcalcError('charts need matplotlib: pip install "medcalc[charts]"') from None
+
+
+def cjk_font() -> str | None:
+    """The name of an installed font with Chinese glyphs, or None."""
+    require_matplotlib()
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in _CJK_FONTS if name in installed), None)
+
+
+def _format_of(path: str | Path) -> str:
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise MedcalcError(f"{path}: charts are saved as .png or .svg (got {Path(path).suffix or 'no extension'!r})")
+    return fmt
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)  # a canvas without a screen: no pyplot, no global figure list
+    return figure
+
+
+def _rc(chinese: bool | None) -> tuple[dict[str, Any], bool]:
+    """rc settings for one drawing (applied in a context, then restored) and whether Chinese labels fit."""
+    font = cjk_font() if chinese is not False else None
+    if chinese and font is None:
+        raise MedcalcError("no font with Chinese glyphs is installed (e.g. Noto Sans CJK SC): drop chinese=True")
+    rc: dict[str, Any] = {"svg.hashsalt": "medcalc", "font.size": 10}  # stable SVG ids
+    if font is not None:
+        rc["font.family"] = [font, "DejaVu Sans"]
+    return rc, font is not None
+
+
+def _save(figure, path: str | Path | None) -> None:
+    if path is None:
+        return
+    fmt = _format_of(path)
+    metadata = {"Date": None} if fmt == "svg" else {}  # no timestamp: the same chart writes the same file
+    figure.savefig(path, format=fmt, metadata=metadata)
+
+
+def _yuan_label(fen: int | Fraction) -> str:
+    """Short ASCII yuan: 950, 1.2k, 35k, 1.5M."""
+    yuan = float(fen) / 100
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(yuan) >= size:
+            return f"{yuan / size:.3g}{suffix}"
+    return f"{yuan:.3g}" if yuan else "0"
+
+
+def plot_rate_curve(data: RateCurveData, path: str | Path | None = None, *, chinese: bool | None = None):
+    """Draw the rate curves (one colour per level, one line style per scenario); save if ``path``.
+
+    Saved as PNG or SVG by the path's extension. Returns the matplotlib Figure.
+    ``chinese``: None to add the Chinese terms when a CJK font is installed, False for ASCII.
+    """
+    require_matplotlib()
+    if path is not None:
+        _format_of(path)  # refuse a bad extension before drawing
+    import matplotlib
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    rc, zh = _rc(chinese)
+    styles = ("-", "--", ":", "-.")
+    with matplotlib.rc_context(rc):
+        figure = _figure(8, 5)
+        axes = figure.add_subplot()
+        levels = list(dict.fromkeys(c.level for c in data.curves))
+        colours = {lv: f"C{i % 10}" for i, lv in enumerate(levels)}
+        for c in data.curves:
+            s = data.scenarios.index(c.scenario)
+            x = [float(m) / 100 for m in c.mean_total]  # floats: plotting coordinates only
+            y = [float(r) for r in c.rate]
+            name = f"{c.level} {c.level_name}" if zh else c.level
+            role = "baseline" if s == 0 else "reform"
+            axes.plot(x, y, styles[s % len(styles)], color=colours[c.level], linewidth=1.8,
+                      marker="o" if data.mode == "claims" else None, markersize=3,
+                      label=f"{name} · {c.scenario} ({role})")
+        axes.set_xscale("log")
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _yuan_label(round(v * 100))))
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.set_ylim(0, 1)
+        axes.grid(True, which="major", alpha=0.3)
+        what = ("one fresh person's single claim" if data.mode == "sweep" else "claims binned by total cost")
+        title = "Effective reimbursement rate (funds / total)"
+        figure.suptitle(f"{title} 实际报销比例" if zh else title, fontsize=12)
+        days = ", ".join(f"{k} on {v}" for k, v in data.on.items() if v is not None)
+        axes.set_title(f"{what}{'; ' + days if days else ''}", fontsize=8, color="0.35")
+        axes.set_xlabel("Total cost, yuan (医疗费总额), log scale" if zh else "Total cost, yuan (log scale)")
+        axes.set_ylabel("Funds / total (基金支付 / 总额)" if zh else "Funds / total")
+        if data.curves:
+            axes.legend(fontsize=8, loc="best")
+        _save(figure, path)
+    return figure
+
+
+def plot_burden(data: BurdenData, path: str | Path | None = None, *, chinese: bool | None = None):
+    """Draw the burden histograms (grouped bars, one colour per scenario); save if ``path``.
+
+    Saved as PNG or SVG by the path's extension. Returns the matplotlib Figure.
+    The legend gives each scenario's count, median and p90 in yuan.
+    """
+    require_matplotlib()
+    if path is not None:
+        _format_of(path)
+    import matplotlib
+
+    rc, zh = _rc(chinese)
+    with matplotlib.rc_context(rc):
+        figure = _figure(max(6, 0.55 * len(data.lows) + 2), 5)
+        axes = figure.add_subplot()
+        k = max(len(data.scenarios), 1)
+        width = 0.8 / k
+        for s, dist in enumerate(data.scenarios):
+            x = [i - 0.4 + width * (s + 0.5) for i in range(len(data.lows))]
+            q = dist.quantiles
+            summary = (f"median {format_yuan(Fen(q['median']))}, p90 {format_yuan(Fen(q['p90']))}"
+                       if q else "nothing settled")
+            role = "baseline" if s == 0 else "reform"
+            refused = f"; {dist.rejected} claims refused" if dist.rejected else ""
+            axes.bar(x, dist.counts, width=width, color=f"C{s % 10}",
+                     label=f"{dist.scenario} ({role}): n={dist.units}; {summary}{refused}")
+        labels = [f"{_yuan_label(a)}-{_yuan_label(b)}" for a, b in zip(data.lows, data.lows[1:])]
+        labels.append(f">={_yuan_label(data.lows[-1])}")
+        axes.set_xticks(range(len(data.lows)), labels, rotation=45, ha="right", fontsize=8)
+        unit = "claims" if data.per == "claim" else "person-years"
+        title = f"Patient burden per {'claim' if data.per == 'claim' else 'person-year'}"
+        figure.suptitle(f"{title} 个人负担" if zh else title, fontsize=12)
+        axes.set_title(f"{', '.join(s.scenario for s in data.scenarios)}; bins in yuan, the last open above",
+                       fontsize=8, color="0.35")
+        axes.set_xlabel("Patient burden, yuan (个人负担, 元)" if zh else "Patient burden, yuan")
+        axes.set_ylabel(f"Number of {unit}")
+        axes.grid(True, axis="y", alpha=0.3)
+        if data.scenarios:
+            axes.legend(fontsize=8, loc="best")
+        _save(figure, path)
+    return figure

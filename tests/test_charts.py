@@ -1,0 +1,194 @@
+"""Charts: the figures behind the rate curve and the burden histogram, and the files drawn from them.
+
+The data is checked exactly (fen, Fractions, counts); the drawings only for being real PNG / SVG files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+import pyarrow as pa  # noqa: E402
+
+import medcalc  # noqa: E402
+from medcalc import charts  # noqa: E402
+from medcalc.cli import main  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+# A reform written as a policy: huaibei-2025 with the level-1 ratio raised from 90 % to 95 %.
+REFORM = """
+[policy]
+id = "huaibei-test-reform"
+region = "淮北市"
+scheme = "residents"
+extends = "huaibei-2025"
+notes = "Test reform: level-1 inpatient ratio 95 %."
+
+[sources.test-reform]
+title = "test reform (not a real policy)"
+official = false
+
+[[inpatient.ratio]]
+since = 2025-01-01
+ratio = { level1 = "95%", level3_province = "70%" }
+source = "test-reform"
+quote = "一级95%"
+verified = false
+"""
+
+
+@pytest.fixture(scope="module")
+def reform(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reform") / "huaibei-test-reform.toml"
+    path.write_text(REFORM, encoding="utf-8")
+    return medcalc.load_policy(path)
+
+
+@pytest.fixture(scope="module")
+def sweep(reform):
+    return charts.rate_curve_data(None, ["huaibei-2025", reform], points=9)  # 100, 316, 1000, … 1,000,000 yuan
+
+
+def claims_table(n=300, seed=7):
+    rng = random.Random(seed)
+    return pa.table({
+        "claim_id": [f"c{i}" for i in range(n)],
+        "person_id": [f"p{rng.randrange(n // 3)}" for _ in range(n)],
+        "settled_on": pa.array([dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(365)) for _ in range(n)],
+                               pa.date32()),
+        "level": [rng.choice(["level1", "level3_province"]) for _ in range(n)],
+        "total": pa.array([rng.randrange(200, 400_000) * 100 for _ in range(n)], pa.int64()),
+    })
+
+
+def test_import_medcalc_does_not_import_matplotlib():
+    code = "import sys, medcalc, medcalc.cli; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_sweep_figures_at_chosen_points_match_settle(sweep):
+    curve = sweep.curve("huaibei-2025", "level1")
+    assert sweep.mode == "sweep" and sweep.on["huaibei-2025"] == dt.date(2025, 1, 1)
+    assert curve.total == (10000, 31600, 100000, 316200, 1000000, 3162300, 10000000, 31622800, 100000000)
+    # 10 000 yuan at level 1: deductible 200, basic 90 % of 9 800 = 8 820; self-pay 1 180 < 1.5万: no 大病
+    at = curve.total.index(1_000_000)
+    assert curve.funds[at] == 882000 and curve.rate[at] == Fraction(441, 500)
+    assert curve.rate[0] == 0  # 100 yuan: under the deductible
+    for level in ("level1", "level3_province"):
+        c = sweep.curve("huaibei-2025", level)
+        for total, funds in zip(c.total, c.funds):
+            claim = medcalc.Claim(person_id="p", settled_on="2025-01-01", level=level, total=medcalc.Fen(total))
+            assert medcalc.settle("huaibei-2025", claim).funds == funds
+
+
+def test_rates_lie_in_0_1_and_the_reform_is_never_below_the_baseline(sweep):
+    assert sweep.scenarios == ("huaibei-2025", "huaibei-test-reform")
+    for c in sweep.curves:
+        assert all(0 <= r <= 1 for r in c.rate)
+    base, new = sweep.curve("huaibei-2025", "level1"), sweep.curve("huaibei-test-reform", "level1")
+    assert all(b <= n for b, n in zip(base.rate, new.rate))
+    at = base.total.index(1_000_000)
+    assert new.funds[at] == 931000  # 95 % of 9 800
+    # the reform leaves level 3 alone
+    assert sweep.curve("huaibei-2025", "level3_province").funds == sweep.curve("huaibei-test-reform", "level3_province").funds
+
+
+def test_sweep_levels_dates_and_policies_that_differ():
+    data = charts.rate_curve_data(None, ["anhui-2019", "anhui-2025"], points=5, levels=["level1", "level2"])
+    assert [(c.scenario, c.level) for c in data.curves] == [("anhui-2019", "level1"), ("anhui-2019", "level2"),
+                                                            ("anhui-2025", "level1")]  # 2025 declares no level2
+    assert data.on == {"anhui-2019": dt.date(2022, 1, 1), "anhui-2025": dt.date(2025, 1, 1)}
+    with pytest.raises(medcalc.MedcalcError, match="level 'level9' is not declared"):
+        charts.rate_curve_data(None, "anhui-2025", levels=["level9"])
+    with pytest.raises(medcalc.MedcalcError, match="inpatient.deductible"):
+        charts.rate_curve_data(None, "anhui-2025", on="2020-01-01", points=3)
+
+
+def test_claims_mode_bins_sum_to_the_settled_claims():
+    table = claims_table()
+    data = charts.rate_curve_data(table, ["huaibei-2025"], points=10)
+    assert data.mode == "claims" and data.rejected == {"huaibei-2025": 0}
+    scored = medcalc.settle_table(table, "huaibei-2025")
+    by_level = {}
+    for row in scored.results.to_pylist():
+        level = table.column("level")[row["row"]].as_py()
+        by_level.setdefault(level, [0, 0, 0])
+        by_level[level][0] += 1
+        by_level[level][1] += row["total"]
+        by_level[level][2] += row["funds"]
+    for c in data.curves:
+        assert [sum(c.claims), sum(c.total), sum(c.funds)] == by_level[c.level]
+        assert all(lo <= Fraction(t, n) <= hi for lo, hi, t, n in zip(c.low, c.high, c.total, c.claims))
+        assert all(0 <= r <= 1 for r in c.rate)
+    with pytest.raises(medcalc.MedcalcError, match="anhui-2019 settles none of the 300 claims"):
+        charts.rate_curve_data(table, ["anhui-2019", "huaibei-2025"])
+
+
+def test_burden_counts_sum_to_claims_and_person_years(reform):
+    table = claims_table()
+    per_claim = charts.burden_distribution_data(table, ["huaibei-2025", reform])
+    per_person = charts.burden_distribution_data(table, ["huaibei-2025", reform], per="person")
+    persons = len(set(table.column("person_id").to_pylist()))
+    assert per_claim.lows[:5] == (0, 10000, 20000, 50000, 100000)
+    for dist in per_claim.scenarios:
+        assert sum(dist.counts) == dist.units == 300
+    for dist in per_person.scenarios:
+        assert sum(dist.counts) == dist.units == persons  # all claims are of 2025: one year a person
+    patient = sorted(medcalc.settle_table(table, "huaibei-2025").results.column("patient").to_pylist())
+    base = per_claim.scenario("huaibei-2025")
+    assert base.patient == sum(patient) == per_person.scenario("huaibei-2025").patient
+    assert base.quantiles == {"median": patient[149], "p90": patient[269], "p99": patient[296]}  # nearest rank
+    assert per_claim.scenario("huaibei-test-reform").patient < base.patient
+    equal = charts.burden_distribution_data(table, "huaibei-2025", bins=4)
+    assert len(equal.lows) == 4 and sum(equal.scenarios[0].counts) == 300
+    given = charts.burden_distribution_data(table, "huaibei-2025", bins=[0, 1000, "1万"])
+    assert given.lows == (0, 100000, 1000000) and sum(given.scenarios[0].counts) == 300
+    with pytest.raises(medcalc.MedcalcError, match="rise from 0"):
+        charts.burden_distribution_data(table, "huaibei-2025", bins=[100, 50])
+
+
+def test_plots_write_png_and_svg(sweep, tmp_path):
+    figure = charts.plot_rate_curve(sweep, tmp_path / "rates.png")
+    assert figure.axes and (tmp_path / "rates.png").read_bytes().startswith(PNG)
+    charts.plot_rate_curve(sweep, tmp_path / "rates.svg", chinese=False)
+    svg = (tmp_path / "rates.svg").read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    burden = charts.burden_distribution_data(claims_table(60), "huaibei-2025", per="person")
+    charts.plot_burden(burden, tmp_path / "burden.SVG")
+    assert (tmp_path / "burden.SVG").stat().st_size > 1000
+    assert charts.plot_burden(burden, None).axes  # drawn, not saved
+    with pytest.raises(medcalc.MedcalcError, match=r"\.png or \.svg"):
+        charts.plot_burden(burden, tmp_path / "burden.pdf")
+
+
+def test_cli_plot_rates_and_burden(tmp_path, capsys, reform):
+    claims = tmp_path / "claims.csv"
+    claims.write_text("person_id,settled_on,level,total\np1,2025-03-01,level1,10000\np1,2025-05-01,level1,2万\n"
+                      "p2,2025-04-01,level3_province,50000\np3,2025-04-01,level9,100\n", encoding="utf-8")
+    out = tmp_path / "rates.png"
+    assert main(["plot", "rates", "--policy", "huaibei-2025", "--reform", reform.file, "--points", "12",
+                 "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(PNG) and "huaibei-test-reform; 4 curves" in capsys.readouterr().out
+    out = tmp_path / "burden.svg"
+    assert main(["plot", "burden", "--policy", "huaibei-2025", "--claims", str(claims), "--per", "person",
+                 "-o", str(out)]) == 0
+    assert "<svg" in out.read_text(encoding="utf-8")
+    assert "huaibei-2025 refused 1 claims" in capsys.readouterr().out
+    assert main(["plot", "rates", "--policy", "huaibei-2025", "--claims", str(claims), "-o", str(tmp_path / "c.png")]) == 0
+    assert main(["plot", "rates", "--policy", "huaibei-2025", "-o", str(tmp_path / "x.jpg")]) == 2
+    assert ".png or .svg" in capsys.readouterr().err
+
+
+def test_cli_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    assert main(["plot", "rates", "--policy", "huaibei-2025", "-o", str(tmp_path / "r.png")]) == 2
+    assert 'pip install "medcalc[charts]"' in capsys.readouterr().err
