@@ -126,10 +126,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="score record batch by batch in bounded memory; the file must be sorted by person id")
     score.add_argument("--batch-rows", dest="batch_rows", type=int, default=1 << 20,
                        help="rows per record batch read (default 1048576)")
+    score.add_argument("--dask", metavar="SCHEDULER",
+                       help="score on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N "
+                            "worker processes here; FILE may be a directory, glob or URL of Parquet/CSV files, and "
+                            "the outputs are directories of Parquet part files (pip install 'medcalc[dask]')")
+    score.add_argument("--partitions", type=int, default=None,
+                       help="with --dask: partitions to score after gathering rows by person (default: as read)")
 
     from .cli_analysis import add_analysis_commands
 
     add_analysis_commands(sub, output)
+    _add_reconcile_command(sub, policy_choice, output)
 
     policy = sub.add_parser("policy", help="policy tools: list, show, check, diff")
     psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
@@ -145,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--on", required=True, help="the date for A (and for B unless --on-b)")
     diff.add_argument("--on-b", dest="on_b", help="the date for B")
     diff.add_argument("--claims", help="a claims file to settle under both: how many change, and by how much")
+    _add_plot_command(sub)
     return parser
 
 
@@ -271,6 +279,10 @@ def _score(args: argparse.Namespace) -> int:
         raise MedcalcError("score with --region needs --on (the date the policy must cover)")
     # no policy named: each row's from its 'policy' or 'region' column
     policy = _choose_policy(args, None) if (args.policy or args.region) else None
+    if args.dask:
+        return _score_dask(args, policy)
+    if args.partitions is not None:
+        raise MedcalcError("--partitions goes with --dask")
     interactive = not args.json and sys.stderr.isatty()
     if not Path(args.file).is_file():
         raise MedcalcError(f"{args.file}: no such file")
@@ -292,12 +304,86 @@ def _score(args: argparse.Namespace) -> int:
         raise
     results.close(_RESULT_SCHEMA())
     rejects.close(_REJECT_SCHEMA())
+    return _report_score(args, summary, policy, output, rejects_path)
+
+
+def _report_score(args: argparse.Namespace, summary: "_Summary", policy: Policy | None, output, rejects_path) -> int:
+    """Print the summary of a scored file (either path); exit 2 with --strict if any row was rejected."""
     report = summary.report(policy, output, rejects_path)
     if args.json:
         _print_json(report)
     else:
         _print_summary(_console(args), report)
     return EXIT_BAD_INPUT if args.strict and summary.rejected else EXIT_OK
+
+
+def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
+    """--dask: score on a cluster (medcalc.dask), writing one Parquet part file per partition."""
+    try:
+        import fsspec
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise MedcalcError("--dask needs dask and distributed: pip install 'medcalc[dask]'") from None
+    from .dask import read_claims, score_dask, write_parquet
+    from .io import format_of
+
+    if args.partitions is not None and args.partitions < 1:
+        raise MedcalcError(f"--partitions must be at least 1 (got {args.partitions})")
+    if args.stream:
+        raise MedcalcError("give --stream or --dask, not both (on Dask, rows are gathered by person: any order works)")
+    source = args.file.rstrip("/")
+    if args.output is None and ("://" in source or any(c in source for c in "*?[")):
+        raise MedcalcError("--dask with a URL or glob input needs -o OUTPUT.parquet")
+    output = args.output or str(Path(source).with_suffix("")) + ".settled.parquet"
+    base, dot, suffix = output.rstrip("/").rpartition(".")
+    rejects_path = args.rejects or (f"{base}.rejects.{suffix}" if dot else output + ".rejects")
+    for path, fmt in ((output, args.output_format), (rejects_path, None)):
+        if format_of(path, fmt) != "parquet":
+            raise MedcalcError(f"{path}: --dask writes directories of Parquet part files; name it *.parquet")
+    fs_out = [fsspec.core.url_to_fs(p) for p in (output, rejects_path)]
+    for fs, root in fs_out:
+        if fs.isfile(root):
+            raise MedcalcError(f"{root}: is a file; --dask writes a directory of part files there")
+    claims = read_claims(args.file, args.in_format)  # lazy: only the schema is read here
+    if args.dask.startswith("local:"):
+        workers = args.dask.removeprefix("local:")
+        if not workers.isdigit() or int(workers) < 1:
+            raise MedcalcError(f"--dask local:N needs a number of worker processes (got {args.dask!r})")
+        import logging
+
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+    else:
+        cluster = None
+    try:
+        try:
+            client = Client(cluster if cluster is not None else args.dask, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise MedcalcError(f"cannot reach the Dask scheduler at {args.dask}: {exc}") from None
+        with client:
+            for fs, root in fs_out:  # a previous run's parts would mix with this one's
+                fs.rm(fs.glob(f"{root.rstrip('/')}/part.*.parquet"))
+            scored = score_dask(claims, policy, amounts="yuan", first_row=1, npartitions=args.partitions)
+            try:
+                parts = write_parquet(scored, output, rejects_path, names=args.names, summarize=_part_summary)
+            except BaseException:
+                for fs, root in fs_out:  # no half-written output left behind
+                    fs.rm(fs.glob(f"{root.rstrip('/')}/part.*.parquet"))
+                raise
+    finally:
+        if cluster is not None:
+            cluster.close()
+    summary = _Summary()
+    for part in parts:
+        summary.merge(part)
+    return _report_score(args, summary, policy, output, rejects_path)
+
+
+def _part_summary(part) -> "_Summary":
+    """The summary of one scored part, made on the worker that scored it (a few numbers travel back)."""
+    summary = _Summary()
+    summary.add(part)
+    return summary
 
 
 def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
@@ -379,7 +465,17 @@ class _Summary:
         for field, reason in zip(part.rejects.column("field").to_pylist(), part.rejects.column("reason").to_pylist()):
             self.reasons[f"{field}: {reason}"] += 1
 
-    def report(self, policy: Policy | None, output: Path, rejects_path: Path) -> dict[str, Any]:
+    def merge(self, other: "_Summary") -> None:
+        """Add another part's counts (parts of whole people: distinct persons add up too)."""
+        self.rows += other.rows
+        self.settled += other.settled
+        self.rejected += other.rejected
+        self.persons += other.persons
+        self.totals.update(other.totals)
+        self.reasons.update(other.reasons)
+        self.policies.update(other.policies)
+
+    def report(self, policy: Policy | None, output: Path | str, rejects_path: Path | str) -> dict[str, Any]:
         names = ("total", "basic", "critical", "assistance", "backstop", "funds", "patient")
         return {
             "policy": policy.id if policy is not None else ", ".join(self.policies) or "(by row)",
@@ -577,6 +673,115 @@ def _diff_claims(path: str, a: Policy, b: Policy) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- plot
+
+
+def _add_plot_command(sub) -> None:
+    plot = sub.add_parser("plot", help="charts: reimbursement rate against cost, patient burden (PNG or SVG)",
+                          description="Draw charts with matplotlib (pip install \"medcalc[charts]\"): the baseline "
+                                      "policy and any reforms, each settling the same claims.")
+    kinds = plot.add_subparsers(dest="plot_command", required=True, parser_class=_Parser)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--policy", required=True, help="the baseline: policy id or path to a policy TOML file")
+    common.add_argument("--reform", action="append", default=[], metavar="POLICY",
+                        help="a reform (a policy id or TOML file) drawn beside the baseline; repeat for several")
+    common.add_argument("-o", "--output", required=True, help="the chart file: .png or .svg")
+    common.add_argument("--ascii", action="store_true", help="English labels only, even if a CJK font is installed")
+    rates = kinds.add_parser("rates", parents=[common], help="effective reimbursement rate against total cost, per level",
+                             description="实际报销比例 (funds / total) against total cost, one curve per hospital level "
+                                         "and scenario: a synthetic sweep of one fresh person's single claim from 100 "
+                                         "to 1,000,000 yuan, or --claims binned by total cost.")
+    rates.add_argument("--claims", help="a claims file (.csv, .jsonl, .parquet) instead of the synthetic sweep")
+    rates.add_argument("--on", help="the sweep's settlement date (default: each policy's newest rule set)")
+    rates.add_argument("--level", action="append", dest="levels", metavar="LEVEL",
+                       help="draw this level only; repeat for several (default: every declared level)")
+    rates.add_argument("--points", type=int, default=60, help="sweep points, or log-scale bins of --claims (default 60)")
+    burden = kinds.add_parser("burden", parents=[common], help="distribution of patient burden over a claims file",
+                              description="How many claims (or person-years) bear each amount of 个人负担, per scenario.")
+    burden.add_argument("--claims", required=True, help="a claims file (.csv, .jsonl, .parquet)")
+    burden.add_argument("--per", choices=("claim", "person"), default="claim",
+                        help="one burden per claim, or per person-year (the year's claims summed)")
+    burden.add_argument("--bins", type=int, default=None, help="that many equal bins (default: 0, 100, 200, 500, 1000 … yuan)")
+
+
+def _plot(args: argparse.Namespace) -> int:
+    """`medcalc plot rates|burden`: data from medcalc.charts, drawn and saved by the output's extension."""
+    from . import charts
+
+    charts.require_matplotlib()  # before any settling: a missing extra is a clear error, not a traceback
+    charts._format_of(args.output)
+    scenarios = [load_policy(args.policy), *(load_policy(r) for r in args.reform)]
+    chinese = False if args.ascii else None
+    if args.plot_command == "rates":
+        on = _day(args.on, "--on") if args.on else None
+        if on is not None and args.claims:
+            raise MedcalcError("--on is for the synthetic sweep; --claims are settled on their own dates")
+        rates = charts.rate_curve_data(args.claims, scenarios, levels=args.levels, points=args.points, on=on)
+        charts.plot_rate_curve(rates, args.output, chinese=chinese)
+        detail, refused = f"{len(rates.curves)} curves", rates.rejected
+    else:
+        burden = charts.burden_distribution_data(args.claims, scenarios, bins=args.bins, per=args.per)
+        charts.plot_burden(burden, args.output, chinese=chinese)
+        detail, refused = f"{len(burden.lows)} bins per {args.per}", {d.scenario: d.rejected for d in burden.scenarios}
+    # claims a scenario cannot settle are not in its chart: say so, not silently
+    note = "".join(f"; {k} refused {v} claims" for k, v in refused.items() if v)
+    print(f"wrote {args.output} ({', '.join(p.id for p in scenarios)}; {detail}{note})")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- reconcile
+
+EXIT_DIFFERENCES = 3  # reconcile: some rows differ or could not be compared (1 is an internal error)
+
+
+def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
+    reconcile = sub.add_parser(
+        "reconcile", parents=[policy_choice, output], help="audit a settlement extract against what medcalc computes",
+        description="Recompute every row of a settlement extract (claims with what was paid: act_pay_dedc, hifp_pay, "
+                    "hifmi_pay, maf_pay, backstop_pay, fund_pay_sumamt, psn_part_amt, or medcalc's names) and report "
+                    "the rows paid differently, each with the step that explains it. Exit codes: 0 every row matched, "
+                    "1 rows differ or could not be compared, 2 bad input.")
+    reconcile.add_argument("extract", help="the extract: .csv, .jsonl or .parquet")
+    reconcile.add_argument("--tolerance", default="0",
+                           help="largest |paid − recomputed| that still matches, in yuan (default 0: exact to the fen)")
+    reconcile.add_argument("--amounts", choices=("yuan", "fen"), default="yuan",
+                           help="what integer amount columns mean (default yuan; text and decimals are always yuan)")
+    reconcile.add_argument("--fields", help="paid fields to compare, comma-separated (default: every one the extract has)")
+    reconcile.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"),
+                           help="input format if not by extension")
+    reconcile.add_argument("-o", "--output", help="write the differences to this CSV file (amounts in yuan)")
+    reconcile.set_defaults(run=_reconcile)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    """Audit an extract: exit 0 when every row matched, 1 when rows differ or were rejected, 2 on bad input."""
+    import pyarrow as pa
+
+    from .io import read_batches
+    from .reconcile import reconcile
+
+    if args.policy is None and args.region is not None and args.on is None:
+        raise MedcalcError("reconcile with --region needs --on (the date the policy must cover)")
+    policy = _choose_policy(args, None) if (args.policy or args.region) else None
+    tables = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
+              for b in read_batches(args.extract, args.in_format)]
+    if not tables:
+        raise MedcalcError(f"{args.extract}: no rows")
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
+    report = reconcile(table, policy, amounts=args.amounts, tolerance=args.tolerance, fields=fields, first_row=1)
+    if args.output:
+        report.to_csv(args.output)
+    if args.json:
+        print(report.to_json())
+    else:
+        console = _console(args)
+        console.print(report)
+        if args.output:
+            console.print(f"differences: {args.output}")
+    return EXIT_OK if report.ok else EXIT_DIFFERENCES
+
+
 # ---------------------------------------------------------------- entry point
 
 _POLICY_COMMANDS = {"list": _policy_list, "show": _policy_show, "check": _policy_check, "diff": _policy_diff}
@@ -589,6 +794,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _quote(args)
         if args.command == "score":
             return _score(args)
+        if args.command == "plot":
+            return _plot(args)
         if getattr(args, "run", None) is not None:  # commands defined in their own modules
             return args.run(args)
         return _POLICY_COMMANDS[args.policy_command](args)
