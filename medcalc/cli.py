@@ -394,13 +394,27 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     if args.stream:
         yield from settle_batches(batches, policy, amounts="yuan", first_row=1)
         return
+    import itertools
+
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return
+    # the table is handed over, not kept in a local here, so settle_table can free the decimals it turns into fen
+    yield settle_table(_whole_file(itertools.chain([first], batches)), policy, amounts="yuan", first_row=1)
+
+
+def _whole_file(batches):
+    """The file's batches as one table, decimal amounts held compactly (see io.compact_decimals)."""
     import pyarrow as pa
 
-    tables = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b for b in batches]
-    if not tables:
-        return
+    from .io import compact_decimals
+
+    tables = [pa.Table.from_batches([compact_decimals(b)]) if isinstance(b, pa.RecordBatch) else b for b in batches]
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    yield settle_table(table, policy, amounts="yuan", first_row=1)
+    del tables
+    pa.default_memory_pool().release_unused()  # the reader's buffers: returned to the system, not kept
+    return table
 
 
 def _RESULT_SCHEMA():

@@ -154,6 +154,18 @@ def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 <
         yield from _jsonl_batches(path, batch_rows)
 
 
+def compact_decimals(batch: Any) -> Any:
+    """A batch with its decimal128 columns of up to 18 digits held as decimal64: the same exact
+    values (yuan) in half the memory, for a file scored in one piece."""
+    import pyarrow as pa
+
+    for i, field in enumerate(batch.schema):
+        if pa.types.is_decimal128(field.type) and field.type.precision <= 18:
+            batch = batch.set_column(i, field.name, batch.column(i).cast(pa.decimal64(field.type.precision,
+                                                                                       field.type.scale)))
+    return batch
+
+
 def _csv_batches(path: Path, batch_rows: int) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
