@@ -162,8 +162,17 @@ def settle_table(
     marks = _row_marks(refused, table.num_rows)
     pool = pa.default_memory_pool()
     pool.release_unused()  # the decimals just replaced: returned, not kept by the allocator
-    # Not combine_chunks(): gathering people from chunked columns is ~5 % slower, but a combined copy
-    # of a 10^7-row table costs ~400 MB more at the peak.
+    if n > chunk_rows:
+        # Slices of people are gathered from every column many times, and gathering from one
+        # buffer is ~10x faster than from many chunks. Combined a column at a time, so that when
+        # the caller keeps no reference the chunked original is freed as its copy is made.
+        for i, name in enumerate(table.column_names):
+            if table.column(i).num_chunks > 1:
+                table = table.set_column(i, name, table.column(i).combine_chunks())
+                if readable is None and name in collector.table.column_names:  # its rows are the input's
+                    collector.table = collector.table.set_column(collector.table.column_names.index(name), name,
+                                                                 table.column(i))
+                pool.release_unused()
     for pol, rows in _route(table, policy, collector, rows_left):
         sub = table if rows is None else table.take(pa.array(rows))
         base = rows_left if rows is None else rows_left[rows]
