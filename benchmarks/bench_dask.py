@@ -76,7 +76,8 @@ def main() -> None:
         in_memory = claims.nbytes
         del claims
         print(f"\none process: {one_s:.1f} s ({read_s:.1f} s reading, {one_s - read_s:.1f} s scoring), "
-              f"{args.rows / one_s:,.0f} rows/s; peak memory {peak_mb():,.0f} MB; claims in memory {in_memory / 1e6:,.0f} MB")
+              f"{args.rows / one_s:,.0f} rows/s; claims in memory {in_memory / 1e6:,.0f} MB; peak memory of this "
+              f"process {peak_mb():,.0f} MB (generating the claims included: bench_scale.py measures scoring alone)")
 
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
