@@ -697,8 +697,9 @@ def _add_plot_command(sub) -> None:
     kinds = plot.add_subparsers(dest="plot_command", required=True, parser_class=_Parser)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--policy", required=True, help="the baseline: policy id or path to a policy TOML file")
-    common.add_argument("--reform", action="append", default=[], metavar="POLICY",
-                        help="a reform (a policy id or TOML file) drawn beside the baseline; repeat for several")
+    from .cli_analysis import add_reform_options
+
+    add_reform_options(common)  # drawn beside the baseline
     common.add_argument("-o", "--output", required=True, help="the chart file: .png or .svg")
     common.add_argument("--ascii", action="store_true", help="English labels only, even if a CJK font is installed")
     rates = kinds.add_parser("rates", parents=[common], help="effective reimbursement rate against total cost, per level",
@@ -724,7 +725,9 @@ def _plot(args: argparse.Namespace) -> int:
 
     charts.require_matplotlib()  # before any settling: a missing extra is a clear error, not a traceback
     charts._format_of(args.output)
-    scenarios = [load_policy(args.policy), *(load_policy(r) for r in args.reform)]
+    from .cli_analysis import reform_scenarios
+
+    scenarios = [load_policy(args.policy), *reform_scenarios(args, required=False)]
     chinese = False if args.ascii else None
     if args.plot_command == "rates":
         on = _day(args.on, "--on") if args.on else None

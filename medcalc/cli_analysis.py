@@ -22,8 +22,7 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
 
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--policy", required=True, help="the baseline: a policy id or a policy TOML file")
-    shared.add_argument("--reform", action="append", required=True,
-                        help="a reform (id or TOML file with a [reform] table), or another policy; repeat to compare several")
+    add_reform_options(shared)
     shared.add_argument("--by", default="level,category,cost_band",
                         help=f"groupings, comma-separated, from {', '.join(GROUPINGS)} (default level,category,cost_band)")
     shared.add_argument("--top", type=int, default=5, help="winners and losers listed per reform (default 5)")
@@ -55,6 +54,31 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     simulate.set_defaults(run=_simulate)
 
 
+def add_reform_options(parser: argparse.ArgumentParser) -> None:
+    """--reform FILE|ID (repeatable), and a one-line reform: --adjust "RULE[LEVELS] +5" [--since DATE]."""
+    parser.add_argument("--reform", action="append", default=[],
+                        help="a reform (id or TOML file with a [reform] table), or another policy; repeat for several")
+    parser.add_argument("--adjust", action="append", default=[], metavar="CHANGE",
+                        help='a one-line reform of the baseline, e.g. "inpatient.ratio[level1] +5" or '
+                             '"critical.threshold *50%%"; repeat to combine changes into one reform named "adjusted"')
+    parser.add_argument("--since", help="with --adjust: from when (default: when the baseline's newest rules began)")
+
+
+def reform_scenarios(args: argparse.Namespace, *, required: bool = True) -> list:
+    """The reforms the options name (policies), the --adjust one last."""
+    from .policy.reform import adjusted_policy
+    from .policy.registry import load_policy
+
+    if args.since and not args.adjust:
+        raise MedcalcError("--since goes with --adjust")
+    reforms = [load_policy(r) for r in args.reform]
+    if args.adjust:
+        reforms.append(adjusted_policy(args.policy, args.adjust, since=args.since))
+    if required and not reforms:
+        raise MedcalcError("name a reform: --reform FILE|ID, or --adjust \"RULE[LEVELS] +POINTS\"")
+    return reforms
+
+
 def _groupings(args) -> list[str]:
     return [g.strip() for g in args.by.split(",") if g.strip()]
 
@@ -66,7 +90,7 @@ def _impact(args: argparse.Namespace) -> int:
     from .io import read_batches
 
     table = pa.Table.from_batches(list(read_batches(args.file, args.in_format)))
-    report = fund_impact(table, args.policy, args.reform, amounts=args.amounts, by=_groupings(args),
+    report = fund_impact(table, args.policy, reform_scenarios(args), amounts=args.amounts, by=_groupings(args),
                          weight=args.weight, top=args.top)
     return _show(args, report, f"{args.file}")
 
@@ -95,7 +119,7 @@ def _simulate(args: argparse.Namespace) -> int:
         writer = ResultWriter(args.save)
         writer.write(claims)
         writer.close()
-    report = fund_impact(claims, args.policy, args.reform, by=_groupings(args), top=args.top)
+    report = fund_impact(claims, args.policy, reform_scenarios(args), by=_groupings(args), top=args.top)
     return _show(args, report, f"{args.rows:,} synthetic claims (seed {args.seed})")
 
 

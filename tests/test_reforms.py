@@ -111,3 +111,39 @@ def test_shipped_example_reforms_load_by_id_but_are_not_policies_of_a_region():
     assert reform.at(dt.date(2025, 1, 1)).rule("inpatient.ratio")["ratio"].get("level1") == 9500
     assert "huaibei-level1-plus5" not in {p.id for p in medcalc.list_policies()}
     assert find_policy("淮北", dt.date(2025, 6, 1)).id == "huaibei-2025"
+
+
+def test_a_one_line_reform_equals_the_same_reform_file(tmp_path):
+    from medcalc.policy.reform import adjusted_policy
+
+    line = adjusted_policy("huaibei-2025", ["inpatient.ratio[level1] +5", "critical.threshold *50%"])
+    file = _reform(tmp_path, '[[adjust]]\nrule = "inpatient.ratio"\nlevels = ["level1"]\npoints = "+5"\n'
+                             '[[adjust]]\nrule = "critical.threshold"\nscale = "50%"\n',
+                   header=HEADER.replace("2025-07-01", "2025-01-01"))
+    claims = [_claim("2025-02-01", total="30000"), _claim("2025-05-01", "level3_province", total="60000")]
+    assert ([s.funds for s in medcalc.settle_sequence(line, claims).settlements]
+            == [s.funds for s in medcalc.settle_sequence(file, claims).settlements])
+    assert line.at(dt.date(2025, 2, 1)).rule("critical.threshold")["amount"] == 750_000
+    assert line.at(dt.date(2025, 2, 1)).rule("inpatient.ratio").citation.source.id == "proposal"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("inpatient.ratio 5", "RULE[LEVELS] +POINTS or RULE *PERCENT"),
+    ("inpatient.ratio[level9] +5", "adjust[0].levels"),
+    ("no.such +5", "adjust[0].rule"),
+])
+def test_bad_one_line_reforms_say_what_is_allowed(line, message):
+    from medcalc.policy.reform import adjusted_policy
+
+    with pytest.raises(PolicyError, match=message.replace("[", r"\[").replace("+", r"\+").replace("*", r"\*")):
+        adjusted_policy("huaibei-2025", [line])
+
+
+def test_cli_takes_a_one_line_reform(tmp_path, capsys):
+    from medcalc.cli import main
+
+    assert main(["simulate", "--policy", "huaibei-2025", "--adjust", "inpatient.ratio[level1] +5", "--rows", "500",
+                 "--json"]) == 0
+    assert '"adjusted"' in capsys.readouterr().out
+    assert main(["simulate", "--policy", "huaibei-2025", "--rows", "10"]) == 2
+    assert "name a reform" in capsys.readouterr().err

@@ -40,13 +40,13 @@ from typing import Callable
 
 import attrs
 
-from ..errors import NOTHING
+from ..errors import NOTHING, PolicyError
 from ..money import RATIO_ONE, round_half_up
 from .loader import _check_layers, _File, _read_family, _read_toml, _FAMILIES
 from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
 
-__all__ = ["is_reform_file", "load_reform", "RATIO_FIELDS", "AMOUNT_FIELDS"]
+__all__ = ["is_reform_file", "load_reform", "adjusted_policy", "parse_adjustment", "RATIO_FIELDS", "AMOUNT_FIELDS"]
 
 _REFORM_KEYS = {"id", "base", "title", "author", "date", "since", "notes"}
 _ADJUST_KEYS = {"rule", "levels", "points", "scale", "since", "until", "note"}
@@ -69,7 +69,53 @@ def is_reform_file(path: Path) -> bool:
 def load_reform(path: Path, load_base: Callable[[str, Path], Policy], shown: str | None = None) -> Policy:
     """Load a reform file onto its base policy (``load_base(name, folder)`` loads the base)."""
     file = _File(Path(path), shown or str(path))
-    data = _read_toml(file)
+    return _reform(file, _read_toml(file), load_base)
+
+
+def adjusted_policy(base: Policy | str, adjustments: list[str], *, since: dt.date | str | None = None,
+                    id: str = "adjusted", author: str = "medcalc user") -> Policy:
+    """A reform given as one-line adjustments, e.g. ``"inpatient.ratio[level1] +5"``.
+
+    Each line is ``RULE[LEVEL,...] +N`` / ``-N`` (points on ratios) or ``RULE *N%`` (scale on
+    amounts), as the ``[[adjust]]`` table of a reform file. ``since`` defaults to the day the
+    base's newest rules took effect. Validated like a reform file (errors name ``adjust[i]``).
+    """
+    from .registry import load_policy
+
+    base = base if isinstance(base, Policy) else load_policy(base)
+    if since is None:
+        days = [d for d in base.change_days() if base.at(d).rules]
+        since = days[-1] if days else None
+    adjust = [parse_adjustment(line) for line in adjustments]
+    data = {"reform": {"id": id, "base": base.id, "title": "; ".join(adjustments) or "no change",
+                       "author": author, "date": dt.date.today(), **({"since": since} if since else {})},
+            "adjust": adjust}
+    file = _File(Path("."), f"adjustments {adjustments!r}")
+    return _reform(file, data, lambda name, folder: base)
+
+
+def parse_adjustment(line: str) -> dict:
+    """``"inpatient.ratio[level1,level2] +5"`` -> an [[adjust]] table (rule, levels, points or scale)."""
+    import re
+
+    match = re.fullmatch(r"\s*([a-z_.]+[a-z_])\s*(?:\[([a-z0-9_,\s]+)\])?\s+([+-]\s*\d+(?:\.\d+)?|[*×]\s*\d+(?:\.\d+)?%)\s*", line)
+    if not match:
+        raise PolicyError(f"adjustment {line!r}", "", line,
+                          'RULE[LEVELS] +POINTS or RULE *PERCENT, e.g. "inpatient.ratio[level1] +5" or '
+                          '"critical.threshold *50%"')
+    rule, levels, change = match.groups()
+    out: dict = {"rule": rule}
+    if levels:
+        out["levels"] = [lv.strip() for lv in levels.split(",") if lv.strip()]
+    change = change.replace(" ", "")
+    if change[0] in "*×":
+        out["scale"] = change[1:]
+    else:
+        out["points"] = change
+    return out
+
+
+def _reform(file: _File, data: dict, load_base: Callable[[str, Path], Policy]) -> Policy:
     for key in data:
         if key not in ("reform", "adjust", "sources") and key not in _FAMILIES:
             raise file.error(key, key, "an allowed top-level table: reform, adjust, sources, " + ", ".join(_FAMILIES))
