@@ -147,7 +147,8 @@ def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 <
         raise MedcalcError(f"{path}: no such file")
     fmt = format_of(path, fmt)
     if fmt == "parquet":
-        yield from _parquet().ParquetFile(path).iter_batches(batch_size=batch_rows)
+        # pre_buffer off: with it, iter_batches keeps every row group read so far (memory grows with the file)
+        yield from _parquet().ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows)
     elif fmt == "csv":
         yield from _csv_batches(path, batch_rows)
     else:

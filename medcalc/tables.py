@@ -38,6 +38,9 @@ __all__ = ["ScoredTable", "settle_table", "to_arrow", "RESULT_FIELDS", "CLAIM_FI
 #: Result columns in fen (int64), after row, claim_id, person_id, settled_on (and policy).
 RESULT_FIELDS = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
 REJECT_COLUMNS = ("row", "claim_id", "field", "reason")
+_LAYERS = ("basic", "critical", "assistance", "backstop")
+#: Result columns a table keeps while its parts settle; funds and patient follow from them.
+_STORED = tuple(f for f in RESULT_FIELDS if f not in ("funds", "patient"))
 
 _AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees")
 _NAMES = ("level", "place", "referral", "category", "visit", "service", "scheme")
@@ -146,10 +149,11 @@ def settle_table(
             collector.reject(np.flatnonzero(np.array([r == reason for r in reasons])), "row", reason)
         readable = np.flatnonzero(~invalid)
         table = table.drop_columns([INVALID_COLUMN])
-    rows_left = np.arange(n) if readable is None else readable
+    rows_left = readable  # input row numbers of the table's rows (None: the same, row for row)
     missing = [f for f in _REQUIRED if f not in table.column_names]
     if missing:  # every row is refused, none dropped
-        collector.reject(rows_left, missing[0], "required: the file has no such column")
+        collector.reject(np.arange(n) if rows_left is None else rows_left, missing[0],
+                         "required: the file has no such column")
         return collector.finish(trace)
     if readable is not None:
         table = table.take(pa.array(readable))
@@ -175,15 +179,20 @@ def settle_table(
                 pool.release_unused()
     for pol, rows in _route(table, policy, collector, rows_left):
         sub = table if rows is None else table.take(pa.array(rows))
-        base = rows_left if rows is None else rows_left[rows]
+        base = rows_left if rows is None else (rows if rows_left is None else rows_left[rows])
         for chunk in _person_chunks(sub.column("person_id"), chunk_rows):
             part = sub if chunk is None else sub.take(pa.array(chunk))
-            where = base if chunk is None else base[chunk]
-            at = (np.arange(len(base)) if rows is None else rows) if chunk is None else (
+            where = base if chunk is None else (chunk if base is None else base[chunk])
+            at = (np.arange(sub.num_rows) if rows is None else rows) if chunk is None else (
                 chunk if rows is None else rows[chunk])  # the part's rows as positions in ``table``
+            if where is None:  # the table is the input, row for row
+                where = at
             _settle_part(pol, part, where, collector, trace, [(np.flatnonzero(m[at]), f, r) for m, f, r in marks])
             del part
             pool.release_unused()  # each part's gathered columns: returned, so memory stays flat across parts
+        del sub
+    del table  # amounts and names are settled: freed before the results are assembled
+    pool.release_unused()
     return collector.finish(trace)
 
 
@@ -221,9 +230,13 @@ class _Collector:
 
     def settled(self, rows: np.ndarray, columns: dict[str, np.ndarray], policy_id: str) -> None:
         if not self.values:
-            self.values = {name: np.zeros(len(self.seen), np.int64) for name in RESULT_FIELDS}
-        for name in RESULT_FIELDS:
+            self.values = {name: np.zeros(len(self.seen), np.int64) for name in _STORED}
+        for name in _STORED:
             self.values[name][rows] = columns[name]
+        # funds and patient are not stored but derived at the end: the identity they rest on is checked
+        funds = sum(columns[name] for name in _LAYERS)
+        if not (np.array_equal(funds, columns["funds"]) and np.array_equal(columns["total"] - funds, columns["patient"])):
+            raise RuntimeError("a settled row breaks total = funds + patient")
         self.seen[rows] += 1
         self.is_settled[rows] = True
         if policy_id not in self.policy_ids:
@@ -249,11 +262,15 @@ class _Collector:
                 results[name] = self.table.column(name).take(taken)
         codes = self.policy_code if every else self.policy_code[rows]
         results["policy"] = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(self.policy_ids, pa.string()))
-        for name in RESULT_FIELDS:  # one column copied at a time, the full-length array freed after it
+        columns: dict[str, np.ndarray] = {}
+        for name in _STORED:  # one column copied at a time, the full-length array freed after it
             values = self.values.pop(name, None)
-            results[name] = pa.array(np.zeros(len(rows), np.int64) if values is None else
-                                     values if every else values[rows])
+            columns[name] = np.zeros(len(rows), np.int64) if values is None else values if every else values[rows]
             del values
+        columns["funds"] = sum(columns[name] for name in _LAYERS)
+        columns["patient"] = columns["total"] - columns["funds"]
+        for name in RESULT_FIELDS:
+            results[name] = pa.array(columns.pop(name))
         groups = self.reject_groups
         reject_rows = np.concatenate([g[0] for g in groups]) if groups else np.zeros(0, np.int64)
         reasons = list(dict.fromkeys((g[1], g[2]) for g in groups))  # one dictionary entry per distinct reason
@@ -280,6 +297,9 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
         yield (policy if isinstance(policy, Policy) else load_policy(policy)), None
         return
     from .batch import factorize
+
+    if numbers is None:  # positions are the input rows
+        numbers = np.arange(table.num_rows)
 
     if "policy" in table.column_names:
         names, codes = factorize(table.column("policy"))
