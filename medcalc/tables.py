@@ -179,14 +179,12 @@ def settle_table(
                 pool.release_unused()
     for pol, rows in _route(table, policy, collector, rows_left):
         sub = table if rows is None else table.take(pa.array(rows))
-        base = rows_left if rows is None else (rows if rows_left is None else rows_left[rows])
         for chunk in _person_chunks(sub.column("person_id"), chunk_rows):
             part = sub if chunk is None else sub.take(pa.array(chunk))
-            where = base if chunk is None else (chunk if base is None else base[chunk])
+            # the part's rows as positions in ``table``, then as input row numbers
             at = (np.arange(sub.num_rows) if rows is None else rows) if chunk is None else (
-                chunk if rows is None else rows[chunk])  # the part's rows as positions in ``table``
-            if where is None:  # the table is the input, row for row
-                where = at
+                chunk if rows is None else rows[chunk])
+            where = at if rows_left is None else rows_left[at]
             _settle_part(pol, part, where, collector, trace, [(np.flatnonzero(m[at]), f, r) for m, f, r in marks])
             del part
             pool.release_unused()  # each part's gathered columns: returned, so memory stays flat across parts

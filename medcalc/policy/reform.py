@@ -42,7 +42,8 @@ import attrs
 
 from ..errors import NOTHING, PolicyError
 from ..money import RATIO_ONE, round_half_up
-from .loader import _check_layers, _File, _read_family, _read_toml, _FAMILIES
+from .loader import _FAMILIES, _ID, _check_layers, _File, _read_family, _read_toml
+from .loader import _read_sources as _read_policy_sources
 from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
 
@@ -165,8 +166,6 @@ def _read_meta(file: _File, table: object) -> dict:
     for key in ("id", "base", "title", "author", "date"):
         if key not in table:
             raise file.error(f"reform.{key}", NOTHING, "a value (required)")
-    from .loader import _ID
-
     if not isinstance(table["id"], str) or not _ID.match(table["id"]):
         raise file.error("reform.id", table["id"], "an id of lowercase letters, digits, '.', '_' and '-'")
     for key in ("base", "title", "author"):
@@ -175,13 +174,8 @@ def _read_meta(file: _File, table: object) -> dict:
                                                            "title": "what the proposal changes, in a sentence",
                                                            "author": "who proposes it"}[key])
     meta = dict(table)
-    for key in ("date", "since"):
-        if key in table:
-            try:
-                meta[key] = parse_date(table[key])
-            except Invalid as exc:
-                raise file.error(f"reform.{key}", table[key], exc.allowed) from None
-    meta.setdefault("since", None)
+    for key in ("date", "since"):  # since may be missing: each change then gives its own
+        meta[key] = _date(file, f"reform.{key}", table.get(key))
     notes = table.get("notes", "")
     if not isinstance(notes, str):
         raise file.error("reform.notes", notes, "a string")
@@ -190,11 +184,9 @@ def _read_meta(file: _File, table: object) -> dict:
 
 
 def _read_sources(file: _File, table: object) -> dict[str, Source]:
-    from .loader import _read_sources as read
-
     if isinstance(table, dict) and "proposal" in table:
         raise file.error("sources.proposal", "proposal", "another id: 'proposal' is the reform itself")
-    return read(file, table)
+    return _read_policy_sources(file, table)
 
 
 def _cite_proposal(table: object, meta: dict) -> object:
