@@ -40,6 +40,15 @@ POLICY = "huaibei-2025"
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory. VmHWM, where Linux has it: ru_maxrss carries over the
+    resident size of the parent at fork across exec, so a child would report its parent's."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -223,18 +232,21 @@ def agree(outputs: dict[str, str], source: str) -> list[str]:
 
 def prepare(rows: int, workdir: Path) -> tuple[Path, Path]:
     """The synthetic claims as Parquet, unsorted and sorted by person (generated once per size)."""
+    unsorted, by_person = workdir / f"claims-{rows}.parquet", workdir / f"claims-{rows}-by-person.parquet"
+    if not unsorted.exists():  # in a child: the runs are children too, and inherit their parent's peak memory
+        subprocess.run([sys.executable, __file__, "--generate", str(rows), str(unsorted), str(by_person)], check=True)
+    return unsorted, by_person
+
+
+def generate(rows: int, unsorted: str, by_person: str) -> None:
     import pyarrow.parquet as pq
 
     sys.path.insert(0, str(HERE))
     from synthetic import synthetic_table
 
-    unsorted, by_person = workdir / f"claims-{rows}.parquet", workdir / f"claims-{rows}-by-person.parquet"
-    if not unsorted.exists():
-        table = synthetic_table(rows, yuan=True)
-        pq.write_table(table, unsorted, row_group_size=1 << 18)
-        pq.write_table(table.sort_by("person_id"), by_person, row_group_size=1 << 18)
-        del table
-    return unsorted, by_person
+    table = synthetic_table(rows, yuan=True)
+    pq.write_table(table, unsorted, row_group_size=1 << 18)
+    pq.write_table(table.sort_by("person_id"), by_person, row_group_size=1 << 18)
 
 
 def main() -> None:
@@ -243,9 +255,13 @@ def main() -> None:
     parser.add_argument("--loop-rows", type=int, default=1_000_000, help="largest size the Python loop runs on")
     parser.add_argument("--workdir", help="where the claims and outputs go (default: a temporary directory)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.generate:
+        generate(int(args.generate[0]), *args.generate[1:])
         return
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="medcalc-bench-"))

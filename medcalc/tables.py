@@ -20,6 +20,8 @@ belong to a person, so slicing by person changes nothing but the memory needed.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -55,6 +57,8 @@ _OUTPUT_COLUMNS = frozenset({"row", "deductible", "basic", "critical", "assistan
 _REQUIRED = ("person_id", "settled_on", "level", "total")
 #: Set by a reader on rows it could not read at all (the reason); they are refused as they are.
 INVALID_COLUMN = "_invalid"
+#: Below this many rows a table is settled in one piece: threads would cost more than they save.
+_MIN_PARALLEL_ROWS = 1 << 16
 
 
 @attrs.frozen
@@ -122,14 +126,17 @@ def settle_table(
     policy: Policy | str | Path | None = None,
     *,
     amounts: str = "fen",
-    chunk_rows: int = 1 << 18,
+    chunk_rows: int = 1 << 16,
     trace: Iterable[int] = (),
     first_row: int = 0,
+    threads: int | None = None,
 ) -> ScoredTable:
     """Settle every row of a table of claims; see the module docstring for columns and policies.
 
     ``trace``: input rows (0-based) to explain step by step. ``first_row``: the number of the
     table's first row in the results (for a table that is one slice of a larger file).
+    ``threads``: slices of people settled at once (default: the machine's cores); the
+    results are the same for any number, since no two slices share a person.
     """
     import pyarrow as pa
 
@@ -177,21 +184,54 @@ def settle_table(
                     collector.table = collector.table.set_column(collector.table.column_names.index(name), name,
                                                                  table.column(i))
                 pool.release_unused()
-    for pol, rows in _route(table, policy, collector, rows_left):
-        sub = table if rows is None else table.take(pa.array(rows))
-        for chunk in _person_chunks(sub.column("person_id"), chunk_rows):
-            part = sub if chunk is None else sub.take(pa.array(chunk))
-            # the part's rows as positions in ``table``, then as input row numbers
-            at = (np.arange(sub.num_rows) if rows is None else rows) if chunk is None else (
-                chunk if rows is None else rows[chunk])
-            where = at if rows_left is None else rows_left[at]
-            _settle_part(pol, part, where, collector, trace, [(np.flatnonzero(m[at]), f, r) for m, f, r in marks])
-            del part
-            pool.release_unused()  # each part's gathered columns: returned, so memory stays flat across parts
-        del sub
+    threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    if threads > 1 and n >= _MIN_PARALLEL_ROWS:  # at least one slice per thread
+        chunk_rows = min(chunk_rows, -(-n // threads))
+
+    def parts():
+        for pol, rows in _route(table, policy, collector, rows_left):
+            sub = table if rows is None else table.take(pa.array(rows))
+            for chunk in _person_chunks(sub.column("person_id"), chunk_rows):
+                # the part's rows as positions in ``table``, then as input row numbers
+                at = (np.arange(sub.num_rows) if rows is None else rows) if chunk is None else (
+                    chunk if rows is None else rows[chunk])
+                yield pol, sub, chunk, (at if rows_left is None else rows_left[at]), at
+            del sub
+
+    def settle(pol, sub, chunk, where, at) -> None:
+        part = sub if chunk is None else sub.take(pa.array(chunk))
+        _settle_part(pol, part, where, collector, trace, [(np.flatnonzero(m[at]), f, r) for m, f, r in marks])
+        del part
+        pool.release_unused()  # each part's gathered columns: returned, so memory stays flat across parts
+
+    _run_parts(parts(), settle, threads)
     del table  # amounts and names are settled: freed before the results are assembled
     pool.release_unused()
     return collector.finish(trace)
+
+
+def _run_parts(parts, settle, threads: int) -> None:
+    """Settle parts one after another, or ``threads`` at a time (never more in memory at once).
+
+    Threads suffice: numpy and Arrow release the interpreter lock in their loops, and
+    parts write disjoint rows of the collector.
+    """
+    if threads == 1:
+        for part in parts:
+            settle(*part)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    with ThreadPoolExecutor(threads) as executor:
+        running: set = set()
+        for part in parts:
+            if len(running) >= threads:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+            running.add(executor.submit(settle, *part))
+        for future in running:
+            future.result()
 
 
 def _row_marks(refused: list[tuple[np.ndarray, str, str]], n: int) -> list[tuple[np.ndarray, str, str]]:
@@ -217,6 +257,7 @@ class _Collector:
         self.values: dict[str, np.ndarray] = {}
         self.policy_code = np.zeros(n, np.int32)
         self.policy_ids: list[str] = []
+        self._lock = threading.Lock()  # parts settle in threads; each writes only its own rows
         self.reject_groups: list[tuple[np.ndarray, str, str]] = []
         self.traces: dict[int, tuple[Step, ...]] = {}
 
@@ -227,8 +268,12 @@ class _Collector:
             self.reject_groups.append((rows, field, reason))
 
     def settled(self, rows: np.ndarray, columns: dict[str, np.ndarray], policy_id: str) -> None:
-        if not self.values:
-            self.values = {name: np.zeros(len(self.seen), np.int64) for name in _STORED}
+        with self._lock:
+            if not self.values:
+                self.values = {name: np.zeros(len(self.seen), np.int64) for name in _STORED}
+            if policy_id not in self.policy_ids:
+                self.policy_ids.append(policy_id)
+            code = self.policy_ids.index(policy_id)
         for name in _STORED:
             self.values[name][rows] = columns[name]
         # funds and patient are not stored but derived at the end: the identity they rest on is checked
@@ -237,9 +282,7 @@ class _Collector:
             raise RuntimeError("a settled row breaks total = funds + patient")
         self.seen[rows] += 1
         self.is_settled[rows] = True
-        if policy_id not in self.policy_ids:
-            self.policy_ids.append(policy_id)
-        self.policy_code[rows] = self.policy_ids.index(policy_id)
+        self.policy_code[rows] = code
 
     def finish(self, trace: Iterable[int]) -> ScoredTable:
         import pyarrow as pa

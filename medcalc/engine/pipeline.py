@@ -209,10 +209,7 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tupl
     # one lookup per distinct day and service; rows are then mapped in one gather
     in_force = np.ones((len(days), len(services) + 1), bool)  # last column: admissions
     for d, day in enumerate(days.tolist()):
-        resolved = policy.at(dt.date.fromordinal(day))
-        in_force[d, -1] = all(resolved.rule(k) is not None for k in REQUIRED_RULES)
-        for s, name in enumerate(services):
-            in_force[d, s] = resolved.rule(f"outpatient.service.{name}") is not None
+        resolved, in_force[d] = _rules_on(policy, day, services)
         if id(resolved) not in index:
             index[id(resolved)] = len(variants)
             variants.append(resolved)
@@ -239,6 +236,19 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tupl
         variants = [variants[i] for i in used.tolist()]
         variant = np.where(variant >= 0, renumber[np.maximum(variant, 0)], -1)
     return variant, variants
+
+
+def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPolicy, np.ndarray]:
+    """The versions in force on a day (an ordinal), and which visits they settle: one flag per
+    outpatient service, then admissions. Kept per policy: a file's parts share its days."""
+    key = ("rules_on", day)
+    cached = policy._cache.get(key)
+    if cached is None:
+        resolved = policy.at(dt.date.fromordinal(day))
+        flags = [resolved.rule(f"outpatient.service.{name}") is not None for name in services]
+        flags.append(all(resolved.rule(k) is not None for k in REQUIRED_RULES))
+        cached = policy._cache[key] = (resolved, np.array(flags, bool))
+    return cached
 
 
 def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None = None,
