@@ -86,6 +86,13 @@ def factorize(values: Any) -> tuple[list, np.ndarray]:
         codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
         return names, codes
     array = np.asarray(values)
+    if array.dtype.kind in "iu" and len(array):
+        low, high = int(array.min()), int(array.max())
+        if high - low <= 4 * len(array):  # close-packed codes (a table's person codes): no sort needed
+            present = np.zeros(high - low + 1, bool)
+            present[array - low] = True
+            rank = np.cumsum(present) - 1
+            return (np.flatnonzero(present) + low).tolist(), rank[array - low]
     if array.dtype.kind not in "iu":
         array = array.astype(str)
     names, inverse = np.unique(array, return_inverse=True)
@@ -115,12 +122,17 @@ def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
     return masks[inverse.reshape(-1)]
 
 
-class _ClaimIds:
-    """Claim ids of a batch, looked up per row (as text, None when absent) without copying them all."""
+class ClaimIds:
+    """Claim ids of a batch, looked up per row (as text, None when absent) without copying them all.
 
-    def __init__(self, values: Any, n: int) -> None:
+    ``rows``: where the batch's rows lie in ``values`` (a batch that is one slice of a larger
+    column), so that only the few ids ever asked for are gathered.
+    """
+
+    def __init__(self, values: Any, rows: np.ndarray | None = None, n: int | None = None) -> None:
         self._values = values if values is None or _is_arrow(values) else np.asarray(values)
-        self._n = n
+        self._rows = rows
+        self._n = len(rows) if rows is not None else n if n is not None else len(self._values)
 
     def __len__(self) -> int:
         return self._n
@@ -128,7 +140,7 @@ class _ClaimIds:
     def __getitem__(self, row: int) -> str | None:
         if self._values is None:
             return None
-        value = self._values[int(row)]
+        value = self._values[int(row if self._rows is None else self._rows[row])]
         value = value.as_py() if hasattr(value, "as_py") else value
         return None if value is None else str(value)
 
@@ -136,6 +148,8 @@ class _ClaimIds:
         """The ids of ``rows`` as a numpy array of text ("" where absent), for ranking."""
         if self._values is None:
             return np.full(len(rows), "", dtype=str)
+        if self._rows is not None:
+            rows = self._rows[rows]
         if _is_arrow(self._values):
             taken = self._values.take(rows).to_pylist()
             return np.array(["" if v is None else str(v) for v in taken], dtype=str)
@@ -262,7 +276,7 @@ def settle_arrays(
     absent = [i for i in (len(people) - 1,) if people and people[i] is None] + ([people.index("")] if "" in people else [])
     bad(np.isin(person, absent), "person_id", "required")
     # ties on a day are broken by claim id: ranked later, only for the rows that tie
-    ids = _ClaimIds(claim_id, n)
+    ids = claim_id if isinstance(claim_id, ClaimIds) else ClaimIds(claim_id, n=n)
     enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])
     for rows, field, reason in rejects:
         enc.reject(rows, field, reason)

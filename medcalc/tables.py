@@ -147,7 +147,8 @@ def settle_table(
     fields = canonical_names(table.column_names)
     table = table.select(list(fields)).rename_columns([fields[c] for c in fields])
     n = table.num_rows
-    collector = _Collector(table, first_row)
+    threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    collector = _Collector(table, first_row, threads)
     readable = None  # rows a reader could read (None: all)
     if INVALID_COLUMN in table.column_names:
         invalid = table.column(INVALID_COLUMN).is_valid().to_numpy(zero_copy_only=False)
@@ -163,51 +164,153 @@ def settle_table(
                          "required: the file has no such column")
         return collector.finish(trace)
     if readable is not None:
-        table = table.take(pa.array(readable))
+        table = table.take(_int_array(readable))
     # Amounts become int64 fen once, for the whole table: half the memory of decimals, and the
     # slices of people below then copy 8 bytes an amount. Unreadable amounts are refused by row.
     refused: list[tuple[np.ndarray, str, str]] = []
     for name in [c for c in table.column_names if c in _AMOUNTS]:
         fen = _fen(table.column(name), name, amounts, refused, required=name == "total")
-        table = table.set_column(table.column_names.index(name), name, pa.array(fen))
+        table = table.set_column(table.column_names.index(name), name, _int_array(fen))
+    # person ids as codes, once for the whole table: parts are cut by them and settle on them
+    person = _person_codes(table.column("person_id"))
+    if (person < 0).any():
+        refused.append((np.flatnonzero(person < 0), "person_id", "required"))
     marks = _row_marks(refused, table.num_rows)
     pool = pa.default_memory_pool()
     pool.release_unused()  # the decimals just replaced: returned, not kept by the allocator
-    if n > chunk_rows:
-        # Slices of people are gathered from every column many times, and gathering from one
-        # buffer is ~10x faster than from many chunks. Combined a column at a time, so that when
-        # the caller keeps no reference the chunked original is freed as its copy is made.
-        for i, name in enumerate(table.column_names):
-            if table.column(i).num_chunks > 1:
-                table = table.set_column(i, name, table.column(i).combine_chunks())
-                if readable is None and name in collector.table.column_names:  # its rows are the input's
-                    collector.table = collector.table.set_column(collector.table.column_names.index(name), name,
-                                                                 table.column(i))
-                pool.release_unused()
-    threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    routes = list(_route(table, policy, collector, rows_left))
     if threads > 1 and n >= _MIN_PARALLEL_ROWS:  # at least one slice per thread
         chunk_rows = min(chunk_rows, -(-n // threads))
+    order, parts = _part_layout(routes, person, chunk_rows)
+    # the engine needs neither: persons are codes now, and claim ids are looked up in the
+    # collector's input-order column for the few rows that tie on a day
+    table = table.drop_columns([c for c in ("person_id", "claim_id") if c in table.column_names])
+    if len(parts) > 1:
+        collector.combine()  # its rows are gathered at random: from one buffer, ~10x faster
+    # The table in part order, so that each part is a contiguous slice: gathered once per column
+    # here instead of once per part, and results written to contiguous positions. One column at
+    # a time, so that when the caller keeps no reference the original is freed as its copy is made.
+    in_place = bool((order == np.arange(len(order))).all())
+    if not in_place or (len(parts) > 1 and table.column(0).num_chunks > 1):
+        taken = _int_array(order)
+        names = table.column_names
+        for wave in _waves(range(len(names)), threads):  # a few columns at a time, in threads
+            copies = _in_threads(lambda i, t=table: t.column(i).take(taken).combine_chunks(), wave, threads)
+            for i, column in zip(wave, copies):
+                table = table.set_column(i, names[i], column)
+            del copies
+            pool.release_unused()
+        person, marks = person[order], [(m[order], f, r) for m, f, r in marks]
+    collector.place(order if rows_left is None else rows_left[order])
+    del order
 
-    def parts():
-        for pol, rows in _route(table, policy, collector, rows_left):
-            sub = table if rows is None else table.take(pa.array(rows))
-            for chunk in _person_chunks(sub.column("person_id"), chunk_rows):
-                # the part's rows as positions in ``table``, then as input row numbers
-                at = (np.arange(sub.num_rows) if rows is None else rows) if chunk is None else (
-                    chunk if rows is None else rows[chunk])
-                yield pol, sub, chunk, (at if rows_left is None else rows_left[at]), at
-            del sub
+    placed = [table]  # the only reference once ``table`` is deleted: emptied when the parts are settled
+    del table
 
-    def settle(pol, sub, chunk, where, at) -> None:
-        part = sub if chunk is None else sub.take(pa.array(chunk))
-        _settle_part(pol, part, where, collector, trace, [(np.flatnonzero(m[at]), f, r) for m, f, r in marks])
-        del part
-        pool.release_unused()  # each part's gathered columns: returned, so memory stays flat across parts
+    def settle(pol, start: int, stop: int) -> None:
+        _settle_part(pol, placed[0].slice(start, stop - start), person[start:stop], start, collector, trace,
+                     [(np.flatnonzero(m[start:stop]), f, r) for m, f, r in marks])
+        pool.release_unused()  # each part's columns: returned, so memory stays flat across parts
 
-    _run_parts(parts(), settle, threads)
-    del table  # amounts and names are settled: freed before the results are assembled
+    _run_parts(parts, settle, threads)
+    placed.clear()  # amounts and names are settled: freed before the results are assembled
     pool.release_unused()
     return collector.finish(trace)
+
+
+def _waves(items, size: int) -> list[list]:
+    """Items in groups of ``size``."""
+    items = list(items)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _in_threads(function, items, threads: int) -> list:
+    """[function(item) for item in items], ``threads`` at a time: for whole-column numpy and Arrow
+    work, which releases the interpreter lock."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(threads, len(items))) as executor:
+        return list(executor.map(function, items))
+
+
+def _int_array(values: np.ndarray):
+    """An Arrow array over an integer numpy array's buffer (pa.array would import pandas to check it)."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32()}[values.dtype]
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
+def _person_codes(column) -> np.ndarray:
+    """A code per row for its person id (dense: 0, 1, …); -1 where absent (null or "")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(column.type) and len(column):
+        ids = (column.fill_null(0) if column.null_count else column).to_numpy().astype(np.int64, copy=False)
+        low, high = int(ids.min()), int(ids.max())
+        if high - low <= 4 * len(ids):  # close-packed integer ids: ranked without hashing
+            if low > 0 and high <= 4 * len(ids):
+                low = 0  # saves a pass
+            offset = ids - low if low else ids
+            present = np.zeros(high - low + 1, bool)
+            present[offset] = True
+            codes = (np.cumsum(present) - 1)[offset]
+            if column.null_count:
+                codes[column.is_null().to_numpy(zero_copy_only=False)] = -1
+            return codes
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = encoded.dictionary
+    if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
+        empty = np.flatnonzero(pc.equal(dictionary, "").to_numpy(zero_copy_only=False))
+        if len(empty):
+            codes[np.isin(codes, empty)] = -1
+    return codes
+
+
+def _part_layout(routes, person: np.ndarray, chunk_rows: int) -> tuple[np.ndarray, list[tuple[Policy, int, int]]]:
+    """Table positions in part order, and the parts as (policy, start, stop) slices of that order.
+
+    A part holds whole people of one policy, about ``chunk_rows`` rows; within it, rows keep
+    their table order (ties on a day fall back to it). Rows no route took come last, in no
+    part: they are refused already.
+    """
+    absent = int(person.max(initial=-1)) + 1  # the code that rows without a person get: one more "person"
+    part_of_row = None
+    policies: list[Policy] = []
+    for pol, rows in routes:
+        codes = person if rows is None else person[rows]
+        if not len(codes):
+            continue
+        if codes.min() < 0:
+            codes = np.where(codes < 0, absent, codes)
+        counts = np.bincount(codes)
+        part_of_person = (np.cumsum(counts) - counts) // chunk_rows
+        part_of_person += len(policies)
+        kind = np.int16 if part_of_person[-1] < (1 << 15) - 1 else np.int32  # radix-sorted when it is 16 bits
+        if rows is None:
+            part_of_row = part_of_person.astype(kind)[codes]
+        else:
+            if part_of_row is None:
+                part_of_row = np.full(len(person), -1, np.int32)
+            part_of_row[rows] = part_of_person[codes]
+        policies += [pol] * (int(part_of_person[-1]) + 1 - len(policies))
+    if part_of_row is None:
+        part_of_row = np.zeros(len(person), np.int16)
+    key = part_of_row
+    if routes and any(rows is not None for _, rows in routes):  # rows no route took sort last
+        kind = np.int16 if len(policies) < (1 << 15) else np.int32
+        key = np.where(part_of_row < 0, len(policies), part_of_row).astype(kind)
+    order = np.argsort(key, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(key, minlength=len(policies) + 1))))
+    parts = [(pol, int(bounds[i]), int(bounds[i + 1])) for i, pol in enumerate(policies) if bounds[i + 1] > bounds[i]]
+    return order, parts
 
 
 def _run_parts(parts, settle, threads: int) -> None:
@@ -244,89 +347,122 @@ def _row_marks(refused: list[tuple[np.ndarray, str, str]], n: int) -> list[tuple
 
 
 class _Collector:
-    """Gathers settled and rejected rows of the parts, and returns them in input-row order."""
+    """Gathers settled and rejected rows of the parts, and returns them in input-row order.
 
-    def __init__(self, table, first_row: int) -> None:
-        # only the columns results repeat are kept (not the amounts: they are replaced by fen)
+    Rejects are kept by input row. Settled results are kept by position in part order
+    (``place``), so that each part writes a contiguous stretch; ``finish`` puts them back
+    in input-row order with one gather per column.
+    """
+
+    def __init__(self, table, first_row: int, threads: int = 1) -> None:
+        self.threads = threads
+        # only the columns results repeat are kept, in input order (the amounts are replaced by fen)
         self.table = table.select([c for c in ("claim_id", "person_id", "settled_on") if c in table.column_names])
         self.first_row = first_row
-        n = table.num_rows
-        # results go straight to their input row: no list of parts to gather and copy at the end
-        self.seen = np.zeros(n, np.int8)
-        self.is_settled = np.zeros(n, bool)
-        self.values: dict[str, np.ndarray] = {}
-        self.policy_code = np.zeros(n, np.int32)
-        self.policy_ids: list[str] = []
-        self._lock = threading.Lock()  # parts settle in threads; each writes only its own rows
+        self.n = table.num_rows
+        self.seen = np.zeros(self.n, np.int8)  # per input row: rejected (settled ones are added at the end)
         self.reject_groups: list[tuple[np.ndarray, str, str]] = []
         self.traces: dict[int, tuple[Step, ...]] = {}
+        self.input_row = np.zeros(0, np.int64)  # the input row of each position
+        self.is_settled = np.zeros(0, bool)  # by position
+        self.policy_code = np.zeros(0, np.int32)
+        self.policy_ids: list[str] = []
+        self.values: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # parts settle in threads; each writes only its own positions
+
+    def combine(self) -> None:
+        """The kept columns each in one piece (a chunked column is freed as its copy is made)."""
+        for i, name in enumerate(self.table.column_names):
+            if self.table.column(i).num_chunks > 1:
+                self.table = self.table.set_column(i, name, self.table.column(i).combine_chunks())
+
+    def place(self, input_row: np.ndarray) -> None:
+        """The input row of each position of the table in part order."""
+        self.input_row = input_row
+        self.is_settled = np.zeros(len(input_row), bool)
+        self.policy_code = np.zeros(len(input_row), np.int32)
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
+        """Refuse input rows."""
         if len(rows):
             rows = np.asarray(rows, np.int64)
             self.seen[rows] += 1
             self.reject_groups.append((rows, field, reason))
 
-    def settled(self, rows: np.ndarray, columns: dict[str, np.ndarray], policy_id: str) -> None:
+    def settled(self, positions: np.ndarray, columns: dict[str, np.ndarray], policy_id: str) -> None:
         with self._lock:
             if not self.values:
-                self.values = {name: np.zeros(len(self.seen), np.int64) for name in _STORED}
+                self.values = {name: np.zeros(len(self.input_row), np.int64) for name in _STORED}
             if policy_id not in self.policy_ids:
                 self.policy_ids.append(policy_id)
             code = self.policy_ids.index(policy_id)
         for name in _STORED:
-            self.values[name][rows] = columns[name]
+            self.values[name][positions] = columns[name]
         # funds and patient are not stored but derived at the end: the identity they rest on is checked
         funds = sum(columns[name] for name in _LAYERS)
         if not (np.array_equal(funds, columns["funds"]) and np.array_equal(columns["total"] - funds, columns["patient"])):
             raise RuntimeError("a settled row breaks total = funds + patient")
-        self.seen[rows] += 1
-        self.is_settled[rows] = True
-        self.policy_code[rows] = code
+        self.is_settled[positions] = True
+        self.policy_code[positions] = code
 
     def finish(self, trace: Iterable[int]) -> ScoredTable:
         import pyarrow as pa
 
-        n = self.table.num_rows
+        n = self.n
         # every input row exactly once, settled or rejected: checked, never assumed
+        settled_rows = self.input_row[self.is_settled]
         seen = self.seen
+        seen[settled_rows] += 1
         if not (seen == 1).all():
-            settled, rejected = int(self.is_settled.sum()), sum(len(g[0]) for g in self.reject_groups)
-            raise RuntimeError(f"{n} rows in but {settled} settled and {rejected} rejected, "
+            rejected = sum(len(g[0]) for g in self.reject_groups)
+            raise RuntimeError(f"{n} rows in but {len(settled_rows)} settled and {rejected} rejected, "
                                f"{int((seen == 0).sum())} missing and {int((seen > 1).sum())} twice")
-        rows = np.flatnonzero(self.is_settled)
-        every = len(rows) == n  # then the result columns are the arrays themselves, not copies
-        taken = pa.array(rows)
-        results = {"row": pa.array(rows + self.first_row)}
-        for name in ("claim_id", "person_id", "settled_on"):
-            if name in self.table.column_names:
-                results[name] = self.table.column(name).take(taken)
-        codes = self.policy_code if every else self.policy_code[rows]
-        results["policy"] = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(self.policy_ids, pa.string()))
+        # settled positions in input-row order: through the inverse of the placement
+        settled = np.zeros(n, bool)
+        settled[settled_rows] = True
+        rows = np.flatnonzero(settled)
+        del settled, settled_rows
+        position_of_row = np.zeros(n, np.int64)
+        position_of_row[self.input_row] = np.arange(len(self.input_row))
+        at = position_of_row[rows]
+        del position_of_row
+        identity = len(at) == len(self.input_row) and bool((at == np.arange(len(at))).all())
+        every = len(rows) == n
+        results = {"row": _int_array(rows + self.first_row)}
+        for name in self.table.column_names:
+            results[name] = self.table.column(name) if every else self.table.column(name).take(_int_array(rows))
+        codes = self.policy_code if identity else self.policy_code[at]
+        results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
         columns: dict[str, np.ndarray] = {}
-        for name in _STORED:  # one column copied at a time, the full-length array freed after it
-            values = self.values.pop(name, None)
-            columns[name] = np.zeros(len(rows), np.int64) if values is None else values if every else values[rows]
-            del values
+        for wave in _waves(_STORED, self.threads):  # a few columns at a time, each full-length array freed after
+            arrays = [self.values.pop(name, None) for name in wave]
+            gathered = _in_threads(lambda v: np.zeros(len(rows), np.int64) if v is None else v if identity else v[at],
+                                   arrays, self.threads)
+            columns.update(zip(wave, gathered))
+            del arrays, gathered
         columns["funds"] = sum(columns[name] for name in _LAYERS)
         columns["patient"] = columns["total"] - columns["funds"]
         for name in RESULT_FIELDS:
-            results[name] = pa.array(columns.pop(name))
+            results[name] = _int_array(columns.pop(name))
+        return ScoredTable(pa.table(results), self._rejects(), self.traces)
+
+    def _rejects(self):
+        import pyarrow as pa
+
         groups = self.reject_groups
         reject_rows = np.concatenate([g[0] for g in groups]) if groups else np.zeros(0, np.int64)
         reasons = list(dict.fromkeys((g[1], g[2]) for g in groups))  # one dictionary entry per distinct reason
         which = np.repeat([reasons.index((g[1], g[2])) for g in groups], [len(g[0]) for g in groups]).astype(np.int32)
         by_row = np.argsort(reject_rows, kind="stable")
         reject_rows, which = reject_rows[by_row], which[by_row]
-        ids_col = (self.table.column("claim_id").take(pa.array(reject_rows)).cast(pa.string())
-                   if "claim_id" in self.table.column_names else pa.nulls(len(reject_rows), pa.string()))
-        rejects = pa.table({
-            "row": pa.array(reject_rows + self.first_row),
-            "claim_id": ids_col,
-            "field": pa.DictionaryArray.from_arrays(pa.array(which, pa.int32()), pa.array([f for f, _ in reasons], pa.string())),
-            "reason": pa.DictionaryArray.from_arrays(pa.array(which, pa.int32()), pa.array([r for _, r in reasons], pa.string())),
+        ids = (self.table.column("claim_id").take(_int_array(reject_rows)).cast(pa.string())
+               if "claim_id" in self.table.column_names else pa.nulls(len(reject_rows), pa.string()))
+        return pa.table({
+            "row": _int_array(reject_rows + self.first_row),
+            "claim_id": ids,
+            "field": pa.DictionaryArray.from_arrays(_int_array(which), pa.array([f for f, _ in reasons], pa.string())),
+            "reason": pa.DictionaryArray.from_arrays(_int_array(which), pa.array([r for _, r in reasons], pa.string())),
         })
-        return ScoredTable(pa.table(results), rejects, self.traces)
 
 
 def _route(table, policy, collector: _Collector, numbers: np.ndarray):
@@ -394,33 +530,16 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
         yield pol, np.flatnonzero(assigned == index)
 
 
-def _person_chunks(person, chunk_rows: int):
-    """Row sets of whole people, each about ``chunk_rows`` rows (None: the table in one piece)."""
-    if len(person) <= chunk_rows:
-        yield None
-        return
-    from .batch import factorize
-
-    _, code = factorize(person)
-    counts = np.bincount(code)
-    chunk_of_person = (np.cumsum(counts) - counts) // chunk_rows
-    chunk = chunk_of_person[code].astype(np.int32)
-    del code, counts  # only the order is kept while the chunks are settled
-    order = np.argsort(chunk, kind="stable")
-    bounds = np.searchsorted(chunk[order], np.arange(chunk_of_person[-1] + 2))
-    del chunk
-    for c in range(len(bounds) - 1):
-        yield order[bounds[c]:bounds[c + 1]]
-
-
-def _settle_part(policy: Policy, part, where: np.ndarray, collector: _Collector, trace,
+def _settle_part(policy: Policy, part, person: np.ndarray, start: int, collector: _Collector, trace,
                  rejected: list[tuple[np.ndarray, str, str]]) -> None:
-    """Settle one slice of whole people on one policy; rows are numbered ``where`` in the input.
+    """Settle one slice of whole people on one policy: the placed table's rows from ``start``.
 
-    Amounts are int64 fen already; ``rejected``: rows of the part refused so far (field, reason).
+    Amounts are int64 fen already; ``person``: the rows' person codes; ``rejected``: rows
+    of the part refused so far (field, reason).
     """
-    from .batch import settle_arrays
+    from .batch import ClaimIds, settle_arrays
 
+    where = collector.input_row[start:start + part.num_rows]  # the rows' numbers in the input
     rejected = [r for r in rejected if len(r[0])]
     kwargs: dict[str, Any] = {}
     for name in part.column_names:
@@ -435,11 +554,14 @@ def _settle_part(policy: Policy, part, where: np.ndarray, collector: _Collector,
             kwargs[name] = _integers(column, name, rejected, default=-1 if name == "age" else 0)
         elif name in CLAIM_FIELDS:
             kwargs[name] = column
+    kwargs["person_id"] = person
+    if "claim_id" in collector.table.column_names:
+        kwargs["claim_id"] = ClaimIds(collector.table.column("claim_id"), where)
     wanted = sorted({int(r) for r in trace} & set(where.tolist())) if trace else []
     batch = settle_arrays(policy, **kwargs, rejected=rejected, trace=bool(wanted))
     for rows, field, reason in batch.reject_groups:
         collector.reject(where[rows], field, reason)
-    collector.settled(where[batch.row], dict(batch.columns), policy.id)
+    collector.settled(start + batch.row, dict(batch.columns), policy.id)
     if wanted:
         from .explain import steps_for
 
@@ -519,7 +641,7 @@ def _fen_from_decimal(column, name: str, rejected: list) -> np.ndarray:
             low = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset: chunk.offset + len(chunk)]
             if chunk.null_count:
                 low = np.where(chunk.is_valid().to_numpy(zero_copy_only=False), low, 0)
-            parts.append((low, np.zeros(len(low), bool)))
+            parts.append((low, None))  # never out of range
             continue
         if not pa.types.is_decimal128(chunk.type):
             chunk = chunk.cast(pa.decimal128(38, scale))
@@ -531,11 +653,12 @@ def _fen_from_decimal(column, name: str, rejected: list) -> np.ndarray:
             low, fits = np.where(valid, low, 0), fits | ~valid
         parts.append((np.where(fits, low, 0), ~fits))
     unscaled = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    overflow = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, bool)
-    if overflow.any():
-        rejected.append((np.flatnonzero(overflow), name, "amount is out of range"))
+    if any(p[1] is not None for p in parts):
+        overflow = np.concatenate([np.zeros(len(p[0]), bool) if p[1] is None else p[1] for p in parts])
+        if overflow.any():
+            rejected.append((np.flatnonzero(overflow), name, "amount is out of range"))
     if scale <= 2:
-        return unscaled * 10 ** (2 - scale)
+        return unscaled * 10 ** (2 - scale) if scale < 2 else unscaled
     step = 10 ** (scale - 2)
     finer = unscaled % step != 0
     if finer.any():

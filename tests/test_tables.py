@@ -71,6 +71,20 @@ def test_bad_values_are_rejected_by_row_with_the_reason_and_never_dropped():
     assert reasons[2] == "amount '5000.001' has more precision than allowed (got '5000.001')"
 
 
+def test_person_ids_of_any_kind_group_claims_and_a_missing_one_is_refused():
+    # integer ids close-packed or far apart, text ids; a null or empty id is refused, not merged
+    base = settle_table(claims(), "jiujiang-residents", chunk_rows=1, threads=2).results
+    for ids in ([7, 8, 7], [10**15, 3, 10**15], ["x", "y", "x"]):
+        got = settle_table(claims(person_id=ids), "jiujiang-residents", chunk_rows=1, threads=2).results
+        assert got.column("basic").equals(base.column("basic"))
+        assert got.column("person_id").to_pylist() == ids  # given back as given
+    for missing in (pa.array([None, 2, None], pa.int64()), ["", "p2", None]):
+        scored = settle_table(claims(person_id=missing), "jiujiang-residents", chunk_rows=1)
+        assert scored.results.column("row").to_pylist() == [1]
+        assert scored.rejects.to_pydict() == {"row": [0, 2], "claim_id": ["a", "c"], "field": ["person_id"] * 2,
+                                              "reason": ["required"] * 2}
+
+
 def test_float_amounts_and_unknown_columns_are_refused_with_a_clear_error():
     with pytest.raises(MedcalcError, match="floating-point"):
         settle_table(claims(total=pa.array([1.0, 2.0, 3.0])), "jiujiang-residents")

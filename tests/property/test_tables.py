@@ -71,12 +71,14 @@ def table_results(scored) -> tuple[dict[int, dict[str, int]], set[int]]:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=16), chunk=st.integers(1, 20))
-def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, batch, chunk):
+@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=16), chunk=st.integers(1, 20),
+       threads=st.sampled_from([1, 3]))
+def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, batch, chunk, threads):
     expected, expected_rejects = one_claim_at_a_time(policy, batch)
     table = as_table(batch)
 
-    scored = settle_table(table, policy, chunk_rows=chunk)  # people sliced into parts of about `chunk` rows
+    # people sliced into parts of about `chunk` rows, settled one after another or in threads
+    scored = settle_table(table, policy, chunk_rows=chunk, threads=threads)
     assert scored.rows == len(batch)
     got, rejects = table_results(scored)
     assert rejects == expected_rejects
