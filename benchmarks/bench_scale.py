@@ -60,6 +60,9 @@ def run_medcalc(source: str, out: str) -> dict:
     from medcalc.cli import _whole_file
     from medcalc.io import ResultWriter, read_batches
 
+    from medcalc.io import prefer_system_allocator
+
+    prefer_system_allocator()  # as `medcalc score` does
     policy = medcalc.load_policy(POLICY)
     t0 = time.perf_counter()
     held = [_whole_file(read_batches(source))]  # as `medcalc score` reads a file in one piece
@@ -83,6 +86,9 @@ def run_stream(source: str, out: str) -> dict:
     import medcalc
     from medcalc.io import ResultWriter, read_batches
 
+    from medcalc.io import prefer_system_allocator
+
+    prefer_system_allocator()  # as `medcalc score --stream` does
     policy = medcalc.load_policy(POLICY)
     results, rejects = ResultWriter(out), ResultWriter(out.replace(".parquet", ".rejects.parquet"))
     times = {"read": 0.0, "compute": 0.0, "write": 0.0}

@@ -283,6 +283,9 @@ def _score(args: argparse.Namespace) -> int:
         return _score_dask(args, policy)
     if args.partitions is not None:
         raise MedcalcError("--partitions goes with --dask")
+    from .io import prefer_system_allocator
+
+    prefer_system_allocator()
     interactive = not args.json and sys.stderr.isatty()
     if not Path(args.file).is_file():
         raise MedcalcError(f"{args.file}: no such file")

@@ -217,6 +217,22 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
+def prefer_system_allocator() -> None:
+    """Arrow allocates from the C library's allocator, unless ARROW_DEFAULT_MEMORY_POOL chooses.
+
+    For a command that holds one large table: the C allocator returns freed column
+    buffers to the system, where Arrow's default (mimalloc) keeps them, so the peak is
+    the live data rather than everything ever allocated (10^7 claims in one piece:
+    about 0.3 GB lower, and no slower). Library callers keep whatever pool they chose.
+    """
+    import os
+
+    import pyarrow as pa
+
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 class ResultWriter:
     """Writes scored rows (or rejects) to CSV, JSON lines or Parquet, one table at a time.
 
@@ -237,7 +253,7 @@ class ResultWriter:
         for start in range(0, max(table.num_rows, 1), self.SLICE_ROWS):
             self._write(table.slice(start, self.SLICE_ROWS))
 
-    SLICE_ROWS = 1 << 20
+    SLICE_ROWS = 1 << 18
 
     def _write(self, table: Any) -> None:
         import pyarrow as pa
@@ -294,5 +310,5 @@ def fen_to_yuan(column: Any, text: bool = False) -> Any:
     fen = column.to_numpy() if not isinstance(column, pa.ChunkedArray) else column.combine_chunks().to_numpy()
     words = np.empty(2 * len(fen), np.int64)
     words[0::2], words[1::2] = fen, fen >> 63  # little-endian 128-bit two's complement
-    decimal = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen), [None, pa.py_buffer(words.tobytes())])
+    decimal = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen), [None, pa.py_buffer(words)])  # no copy
     return decimal.cast(pa.string()) if text else decimal

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 import attrs
 import numpy as np
 
-from .claims import FIELD_ALIASES, parse_day
+from .claims import FIELD_ALIASES, MAX_TOTAL, parse_day
 from .errors import MedcalcError
 from .money import AmountError, parse_amount
 from .policy.model import Policy
@@ -43,6 +43,8 @@ REJECT_COLUMNS = ("row", "claim_id", "field", "reason")
 _LAYERS = ("basic", "critical", "assistance", "backstop")
 #: Result columns a table keeps while its parts settle; funds and patient follow from them.
 _STORED = tuple(f for f in RESULT_FIELDS if f not in ("funds", "patient"))
+_STORED_MAX = np.iinfo(np.int32).max
+assert MAX_TOTAL <= _STORED_MAX  # so every stored amount (none exceeds its total) fits
 
 _AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees")
 _NAMES = ("level", "place", "referral", "category", "visit", "service", "scheme")
@@ -214,8 +216,14 @@ def settle_table(
 
     _run_parts(parts, settle, threads)
     placed.clear()  # amounts and names are settled: freed before the results are assembled
+    del person, marks
     pool.release_unused()
     return collector.finish(trace)
+
+
+def _index_type(n: int):
+    """The narrowest integer type that numbers ``n`` rows: half the memory of int64 below 2^31 rows."""
+    return np.int32 if n < (1 << 31) else np.int64
 
 
 def _waves(items, size: int) -> list[list]:
@@ -240,7 +248,7 @@ def _int_array(values: np.ndarray):
     import pyarrow as pa
 
     values = np.ascontiguousarray(values)
-    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32()}[values.dtype]
+    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32(), np.dtype(np.int16): pa.int16()}[values.dtype]
     return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
 
 
@@ -258,19 +266,19 @@ def _person_codes(column) -> np.ndarray:
             offset = ids - low if low else ids
             present = np.zeros(high - low + 1, bool)
             present[offset] = True
-            codes = (np.cumsum(present) - 1)[offset]
+            codes = (np.cumsum(present, dtype=_index_type(len(ids))) - 1)[offset]
             if column.null_count:
                 codes[column.is_null().to_numpy(zero_copy_only=False)] = -1
             return codes
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(_index_type(len(column)), copy=False)
     dictionary = encoded.dictionary
     if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
         empty = np.flatnonzero(pc.equal(dictionary, "").to_numpy(zero_copy_only=False))
         if len(empty):
-            codes[np.isin(codes, empty)] = -1
+            codes = np.where(np.isin(codes, empty), -1, codes).astype(codes.dtype)
     return codes
 
 
@@ -363,9 +371,9 @@ class _Collector:
         self.seen = np.zeros(self.n, np.int8)  # per input row: rejected (settled ones are added at the end)
         self.reject_groups: list[tuple[np.ndarray, str, str]] = []
         self.traces: dict[int, tuple[Step, ...]] = {}
-        self.input_row = np.zeros(0, np.int64)  # the input row of each position
+        self.input_row = np.zeros(0, np.int32)  # the input row of each position
         self.is_settled = np.zeros(0, bool)  # by position
-        self.policy_code = np.zeros(0, np.int32)
+        self.policy_code = np.zeros(0, np.int16)
         self.policy_ids: list[str] = []
         self.values: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # parts settle in threads; each writes only its own positions
@@ -378,9 +386,9 @@ class _Collector:
 
     def place(self, input_row: np.ndarray) -> None:
         """The input row of each position of the table in part order."""
-        self.input_row = input_row
+        self.input_row = input_row.astype(_index_type(self.n), copy=False)
         self.is_settled = np.zeros(len(input_row), bool)
-        self.policy_code = np.zeros(len(input_row), np.int32)
+        self.policy_code = np.zeros(len(input_row), np.int16)  # (a table names a handful of policies)
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
         """Refuse input rows."""
@@ -390,9 +398,13 @@ class _Collector:
             self.reject_groups.append((rows, field, reason))
 
     def settled(self, positions: np.ndarray, columns: dict[str, np.ndarray], policy_id: str) -> None:
+        for name in _STORED:  # kept as int32: every amount is at most a total, and totals are capped below 2^31 fen
+            column = columns[name]
+            if len(column) and (column.min() < 0 or column.max() > _STORED_MAX):
+                raise RuntimeError(f"a settled {name} is outside 0..{_STORED_MAX} fen")
         with self._lock:
             if not self.values:
-                self.values = {name: np.zeros(len(self.input_row), np.int64) for name in _STORED}
+                self.values = {name: np.zeros(len(self.input_row), np.int32) for name in _STORED}
             if policy_id not in self.policy_ids:
                 self.policy_ids.append(policy_id)
             code = self.policy_ids.index(policy_id)
@@ -406,9 +418,12 @@ class _Collector:
         self.policy_code[positions] = code
 
     def finish(self, trace: Iterable[int]) -> ScoredTable:
+        """Results and rejects in input-row order. Each kept array is freed once it is used,
+        so the results are assembled in little more than their own memory."""
         import pyarrow as pa
 
         n = self.n
+        rejects = self._rejects()
         # every input row exactly once, settled or rejected: checked, never assumed
         settled_rows = self.input_row[self.is_settled]
         seen = self.seen
@@ -421,30 +436,48 @@ class _Collector:
         settled = np.zeros(n, bool)
         settled[settled_rows] = True
         rows = np.flatnonzero(settled)
-        del settled, settled_rows
-        position_of_row = np.zeros(n, np.int64)
+        del settled, settled_rows, seen
+        self.seen = self.is_settled = None
+        position_of_row = np.zeros(n, _index_type(n))
         position_of_row[self.input_row] = np.arange(len(self.input_row))
         at = position_of_row[rows]
         del position_of_row
         identity = len(at) == len(self.input_row) and bool((at == np.arange(len(at))).all())
+        self.input_row = None
         every = len(rows) == n
-        results = {"row": _int_array(rows + self.first_row)}
-        for name in self.table.column_names:
+        count = len(at)
+        results: dict[str, Any] = {"row": None}  # the first column; filled below
+        for name in self.table.column_names:  # each kept column given up as it is copied
             results[name] = self.table.column(name) if every else self.table.column(name).take(_int_array(rows))
+            self.table = self.table.drop_columns([name])
+        if self.first_row:
+            rows += self.first_row
+        results["row"] = _int_array(rows)
+        del rows  # (its buffer is the row column's now)
         codes = self.policy_code if identity else self.policy_code[at]
+        self.policy_code = None
         results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
+        del codes
+
+        def widened(values: np.ndarray | None) -> np.ndarray:
+            if values is None:
+                return np.zeros(count, np.int64)
+            return (values if identity else values[at]).astype(np.int64)
+
         columns: dict[str, np.ndarray] = {}
-        for wave in _waves(_STORED, self.threads):  # a few columns at a time, each full-length array freed after
+        for wave in _waves(_STORED, self.threads):  # a few columns at a time, each kept array freed after
             arrays = [self.values.pop(name, None) for name in wave]
-            gathered = _in_threads(lambda v: np.zeros(len(rows), np.int64) if v is None else v if identity else v[at],
-                                   arrays, self.threads)
-            columns.update(zip(wave, gathered))
-            del arrays, gathered
-        columns["funds"] = sum(columns[name] for name in _LAYERS)
-        columns["patient"] = columns["total"] - columns["funds"]
+            columns.update(zip(wave, _in_threads(widened, arrays, self.threads)))
+            del arrays
+        funds = columns["basic"].copy()
+        for name in _LAYERS[1:]:
+            funds += columns[name]
+        columns["funds"] = funds
+        columns["patient"] = columns["total"] - funds
+        del funds
         for name in RESULT_FIELDS:
             results[name] = _int_array(columns.pop(name))
-        return ScoredTable(pa.table(results), self._rejects(), self.traces)
+        return ScoredTable(pa.table(results), rejects, self.traces)
 
     def _rejects(self):
         import pyarrow as pa
