@@ -86,9 +86,6 @@ def run_stream(source: str, out: str) -> dict:
     import medcalc
     from medcalc.io import ResultWriter, read_batches
 
-    from medcalc.io import prefer_system_allocator
-
-    prefer_system_allocator()  # as `medcalc score --stream` does
     policy = medcalc.load_policy(POLICY)
     results, rejects = ResultWriter(out), ResultWriter(out.replace(".parquet", ".rejects.parquet"))
     times = {"read": 0.0, "compute": 0.0, "write": 0.0}

@@ -283,9 +283,10 @@ def _score(args: argparse.Namespace) -> int:
         return _score_dask(args, policy)
     if args.partitions is not None:
         raise MedcalcError("--partitions goes with --dask")
-    from .io import prefer_system_allocator
+    if not args.stream:  # one large table held: its freed buffers should go back to the system
+        from .io import prefer_system_allocator
 
-    prefer_system_allocator()
+        prefer_system_allocator()
     interactive = not args.json and sys.stderr.isatty()
     if not Path(args.file).is_file():
         raise MedcalcError(f"{args.file}: no such file")
