@@ -60,9 +60,6 @@ def run_medcalc(source: str, out: str) -> dict:
     from medcalc.cli import _whole_file
     from medcalc.io import ResultWriter, read_batches
 
-    from medcalc.io import prefer_system_allocator
-
-    prefer_system_allocator()  # as `medcalc score` does
     policy = medcalc.load_policy(POLICY)
     t0 = time.perf_counter()
     held = [_whole_file(read_batches(source))]  # as `medcalc score` reads a file in one piece
@@ -84,6 +81,7 @@ def _write(writer, scored, out: str) -> None:
 
 def run_stream(source: str, out: str) -> dict:
     import medcalc
+    import medcalc.cli  # noqa: F401 - as `medcalc score --stream` runs: the allocator setting it makes
     from medcalc.io import ResultWriter, read_batches
 
     policy = medcalc.load_policy(POLICY)

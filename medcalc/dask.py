@@ -253,7 +253,8 @@ def _score_part(frame, ref: str | None, amounts: str, schemas) -> ScoredTable:
 
 def _settle(table, policy: Policy | None, amounts: str) -> ScoredTable:
     """settle_table, with dictionaries and large strings as plain strings (one type per column everywhere)."""
-    scored = settle_table(table, policy, amounts=amounts)
+    # one thread: Dask already runs a task per core, and nested threads would only contend
+    scored = settle_table(table, policy, amounts=amounts, threads=1)
     return ScoredTable(_plain(scored.results), _plain(scored.rejects))
 
 

@@ -217,24 +217,6 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def prefer_system_allocator() -> None:
-    """Arrow allocates from the C library's allocator, unless ARROW_DEFAULT_MEMORY_POOL chooses.
-
-    For a command that holds one large table: the C allocator returns freed column
-    buffers to the system, where Arrow's default (mimalloc) keeps them, so the peak is
-    the live data rather than everything ever allocated (10^7 claims in one piece:
-    1.82 -> 1.48 GB, for ~0.5 s more compute as fresh memory is faulted in). Streaming
-    keeps mimalloc: its memory is bounded anyway, and reuse is faster. Library callers
-    keep whatever pool they chose.
-    """
-    import os
-
-    import pyarrow as pa
-
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        pa.set_memory_pool(pa.system_memory_pool())
-
-
 class ResultWriter:
     """Writes scored rows (or rejects) to CSV, JSON lines or Parquet, one table at a time.
 
