@@ -210,17 +210,17 @@ def settle_table(
     collector.place(order if rows_left is None else rows_left[order])
     del order
 
-    placed = [table]  # the only reference once ``table`` is deleted: emptied when the parts are settled
-    del table
+    # the only references once the locals are deleted: emptied when the parts are settled
+    placed = {"table": table, "person": person, "marks": marks}
+    del table, person, marks
 
     def settle(pol, start: int, stop: int) -> None:
-        _settle_part(pol, placed[0].slice(start, stop - start), person[start:stop], start, collector, trace,
-                     [(np.flatnonzero(m[start:stop]), f, r) for m, f, r in marks])
+        _settle_part(pol, placed["table"].slice(start, stop - start), placed["person"][start:stop], start,
+                     collector, trace, [(np.flatnonzero(m[start:stop]), f, r) for m, f, r in placed["marks"]])
         pool.release_unused()  # each part's columns: returned, so memory stays flat across parts
 
     _run_parts(parts, settle, threads)
     placed.clear()  # amounts and names are settled: freed before the results are assembled
-    del person, marks
     pool.release_unused()
     return collector.finish(trace)
 
