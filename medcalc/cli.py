@@ -401,14 +401,19 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     if args.stream:
         yield from settle_batches(batches, policy, amounts="yuan", first_row=1)
         return
-    import itertools
-
     batches = iter(batches)
-    first = next(batches, None)
-    if first is None:
+    first = [next(batches, None)]
+    if first[0] is None:
         return
-    # the table is handed over, not kept in a local here, so settle_table can free the decimals it turns into fen
-    yield settle_table(_whole_file(itertools.chain([first], batches)), policy, amounts="yuan", first_row=1)
+    # neither the first batch nor the table is kept in a local here: each is freed once compacted,
+    # and settle_table can free the decimals it turns into fen
+    yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts="yuan", first_row=1)
+
+
+def _prepend(held: list, rest):
+    """The batch in ``held`` (taken out of it, so only the reader holds it), then the rest."""
+    yield held.pop()
+    yield from rest
 
 
 def _whole_file(batches):
@@ -479,10 +484,11 @@ class _Summary:
         self.settled += r.num_rows
         self.rejected += part.rejects.num_rows
         if r.num_rows:  # a part holds whole people, so distinct counts add up
-            self.persons += pc.count_distinct(r.column("person_id")).as_py()
+            persons = getattr(part, "persons", None)  # counted while settling: no hash of every id here
+            self.persons += persons if persons is not None else pc.count_distinct(r.column("person_id")).as_py()
             for name in ("total", "basic", "critical", "assistance", "backstop", "funds", "patient"):
                 self.totals[name] += pc.sum(r.column(name)).as_py()
-            self.policies.update(dict.fromkeys(r.column("policy").cast("string").unique().to_pylist()))
+            self.policies.update(dict.fromkeys(pc.unique(r.column("policy")).cast("string").to_pylist()))
         for field, reason in zip(part.rejects.column("field").to_pylist(), part.rejects.column("reason").to_pylist()):
             self.reasons[f"{field}: {reason}"] += 1
 

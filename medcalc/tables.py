@@ -70,11 +70,14 @@ class ScoredTable:
     ``results``: row (0-based input row), claim_id, person_id, settled_on, policy, and the
     amounts of RESULT_FIELDS in fen. ``rejects``: row, claim_id, field, reason.
     Every input row is in exactly one of them. ``traces``: the explanation of chosen rows.
+    ``persons``: how many people the settled rows belong to.
     """
 
     results: Any  # pyarrow.Table
     rejects: Any  # pyarrow.Table
     traces: dict[int, tuple[Step, ...]] = attrs.field(factory=dict)
+    #: Distinct persons among the settled rows (None: not counted), known while settling.
+    persons: int | None = None
 
     @property
     def rows(self) -> int:
@@ -222,7 +225,24 @@ def settle_table(
     _run_parts(parts, settle, threads)
     placed.clear()  # amounts and names are settled: freed before the results are assembled
     pool.release_unused()
+    _trim_c_heap()
     return collector.finish(trace)
+
+
+def _trim_c_heap() -> None:
+    """Give the C library's free memory back to the system (glibc's malloc_trim; elsewhere nothing).
+
+    numpy allocates through malloc, and each thread that settled parts has its own malloc
+    arena holding the high-water mark of its parts' working arrays: returned here, before
+    the results are assembled, so they do not add to the peak.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _index_type(n: int):
@@ -379,6 +399,7 @@ class _Collector:
         self.is_settled = np.zeros(0, bool)  # by position
         self.policy_code = np.zeros(0, np.int16)
         self.policy_ids: list[str] = []
+        self.persons = 0
         self.values: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # parts settle in threads; each writes only its own positions
 
@@ -401,7 +422,8 @@ class _Collector:
             self.seen[rows] += 1
             self.reject_groups.append((rows, field, reason))
 
-    def settled(self, positions: np.ndarray, columns: dict[str, np.ndarray], policy_id: str) -> None:
+    def settled(self, positions: np.ndarray, columns: dict[str, np.ndarray], policy_id: str, persons: int) -> None:
+        """Settled rows of a part (at its positions), and how many people they belong to."""
         for name in _STORED:  # kept as int32: every amount is at most a total, and totals are capped below 2^31 fen
             column = columns[name]
             if len(column) and (column.min() < 0 or column.max() > _STORED_MAX):
@@ -412,6 +434,7 @@ class _Collector:
             if policy_id not in self.policy_ids:
                 self.policy_ids.append(policy_id)
             code = self.policy_ids.index(policy_id)
+            self.persons += persons  # parts hold whole people: their counts add up
         for name in _STORED:
             self.values[name][positions] = columns[name]
         # funds and patient are not stored but derived at the end: the identity they rest on is checked
@@ -481,7 +504,7 @@ class _Collector:
         del funds
         for name in RESULT_FIELDS:
             results[name] = _int_array(columns.pop(name))
-        return ScoredTable(pa.table(results), rejects, self.traces)
+        return ScoredTable(pa.table(results), rejects, self.traces, self.persons)
 
     def _rejects(self):
         import pyarrow as pa
@@ -598,7 +621,7 @@ def _settle_part(policy: Policy, part, person: np.ndarray, start: int, collector
     batch = settle_arrays(policy, **kwargs, rejected=rejected, trace=bool(wanted))
     for rows, field, reason in batch.reject_groups:
         collector.reject(where[rows], field, reason)
-    collector.settled(start + batch.row, dict(batch.columns), policy.id)
+    collector.settled(start + batch.row, dict(batch.columns), policy.id, len(np.unique(person[batch.row])))
     if wanted:
         from .explain import steps_for
 

@@ -78,9 +78,11 @@ def test_person_ids_of_any_kind_group_claims_and_a_missing_one_is_refused():
         got = settle_table(claims(person_id=ids), "jiujiang-residents", chunk_rows=1, threads=2).results
         assert got.column("basic").equals(base.column("basic"))
         assert got.column("person_id").to_pylist() == ids  # given back as given
+        assert settle_table(claims(person_id=ids), "jiujiang-residents", chunk_rows=1).persons == 2
     for missing in (pa.array([None, 2, None], pa.int64()), ["", "p2", None]):
         scored = settle_table(claims(person_id=missing), "jiujiang-residents", chunk_rows=1)
         assert scored.results.column("row").to_pylist() == [1]
+        assert scored.persons == 1  # only the settled rows' people
         assert scored.rejects.to_pydict() == {"row": [0, 2], "claim_id": ["a", "c"], "field": ["person_id"] * 2,
                                               "reason": ["required"] * 2}
 
