@@ -165,8 +165,10 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           **_cited(annual)))
     exact = r["basic_exact_num"]
     if r["floor_applied"]:
-        exact = c["in_scope"] * p["floor"]
-        steps.append(Step("floor", "保底 floor", f"at least {Ratio(p['floor'])} of in-scope {format_yuan(c['in_scope'])}",
+        covered = r["axis_high"] - r["axis_low"]
+        exact = min(c["in_scope"] * p["floor"], covered * RATIO_ONE)
+        steps.append(Step("floor", "保底 floor", f"at least {Ratio(p['floor'])} of in-scope {format_yuan(c['in_scope'])}, "
+                                                 f"never more than the {format_yuan(covered)} basic insurance covers",
                           rate=Ratio(p["floor"]), **_cited(place)))
     steps.append(Step("basic_rounded", "统筹基金 basic payment, rounded half up once",
                       f"exact {_exact_yuan(exact)} → {format_yuan(r['basic_raw'])}", amount=Fen(r["basic_raw"])))

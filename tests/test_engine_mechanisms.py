@@ -110,6 +110,18 @@ def test_floor_of_the_compliant_bill(tmp_path):
     assert any(step.mechanism == "floor" for step in s.steps)
 
 
+def test_floor_never_pays_cost_above_the_basic_cost_ceiling(tmp_path):
+    # found by hypothesis: the floor paid 98 % of the whole bill although 6000 of it lay above the
+    # cost ceiling, which the next layer then counted again (funds exceeded the bill)
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "30%"'), rule("inpatient.cap", "cost = 4000"),
+                    rule("inpatient.place.away", 'when = { place = ["out_of_province"] }\nfloor = "98%"'))
+    s = run(p, admission(1, 10000, place="out_of_province", referral="not_referred"))[0]
+    assert s.basic == 400000  # all of the 4000 below the ceiling, none of the 6000 above it
+    assert s.basic + s.patient == s.total
+    floor = next(step for step in s.steps if step.mechanism == "floor")
+    assert "never more than the 4000.00" in floor.detail
+
+
 def test_place_multiple_and_points(tmp_path):
     p = make_policy(tmp_path, rule("inpatient.deductible", "amount = 500"), rule("inpatient.ratio", 'ratio = "80%"'), rule(
         "inpatient.place.other_city", 'when = { place = ["in_province"] }\ndeductible_multiple = "2"\nratio_points = "-5"'))

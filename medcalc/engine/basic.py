@@ -258,10 +258,11 @@ def settle(rows: slice, cols, p, t: BasicTables, state, out, bands_out) -> None:
     step_rate = np.take_along_axis(rates, step_band[:, None], axis=1)[:, 0]
     exact = np.where(t.step[b], (high_c - low_c) * step_rate, marginal)
 
-    # 保底: a minimum share of the in-scope cost, never more than what lies above the deductible.
+    # 保底: a minimum share of the in-scope cost, never more than basic insurance covers (above
+    # the deductible, below its cost ceiling): cost above the ceiling is the next layer's.
     floor = p["floor"][rows]
     floored = np.maximum(exact, in_scope * floor)
-    exact_f = np.minimum(np.where(floor > 0, floored, exact), payable * RATIO_ONE)
+    exact_f = np.minimum(np.where(floor > 0, floored, exact), (high_c - low_c) * RATIO_ONE)
     raw = half_up(exact_f, RATIO_ONE)
 
     # 年度最高支付限额 on fund payments.
