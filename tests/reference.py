@@ -179,7 +179,7 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
         exact = (end - start) * pct(clamp(chosen))
     if place is not None and place.get("floor") is not None:
         exact = max(exact, in_scope * pct(place["floor"]))
-    exact = min(exact, Fraction(payable))
+    exact = min(exact, Fraction(end - start))  # never more than basic covers: above the deductible, below the ceiling
     raw = half_up(exact)
     paid = raw
     if annual is not None and annual.get("fund") is not None:
