@@ -170,16 +170,8 @@ def settle_table(
         return collector.finish(trace)
     if readable is not None:
         table = table.take(_int_array(readable))
-    # Amounts become integer fen once, for the whole table: a quarter of the memory of decimals
-    # (int32 where every amount fits), read by the slices of people below as they are.
-    # Unreadable amounts are refused by row.
     refused: list[tuple[np.ndarray, str, str]] = []
-    for name in [c for c in table.column_names if c in _AMOUNTS]:
-        fen = _fen(table.column(name), name, amounts, refused, required=name == "total")
-        if len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
-            fen = fen.astype(np.int32)  # half the memory; every amount fits (parts widen them again)
-        table = table.set_column(table.column_names.index(name), name, _int_array(fen))
-        del fen
+    table = _amounts_as_fen(table, amounts, refused)
     # person ids as codes, once for the whole table: parts are cut by them and settle on them
     person = _person_codes(table.column("person_id"))
     if (person < 0).any():
@@ -197,18 +189,12 @@ def settle_table(
     if len(parts) > 1:
         collector.combine()  # its rows are gathered at random: from one buffer, ~10x faster
     # The table in part order, so that each part is a contiguous slice: gathered once per column
-    # here instead of once per part, and results written to contiguous positions. One column at
-    # a time, so that when the caller keeps no reference the original is freed as its copy is made.
+    # here instead of once per part, and results written to contiguous positions.
     in_place = bool((order == np.arange(len(order))).all())
     if not in_place or (len(parts) > 1 and table.column(0).num_chunks > 1):
-        taken = _int_array(order)
-        names = table.column_names
-        for wave in _waves(range(len(names)), threads):  # a few columns at a time, in threads
-            copies = _in_threads(lambda i, t=table: t.column(i).take(taken).combine_chunks(), wave, threads)
-            for i, column in zip(wave, copies):
-                table = table.set_column(i, names[i], column)
-            del copies
-            pool.release_unused()
+        handed = [table]
+        del table  # so that _in_order holds the only reference
+        table = _in_order(handed, order, threads)
         person, marks = person[order], [(m[order], f, r) for m, f, r in marks]
     collector.place(order if rows_left is None else rows_left[order])
     del order
@@ -227,6 +213,37 @@ def settle_table(
     pool.release_unused()
     _trim_c_heap()
     return collector.finish(trace)
+
+
+def _amounts_as_fen(table, amounts: str, refused: list):
+    """The amount columns as integer fen, once for the whole table: a quarter of the memory of
+    decimals (int32 where every amount fits; the parts widen them), read by the slices of
+    people as they are. Unreadable amounts are added to ``refused`` by row."""
+    for name in [c for c in table.column_names if c in _AMOUNTS]:
+        fen = _fen(table.column(name), name, amounts, refused, required=name == "total")
+        if len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
+            fen = fen.astype(np.int32)
+        table = table.set_column(table.column_names.index(name), name, _int_array(fen))
+        del fen
+    return table
+
+
+def _in_order(handed: list, order: np.ndarray, threads: int):
+    """The rows of the table handed over (``handed.pop()``) in ``order``, each column in one
+    piece. A few columns at a time (in threads), so that, as no one else holds the table,
+    each original column is freed as its copy is made."""
+    import pyarrow as pa
+
+    table = handed.pop()
+    taken = _int_array(order)
+    names = table.column_names
+    for wave in _waves(range(len(names)), threads):
+        copies = _in_threads(lambda i, t=table: t.column(i).take(taken).combine_chunks(), wave, threads)
+        for i, column in zip(wave, copies):
+            table = table.set_column(i, names[i], column)
+        del copies
+        pa.default_memory_pool().release_unused()
+    return table
 
 
 def _trim_c_heap() -> None:
