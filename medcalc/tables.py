@@ -20,6 +20,7 @@ belong to a person, so slicing by person changes nothing but the memory needed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 from pathlib import Path
@@ -211,7 +212,8 @@ def settle_table(
     _run_parts(parts, settle, threads)
     placed.clear()  # amounts and names are settled: freed before the results are assembled
     pool.release_unused()
-    _trim_c_heap()
+    if n >= _MIN_PARALLEL_ROWS:
+        _trim_c_heap()
     return collector.finish(trace)
 
 
@@ -253,13 +255,21 @@ def _trim_c_heap() -> None:
     arena holding the high-water mark of its parts' working arrays: returned here, before
     the results are assembled, so they do not add to the peak.
     """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's malloc_trim, or None where the C library has none."""
     import ctypes
     import ctypes.util
 
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc
-        pass
+        return None
 
 
 def _index_type(n: int):
