@@ -142,17 +142,25 @@ def _shown_near(target: Path, origin: Path, origin_shown: str) -> str:
         return str(target)
 
 
-def _read_meta(file: _File, table: object) -> dict:
+def _header(file: _File, section: str, table: object, keys: frozenset[str] | set[str],
+            required: tuple[str, ...]) -> dict:
+    """A file's header table ([policy] or [reform]): a table of known keys, the required ones
+    present (``id`` first), and a valid id."""
     if not isinstance(table, dict):
-        raise file.error("policy", NOTHING, "a [policy] table with id, region and scheme")
+        raise file.error(section, NOTHING, f"a [{section}] table with {', '.join(required[:-1])} and {required[-1]}")
     for key in table:
-        if key not in _POLICY_KEYS:
-            raise file.error(f"policy.{key}", key, "one of the keys " + ", ".join(sorted(_POLICY_KEYS)))
-    for key in ("id", "region", "scheme"):
+        if key not in keys:
+            raise file.error(f"{section}.{key}", key, "one of the keys " + ", ".join(sorted(keys)))
+    for key in required:
         if key not in table:
-            raise file.error(f"policy.{key}", NOTHING, "a value (required)")
+            raise file.error(f"{section}.{key}", NOTHING, "a value (required)")
     if not isinstance(table["id"], str) or not _ID.match(table["id"]):
-        raise file.error("policy.id", table["id"], "an id of lowercase letters, digits, '.', '_' and '-'")
+        raise file.error(f"{section}.id", table["id"], "an id of lowercase letters, digits, '.', '_' and '-'")
+    return table
+
+
+def _read_meta(file: _File, table: object) -> dict:
+    table = _header(file, "policy", table, _POLICY_KEYS, ("id", "region", "scheme"))
     if not isinstance(table["region"], str) or not table["region"].strip():
         raise file.error("policy.region", table["region"], "the region's Chinese name")
     if table["scheme"] not in SCHEMES:

@@ -42,7 +42,7 @@ import attrs
 
 from ..errors import NOTHING, PolicyError
 from ..money import RATIO_ONE, round_half_up
-from .loader import _FAMILIES, _ID, _check_layers, _File, _read_family, _read_toml
+from .loader import _FAMILIES, _check_layers, _File, _header, _read_family, _read_toml
 from .loader import _read_sources as _read_policy_sources
 from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
@@ -158,16 +158,7 @@ def _reform(file: _File, data: dict, load_base: Callable[[str, Path], Policy]) -
 
 
 def _read_meta(file: _File, table: object) -> dict:
-    if not isinstance(table, dict):
-        raise file.error("reform", NOTHING, "a [reform] table with id, base, title, author and date")
-    for key in table:
-        if key not in _REFORM_KEYS:
-            raise file.error(f"reform.{key}", key, "one of the keys " + ", ".join(sorted(_REFORM_KEYS)))
-    for key in ("id", "base", "title", "author", "date"):
-        if key not in table:
-            raise file.error(f"reform.{key}", NOTHING, "a value (required)")
-    if not isinstance(table["id"], str) or not _ID.match(table["id"]):
-        raise file.error("reform.id", table["id"], "an id of lowercase letters, digits, '.', '_' and '-'")
+    table = _header(file, "reform", table, _REFORM_KEYS, ("id", "base", "title", "author", "date"))
     for key in ("base", "title", "author"):
         if not isinstance(table[key], str) or not table[key].strip():
             raise file.error(f"reform.{key}", table[key], {"base": "the id or path of the policy it changes",
