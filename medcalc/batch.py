@@ -86,17 +86,29 @@ def factorize(values: Any) -> tuple[list, np.ndarray]:
         codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
         return names, codes
     array = np.asarray(values)
-    if array.dtype.kind in "iu" and len(array):
-        low, high = int(array.min()), int(array.max())
-        if high - low <= 4 * len(array):  # close-packed codes (a table's person codes): no sort needed
-            present = np.zeros(high - low + 1, bool)
-            present[array - low] = True
-            rank = np.cumsum(present) - 1
-            return (np.flatnonzero(present) + low).tolist(), rank[array - low]
+    packed = close_packed_codes(array) if array.dtype.kind in "iu" else None
+    if packed is not None:  # (a table's person codes): no sort needed
+        return packed[0].tolist(), packed[1]
     if array.dtype.kind not in "iu":
         array = array.astype(str)
     names, inverse = np.unique(array, return_inverse=True)
     return names.tolist(), inverse.reshape(-1).astype(np.int64)
+
+
+def close_packed_codes(array: np.ndarray, dtype=np.int64) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct values, rank of each row's value among them) for integers whose range is at most
+    four times their count, without sorting or hashing; None for any other array."""
+    if not len(array):
+        return None
+    low, high = int(array.min()), int(array.max())
+    if high - low > 4 * len(array):
+        return None
+    if low > 0 and high <= 4 * len(array):
+        low = 0  # saves a pass
+    offset = array - low if low else array
+    present = np.zeros(high - low + 1, bool)
+    present[offset] = True
+    return np.flatnonzero(present) + low, (np.cumsum(present, dtype=dtype) - 1)[offset]
 
 
 def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], default: str | None, n: int):

@@ -484,8 +484,8 @@ class _Summary:
         self.settled += r.num_rows
         self.rejected += part.rejects.num_rows
         if r.num_rows:  # a part holds whole people, so distinct counts add up
-            persons = getattr(part, "persons", None)  # counted while settling: no hash of every id here
-            self.persons += persons if persons is not None else pc.count_distinct(r.column("person_id")).as_py()
+            # counted while settling where it could be (part.persons): no hash of every id here
+            self.persons += part.persons if part.persons is not None else pc.count_distinct(r.column("person_id")).as_py()
             for name in ("total", "basic", "critical", "assistance", "backstop", "funds", "patient"):
                 self.totals[name] += pc.sum(r.column(name)).as_py()
             self.policies.update(dict.fromkeys(pc.unique(r.column("policy")).cast("string").to_pylist()))

@@ -308,16 +308,13 @@ def _person_codes(column) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from .batch import close_packed_codes
+
     if pa.types.is_integer(column.type) and len(column):
         ids = (column.fill_null(0) if column.null_count else column).to_numpy().astype(np.int64, copy=False)
-        low, high = int(ids.min()), int(ids.max())
-        if high - low <= 4 * len(ids):  # close-packed integer ids: ranked without hashing
-            if low > 0 and high <= 4 * len(ids):
-                low = 0  # saves a pass
-            offset = ids - low if low else ids
-            present = np.zeros(high - low + 1, bool)
-            present[offset] = True
-            codes = (np.cumsum(present, dtype=_index_type(len(ids))) - 1)[offset]
+        packed = close_packed_codes(ids, _index_type(len(ids)))  # close-packed integer ids: ranked without hashing
+        if packed is not None:
+            codes = packed[1]
             if column.null_count:
                 codes[column.is_null().to_numpy(zero_copy_only=False)] = -1
             return codes
