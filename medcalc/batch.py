@@ -204,6 +204,9 @@ def settle_arrays(
     accumulators: Iterable[Accumulators] = (),
     rejected: Iterable[tuple[np.ndarray, str, str]] = (),
     trace: bool = False,
+    engine: str | None = None,
+    threads: int = 1,
+    keep_state: bool = True,
 ) -> BatchColumns:
     """Settle a batch of inpatient claims given as columns of equal length.
 
@@ -214,6 +217,9 @@ def settle_arrays(
     much faster than numpy's sort of strings). ``rejected``: rows the caller already
     refused, as (rows, field, reason); they are reported and never settled. ``trace``
     keeps what explanations need (band portions, accumulators before and after each row).
+    ``engine``: "auto" (compiled from 20 000 rows), "compiled" or "interpreted": the same
+    kernel either way, to the fen. ``threads``: slices of people the compiled kernel settles
+    at once. ``keep_state=False`` skips the accumulators after the batch.
     """
     n = len(total)
     cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
@@ -292,7 +298,7 @@ def settle_arrays(
     enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])
     for rows, field, reason in rejects:
         enc.reject(rows, field, reason)
-    outcome = run(policy, enc, accumulators, trace)
+    outcome = run(policy, enc, accumulators, trace, engine=engine, threads=threads, keep_state=keep_state)
     r, settled = outcome.results, outcome.settled
     cols = outcome.columns  # after the policy's fee reductions (日间病床)
     funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]

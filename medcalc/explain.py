@@ -126,9 +126,9 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
         if share is not None:
             detail = (f"{Ratio(share.share)} of the total cost, at least {format_yuan(share.floor)}"
                       + (f", at most {format_yuan(share.ceiling)}" if share.ceiling is not None else "")
-                      + f": {format_yuan(p['fixed_deductible'])}")
+                      + f": {format_yuan(r['deductible_base'])}")
         else:
-            detail = f"{place.key}: {format_yuan(p['fixed_deductible'])}"
+            detail = f"{place.key}: {format_yuan(r['deductible_base'])}"
         steps.append(Step("deductible", "起付线 deductible", detail, amount=Fen(r["deductible_nominal"]), **_cited(place)))
     later = resolved.rule("inpatient.deductible_later")
     if later is not None and admission >= later["from_admission"]:

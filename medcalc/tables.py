@@ -136,14 +136,18 @@ def settle_table(
     trace: Iterable[int] = (),
     first_row: int = 0,
     threads: int | None = None,
+    engine: str | None = None,
 ) -> ScoredTable:
     """Settle every row of a table of claims; see the module docstring for columns and policies.
 
     ``trace``: input rows (0-based) to explain step by step. ``first_row``: the number of the
     table's first row in the results (for a table that is one slice of a larger file).
     ``threads``: slices of people settled at once (default: the machine's cores); the
-    results are the same for any number, since no two slices share a person.
+    results are the same for any number, since no two slices share a person. ``engine``:
+    "auto" (compiled from 20 000 rows), "compiled" or "interpreted": the same kernel, to the fen.
     """
+    from .engine.compiled import choose_engine
+
     import pyarrow as pa
 
     if amounts not in ("fen", "yuan"):
@@ -153,6 +157,7 @@ def settle_table(
     fields = canonical_names(table.column_names)
     table = table.select(list(fields)).rename_columns([fields[c] for c in fields])
     n = table.num_rows
+    engine = choose_engine(engine, n)  # once for the table, whatever the size of its parts
     threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
     collector = _Collector(table, first_row, threads)
     readable = None  # rows a reader could read (None: all)
@@ -206,7 +211,7 @@ def settle_table(
 
     def settle(pol, start: int, stop: int) -> None:
         _settle_part(pol, placed["table"].slice(start, stop - start), placed["person"][start:stop], start,
-                     collector, trace, [(np.flatnonzero(m[start:stop]), f, r) for m, f, r in placed["marks"]])
+                     collector, trace, [(np.flatnonzero(m[start:stop]), f, r) for m, f, r in placed["marks"]], engine)
         pool.release_unused()  # each part's columns: returned, so memory stays flat across parts
 
     _run_parts(parts, settle, threads)
@@ -615,7 +620,7 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
 
 
 def _settle_part(policy: Policy, part, person: np.ndarray, start: int, collector: _Collector, trace,
-                 rejected: list[tuple[np.ndarray, str, str]]) -> None:
+                 rejected: list[tuple[np.ndarray, str, str]], engine: str) -> None:
     """Settle one slice of whole people on one policy: the placed table's rows from ``start``.
 
     Amounts are int64 fen already; ``person``: the rows' person codes; ``rejected``: rows
@@ -642,7 +647,7 @@ def _settle_part(policy: Policy, part, person: np.ndarray, start: int, collector
     if "claim_id" in collector.table.column_names:
         kwargs["claim_id"] = ClaimIds(collector.table.column("claim_id"), where)
     wanted = sorted({int(r) for r in trace} & set(where.tolist())) if trace else []
-    batch = settle_arrays(policy, **kwargs, rejected=rejected, trace=bool(wanted))
+    batch = settle_arrays(policy, **kwargs, rejected=rejected, trace=bool(wanted), engine=engine, keep_state=False)
     for rows, field, reason in batch.reject_groups:
         collector.reject(where[rows], field, reason)
     collector.settled(start + batch.row, dict(batch.columns), policy.id, len(np.unique(person[batch.row])))

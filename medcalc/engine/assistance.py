@@ -14,14 +14,9 @@ import numpy as np
 
 from ..policy.model import ResolvedPolicy, RuleVersion
 from .accumulators import DEFAULT_CAP_GROUP
-from .common import Gathered, NO_LIMIT, LayerBuild, RuleIndex, choose_one, half_up
-from ..money import RATIO_ONE
+from .common import Gathered, NO_LIMIT, LayerBuild, RuleIndex, choose_one
 
-__all__ = ["STATE", "TRACE", "AssistanceTables", "build", "settle"]
-
-STATE = ("assistance_base", "assistance_paid")
-
-TRACE = ("assistance_base_claim", "assistance_base_before", "assistance_raw", "assistance_paid_before", "assistance")
+__all__ = ["AssistanceTables", "build"]
 
 
 @attrs.define
@@ -51,27 +46,3 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
                 p["cap"][where] = rule["cap"]
         p["rule"][rows] = chosen
     return LayerBuild(p, AssistanceTables(index.rules), problems, idle=bool((p["rule"] < 0).all()))
-
-
-def settle(rows: slice, cols, p, t: AssistanceTables, state, out, bands_out) -> None:
-    n = rows.stop - rows.start
-    g = np.arange(n)
-    active = p["rule"][rows] >= 0
-    left = np.maximum(cols["in_scope"][rows] - out["basic"][rows] - out["critical"][rows], 0)
-    claim_base = np.where(active, left, 0)
-    group = p["group"][rows]
-    before = state["assistance_base"][g, group]
-    after = before + claim_base
-    deductible = p["deductible"][rows]
-    # the annual deductible is charged once: pay on the stretch of the year's base above it
-    above = np.maximum(after, deductible) - np.maximum(before, deductible)
-    raw = half_up(above * p["ratio"][rows], RATIO_ONE)
-    paid_before = state["assistance_paid"][g, group]
-    pay = np.minimum(raw, np.maximum(p["cap"][rows] - paid_before, 0))
-    state["assistance_base"][g, group] = after
-    state["assistance_paid"][g, group] += pay
-    out["assistance_base_claim"][rows] = claim_base
-    out["assistance_base_before"][rows] = before
-    out["assistance_raw"][rows] = raw
-    out["assistance_paid_before"][rows] = paid_before
-    out["assistance"][rows] = pay

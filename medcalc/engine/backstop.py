@@ -12,16 +12,10 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import Gathered, LayerBuild, RuleIndex, choose_one, half_up, level_array
+from .common import Gathered, LayerBuild, RuleIndex, choose_one, level_array
 
-__all__ = ["STATE", "TRACE", "BackstopTables", "build", "settle"]
-
-STATE = ("burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid")
-
-TRACE = ("backstop_burden_claim", "backstop_burden_before", "backstop_cap_used", "backstop_cap_paid_before",
-         "backstop_cap_pay", "backstop_again", "backstop")
+__all__ = ["BackstopTables", "build"]
 
 
 @attrs.define
@@ -56,31 +50,3 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             p["again_ratio"][rows[chosen == i]] = agains.rules[i]["ratio"]
     return LayerBuild(p, BackstopTables(caps.rules, agains.rules), problems,
                       idle=bool((p["cap_rule"] < 0).all() and (p["again_rule"] < 0).all()))
-
-
-def settle(rows: slice, cols, p, t: BackstopTables, state, out, bands_out) -> None:
-    n = rows.stop - rows.start
-    g = slice(0, n)
-    capped = p["cap_rule"][rows] >= 0
-    left = np.maximum(cols["in_scope"][rows] - out["basic"][rows] - out["critical"][rows] - out["assistance"][rows], 0)
-    claim_burden = np.where(capped, left, 0)
-    before = state["burden"][g].copy()
-    after = before + claim_burden
-    cap_used = np.where(capped, np.maximum(state["burden_cap_used"][g], p["cap"][rows]), state["burden_cap_used"][g])
-    paid_before = state["backstop_cap_paid"][g].copy()
-    owed = np.maximum(after - cap_used, 0)
-    cap_pay = np.where(capped, np.clip(owed - paid_before, 0, left), 0)
-    again = np.where(p["again_rule"][rows] >= 0, half_up((left - cap_pay) * p["again_ratio"][rows], RATIO_ONE), 0)
-    total = cap_pay + again
-
-    state["burden"][g] = after
-    state["burden_cap_used"][g] = cap_used
-    state["backstop_cap_paid"][g] += cap_pay
-    state["backstop_paid"][g] += total
-    out["backstop_burden_claim"][rows] = claim_burden
-    out["backstop_burden_before"][rows] = before
-    out["backstop_cap_used"][rows] = cap_used
-    out["backstop_cap_paid_before"][rows] = paid_before
-    out["backstop_cap_pay"][rows] = cap_pay
-    out["backstop_again"][rows] = again
-    out["backstop"][rows] = total

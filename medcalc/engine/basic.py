@@ -2,9 +2,8 @@
 
 ``build`` looks up, for every row at once, what depends only on the claim and the rules
 in force (the level's deductible schedule, place rule, modifiers, band schedule, caps).
-``settle`` runs one round: the k-th claim of every person-year, against state rows
-0..n-1, for the stateful part (admission count, yearly deductible total, cumulative
-segments, annual cap).
+The stateful part (admission count, yearly deductible total, cumulative segments,
+annual cap) is the kernel's ``basic`` (``medcalc.engine.kernel``).
 """
 
 from __future__ import annotations
@@ -12,39 +11,19 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..money import RATIO_ONE, round_half_up
+from ..money import RATIO_ONE
 from ..policy.model import PLACES, ResolvedPolicy, RuleVersion
-from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, level_array, matches
+from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, level_array, matches
+from .kernel import SCHEDULE_FIXED, SCHEDULE_SHARE
 
-__all__ = ["REQUIRED_RULES", "STATE", "TRACE", "BasicTables", "build", "settle"]
+__all__ = ["REQUIRED_RULES", "BasicTables", "build"]
 
 #: Rules without which an inpatient claim cannot be settled.
 REQUIRED_RULES = ("inpatient.deductible", "inpatient.ratio")
 
-#: Accumulators this layer keeps per person-year.
-STATE = ("admissions", "deductible_paid", "in_scope_total", "payable_total", "basic_paid", "above_cost_cap")
-
-#: Per-row intermediate columns (the explanation of each row).
-TRACE = (
-    "admission",  # 0-based admission index in the year
-    "deductible_nominal",
-    "deductible",  # charged
-    "deductible_paid_before",
-    "axis_low",  # payable interval on the segment axis, after the cost ceiling
-    "axis_high",
-    "above_cost_cap",
-    "payable",  # in-scope above the deductible
-    "basic_exact_num",  # exact fund payment x RATIO_ONE, before the floor and rounding
-    "floor_applied",
-    "basic_raw",  # rounded, before the annual fund cap
-    "basic_paid_before",
-    "basic",
-)
-
-
 @attrs.define
 class BasicTables:
-    """Lookups for the round kernel, and the rules explanations cite."""
+    """Lookups for the kernel, and the rules explanations cite."""
 
     edges: np.ndarray  # (S, B+1)
     rates: np.ndarray  # (S, L, B)
@@ -107,8 +86,11 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     n = len(variant)
     p = {
         "band": np.zeros(n, np.int64),
-        "schedule": np.full(n, -1, np.int64),  # -1: a fixed (place-rule) deductible applies
+        "schedule": np.full(n, SCHEDULE_FIXED, np.int64),  # or a schedule's index, or a share of the bill
         "fixed_deductible": np.zeros(n, np.int64),
+        "share": np.zeros(n, np.int64),  # a deductible as a share of the bill (schedule -2), floor, ceiling
+        "share_floor": np.zeros(n, np.int64),
+        "share_ceiling": np.full(n, NO_LIMIT, np.int64),
         "deductible_num": np.ones(n, np.int64),  # fraction on the deductible (groups, multiples)
         "deductible_den": np.ones(n, np.int64),
         "later_from": np.zeros(n, np.int64),  # admission number from which later_fraction applies; 0 never
@@ -194,13 +176,11 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
             fraction_num[hit] *= rule["deductible_multiple"]
             fraction_den[hit] *= RATIO_ONE
         elif rule.get("deductible_share") is not None:
-            share = rule["deductible_share"]
-            amounts = np.array([round_half_up(int(t) * share.share, RATIO_ONE) for t in sub["total"][hit]], dtype=np.int64)
-            amounts = np.maximum(amounts, share.floor)
-            if share.ceiling is not None:
-                amounts = np.minimum(amounts, share.ceiling)
-            p["schedule"][where] = -1
-            p["fixed_deductible"][where] = amounts
+            share = rule["deductible_share"]  # the kernel takes the share of each claim's bill
+            p["schedule"][where] = SCHEDULE_SHARE
+            p["share"][where] = share.share
+            p["share_floor"][where] = share.floor
+            p["share_ceiling"][where] = NO_LIMIT if share.ceiling is None else share.ceiling
 
     bits = np.zeros(len(rows), np.int64)
     for rule in resolved.named("inpatient.modifier"):
@@ -218,72 +198,3 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
     common = np.maximum(np.gcd(fraction_num, fraction_den), 1)
     p["deductible_num"][rows] = fraction_num // common
     p["deductible_den"][rows] = fraction_den // common
-
-
-def settle(rows: slice, cols, p, t: BasicTables, state, out, bands_out) -> None:
-    """Settle the basic layer for one round (state rows 0..n-1) and update the state."""
-    n = rows.stop - rows.start
-    g = slice(0, n)
-    in_scope = cols["in_scope"][rows]
-    level = cols["level"][rows]
-
-    # 起付线: schedule by admission count (or a fixed / share-based one), fractions, yearly total.
-    admission = state["admissions"][g].copy()
-    schedule = p["schedule"][rows]
-    A = t.schedules.shape[1]
-    scheduled = t.schedules[np.maximum(schedule, 0), np.minimum(admission, A - 1), level]
-    base = np.where(schedule >= 0, scheduled, p["fixed_deductible"][rows])
-    later_from = p["later_from"][rows]
-    later = np.where((later_from > 0) & (admission + 1 >= later_from), p["later_fraction"][rows], RATIO_ONE)
-    nominal = half_up(base * p["deductible_num"][rows] * later, p["deductible_den"][rows] * RATIO_ONE)
-    ded_before = state["deductible_paid"][g].copy()
-    room = np.maximum(p["deductible_cap"][rows] - ded_before, 0)
-    charged = np.minimum(np.minimum(nominal, in_scope), room)
-
-    # The payable interval on the segment axis, clipped at a basic cost ceiling.
-    payable = in_scope - charged
-    b = p["band"][rows]
-    low = np.where(t.basis_in_scope[b], state["in_scope_total"][g] + charged, state["payable_total"][g])
-    high = low + payable
-    high_c = np.minimum(high, p["cost_cap"][rows])
-    low_c = np.minimum(low, high_c)
-    above_cap = payable - (high_c - low_c)
-
-    # 报销比例 by band, points added and clamped to [0 %, 100 %].
-    edges = t.edges[b]
-    rates = clamp_rates(t.rates[b, level], p["points"][rows])
-    portions = band_portions(low_c, high_c, edges)
-    marginal = (portions * rates).sum(axis=1)
-    step_band = np.minimum((edges[:, 1:] < high_c[:, None]).sum(axis=1), rates.shape[1] - 1)
-    step_rate = np.take_along_axis(rates, step_band[:, None], axis=1)[:, 0]
-    exact = np.where(t.step[b], (high_c - low_c) * step_rate, marginal)
-
-    # 保底: a minimum share of the in-scope cost, never more than basic insurance covers (above
-    # the deductible, below its cost ceiling): cost above the ceiling is the next layer's.
-    floor = p["floor"][rows]
-    floored = np.maximum(exact, in_scope * floor)
-    exact_f = np.minimum(np.where(floor > 0, floored, exact), (high_c - low_c) * RATIO_ONE)
-    raw = half_up(exact_f, RATIO_ONE)
-
-    # 年度最高支付限额 on fund payments.
-    fund_before = state["basic_paid"][g].copy()
-    paid = np.minimum(raw, np.maximum(p["fund_cap"][rows] - fund_before, 0))
-
-    # Only admissions count here: outpatient rows of the round belong to the outpatient layer.
-    inpatient = cols["visit"][rows] == 0
-    state["admissions"][g] += inpatient
-    for name, value in (("deductible_paid", charged), ("in_scope_total", in_scope), ("payable_total", payable),
-                        ("basic_paid", paid), ("above_cost_cap", above_cap)):
-        state[name][g] += np.where(inpatient, value, 0)
-
-    for name, value in (("admission", admission), ("deductible_nominal", nominal), ("deductible", charged),
-                        ("deductible_paid_before", ded_before), ("axis_low", low_c), ("axis_high", high_c),
-                        ("above_cost_cap", above_cap), ("payable", payable), ("basic_exact_num", exact),
-                        ("floor_applied", (floor > 0) & (floored > exact)), ("basic_raw", raw),
-                        ("basic_paid_before", fund_before), ("basic", paid)):
-        out[name][rows] = np.where(inpatient, value, 0)
-    if bands_out is not None:
-        width = portions.shape[1]
-        bands_out["portions"][rows, :width] = portions * inpatient[:, None]
-        bands_out["rates"][rows, :width] = rates
-        bands_out["step_band"][rows] = step_band

@@ -17,26 +17,10 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, band_portions, choose_one, clamp_rates, half_up, matches
+from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, half_up, matches
 
-__all__ = ["STATE", "TRACE", "CriticalTables", "build", "settle"]
+__all__ = ["CriticalTables", "build"]
 
-STATE = ("critical_base", "critical_paid")
-
-TRACE = (
-    "critical_part_deductible",
-    "critical_part_coinsurance",
-    "critical_part_above_cap",
-    "critical_part_pre_self_pay",
-    "critical_base_claim",  # this claim's qualifying self-pay
-    "critical_base_before",
-    "critical_threshold",
-    "critical_low",  # the stretch paid, on the band axis
-    "critical_high",
-    "critical_raw",
-    "critical_paid_before",
-    "critical",
-)
 
 _BASE_PARTS = ("deductible", "coinsurance", "above_cap", "pre_self_pay")
 
@@ -119,58 +103,3 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     edges, rates = bands.arrays()
     return LayerBuild(p, CriticalTables(edges, rates, bands.sources, places.rules, modifiers.rules), problems,
                       idle=not p["active"].any())
-
-
-def settle(rows: slice, cols, p, t: CriticalTables, state, out, bands_out) -> None:
-    """Pay the second layer for one round, after the basic layer's columns are in ``out``."""
-    n = rows.stop - rows.start
-    g = slice(0, n)
-    active = p["active"][rows] == 1
-    payable = out["payable"][rows]
-    above = out["above_cost_cap"][rows]
-    raw, paid = out["basic_raw"][rows], out["basic"][rows]
-    # Split what basic insurance left of the in-scope cost: deductible, co-insurance, and cost
-    # above the basic cap (a cost ceiling, or the share of cost the annual fund cap cut off).
-    covered = payable - above
-    cut = np.where(raw > 0, half_up(covered * (raw - paid), np.maximum(raw, 1)), 0)
-    cut = np.minimum(cut, np.maximum(covered - paid, 0))
-    parts = {
-        "deductible": out["deductible"][rows],
-        "coinsurance": np.maximum(covered - cut - paid, 0),
-        "above_cap": above + cut,
-        "pre_self_pay": cols["pre_self_pay"][rows],
-    }
-    claim_base = np.zeros(n, np.int64)
-    for name, amount in parts.items():
-        amount = np.where(active, amount, 0)
-        out[f"critical_part_{name}"][rows] = amount
-        claim_base += amount * p[f"base_{name}"][rows]
-
-    before = state["critical_base"][g].copy()
-    after = before + claim_base
-    threshold = p["threshold"][rows]
-    shift = np.where(p["above_threshold"][rows] == 1, threshold, 0)
-    low = np.maximum(before, threshold) - shift
-    high = np.maximum(after, threshold) - shift
-    b = p["band"][rows]
-    rates = clamp_rates(t.rates[b, cols["level"][rows]], p["points"][rows])
-    portions = band_portions(low, high, t.edges[b])
-    exact = (portions * rates).sum(axis=1)
-    layer_raw = np.where(active, half_up(exact, RATIO_ONE), 0)
-    paid_before = state["critical_paid"][g].copy()
-    pay = np.minimum(layer_raw, np.maximum(p["cap"][rows] - paid_before, 0))
-
-    state["critical_base"][g] = after
-    state["critical_paid"][g] += pay
-    out["critical_base_claim"][rows] = claim_base
-    out["critical_base_before"][rows] = before
-    out["critical_threshold"][rows] = threshold
-    out["critical_low"][rows] = low
-    out["critical_high"][rows] = high
-    out["critical_raw"][rows] = layer_raw
-    out["critical_paid_before"][rows] = paid_before
-    out["critical"][rows] = pay
-    if bands_out is not None:
-        width = portions.shape[1]
-        bands_out["portions"][rows, :width] = portions
-        bands_out["rates"][rows, :width] = rates

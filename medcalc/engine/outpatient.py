@@ -13,16 +13,10 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..money import RATIO_ONE
 from ..policy.model import PLACES, REFERRALS, ResolvedPolicy, RuleVersion
 from .common import NO_LIMIT, LayerBuild, RuleIndex, Vocabulary, half_up, level_array
 
-__all__ = ["STATE", "TRACE", "OutpatientTables", "build", "settle", "fee_reduction"]
-
-#: Per person-year and service: columns of a (persons, services) block.
-STATE = ("service_deductible", "service_paid")
-
-TRACE = ("service_deductible_before", "service_paid_before", "service_cap", "service_raw")
+__all__ = ["OutpatientTables", "build", "fee_reduction"]
 
 
 @attrs.define
@@ -34,7 +28,8 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     n = len(variant)
     p = {"rule": np.full(n, -1, np.int64), "deductible": np.zeros(n, np.int64), "ratio": np.zeros(n, np.int64),
          "fixed": np.full(n, -1, np.int64), "cap": np.full(n, NO_LIMIT, np.int64),
-         "visit_cap": np.full(n, NO_LIMIT, np.int64), "reduction": np.zeros(n, np.int64)}
+         "visit_cap": np.full(n, NO_LIMIT, np.int64), "halve_bed": np.zeros(n, np.int64),
+         "halve_nursing": np.zeros(n, np.int64)}
     index = RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     outpatient = cols["visit"] == 1
@@ -101,39 +96,13 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             if rule.get("visit_cap") is not None:
                 p["visit_cap"][rows] = rule["visit_cap"]
             halve = rule.get("halve") or frozenset()
-            halved = cols["bed_fees"][rows] * ("bed" in halve) + cols["nursing_fees"][rows] * ("nursing" in halve)
-            p["reduction"][rows] = half_up(halved, 2)
+            p["halve_bed"][rows] = int("bed" in halve)
+            p["halve_nursing"][rows] = int("nursing" in halve)
     return LayerBuild(p, OutpatientTables(index.rules), problems, idle=bool((p["rule"] < 0).all()))
 
 
-def fee_reduction(built: LayerBuild) -> np.ndarray:
-    """Fees the policy counts at half (日间病床 bed and nursing): taken off the bill before settling."""
-    return built.columns["reduction"]
-
-
-def settle(rows: slice, cols, p, t: OutpatientTables, state, out, bands_out) -> None:
-    """Pay outpatient rows of one round from their service's rules and year-to-date totals."""
-    n = rows.stop - rows.start
-    g = np.arange(n)
-    mine = p["rule"][rows] >= 0
-    if not mine.any():
-        return
-    k = np.maximum(cols["service"][rows], 0)
-    in_scope = cols["in_scope"][rows]
-    ded_before = state["service_deductible"][g, k]
-    charged = np.minimum(in_scope, np.maximum(p["deductible"][rows] - ded_before, 0))
-    payable = in_scope - charged
-    fixed = p["fixed"][rows]
-    raw = np.where(fixed >= 0, np.minimum(fixed, in_scope), half_up(payable * p["ratio"][rows], RATIO_ONE))
-    raw = np.minimum(raw, p["visit_cap"][rows])
-    paid_before = state["service_paid"][g, k]
-    paid = np.minimum(raw, np.maximum(p["cap"][rows] - paid_before, 0))
-
-    charged, payable, raw, paid = (np.where(mine, x, 0) for x in (charged, payable, raw, paid))
-    state["service_deductible"][g, k] += charged
-    state["service_paid"][g, k] += paid
-    for name, value in (("deductible", charged), ("payable", payable), ("basic_raw", raw), ("basic", paid),
-                        ("above_cost_cap", np.zeros(n, np.int64)), ("deductible_nominal", charged),
-                        ("service_deductible_before", ded_before), ("service_paid_before", paid_before),
-                        ("service_cap", p["cap"][rows]), ("service_raw", raw)):
-        out[name][rows] = np.where(mine, value, out[name][rows])
+def fee_reduction(halve_bed: np.ndarray, halve_nursing: np.ndarray, bed_fees: np.ndarray,
+                  nursing_fees: np.ndarray) -> np.ndarray:
+    """Fees the policy counts at half (日间病床 bed and nursing), per row: taken off the bill
+    before anything is paid, rounded half up once."""
+    return half_up(bed_fees * halve_bed + nursing_fees * halve_nursing, 2)

@@ -1,8 +1,10 @@
-"""The columnar pipeline: claims -> columns -> rules in force -> settlement order -> rounds.
+"""The pipeline: claims -> columns -> rules in force -> profiles -> settlement order -> kernel.
 
 One engine for every entry point: a single claim is a batch of one. Rows that cannot
 be settled are rejected with a reason before any accumulator sees them; every other
-row comes back, in input order, with the named intermediate columns that explain it.
+row comes back, in input order, with its layers' payments and, when traced, the named
+intermediate columns that explain it. The stateful settlement itself is the kernel
+(``medcalc.engine.kernel``), interpreted or compiled (``medcalc.engine.compiled``).
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ import numpy as np
 from ..claims import Claim
 from ..settlement import Reject
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
-from . import assistance, backstop, basic, critical, outpatient
+from . import assistance, backstop, basic, critical, kernel, outpatient
 from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
-from .common import Gathered, Vocabulary
+from .common import Vocabulary
+from .compiled import choose_engine, kernel_functions
+from .profiles import profile_codes
 
 #: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
 #: basic insurance: ``basic`` settles admissions, ``outpatient`` the outpatient services.
 LAYERS = {"basic": basic, "outpatient": outpatient, "critical": critical, "assistance": assistance, "backstop": backstop}
-#: Layers whose band portions and rates are traced for explanations.
-BANDED = ("basic", "critical")
-TRACE_FIELDS = tuple(f for layer in LAYERS.values() for f in layer.TRACE)
+#: Intermediate columns of a traced run (what explanations read).
+TRACE_FIELDS = kernel.TRACE
 
 __all__ = ["COLUMNS", "Encoded", "Outcome", "encode_claims", "run", "settle_claims", "settlement_order"]
 
@@ -39,11 +42,11 @@ class Outcome:
     claims: Sequence[Claim] | None  # the claim objects, when the input was objects
     settled: np.ndarray  # input rows that were settled
     columns: dict[str, np.ndarray]  # input columns, all rows
-    results: dict[str, np.ndarray]  # TRACE_FIELDS, all rows (meaningless where rejected)
+    results: dict[str, np.ndarray]  # kernel.RESULTS (and TRACE_FIELDS when traced), all rows (0 where rejected)
     bands: dict[str, dict[str, np.ndarray]] | None  # per banded layer: portions, rates (when traced)
     variant: np.ndarray
     variants: list[ResolvedPolicy]
-    params: dict[str, dict[str, np.ndarray]]  # per layer: per-row parameter columns
+    params: dict[str, Mapping]  # per layer: parameter -> value per input row (read from its profile)
     tables: dict[str, object]  # per layer: lookups and the rules they came from
     reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason)
     state: dict[str, np.ndarray]  # final accumulators, one entry per state row
@@ -312,44 +315,16 @@ class _StateKeys(Sequence):
         return iter(self._keys())
 
 
-def _round_layout(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """From rows in settling order with group codes, the permutation that makes round k contiguous.
-
-    Returns (permutation, round offsets, group of each state row). State row j is the
-    group with the j-th most claims, so round k's person-years are state rows 0..n_k-1,
-    and a row of rank k in state row j goes to position offsets[k] + j: no sort needed.
-    """
-    n = len(group)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-    counts = np.diff(np.append(starts, n))
-    group_of_row = np.repeat(np.arange(len(starts)), counts)
-    rank = np.arange(n) - starts[group_of_row]
-    by_count = np.argsort(-counts, kind="stable")
-    state_row = np.empty_like(by_count)
-    state_row[by_count] = np.arange(len(by_count))
-    offsets = np.concatenate(([0], np.cumsum(np.bincount(rank))))
-    perm = np.empty(n, np.int64)
-    perm[offsets[rank] + state_row[group_of_row]] = np.arange(n)
-    return perm, offsets, by_count
-
-
-def _layout(enc: Encoded, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, Sequence[tuple[str, int]]]:
-    """Input rows in round-major order, the round offsets, and the person-year of each state row."""
-    person = enc.person[settled]
-    rank_ties = None
-    if enc.tie is None and enc.claim_ids is not None:
-        def rank_ties(rows: np.ndarray) -> np.ndarray:
-            return np.unique(enc.claim_ids.texts(settled[rows]), return_inverse=True)[1].reshape(-1)
-    tie = enc.tie[settled] if enc.tie is not None else None
-    by_order = settlement_order(person, enc.cols["day"][settled], tie, rank_ties)
-    ordered = settled[by_order]
-    group = enc.person[ordered] * 10000 + enc.cols["year"][ordered]
-    perm, offsets, state_group = _round_layout(group)
-    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1]))) if len(group) else np.zeros(0, np.int64)
-    firsts = group[starts][state_group]
-    return ordered[perm], offsets, _StateKeys(enc.people, firsts)
+def _person_years(person: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows in settlement order: where each person-year starts, and its key person * 10000 + year."""
+    if not len(person):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    new = np.empty(len(person), bool)
+    new[0] = True
+    np.not_equal(person[1:], person[:-1], out=new[1:])
+    new[1:] |= year[1:] != year[:-1]
+    starts = np.flatnonzero(new)
+    return starts, person[starts].astype(np.int64) * 10000 + year[starts]
 
 
 def settle_claims(
@@ -357,10 +332,11 @@ def settle_claims(
     claims: Sequence[Claim],
     accumulators: Iterable[Accumulators] = (),
     trace: bool = False,
+    engine: str | None = None,
 ) -> Outcome:
     """Settle Claim objects of any number of people in settlement order; see Outcome."""
     claims = list(claims)
-    return run(policy, encode_claims(policy, claims), accumulators, trace, claims)
+    return run(policy, encode_claims(policy, claims), accumulators, trace, claims, engine=engine)
 
 
 def run(
@@ -369,122 +345,196 @@ def run(
     accumulators: Iterable[Accumulators] = (),
     trace: bool = False,
     claims: Sequence[Claim] | None = None,
+    *,
+    engine: str | None = None,
+    threads: int = 1,
+    keep_state: bool = True,
 ) -> Outcome:
-    """Settle encoded claims: rules in force, per-row parameters, settlement order, rounds."""
+    """Settle encoded claims: rules in force, profiles and their parameters, settlement order, kernel.
+
+    ``engine``: "auto" (by size), "compiled" or "interpreted" (see ``medcalc.engine.compiled``).
+    ``threads``: slices of whole person-years settled at once by the compiled kernel.
+    ``keep_state``: return each person-year's accumulators after the batch.
+    """
     n = len(enc.ok)
     cols = enc.cols
     vocab = vocabulary(policy)
     variant, variants = _resolve_variants(policy, enc, vocab.services)
-    builds = {name: layer.build(variants, variant, cols, vocab) for name, layer in LAYERS.items()}
+    live = np.flatnonzero(enc.ok)
+    profile, representative = profile_codes(cols, variant, live)
+    # the layers' parameters, looked up once per profile on a representative row
+    pcols = {name: column[representative] for name, column in cols.items()}
+    builds = {name: layer.build(variants, variant[representative], pcols, vocab) for name, layer in LAYERS.items()}
     for build in builds.values():
         for rows, field, reason in build.problems:
-            enc.reject(rows, field, reason)
-    # fees counted at half are off the bill before anything is paid (日间病床)
-    reduction = np.where(enc.ok, outpatient.fee_reduction(builds["outpatient"]), 0)
-    if reduction.any():
-        cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction,
-                    fee_reduction=reduction)
+            bad = np.zeros(len(representative), bool)
+            bad[rows] = True
+            enc.reject(live[bad[profile[live]]], field, reason)
+    prof = np.zeros((len(representative), len(kernel.PROFILE_FIELDS)), np.int64)
+    for j, name in enumerate(kernel.PROFILE_CODES):
+        prof[:, j] = pcols[name]
+    for name, params in kernel.LAYER_PARAMS.items():
+        for name_in_layer in params:
+            prof[:, kernel.PROFILE_FIELDS.index(f"{name}.{name_in_layer}")] = builds[name].columns[name_in_layer]
     settled = np.flatnonzero(enc.ok)
-    layout, offsets, keys = _layout(enc, settled)
+    profile[~enc.ok] = -1
 
-    # Work on columns in round-major layout, then scatter back to input order.
-    work = Gathered(_uniform_as_views(cols), layout)
-    wparams = {name: Gathered(_uniform_as_views(b.columns), layout) for name, b in builds.items()}
-    state = _columns(STATE_FIELDS, len(keys))
-    for name, names in KEYED_FIELDS.items():  # per person-year and service / assistance cap group
-        state[name] = np.zeros((len(keys), max(1, len(getattr(vocab, names)))), np.int64)
+    # fees counted at half are off the bill before anything is paid (日间病床)
+    halving = prof[:, kernel.PROFILE_FIELDS.index("outpatient.halve_bed")] | prof[:, kernel.PROFILE_FIELDS.index("outpatient.halve_nursing")]
+    if halving.any() and len(settled):
+        p = profile[settled]
+        reduction = np.zeros(n, np.int64)
+        reduction[settled] = outpatient.fee_reduction(
+            prof[p, kernel.PROFILE_FIELDS.index("outpatient.halve_bed")],
+            prof[p, kernel.PROFILE_FIELDS.index("outpatient.halve_nursing")],
+            cols["bed_fees"][settled], cols["nursing_fees"][settled])
+        cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction)
+
+    ordered = _ordered(enc, settled)
     initial = {(a.person_id, a.year): a for a in accumulators}
+    starts, groups = _person_years(enc.person[ordered], cols["year"][ordered]) if (keep_state or trace or initial or threads > 1) \
+        else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    keys = _StateKeys(enc.people, groups)
+    width = kernel.S_KEYED + 2 * max(1, len(vocab.services)) + 2 * max(1, len(vocab.assistance_groups))
+    init = np.zeros((len(groups) if initial else 0, width), np.int64)
     for j, key in enumerate(keys if initial else ()):
         if key in initial:
-            for name, value in zip(STATE_FIELDS, initial[key].values()):
-                state[name][j] = value
-            for name, names in KEYED_FIELDS.items():
-                for item, value in getattr(initial[key], name).items():
-                    if item in getattr(vocab, names):
-                        state[name][j, getattr(vocab, names).index(item)] = value
+            init[j] = _state_vector(initial[key], vocab, width)
+    final = np.zeros((len(groups) if keep_state else 0, width), np.int64)
 
-    wout = _columns(TRACE_FIELDS, len(layout))
-    wbands = None
-    if trace:
-        wbands = {}
-        for name in BANDED:
-            width = builds[name].tables.rates.shape[2]
-            wbands[name] = {"portions": np.zeros((len(layout), width), np.int64),
-                            "rates": np.zeros((len(layout), width), np.int64),
-                            "step_band": np.zeros(len(layout), np.int64)}
+    t_basic, t_critical = builds["basic"].tables, builds["critical"].tables
+    res = np.zeros((len(kernel.RESULTS), n), np.int64)
+    bands = max(t_basic.rates.shape[2], t_critical.rates.shape[2])
+    traced = n if trace else 0
+    tr = np.zeros((len(kernel.TRACE), traced), np.int64)
+    tb = np.zeros((2, 2, traced, bands), np.int64)
+    acc = np.zeros((2, traced, width), np.int64)
+    chosen = choose_engine(engine, len(ordered))
+    settle_rows = kernel_functions(chosen)["settle_rows"]
+    inputs = [np.ascontiguousarray(x, np.int64) for x in
+              (enc.person, cols["year"], profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])]
+    tables = (prof, np.ascontiguousarray(t_basic.schedules, np.int64), t_basic.edges, t_basic.rates,
+              t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges, t_critical.rates,
+              max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
+
+    def settle_slice(start: int, stop: int, first_group: int) -> None:
+        settle_rows(ordered[start:stop], *inputs, *tables, first_group, init, final, res, trace, tr, tb, acc)
+
+    slices = _slices(len(ordered), starts, threads if chosen == "compiled" else 1)
+    if len(slices) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # the compiled kernel releases the GIL
+
+        with ThreadPoolExecutor(len(slices)) as executor:
+            list(executor.map(lambda s: settle_slice(*s), slices))
+    else:
+        settle_slice(0, len(ordered), 0)
+
+    results = dict(zip(kernel.RESULTS, res))
     before: dict[int, Accumulators] = {}
     after: dict[int, Accumulators] = {}
-    for k in range(len(offsets) - 1):
-        rows = slice(int(offsets[k]), int(offsets[k + 1]))
-        if trace:
-            for j in range(rows.stop - rows.start):
-                before[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab)
-        for name, layer in LAYERS.items():
-            if builds[name].idle:  # pays nothing, changes nothing, explains nothing: its outputs stay 0
-                continue
-            layer.settle(rows, work, wparams[name], builds[name].tables, state, wout,
-                         wbands.get(name) if wbands is not None else None)
-        if trace:
-            for j in range(rows.stop - rows.start):
-                after[int(layout[rows.start + j])] = _accumulators(keys[j], state, j, vocab)
-    out = _Scattered(wout, layout, n)
-    bands = None
-    if wbands is not None:
-        bands = {}
-        for name, arrays in wbands.items():
-            bands[name] = {k: np.zeros((n,) + v.shape[1:], np.int64) for k, v in arrays.items()}
-            for k, v in arrays.items():
-                bands[name][k][layout] = v
-    return Outcome(policy, claims, settled, cols, out, bands, variant, variants,
-                   {name: b.columns for name, b in builds.items()}, {name: b.tables for name, b in builds.items()},
+    band_traces = None
+    if trace:
+        results.update((name, tr[j]) for j, name in enumerate(kernel.TRACE) if name not in results)
+        band_traces = {}
+        for k, name in enumerate(kernel.BANDED):
+            used = builds[name].tables.rates.shape[2]
+            band_traces[name] = {"portions": tb[k, 0, :, :used], "rates": tb[k, 1, :, :used]}
+        band_traces["basic"]["step_band"] = tr[kernel.TRACE.index("step_band")]
+        key_of_row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(ordered))))
+        for at, row in enumerate(ordered.tolist()):
+            key = keys[int(key_of_row[at])]
+            before[row] = _accumulators_from(key, acc[0, row], vocab)
+            after[row] = _accumulators_from(key, acc[1, row], vocab)
+    state = _state_columns(final, vocab)
+    return Outcome(policy, claims, settled, cols, results, band_traces, variant, variants,
+                   {name: _ProfileParams(prof, profile, name) for name in LAYERS},
+                   {name: b.tables for name, b in builds.items()},
                    enc.reject_groups, state, keys, vocab, initial, before, after, enc.claim_ids)
 
 
-def _uniform_as_views(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Columns whose rows all hold one value become read-only broadcast views of it.
+def _ordered(enc: Encoded, settled: np.ndarray) -> np.ndarray:
+    """The settled input rows in settlement order."""
+    rank_ties = None
+    if enc.tie is None and enc.claim_ids is not None:
+        def rank_ties(rows: np.ndarray) -> np.ndarray:
+            return np.unique(enc.claim_ids.texts(settled[rows]), return_inverse=True)[1].reshape(-1)
+    tie = enc.tie[settled] if enc.tie is not None else None
+    return settled[settlement_order(enc.person[settled], enc.cols["day"][settled], tie, rank_ties)]
 
-    Most parameters are the same on every row (one rule version, one cap): a view is
-    gathered and sliced for free, where a real column costs a copy per round.
-    """
-    if len(next(iter(columns.values()), ())) < 4096:  # small batches: checking costs more than copying
-        return dict(columns)
+
+def _slices(rows: int, starts: np.ndarray, threads: int) -> list[tuple[int, int, int]]:
+    """(start, stop, first person-year) of up to ``threads`` slices of whole person-years."""
+    if threads <= 1 or len(starts) < 2 or rows < (1 << 14):
+        return [(0, rows, 0)]
+    cuts = sorted(set(np.searchsorted(starts, [rows * t // threads for t in range(threads)]).tolist()))
+    bounds = [int(starts[c]) for c in cuts if c < len(starts)] + [rows]
+    firsts = [c for c in cuts if c < len(starts)]
+    return [(bounds[k], bounds[k + 1], firsts[k]) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]]
+
+
+class _ProfileParams(Mapping):
+    """A layer's parameters per input row, read from the row's profile when asked for."""
+
+    def __init__(self, prof: np.ndarray, profile: np.ndarray, layer: str) -> None:
+        self._prof, self._profile = prof, profile
+        self._at = {name: kernel.PROFILE_FIELDS.index(f"{layer}.{name}") for name in kernel.LAYER_PARAMS[layer]}
+
+    def __getitem__(self, name: str) -> "_ProfileColumn":
+        return _ProfileColumn(self._prof, self._profile, self._at[name])
+
+    def __iter__(self):
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+
+class _ProfileColumn:
+    """One parameter per input row: ``column[row]``."""
+
+    def __init__(self, prof: np.ndarray, profile: np.ndarray, at: int) -> None:
+        self._prof, self._profile, self._at = prof, profile, at
+
+    def __getitem__(self, row: int) -> int:
+        return int(self._prof[self._profile[row], self._at])
+
+
+def _keyed_slices(vocab: Vocabulary) -> dict[str, slice]:
+    """Where each keyed accumulator (per service, per assistance cap group) lies in a state vector."""
+    services, groups = max(1, len(vocab.services)), max(1, len(vocab.assistance_groups))
+    start = kernel.S_KEYED
     out = {}
-    for name, column in columns.items():
-        if column.ndim == 1 and len(column) and column.strides[0] and (column == column[0]).all():
-            column = np.broadcast_to(column[:1], column.shape)
-        out[name] = column
+    for name, size in (("service_deductible", services), ("service_paid", services),
+                       ("assistance_base", groups), ("assistance_paid", groups)):
+        out[name] = slice(start, start + size)
+        start += size
     return out
 
 
-class _Scattered(dict):
-    """Result columns back in input-row order (0 where rejected), each scattered on first use."""
-
-    def __init__(self, work: dict[str, np.ndarray], layout: np.ndarray, n: int) -> None:
-        super().__init__()
-        self._work, self._layout, self._n = work, layout, n
-
-    def __missing__(self, name: str) -> np.ndarray:
-        column = np.zeros(self._n, np.int64)
-        column[self._layout] = self._work[name]
-        self[name] = column
-        return column
-
-    def items(self):  # every field, as a plain dict would have them
-        return [(name, self[name]) for name in self._work]
-
-    def keys(self):
-        return self._work.keys()
-
-    def __iter__(self):
-        return iter(self._work)
-
-    def __len__(self) -> int:
-        return len(self._work)
+def _state_vector(acc: Accumulators, vocab: Vocabulary, width: int) -> np.ndarray:
+    vector = np.zeros(width, np.int64)
+    vector[:len(STATE_FIELDS)] = acc.values()
+    for name, where in _keyed_slices(vocab).items():
+        names = getattr(vocab, KEYED_FIELDS[name])
+        for item, value in getattr(acc, name).items():
+            if item in names:
+                vector[where.start + names.index(item)] = value
+    return vector
 
 
-def _columns(names: Sequence[str], n: int) -> dict[str, np.ndarray]:
-    """Zeroed int64 columns as rows of one block: one allocation instead of one per name."""
-    return dict(zip(names, np.zeros((len(names), n), np.int64)))
+def _state_columns(final: np.ndarray, vocab: Vocabulary) -> dict[str, np.ndarray]:
+    """Final accumulators as columns, one entry per person-year (keyed ones as blocks)."""
+    state = {name: final[:, j] for j, name in enumerate(STATE_FIELDS)}
+    state.update((name, final[:, where]) for name, where in _keyed_slices(vocab).items())
+    return state
+
+
+def _accumulators_from(key: tuple[str, int], vector: np.ndarray, vocab: Vocabulary) -> Accumulators:
+    values = vector.tolist()
+    keyed = {name: {item: values[where.start + i] for i, item in enumerate(getattr(vocab, KEYED_FIELDS[name]))
+                    if values[where.start + i]}
+             for name, where in _keyed_slices(vocab).items()}
+    return Accumulators.from_fen(key[0], key[1], dict(zip(STATE_FIELDS, values)), keyed)
 
 
 def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int, vocab: Vocabulary) -> Accumulators:

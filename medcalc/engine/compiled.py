@@ -1,0 +1,78 @@
+"""The kernel compiled: the same functions as ``medcalc.engine.kernel``, handed to numba.
+
+The kernel module stays plain Python (CPython runs it for single claims). For batches,
+``kernel_functions("compiled")`` copies each kernel function into one shared globals
+dict and replaces it there by ``numba.njit(copy, nogil=True, cache=True)``, callees
+first, so that the compiled callers call the compiled callees. numba is imported only
+here, on the first large batch: ``import medcalc`` and ``medcalc quote`` never load it.
+
+Compiled code is cached on disk (numba's own cache: beside the package, or in the user's
+cache directory when the package directory is read-only; ``NUMBA_CACHE_DIR`` overrides
+both). Where numba cannot be imported, batches are settled by the interpreted kernel with
+one warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import types
+import warnings
+from typing import Callable
+
+from . import kernel
+
+__all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available"]
+
+#: How a batch is settled: "auto" (by size), "compiled" (numba) or "interpreted" (CPython).
+ENGINES = ("auto", "compiled", "interpreted")
+#: From this many rows "auto" compiles: below it the interpreted kernel is done before numba
+#: would have loaded its cache.
+AUTO_COMPILED_ROWS = 20_000
+#: The environment variable that sets the default engine (one of ENGINES).
+ENGINE_VARIABLE = "MEDCALC_ENGINE"
+
+
+def choose_engine(engine: str | None, rows: int) -> str:
+    """'compiled' or 'interpreted' for a batch of ``rows`` rows."""
+    engine = engine or os.environ.get(ENGINE_VARIABLE) or "auto"
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if engine == "auto":
+        engine = "compiled" if rows >= AUTO_COMPILED_ROWS else "interpreted"
+    if engine == "compiled" and not numba_available():
+        return "interpreted"
+    return engine
+
+
+@functools.lru_cache(maxsize=1)
+def numba_available() -> bool:
+    """Whether numba can be imported here (warns once when it cannot)."""
+    try:
+        import numba  # noqa: F401
+    except Exception as exc:  # an ImportError, or a broken install that fails as it loads
+        warnings.warn(f"numba cannot be imported ({exc}); batches are settled by the interpreted kernel, "
+                      "which is exact but much slower", RuntimeWarning, stacklevel=3)
+        return False
+    return True
+
+
+def kernel_functions(engine: str) -> dict[str, Callable]:
+    """The kernel's functions by name: as written ("interpreted") or compiled by numba."""
+    if engine == "interpreted":
+        return {name: getattr(kernel, name) for name in kernel.FUNCTIONS}
+    return _compiled()
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled() -> dict[str, Callable]:
+    import numba
+
+    shared = dict(vars(kernel))  # the module's globals: constants, numpy, and the functions
+    for name in kernel.FUNCTIONS:
+        original = getattr(kernel, name)
+        copy = types.FunctionType(original.__code__, shared, name, original.__defaults__)
+        # the cache is keyed by module, name and source file: the copy is the original to it
+        copy.__module__, copy.__qualname__ = original.__module__, original.__qualname__
+        shared[name] = numba.njit(copy, nogil=True, cache=True)
+    return {name: shared[name] for name in kernel.FUNCTIONS}
