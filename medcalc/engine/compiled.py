@@ -3,7 +3,7 @@
 The kernel module stays plain Python (CPython runs it for single claims). For batches,
 ``kernel_functions("compiled")`` copies each kernel function into one shared globals
 dict and replaces it there by ``numba.njit(copy, nogil=True, cache=True)``, callees
-first, so that the compiled callers call the compiled callees. numba is imported only
+first, so that the compiled callers call (inline) the compiled callees. numba is imported only
 here, on the first large batch: ``import medcalc`` and ``medcalc quote`` never load it.
 
 Compiled code is cached on disk (numba's own cache: beside the package, or in the user's
@@ -74,5 +74,9 @@ def _compiled() -> dict[str, Callable]:
         copy = types.FunctionType(original.__code__, shared, name, original.__defaults__)
         # the cache is keyed by module, name and source file: the copy is the original to it
         copy.__module__, copy.__qualname__ = original.__module__, original.__qualname__
-        shared[name] = numba.njit(copy, nogil=True, cache=True)
+        # Callees are inlined into the loop, and no reference counts are kept: the kernel
+        # allocates nothing, and counting every array passed to a layer for every row
+        # (atomic increments) cost more than the arithmetic.
+        inline = "never" if name == kernel.FUNCTIONS[-1] else "always"
+        shared[name] = numba.njit(copy, nogil=True, cache=True, inline=inline, _nrt=False)
     return {name: shared[name] for name in kernel.FUNCTIONS}

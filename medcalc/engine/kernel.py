@@ -29,7 +29,6 @@ Integer bounds (so that no product overflows int64): a claim's total is at most 
 
 from __future__ import annotations
 
-import numpy as np
 
 RATIO_ONE = 10000  # money.RATIO_ONE: 100 % in units of 0.01 %
 NO_LIMIT = 1 << 60  # "no limit" in parameter columns (common.NO_LIMIT)
@@ -208,6 +207,12 @@ def half_up(num, den):
 def clamp_rate(rate):
     """A rate plus points, clamped to [0 %, 100 %]."""
     return min(max(rate, 0), RATIO_ONE)
+
+
+def copy_state(source, target):
+    """Accumulators copied element by element (a slice assignment would allocate a temporary)."""
+    for k in range(len(source)):
+        target[k] = source[k]
 
 
 # ----------------------------------------------------------------------------- layer 1: admissions
@@ -458,36 +463,37 @@ def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
 
 # ----------------------------------------------------------------------------- the loop
 
-def settle_rows(order, person, year, profile, total, in_scope, pre_self_pay, prof, schedules, basic_edges,
-                basic_rates, basic_step, basic_basis, critical_edges, critical_rates, services, groups,
-                first_group, initial, final, res, trace, tr, tb, acc):
-    """Settle the rows ``order`` lists (input rows, in settlement order), writing ``res[:, row]``.
+def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, schedules, basic_edges, basic_rates,
+                basic_step, basic_basis, critical_edges, critical_rates, services, groups, first_group, initial, final,
+                st, res, trace, tr, tb, acc):
+    """Settle rows given in settlement order, writing their payments to ``res[:, i]``.
 
-    ``person``, ``year``: a row's person-year, which keeps one set of accumulators; rows of one
-    person-year are consecutive in ``order``. ``profile``: a row's profile in ``prof``.
-    Person-years are numbered from ``first_group`` in the order met; ``initial[g]`` (when given:
-    rows > 0) are their starting accumulators and ``final[g]`` receives the ones after.
-    With ``trace``: ``tr`` (TRACE x rows), ``tb`` (band traces) and ``acc[0 / 1, row]`` (the
-    accumulators before / after the row) are written too.
+    ``person``, ``year``: a row's person-year, which keeps one set of accumulators; the rows of
+    one person-year are consecutive. ``profile``: a row's profile in ``prof``. Person-years are
+    numbered from ``first_group`` in the order met; ``initial[g]`` (when given: rows > 0) are
+    their starting accumulators and ``final[g]`` receives the ones after. ``st``: room for
+    one person-year's accumulators (S_KEYED + 2 services + 2 groups). With ``trace``: ``tr``
+    (TRACE x rows), ``tb`` (band traces) and ``acc[0 / 1, i]`` (the accumulators before /
+    after row i) are written too. Nothing is allocated here, so the compiled loop keeps no
+    reference counts.
     """
-    st = np.zeros(S_KEYED + 2 * services + 2 * groups, np.int64)
     g = first_group - 1
     last_person = -1
     last_year = -1
-    for at in range(len(order)):
-        i = order[at]
+    for i in range(len(person)):
         if person[i] != last_person or year[i] != last_year:  # a new person-year
             if g >= first_group and final.shape[0] > 0:
-                final[g, :] = st
+                copy_state(st, final[g])
             g += 1
             last_person = person[i]
             last_year = year[i]
             if initial.shape[0] > 0:
-                st[:] = initial[g, :]
+                copy_state(initial[g], st)
             else:
-                st[:] = 0
+                for k in range(len(st)):
+                    st[k] = 0
         if trace:
-            acc[0, i, :] = st
+            copy_state(st, acc[0, i])
         p = profile[i]
         level = prof[p, P_LEVEL]
         cost = in_scope[i]
@@ -507,10 +513,10 @@ def settle_rows(order, person, year, profile, total, in_scope, pre_self_pay, pro
         res[3, i] = third
         res[4, i] = fourth
         if trace:
-            acc[1, i, :] = st
+            copy_state(st, acc[1, i])
     if g >= first_group and final.shape[0] > 0:
-        final[g, :] = st
+        copy_state(st, final[g])
 
 
 #: The kernel's functions, callees before their callers (the order they are compiled in).
-FUNCTIONS = ("half_up", "clamp_rate", "basic", "outpatient", "critical", "assistance", "backstop", "settle_rows")
+FUNCTIONS = ("half_up", "clamp_rate", "copy_state", "basic", "outpatient", "critical", "assistance", "backstop", "settle_rows")

@@ -28,6 +28,8 @@ from .profiles import profile_codes
 #: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
 #: basic insurance: ``basic`` settles admissions, ``outpatient`` the outpatient services.
 LAYERS = {"basic": basic, "outpatient": outpatient, "critical": critical, "assistance": assistance, "backstop": backstop}
+#: Rows the kernel settles in one call: its inputs gathered into settlement order stay in cache.
+CHUNK_ROWS = 1 << 15
 #: Intermediate columns of a traced run (what explanations read).
 TRACE_FIELDS = kernel.TRACE
 
@@ -392,8 +394,7 @@ def run(
 
     ordered = _ordered(enc, settled)
     initial = {(a.person_id, a.year): a for a in accumulators}
-    starts, groups = _person_years(enc.person[ordered], cols["year"][ordered]) if (keep_state or trace or initial or threads > 1) \
-        else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    starts, groups = _person_years(enc.person[ordered], cols["year"][ordered])
     keys = _StateKeys(enc.people, groups)
     width = kernel.S_KEYED + 2 * max(1, len(vocab.services)) + 2 * max(1, len(vocab.assistance_groups))
     init = np.zeros((len(groups) if initial else 0, width), np.int64)
@@ -405,46 +406,58 @@ def run(
     t_basic, t_critical = builds["basic"].tables, builds["critical"].tables
     res = np.zeros((len(kernel.RESULTS), n), np.int64)
     bands = max(t_basic.rates.shape[2], t_critical.rates.shape[2])
-    traced = n if trace else 0
+    traced = len(ordered) if trace else 0  # trace columns by position in settlement order
     tr = np.zeros((len(kernel.TRACE), traced), np.int64)
     tb = np.zeros((2, 2, traced, bands), np.int64)
     acc = np.zeros((2, traced, width), np.int64)
     chosen = choose_engine(engine, len(ordered))
     settle_rows = kernel_functions(chosen)["settle_rows"]
-    inputs = [np.ascontiguousarray(x, np.int64) for x in
-              (enc.person, cols["year"], profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])]
+    inputs = (enc.person, cols["year"], profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])
     tables = (prof, np.ascontiguousarray(t_basic.schedules, np.int64), t_basic.edges, t_basic.rates,
               t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges, t_critical.rates,
               max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
 
-    def settle_slice(start: int, stop: int, first_group: int) -> None:
-        settle_rows(ordered[start:stop], *inputs, *tables, first_group, init, final, res, trace, tr, tb, acc)
+    def settle_chunk(chunk: tuple[int, int, int]) -> None:
+        # The chunk's rows gathered into settlement order first, so that the kernel reads and
+        # writes contiguous memory: gathers run many loads at once, the kernel one row at a time.
+        start, stop, first_group = chunk
+        rows = ordered[start:stop]
+        gathered = [np.take(column, rows).astype(np.int64, copy=False) for column in inputs]
+        out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
+        settle_rows(*gathered, *tables, first_group, init, final, np.zeros(width, np.int64), out, trace, tr, tb, acc)
+        res[:, rows] = out
 
-    slices = _slices(len(ordered), starts, threads if chosen == "compiled" else 1)
-    if len(slices) > 1:
-        from concurrent.futures import ThreadPoolExecutor  # the compiled kernel releases the GIL
+    chunks = [(0, len(ordered), 0)] if trace else _chunks(len(ordered), starts, CHUNK_ROWS)
+    if threads > 1 and chosen == "compiled" and len(chunks) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # the compiled kernel and numpy's gathers release the GIL
 
-        with ThreadPoolExecutor(len(slices)) as executor:
-            list(executor.map(lambda s: settle_slice(*s), slices))
+        with ThreadPoolExecutor(threads) as executor:
+            list(executor.map(settle_chunk, chunks))
     else:
-        settle_slice(0, len(ordered), 0)
+        for chunk in chunks:
+            settle_chunk(chunk)
 
     results = dict(zip(kernel.RESULTS, res))
     before: dict[int, Accumulators] = {}
     after: dict[int, Accumulators] = {}
     band_traces = None
-    if trace:
-        results.update((name, tr[j]) for j, name in enumerate(kernel.TRACE) if name not in results)
+    if trace:  # by input row, as the results are
+        def by_row(values: np.ndarray) -> np.ndarray:
+            out = np.zeros((n,) + values.shape[1:], np.int64)
+            out[ordered] = values
+            return out
+
+        results.update((name, by_row(tr[j])) for j, name in enumerate(kernel.TRACE) if name not in results)
         band_traces = {}
         for k, name in enumerate(kernel.BANDED):
             used = builds[name].tables.rates.shape[2]
-            band_traces[name] = {"portions": tb[k, 0, :, :used], "rates": tb[k, 1, :, :used]}
-        band_traces["basic"]["step_band"] = tr[kernel.TRACE.index("step_band")]
-        key_of_row = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(ordered))))
+            band_traces[name] = {"portions": by_row(tb[k, 0, :, :used]), "rates": by_row(tb[k, 1, :, :used])}
+        band_traces["basic"]["step_band"] = results["step_band"]
+        key_of_position = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(ordered))))
         for at, row in enumerate(ordered.tolist()):
-            key = keys[int(key_of_row[at])]
-            before[row] = _accumulators_from(key, acc[0, row], vocab)
-            after[row] = _accumulators_from(key, acc[1, row], vocab)
+            key = keys[int(key_of_position[at])]
+            before[row] = _accumulators_from(key, acc[0, at], vocab)
+            after[row] = _accumulators_from(key, acc[1, at], vocab)
     state = _state_columns(final, vocab)
     return Outcome(policy, claims, settled, cols, results, band_traces, variant, variants,
                    {name: _ProfileParams(prof, profile, name) for name in LAYERS},
@@ -462,14 +475,13 @@ def _ordered(enc: Encoded, settled: np.ndarray) -> np.ndarray:
     return settled[settlement_order(enc.person[settled], enc.cols["day"][settled], tie, rank_ties)]
 
 
-def _slices(rows: int, starts: np.ndarray, threads: int) -> list[tuple[int, int, int]]:
-    """(start, stop, first person-year) of up to ``threads`` slices of whole person-years."""
-    if threads <= 1 or len(starts) < 2 or rows < (1 << 14):
+def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, int]]:
+    """(start, stop, first person-year) of chunks of about ``size`` rows of whole person-years."""
+    if rows <= size or len(starts) < 2:
         return [(0, rows, 0)]
-    cuts = sorted(set(np.searchsorted(starts, [rows * t // threads for t in range(threads)]).tolist()))
-    bounds = [int(starts[c]) for c in cuts if c < len(starts)] + [rows]
-    firsts = [c for c in cuts if c < len(starts)]
-    return [(bounds[k], bounds[k + 1], firsts[k]) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]]
+    firsts = np.unique(np.searchsorted(starts, np.arange(0, rows, size)))
+    bounds = np.append(starts[firsts], rows)
+    return [(int(bounds[k]), int(bounds[k + 1]), int(firsts[k])) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]]
 
 
 class _ProfileParams(Mapping):
