@@ -14,9 +14,10 @@ from typing import Any, Iterable, Mapping
 import attrs
 import numpy as np
 
-from .claims import MAX_TOTAL
 from .engine.accumulators import Accumulators
-from .engine.pipeline import COLUMNS, Encoded, run, vocabulary
+from .engine import checks
+from .engine.compiled import choose_engine, kernel_functions
+from .engine.pipeline import Encoded, run, vocabulary
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .settlement import Reject
 
@@ -111,13 +112,13 @@ def close_packed_codes(array: np.ndarray, dtype=np.int64) -> tuple[np.ndarray, n
     return np.flatnonzero(present) + low, (np.cumsum(present, dtype=dtype) - 1)[offset]
 
 
-def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], default: str | None, n: int):
-    """Map an array of names to codes; -1 marks a name outside the vocabulary."""
+def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int) -> np.ndarray:
+    """Names as int16 codes in the vocabulary, -1 where outside it; length 0 when not given."""
     if values is None:
-        return np.full(n, vocabulary.index(default), np.int64), None
+        return np.zeros(0, np.int16)
     names, inverse = factorize(values)
-    lookup = np.array([vocabulary.index(v) if v in vocabulary else -1 for v in names], np.int64)
-    return lookup[inverse], names
+    lookup = np.array([vocabulary.index(v) if v in vocabulary else -1 for v in names], np.int16)
+    return lookup[inverse]
 
 
 def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
@@ -168,13 +169,14 @@ class ClaimIds:
         return np.array(["" if v is None else str(v) for v in self._values[rows].tolist()], dtype=str)
 
 
-def _fen(values: Any, n: int, name: str) -> np.ndarray:
+def _fen(values: Any, name: str) -> np.ndarray:
+    """An amount column as integer fen (int32 kept, other integers as int64); length 0 when not given."""
     if values is None:
-        return np.zeros(n, np.int64)
+        return np.zeros(0, np.int32)
     array = np.asarray(values)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name}: amounts in a batch are integer fen (int64), got dtype {array.dtype}")
-    return array.astype(np.int64, copy=False)
+    return array if array.dtype == np.int32 else array.astype(np.int64, copy=False)
 
 
 def settle_arrays(
@@ -207,6 +209,7 @@ def settle_arrays(
     engine: str | None = None,
     threads: int = 1,
     keep_state: bool = True,
+    chunk_rows: int | None = None,
 ) -> BatchColumns:
     """Settle a batch of inpatient claims given as columns of equal length.
 
@@ -219,93 +222,101 @@ def settle_arrays(
     keeps what explanations need (band portions, accumulators before and after each row).
     ``engine``: "auto" (compiled from 20 000 rows), "compiled" or "interpreted": the same
     kernel either way, to the fen. ``threads``: slices of people the compiled kernel settles
-    at once. ``keep_state=False`` skips the accumulators after the batch.
+    at once, each about ``chunk_rows`` rows of whole people. ``keep_state=False`` skips the
+    accumulators after the batch.
     """
     n = len(total)
-    cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
-    rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
-
-    def bad(mask: np.ndarray, field: str, reason: str) -> None:
-        if mask.any():
-            rejects.append((np.flatnonzero(mask), field, reason))
-
-    days = np.asarray(settled_on, dtype="datetime64[D]")
-    bad(np.isnat(days), "settled_on", "required: a date such as 2025-03-01")
-    safe_days = np.where(np.isnat(days), np.datetime64("1970-01-01"), days)
-    cols["day"] = safe_days.astype(np.int64) + _EPOCH_ORDINAL
-    cols["year"] = safe_days.astype("datetime64[Y]").astype(np.int64) + 1970
-
     vocab = vocabulary(policy)
-    cols["level"], names = _codes(level, list(vocab), None, n)
-    known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
-    bad(cols["level"] < 0, "level", f"unknown hospital level for policy {policy.id}; one of {known}")
-    for field, names_allowed, default in (("place", PLACES, "local"), ("referral", REFERRALS, "none"),
-                                          ("category", CATEGORIES, "ordinary")):
-        values = {"place": place, "referral": referral, "category": category}[field]
-        cols[field], _ = _codes(values, names_allowed, default, n)
-        bad(cols[field] < 0, field, "must be one of " + ", ".join(names_allowed))
-    bad((cols["place"] > 0) & (cols["referral"] == 0), "referral",
-        "required for care outside the insured area: one of referred, emergency, resident, not_referred")
-    cols["age"] = np.full(n, -1, np.int64) if age is None else np.asarray(age, np.int64)
-    bad((cols["age"] < -1) | (cols["age"] > 150), "age", "must be whole years between 0 and 150")
-    cols["retired"] = np.zeros(n, np.int64) if retired is None else np.asarray(retired).astype(np.int64)
-
-    cols["visit"], _ = _codes(visit, ("inpatient", "outpatient"), "inpatient", n)
-    bad(cols["visit"] < 0, "visit", "must be one of inpatient, outpatient")
+    days = np.asarray(settled_on, dtype="datetime64[D]").view(np.int64)
+    # Codes and amounts as given (int16 codes; amounts int32 or int64, as the caller holds them);
+    # a column not given is length 0 for the checks and a constant view for the engine.
+    level_code = _codes(level, list(vocab), n)
+    codes = {"place": _codes(place, PLACES, n), "referral": _codes(referral, REFERRALS, n),
+             "category": _codes(category, CATEGORIES, n), "visit": _codes(visit, ("inpatient", "outpatient"), n)}
     if service is None:
-        cols["service"] = np.full(n, -1, np.int64)
+        service_code = np.zeros(0, np.int16)
     else:
         named = np.asarray(service).astype(str)
-        cols["service"], _ = _codes(np.where(named == "None", "", named), vocab.services + [""], "", n)
-        cols["service"] = np.where(cols["service"] == len(vocab.services), -1, cols["service"])
-        bad((cols["visit"] == 1) & (cols["service"] < 0), "service",
-            f"policy {policy.id} has no such outpatient service; it has {', '.join(vocab.services) or 'none'}")
-    bad((cols["visit"] == 1) & (cols["service"] == -1) & (service is None), "service", "required for an outpatient claim")
-    bad((cols["visit"] == 0) & (cols["service"] >= 0), "service", "only outpatient claims name a service")
-    bad((cols["visit"] == 0) & (cols["level"] >= len(policy.levels)), "level",
-        f"an outpatient institution of policy {policy.id}; an admission needs a hospital level: one of {known}")
-    cols["diseases"] = _disease_masks(diseases, vocab, n)
-    cols["certified"] = _disease_masks(certified, vocab, n)
-    for name, values in (("total", total), ("self_funded", self_funded), ("over_limit", over_limit),
-                         ("pre_self_pay", pre_self_pay), ("bed_fees", bed_fees), ("nursing_fees", nursing_fees)):
-        cols[name] = _fen(values, n, name)
-        bad(cols[name] < 0, name, "amount must not be negative")
-    bad(cols["total"] > MAX_TOTAL, "total", "must not exceed 1000万 yuan (the engine's exact integer range)")
-    parts = cols["self_funded"] + cols["over_limit"] + cols["pre_self_pay"]
-    bad(parts > cols["total"], "total", "must be at least 全自费 + 超限价 + 乙类先行自付")
-    derived = cols["total"] - parts
-    if in_scope is None:
-        cols["in_scope"] = derived
-    else:
-        given = _fen(in_scope, n, "in_scope")
-        cols["in_scope"] = np.where(given < 0, derived, given)
-        bad((given >= 0) & (parts > 0) & (given != derived), "in_scope",
-            "must equal total − 全自费 − 超限价 − 乙类先行自付 when the parts are given")
-        bad(given > cols["total"], "in_scope", "must not exceed total")
-
-    bad(cols["bed_fees"] + cols["nursing_fees"] > cols["in_scope"], "bed_fees",
-        "bed and nursing fees are part of the in-scope cost and must not exceed it")
-
+        service_code = _codes(np.where(named == "None", "", named), vocab.services + [""], n)
+        service_code[service_code == len(vocab.services)] = -1
+    ages = np.zeros(0, np.int16) if age is None else np.asarray(age).astype(np.int16, copy=False)
+    amounts = {name: _fen(values, name) for name, values in (
+        ("total", total), ("self_funded", self_funded), ("over_limit", over_limit), ("pre_self_pay", pre_self_pay),
+        ("in_scope", in_scope), ("bed_fees", bed_fees), ("nursing_fees", nursing_fees))}
+    kind = np.int32 if all(a.dtype == np.int32 for a in amounts.values() if len(a)) else np.int64
+    amounts = {name: a.astype(kind, copy=False) for name, a in amounts.items()}
+    wrong_scheme = np.zeros(0, np.int8)
     if scheme is not None:
-        schemes, code = factorize(scheme)
-        wrong = np.array([v is not None and str(v) != policy.scheme for v in schemes], bool)[code]
-        bad(wrong, "scheme", f"claim is for another scheme but policy {policy.id} is for {policy.scheme!r}")
+        schemes, scheme_code = factorize(scheme)
+        wrong_scheme = np.array([v is not None and str(v) != policy.scheme for v in schemes], np.int8)[scheme_code]
     people, person = factorize(person_id)
-    absent = [i for i in (len(people) - 1,) if people and people[i] is None] + ([people.index("")] if "" in people else [])
-    bad(np.isin(person, absent), "person_id", "required")
+    missing_person = np.zeros(len(people) + 1, np.int8)
+    for i, name in enumerate(people):
+        if name is None or name == "":
+            missing_person[i] = 1
+
+    check = np.zeros(n, np.int8)
+    in_scope_cost = np.zeros(n, kind)
+    check_rows = kernel_functions(choose_engine(engine, n), checks)["check_rows"]
+    check_rows(days, level_code, len(policy.levels), codes["place"], codes["referral"], codes["category"], ages,
+               codes["visit"], service_code, service is not None, amounts["total"], amounts["self_funded"],
+               amounts["over_limit"], amounts["pre_self_pay"], amounts["in_scope"], amounts["bed_fees"],
+               amounts["nursing_fees"], wrong_scheme, person, missing_person, check, in_scope_cost)
+    known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
+    words = {"policy": policy.id, "levels": known, "places": ", ".join(PLACES), "referrals": ", ".join(REFERRALS),
+             "categories": ", ".join(CATEGORIES), "services": ", ".join(vocab.services) or "none",
+             "scheme": repr(policy.scheme)}
+    rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
+    for c in np.flatnonzero(np.bincount(check.view(np.uint8), minlength=len(checks.CHECKS))[1:]) + 1:
+        field, reason = checks.CHECKS[c]
+        rejects.append((np.flatnonzero(check == c), field, reason.format(**words)))
+    del check
+
+    def column(values: np.ndarray, default: int) -> np.ndarray:
+        return values if len(values) else np.broadcast_to(np.int64(default), (n,))
+
+    cols = {"level": level_code, "day": days + _EPOCH_ORDINAL, "year": np.broadcast_to(np.int64(0), (n,)),
+            "age": column(ages, -1),
+            "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int8), 0),
+            "service": column(service_code, -1), "diseases": _disease_masks(diseases, vocab, n),
+            "certified": _disease_masks(certified, vocab, n), "in_scope": in_scope_cost,
+            "fee_reduction": column(np.zeros(0), 0)}
+    cols.update((name, column(values, 0)) for name, values in codes.items())
+    cols.update((name, column(values, 0)) for name, values in amounts.items() if name != "in_scope")
     # ties on a day are broken by claim id: ranked later, only for the rows that tie
     ids = claim_id if isinstance(claim_id, ClaimIds) else ClaimIds(claim_id, n=n)
     enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])
     for rows, field, reason in rejects:
         enc.reject(rows, field, reason)
-    outcome = run(policy, enc, accumulators, trace, engine=engine, threads=threads, keep_state=keep_state)
-    r, settled = outcome.results, outcome.settled
-    cols = outcome.columns  # after the policy's fee reductions (日间病床)
-    funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
-    columns = {
-        "total": cols["total"][settled], "in_scope": cols["in_scope"][settled],
-        "deductible": r["deductible"][settled], "basic": r["basic"][settled], "critical": r["critical"][settled],
-        "assistance": r["assistance"][settled], "backstop": r["backstop"][settled], "funds": funds[settled],
-        "patient": (cols["total"] - funds)[settled],
-    }
-    return BatchColumns(settled, columns, outcome)
+    outcome = run(policy, enc, accumulators, trace, engine=engine, threads=threads, keep_state=keep_state,
+                  chunk_rows=chunk_rows)
+    return BatchColumns(outcome.settled, _SettledColumns(outcome), outcome)
+
+
+class _SettledColumns(Mapping):
+    """RESULT_COLUMNS of the settled rows (int64 fen), each gathered when first asked for."""
+
+    def __init__(self, outcome: Any) -> None:
+        self._outcome = outcome
+        self._done: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in RESULT_COLUMNS:
+            raise KeyError(name)
+        if name not in self._done:
+            r, cols, settled = self._outcome.results, self._outcome.columns, self._outcome.settled
+            if name in ("total", "in_scope"):
+                values = cols[name][settled]
+            elif name in ("funds", "patient"):
+                funds = sum(r[k][settled].astype(np.int64) for k in ("basic", "critical", "assistance", "backstop"))
+                values = funds if name == "funds" else cols["total"][settled] - funds
+            else:
+                values = r[name][settled]
+            self._done[name] = np.asarray(values).astype(np.int64)
+        return self._done[name]
+
+    def __iter__(self):
+        return iter(RESULT_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(RESULT_COLUMNS)

@@ -182,44 +182,35 @@ def settle_table(
     person = _person_codes(table.column("person_id"))
     if (person < 0).any():
         refused.append((np.flatnonzero(person < 0), "person_id", "required"))
-    marks = _row_marks(refused, table.num_rows)
     pool = pa.default_memory_pool()
     pool.release_unused()  # the decimals just replaced: returned, not kept by the allocator
-    routes = list(_route(table, policy, collector, rows_left))
-    if threads > 1 and n >= _MIN_PARALLEL_ROWS:  # at least one slice per thread
-        chunk_rows = min(chunk_rows, -(-n // threads))
-    order, parts = _part_layout(routes, person, chunk_rows)
-    # the engine needs neither: persons are codes now, and claim ids are looked up in the
-    # collector's input-order column for the few rows that tie on a day
-    table = table.drop_columns([c for c in ("person_id", "claim_id") if c in table.column_names])
-    if len(parts) > 1:
-        collector.combine()  # its rows are gathered at random: from one buffer, ~10x faster
-    # The table in part order, so that each part is a contiguous slice: gathered once per column
-    # here instead of once per part, and results written to contiguous positions.
-    in_place = bool((order == np.arange(len(order))).all())
-    if not in_place or (len(parts) > 1 and table.column(0).num_chunks > 1):
-        handed = [table]
-        del table  # so that _in_order holds the only reference
-        table = _in_order(handed, order, threads)
-        person, marks = person[order], [(m[order], f, r) for m, f, r in marks]
-    collector.place(order if rows_left is None else rows_left[order])
-    del order
-
-    # the only references once the locals are deleted: emptied when the parts are settled
-    placed = {"table": table, "person": person, "marks": marks}
-    del table, person, marks
-
-    def settle(pol, start: int, stop: int) -> None:
-        _settle_part(pol, placed["table"].slice(start, stop - start), placed["person"][start:stop], start,
-                     collector, trace, [(np.flatnonzero(m[start:stop]), f, r) for m, f, r in placed["marks"]], engine)
-        pool.release_unused()  # each part's columns: returned, so memory stays flat across parts
-
-    _run_parts(parts, settle, threads)
-    placed.clear()  # amounts and names are settled: freed before the results are assembled
+    for pol, rows in list(_route(table, policy, collector, rows_left)):
+        # one call per policy, over all of its rows: the engine settles them in chunks of whole
+        # people (``chunk_rows``), ``threads`` chunks at once
+        part = table if rows is None else table.take(_int_array(rows))
+        where = (np.arange(n) if rows_left is None else rows_left) if rows is None else \
+            (rows if rows_left is None else rows_left[rows])
+        refused_here = refused if rows is None else _restricted(refused, rows, table.num_rows)
+        _settle_part(pol, part, person if rows is None else person[rows], where, collector, trace, refused_here,
+                     engine, threads, chunk_rows)
+        del part
+    del table, person, refused
     pool.release_unused()
     if n >= _MIN_PARALLEL_ROWS:
         _trim_c_heap()
     return collector.finish(trace)
+
+
+def _restricted(refused: list[tuple[np.ndarray, str, str]], rows: np.ndarray, n: int) -> list[tuple[np.ndarray, str, str]]:
+    """Refused rows (positions in a table of ``n`` rows) as positions among ``rows``."""
+    position = np.full(n, -1, np.int64)
+    position[rows] = np.arange(len(rows))
+    out = []
+    for refused_rows, field, reason in refused:
+        at = position[refused_rows]
+        if (at >= 0).any():
+            out.append((at[at >= 0], field, reason))
+    return out
 
 
 def _amounts_as_fen(table, amounts: str, refused: list):
@@ -232,24 +223,6 @@ def _amounts_as_fen(table, amounts: str, refused: list):
             fen = fen.astype(np.int32)
         table = table.set_column(table.column_names.index(name), name, _int_array(fen))
         del fen
-    return table
-
-
-def _in_order(handed: list, order: np.ndarray, threads: int):
-    """The rows of the table handed over (``handed.pop()``) in ``order``, each column in one
-    piece. A few columns at a time (in threads), so that, as no one else holds the table,
-    each original column is freed as its copy is made."""
-    import pyarrow as pa
-
-    table = handed.pop()
-    taken = _int_array(order)
-    names = table.column_names
-    for wave in _waves(range(len(names)), threads):
-        copies = _in_threads(lambda i, t=table: t.column(i).take(taken).combine_chunks(), wave, threads)
-        for i, column in zip(wave, copies):
-            table = table.set_column(i, names[i], column)
-        del copies
-        pa.default_memory_pool().release_unused()
     return table
 
 
@@ -335,84 +308,10 @@ def _person_codes(column) -> np.ndarray:
     return codes
 
 
-def _part_layout(routes, person: np.ndarray, chunk_rows: int) -> tuple[np.ndarray, list[tuple[Policy, int, int]]]:
-    """Table positions in part order, and the parts as (policy, start, stop) slices of that order.
-
-    A part holds whole people of one policy, about ``chunk_rows`` rows; within it, rows keep
-    their table order (ties on a day fall back to it). Rows no route took come last, in no
-    part: they are refused already.
-    """
-    absent = int(person.max(initial=-1)) + 1  # the code that rows without a person get: one more "person"
-    part_of_row = None
-    policies: list[Policy] = []
-    for pol, rows in routes:
-        codes = person if rows is None else person[rows]
-        if not len(codes):
-            continue
-        if codes.min() < 0:
-            codes = np.where(codes < 0, absent, codes)
-        counts = np.bincount(codes)
-        part_of_person = (np.cumsum(counts) - counts) // chunk_rows
-        part_of_person += len(policies)
-        kind = np.int16 if part_of_person[-1] < (1 << 15) - 1 else np.int32  # radix-sorted when it is 16 bits
-        if rows is None:
-            part_of_row = part_of_person.astype(kind)[codes]
-        else:
-            if part_of_row is None:
-                part_of_row = np.full(len(person), -1, np.int32)
-            part_of_row[rows] = part_of_person[codes]
-        policies += [pol] * (int(part_of_person[-1]) + 1 - len(policies))
-    if part_of_row is None:
-        part_of_row = np.zeros(len(person), np.int16)
-    key = part_of_row
-    if routes and any(rows is not None for _, rows in routes):  # rows no route took sort last
-        kind = np.int16 if len(policies) < (1 << 15) else np.int32
-        key = np.where(part_of_row < 0, len(policies), part_of_row).astype(kind)
-    order = np.argsort(key, kind="stable").astype(_index_type(len(key)))
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(key, minlength=len(policies) + 1))))
-    parts = [(pol, int(bounds[i]), int(bounds[i + 1])) for i, pol in enumerate(policies) if bounds[i + 1] > bounds[i]]
-    return order, parts
-
-
-def _run_parts(parts, settle, threads: int) -> None:
-    """Settle parts one after another, or ``threads`` at a time (never more in memory at once).
-
-    Threads suffice: numpy and Arrow release the interpreter lock in their loops, and
-    parts write disjoint rows of the collector.
-    """
-    if threads == 1:
-        for part in parts:
-            settle(*part)
-        return
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-    with ThreadPoolExecutor(threads) as executor:
-        running: set = set()
-        for part in parts:
-            if len(running) >= threads:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()
-            running.add(executor.submit(settle, *part))
-        for future in running:
-            future.result()
-
-
-def _row_marks(refused: list[tuple[np.ndarray, str, str]], n: int) -> list[tuple[np.ndarray, str, str]]:
-    """Refused rows as one boolean mask per (field, reason), so any slice of rows can look them up."""
-    marks: dict[tuple[str, str], np.ndarray] = {}
-    for rows, field, reason in refused:
-        mask = marks.setdefault((field, reason), np.zeros(n, bool))
-        mask[rows] = True
-    return [(mask, field, reason) for (field, reason), mask in marks.items()]
-
-
 class _Collector:
-    """Gathers settled and rejected rows of the parts, and returns them in input-row order.
+    """Gathers settled and rejected rows, and returns them in input-row order.
 
-    Rejects are kept by input row. Settled results are kept by position in part order
-    (``place``), so that each part writes a contiguous stretch; ``finish`` puts them back
-    in input-row order with one gather per column.
+    Rejects and results are kept by input row; results as int32 fen until ``finish``.
     """
 
     def __init__(self, table, first_row: int, threads: int = 1) -> None:
@@ -421,28 +320,15 @@ class _Collector:
         self.table = table.select([c for c in ("claim_id", "person_id", "settled_on") if c in table.column_names])
         self.first_row = first_row
         self.n = table.num_rows
-        self.seen = np.zeros(self.n, np.int8)  # per input row: rejected (settled ones are added at the end)
+        self.seen = np.zeros(self.n, np.int8)  # per input row: how often rejected (settled ones added at the end)
         self.reject_groups: list[tuple[np.ndarray, str, str]] = []
         self.traces: dict[int, tuple[Step, ...]] = {}
-        self.input_row = np.zeros(0, np.int32)  # the input row of each position
-        self.is_settled = np.zeros(0, bool)  # by position
-        self.policy_code = np.zeros(0, np.int16)
+        self.is_settled = np.zeros(self.n, bool)  # by input row
+        self.policy_code = np.zeros(self.n, np.int16)  # (a table names a handful of policies)
         self.policy_ids: list[str] = []
         self.persons = 0
         self.values: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()  # parts settle in threads; each writes only its own positions
-
-    def combine(self) -> None:
-        """The kept columns each in one piece (a chunked column is freed as its copy is made)."""
-        for i, name in enumerate(self.table.column_names):
-            if self.table.column(i).num_chunks > 1:
-                self.table = self.table.set_column(i, name, self.table.column(i).combine_chunks())
-
-    def place(self, input_row: np.ndarray) -> None:
-        """The input row of each position of the table in part order."""
-        self.input_row = input_row.astype(_index_type(self.n), copy=False)
-        self.is_settled = np.zeros(len(input_row), bool)
-        self.policy_code = np.zeros(len(input_row), np.int16)  # (a table names a handful of policies)
+        self._lock = threading.Lock()
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
         """Refuse input rows."""
@@ -451,27 +337,26 @@ class _Collector:
             self.seen[rows] += 1
             self.reject_groups.append((rows, field, reason))
 
-    def settled(self, positions: np.ndarray, columns: dict[str, np.ndarray], policy_id: str, persons: int) -> None:
-        """Settled rows of a part (at its positions), and how many people they belong to."""
-        for name in _STORED:  # kept as int32: every amount is at most a total, and totals are capped below 2^31 fen
-            column = columns[name]
-            if len(column) and (column.min() < 0 or column.max() > _STORED_MAX):
-                raise RuntimeError(f"a settled {name} is outside 0..{_STORED_MAX} fen")
+    def settled(self, where: np.ndarray | None, rows: np.ndarray, values: dict[str, np.ndarray], policy_id: str,
+                persons: int) -> None:
+        """Settled rows of one policy: ``values`` (the _STORED amounts) by the policy's rows, of
+        which ``rows`` settled; ``where``: the input row of each (None: the same, row for row,
+        and the arrays are kept as they are)."""
         with self._lock:
-            if not self.values:
-                self.values = {name: np.zeros(len(self.input_row), np.int32) for name in _STORED}
             if policy_id not in self.policy_ids:
                 self.policy_ids.append(policy_id)
             code = self.policy_ids.index(policy_id)
-            self.persons += persons  # parts hold whole people: their counts add up
-        for name in _STORED:
-            self.values[name][positions] = columns[name]
-        # funds and patient are not stored but derived at the end: the identity they rest on is checked
-        funds = sum(columns[name] for name in _LAYERS)
-        if not (np.array_equal(funds, columns["funds"]) and np.array_equal(columns["total"] - funds, columns["patient"])):
-            raise RuntimeError("a settled row breaks total = funds + patient")
-        self.is_settled[positions] = True
-        self.policy_code[positions] = code
+            self.persons += persons  # policies settle whole people: their counts add up
+        at = rows if where is None else where[rows]
+        if where is None and not self.values:
+            self.values = {name: values[name] for name in _STORED}
+        else:
+            if not self.values:
+                self.values = {name: np.zeros(self.n, np.int64) for name in _STORED}
+            for name in _STORED:
+                self.values[name][at] = values[name][rows]
+        self.is_settled[at] = True
+        self.policy_code[at] = code
 
     def finish(self, trace: Iterable[int]) -> ScoredTable:
         """Results and rejects in input-row order. Each kept array is freed once it is used,
@@ -481,49 +366,34 @@ class _Collector:
         n = self.n
         rejects = self._rejects()
         # every input row exactly once, settled or rejected: checked, never assumed
-        settled_rows = self.input_row[self.is_settled]
         seen = self.seen
-        seen[settled_rows] += 1
+        seen += self.is_settled
         if not (seen == 1).all():
             rejected = sum(len(g[0]) for g in self.reject_groups)
-            raise RuntimeError(f"{n} rows in but {len(settled_rows)} settled and {rejected} rejected, "
+            raise RuntimeError(f"{n} rows in but {int(self.is_settled.sum())} settled and {rejected} rejected, "
                                f"{int((seen == 0).sum())} missing and {int((seen > 1).sum())} twice")
-        # settled positions in input-row order: through the inverse of the placement
-        settled = np.zeros(n, bool)
-        settled[settled_rows] = True
-        rows = np.flatnonzero(settled)
-        del settled, settled_rows, seen
+        rows = np.flatnonzero(self.is_settled)
+        del seen
         self.seen = self.is_settled = None
-        position_of_row = np.zeros(n, _index_type(n))
-        position_of_row[self.input_row] = np.arange(len(self.input_row))
-        at = position_of_row[rows]
-        del position_of_row
-        identity = len(at) == len(self.input_row) and bool((at == np.arange(len(at))).all())
-        self.input_row = None
         every = len(rows) == n
-        count = len(at)
         results: dict[str, Any] = {"row": None}  # the first column; filled below
         for name in self.table.column_names:  # each kept column given up as it is copied
             results[name] = self.table.column(name) if every else self.table.column(name).take(_int_array(rows))
             self.table = self.table.drop_columns([name])
-        if self.first_row:
-            rows += self.first_row
-        results["row"] = _int_array(rows)
-        del rows  # (its buffer is the row column's now)
-        codes = self.policy_code if identity else self.policy_code[at]
+        codes = self.policy_code if every else self.policy_code[rows]
         self.policy_code = None
         results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
         del codes
 
-        def widened(values: np.ndarray | None) -> np.ndarray:
+        def taken(values: np.ndarray | None) -> np.ndarray:
             if values is None:
-                return np.zeros(count, np.int64)
-            return (values if identity else values[at]).astype(np.int64)
+                return np.zeros(len(rows), np.int64)
+            return (values if every else values[rows]).astype(np.int64)
 
         columns: dict[str, np.ndarray] = {}
         for wave in _waves(_STORED, self.threads):  # a few columns at a time, each kept array freed after
             arrays = [self.values.pop(name, None) for name in wave]
-            columns.update(zip(wave, _in_threads(widened, arrays, self.threads)))
+            columns.update(zip(wave, _in_threads(taken, arrays, self.threads)))
             del arrays
         funds = columns["basic"].copy()
         for name in _LAYERS[1:]:
@@ -531,6 +401,13 @@ class _Collector:
         columns["funds"] = funds
         columns["patient"] = columns["total"] - funds
         del funds
+        # what the engine guarantees, checked: no payment below zero, the funds never above the bill
+        for name in ("deductible", *_LAYERS, "patient"):
+            if len(rows) and columns[name].min() < 0:
+                raise RuntimeError(f"a settled row has a negative {name}")
+        if self.first_row:
+            rows += self.first_row
+        results["row"] = _int_array(rows)
         for name in RESULT_FIELDS:
             results[name] = _int_array(columns.pop(name))
         return ScoredTable(pa.table(results), rejects, self.traces, self.persons)
@@ -619,45 +496,57 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
         yield pol, np.flatnonzero(assigned == index)
 
 
-def _settle_part(policy: Policy, part, person: np.ndarray, start: int, collector: _Collector, trace,
-                 rejected: list[tuple[np.ndarray, str, str]], engine: str) -> None:
-    """Settle one slice of whole people on one policy: the placed table's rows from ``start``.
-
-    Amounts are int64 fen already; ``person``: the rows' person codes; ``rejected``: rows
-    of the part refused so far (field, reason).
-    """
+def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray, collector: _Collector, trace,
+                 rejected: list[tuple[np.ndarray, str, str]], engine: str, threads: int, chunk_rows: int) -> None:
+    """Settle the rows of one policy: ``part`` (amounts in fen already), the input row of each
+    (``where``), their person codes, and the rows refused so far (as positions in ``part``)."""
     from .batch import ClaimIds, settle_arrays
 
-    where = collector.input_row[start:start + part.num_rows]  # the rows' numbers in the input
-    rejected = [r for r in rejected if len(r[0])]
-    kwargs: dict[str, Any] = {}
-    for name in part.column_names:
-        column = part.column(name)
-        if name in _AMOUNTS:
-            kwargs[name] = column.to_numpy()
-        elif name in ("settled_on", "admitted_on"):
-            day = _days(column, rejected, name)
-            if name == "settled_on":
-                kwargs[name] = day
-        elif name in ("age", "retired"):
-            kwargs[name] = _integers(column, name, rejected, default=-1 if name == "age" else 0)
-        elif name in CLAIM_FIELDS:
-            kwargs[name] = column
-    kwargs["person_id"] = person
-    if "claim_id" in collector.table.column_names:
-        kwargs["claim_id"] = ClaimIds(collector.table.column("claim_id"), where)
-    wanted = sorted({int(r) for r in trace} & set(where.tolist())) if trace else []
-    batch = settle_arrays(policy, **kwargs, rejected=rejected, trace=bool(wanted), engine=engine, keep_state=False)
+    def settle(rows: np.ndarray | None, traced: bool):
+        """settle_arrays on the part's ``rows`` (None: all)."""
+        sub = part if rows is None else part.take(_int_array(rows))
+        refused = rejected if rows is None else _restricted(rejected, rows, part.num_rows)
+        refused = [r for r in refused if len(r[0])]
+        kwargs: dict[str, Any] = {}
+        for name in sub.column_names:
+            column = sub.column(name)
+            if name in _AMOUNTS:
+                kwargs[name] = column.to_numpy()
+            elif name in ("settled_on", "admitted_on"):
+                day = _days(column, refused, name)
+                if name == "settled_on":
+                    kwargs[name] = day
+            elif name in ("age", "retired"):
+                kwargs[name] = _integers(column, name, refused, default=-1 if name == "age" else 0)
+            elif name in CLAIM_FIELDS:
+                kwargs[name] = column
+        kwargs["person_id"] = person if rows is None else person[rows]
+        if "claim_id" in collector.table.column_names:
+            kwargs["claim_id"] = ClaimIds(collector.table.column("claim_id"), where if rows is None else where[rows])
+        return settle_arrays(policy, **kwargs, rejected=refused, trace=traced, engine=engine, threads=threads,
+                             keep_state=False, chunk_rows=chunk_rows)
+
+    batch = settle(None, False)
     for rows, field, reason in batch.reject_groups:
         collector.reject(where[rows], field, reason)
-    collector.settled(start + batch.row, dict(batch.columns), policy.id, len(np.unique(person[batch.row])))
-    if wanted:
+    settled_people = np.bincount(person[batch.row]) if len(batch.row) else np.zeros(0, np.int64)
+    outcome = batch._outcome
+    values = {"total": outcome.columns["total"], "in_scope": outcome.columns["in_scope"], **outcome.results}
+    whole = len(where) == collector.n and (not len(where) or bool(where[0] == 0 and where[-1] == len(where) - 1))
+    collector.settled(None if whole else where, batch.row, values, policy.id, int(np.count_nonzero(settled_people)))
+    del batch, outcome, values
+    wanted = np.flatnonzero(np.isin(where, np.fromiter((int(r) for r in trace), np.int64))) if trace else []
+    if len(wanted):
+        # explained by settling again just the people of the traced rows, traced: accumulators
+        # belong to a person, so their rows settle exactly as in the whole table
         from .explain import steps_for
 
-        outcome = batch._outcome
-        settled = set(batch.row.tolist())
-        local = {int(w): i for i, w in enumerate(where.tolist())}
-        for row in wanted:
+        rows = np.flatnonzero(np.isin(person, person[wanted]))
+        traced = settle(rows, True)
+        outcome = traced._outcome
+        settled = set(traced.row.tolist())
+        local = {int(where[r]): i for i, r in enumerate(rows.tolist())}
+        for row in where[wanted].tolist():
             i = local[row]
             if i in settled:
                 r = {k: int(v[i]) for k, v in outcome.results.items()}

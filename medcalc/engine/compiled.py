@@ -20,7 +20,7 @@ import types
 import warnings
 from typing import Callable
 
-from . import kernel
+from . import checks, kernel
 
 __all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available"]
 
@@ -57,26 +57,28 @@ def numba_available() -> bool:
     return True
 
 
-def kernel_functions(engine: str) -> dict[str, Callable]:
-    """The kernel's functions by name: as written ("interpreted") or compiled by numba."""
+def kernel_functions(engine: str, module: types.ModuleType = kernel) -> dict[str, Callable]:
+    """A kernel module's functions by name (its FUNCTIONS): as written ("interpreted") or
+    compiled by numba. The kernels: ``kernel`` (settlement) and ``checks`` (claim checks)."""
     if engine == "interpreted":
-        return {name: getattr(kernel, name) for name in kernel.FUNCTIONS}
-    return _compiled()
+        return {name: getattr(module, name) for name in module.FUNCTIONS}
+    return _compiled(module.__name__)
 
 
-@functools.lru_cache(maxsize=1)
-def _compiled() -> dict[str, Callable]:
+@functools.lru_cache(maxsize=None)
+def _compiled(name: str) -> dict[str, Callable]:
     import numba
 
-    shared = dict(vars(kernel))  # the module's globals: constants, numpy, and the functions
-    for name in kernel.FUNCTIONS:
-        original = getattr(kernel, name)
+    module = {kernel.__name__: kernel, checks.__name__: checks}[name]
+    shared = dict(vars(module))  # the module's globals: constants, numpy, and the functions
+    for name in module.FUNCTIONS:
+        original = getattr(module, name)
         copy = types.FunctionType(original.__code__, shared, name, original.__defaults__)
         # the cache is keyed by module, name and source file: the copy is the original to it
         copy.__module__, copy.__qualname__ = original.__module__, original.__qualname__
         # Callees are inlined into the loop, and no reference counts are kept: the kernel
         # allocates nothing, and counting every array passed to a layer for every row
         # (atomic increments) cost more than the arithmetic.
-        inline = "never" if name == kernel.FUNCTIONS[-1] else "always"
+        inline = "never" if name in ("gather", "scatter", module.FUNCTIONS[-1]) else "always"
         shared[name] = numba.njit(copy, nogil=True, cache=True, inline=inline, _nrt=False)
-    return {name: shared[name] for name in kernel.FUNCTIONS}
+    return {name: shared[name] for name in module.FUNCTIONS}

@@ -21,7 +21,7 @@ from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, kernel, outpatient
 from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
-from .common import Vocabulary
+from .common import Vocabulary, dense_codes
 from .compiled import choose_engine, kernel_functions
 from .profiles import profile_codes
 
@@ -184,7 +184,6 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
         cols["age"][i] = -1 if c.age is None else c.age
         cols["retired"][i] = c.retired
         cols["day"][i] = c.settled_on.toordinal()
-        cols["year"][i] = c.settled_on.year
         cols["total"][i] = c.total
         cols["self_funded"][i] = c.self_funded
         cols["over_limit"][i] = c.over_limit
@@ -201,13 +200,14 @@ def _coverage_text(policy: Policy) -> str:
     return f"policy {policy.id} covers {shown}"
 
 
-def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tuple[np.ndarray, list[ResolvedPolicy]]:
-    """The rule versions in force for each row's day; rows on a day without them are rejected."""
-    variant = np.full(len(enc.ok), -1, np.int64)
+def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tuple[np.ndarray, list[ResolvedPolicy], np.ndarray]:
+    """The rule versions in force for each row's day, and the row's accumulation year (the
+    calendar year of its day); rows on a day without rules in force are rejected."""
+    variant = np.full(len(enc.ok), -1, np.int32)
     variants: list[ResolvedPolicy] = []
     index: dict[int, int] = {}
     live = np.flatnonzero(enc.ok)
-    days, day_of = np.unique(enc.cols["day"][live], return_inverse=True)
+    days, day_of = dense_codes(enc.cols["day"][live])
     day_variant = np.full(len(days), -1, np.int64)
     service = enc.cols["service"][live]
     outpatient = service >= 0
@@ -234,13 +234,15 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tupl
             enc.reject(rows, "settled_on", f"outpatient service {services[s]!r} is not in force on {date}; it covers {spans}")
     variant[live] = day_variant[day_of]
     variant[~enc.ok] = -1
-    used = np.unique(variant[variant >= 0])
+    year = np.zeros(len(enc.ok), np.int32)
+    year[live] = np.array([dt.date.fromordinal(int(d)).year for d in days.tolist()], np.int32)[day_of]
+    used = np.flatnonzero(np.bincount(variant[variant >= 0], minlength=len(variants)))
     if len(used) < len(variants):  # keep only the versions some settled row uses, numbered densely
-        renumber = np.full(len(variants), -1, np.int64)
+        renumber = np.full(len(variants), -1, np.int32)
         renumber[used] = np.arange(len(used))
         variants = [variants[i] for i in used.tolist()]
-        variant = np.where(variant >= 0, renumber[np.maximum(variant, 0)], -1)
-    return variant, variants
+        variant = np.where(variant >= 0, renumber[np.maximum(variant, 0)], -1).astype(np.int32)
+    return variant, variants, year
 
 
 def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPolicy, np.ndarray]:
@@ -269,17 +271,25 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
         return np.zeros(0, np.int64)
     first = int(day.min())
     span = int(day.max()) - first + 1
-    if int(person.max()) < (1 << 62) // span:  # one int64 key and a stable radix sort
-        key = person * span + (day - first)
+    row_bits = max(1, (n - 1).bit_length())
+    people = int(person.max()) + 1
+    if people * span < (1 << (63 - row_bits)):
+        # One sort of a packed key (person | day | row): the row in the low bits makes every key
+        # distinct, so an unstable sort is stable, and the key gives the permutation back.
+        key = (person.astype(np.int64) * span + (day - first)) << row_bits
+        key |= np.arange(n, dtype=np.int64)
+        key.sort()
+        order = key & ((1 << row_bits) - 1)
+        key >>= row_bits  # (person, day) of each position
+        sorted_key = key
+    elif int(person.max()) < (1 << 62) // span:  # pragma: no cover - beyond 2^63 person-day-rows
+        key = person.astype(np.int64) * span + (day - first)
         order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
     else:  # pragma: no cover - beyond 10^13 person-days
-        key = None
-        order = np.lexsort((np.arange(n), day, person))
+        return np.lexsort((np.arange(n), tie if tie is not None else np.zeros(n, np.int64), day, person))
     if tie is None and rank_ties is None:
         return order
-    if key is None:  # pragma: no cover
-        return np.lexsort((np.arange(n), tie, day, person))
-    sorted_key = key[order]
     same = sorted_key[1:] == sorted_key[:-1]
     if not same.any():
         return order
@@ -351,17 +361,19 @@ def run(
     engine: str | None = None,
     threads: int = 1,
     keep_state: bool = True,
+    chunk_rows: int | None = None,
 ) -> Outcome:
     """Settle encoded claims: rules in force, profiles and their parameters, settlement order, kernel.
 
     ``engine``: "auto" (by size), "compiled" or "interpreted" (see ``medcalc.engine.compiled``).
-    ``threads``: slices of whole person-years settled at once by the compiled kernel.
+    ``threads``: chunks of whole person-years (about ``chunk_rows`` rows each) settled at once.
     ``keep_state``: return each person-year's accumulators after the batch.
     """
     n = len(enc.ok)
     cols = enc.cols
     vocab = vocabulary(policy)
-    variant, variants = _resolve_variants(policy, enc, vocab.services)
+    variant, variants, year = _resolve_variants(policy, enc, vocab.services)
+    cols = dict(cols, year=year)
     live = np.flatnonzero(enc.ok)
     profile, representative = profile_codes(cols, variant, live)
     # the layers' parameters, looked up once per profile on a representative row
@@ -404,31 +416,37 @@ def run(
     final = np.zeros((len(groups) if keep_state else 0, width), np.int64)
 
     t_basic, t_critical = builds["basic"].tables, builds["critical"].tables
-    res = np.zeros((len(kernel.RESULTS), n), np.int64)
+    # payments by input row: int32, since every payment is at most its claim's total, which
+    # the checks cap at MAX_TOTAL < 2^31 fen
+    res = np.zeros((len(kernel.RESULTS), n), np.int32)
     bands = max(t_basic.rates.shape[2], t_critical.rates.shape[2])
     traced = len(ordered) if trace else 0  # trace columns by position in settlement order
     tr = np.zeros((len(kernel.TRACE), traced), np.int64)
     tb = np.zeros((2, 2, traced, bands), np.int64)
     acc = np.zeros((2, traced, width), np.int64)
     chosen = choose_engine(engine, len(ordered))
-    settle_rows = kernel_functions(chosen)["settle_rows"]
     inputs = (enc.person, cols["year"], profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])
     tables = (prof, np.ascontiguousarray(t_basic.schedules, np.int64), t_basic.edges, t_basic.rates,
               t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges, t_critical.rates,
               max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
+
+    functions = kernel_functions(chosen)
+    settle_rows, gather, scatter = functions["settle_rows"], functions["gather"], functions["scatter"]
 
     def settle_chunk(chunk: tuple[int, int, int]) -> None:
         # The chunk's rows gathered into settlement order first, so that the kernel reads and
         # writes contiguous memory: gathers run many loads at once, the kernel one row at a time.
         start, stop, first_group = chunk
         rows = ordered[start:stop]
-        gathered = [np.take(column, rows).astype(np.int64, copy=False) for column in inputs]
+        gathered = np.empty((len(inputs), stop - start), np.int64)
+        for column, target in zip(inputs, gathered):
+            gather(rows, column, target)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
         settle_rows(*gathered, *tables, first_group, init, final, np.zeros(width, np.int64), out, trace, tr, tb, acc)
-        res[:, rows] = out
+        scatter(rows, out, res)
 
-    chunks = [(0, len(ordered), 0)] if trace else _chunks(len(ordered), starts, CHUNK_ROWS)
-    if threads > 1 and chosen == "compiled" and len(chunks) > 1:
+    chunks = [(0, len(ordered), 0)] if trace else _chunks(len(ordered), starts, chunk_rows or CHUNK_ROWS)
+    if threads > 1 and len(chunks) > 1:
         from concurrent.futures import ThreadPoolExecutor  # the compiled kernel and numpy's gathers release the GIL
 
         with ThreadPoolExecutor(threads) as executor:
@@ -479,7 +497,7 @@ def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, in
     """(start, stop, first person-year) of chunks of about ``size`` rows of whole person-years."""
     if rows <= size or len(starts) < 2:
         return [(0, rows, 0)]
-    firsts = np.unique(np.searchsorted(starts, np.arange(0, rows, size)))
+    firsts = np.unique(np.searchsorted(starts, np.arange(0, rows, size), side="right") - 1)
     bounds = np.append(starts[firsts], rows)
     return [(int(bounds[k]), int(bounds[k + 1]), int(firsts[k])) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]]
 
