@@ -9,7 +9,7 @@ anything ``np.asarray(..., "datetime64[D]")`` accepts, such as ISO strings).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -84,9 +84,11 @@ def factorize(values: Any) -> tuple[list, np.ndarray]:
             values = values.combine_chunks()
         encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
         names = encoded.dictionary.to_pylist() + [None]
-        codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
         return names, codes
     array = np.asarray(values)
+    if array.dtype.kind in "iu" and len(array) and 0 <= array.min() and array.max() < 4 * len(array):
+        return _Numbers(int(array.max()) + 1), array  # small whole numbers (a table's person codes): their own codes
     packed = close_packed_codes(array) if array.dtype.kind in "iu" else None
     if packed is not None:  # (a table's person codes): no sort needed
         return packed[0].tolist(), packed[1]
@@ -94,6 +96,31 @@ def factorize(values: Any) -> tuple[list, np.ndarray]:
         array = array.astype(str)
     names, inverse = np.unique(array, return_inverse=True)
     return names.tolist(), inverse.reshape(-1).astype(np.int64)
+
+
+class _Numbers(Sequence):
+    """The values 0 .. size-1, each its own name (codes that need no table)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(range(self._size))[i]
+        if not -self._size <= i < self._size:
+            raise IndexError(i)
+        return i % self._size
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, (int, np.integer)) and 0 <= value < self._size
+
+    def index(self, value, *args) -> int:
+        if value not in self:
+            raise ValueError(value)
+        return int(value)
 
 
 def close_packed_codes(array: np.ndarray, dtype=np.int64) -> tuple[np.ndarray, np.ndarray] | None:
@@ -251,7 +278,7 @@ def settle_arrays(
         wrong_scheme = np.array([v is not None and str(v) != policy.scheme for v in schemes], np.int8)[scheme_code]
     people, person = factorize(person_id)
     missing_person = np.zeros(len(people) + 1, np.int8)
-    for i, name in enumerate(people):
+    for i, name in enumerate(() if isinstance(people, _Numbers) else people):
         if name is None or name == "":
             missing_person[i] = 1
 
@@ -275,7 +302,7 @@ def settle_arrays(
     def column(values: np.ndarray, default: int) -> np.ndarray:
         return values if len(values) else np.broadcast_to(np.int64(default), (n,))
 
-    cols = {"level": level_code, "day": days + _EPOCH_ORDINAL, "year": np.broadcast_to(np.int64(0), (n,)),
+    cols = {"level": level_code, "day": days + _EPOCH_ORDINAL,
             "age": column(ages, -1),
             "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int8), 0),
             "service": column(service_code, -1), "diseases": _disease_masks(diseases, vocab, n),

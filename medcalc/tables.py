@@ -290,6 +290,8 @@ def _person_codes(column) -> np.ndarray:
 
     if pa.types.is_integer(column.type) and len(column):
         ids = (column.fill_null(0) if column.null_count else column).to_numpy().astype(np.int64, copy=False)
+        if not column.null_count and 0 <= ids.min() and ids.max() < 4 * len(ids):
+            return ids  # small whole numbers: codes as they are (codes need not be dense)
         packed = close_packed_codes(ids, _index_type(len(ids)))  # close-packed integer ids: ranked without hashing
         if packed is not None:
             codes = packed[1]

@@ -14,28 +14,10 @@ import numpy as np
 from ..money import RATIO_ONE
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
 
-__all__ = ["Gathered", "Vocabulary", "choose_one", "dense_codes", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
+__all__ = ["Gathered", "Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
 
 #: Stands for "no limit" in int64 columns (larger than any amount of fen).
 NO_LIMIT = np.int64(1) << 60
-
-
-def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values sorted, code of each value among them) for an integer array.
-
-    Values of a small range (days, levels) are numbered through a table of the values
-    present, without sorting; any other array by ``np.unique``.
-    """
-    if not len(values):
-        return values[:0], np.zeros(0, np.int64)
-    low, high = int(values.min()), int(values.max())
-    if high - low <= max(1 << 16, len(values)):
-        present = np.zeros(high - low + 1, bool)
-        present[values - low] = True
-        codes = np.cumsum(present, dtype=np.int32) - 1
-        return np.flatnonzero(present) + low, codes[values - low]
-    distinct, codes = np.unique(values, return_inverse=True)
-    return distinct, codes.reshape(-1)
 
 
 def half_up(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:

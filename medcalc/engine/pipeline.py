@@ -21,7 +21,7 @@ from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, kernel, outpatient
 from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
-from .common import Vocabulary, dense_codes
+from .common import Vocabulary
 from .compiled import choose_engine, kernel_functions
 from .profiles import profile_codes
 
@@ -106,7 +106,7 @@ def reject_objects(groups: Sequence[tuple[np.ndarray, str, str]], claim_ids: Seq
     return sorted(out, key=lambda r: r.row)
 
 
-COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day", "year",
+COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day",
            "total", "self_funded", "over_limit", "pre_self_pay", "in_scope",
            "visit", "service", "diseases", "certified", "bed_fees", "nursing_fees", "fee_reduction")
 
@@ -200,49 +200,55 @@ def _coverage_text(policy: Policy) -> str:
     return f"policy {policy.id} covers {shown}"
 
 
-def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tuple[np.ndarray, list[ResolvedPolicy], np.ndarray]:
-    """The rule versions in force for each row's day, and the row's accumulation year (the
-    calendar year of its day); rows on a day without rules in force are rejected."""
+def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tuple[np.ndarray, list[ResolvedPolicy]]:
+    """The rule versions in force for each row's day; rows on a day without them are rejected.
+
+    Rules are looked up once per distinct day, and rows mapped through a table of the days
+    in their range (no sort).
+    """
     variant = np.full(len(enc.ok), -1, np.int32)
     variants: list[ResolvedPolicy] = []
     index: dict[int, int] = {}
     live = np.flatnonzero(enc.ok)
-    days, day_of = dense_codes(enc.cols["day"][live])
-    day_variant = np.full(len(days), -1, np.int64)
-    service = enc.cols["service"][live]
-    outpatient = service >= 0
-    # one lookup per distinct day and service; rows are then mapped in one gather
-    in_force = np.ones((len(days), len(services) + 1), bool)  # last column: admissions
-    for d, day in enumerate(days.tolist()):
-        resolved, in_force[d] = _rules_on(policy, day, services)
+    if not len(live):
+        return variant, variants
+    day = enc.cols["day"][live]
+    first = int(day.min())
+    offset = day - first
+    present = np.zeros(int(offset.max()) + 1, bool)
+    present[offset] = True
+    day_variant = np.full(len(present), -1, np.int32)
+    in_force = np.ones((len(present), len(services) + 1), bool)  # per day: each service, then admissions
+    for d in np.flatnonzero(present).tolist():
+        resolved, in_force[d] = _rules_on(policy, first + d, services)
         if id(resolved) not in index:
             index[id(resolved)] = len(variants)
             variants.append(resolved)
         day_variant[d] = index[id(resolved)]
-    column = np.where(outpatient, service, len(services))
-    missing = ~in_force[day_of, column]
-    for d, s in sorted(set(zip(day_of[missing].tolist(), column[missing].tolist()))):
-        rows = live[missing & (day_of == d) & (column == s)]
-        date = dt.date.fromordinal(int(days[d]))
-        if s == len(services):
-            resolved = variants[day_variant[d]]
-            absent = next(k for k in REQUIRED_RULES if resolved.rule(k) is None)
-            enc.reject(rows, "settled_on", f"no {absent} rule in force on {date}; {_coverage_text(policy)}")
-        else:
-            key = f"outpatient.service.{services[s]}"
-            spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"
-            enc.reject(rows, "settled_on", f"outpatient service {services[s]!r} is not in force on {date}; it covers {spans}")
-    variant[live] = day_variant[day_of]
-    variant[~enc.ok] = -1
-    year = np.zeros(len(enc.ok), np.int32)
-    year[live] = np.array([dt.date.fromordinal(int(d)).year for d in days.tolist()], np.int32)[day_of]
-    used = np.flatnonzero(np.bincount(variant[variant >= 0], minlength=len(variants)))
-    if len(used) < len(variants):  # keep only the versions some settled row uses, numbered densely
-        renumber = np.full(len(variants), -1, np.int32)
-        renumber[used] = np.arange(len(used))
-        variants = [variants[i] for i in used.tolist()]
-        variant = np.where(variant >= 0, renumber[np.maximum(variant, 0)], -1).astype(np.int32)
-    return variant, variants, year
+    variant[live] = day_variant[offset]
+    if not in_force[present].all():  # some rows' visits have no rules on their day
+        service = enc.cols["service"][live]
+        column = np.where(service >= 0, service, len(services))
+        missing = ~in_force[offset, column]
+        for d, s in sorted(set(zip(offset[missing].tolist(), column[missing].tolist()))):
+            rows = live[missing & (offset == d) & (column == s)]
+            date = dt.date.fromordinal(first + d)
+            if s == len(services):
+                resolved = variants[day_variant[d]]
+                absent = next(k for k in REQUIRED_RULES if resolved.rule(k) is None)
+                enc.reject(rows, "settled_on", f"no {absent} rule in force on {date}; {_coverage_text(policy)}")
+            else:
+                key = f"outpatient.service.{services[s]}"
+                spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"
+                enc.reject(rows, "settled_on", f"outpatient service {services[s]!r} is not in force on {date}; it covers {spans}")
+        variant[~enc.ok] = -1
+        used = np.flatnonzero(np.bincount(variant[variant >= 0], minlength=len(variants)))
+        if len(used) < len(variants):  # keep only the versions some settled row uses, numbered densely
+            renumber = np.full(len(variants), -1, np.int32)
+            renumber[used] = np.arange(len(used))
+            variants = [variants[i] for i in used.tolist()]
+            variant = np.where(variant >= 0, renumber[np.maximum(variant, 0)], -1).astype(np.int32)
+    return variant, variants
 
 
 def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPolicy, np.ndarray]:
@@ -259,8 +265,9 @@ def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPo
 
 
 def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None = None,
-                     rank_ties=None) -> np.ndarray:
-    """Rows sorted by (person, settlement day, claim-id rank, input row): the settling order.
+                     rank_ties=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by (person, settlement day, claim-id rank, input row): the settling order,
+    with the person and the day of each position in it.
 
     The year need not be a key: it follows from the day. ``tie`` ranks claim ids over all
     rows; without it, ``rank_ties(rows)`` ranks the ids of just the rows that share a
@@ -268,7 +275,7 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
     """
     n = len(person)
     if n == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), person[:0], day[:0]
     first = int(day.min())
     span = int(day.max()) - first + 1
     row_bits = max(1, (n - 1).bit_length())
@@ -281,26 +288,21 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
         key.sort()
         order = key & ((1 << row_bits) - 1)
         key >>= row_bits  # (person, day) of each position
-        sorted_key = key
-    elif int(person.max()) < (1 << 62) // span:  # pragma: no cover - beyond 2^63 person-day-rows
+    else:  # pragma: no cover - beyond 2^63 person-day-rows
         key = person.astype(np.int64) * span + (day - first)
         order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
-    else:  # pragma: no cover - beyond 10^13 person-days
-        return np.lexsort((np.arange(n), tie if tie is not None else np.zeros(n, np.int64), day, person))
-    if tie is None and rank_ties is None:
-        return order
-    same = sorted_key[1:] == sorted_key[:-1]
-    if not same.any():
-        return order
-    tied = np.zeros(n, bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    at = np.flatnonzero(tied)  # positions in the order; runs of equal keys are contiguous
-    rows = order[at]
-    ranks = tie[rows] if tie is not None else rank_ties(rows)
-    order[at] = rows[np.lexsort((rows, ranks, sorted_key[at]))]
-    return order
+        key = key[order]
+    if tie is not None or rank_ties is not None:
+        same = key[1:] == key[:-1]
+        if same.any():
+            tied = np.zeros(n, bool)
+            tied[1:] |= same
+            tied[:-1] |= same
+            at = np.flatnonzero(tied)  # positions in the order; runs of equal keys are contiguous
+            rows = order[at]
+            ranks = tie[rows] if tie is not None else rank_ties(rows)
+            order[at] = rows[np.lexsort((rows, ranks, key[at]))]
+    return order, key // span, key % span + first
 
 
 class _StateKeys(Sequence):
@@ -325,6 +327,15 @@ class _StateKeys(Sequence):
 
     def __iter__(self):
         return iter(self._keys())
+
+
+def _years(day: np.ndarray) -> np.ndarray:
+    """The calendar year of each day (ordinals), through a table of the days in their range."""
+    if not len(day):
+        return np.zeros(0, np.int32)
+    first, last = int(day.min()), int(day.max())
+    table = np.array([dt.date.fromordinal(d).year for d in range(first, last + 1)], np.int32)
+    return table[day - first]
 
 
 def _person_years(person: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -372,8 +383,7 @@ def run(
     n = len(enc.ok)
     cols = enc.cols
     vocab = vocabulary(policy)
-    variant, variants, year = _resolve_variants(policy, enc, vocab.services)
-    cols = dict(cols, year=year)
+    variant, variants = _resolve_variants(policy, enc, vocab.services)
     live = np.flatnonzero(enc.ok)
     profile, representative = profile_codes(cols, variant, live)
     # the layers' parameters, looked up once per profile on a representative row
@@ -404,9 +414,10 @@ def run(
             cols["bed_fees"][settled], cols["nursing_fees"][settled])
         cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction)
 
-    ordered = _ordered(enc, settled)
+    ordered, person_at, day_at = _ordered(enc, settled)
+    year_at = _years(day_at)
     initial = {(a.person_id, a.year): a for a in accumulators}
-    starts, groups = _person_years(enc.person[ordered], cols["year"][ordered])
+    starts, groups = _person_years(person_at, year_at)
     keys = _StateKeys(enc.people, groups)
     width = kernel.S_KEYED + 2 * max(1, len(vocab.services)) + 2 * max(1, len(vocab.assistance_groups))
     init = np.zeros((len(groups) if initial else 0, width), np.int64)
@@ -425,7 +436,7 @@ def run(
     tb = np.zeros((2, 2, traced, bands), np.int64)
     acc = np.zeros((2, traced, width), np.int64)
     chosen = choose_engine(engine, len(ordered))
-    inputs = (enc.person, cols["year"], profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])
+    inputs = (profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])  # by input row: gathered per chunk
     tables = (prof, np.ascontiguousarray(t_basic.schedules, np.int64), t_basic.edges, t_basic.rates,
               t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges, t_critical.rates,
               max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
@@ -442,7 +453,8 @@ def run(
         for column, target in zip(inputs, gathered):
             gather(rows, column, target)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
-        settle_rows(*gathered, *tables, first_group, init, final, np.zeros(width, np.int64), out, trace, tr, tb, acc)
+        settle_rows(person_at[start:stop], year_at[start:stop], *gathered, *tables, first_group, init, final,
+                    np.zeros(width, np.int64), out, trace, tr, tb, acc)
         scatter(rows, out, res)
 
     chunks = [(0, len(ordered), 0)] if trace else _chunks(len(ordered), starts, chunk_rows or CHUNK_ROWS)
@@ -483,14 +495,17 @@ def run(
                    enc.reject_groups, state, keys, vocab, initial, before, after, enc.claim_ids)
 
 
-def _ordered(enc: Encoded, settled: np.ndarray) -> np.ndarray:
-    """The settled input rows in settlement order."""
+def _ordered(enc: Encoded, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The settled input rows in settlement order, with the person code and day of each."""
     rank_ties = None
     if enc.tie is None and enc.claim_ids is not None:
         def rank_ties(rows: np.ndarray) -> np.ndarray:
             return np.unique(enc.claim_ids.texts(settled[rows]), return_inverse=True)[1].reshape(-1)
     tie = enc.tie[settled] if enc.tie is not None else None
-    return settled[settlement_order(enc.person[settled], enc.cols["day"][settled], tie, rank_ties)]
+    every = len(settled) == len(enc.ok)
+    order, person, day = settlement_order(enc.person if every else enc.person[settled],
+                                          enc.cols["day"] if every else enc.cols["day"][settled], tie, rank_ties)
+    return (order if every else settled[order]), person, day
 
 
 def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, int]]:
