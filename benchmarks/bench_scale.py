@@ -55,12 +55,25 @@ def _peak_mb() -> float:
 # ---------------------------------------------------------------- the runs (each in a child process)
 
 
+def _load_kernels() -> float:
+    """Seconds to import numba and load the compiled kernels (from the cache), on a small batch
+    of the file's column types: timed apart, so that "compute" is the scoring alone."""
+    import medcalc
+    from medcalc.synthetic import synthetic_claims
+
+    claims = synthetic_claims(POLICY, 30_000, seed=1, yuan=True)
+    t = time.perf_counter()
+    medcalc.settle_table(claims, POLICY, amounts="yuan", engine="compiled")
+    return time.perf_counter() - t
+
+
 def run_medcalc(source: str, out: str) -> dict:
     import medcalc
     from medcalc.cli import _whole_file
     from medcalc.io import ResultWriter, read_batches
 
     policy = medcalc.load_policy(POLICY)
+    load = _load_kernels()
     t0 = time.perf_counter()
     held = [_whole_file(read_batches(source))]  # as `medcalc score` reads a file in one piece
     rows = held[0].num_rows
@@ -69,7 +82,7 @@ def run_medcalc(source: str, out: str) -> dict:
     t2 = time.perf_counter()
     _write(ResultWriter, scored, out)
     t3 = time.perf_counter()
-    return {"rows": rows, "read": t1 - t0, "compute": t2 - t1, "write": t3 - t2}
+    return {"rows": rows, "kernel load": load, "read": t1 - t0, "compute": t2 - t1, "write": t3 - t2}
 
 
 def _write(writer, scored, out: str) -> None:
@@ -85,6 +98,7 @@ def run_stream(source: str, out: str) -> dict:
     from medcalc.io import ResultWriter, read_batches
 
     policy = medcalc.load_policy(POLICY)
+    load = _load_kernels()
     results, rejects = ResultWriter(out), ResultWriter(out.replace(".parquet", ".rejects.parquet"))
     times = {"read": 0.0, "compute": 0.0, "write": 0.0}
     rows = 0
@@ -115,7 +129,7 @@ def run_stream(source: str, out: str) -> dict:
     times["compute"] -= times["read"]
     results.close()
     rejects.close()
-    return {"rows": rows, **times}
+    return {"rows": rows, "kernel load": load, **times}
 
 
 def run_duckdb(source: str, out: str) -> dict:
@@ -159,7 +173,20 @@ def run_loop(source: str, out: str) -> dict:
     return {"rows": table.num_rows, "read": t1 - t0, "compute": t2 - t1, "write": time.perf_counter() - t2}
 
 
-RUNS = {"medcalc": run_medcalc, "stream": run_stream, "duckdb": run_duckdb, "loop": run_loop}
+def run_startup(source: str, out: str) -> dict:
+    """The first batch of a process: numba imported and the kernels compiled (an empty cache) or
+    loaded from the cache, then 30 000 claims settled."""
+    t0 = time.perf_counter()
+    import medcalc
+    from medcalc.synthetic import synthetic_claims
+
+    claims = synthetic_claims(POLICY, 30_000, seed=1)
+    t1 = time.perf_counter()
+    medcalc.settle_table(claims, POLICY, engine="compiled")
+    return {"rows": claims.num_rows, "import": t1 - t0, "first batch": time.perf_counter() - t1}
+
+
+RUNS = {"medcalc": run_medcalc, "stream": run_stream, "duckdb": run_duckdb, "loop": run_loop, "startup": run_startup}
 
 
 def child(kind: str, source: str, out: str) -> None:
@@ -177,7 +204,7 @@ def per_claim(kind: str, out: str, source: str):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    if kind in ("medcalc", "stream"):
+    if kind in ("medcalc", "stream", "score"):
         results = pq.read_table(out, columns=["claim_id", *FIELDS])
         rejects = pq.read_table(out.replace(".parquet", ".rejects.parquet"), columns=["claim_id"])
         settled = {"claim_id": results.column("claim_id").cast(pa.string()),
@@ -269,20 +296,37 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; policy {POLICY}; files in {workdir}")
     failed = False
+    cache = tempfile.mkdtemp(prefix="medcalc-numba-cache-")  # empty: the first run compiles
+    for label in ("first run, empty cache (compiles)", "second run, cached"):
+        done = subprocess.run([sys.executable, __file__, "--child", "startup", "-", "-"], capture_output=True, text=True,
+                              env={**os.environ, "NUMBA_CACHE_DIR": cache})
+        if done.returncode:
+            print(f"startup failed:\n{done.stderr}")
+            failed = True
+            break
+        f = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"  kernel start-up, {label}: first batch of {f['rows']:,} claims {f['first batch']:.2f} s")
     for rows in args.rows:
         unsorted, by_person = prepare(rows, workdir)
-        kinds = ["medcalc", "stream", "duckdb"] + (["loop"] if rows <= args.loop_rows else [])
-        figures, outputs = {}, {}
+        kinds = ["medcalc", "stream", "duckdb", "score"] + (["loop"] if rows <= args.loop_rows else [])
+        figures, outputs, wall = {}, {}, {}
         for kind in kinds:
             source = by_person if kind == "stream" else unsorted
             out = str(workdir / f"out-{rows}-{kind}.parquet")
-            done = subprocess.run([sys.executable, __file__, "--child", kind, str(source), out],
-                                  capture_output=True, text=True)
+            command = [sys.executable, __file__, "--child", kind, str(source), out]
+            if kind == "score":  # the command line, whole process: spawn to the output written
+                command = [sys.executable, "-c", "import sys; from medcalc.cli import main; sys.exit(main())", "score", str(source),
+                           "--policy", POLICY, "-o", out]
+            t = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True)
+            wall[kind] = time.perf_counter() - t
             if done.returncode:
                 print(f"{kind} failed:\n{done.stderr}")
                 failed = True
                 continue
-            figures[kind], outputs[kind] = json.loads(done.stdout.strip().splitlines()[-1]), out
+            outputs[kind] = out
+            if kind != "score":
+                figures[kind] = json.loads(done.stdout.strip().splitlines()[-1])
         problems = agree(outputs, str(unsorted))
         print(f"\n{rows:,} rows: {', '.join(outputs)} agree to the fen on every claim" if not problems
               else f"\n{rows:,} rows: DISAGREE\n  " + "\n  ".join(problems))
@@ -291,14 +335,20 @@ def main() -> None:
             continue
         for kind, f in figures.items():
             print("  " + _line(kind, rows, f))
+        for kind, seconds in wall.items():
+            print(f"  {kind:8} whole process (spawn to output written): {seconds:.2f} s")
         if "duckdb" in figures:
             mine = figures["medcalc"]["read"] + figures["medcalc"]["compute"]
-            print(f"  medcalc read+compute vs DuckDB query: {figures['duckdb']['read+compute'] / mine:.2f}x as fast")
+            print(f"  medcalc compute / DuckDB read+compute: {figures['medcalc']['compute'] / figures['duckdb']['read+compute']:.3f}; "
+                  f"medcalc read+compute vs DuckDB query: {figures['duckdb']['read+compute'] / mine:.2f}x as fast")
+            if "score" in wall:
+                print(f"  medcalc score / DuckDB, whole process: {wall['score'] / wall['duckdb']:.2f}")
     sys.exit(1 if failed else 0)
 
 
 def _line(kind: str, rows: int, f: dict) -> str:
-    rate = {k: f"{k} {f[k]:.2f} s ({rows / f[k]:,.0f} rows/s)" for k in f if k not in ("rows", "peak_mb") and f[k] > 0}
+    rate = {k: f"{k} {f[k]:.2f} s" + ("" if k == "kernel load" else f" ({rows / f[k]:,.0f} rows/s)")
+            for k in f if k not in ("rows", "peak_mb") and f[k] > 0}
     return f"{kind:8} " + "; ".join(rate.values()) + f"; peak memory {f['peak_mb']:,.0f} MB"
 
 

@@ -184,16 +184,23 @@ class ClaimIds:
         value = value.as_py() if hasattr(value, "as_py") else value
         return None if value is None else str(value)
 
-    def texts(self, rows: np.ndarray) -> np.ndarray:
-        """The ids of ``rows`` as a numpy array of text ("" where absent), for ranking."""
+    def ranks(self, rows: np.ndarray) -> np.ndarray:
+        """The rank of each of ``rows``' ids among them, as text ("" where absent): ties on a
+        day are settled in this order."""
         if self._values is None:
-            return np.full(len(rows), "", dtype=str)
+            return np.zeros(len(rows), np.int64)
         if self._rows is not None:
             rows = self._rows[rows]
-        if _is_arrow(self._values):
-            taken = self._values.take(rows).to_pylist()
-            return np.array(["" if v is None else str(v) for v in taken], dtype=str)
-        return np.array(["" if v is None else str(v) for v in self._values[rows].tolist()], dtype=str)
+        if _is_arrow(self._values):  # ranked by Arrow, without a Python object per id
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            taken = self._values.take(pa.array(rows))
+            if not (pa.types.is_string(taken.type) or pa.types.is_large_string(taken.type)):
+                taken = taken.cast(pa.string())
+            return pc.rank(taken.fill_null(""), sort_keys="ascending", tiebreaker="dense").to_numpy()
+        texts = np.array(["" if v is None else str(v) for v in self._values[rows].tolist()], dtype=str)
+        return np.unique(texts, return_inverse=True)[1].reshape(-1)
 
 
 def _fen(values: Any, name: str) -> np.ndarray:

@@ -13,8 +13,9 @@ Which policy: one for the whole table, or per row from a ``policy`` column (ids)
 ``region`` column (with ``scheme`` if the region has several): each row is settled on the
 policy of its region in force on its day, and each policy's rule versions by day.
 
-Large inputs are settled a slice of people at a time (``chunk_rows``): accumulators
-belong to a person, so slicing by person changes nothing but the memory needed.
+Each policy's rows are settled in one call of the engine, which puts them in settlement
+order and runs the kernel on chunks of whole people (``chunk_rows``), several at once
+(``threads``): accumulators belong to a person, so chunking changes nothing but the time.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def settle_table(
     policy: Policy | str | Path | None = None,
     *,
     amounts: str = "fen",
-    chunk_rows: int = 1 << 16,
+    chunk_rows: int = 1 << 15,
     trace: Iterable[int] = (),
     first_row: int = 0,
     threads: int | None = None,
@@ -142,8 +143,8 @@ def settle_table(
 
     ``trace``: input rows (0-based) to explain step by step. ``first_row``: the number of the
     table's first row in the results (for a table that is one slice of a larger file).
-    ``threads``: slices of people settled at once (default: the machine's cores); the
-    results are the same for any number, since no two slices share a person. ``engine``:
+    ``threads``: chunks of whole people (about ``chunk_rows`` rows each) settled at once (default: the machine's cores); the
+    results are the same for any number, since no two chunks share a person. ``engine``:
     "auto" (compiled from 20 000 rows), "compiled" or "interpreted": the same kernel, to the fen.
     """
     from .engine.compiled import choose_engine

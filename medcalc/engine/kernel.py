@@ -209,6 +209,25 @@ def clamp_rate(rate):
     return min(max(rate, 0), RATIO_ONE)
 
 
+def banded(layer, i, b, level, points, low, high, edges, rates, trace, tb):
+    """The stretch [low, high] of a band axis paid band by band: (the sum of each band's portion
+    times its rate plus ``points``, clamped to [0 %, 100 %]; the band that ``high`` ends in).
+    ``b``: the band schedule (edges[b], rates[b, level]); ``layer``: its row of ``tb``."""
+    exact = 0
+    ends_in = 0
+    width = rates.shape[2]
+    for k in range(width):
+        rate = clamp_rate(rates[b, level, k] + points)
+        portion = max(min(high, edges[b, k + 1]) - max(low, edges[b, k]), 0)
+        exact += portion * rate
+        if edges[b, k + 1] < high:
+            ends_in += 1
+        if trace:
+            tb[layer, 0, i, k] = portion
+            tb[layer, 1, i, k] = rate
+    return exact, min(ends_in, width - 1)
+
+
 def copy_state(source, target):
     """Accumulators copied element by element (a slice assignment would allocate a temporary)."""
     for k in range(len(source)):
@@ -251,19 +270,7 @@ def basic(i, p, prof, st, level, in_scope, total, schedules, edges, rates, step,
     # 报销比例 by band: marginal (each part at its band's rate), or a step (the whole stretch at
     # the rate of the band it ends in); points added and clamped to [0 %, 100 %].
     points = prof[p, B_POINTS]
-    width = rates.shape[2]
-    marginal = 0
-    step_band = 0
-    for k in range(width):
-        rate = clamp_rate(rates[b, level, k] + points)
-        portion = max(min(high_c, edges[b, k + 1]) - max(low_c, edges[b, k]), 0)
-        marginal += portion * rate
-        if edges[b, k + 1] < high_c:
-            step_band += 1
-        if trace:
-            tb[0, 0, i, k] = portion
-            tb[0, 1, i, k] = rate
-    step_band = min(step_band, width - 1)
+    marginal, step_band = banded(0, i, b, level, points, low_c, high_c, edges, rates, trace, tb)
     exact = covered * clamp_rate(rates[b, level, step_band] + points) if step[b] else marginal
 
     # 保底: at least a share of the in-scope cost, never more than basic insurance covers.
@@ -368,16 +375,7 @@ def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, ra
     shift = threshold if prof[p, C_ABOVE_THRESHOLD] == 1 else 0
     low = max(before, threshold) - shift
     high = max(after, threshold) - shift
-    b = prof[p, C_BAND]
-    points = prof[p, C_POINTS]
-    exact = 0
-    for k in range(rates.shape[2]):
-        rate = clamp_rate(rates[b, level, k] + points)
-        portion = max(min(high, edges[b, k + 1]) - max(low, edges[b, k]), 0)
-        exact += portion * rate
-        if trace:
-            tb[1, 0, i, k] = portion
-            tb[1, 1, i, k] = rate
+    exact, _ = banded(1, i, prof[p, C_BAND], level, prof[p, C_POINTS], low, high, edges, rates, trace, tb)
     layer_raw = half_up(exact, RATIO_ONE) if active else 0
     paid_before = st[S_CRITICAL_PAID]
     pay = min(layer_raw, max(prof[p, C_CAP] - paid_before, 0))
@@ -535,5 +533,5 @@ def scatter(order, source, target):
 
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
-FUNCTIONS = ("half_up", "clamp_rate", "copy_state", "basic", "outpatient", "critical", "assistance", "backstop",
+FUNCTIONS = ("half_up", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical", "assistance", "backstop",
              "gather", "scatter", "settle_rows")

@@ -87,7 +87,7 @@ class Encoded:
     person: np.ndarray  # dense person code per row
     people: Sequence[object]  # the person id of each code (text, or an integer from a batch)
     tie: np.ndarray | None  # rank of the claim id among all ids (None: ranked when needed, from claim_ids)
-    claim_ids: Sequence[str | None]  # (batch input may also rank a subset: ``claim_ids.texts(rows)``)
+    claim_ids: Sequence[str | None]  # (batch input may also rank a subset: ``claim_ids.ranks(rows)``)
     ok: np.ndarray  # rows still to settle (False once rejected)
     reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason): arrays, not one object per row
 
@@ -302,7 +302,12 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
             rows = order[at]
             ranks = tie[rows] if tie is not None else rank_ties(rows)
             order[at] = rows[np.lexsort((rows, ranks, key[at]))]
-    return order, key // span, key % span + first
+    person_at = key // span
+    day_at = (key % span + first).astype(np.int32)  # (day ordinals are below 2^22)
+    del key
+    if people < (1 << 31):
+        person_at = person_at.astype(np.int32)
+    return order, person_at, day_at
 
 
 class _StateKeys(Sequence):
@@ -500,7 +505,7 @@ def _ordered(enc: Encoded, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     rank_ties = None
     if enc.tie is None and enc.claim_ids is not None:
         def rank_ties(rows: np.ndarray) -> np.ndarray:
-            return np.unique(enc.claim_ids.texts(settled[rows]), return_inverse=True)[1].reshape(-1)
+            return enc.claim_ids.ranks(settled[rows])
     tie = enc.tie[settled] if enc.tie is not None else None
     every = len(settled) == len(enc.ok)
     order, person, day = settlement_order(enc.person if every else enc.person[settled],

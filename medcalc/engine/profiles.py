@@ -28,7 +28,7 @@ def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.nda
     for the key (disease masks) is first numbered densely.
     """
     n = len(variant)
-    profile = np.full(n, -1, np.int64)
+    profile = np.full(n, -1, np.int32)
     if not len(live):
         return profile, np.zeros(0, np.int64)
     every = len(live) == n

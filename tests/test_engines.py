@@ -1,0 +1,58 @@
+"""Choosing how the kernel runs: by size, by option, by environment, and without numba."""
+
+from __future__ import annotations
+
+import builtins
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+import medcalc
+from medcalc.engine import compiled
+from medcalc.synthetic import synthetic_claims
+
+
+def test_engine_is_chosen_by_size_option_and_environment(monkeypatch):
+    monkeypatch.delenv(compiled.ENGINE_VARIABLE, raising=False)
+    assert compiled.choose_engine(None, 10) == "interpreted"
+    assert compiled.choose_engine(None, compiled.AUTO_COMPILED_ROWS) == "compiled"
+    assert compiled.choose_engine("interpreted", 10**7) == "interpreted"
+    monkeypatch.setenv(compiled.ENGINE_VARIABLE, "compiled")
+    assert compiled.choose_engine(None, 1) == "compiled"
+    with pytest.raises(ValueError, match="engine must be one of auto, compiled, interpreted"):
+        compiled.choose_engine("fast", 1)
+
+
+def test_without_numba_batches_settle_interpreted_with_one_warning(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("no numba on this platform")
+        return real_import(name, *args, **kwargs)
+
+    claims = synthetic_claims("huaibei-2025", 300, seed=5)
+    expected = medcalc.settle_table(claims, "huaibei-2025", engine="interpreted")
+    compiled.numba_available.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = medcalc.settle_table(claims, "huaibei-2025", engine="compiled")
+            second = medcalc.settle_table(claims, "huaibei-2025", engine="compiled")
+    finally:
+        monkeypatch.setattr(builtins, "__import__", real_import)
+        compiled.numba_available.cache_clear()
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1 and "numba cannot be imported (no numba on this platform)" in messages[0]
+    assert first.results.equals(expected.results) and second.results.equals(expected.results)
+
+
+def test_import_and_a_quote_never_load_numba():
+    code = ("import sys, medcalc; "
+            "medcalc.settle('jiujiang-residents', medcalc.Claim(person_id='p', settled_on='2020-06-01', "
+            "level='level2', total=20000)); print('numba' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
