@@ -20,7 +20,7 @@ import types
 import warnings
 from typing import Callable
 
-from . import checks, kernel
+from . import checks, kernel, rows
 
 __all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available"]
 
@@ -59,7 +59,8 @@ def numba_available() -> bool:
 
 def kernel_functions(engine: str, module: types.ModuleType = kernel) -> dict[str, Callable]:
     """A kernel module's functions by name (its FUNCTIONS): as written ("interpreted") or
-    compiled by numba. The kernels: ``kernel`` (settlement) and ``checks`` (claim checks)."""
+    compiled by numba. The kernels: ``kernel`` (settlement), ``checks`` (claim checks) and
+    ``rows`` (ordering and moving rows)."""
     if engine == "interpreted":
         return {name: getattr(module, name) for name in module.FUNCTIONS}
     return _compiled(module.__name__)
@@ -69,7 +70,7 @@ def kernel_functions(engine: str, module: types.ModuleType = kernel) -> dict[str
 def _compiled(name: str) -> dict[str, Callable]:
     import numba
 
-    module = {kernel.__name__: kernel, checks.__name__: checks}[name]
+    module = {m.__name__: m for m in (kernel, checks, rows)}[name]
     shared = dict(vars(module))  # the module's globals: constants, numpy, and the functions
     for name in module.FUNCTIONS:
         original = getattr(module, name)
@@ -79,6 +80,6 @@ def _compiled(name: str) -> dict[str, Callable]:
         # Callees are inlined into the loop, and no reference counts are kept: the kernel
         # allocates nothing, and counting every array passed to a layer for every row
         # (atomic increments) cost more than the arithmetic.
-        inline = "never" if name in ("gather", "scatter", module.FUNCTIONS[-1]) else "always"
+        inline = "always" if module is kernel and name != kernel.FUNCTIONS[-1] else "never"
         shared[name] = numba.njit(copy, nogil=True, cache=True, inline=inline, _nrt=False)
     return {name: shared[name] for name in module.FUNCTIONS}

@@ -516,22 +516,7 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, sche
         copy_state(st, final[g])
 
 
-# ----------------------------------------------------------------------------- moving rows
-
-def gather(order, column, target):
-    """target[j] = column[order[j]]: a chunk's inputs put in settlement order (and widened)."""
-    for j in range(len(order)):
-        target[j] = column[order[j]]
-
-
-def scatter(order, source, target):
-    """target[:, order[j]] = source[:, j]: a chunk's payments put back by input row."""
-    for k in range(source.shape[0]):
-        for j in range(len(order)):
-            target[k, order[j]] = source[k, j]
-
-
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
 FUNCTIONS = ("half_up", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical", "assistance", "backstop",
-             "gather", "scatter", "settle_rows")
+             "settle_rows")

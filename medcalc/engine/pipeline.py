@@ -19,6 +19,7 @@ from ..claims import Claim
 from ..settlement import Reject
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, kernel, outpatient
+from . import rows as row_moves
 from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
 from .common import Vocabulary
@@ -93,7 +94,9 @@ class Encoded:
 
     def reject(self, rows: Iterable[int] | np.ndarray, field: str, reason: str) -> None:
         """Refuse rows (those not refused already) for a reason; the first reason of a row stands."""
-        rows = np.unique(np.asarray(rows, np.int64).reshape(-1))
+        rows = np.asarray(rows, np.int64).reshape(-1)
+        if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():  # (groups of rows come sorted, mostly)
+            rows = np.unique(rows)
         rows = rows[self.ok[rows]]
         if len(rows):
             self.ok[rows] = False
@@ -200,7 +203,8 @@ def _coverage_text(policy: Policy) -> str:
     return f"policy {policy.id} covers {shown}"
 
 
-def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tuple[np.ndarray, list[ResolvedPolicy]]:
+def _resolve_variants(policy: Policy, enc: Encoded, services: list[str],
+                      engine: str | None = None) -> tuple[np.ndarray, list[ResolvedPolicy]]:
     """The rule versions in force for each row's day; rows on a day without them are rejected.
 
     Rules are looked up once per distinct day, and rows mapped through a table of the days
@@ -212,11 +216,12 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tupl
     live = np.flatnonzero(enc.ok)
     if not len(live):
         return variant, variants
-    day = enc.cols["day"][live]
-    first = int(day.min())
-    offset = day - first
-    present = np.zeros(int(offset.max()) + 1, bool)
-    present[offset] = True
+    move = kernel_functions(choose_engine(engine, len(live)), row_moves)
+    day = enc.cols["day"]
+    first, last = (int(x) for x in move["day_range"](live, day))
+    present = np.zeros(last - first + 1, np.int8)
+    move["mark_days"](live, day, first, present)
+    present = present.astype(bool)
     day_variant = np.full(len(present), -1, np.int32)
     in_force = np.ones((len(present), len(services) + 1), bool)  # per day: each service, then admissions
     for d in np.flatnonzero(present).tolist():
@@ -225,8 +230,9 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str]) -> tupl
             index[id(resolved)] = len(variants)
             variants.append(resolved)
         day_variant[d] = index[id(resolved)]
-    variant[live] = day_variant[offset]
+    move["look_up_days"](live, day, first, day_variant, variant)
     if not in_force[present].all():  # some rows' visits have no rules on their day
+        offset = day[live] - first
         service = enc.cols["service"][live]
         column = np.where(service >= 0, service, len(services))
         missing = ~in_force[offset, column]
@@ -265,48 +271,48 @@ def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPo
 
 
 def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None = None,
-                     rank_ties=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows sorted by (person, settlement day, claim-id rank, input row): the settling order,
-    with the person and the day of each position in it.
+                     rank_ties=None, rows: np.ndarray | None = None,
+                     engine: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rows`` (default: all) sorted by (person, settlement day, claim-id rank, input row):
+    the settling order, with the person and the day of each position in it.
 
     The year need not be a key: it follows from the day. ``tie`` ranks claim ids over all
-    rows; without it, ``rank_ties(rows)`` ranks the ids of just the rows that share a
-    person and day with another (few), which avoids sorting every claim id.
+    rows; without it, ``rank_ties(positions)`` ranks the ids of just the rows (``rows`` at
+    those positions) that share a person and day with another (few), which avoids sorting
+    every claim id.
     """
-    n = len(person)
+    rows = np.arange(len(person)) if rows is None else rows
+    n = len(rows)
     if n == 0:
-        return np.zeros(0, np.int64), person[:0], day[:0]
-    first = int(day.min())
-    span = int(day.max()) - first + 1
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    move = kernel_functions(choose_engine(engine, n), row_moves)
+    first, last = (int(x) for x in move["day_range"](rows, day))
+    span = last - first + 1
     row_bits = max(1, (n - 1).bit_length())
-    people = int(person.max()) + 1
-    if people * span < (1 << (63 - row_bits)):
-        # One sort of a packed key (person | day | row): the row in the low bits makes every key
-        # distinct, so an unstable sort is stable, and the key gives the permutation back.
-        key = (person.astype(np.int64) * span + (day - first)) << row_bits
-        key |= np.arange(n, dtype=np.int64)
-        key.sort()
-        order = key & ((1 << row_bits) - 1)
-        key >>= row_bits  # (person, day) of each position
-    else:  # pragma: no cover - beyond 2^63 person-day-rows
-        key = person.astype(np.int64) * span + (day - first)
-        order = np.argsort(key, kind="stable")
-        key = key[order]
+    people = int(person.max()) + 1 if len(person) else 1
+    if people * span >= (1 << (63 - row_bits)):  # pragma: no cover - beyond 2^63 person-day-rows
+        p, d = person[rows], day[rows]
+        order = np.lexsort((np.arange(n), tie[rows] if tie is not None else np.zeros(n, np.int64), d, p))
+        return rows[order], p[order], d[order].astype(np.int32)
+    # One sort of a packed key (person | day | position): the position in the low bits makes
+    # every key distinct, so an unstable sort is stable, and the key gives the order back.
+    key = np.empty(n, np.int64)
+    move["pack_keys"](rows, person, day, first, span, row_bits, key)
+    key.sort()
+    order = np.empty(n, np.int64)
+    person_at = np.empty(n, np.int32 if people < (1 << 31) else np.int64)
+    day_at = np.empty(n, np.int32)  # (day ordinals are below 2^22)
+    move["unpack_keys"](key, rows, row_bits, span, first, order, person_at, day_at)
     if tie is not None or rank_ties is not None:
-        same = key[1:] == key[:-1]
+        same = (person_at[1:] == person_at[:-1]) & (day_at[1:] == day_at[:-1])
         if same.any():
             tied = np.zeros(n, bool)
             tied[1:] |= same
             tied[:-1] |= same
             at = np.flatnonzero(tied)  # positions in the order; runs of equal keys are contiguous
-            rows = order[at]
-            ranks = tie[rows] if tie is not None else rank_ties(rows)
-            order[at] = rows[np.lexsort((rows, ranks, key[at]))]
-    person_at = key // span
-    day_at = (key % span + first).astype(np.int32)  # (day ordinals are below 2^22)
-    del key
-    if people < (1 << 31):
-        person_at = person_at.astype(np.int32)
+            positions = key[at] & ((1 << row_bits) - 1)  # where in ``rows`` each tied row is
+            ranks = tie[rows[positions]] if tie is not None else rank_ties(positions)
+            order[at] = rows[positions[np.lexsort((positions, ranks, day_at[at], person_at[at]))]]
     return order, person_at, day_at
 
 
@@ -388,7 +394,7 @@ def run(
     n = len(enc.ok)
     cols = enc.cols
     vocab = vocabulary(policy)
-    variant, variants = _resolve_variants(policy, enc, vocab.services)
+    variant, variants = _resolve_variants(policy, enc, vocab.services, engine)
     live = np.flatnonzero(enc.ok)
     profile, representative = profile_codes(cols, variant, live)
     # the layers' parameters, looked up once per profile on a representative row
@@ -419,7 +425,7 @@ def run(
             cols["bed_fees"][settled], cols["nursing_fees"][settled])
         cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction)
 
-    ordered, person_at, day_at = _ordered(enc, settled)
+    ordered, person_at, day_at = _ordered(enc, settled, engine)
     year_at = _years(day_at)
     initial = {(a.person_id, a.year): a for a in accumulators}
     starts, groups = _person_years(person_at, year_at)
@@ -446,8 +452,9 @@ def run(
               t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges, t_critical.rates,
               max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
 
-    functions = kernel_functions(chosen)
-    settle_rows, gather, scatter = functions["settle_rows"], functions["gather"], functions["scatter"]
+    settle_rows = kernel_functions(chosen)["settle_rows"]
+    moves = kernel_functions(chosen, row_moves)
+    gather, scatter = moves["gather"], moves["scatter"]
 
     def settle_chunk(chunk: tuple[int, int, int]) -> None:
         # The chunk's rows gathered into settlement order first, so that the kernel reads and
@@ -500,17 +507,13 @@ def run(
                    enc.reject_groups, state, keys, vocab, initial, before, after, enc.claim_ids)
 
 
-def _ordered(enc: Encoded, settled: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ordered(enc: Encoded, settled: np.ndarray, engine: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The settled input rows in settlement order, with the person code and day of each."""
     rank_ties = None
     if enc.tie is None and enc.claim_ids is not None:
         def rank_ties(rows: np.ndarray) -> np.ndarray:
             return enc.claim_ids.ranks(settled[rows])
-    tie = enc.tie[settled] if enc.tie is not None else None
-    every = len(settled) == len(enc.ok)
-    order, person, day = settlement_order(enc.person if every else enc.person[settled],
-                                          enc.cols["day"] if every else enc.cols["day"][settled], tie, rank_ties)
-    return (order if every else settled[order]), person, day
+    return settlement_order(enc.person, enc.cols["day"], enc.tie, rank_ties, settled, engine)
 
 
 def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, int]]:

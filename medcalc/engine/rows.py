@@ -1,0 +1,71 @@
+"""Moving rows: the batch steps around the kernel that touch every row, as plain loops.
+
+Putting rows in settlement order (one sort of packed keys), looking up each row's rules
+by its day, and gathering a chunk's inputs and scattering its payments back: one pass
+each, compiled like the kernel for large batches (``medcalc.engine.compiled``) instead
+of a numpy pass per arithmetic step, and run as they are by CPython for small ones.
+"""
+
+from __future__ import annotations
+
+
+def pack_keys(rows, person, day, first, span, row_bits, key):
+    """key[j] = (person, day, j) of rows[j] packed into one int64: (person * span + day -
+    first) << row_bits | j, so that sorting the keys sorts the rows by person, then day."""
+    for j in range(len(rows)):
+        r = rows[j]
+        key[j] = ((int(person[r]) * span + (int(day[r]) - first)) << row_bits) | j
+
+
+def unpack_keys(key, rows, row_bits, span, first, order, person_at, day_at):
+    """From sorted keys: the input row, the person and the day of each position."""
+    mask = (1 << row_bits) - 1
+    for j in range(len(key)):
+        k = key[j]
+        order[j] = rows[k & mask]
+        person_day = k >> row_bits
+        person_at[j] = person_day // span
+        day_at[j] = person_day % span + first
+
+
+def day_range(rows, day):
+    """(first, last) day of the rows."""
+    first = day[rows[0]]
+    last = first
+    for j in range(len(rows)):
+        d = day[rows[j]]
+        if d < first:
+            first = d
+        if d > last:
+            last = d
+    return first, last
+
+
+def mark_days(rows, day, first, present):
+    """present[d - first] = 1 for each row's day d."""
+    for j in range(len(rows)):
+        present[day[rows[j]] - first] = 1
+
+
+def look_up_days(rows, day, first, table, out):
+    """out[row] = table[day - first] for each row: a value per day (rule versions, years)."""
+    for j in range(len(rows)):
+        r = rows[j]
+        out[r] = table[day[r] - first]
+
+
+def gather(order, column, target):
+    """target[j] = column[order[j]]: a chunk's inputs put in settlement order (and widened)."""
+    for j in range(len(order)):
+        target[j] = column[order[j]]
+
+
+def scatter(order, source, target):
+    """target[:, order[j]] = source[:, j]: a chunk's payments put back by input row."""
+    for k in range(source.shape[0]):
+        for j in range(len(order)):
+            target[k, order[j]] = source[k, j]
+
+
+#: The functions numba compiles (none calls another).
+FUNCTIONS = ("pack_keys", "unpack_keys", "day_range", "mark_days", "look_up_days", "gather", "scatter")
