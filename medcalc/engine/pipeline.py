@@ -24,7 +24,7 @@ from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumul
 from .basic import REQUIRED_RULES
 from .common import Vocabulary
 from .compiled import choose_engine, kernel_functions
-from .profiles import profile_codes
+from .profiles import KEY_COLUMNS, profile_codes
 
 #: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
 #: basic insurance: ``basic`` settles admissions, ``outpatient`` the outpatient services.
@@ -349,6 +349,39 @@ def _years(day: np.ndarray) -> np.ndarray:
     return table[day - first]
 
 
+#: Profile parameter sets a policy keeps for later calls (a single claim's kinds recur).
+_KEPT_PROFILE_SETS = 256
+
+
+def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[ResolvedPolicy], variant: np.ndarray,
+                        pcols: dict[str, np.ndarray]) -> tuple[dict, np.ndarray]:
+    """Each layer's build on the profiles' representative rows, and the profile table ``prof``.
+
+    The builds read only the profile's codes and rule versions, so a set of profiles seen
+    before (as every single claim of a known kind is) takes its parameters from the policy's
+    cache instead of looking them up again.
+    """
+    key = ("profiles", tuple(id(v) for v in variants), variant.tobytes(),
+           tuple(pcols[name].astype(np.int64).tobytes() for name in KEY_COLUMNS))
+    kept = policy._cache.get(key)
+    if kept is not None and kept[0] is variants[0] if variants else False:
+        return kept[1], kept[2]
+    builds = {name: layer.build(variants, variant, pcols, vocab) for name, layer in LAYERS.items()}
+    prof = np.zeros((len(variant), len(kernel.PROFILE_FIELDS)), np.int64)
+    for j, name in enumerate(kernel.PROFILE_CODES):
+        prof[:, j] = pcols[name]
+    for name, params in kernel.LAYER_PARAMS.items():
+        for name_in_layer in params:
+            prof[:, kernel.PROFILE_FIELDS.index(f"{name}.{name_in_layer}")] = builds[name].columns[name_in_layer]
+    if len(variant) <= 64:  # small sets only: a batch's hundreds of profiles rarely recur
+        kept_sets = [k for k in policy._cache if isinstance(k, tuple) and k and k[0] == "profiles"]
+        if len(kept_sets) >= _KEPT_PROFILE_SETS:
+            for old in kept_sets:
+                del policy._cache[old]
+        policy._cache[key] = (variants[0] if variants else None, builds, prof)
+    return builds, prof
+
+
 def _person_years(person: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows in settlement order: where each person-year starts, and its key person * 10000 + year."""
     if not len(person):
@@ -397,20 +430,13 @@ def run(
     variant, variants = _resolve_variants(policy, enc, vocab.services, engine)
     live = np.flatnonzero(enc.ok)
     profile, representative = profile_codes(cols, variant, live)
-    # the layers' parameters, looked up once per profile on a representative row
-    pcols = {name: column[representative] for name, column in cols.items()}
-    builds = {name: layer.build(variants, variant[representative], pcols, vocab) for name, layer in LAYERS.items()}
+    builds, prof = _profile_parameters(policy, vocab, variants, variant[representative],
+                                       {name: cols[name][representative] for name in (*KEY_COLUMNS, "visit")})
     for build in builds.values():
         for rows, field, reason in build.problems:
             bad = np.zeros(len(representative), bool)
             bad[rows] = True
             enc.reject(live[bad[profile[live]]], field, reason)
-    prof = np.zeros((len(representative), len(kernel.PROFILE_FIELDS)), np.int64)
-    for j, name in enumerate(kernel.PROFILE_CODES):
-        prof[:, j] = pcols[name]
-    for name, params in kernel.LAYER_PARAMS.items():
-        for name_in_layer in params:
-            prof[:, kernel.PROFILE_FIELDS.index(f"{name}.{name_in_layer}")] = builds[name].columns[name_in_layer]
     settled = np.flatnonzero(enc.ok)
     profile[~enc.ok] = -1
 
