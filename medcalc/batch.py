@@ -185,8 +185,8 @@ class ClaimIds:
         return None if value is None else str(value)
 
     def ranks(self, rows: np.ndarray) -> np.ndarray:
-        """The rank of each of ``rows``' ids among them, as text ("" where absent): ties on a
-        day are settled in this order."""
+        """The rank of each of ``rows``' ids among them, compared as text ("" where absent):
+        claims on the same day are settled in this order."""
         if self._values is None:
             return np.zeros(len(rows), np.int64)
         if self._rows is not None:
@@ -273,7 +273,7 @@ def settle_arrays(
         named = np.asarray(service).astype(str)
         service_code = _codes(np.where(named == "None", "", named), vocab.services + [""], n)
         service_code[service_code == len(vocab.services)] = -1
-    ages = np.zeros(0, np.int16) if age is None else np.asarray(age).astype(np.int16, copy=False)
+    ages = np.zeros(0, np.int64) if age is None else np.asarray(age, np.int64)  # checked as given, never narrowed
     amounts = {name: _fen(values, name) for name, values in (
         ("total", total), ("self_funded", self_funded), ("over_limit", over_limit), ("pre_self_pay", pre_self_pay),
         ("in_scope", in_scope), ("bed_fees", bed_fees), ("nursing_fees", nursing_fees))}
@@ -311,7 +311,7 @@ def settle_arrays(
 
     cols = {"level": level_code, "day": days + _EPOCH_ORDINAL,
             "age": column(ages, -1),
-            "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int8), 0),
+            "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int64), 0),
             "service": column(service_code, -1), "diseases": _disease_masks(diseases, vocab, n),
             "certified": _disease_masks(certified, vocab, n), "in_scope": in_scope_cost,
             "fee_reduction": column(np.zeros(0), 0)}
@@ -341,9 +341,10 @@ class _SettledColumns(Mapping):
             r, cols, settled = self._outcome.results, self._outcome.columns, self._outcome.settled
             if name in ("total", "in_scope"):
                 values = cols[name][settled]
-            elif name in ("funds", "patient"):
-                funds = sum(r[k][settled].astype(np.int64) for k in ("basic", "critical", "assistance", "backstop"))
-                values = funds if name == "funds" else cols["total"][settled] - funds
+            elif name == "funds":
+                values = sum(r[k][settled].astype(np.int64) for k in ("basic", "critical", "assistance", "backstop"))
+            elif name == "patient":
+                values = self["total"] - self["funds"]
             else:
                 values = r[name][settled]
             self._done[name] = np.asarray(values).astype(np.int64)

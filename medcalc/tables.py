@@ -143,8 +143,9 @@ def settle_table(
 
     ``trace``: input rows (0-based) to explain step by step. ``first_row``: the number of the
     table's first row in the results (for a table that is one slice of a larger file).
-    ``threads``: chunks of whole people (about ``chunk_rows`` rows each) settled at once (default: the machine's cores); the
-    results are the same for any number, since no two chunks share a person. ``engine``:
+    ``threads``: chunks of whole people (about ``chunk_rows`` rows each) settled at once
+    (default: the machine's cores); the results are the same for any number, since no two
+    chunks share a person. ``engine``:
     "auto" (compiled from 20 000 rows), "compiled" or "interpreted": the same kernel, to the fen.
     """
     from .engine.compiled import choose_engine
@@ -189,8 +190,10 @@ def settle_table(
         # one call per policy, over all of its rows: the engine settles them in chunks of whole
         # people (``chunk_rows``), ``threads`` chunks at once
         part = table if rows is None else table.take(_int_array(rows))
-        where = (np.arange(n) if rows_left is None else rows_left) if rows is None else \
-            (rows if rows_left is None else rows_left[rows])
+        if rows is None:  # the input row of each of the part's rows (None: the same, row for row)
+            where = rows_left
+        else:
+            where = rows if rows_left is None else rows_left[rows]
         refused_here = refused if rows is None else _restricted(refused, rows, table.num_rows)
         _settle_part(pol, part, person if rows is None else person[rows], where, collector, trace, refused_here,
                      engine, threads, chunk_rows)
@@ -216,8 +219,8 @@ def _restricted(refused: list[tuple[np.ndarray, str, str]], rows: np.ndarray, n:
 
 def _amounts_as_fen(table, amounts: str, refused: list):
     """The amount columns as integer fen, once for the whole table: a quarter of the memory of
-    decimals (int32 where every amount fits; the parts widen them), read by the slices of
-    people as they are. Unreadable amounts are added to ``refused`` by row."""
+    decimals (int32 where every amount fits, as the engine reads them). Unreadable amounts
+    are added to ``refused`` by row."""
     for name in [c for c in table.column_names if c in _AMOUNTS]:
         fen = _fen(table.column(name), name, amounts, refused, required=name == "total")
         if len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
@@ -314,7 +317,8 @@ def _person_codes(column) -> np.ndarray:
 class _Collector:
     """Gathers settled and rejected rows, and returns them in input-row order.
 
-    Rejects and results are kept by input row; results as int32 fen until ``finish``.
+    Rejects and results are kept by input row (results in the engine's own arrays when one
+    policy settles the whole table), and widened to int64 fen by ``finish``.
     """
 
     def __init__(self, table, first_row: int, threads: int = 1) -> None:
@@ -499,11 +503,15 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
         yield pol, np.flatnonzero(assigned == index)
 
 
-def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray, collector: _Collector, trace,
+def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | None, collector: _Collector, trace,
                  rejected: list[tuple[np.ndarray, str, str]], engine: str, threads: int, chunk_rows: int) -> None:
     """Settle the rows of one policy: ``part`` (amounts in fen already), the input row of each
-    (``where``), their person codes, and the rows refused so far (as positions in ``part``)."""
+    (``where``; None: the part is the input, row for row), their person codes, and the rows
+    refused so far (as positions in ``part``)."""
     from .batch import ClaimIds, settle_arrays
+
+    def input_rows(rows: np.ndarray) -> np.ndarray:
+        return rows if where is None else where[rows]
 
     def settle(rows: np.ndarray | None, traced: bool):
         """settle_arrays on the part's ``rows`` (None: all)."""
@@ -525,20 +533,21 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray, co
                 kwargs[name] = column
         kwargs["person_id"] = person if rows is None else person[rows]
         if "claim_id" in collector.table.column_names:
-            kwargs["claim_id"] = ClaimIds(collector.table.column("claim_id"), where if rows is None else where[rows])
+            kwargs["claim_id"] = ClaimIds(collector.table.column("claim_id"), where if rows is None else input_rows(rows),
+                                          n=sub.num_rows)
         return settle_arrays(policy, **kwargs, rejected=refused, trace=traced, engine=engine, threads=threads,
                              keep_state=False, chunk_rows=chunk_rows)
 
     batch = settle(None, False)
     for rows, field, reason in batch.reject_groups:
-        collector.reject(where[rows], field, reason)
+        collector.reject(input_rows(rows), field, reason)
     settled_people = np.bincount(person[batch.row]) if len(batch.row) else np.zeros(0, np.int64)
     outcome = batch._outcome
     values = {"total": outcome.columns["total"], "in_scope": outcome.columns["in_scope"], **outcome.results}
-    whole = len(where) == collector.n and (not len(where) or bool(where[0] == 0 and where[-1] == len(where) - 1))
-    collector.settled(None if whole else where, batch.row, values, policy.id, int(np.count_nonzero(settled_people)))
+    collector.settled(where, batch.row, values, policy.id, int(np.count_nonzero(settled_people)))
     del batch, outcome, values
-    wanted = np.flatnonzero(np.isin(where, np.fromiter((int(r) for r in trace), np.int64))) if trace else []
+    numbers = np.arange(part.num_rows) if where is None else where
+    wanted = np.flatnonzero(np.isin(numbers, np.fromiter((int(r) for r in trace), np.int64))) if trace else []
     if len(wanted):
         # explained by settling again just the people of the traced rows, traced: accumulators
         # belong to a person, so their rows settle exactly as in the whole table
@@ -548,8 +557,8 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray, co
         traced = settle(rows, True)
         outcome = traced._outcome
         settled = set(traced.row.tolist())
-        local = {int(where[r]): i for i, r in enumerate(rows.tolist())}
-        for row in where[wanted].tolist():
+        local = {int(numbers[r]): i for i, r in enumerate(rows.tolist())}
+        for row in numbers[wanted].tolist():
             i = local[row]
             if i in settled:
                 r = {k: int(v[i]) for k, v in outcome.results.items()}

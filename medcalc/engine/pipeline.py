@@ -52,8 +52,8 @@ class Outcome:
     params: dict[str, Mapping]  # per layer: parameter -> value per input row (read from its profile)
     tables: dict[str, object]  # per layer: lookups and the rules they came from
     reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason)
-    state: dict[str, np.ndarray]  # final accumulators, one entry per state row
-    keys: Sequence[tuple[str, int]]  # (person id, year) of each state row
+    final: np.ndarray  # each person-year's accumulators after the run, as kernel state vectors (none: not kept)
+    keys: Sequence[tuple[str, int]]  # (person id, year) of each person-year
     vocab: Vocabulary  # names the columns of the keyed state (services, assistance cap groups)
     initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
@@ -70,10 +70,19 @@ class Outcome:
         return self._rejects
 
     @property
+    def state(self) -> dict[str, np.ndarray]:
+        """The final accumulators as columns, one entry per person-year (keyed ones as blocks)."""
+        state = {name: self.final[:, j] for j, name in enumerate(STATE_FIELDS)}
+        state.update((name, self.final[:, where]) for name, where in _keyed_slices(self.vocab).items())
+        return state
+
+    @property
     def accumulators(self) -> dict[tuple[str, int], Accumulators]:
         """(person id, year) -> accumulators after the run, built on first use (objects are costly)."""
         if self._accumulators is None:
-            final = {key: _accumulators(key, self.state, j, self.vocab) for j, key in enumerate(self.keys)}
+            if len(self.final) < len(self.keys):
+                raise ValueError("the accumulators after the run were not kept (keep_state=False)")
+            final = {key: _accumulators_from(key, self.final[j], self.vocab) for j, key in enumerate(self.keys)}
             for key, acc in self.initial.items():
                 final.setdefault(key, acc)
             self._accumulators = final
@@ -364,7 +373,7 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
     key = ("profiles", tuple(id(v) for v in variants), variant.tobytes(),
            tuple(pcols[name].astype(np.int64).tobytes() for name in KEY_COLUMNS))
     kept = policy._cache.get(key)
-    if kept is not None and kept[0] is variants[0] if variants else False:
+    if kept is not None:
         return kept[1], kept[2]
     builds = {name: layer.build(variants, variant, pcols, vocab) for name, layer in LAYERS.items()}
     prof = np.zeros((len(variant), len(kernel.PROFILE_FIELDS)), np.int64)
@@ -378,7 +387,7 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
         if len(kept_sets) >= _KEPT_PROFILE_SETS:
             for old in kept_sets:
                 del policy._cache[old]
-        policy._cache[key] = (variants[0] if variants else None, builds, prof)
+        policy._cache[key] = (tuple(variants), builds, prof)  # holding the variants keeps their ids in the key theirs
     return builds, prof
 
 
@@ -431,7 +440,7 @@ def run(
     live = np.flatnonzero(enc.ok)
     profile, representative = profile_codes(cols, variant, live)
     builds, prof = _profile_parameters(policy, vocab, variants, variant[representative],
-                                       {name: cols[name][representative] for name in (*KEY_COLUMNS, "visit")})
+                                       {name: cols[name][representative] for name in KEY_COLUMNS})
     for build in builds.values():
         for rows, field, reason in build.problems:
             bad = np.zeros(len(representative), bool)
@@ -456,7 +465,7 @@ def run(
     initial = {(a.person_id, a.year): a for a in accumulators}
     starts, groups = _person_years(person_at, year_at)
     keys = _StateKeys(enc.people, groups)
-    width = kernel.S_KEYED + 2 * max(1, len(vocab.services)) + 2 * max(1, len(vocab.assistance_groups))
+    width = _state_width(vocab)
     init = np.zeros((len(groups) if initial else 0, width), np.int64)
     for j, key in enumerate(keys if initial else ()):
         if key in initial:
@@ -526,11 +535,10 @@ def run(
             key = keys[int(key_of_position[at])]
             before[row] = _accumulators_from(key, acc[0, at], vocab)
             after[row] = _accumulators_from(key, acc[1, at], vocab)
-    state = _state_columns(final, vocab)
     return Outcome(policy, claims, settled, cols, results, band_traces, variant, variants,
                    {name: _ProfileParams(prof, profile, name) for name in LAYERS},
                    {name: b.tables for name, b in builds.items()},
-                   enc.reject_groups, state, keys, vocab, initial, before, after, enc.claim_ids)
+                   enc.reject_groups, final, keys, vocab, initial, before, after, enc.claim_ids)
 
 
 def _ordered(enc: Encoded, settled: np.ndarray, engine: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -578,6 +586,11 @@ class _ProfileColumn:
         return int(self._prof[self._profile[row], self._at])
 
 
+def _state_width(vocab: Vocabulary) -> int:
+    """The length of a person-year's state vector: the fields, then the keyed ones."""
+    return _keyed_slices(vocab)["assistance_paid"].stop
+
+
 def _keyed_slices(vocab: Vocabulary) -> dict[str, slice]:
     """Where each keyed accumulator (per service, per assistance cap group) lies in a state vector."""
     services, groups = max(1, len(vocab.services)), max(1, len(vocab.assistance_groups))
@@ -601,22 +614,9 @@ def _state_vector(acc: Accumulators, vocab: Vocabulary, width: int) -> np.ndarra
     return vector
 
 
-def _state_columns(final: np.ndarray, vocab: Vocabulary) -> dict[str, np.ndarray]:
-    """Final accumulators as columns, one entry per person-year (keyed ones as blocks)."""
-    state = {name: final[:, j] for j, name in enumerate(STATE_FIELDS)}
-    state.update((name, final[:, where]) for name, where in _keyed_slices(vocab).items())
-    return state
-
-
 def _accumulators_from(key: tuple[str, int], vector: np.ndarray, vocab: Vocabulary) -> Accumulators:
     values = vector.tolist()
     keyed = {name: {item: values[where.start + i] for i, item in enumerate(getattr(vocab, KEYED_FIELDS[name]))
                     if values[where.start + i]}
              for name, where in _keyed_slices(vocab).items()}
     return Accumulators.from_fen(key[0], key[1], dict(zip(STATE_FIELDS, values)), keyed)
-
-
-def _accumulators(key: tuple[str, int], state: Mapping[str, np.ndarray], j: int, vocab: Vocabulary) -> Accumulators:
-    keyed = {name: {item: int(state[name][j, i]) for i, item in enumerate(getattr(vocab, names)) if state[name][j, i]}
-             for name, names in KEYED_FIELDS.items()}
-    return Accumulators.from_fen(key[0], key[1], {name: state[name][j] for name in STATE_FIELDS}, keyed)
