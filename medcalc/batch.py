@@ -143,15 +143,37 @@ def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int) -> np.n
     """Names as int16 codes in the vocabulary, -1 where outside it; length 0 when not given."""
     if values is None:
         return np.zeros(0, np.int16)
+
+    def lookup(names: list) -> np.ndarray:
+        return np.array([vocabulary.index(v) if v in vocabulary else -1 for v in names], np.int16)
+
+    if _is_arrow(values) and _is_dictionary(values.type):
+        # each chunk's own dictionary looked up, its indices mapped in place: no unifying of
+        # the chunks' dictionaries, no copy of the indices
+        out = np.empty(n, np.int16)
+        at = 0
+        for chunk in getattr(values, "chunks", [values]):
+            table = lookup(chunk.dictionary.to_pylist() + [None])
+            indices = chunk.indices
+            if indices.null_count:
+                indices = indices.fill_null(len(table) - 1)
+            out[at: at + len(chunk)] = table[indices.to_numpy()]
+            at += len(chunk)
+        return out
     names, inverse = factorize(values)
-    lookup = np.array([vocabulary.index(v) if v in vocabulary else -1 for v in names], np.int16)
-    return lookup[inverse]
+    return lookup(names)[inverse]
+
+
+def _is_dictionary(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_dictionary(kind)
 
 
 def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
     """Names per row (a list, or a string separated by , ; | 、) as bit masks over the policy's diseases."""
     if values is None:
-        return np.zeros(n, np.int64)
+        return np.broadcast_to(np.int64(0), (n,))
     if _is_arrow(values):
         values = values.to_pylist()
     texts = np.array([",".join(v) if isinstance(v, (list, tuple, set, frozenset)) else ("" if v is None else str(v))

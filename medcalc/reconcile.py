@@ -205,7 +205,7 @@ def reconcile(
     for field, column_name in columns.items():
         column = table.column(column_name)
         rejected: list[tuple[np.ndarray, str, str]] = []
-        paid[field] = _fen(column, column_name, amounts, rejected, required=False)
+        paid[field] = _fen(column, column_name, amounts, rejected, required=False).astype(np.int64)  # differences of two amounts
         given[field] = ~_empty(column)
         for rows, name, reason in rejected:
             for row in rows.tolist():

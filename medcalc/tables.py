@@ -161,7 +161,7 @@ def settle_table(
     n = table.num_rows
     engine = choose_engine(engine, n)  # once for the table, whatever the size of its parts
     threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
-    collector = _Collector(table, first_row, threads)
+    collector = _Collector(table, first_row, threads, engine)
     readable = None  # rows a reader could read (None: all)
     if INVALID_COLUMN in table.column_names:
         invalid = table.column(INVALID_COLUMN).is_valid().to_numpy(zero_copy_only=False)
@@ -223,7 +223,7 @@ def _amounts_as_fen(table, amounts: str, refused: list):
     are added to ``refused`` by row."""
     for name in [c for c in table.column_names if c in _AMOUNTS]:
         fen = _fen(table.column(name), name, amounts, refused, required=name == "total")
-        if len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
+        if fen.dtype != np.int32 and len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
             fen = fen.astype(np.int32)
         table = table.set_column(table.column_names.index(name), name, _int_array(fen))
         del fen
@@ -321,8 +321,9 @@ class _Collector:
     policy settles the whole table), and widened to int64 fen by ``finish``.
     """
 
-    def __init__(self, table, first_row: int, threads: int = 1) -> None:
+    def __init__(self, table, first_row: int, threads: int = 1, engine: str = "interpreted") -> None:
         self.threads = threads
+        self.engine = engine
         # only the columns results repeat are kept, in input order (the amounts are replaced by fen)
         self.table = table.select([c for c in ("claim_id", "person_id", "settled_on") if c in table.column_names])
         self.first_row = first_row
@@ -384,18 +385,35 @@ class _Collector:
         self.seen = self.is_settled = None
         every = len(rows) == n
         results: dict[str, Any] = {"row": None}  # the first column; filled below
-        for name in self.table.column_names:  # each kept column given up as it is copied
-            results[name] = self.table.column(name) if every else self.table.column(name).take(_int_array(rows))
-            self.table = self.table.drop_columns([name])
+        kept = self.table.columns
+        names, self.table = self.table.column_names, None
+        if every:
+            results.update(zip(names, kept))
+        else:  # the kept columns taken at once, one per thread (Arrow's take releases the interpreter lock)
+            index = _int_array(rows)
+            results.update(zip(names, _in_threads(lambda column: column.take(index), kept, self.threads)))
+        del kept
         codes = self.policy_code if every else self.policy_code[rows]
         self.policy_code = None
         results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
         del codes
+        gather = None
+        if self.engine == "compiled":  # picked and widened to int64 in one pass
+            from .engine import rows as row_moves
+            from .engine.compiled import kernel_functions
+
+            gather = kernel_functions(self.engine, row_moves)["gather"]
 
         def taken(values: np.ndarray | None) -> np.ndarray:
-            if values is None:
-                return np.zeros(len(rows), np.int64)
-            return (values if every else values[rows]).astype(np.int64)
+            out = np.zeros(len(rows), np.int64)
+            if values is not None:
+                if every:
+                    out[:] = values
+                elif gather is not None:
+                    gather(rows, values, out)
+                else:
+                    out[:] = values[rows]
+            return out
 
         columns: dict[str, np.ndarray] = {}
         for wave in _waves(_STORED, self.threads):  # a few columns at a time, each kept array freed after
@@ -567,7 +585,8 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
 
 
 def _fen(column, name: str, amounts: str, rejected: list, *, required: bool) -> np.ndarray:
-    """An amount column as int64 fen; rows that are not amounts are refused, not zeroed."""
+    """An amount column as integer fen (int64, or int32 from decimals that fit); rows that are not
+    amounts are refused, not zeroed."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -625,8 +644,20 @@ def _fen_from_decimal(column, name: str, rejected: list) -> np.ndarray:
     import pyarrow as pa
 
     scale = column.type.scale
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if scale == 2 and all(pa.types.is_decimal64(c.type) and not c.null_count for c in chunks):
+        # the common case (a Parquet file's amounts, held as decimal64): the unscaled words are
+        # fen already, narrowed to int32 when they fit, straight from Arrow's buffers
+        views = [np.frombuffer(c.buffers()[1], np.int64)[c.offset: c.offset + len(c)] for c in chunks if len(c)]
+        if views and -_STORED_MAX <= min(int(v.min()) for v in views) and max(int(v.max()) for v in views) <= _STORED_MAX:
+            out = np.empty(len(column), np.int32)
+            at = 0
+            for v in views:
+                out[at: at + len(v)] = v
+                at += len(v)
+            return out
     parts = []
-    for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]):
+    for chunk in chunks:
         if pa.types.is_decimal64(chunk.type):  # 64-bit unscaled values: read as they are
             low = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset: chunk.offset + len(chunk)]
             if chunk.null_count:
@@ -673,10 +704,26 @@ def _days(column, rejected: list | None = None, name: str = "settled_on") -> np.
             return _days_from_text(column, rejected, name)
     elif not pa.types.is_date32(kind):
         raise MedcalcError(f"column {name!r} has type {kind}; dates are dates, timestamps or text such as 2025-03-01")
-    days = column.to_numpy(zero_copy_only=False).astype("datetime64[D]") if len(column) else np.zeros(0, "datetime64[D]")
+    days = _date32_days(column)
     if rejected is not None and name == "settled_on" and column.null_count:
         rejected.append((np.flatnonzero(np.isnat(days)), name, "required: a date such as 2025-03-01"))
     return days
+
+
+def _date32_days(column) -> np.ndarray:
+    """A date32 column as datetime64[D], NaT where null: each chunk's day numbers widened
+    straight into the result (one pass, no intermediate array)."""
+    out = np.empty(len(column), "datetime64[D]")
+    days = out.view(np.int64)
+    at = 0
+    for chunk in getattr(column, "chunks", [column]):
+        size = len(chunk)
+        if size:
+            days[at: at + size] = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset: chunk.offset + size]
+            if chunk.null_count:
+                out[at: at + size][chunk.is_null().to_numpy(zero_copy_only=False)] = np.datetime64("NaT")
+        at += size
+    return out
 
 
 def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:

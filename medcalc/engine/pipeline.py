@@ -286,9 +286,8 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
     the settling order, with the person and the day of each position in it.
 
     The year need not be a key: it follows from the day. ``tie`` ranks claim ids over all
-    rows; without it, ``rank_ties(positions)`` ranks the ids of just the rows (``rows`` at
-    those positions) that share a person and day with another (few), which avoids sorting
-    every claim id.
+    rows; without it, ``rank_ties(rows)`` ranks the ids of just the (input) rows that share a
+    person and day with another (few), which avoids sorting every claim id.
     """
     rows = np.arange(len(person)) if rows is None else rows
     n = len(rows)
@@ -296,22 +295,23 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     move = kernel_functions(choose_engine(engine, n), row_moves)
     first, last = (int(x) for x in move["day_range"](rows, day))
-    span = last - first + 1
-    row_bits = max(1, (n - 1).bit_length())
+    day_bits = (last - first).bit_length()
+    row_bits = max(1, (len(person) - 1).bit_length())
     people = int(person.max()) + 1 if len(person) else 1
-    if people * span >= (1 << (63 - row_bits)):  # pragma: no cover - beyond 2^63 person-day-rows
+    if people.bit_length() + day_bits + row_bits > 63:  # pragma: no cover - beyond 2^63 person-day-rows
         p, d = person[rows], day[rows]
-        order = np.lexsort((np.arange(n), tie[rows] if tie is not None else np.zeros(n, np.int64), d, p))
+        order = np.lexsort((rows, tie[rows] if tie is not None else np.zeros(n, np.int64), d, p))
         return rows[order], p[order], d[order].astype(np.int32)
-    # One sort of a packed key (person | day | position): the position in the low bits makes
-    # every key distinct, so an unstable sort is stable, and the key gives the order back.
+    # One sort of a packed key (person | day | row): the row in the low bits makes every key
+    # distinct, so an unstable sort is stable, and the key gives the row back.
     key = np.empty(n, np.int64)
-    move["pack_keys"](rows, person, day, first, span, row_bits, key)
+    move["pack_keys"](rows, person, day, first, day_bits, row_bits, key)
     key.sort()
     order = np.empty(n, np.int64)
     person_at = np.empty(n, np.int32 if people < (1 << 31) else np.int64)
     day_at = np.empty(n, np.int32)  # (day ordinals are below 2^22)
-    move["unpack_keys"](key, rows, row_bits, span, first, order, person_at, day_at)
+    move["unpack_keys"](key, day_bits, row_bits, first, order, person_at, day_at)
+    del key
     if tie is not None or rank_ties is not None:
         same = (person_at[1:] == person_at[:-1]) & (day_at[1:] == day_at[:-1])
         if same.any():
@@ -319,9 +319,9 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
             tied[1:] |= same
             tied[:-1] |= same
             at = np.flatnonzero(tied)  # positions in the order; runs of equal keys are contiguous
-            positions = key[at] & ((1 << row_bits) - 1)  # where in ``rows`` each tied row is
-            ranks = tie[rows[positions]] if tie is not None else rank_ties(positions)
-            order[at] = rows[positions[np.lexsort((positions, ranks, day_at[at], person_at[at]))]]
+            input_rows = order[at]
+            ranks = tie[input_rows] if tie is not None else rank_ties(input_rows)
+            order[at] = input_rows[np.lexsort((input_rows, ranks, day_at[at], person_at[at]))]
     return order, person_at, day_at
 
 
@@ -438,7 +438,7 @@ def run(
     vocab = vocabulary(policy)
     variant, variants = _resolve_variants(policy, enc, vocab.services, engine)
     live = np.flatnonzero(enc.ok)
-    profile, representative = profile_codes(cols, variant, live)
+    profile, representative = profile_codes(cols, variant, live, engine)
     builds, prof = _profile_parameters(policy, vocab, variants, variant[representative],
                                        {name: cols[name][representative] for name in KEY_COLUMNS})
     for build in builds.values():
@@ -543,10 +543,7 @@ def run(
 
 def _ordered(enc: Encoded, settled: np.ndarray, engine: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The settled input rows in settlement order, with the person code and day of each."""
-    rank_ties = None
-    if enc.tie is None and enc.claim_ids is not None:
-        def rank_ties(rows: np.ndarray) -> np.ndarray:
-            return enc.claim_ids.ranks(settled[rows])
+    rank_ties = enc.claim_ids.ranks if enc.tie is None and enc.claim_ids is not None else None
     return settlement_order(enc.person, enc.cols["day"], enc.tie, rank_ties, settled, engine)
 
 

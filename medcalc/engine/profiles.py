@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import rows
+from .compiled import choose_engine, kernel_functions
+
 __all__ = ["KEY_COLUMNS", "profile_codes"]
 
 #: The claim columns a profile is made of (with the rule versions in force, ``variant``).
@@ -20,34 +23,38 @@ KEY_COLUMNS = ("level", "visit", "service", "place", "referral", "category", "ag
 _TABLE_KEYS = 1 << 22
 
 
-def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.ndarray,
+                  engine: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(profile of each row, -1 where not live; a representative row of each profile).
 
     Each key column is packed into one int64 key by mixed radix over the values the live
-    rows hold (a column with one value takes no room); a column whose values spread too far
-    for the key (disease masks) is first numbered densely.
+    rows hold (a column with one value takes no room, and a column that is one value
+    repeated, a stride-0 view, is not even read); a column whose values spread too far for
+    the key (disease masks) is first numbered densely.
     """
     n = len(variant)
     profile = np.full(n, -1, np.int32)
     if not len(live):
         return profile, np.zeros(0, np.int64)
-    every = len(live) == n
+    move = kernel_functions(choose_engine(engine, len(live)), rows)
     key = np.zeros(len(live), np.int64)
     size = 1
     for column in [variant] + [cols[name] for name in KEY_COLUMNS]:
-        values = column if every else column[live]
-        low, high = int(values.min()), int(values.max())
+        if column.strides == (0,):  # a column not given: the same default on every row
+            continue
+        low, high = (int(x) for x in move["value_range"](live, column))
         if low == high:
             continue
         span = high - low + 1
-        offsets = values - low
-        if span > 4 * len(values) or size * span >= (1 << 62):
-            distinct, offsets = np.unique(values, return_inverse=True)
+        if span > 4 * len(live) or size * span >= (1 << 62):
+            distinct, offsets = np.unique(column[live], return_inverse=True)
             span = len(distinct)
-        if size * span >= (1 << 62):  # pragma: no cover - beyond 2^62 kinds of claim: renumber the key so far
-            distinct, key = np.unique(key, return_inverse=True)
-            size = len(distinct)
-        key += offsets.reshape(-1).astype(np.int64) * size
+            if size * span >= (1 << 62):  # pragma: no cover - beyond 2^62 kinds of claim: renumber the key so far
+                distinct, key = np.unique(key, return_inverse=True)
+                size = len(distinct)
+            key += offsets.reshape(-1).astype(np.int64) * size
+        else:
+            move["add_digit"](live, column, low, size, key)
         size *= span
     if size <= max(_TABLE_KEYS, len(key)):
         present = np.zeros(size, bool)

@@ -9,23 +9,24 @@ of a numpy pass per arithmetic step, and run as they are by CPython for small on
 from __future__ import annotations
 
 
-def pack_keys(rows, person, day, first, span, row_bits, key):
-    """key[j] = (person, day, j) of rows[j] packed into one int64: (person * span + day -
-    first) << row_bits | j, so that sorting the keys sorts the rows by person, then day."""
+def pack_keys(rows, person, day, first, day_bits, row_bits, key):
+    """key[j] = (person, day, row) of row rows[j] packed into one int64: person, then day -
+    first, then the row, in fields of fixed width, so that sorting the keys sorts the rows by
+    person, then day, then row, and each field is read back with a shift and a mask."""
     for j in range(len(rows)):
         r = rows[j]
-        key[j] = ((int(person[r]) * span + (int(day[r]) - first)) << row_bits) | j
+        key[j] = ((((int(person[r])) << day_bits) | (int(day[r]) - first)) << row_bits) | r
 
 
-def unpack_keys(key, rows, row_bits, span, first, order, person_at, day_at):
-    """From sorted keys: the input row, the person and the day of each position."""
-    mask = (1 << row_bits) - 1
+def unpack_keys(key, day_bits, row_bits, first, order, person_at, day_at):
+    """From sorted keys: the row, the person and the day of each position."""
+    row_mask = (1 << row_bits) - 1
+    day_mask = (1 << day_bits) - 1
     for j in range(len(key)):
         k = key[j]
-        order[j] = rows[k & mask]
-        person_day = k >> row_bits
-        person_at[j] = person_day // span
-        day_at[j] = person_day % span + first
+        order[j] = k & row_mask
+        person_at[j] = k >> (row_bits + day_bits)
+        day_at[j] = ((k >> row_bits) & day_mask) + first
 
 
 def day_range(rows, day):
@@ -54,6 +55,24 @@ def look_up_days(rows, day, first, table, out):
         out[r] = table[day[r] - first]
 
 
+def value_range(rows, values):
+    """(lowest, highest) of values[rows[j]]: a column's range over some rows, in one pass."""
+    low = high = values[rows[0]]
+    for j in range(len(rows)):
+        v = values[rows[j]]
+        if v < low:
+            low = v
+        if v > high:
+            high = v
+    return low, high
+
+
+def add_digit(rows, values, low, size, key):
+    """key[j] += (values[rows[j]] - low) * size: one column's digit of a mixed-radix key."""
+    for j in range(len(rows)):
+        key[j] += (int(values[rows[j]]) - low) * size
+
+
 def gather(order, column, target):
     """target[j] = column[order[j]]: a chunk's inputs put in settlement order (and widened)."""
     for j in range(len(order)):
@@ -68,4 +87,5 @@ def scatter(order, source, target):
 
 
 #: The functions numba compiles (none calls another).
-FUNCTIONS = ("pack_keys", "unpack_keys", "day_range", "mark_days", "look_up_days", "gather", "scatter")
+FUNCTIONS = ("pack_keys", "unpack_keys", "day_range", "mark_days", "look_up_days", "value_range", "add_digit", "gather",
+             "scatter")

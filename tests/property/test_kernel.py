@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 import medcalc
-from medcalc.engine.pipeline import run, settle_claims
+from medcalc.engine.pipeline import settle_claims
 from medcalc.batch import settle_arrays
 from medcalc.strategies import claim_sequences, policies
 from medcalc.synthetic import synthetic_claims
