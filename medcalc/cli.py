@@ -489,8 +489,10 @@ class _Summary:
             for name in ("total", "basic", "critical", "assistance", "backstop", "funds", "patient"):
                 self.totals[name] += pc.sum(r.column(name)).as_py()
             self.policies.update(dict.fromkeys(pc.unique(r.column("policy")).cast("string").to_pylist()))
-        for field, reason in zip(part.rejects.column("field").to_pylist(), part.rejects.column("reason").to_pylist()):
-            self.reasons[f"{field}: {reason}"] += 1
+        if part.rejects.num_rows:  # counted by Arrow, one row per distinct reason
+            counts = part.rejects.select(["field", "reason"]).group_by(["field", "reason"]).aggregate([([], "count_all")])
+            for field, reason, count in zip(*(counts.column(c).to_pylist() for c in ("field", "reason", "count_all"))):
+                self.reasons[f"{field}: {reason}"] += count
 
     def merge(self, other: "_Summary") -> None:
         """Add another part's counts (parts of whole people: distinct persons add up too)."""

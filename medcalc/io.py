@@ -220,7 +220,7 @@ def _as_text(value: Any) -> str | None:
 class ResultWriter:
     """Writes scored rows (or rejects) to CSV, JSON lines or Parquet, one table at a time.
 
-    Amounts arrive as int64 fen and leave as yuan: decimal128(18, 2) in Parquet, text with two
+    Amounts arrive as int64 fen and leave as yuan: DECIMAL(18, 2) in Parquet (decimal128 to Arrow), text with two
     decimals elsewhere. Columns are renamed with ``names`` (medcalc's or the national interface's).
     """
 
@@ -230,6 +230,8 @@ class ResultWriter:
         self.names = names or {}
         self._writer: Any = None
         self._handle: Any = None
+        self._pending: Any = None  # the Parquet slice being written
+        self._behind: Any = None
         self.rows = 0
 
     def write(self, table: Any) -> None:
@@ -246,7 +248,7 @@ class ResultWriter:
         for name in table.column_names:
             column = table.column(name)
             if name in _MONEY:
-                column = fen_to_yuan(column, text=self.fmt != "parquet")
+                column = _stored_yuan(column) if self.fmt == "parquet" else fen_to_yuan(column, text=True)
             elif pa.types.is_dictionary(column.type):
                 column = column.cast(column.type.value_type)
             if self.fmt != "parquet" and name not in _MONEY and name != "row":
@@ -258,9 +260,13 @@ class ResultWriter:
             if self._writer is None:
                 # dictionaries only where values repeat: on ids and amounts they cost time and save nothing
                 repeated = [self.names.get(c, c) for c in ("settled_on", "policy", "field", "reason")]
+                # Amounts are stored as 64-bit integers with the DECIMAL(18, 2) type, made from
+                # the fen without a copy; the Arrow schema is not stored, so every reader (Arrow
+                # included) reads them as DECIMAL(18, 2), decimal128 in Arrow.
                 self._writer = _parquet().ParquetWriter(self.path, out.schema,
-                                                        use_dictionary=[c for c in fields if c in repeated])
-            self._writer.write_table(out)
+                                                        use_dictionary=[c for c in fields if c in repeated],
+                                                        store_decimal_as_integer=True, store_schema=False)
+            self._write_behind(out)
         elif self.fmt == "csv":
             import pyarrow.csv as pacsv
 
@@ -276,14 +282,40 @@ class ResultWriter:
                 self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.rows += table.num_rows
 
+    def _write_behind(self, out: Any) -> None:
+        """Hand a Parquet slice to a writing thread, after the one before it is written: the
+        next slice's decimals are made while this one is encoded (Arrow's writer releases the
+        interpreter lock), and at most one slice waits."""
+        if self._pending is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._behind = ThreadPoolExecutor(1)
+        else:
+            self._pending.result()
+        self._pending = self._behind.submit(self._writer.write_table, out)
+
     def close(self, empty_schema: Any = None) -> None:
         """Finish the file; a file that got no rows is still written, with its header."""
         if self._writer is None and self._handle is None and empty_schema is not None:
             self.write(empty_schema.empty_table())
+        if self._pending is not None:
+            self._behind.shutdown()
+            self._pending.result()  # its error, if writing failed
+            self._pending = None
         if self._writer is not None:
             self._writer.close()
         if self._handle is not None:
             self._handle.close()
+
+
+def _stored_yuan(column: Any) -> Any:
+    """int64 fen as decimal64(18, 2) yuan over the same buffer (for the Parquet writer)."""
+    import numpy as np
+    import pyarrow as pa
+
+    fen = np.ascontiguousarray(column.to_numpy() if not isinstance(column, pa.ChunkedArray)
+                               else column.combine_chunks().to_numpy(), np.int64)
+    return pa.Array.from_buffers(pa.decimal64(18, 2), len(fen), [None, pa.py_buffer(fen)])
 
 
 def fen_to_yuan(column: Any, text: bool = False) -> Any:
