@@ -11,7 +11,6 @@ import re
 from typing import Any, Mapping
 
 import attrs
-from dateutil.parser import isoparse
 
 from .errors import NOTHING, ClaimError
 from .money import AmountError, Fen, parse_amount
@@ -62,6 +61,8 @@ def parse_day(value: object) -> dt.date:
             if match:
                 return dt.date(int(match[1]), int(match[2]), int(match[3]))
             if re.fullmatch(r"\s*\d{4}-?\d{2}-?\d{2}([T ][0-9:.]+)?\s*", value):
+                from dateutil.parser import isoparse  # loaded for the rare timestamp, not at import
+
                 return isoparse(value.strip()).date()
         except ValueError:
             pass

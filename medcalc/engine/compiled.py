@@ -62,8 +62,14 @@ def kernel_functions(engine: str, module: types.ModuleType = kernel) -> dict[str
     compiled by numba. The kernels: ``kernel`` (settlement), ``checks`` (claim checks) and
     ``rows`` (ordering and moving rows)."""
     if engine == "interpreted":
-        return {name: getattr(module, name) for name in module.FUNCTIONS}
+        return _interpreted(module.__name__)
     return _compiled(module.__name__)
+
+
+@functools.lru_cache(maxsize=None)
+def _interpreted(name: str) -> dict[str, Callable]:
+    module = {m.__name__: m for m in (kernel, checks, rows)}[name]
+    return {name: getattr(module, name) for name in module.FUNCTIONS}
 
 
 @functools.lru_cache(maxsize=None)

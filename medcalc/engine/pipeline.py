@@ -291,8 +291,8 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
     """
     rows = np.arange(len(person)) if rows is None else rows
     n = len(rows)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    if n <= 1:  # nothing to sort (a single claim)
+        return rows.astype(np.int64), person[rows].astype(np.int64), day[rows].astype(np.int32)
     move = kernel_functions(choose_engine(engine, n), row_moves)
     first, last = (int(x) for x in move["day_range"](rows, day))
     day_bits = (last - first).bit_length()

@@ -36,6 +36,9 @@ def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.nda
     profile = np.full(n, -1, np.int32)
     if not len(live):
         return profile, np.zeros(0, np.int64)
+    if len(live) == 1:  # one claim (the single-claim API): one profile
+        profile[live] = 0
+        return profile, live.astype(np.int64)
     move = kernel_functions(choose_engine(engine, len(live)), rows)
     key = np.zeros(len(live), np.int64)
     size = 1
