@@ -179,7 +179,7 @@ def settle_table(
     if readable is not None:
         table = table.take(_int_array(readable))
     refused: list[tuple[np.ndarray, str, str]] = []
-    table = _amounts_as_fen(table, amounts, refused)
+    table = _amounts_as_fen(table, amounts, refused, threads)
     # person ids as codes, once for the whole table: parts are cut by them and settle on them
     person = _person_codes(table.column("person_id"))
     if (person < 0).any():
@@ -217,16 +217,23 @@ def _restricted(refused: list[tuple[np.ndarray, str, str]], rows: np.ndarray, n:
     return out
 
 
-def _amounts_as_fen(table, amounts: str, refused: list):
+def _amounts_as_fen(table, amounts: str, refused: list, threads: int = 1):
     """The amount columns as integer fen, once for the whole table: a quarter of the memory of
     decimals (int32 where every amount fits, as the engine reads them). Unreadable amounts
-    are added to ``refused`` by row."""
-    for name in [c for c in table.column_names if c in _AMOUNTS]:
-        fen = _fen(table.column(name), name, amounts, refused, required=name == "total")
+    are added to ``refused`` by row. Columns are converted ``threads`` at a time."""
+    names = [c for c in table.column_names if c in _AMOUNTS]
+
+    def converted(name: str):
+        problems: list[tuple[np.ndarray, str, str]] = []  # per column, so their order is the columns'
+        fen = _fen(table.column(name), name, amounts, problems, required=name == "total")
         if fen.dtype != np.int32 and len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
             fen = fen.astype(np.int32)
-        table = table.set_column(table.column_names.index(name), name, _int_array(fen))
-        del fen
+        return _int_array(fen), problems
+
+    for wave in _waves(names, threads):  # a few columns at a time, each decimal column freed once replaced
+        for name, (fen, problems) in zip(wave, _in_threads(converted, wave, threads)):
+            table = table.set_column(table.column_names.index(name), name, fen)
+            refused.extend(problems)
     return table
 
 
