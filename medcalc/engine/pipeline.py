@@ -351,8 +351,8 @@ class _StateKeys(Sequence):
 
 def _years(day: np.ndarray) -> np.ndarray:
     """The calendar year of each day (ordinals), through a table of the days in their range."""
-    if not len(day):
-        return np.zeros(0, np.int32)
+    if len(day) <= 1:
+        return np.array([dt.date.fromordinal(int(d)).year for d in day], np.int32)
     first, last = int(day.min()), int(day.max())
     table = np.array([dt.date.fromordinal(d).year for d in range(first, last + 1)], np.int32)
     return table[day - first]
@@ -381,7 +381,7 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
         prof[:, j] = pcols[name]
     for name, params in kernel.LAYER_PARAMS.items():
         for name_in_layer in params:
-            prof[:, kernel.PROFILE_FIELDS.index(f"{name}.{name_in_layer}")] = builds[name].columns[name_in_layer]
+            prof[:, _PARAM_COLUMNS[name][name_in_layer]] = builds[name].columns[name_in_layer]
     if len(variant) <= 64:  # small sets only: a batch's hundreds of profiles rarely recur
         kept_sets = [k for k in policy._cache if isinstance(k, tuple) and k and k[0] == "profiles"]
         if len(kept_sets) >= _KEPT_PROFILE_SETS:
@@ -450,13 +450,13 @@ def run(
     profile[~enc.ok] = -1
 
     # fees counted at half are off the bill before anything is paid (日间病床)
-    halving = prof[:, kernel.PROFILE_FIELDS.index("outpatient.halve_bed")] | prof[:, kernel.PROFILE_FIELDS.index("outpatient.halve_nursing")]
+    bed, nursing = _PARAM_COLUMNS["outpatient"]["halve_bed"], _PARAM_COLUMNS["outpatient"]["halve_nursing"]
+    halving = prof[:, bed] | prof[:, nursing]
     if halving.any() and len(settled):
         p = profile[settled]
         reduction = np.zeros(n, np.int64)
         reduction[settled] = outpatient.fee_reduction(
-            prof[p, kernel.PROFILE_FIELDS.index("outpatient.halve_bed")],
-            prof[p, kernel.PROFILE_FIELDS.index("outpatient.halve_nursing")],
+            prof[p, bed], prof[p, nursing],
             cols["bed_fees"][settled], cols["nursing_fees"][settled])
         cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction)
 
@@ -556,12 +556,17 @@ def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, in
     return [(int(bounds[k]), int(bounds[k + 1]), int(firsts[k])) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]]
 
 
+#: Per layer: where each of its parameters lies in a profile row.
+_PARAM_COLUMNS = {layer: {name: kernel.PROFILE_FIELDS.index(f"{layer}.{name}") for name in params}
+                  for layer, params in kernel.LAYER_PARAMS.items()}
+
+
 class _ProfileParams(Mapping):
     """A layer's parameters per input row, read from the row's profile when asked for."""
 
     def __init__(self, prof: np.ndarray, profile: np.ndarray, layer: str) -> None:
         self._prof, self._profile = prof, profile
-        self._at = {name: kernel.PROFILE_FIELDS.index(f"{layer}.{name}") for name in kernel.LAYER_PARAMS[layer]}
+        self._at = _PARAM_COLUMNS[layer]
 
     def __getitem__(self, name: str) -> "_ProfileColumn":
         return _ProfileColumn(self._prof, self._profile, self._at[name])
