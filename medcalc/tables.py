@@ -67,6 +67,8 @@ _FIELD_MARK = "\x1f"  # between the field and the reason in an INVALID_COLUMN va
 def invalid_reason(field: str, reason: str) -> str:
     """The INVALID_COLUMN value refusing a row for ``reason``, naming ``field`` (the file's key, or "row")."""
     return f"{field}{_FIELD_MARK}{reason}"
+
+
 #: Below this many rows a table is settled in one piece: threads would cost more than they save.
 _MIN_PARALLEL_ROWS = 1 << 16
 
