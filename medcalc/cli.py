@@ -162,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--on", required=True, help="the date for A (and for B unless --on-b)")
     diff.add_argument("--on-b", dest="on_b", help="the date for B")
     diff.add_argument("--claims", help="a claims file to settle under both: how many change, and by how much")
+    diff.add_argument("--encoding", help="text encoding of --claims (default: UTF-8, with or without BOM, or GB18030, "
+                                         "detected)")
     _add_plot_command(sub)
     return parser
 
@@ -672,7 +674,7 @@ def _policy_diff(args: argparse.Namespace) -> int:
                                 "source_b": rb["source"]["title"] if rb else None})
     report: dict[str, Any] = {"a": f"{a.id} on {day_a}", "b": f"{b.id} on {day_b}", "changes": changes}
     if args.claims:
-        report["claims"] = _diff_claims(args.claims, a, b)
+        report["claims"] = _diff_claims(args.claims, a, b, args.encoding)
     if args.json:
         _print_json(report)
         return EXIT_OK
@@ -696,10 +698,10 @@ def _policy_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _diff_claims(path: str, a: Policy, b: Policy) -> dict[str, Any]:
+def _diff_claims(path: str, a: Policy, b: Policy, encoding: str | None = None) -> dict[str, Any]:
     from .io import read_claims
 
-    read = read_claims(path)
+    read = read_claims(path, encoding=encoding)
     settled_a = {s.row: s for s in settle_many(a, read.claims, explain=False).settlements}
     settled_b = {s.row: s for s in settle_many(b, read.claims, explain=False).settlements}
     both = sorted(set(settled_a) & set(settled_b))

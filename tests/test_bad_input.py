@@ -316,3 +316,30 @@ def test_a_gb18030_claim_file_is_read(capsys, tmp_path):
     code, out, err = run(capsys, "quote", "--policy", POLICY, "--claim", str(claim), "--json")
     assert code == 0, err
     assert (json.loads(out)["person_id"], json.loads(out)["basic"]) == ("张三", GOOD_BASIC)
+
+
+def test_policy_diff_claims_reads_gb18030_and_refuses_an_unknown_encoding(capsys, tmp_path):
+    source = _write(tmp_path / "claims.csv", _utf8_rows(), encoding="gb18030")
+    argv = ["policy", "diff", POLICY, POLICY, "--on", "2020-06-01", "--claims", str(source), "--json"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    claims = json.loads(out)["claims"]
+    assert (claims["rows"], claims["settled_both"]) == (2, 1)  # the N/A row is rejected, not settled as 0
+    code, out, err = run(capsys, *argv, "--encoding", "gbk")
+    assert code == 0 and json.loads(out)["claims"]["settled_both"] == 1
+    code, out, err = run(capsys, *argv, "--encoding", "no-such-codec")
+    assert code == 2 and "no-such-codec" in err
+
+
+def test_impact_reads_gb18030_with_or_without_encoding(capsys, tmp_path):
+    rows = [{**r, "全自费": "1500", "setl_time": "2025-06-01", "level": "level1"} for r in _utf8_rows()]
+    source = _write(tmp_path / "claims.csv", rows, encoding="gb18030")
+    for extra in ((), ("--encoding", "gb18030")):
+        code, out, err = run(capsys, "impact", str(source), "--policy", "huaibei-2025", "--reform",
+                             "huaibei-level1-plus5", "--json-out", str(tmp_path / "i.json"), *extra)
+        assert code == 0, err
+        report = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
+        assert report["groups"]["all"][0]["claims"] == 2
+    code, out, err = run(capsys, "impact", str(source), "--policy", "huaibei-2025", "--reform", "huaibei-level1-plus5",
+                         "--encoding", "utf-8")
+    assert code == 2 and err.startswith("medcalc: error: ")
