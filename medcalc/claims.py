@@ -102,7 +102,8 @@ def _day(name: str, *, required: bool):
 
 def _amount(name: str, *, required: bool):
     def convert(value: object) -> Fen | None:
-        if value is None or value == "":
+        # only an empty value is "not given" (as an empty cell in a table); any other text must be an amount
+        if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 raise _field_error(name, NOTHING, "required: an amount of yuan such as 12000 or \"1.2万\"")
             return None
@@ -172,9 +173,11 @@ def _flag(value: object) -> bool:
 class Claim:
     """One settlement to compute. See the README's claim table for every field."""
 
-    person_id: str = attrs.field(converter=_text("person_id", required=True))
-    settled_on: dt.date = attrs.field(converter=_day("settled_on", required=True))
-    total: Fen = attrs.field(converter=_amount("total", required=True))
+    # required, but defaulted to None so that leaving one out is a ClaimError naming it (the
+    # converter refuses None), not attrs' TypeError
+    person_id: str = attrs.field(default=None, converter=_text("person_id", required=True))
+    settled_on: dt.date = attrs.field(default=None, converter=_day("settled_on", required=True))
+    total: Fen = attrs.field(default=None, converter=_amount("total", required=True))
     level: str | None = attrs.field(default=None, converter=_text("level", required=False))
     visit: str = attrs.field(default="inpatient", converter=_choice("visit", VISITS))
     claim_id: str | None = attrs.field(default=None, converter=_text("claim_id", required=False))

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tomllib
+from decimal import Decimal
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
                            description="Settle one claim and show what each layer pays and why.")
     quote.add_argument("--claim", metavar="FILE", help="the claim as a JSON or TOML file ('-' for JSON on stdin); flags override its fields")
     quote.add_argument("--history", metavar="FILE", help="the person's earlier claims this year: a JSON array (or TOML [[claims]])")
+    quote.add_argument("--encoding", help="text encoding of --claim and --history (default: UTF-8 or GB18030, detected)")
     quote.add_argument("--person", help="person id (default: 'person')")
     quote.add_argument("--claim-id", dest="claim_id")
     quote.add_argument("--date", help="settlement (discharge) date, e.g. 2025-03-01 (default: --on)")
@@ -125,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("-o", "--output", help="settled rows out (.csv, .jsonl, .parquet); default: FILE.settled.csv")
     score.add_argument("--rejects", help="rejected rows out; default: OUTPUT with .rejects before the extension")
     score.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"), help="input format if not by extension")
+    score.add_argument("--encoding", help="text encoding of a CSV or JSON-lines file (default: UTF-8, with or without BOM, or GB18030, detected)")
     score.add_argument("--output-format", choices=("csv", "jsonl", "parquet"), help="output format if not by extension")
     score.add_argument("--names", choices=("medcalc", "national"), default="medcalc",
                        help="output column names: medcalc's or the national settlement interface's (hifp_pay, …)")
@@ -159,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--on", required=True, help="the date for A (and for B unless --on-b)")
     diff.add_argument("--on-b", dest="on_b", help="the date for B")
     diff.add_argument("--claims", help="a claims file to settle under both: how many change, and by how much")
+    diff.add_argument("--encoding", help="text encoding of --claims (default: UTF-8, with or without BOM, or GB18030, "
+                                         "detected)")
     _add_plot_command(sub)
     return parser
 
@@ -186,26 +191,36 @@ def _choose_policy(args: argparse.Namespace, day: dt.date | None) -> Policy:
     return find_policy(args.region, on, scheme=args.scheme, tier=args.tier)
 
 
-def _read_data_file(name: str) -> object:
+def _read_data_file(name: str, encoding: str | None = None) -> object:
+    """A claim or history file: JSON (or TOML by its extension), numbers read exactly (Decimal,
+    never float); unreadable text or syntax is bad input (exit 2)."""
+    from .io import decode_text, parse_json
+
     if name == "-":
-        return json.loads(sys.stdin.read())
-    path = Path(name)
-    if not path.is_file():
-        raise MedcalcError(f"{name}: no such file")
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        path = Path("stdin")
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise MedcalcError(f"{name}: no such file")
+        data = path.read_bytes()
+    text = decode_text(data, name, encoding)
     if path.suffix == ".toml":
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-        return data.get("claims", data)
+        try:
+            parsed = tomllib.loads(text, parse_float=Decimal)
+        except tomllib.TOMLDecodeError as exc:
+            raise MedcalcError(f"{name}: not valid TOML: {exc}") from None
+        return parsed.get("claims", parsed)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        return parse_json(text)
+    except ValueError as exc:  # JSONDecodeError, NaN or Infinity
         raise MedcalcError(f"{name}: not valid JSON: {exc}") from None
 
 
 def _claim_from_args(args: argparse.Namespace) -> Claim:
     fields: dict[str, object] = {}
     if args.claim:
-        data = _read_data_file(args.claim)
+        data = _read_data_file(args.claim, args.encoding)
         if not isinstance(data, dict):
             raise MedcalcError(f"{args.claim}: a claim must be a JSON object or TOML table")
         fields.update(data)
@@ -224,11 +239,13 @@ def _claim_from_args(args: argparse.Namespace) -> Claim:
 def _history(args: argparse.Namespace, person: str) -> list[Claim]:
     if not args.history:
         return []
-    data = _read_data_file(args.history)
+    data = _read_data_file(args.history, args.encoding)
     if not isinstance(data, list):
         raise MedcalcError(f"{args.history}: history must be an array of claims")
     claims = []
     for i, row in enumerate(data, 1):
+        if not isinstance(row, dict):
+            raise MedcalcError(f"{args.history}: claim {i}: must be a JSON object or TOML table (got {row!r})")
         row = dict(row)
         row.setdefault("person_id", person)
         try:
@@ -299,7 +316,7 @@ def _score(args: argparse.Namespace) -> int:
     summary = _Summary()
     try:
         with _progress(interactive, total_rows) as advance:
-            for part in _scored_parts(args, policy, read_batches(args.file, args.in_format, args.batch_rows)):
+            for part in _scored_parts(args, policy, read_batches(args.file, args.in_format, args.batch_rows, args.encoding)):
                 results.write(part.results)
                 rejects.write(part.rejects)
                 summary.add(part)
@@ -659,7 +676,7 @@ def _policy_diff(args: argparse.Namespace) -> int:
                                 "source_b": rb["source"]["title"] if rb else None})
     report: dict[str, Any] = {"a": f"{a.id} on {day_a}", "b": f"{b.id} on {day_b}", "changes": changes}
     if args.claims:
-        report["claims"] = _diff_claims(args.claims, a, b)
+        report["claims"] = _diff_claims(args.claims, a, b, args.encoding)
     if args.json:
         _print_json(report)
         return EXIT_OK
@@ -683,10 +700,10 @@ def _policy_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _diff_claims(path: str, a: Policy, b: Policy) -> dict[str, Any]:
+def _diff_claims(path: str, a: Policy, b: Policy, encoding: str | None = None) -> dict[str, Any]:
     from .io import read_claims
 
-    read = read_claims(path)
+    read = read_claims(path, encoding=encoding)
     settled_a = {s.row: s for s in settle_many(a, read.claims, explain=False).settlements}
     settled_b = {s.row: s for s in settle_many(b, read.claims, explain=False).settlements}
     both = sorted(set(settled_a) & set(settled_b))
@@ -781,6 +798,7 @@ def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: 
     reconcile.add_argument("--fields", help="paid fields to compare, comma-separated (default: every one the extract has)")
     reconcile.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"),
                            help="input format if not by extension")
+    reconcile.add_argument("--encoding", help="text encoding of a CSV or JSON-lines file (default: UTF-8, with or without BOM, or GB18030, detected)")
     reconcile.add_argument("-o", "--output", help="write the differences to this CSV file (amounts in yuan)")
     reconcile.set_defaults(run=_reconcile)
 
@@ -796,7 +814,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         raise MedcalcError("reconcile with --region needs --on (the date the policy must cover)")
     policy = _choose_policy(args, None) if (args.policy or args.region) else None
     tables = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
-              for b in read_batches(args.extract, args.in_format)]
+              for b in read_batches(args.extract, args.in_format, encoding=args.encoding)]
     if not tables:
         raise MedcalcError(f"{args.extract}: no rows")
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]

@@ -35,6 +35,8 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
                                         "persons affected, and the biggest winners and losers.")
     impact.add_argument("file", help="claims: .csv, .jsonl or .parquet")
     impact.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"), help="input format if not by extension")
+    impact.add_argument("--encoding", help="text encoding of a CSV or JSON-lines file (default: UTF-8, with or "
+                                           "without BOM, or GB18030, detected)")
     impact.add_argument("--weight", help="name of a weight column (rows standing for several people)")
     impact.add_argument("--amounts", choices=("yuan", "fen"), default="yuan",
                         help="what integer amount columns mean (default yuan, as in a file); decimals are always yuan")
@@ -89,7 +91,7 @@ def _impact(args: argparse.Namespace) -> int:
     from .impact import fund_impact
     from .io import read_batches
 
-    table = pa.Table.from_batches(list(read_batches(args.file, args.in_format)))
+    table = pa.Table.from_batches(list(read_batches(args.file, args.in_format, encoding=args.encoding)))
     report = fund_impact(table, args.policy, reform_scenarios(args), amounts=args.amounts, by=_groupings(args),
                          weight=args.weight, top=args.top)
     return _show(args, report, f"{args.file}")

@@ -38,7 +38,7 @@ import attrs
 import numpy as np
 
 from .errors import MedcalcError
-from .io import OUTPUT_NAMES, fen_to_yuan, format_of
+from .io import OUTPUT_NAMES, detect_encoding, fen_to_yuan, format_of
 from .policy.model import Policy
 from .policy.registry import load_policy
 from .tables import RESULT_FIELDS, ScoredTable, canonical_names, settle_table
@@ -113,8 +113,13 @@ def read_claims(path: str | Path | list, fmt: str | None = None, *, blocksize: i
     if fmt == "parquet":
         return dd.read_parquet(source, dtype_backend="pyarrow", **options)
     if fmt == "csv":
-        # text, like medcalc.io: empty cells are missing values; a BOM is not part of the first name
-        return dd.read_csv(source, dtype=str, encoding="utf-8-sig", **options)
+        # text, like medcalc.io: only an empty cell is a missing value (not pandas' N/A, NaN, null …,
+        # which stay text and are refused as amounts); a BOM is not part of the first name; a local
+        # file's encoding detected as medcalc.io does (UTF-8 or GB18030)
+        local = Path(first).is_file()
+        encoding = detect_encoding(first) if local else "utf-8"
+        options.setdefault("encoding", "utf-8-sig" if encoding == "utf-8" else encoding)
+        return dd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], **options)
     raise MedcalcError(f"{first}: Dask reads claims from Parquet or CSV, not {fmt}; convert the file first")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -21,10 +22,10 @@ import attrs
 from .claims import Claim
 from .errors import ClaimError, MedcalcError
 from .settlement import Reject
-from .tables import INVALID_COLUMN
+from .tables import INVALID_COLUMN, invalid_reason
 
 __all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
-           "OUTPUT_NAMES", "fen_to_yuan"]
+           "OUTPUT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json"]
 
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -71,28 +72,109 @@ class ReadResult:
     count: int  # rows read
 
 
-def _records(path: Path, fmt: str) -> Iterable[dict[str, Any]]:
+#: Encodings tried when none is given: UTF-8 (with or without a byte-order mark), then GB18030
+#: (which contains GBK and GB2312), the two a Chinese settlement extract comes in.
+DETECTED_ENCODINGS = ("utf-8", "gb18030")
+_SAMPLE_BYTES = 1 << 22
+
+
+def detect_encoding(path: str | Path, given: str | None = None) -> str:
+    """The text encoding of a file: ``given`` (checked to be a codec), else UTF-8 or GB18030 by
+    its first 4 MiB. A file that is neither is refused (MedcalcError): never read as garbage."""
+    import codecs
+
+    if given is not None:
+        try:
+            return codecs.lookup(given).name
+        except LookupError:
+            raise MedcalcError(f"--encoding {given!r} is not a known text encoding (e.g. utf-8, gb18030)") from None
+    with open(path, "rb") as handle:
+        sample = handle.read(_SAMPLE_BYTES)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    for name in DETECTED_ENCODINGS:
+        try:  # incremental, not final: the sample may end inside a character
+            codecs.getincrementaldecoder(name)().decode(sample, final=False)
+            return name
+        except UnicodeDecodeError:
+            continue
+    raise MedcalcError(f"{path}: the text is neither UTF-8 nor GB18030; give its encoding with --encoding")
+
+
+def decode_text(data: bytes, name: str, encoding: str | None = None) -> str:
+    """Bytes of a small file (a claim, a history) as text, by ``encoding`` or detected as above."""
+    import codecs
+
+    if encoding is None:
+        if data.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        else:
+            encoding = next((e for e in DETECTED_ENCODINGS if _decodes(data, e)), None)
+            if encoding is None:
+                raise MedcalcError(f"{name}: the text is neither UTF-8 nor GB18030; give its encoding with --encoding")
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise MedcalcError(f"{name}: cannot be read as {encoding}: {exc}") from None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def parse_json(text: str) -> Any:
+    """JSON with every number exact: fractions as Decimal (never float); NaN and Infinity refused."""
+    def constant(word: str) -> Any:
+        raise ValueError(f"{word} is not a number")
+
+    return json.loads(text, parse_float=Decimal, parse_constant=constant)
+
+
+def _records(path: Path, fmt: str, encoding: str | None = None) -> Iterable[dict[str, Any]]:
     if fmt == "csv":
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            for record in csv.DictReader(handle):
-                yield {k: v for k, v in record.items() if v not in (None, "")}
+        with open(path, newline="", encoding=detect_encoding(path, encoding)) as handle:
+            try:
+                for record in csv.DictReader(handle):
+                    yield {k: v for k, v in record.items() if v not in (None, "")}
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise MedcalcError(f"{path}: not a readable CSV file: {exc}") from None
     elif fmt == "jsonl":
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield {"__error__": f"not valid JSON: {exc.msg}"}
-                    continue
-                yield record if isinstance(record, dict) else {"__error__": "a line must be a JSON object"}
+        with open(path, encoding=detect_encoding(path, encoding)) as handle:
+            number = 0
+            try:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = parse_json(line)
+                    except ValueError as exc:  # JSONDecodeError is one
+                        yield {"__error__": f"not valid JSON: {getattr(exc, 'msg', exc)}"}
+                        continue
+                    yield record if isinstance(record, dict) else {"__error__": "a line must be a JSON object"}
+            except UnicodeDecodeError as exc:
+                raise MedcalcError(f"{path}: line {number + 1} cannot be read as {handle.encoding}: {exc.reason}; "
+                                   "give the file's encoding with --encoding") from None
     else:
-        pq = _parquet()
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+        for batch in _parquet_batches(path, 65536):
             for record in batch.to_pylist():
                 # decimals arrive as Decimal (exact); float columns are refused by the claim itself
                 yield {k: v for k, v in record.items() if v is not None}
+
+
+def _parquet_batches(path: Path, batch_rows: int) -> Iterator[Any]:
+    """A Parquet file's record batches; a file that is not Parquet (empty, truncated, garbage) is bad input."""
+    import pyarrow as pa
+
+    pq = _parquet()
+    try:
+        # pre_buffer off: with it, iter_batches keeps every row group read so far (memory grows with the file)
+        yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows)
+    except (pa.ArrowException, OSError) as exc:  # ArrowInvalid, ArrowIOError, …
+        raise MedcalcError(f"{path}: not a readable Parquet file: {exc}") from None
 
 
 def _parquet():
@@ -103,7 +185,8 @@ def _parquet():
     return pq
 
 
-def read_claims(path: str | Path, fmt: str | None = None, defaults: dict[str, Any] | None = None) -> ReadResult:
+def read_claims(path: str | Path, fmt: str | None = None, defaults: dict[str, Any] | None = None,
+                encoding: str | None = None) -> ReadResult:
     """Read every row; ``defaults`` fills fields a row leaves empty (e.g. a scheme for the file)."""
     path = Path(path)
     if not path.is_file():
@@ -111,7 +194,7 @@ def read_claims(path: str | Path, fmt: str | None = None, defaults: dict[str, An
     fmt = format_of(path, fmt)
     claims, rows, rejects = [], [], []
     count = 0
-    for count, record in enumerate(_records(path, fmt), 1):
+    for count, record in enumerate(_records(path, fmt, encoding), 1):
         if "__error__" in record:
             rejects.append(Reject(count, "row", record["__error__"]))
             continue
@@ -132,7 +215,10 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
     """Rows in a file, cheaply: Parquet from its footer, text formats by counting lines."""
     fmt = format_of(path, fmt)
     if fmt == "parquet":
-        return _parquet().ParquetFile(path).metadata.num_rows
+        try:
+            return _parquet().ParquetFile(path).metadata.num_rows
+        except Exception:  # not Parquet: read_batches says so; a count is only for the progress bar
+            return None
     lines = 0
     with open(path, "rb") as handle:
         while block := handle.read(1 << 24):
@@ -140,19 +226,21 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
     return max(lines - (fmt == "csv"), 0)  # the header line is not a row (quoted newlines make this an estimate)
 
 
-def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 << 20) -> Iterator[Any]:
-    """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order."""
+def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 << 20,
+                 encoding: str | None = None) -> Iterator[Any]:
+    """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order.
+
+    Text files are read in ``encoding``, or UTF-8 / GB18030 as detected (``detect_encoding``)."""
     path = Path(path)
     if not path.is_file():
         raise MedcalcError(f"{path}: no such file")
     fmt = format_of(path, fmt)
     if fmt == "parquet":
-        # pre_buffer off: with it, iter_batches keeps every row group read so far (memory grows with the file)
-        yield from _parquet().ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows)
+        yield from _parquet_batches(path, batch_rows)
     elif fmt == "csv":
-        yield from _csv_batches(path, batch_rows)
+        yield from _csv_batches(path, batch_rows, encoding)
     else:
-        yield from _jsonl_batches(path, batch_rows)
+        yield from _jsonl_batches(path, batch_rows, encoding)
 
 
 def compact_decimals(batch: Any) -> Any:
@@ -167,27 +255,37 @@ def compact_decimals(batch: Any) -> Any:
     return batch
 
 
-def _csv_batches(path: Path, batch_rows: int) -> Iterator[Any]:
+def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), None)
+    encoding = detect_encoding(path, encoding)
+    try:
+        with open(path, newline="", encoding=encoding) as handle:
+            header = next(csv.reader(handle), None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise MedcalcError(f"{path}: the header cannot be read as {encoding}: {exc}") from None
     if not header:
         return
     types = {name: pa.string() for name in header}  # text: medcalc parses every value itself
-    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=True)
-    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=max(1 << 16, batch_rows * 64))
+    # only an empty cell is null: Arrow's default markers (N/A, NaN, null, #N/A …) stay text, which
+    # is then refused as an amount instead of read as "not given"
+    options = pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
+                                   quoted_strings_can_be_null=True)
+    # Arrow skips a UTF-8 byte-order mark itself and transcodes any other encoding to UTF-8
+    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=max(1 << 16, batch_rows * 64),
+                                       encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding)
     try:
         reader = pacsv.open_csv(path, read_options=reader_options, convert_options=options)
         for batch in reader:
             yield batch
-    except pa.ArrowInvalid as exc:
-        raise MedcalcError(f"{path}: not a valid CSV file: {exc}") from None
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise MedcalcError(f"{path}: not a valid CSV file in {encoding}: {exc}") from None
 
 
-def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[Any]:
-    """JSON objects as text columns (a list joined with commas); a line that is not one becomes an invalid row."""
+def _jsonl_batches(path: Path, batch_rows: int, encoding: str | None = None) -> Iterator[Any]:
+    """JSON objects as text columns; a line that is not one, or a value of the wrong JSON kind,
+    becomes an invalid row (refused by the scorer, naming the key and the value)."""
     import pyarrow as pa
 
     def batch(records: list[dict[str, Any]]) -> Any:
@@ -195,11 +293,14 @@ def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[Any]:
         return pa.table({n: pa.array([r.get(n) for r in records], pa.string()) for n in names})
 
     records: list[dict[str, Any]] = []
-    for record in _records(path, "jsonl"):
+    for record in _records(path, "jsonl", encoding):
         if "__error__" in record:
-            records.append({INVALID_COLUMN: record["__error__"]})  # refused by the scorer with this reason
+            records.append({INVALID_COLUMN: invalid_reason("row", record["__error__"])})
         else:
-            records.append({k: _as_text(v) for k, v in record.items()})
+            try:
+                records.append({k: _as_text(k, v) for k, v in record.items()})
+            except _WrongKind as exc:
+                records.append({INVALID_COLUMN: invalid_reason(exc.key, exc.reason)})
         if len(records) >= batch_rows:
             yield batch(records)
             records = []
@@ -207,13 +308,33 @@ def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[Any]:
         yield batch(records)
 
 
-def _as_text(value: Any) -> str | None:
+#: Keys whose JSON value may be a list of names, and the one that may be true or false.
+_LIST_KEYS = frozenset({"diseases", "certified"})
+_FLAG_KEYS = frozenset({"retired"})
+
+
+class _WrongKind(Exception):
+    def __init__(self, key: str, reason: str) -> None:
+        self.key, self.reason = key, reason
+
+
+def _as_text(key: str, value: Any) -> str | None:
+    """A JSON value as the text a CSV cell would hold. Numbers keep their digits exactly
+    (Decimal, never float); true/false only for a flag, a list only of names, never an object."""
     if value is None:
         return None
     if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
+        if key in _FLAG_KEYS:
+            return "1" if value else "0"
+        raise _WrongKind(key, f"must be a number or a string, not a JSON true/false (got {json.dumps(value)})")
+    if isinstance(value, (list, tuple)) and key in _LIST_KEYS and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    if isinstance(value, (list, tuple, dict)):
+        shown = json.dumps(value, ensure_ascii=False, default=str)
+        raise _WrongKind(key, f"must be a number or a string, not a JSON {'object' if isinstance(value, dict) else 'list'} "
+                              f"(got {shown[:80]})")
+    if isinstance(value, Decimal):
+        return format(value, "f")  # 1E+2 as "100": the digits, exactly
     return str(value)
 
 

@@ -80,7 +80,8 @@ def format_yuan(fen: int) -> str:
     return f"{sign}{whole}.{frac:02d}"
 
 
-_AMOUNT = re.compile(r"^\s*(?P<num>[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?P<wan>万)?\s*(?:元)?\s*$")
+#: Digits, with thousands separators only in whole groups of three ("15,000", never "1,5").
+_AMOUNT = re.compile(r"^\s*(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)\s*(?P<wan>万)?\s*(?:元)?\s*$")
 _RATIO = re.compile(r"^\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 _POINTS = re.compile(r"^\s*(?P<sign>[+-])?\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?:点|个百分点|points?)?\s*$")
 
@@ -117,6 +118,8 @@ def parse_amount(value: object) -> Fen:
     if isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, Decimal):
+        if not value.is_finite():  # NaN and Infinity are not amounts (and would not compare or scale)
+            raise AmountError(f"amount {value!r} is not a finite number of yuan")
         number = value
     elif isinstance(value, str):
         match = _AMOUNT.match(value)

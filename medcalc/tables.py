@@ -59,8 +59,16 @@ _OUTPUT_COLUMNS = frozenset({"row", "deductible", "basic", "critical", "assistan
                              "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "backstop_pay", "fund_pay_sumamt",
                              "psn_part_amt", "tier"})
 _REQUIRED = ("person_id", "settled_on", "level", "total")
-#: Set by a reader on rows it could not read at all (the reason); they are refused as they are.
+#: Set by a reader on rows it could not read at all (``invalid_reason``); they are refused as they are.
 INVALID_COLUMN = "_invalid"
+_FIELD_MARK = "\x1f"  # between the field and the reason in an INVALID_COLUMN value
+
+
+def invalid_reason(field: str, reason: str) -> str:
+    """The INVALID_COLUMN value refusing a row for ``reason``, naming ``field`` (the file's key, or "row")."""
+    return f"{field}{_FIELD_MARK}{reason}"
+
+
 #: Below this many rows a table is settled in one piece: threads would cost more than they save.
 _MIN_PARALLEL_ROWS = 1 << 16
 
@@ -162,12 +170,15 @@ def settle_table(
     engine = choose_engine(engine, n)  # once for the table, whatever the size of its parts
     threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
     collector = _Collector(table, first_row, threads, engine)
+    collector.names = {field: name for name, field in fields.items() if name != field}
+    table = _binary_as_text(table, collector.names)
     readable = None  # rows a reader could read (None: all)
     if INVALID_COLUMN in table.column_names:
         invalid = table.column(INVALID_COLUMN).is_valid().to_numpy(zero_copy_only=False)
         reasons = table.column(INVALID_COLUMN).to_pylist()
         for reason in set(reasons) - {None}:
-            collector.reject(np.flatnonzero(np.array([r == reason for r in reasons])), "row", reason)
+            field, _, why = reason.rpartition(_FIELD_MARK)
+            collector.reject(np.flatnonzero(np.array([r == reason for r in reasons])), field or "row", why)
         readable = np.flatnonzero(~invalid)
         table = table.drop_columns([INVALID_COLUMN])
     rows_left = readable  # input row numbers of the table's rows (None: the same, row for row)
@@ -205,6 +216,40 @@ def settle_table(
     return collector.finish(trace)
 
 
+def _binary_as_text(table, names: dict[str, str]):
+    """Binary columns (Parquet's untyped byte strings) as text; a value that is not UTF-8 marks
+    its row invalid (INVALID_COLUMN), naming the column and the bytes, instead of failing the table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, field in enumerate(table.schema):
+        if not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)):
+            continue
+        column = table.column(index)
+        try:
+            text = column.cast(pa.string() if pa.types.is_binary(field.type) else pa.large_string())
+        except pa.ArrowInvalid:  # bad input only: one check per distinct value
+            encoded = pc.dictionary_encode(column.combine_chunks())
+            bad_values = []
+            for value in encoded.dictionary.to_pylist():
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad_values.append(value)
+            label = names.get(field.name, field.name)
+            at = pc.index_in(column, value_set=pa.array(bad_values, field.type))  # null where the value is UTF-8
+            reasons = pa.array([invalid_reason(label, f"not UTF-8 text (got {v!r})") for v in bad_values],
+                               pa.string()).take(at)
+            bad = at.is_valid()
+            if INVALID_COLUMN in table.column_names:  # a row a reader already refused keeps its reason
+                reasons = pc.coalesce(table.column(INVALID_COLUMN), reasons)
+                table = table.drop_columns([INVALID_COLUMN])
+            table = table.append_column(INVALID_COLUMN, reasons)
+            text = pc.if_else(bad, pa.scalar(None, pa.string()), column.cast(pa.string(), safe=False))
+        table = table.set_column(index, field.name, text)
+    return table
+
+
 def _restricted(refused: list[tuple[np.ndarray, str, str]], rows: np.ndarray, n: int) -> list[tuple[np.ndarray, str, str]]:
     """Refused rows (positions in a table of ``n`` rows) as positions among ``rows``."""
     position = np.full(n, -1, np.int64)
@@ -225,7 +270,9 @@ def _amounts_as_fen(table, amounts: str, refused: list, threads: int = 1):
 
     def converted(name: str):
         problems: list[tuple[np.ndarray, str, str]] = []  # per column, so their order is the columns'
-        fen = _fen(table.column(name), name, amounts, problems, required=name == "total")
+        # an empty in-scope cell means "derive it from the parts" (the engine's -1), as in the claim API
+        fen = _fen(table.column(name), name, amounts, problems, required=name == "total",
+                   absent=-1 if name == "in_scope" else 0)
         if fen.dtype != np.int32 and len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
             fen = fen.astype(np.int32)
         return _int_array(fen), problems
@@ -344,13 +391,15 @@ class _Collector:
         self.persons = 0
         self.values: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        #: medcalc field -> the column as the input named it (全自费, fulamt_ownpay_amt …), for rejects
+        self.names: dict[str, str] = {}
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
-        """Refuse input rows."""
+        """Refuse input rows; ``field`` is reported as the input's own column name."""
         if len(rows):
             rows = np.asarray(rows, np.int64)
             self.seen[rows] += 1
-            self.reject_groups.append((rows, field, reason))
+            self.reject_groups.append((rows, self.names.get(field, field), reason))
 
     def settled(self, where: np.ndarray | None, rows: np.ndarray, values: dict[str, np.ndarray], policy_id: str,
                 persons: int) -> None:
@@ -591,18 +640,77 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
                 collector.traces[row] = tuple(steps_for(outcome, i, r, c))
 
 
-def _fen(column, name: str, amounts: str, rejected: list, *, required: bool) -> np.ndarray:
+def _fen(column, name: str, amounts: str, rejected: list, *, required: bool, absent: int = 0) -> np.ndarray:
     """An amount column as integer fen (int64, or int32 from decimals that fit); rows that are not
-    amounts are refused, not zeroed."""
+    amounts are refused, not zeroed.
+
+    Only an empty cell (null, or text of nothing but spaces) is "not given": it reads as
+    ``absent`` (refused if ``required``); any other text must be an amount."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     kind = column.type
+    plain = True  # every text cell plain digits (the usual large file): no blanks, and the fast cast reads all
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        plain = _plain_amounts(column)
+        if not plain:
+            column = _blank_as_null(column)
     nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None
-    if required and nulls is not None:
-        rejected.append((np.flatnonzero(nulls), name, "required: an amount of yuan such as 12000 or \"1.2万\""))
+    values = _fen_given(column, kind, name, amounts, rejected, plain)
+    if nulls is not None:
+        if required:
+            rejected.append((np.flatnonzero(nulls), name, "required: an amount of yuan such as 12000 or \"1.2万\""))
+        elif absent:
+            values = np.where(nulls, absent, values)
+    return values
+
+
+def _plain_amounts(column) -> bool:
+    """Whether every text cell is plain digits and dots, neither first nor last (none empty): the
+    text Arrow's decimal cast may read. Anything else ("1.5万", "15,000", or what the cast would
+    also take: "1e3", "-5", "+5", ".5") is read by medcalc's own rules, one parse per distinct
+    value. Checked on the column's bytes with numpy (a regex per cell doubled the read time)."""
+    import pyarrow as pa
+
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if not len(chunk) or chunk.null_count == len(chunk):
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[chunk.offset:
+                                                                                   chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+        if not (((data >= 48) & (data <= 57)) | (data == 46)).all():  # bytes of null cells count too: safe side
+            return False
+        length = np.diff(offsets)
+        given = length > 0
+        if chunk.null_count:
+            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+            if (valid & ~given).any():  # an empty text cell: read as not given, by the slow path
+                return False
+            given &= valid
+        elif not given.all():
+            return False
+        start = offsets[:-1][given] - offsets[0]
+        if (data[start] == 46).any() or (data[start + length[given] - 1] == 46).any():
+            return False
+    return True
+
+
+def _blank_as_null(column):
+    """Text cells of nothing but spaces as null: the only way a text cell says "not given"."""
+    import pyarrow.compute as pc
+
+    blank = pc.match_substring_regex(column, r"^\s*$")
+    return pc.if_else(blank, None, column) if pc.any(blank).as_py() else column
+
+
+def _fen_given(column, kind, name: str, amounts: str, rejected: list, plain: bool) -> np.ndarray:
+    """The amounts of a column as int64 fen (0 where null); ``plain``: text that the fast cast may read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if pa.types.is_null(kind):
         return np.zeros(len(column), np.int64)
     if pa.types.is_floating(kind):
@@ -617,6 +725,8 @@ def _fen(column, name: str, amounts: str, rejected: list, *, required: bool) -> 
             values = np.where(too_big, 0, values) * 100
         return values
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if not plain:
+            return _fen_from_text(column, name, rejected)
         try:
             column = pc.cast(column, pa.decimal128(38, 2))
             kind = column.type

@@ -79,7 +79,7 @@ def test_quote_on_a_shipped_policy_by_id(capsys):
      "medcalc: error: no policy with id 'jiujiang-resident'; did you mean jiujiang-residents, jiujiang-employees?"),
     (["quote", "--policy", "missing.toml", *CLAIM], "medcalc: error: missing.toml: no such policy file"),
     (["quote", "--policy", JIUQUAN, "--claim", "nofile.json"], "medcalc: error: nofile.json: no such file"),
-    (["quote", "--policy", JIUQUAN, "--total", "100", "--level", "level2"], "medcalc: error: settled_on: required"),
+    (["quote", "--policy", JIUQUAN, "--total", "100", "--level", "level2"], "medcalc: error: settled_on: required: a date such as 2025-03-01"),
 ])
 def test_errors_are_one_line_with_exit_code_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
