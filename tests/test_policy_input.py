@@ -89,8 +89,9 @@ def test_the_largest_policy_amount_is_the_largest_claim_total(folder):
     policy = medcalc.load_policy(_write(folder, "edge.toml", _policy('"1000万"')))
     settled = medcalc.settle(policy, Claim(person_id="p", settled_on=dt.date(2024, 1, 1), level="level1", total="1000"))
     assert (settled.deductible, settled.basic) == (medcalc.Fen(100000), medcalc.Fen(0))
-    err = _refused(_write(folder, "edge2.toml", _policy('"1000万零1"'.replace("零", ".000"))))
-    assert err.path == "inpatient.deductible[0].amount.level1"
+    err = _refused(_write(folder, "edge2.toml", _policy('"10000000.01"')))  # one fen more
+    assert (err.path, err.found) == ("inpatient.deductible[0].amount.level1", "10000000.01")
+    assert "between 0 and 10000000 yuan" in err.allowed
 
 
 def test_dates_past_the_year_2999_are_refused(folder):
