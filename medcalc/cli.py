@@ -33,6 +33,7 @@ from .errors import ClaimError, MedcalcError
 from .money import format_yuan
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy
 from .policy.registry import find_policy, list_policies, load_policy
+from .terminal import markup, printable
 
 __all__ = ["main"]
 
@@ -577,7 +578,7 @@ def _policy_list(args: argparse.Namespace) -> int:
     for r in rows:
         covers = ", ".join(f"{a}…{b or ''}" for a, b in r["covers"]) or "— (no inpatient rules)"
         scheme = r["scheme"] + (f" {r['tier']}" if r["tier"] else "")
-        table.add_row(r["id"], r["region"], scheme, covers, ", ".join(r["levels"]))
+        table.add_row(*(markup(v) for v in (r["id"], r["region"], scheme, covers, ", ".join(r["levels"]))))
     _console(args).print(table)
     return EXIT_OK
 
@@ -607,17 +608,19 @@ def _policy_show(args: argparse.Namespace) -> int:
                      "on": day.isoformat(), "chain": list(policy.chain), "levels": dict(policy.levels),
                      "covers": _coverage(policy), "notes": policy.notes, "rules": rules})
         return EXIT_OK
-    from rich.markup import escape
     from rich.tree import Tree
 
+    escape = markup  # every piece of policy text: control characters escaped, then rich markup
+
     tree = Tree(f"[bold]{escape(policy.id)}[/bold] · {escape(policy.region)} · {policy.scheme}"
-                f"{' ' + escape(policy.tier) if policy.tier else ''} · on {day} · extends {' → '.join(policy.chain[1:]) or 'nothing'}")
+                f"{' ' + escape(policy.tier) if policy.tier else ''} · on {day} · extends "
+                f"{escape(' → '.join(policy.chain[1:]) or 'nothing')}")
     levels = tree.add("levels")
     for code, name in policy.levels.items():
         levels.add(escape(f"{code}: {name}"))
     for r in rules:
         until = f" to {r['until']}" if r["until"] else ""
-        node = tree.add(f"[bold]{r['rule']}[/bold]  " + escape(f"(from {r['since']}{until}; {r['file']})"))
+        node = tree.add(f"[bold]{escape(r['rule'])}[/bold]  " + escape(f"(from {r['since']}{until}; {r['file']})"))
         for name, value in r["values"].items():
             node.add(escape(f"{name}: {value}"))
         s = r["source"]
@@ -648,12 +651,12 @@ def _policy_check(args: argparse.Namespace) -> int:
         _print_json(report)
         return EXIT_OK
     covers = ", ".join(f"{a} to {b or 'open'}" for a, b in report["covers"]) or "no day (no inpatient deductible and ratio in force)"
-    print(f"ok: {policy.id} ({policy.region}, {policy.scheme}) from {policy.file}")
+    print(printable(f"ok: {policy.id} ({policy.region}, {policy.scheme}) from {policy.file}"))
     print(f"  extends: {' -> '.join(policy.chain[1:]) or 'nothing'}")
     print(f"  rule versions: {len(versions)}, of which unverified: {report['unverified']}")
     print(f"  settles inpatient claims dated: {covers}")
     for warning in report["warnings"]:
-        print(f"  warning: {warning}")
+        print(printable(f"  warning: {warning}"))
     return EXIT_OK
 
 
@@ -687,8 +690,8 @@ def _policy_diff(args: argparse.Namespace) -> int:
     for col in ("rule", "value", "A", "B", "sources (A → B)"):
         table.add_column(col, overflow="fold")
     for c in changes:
-        table.add_row(c["rule"], c["value"], c["a"] or "—", c["b"] or "—",
-                      f"{c['source_a'] or '—'} → {c['source_b'] or '—'}")
+        table.add_row(*(markup(v) for v in (c["rule"], c["value"], c["a"] or "—", c["b"] or "—",
+                                            f"{c['source_a'] or '—'} → {c['source_b'] or '—'}")))
     if not changes:
         table.add_row("(no differences)", "", "", "", "")
     console.print(table)
@@ -837,8 +840,23 @@ def _reconcile(args: argparse.Namespace) -> int:
 _POLICY_COMMANDS = {"list": _policy_list, "show": _policy_show, "check": _policy_check, "diff": _policy_diff}
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr (a skipped policy file names itself), not Python's two."""
+    print(printable(f"medcalc: warning: {message}"), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import warnings
+
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
+    try:
+        return _run(args)
+    finally:
+        warnings.showwarning = shown
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "quote":
             return _quote(args)
@@ -850,7 +868,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.run(args)
         return _POLICY_COMMANDS[args.policy_command](args)
     except MedcalcError as exc:
-        print(f"medcalc: error: {exc}", file=sys.stderr)
+        print(printable(f"medcalc: error: {exc}"), file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader went away (`medcalc policy list | head`): not an error
         import os
@@ -858,7 +876,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # an internal error: still one line, but a distinct exit code
-        print(f"medcalc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"medcalc: internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -146,6 +146,8 @@ def render_impact(report, what: str) -> list:
     from rich.table import Table
     from rich.text import Text
 
+    from .terminal import markup, printable
+
     out = []
     groupings = list(dict.fromkeys(g["grouping"] for g in report.groups))
     for grouping in groupings:
@@ -155,25 +157,25 @@ def render_impact(report, what: str) -> list:
                      "rate", "Δ funds", "Δ patient", "claims Δ", "persons Δ"):
             table.add_column(name, justify="left" if name in ("scenario", "group") else "right")
         for row in report.table(grouping):
-            table.add_row(row["scenario"], str(row["group"]), str(row["claims"]), str(row["persons"]), row["basic"],
+            table.add_row(markup(row["scenario"]), markup(row["group"]), str(row["claims"]), str(row["persons"]), row["basic"],
                           row["critical"], row["assistance"], row["funds"], row["patient"], row["rate"],
                           row["change_funds"], row["change_patient"], str(row["claims_affected"]),
                           str(row["persons_affected"]))
         out.append(table)
     for reform in report.scenarios[1:]:
-        table = Table(title=f"{reform}: persons whose year's patient burden changed most", header_style="bold")
+        table = Table(title=f"{markup(reform)}: persons whose year's patient burden changed most", header_style="bold")
         for name in ("", "person", "claims", "Δ patient burden (yuan)"):
             table.add_column(name, justify="right" if name.startswith(("claims", "Δ")) else "left")
         for kind, rows in (("winner", report.winners[reform]), ("loser", report.losers[reform])):
             for row in rows:
-                table.add_row(kind, str(row["person_id"]), str(row["claims"]), row["patient_change"])
+                table.add_row(kind, markup(row["person_id"]), str(row["claims"]), row["patient_change"])
         if not report.winners[reform] and not report.losers[reform]:
             table.add_row("", "nobody's burden changed", "", "")
         out.append(table)
     for scenario, groups in report.rejected.items():
         for group in groups:
-            out.append(Text(f"{scenario}: {group['rows']} rows rejected ({group['field']}: {group['reason']}); "
-                            f"first rows {group['first_rows']}", style="yellow"))
+            out.append(Text(printable(f"{scenario}: {group['rows']} rows rejected ({group['field']}: {group['reason']}); "
+                                      f"first rows {group['first_rows']}"), style="yellow"))
     out.append(Text(f"{report.compared:,} of {report.rows:,} rows compared (settled under every scenario); "
                     "amounts in yuan; rate = funds / total cost"))
     return out

@@ -135,6 +135,8 @@ class Reconciliation:
         from rich.table import Table
         from rich.text import Text
 
+        from .terminal import markup, printable
+
         head = Table(title="medcalc reconcile", show_header=False)
         head.add_column("")
         head.add_column("", justify="right")
@@ -155,8 +157,9 @@ class Reconciliation:
                                   ("recomputed", "right"), ("difference", "right"), ("explained by", "left")):
                 table.add_column(name, justify=justify, overflow="fold")
             for d in self.differences.slice(0, limit).to_pylist():
-                table.add_row(str(d["row"]), Text(d["claim_id"] or ""), d["field"], format_yuan(d["paid"]),
-                              format_yuan(d["recomputed"]), format_yuan(d["difference"]), Text(d["explanation"]))
+                table.add_row(str(d["row"]), Text(printable(d["claim_id"] or "")), markup(d["field"]),
+                              format_yuan(d["paid"]), format_yuan(d["recomputed"]), format_yuan(d["difference"]),
+                              Text(printable(d["explanation"])))
             parts.append(table)
             if self.differences.num_rows > limit:
                 parts.append(Text(f"… and {self.differences.num_rows - limit:,} more differences (write them all with -o)"))
@@ -167,7 +170,7 @@ class Reconciliation:
             table.add_column("reason", overflow="fold")
             table.add_column("rows", justify="right")
             for reason, n in reasons.most_common():
-                table.add_row(Text(reason), str(n))  # Text: a reason may hold brackets, not markup
+                table.add_row(Text(printable(reason)), str(n))  # Text: a reason may hold brackets, not markup
             parts.append(table)
         return Group(*parts)
 

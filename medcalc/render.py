@@ -1,4 +1,8 @@
-"""Rich rendering of settlements and policies for the terminal. No logic lives here."""
+"""Rich rendering of settlements and policies for the terminal. No logic lives here.
+
+Every piece of data (ids, codes, quotes, titles, notes) goes through ``terminal.printable`` /
+``terminal.markup``: policy text is shown, never obeyed by the terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from rich.text import Text
 
 from .money import format_yuan
 from .settlement import Settlement, percent_text
+from .terminal import markup, printable
 
 __all__ = ["settlement_view", "print_settlement"]
 
@@ -21,9 +26,10 @@ def settlement_view(s: Settlement, explain: bool = False) -> Group:
     """A breakdown table by layer and, with ``explain``, every step with its source."""
     c = s.claim
     head = Text.assemble(
-        (f"{s.policy_id}", "bold"), f"  ·  person {c.person_id}  ·  settled {c.settled_on}  ·  level {c.level}",
-        f"  ·  place {c.place}" + (f" ({c.referral})" if c.referral != "none" else ""),
-        f"  ·  category {c.category}" if c.category != "ordinary" else "",
+        (printable(s.policy_id), "bold"),
+        printable(f"  ·  person {c.person_id}  ·  settled {c.settled_on}  ·  level {c.level}"),
+        printable(f"  ·  place {c.place}" + (f" ({c.referral})" if c.referral != "none" else "")),
+        printable(f"  ·  category {c.category}") if c.category != "ordinary" else "",
     )
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("item 项目")
@@ -67,20 +73,20 @@ def _steps_view(s: Settlement) -> Table:
         source = Text()
         if step.citation is not None:
             cite = step.citation
-            source.append(f"“{cite.quote}”\n", style="italic")
-            source.append(f"— {cite.source.title}")
+            source.append(printable(f"“{cite.quote}”") + "\n", style="italic")
+            source.append(printable(f"— {cite.source.title}"))
             if cite.source.document:
-                source.append(f" {cite.source.document}")
+                source.append(printable(f" {cite.source.document}"))
             if not cite.verified:
                 source.append(" [unverified 未核实]", style="yellow")
             if cite.note:
-                source.append(f"\nnote: {cite.note}")
+                source.append(printable(f"\nnote: {cite.note}"))
         elif step.mechanism in ("decompose", "basic_rounded", "patient", "deductible_charged"):
             source.append("medcalc convention (domain §3, §6)", style="dim")
         how = step.detail
         if step.before is not None and step.after is not None:
             how += f"\nyear to date {format_yuan(step.before)} → {format_yuan(step.after)}"
-        table.add_row(str(n), step.title, how, "" if step.amount is None else _yuan(step.amount), source)
+        table.add_row(str(n), markup(step.title), markup(how), "" if step.amount is None else _yuan(step.amount), source)
     return table
 
 

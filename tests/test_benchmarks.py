@@ -28,3 +28,8 @@ def test_scale_benchmark_agrees_with_duckdb_and_the_loop(tmp_path):
 def test_batch_and_api_benchmarks_print_figures():
     assert "claims/s" in _run(str(BENCH / "bench_batch.py"), "--rows", "2000")
     assert "ms" in _run(str(BENCH / "bench_api.py"), "--claims", "200", "--repeat", "50")
+
+
+def test_policy_load_benchmark_prints_time_per_version():
+    out = _run(str(BENCH / "bench_policy_load.py"), "--sizes", "200,400")
+    assert out.count("µs/version") == 2 and "400 versions" in out

@@ -24,7 +24,12 @@ arithmetic, loops, arrays indexed by integers, tuples of ints.
 Integer bounds (so that no product overflows int64): a claim's total is at most 10^9 fen
 (1000万 yuan); a ratio is at most RATIO_ONE = 10^4; an amount times a ratio is then at most
 10^13, and the largest product, the share of the basic payment a fund cap cut off
-(covered x (raw - paid)), at most 10^18 < 2^63.
+(covered x (raw - paid)), at most 10^18 < 2^63. The policy side is bounded at load
+(policy.schema, policy.loader): every policy amount (deductible, cap, threshold, fixed
+payment, band edge) is at most MAX_AMOUNT = 10^9 fen too, counts at most 1000, points within
++-10^4, and the deductible fraction's reduced numerator at most 4 x 10^5 and denominator at
+most 10^12, so deductible x num x later fraction (2 x 10^9 x 4 x 10^5 x 10^4, doubled for the
+rounding) stays below 8.1 x 10^18.
 """
 
 from __future__ import annotations

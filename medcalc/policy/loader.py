@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from pathlib import Path
 from typing import Callable
 
 from ..errors import NOTHING, PolicyError
+from .files import confined, read_text, read_toml
 from .model import SCHEMES, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import LAYER_REQUIRED, RULES, VERSION_FIELDS, Invalid, ParseContext, parse_date
 
@@ -33,34 +33,39 @@ def normalise_quote_text(text: str) -> str:
 
 
 class _File:
-    """One policy file being read; knows how to phrase its errors."""
+    """One policy file being read; knows how to phrase its errors and where it may read.
 
-    def __init__(self, path: Path, shown: str) -> None:
+    ``roots`` are the folders its source texts may lie in (after resolving symlinks): the
+    policy root it was loaded from and the shipped policies; by default its own folder.
+    """
+
+    def __init__(self, path: Path, shown: str, roots: tuple[Path, ...] | None = None) -> None:
         self.path = path
         self.shown = shown
+        self.roots = roots if roots is not None else (Path(path).resolve().parent,)
 
     def error(self, key_path: str, found: object, allowed: str) -> PolicyError:
         return PolicyError(self.shown, key_path, found, allowed)
 
 
 def _read_toml(file: _File) -> dict:
-    try:
-        with open(file.path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise file.error("", NOTHING, "no such policy file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise file.error("", NOTHING, f"not valid TOML: {exc}") from None
+    return read_toml(file.path, file.shown)
 
 
-def load_file(path: Path, find_parent: Callable[[str], Path | None], shown: str | None = None) -> Policy:
-    """Load one policy file and, recursively, the policies it extends."""
-    return _load(Path(path), find_parent, shown or str(path), ())
+def load_file(path: Path, find_parent: Callable[[str], Path | None], shown: str | None = None,
+              roots: tuple[Path, ...] | None = None, data: dict | None = None) -> Policy:
+    """Load one policy file and, recursively, the policies it extends.
+
+    ``roots``: the folders it may read source texts from (default: its own folder);
+    ``data``: the file's TOML when the caller has parsed it already.
+    """
+    return _load(Path(path), find_parent, shown or str(path), (), roots, data)
 
 
-def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, seen: tuple[str, ...]) -> Policy:
-    file = _File(path, shown)
-    data = _read_toml(file)
+def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, seen: tuple[str, ...],
+          roots: tuple[Path, ...] | None = None, data: dict | None = None) -> Policy:
+    file = _File(path, shown, roots)
+    data = _read_toml(file) if data is None else data
     for key in data:
         if key not in _TOP and key not in _FAMILIES:
             raise file.error(key, key, "an allowed top-level table: " + ", ".join(list(_TOP) + _FAMILIES))
@@ -73,7 +78,7 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
         parent_path = find_parent(meta["extends"])
         if parent_path is None:
             raise file.error("policy.extends", meta["extends"], "the id of a policy that exists")
-        parent = _load(parent_path, find_parent, _shown_near(parent_path, path, shown), seen + (meta["id"],))
+        parent = _load(parent_path, find_parent, _shown_near(parent_path, path, shown), seen + (meta["id"],), roots)
         if parent.scheme != meta["scheme"]:
             raise file.error("policy.scheme", meta["scheme"], f"the scheme of the extended policy {parent.id!r} ({parent.scheme!r})")
 
@@ -115,15 +120,56 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
         chain=(meta["id"],) + (parent.chain if parent else ()),
     )
     _check_layers(file, policy)
+    check_deductible_fractions(file, policy)
     return policy
 
 
+#: Bounds on the deductible fraction a claim can get (a place rule's multiple times every
+#: modifier's fraction, reduced): the kernel computes deductible x num x later fraction and
+#: rounds by den x RATIO_ONE, so with a deductible <= MAX_AMOUNT = 10^9 fen and a later
+#: fraction <= 10^4, 2 x 10^9 x 4*10^5 x 10^4 + 10^12 x 10^4 = 8.00001 x 10^18 < 2^63.
+MAX_FRACTION_NUM, MAX_FRACTION_DEN = 4 * 10**5, 10**12
+
+
+def check_deductible_fractions(file: _File, policy: Policy) -> None:
+    """On no day may the deductible fractions in force combine beyond the engine's int64 range."""
+    from fractions import Fraction
+
+    keys = [k for k in policy.timelines if k.startswith(("inpatient.place.", "inpatient.modifier."))]
+    days = sorted(set().union(*(policy.timelines[k].change_days() for k in keys)))
+    for day in days:
+        num = den = 1
+        place_num = place_den = 1
+        last = None
+        for key in keys:
+            rule = policy.timelines[key].at(day)
+            value = None if rule is None else rule.get("deductible_multiple" if ".place." in key else "deductible_fraction")
+            if value is None:
+                continue
+            fraction = Fraction(value, 10000)
+            if ".place." in key:  # one place rule applies to a claim: the largest terms bound them all
+                place_num, place_den = max(place_num, fraction.numerator), max(place_den, fraction.denominator)
+            else:
+                num, den = num * fraction.numerator, den * fraction.denominator
+            last = rule
+            if num * place_num > MAX_FRACTION_NUM or den * place_den > MAX_FRACTION_DEN:
+                raise file.error(
+                    f"{last.key}[{last.index}]", f"{num * place_num}/{den * place_den}",
+                    f"deductible fractions and multiples in force together on {day} whose product, reduced term by "
+                    f"term, has a numerator of at most {MAX_FRACTION_NUM} and a denominator of at most "
+                    f"{MAX_FRACTION_DEN} (the engine's exact int64 range)")
+
+
 def _check_layers(file: _File, policy: Policy) -> None:
-    """A layer runs on a day only if all its required rules are in force then: all or none."""
-    for day in policy.change_days():
-        resolved = policy.at(day)
-        for layer, keys in LAYER_REQUIRED.items():
-            present = [k for k in keys if resolved.rule(k) is not None]
+    """A layer runs on a day only if all its required rules are in force then: all or none.
+
+    Only the days on which one of the layer's own rules changes are checked (the set in force
+    changes on no other day), each by bisection: linear in the versions, not quadratic."""
+    for layer, keys in LAYER_REQUIRED.items():
+        timelines = [policy.timelines.get(k) for k in keys]
+        days = sorted(set().union(*(t.change_days() for t in timelines if t is not None)))
+        for day in days:
+            present = [k for k, t in zip(keys, timelines) if t is not None and t.at(day) is not None]
             if present and len(present) != len(keys):
                 missing = [k for k in keys if k not in present]
                 raise file.error(
@@ -218,11 +264,11 @@ def _read_sources(file: _File, table: object) -> dict[str, Source]:
                 "true (a government or hospital document) or false (an unofficial page: its values are unverified)",
             )
         text_file = entry.get("file")
+        text_path = None
         if text_file is not None:
-            if not isinstance(text_file, str):
-                raise file.error(f"{where}.file", text_file, "a path to the source's text, relative to this policy file")
-            if not (file.path.parent / text_file).is_file():
-                raise file.error(f"{where}.file", text_file, "a path to the source's text, relative to this policy file, that exists")
+            text_path = confined(file.shown, f"{where}.file", text_file, file.path.parent, file.roots,
+                                 "the source's text, relative to this policy file")
+            _load_source_text(file, f"{where}.file", text_file, text_path)
         date = entry.get("date")
         if date is not None:
             try:
@@ -236,7 +282,7 @@ def _read_sources(file: _File, table: object) -> dict[str, Source]:
             id=sid,
             title=entry["title"],
             official=entry["official"],
-            file=str((file.path.parent / text_file).resolve()) if text_file else None,
+            file=str(text_path) if text_path is not None else None,
             document=entry.get("document"),
             date=date,
             address=entry.get("address"),
@@ -248,13 +294,14 @@ def _read_sources(file: _File, table: object) -> dict[str, Source]:
 _SOURCE_TEXT_CACHE: dict[str, str] = {}
 
 
+def _load_source_text(file: _File, key: str, value: str, path: Path) -> None:
+    """Read a source's text once, when it is declared, so a bad one is an error at its ``file`` key."""
+    if str(path) not in _SOURCE_TEXT_CACHE:
+        _SOURCE_TEXT_CACHE[str(path)] = normalise_quote_text(read_text(path, file.shown, key, value))
+
+
 def _source_text(source: Source) -> str | None:
-    if source.file is None:
-        return None
-    text = _SOURCE_TEXT_CACHE.get(source.file)
-    if text is None:
-        text = _SOURCE_TEXT_CACHE[source.file] = normalise_quote_text(Path(source.file).read_text(encoding="utf-8"))
-    return text
+    return None if source.file is None else _SOURCE_TEXT_CACHE.get(source.file)
 
 
 def _read_family(file: _File, family: str, table: object, ctx: ParseContext, sources: dict[str, Source]) -> dict:

@@ -9,6 +9,7 @@ in force from ``since`` to ``until`` (both inclusive) and each citing its source
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from typing import Mapping
 
 import attrs
@@ -138,12 +139,19 @@ class Timeline:
 
     key: str
     layers: tuple[tuple[RuleVersion, ...], ...]  # child's versions first, then each ancestor's
+    # Each layer's ``since`` days: a day's version is found by bisection, so checking a policy
+    # on each of its change days costs O(n log n) in its versions, not O(n^2).
+    _starts: tuple[tuple[dt.date, ...], ...] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_starts", tuple(tuple(v.since for v in versions) for versions in self.layers))
 
     def at(self, day: dt.date) -> RuleVersion | None:
-        for versions in self.layers:
-            for version in versions:
-                if version.in_force(day):
-                    return None if version.disabled else version
+        for versions, starts in zip(self.layers, self._starts):
+            i = bisect_right(starts, day) - 1  # the last version starting on or before the day
+            if i >= 0 and versions[i].in_force(day):
+                version = versions[i]
+                return None if version.disabled else version
         return None
 
     def change_days(self) -> set[dt.date]:

@@ -40,14 +40,15 @@ from typing import Callable
 
 import attrs
 
-from ..errors import NOTHING, PolicyError
+from ..errors import NOTHING, PolicyError, PolicyNotFound
 from ..money import RATIO_ONE, round_half_up
-from .loader import _FAMILIES, _check_layers, _File, _header, _read_family, _read_toml
+from .files import confined, read_toml
+from .loader import _FAMILIES, _ID, _check_layers, _File, check_deductible_fractions, _header, _read_family, _read_toml
 from .loader import _read_sources as _read_policy_sources
 from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
 
-__all__ = ["is_reform_file", "load_reform", "adjusted_policy", "parse_adjustment", "RATIO_FIELDS", "AMOUNT_FIELDS"]
+__all__ = ["is_reform_file", "is_reform", "load_reform", "adjusted_policy", "parse_adjustment", "RATIO_FIELDS", "AMOUNT_FIELDS"]
 
 _REFORM_KEYS = {"id", "base", "title", "author", "date", "since", "notes"}
 _ADJUST_KEYS = {"rule", "levels", "points", "scale", "since", "until", "note"}
@@ -58,19 +59,49 @@ AMOUNT_FIELDS = ("amount", "by_admission", "deductible", "fixed", "cap", "fund",
 
 
 def is_reform_file(path: Path) -> bool:
-    """Whether a TOML file is a reform (it has a ``[reform]`` table) rather than a policy."""
+    """Whether a TOML file is a reform rather than a policy (see ``is_reform``); an unreadable
+    file is not a reform (loading it as a policy says why)."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16).decode("utf-8", "replace")
-    except OSError:
+        return is_reform(read_toml(Path(path), str(path)))
+    except PolicyError:
         return False
-    return any(line.strip() == "[reform]" for line in head.splitlines())
 
 
-def load_reform(path: Path, load_base: Callable[[str, Path], Policy], shown: str | None = None) -> Policy:
-    """Load a reform file onto its base policy (``load_base(name, folder)`` loads the base)."""
-    file = _File(Path(path), shown or str(path))
-    return _reform(file, _read_toml(file), load_base)
+def is_reform(data: dict) -> bool:
+    """Whether parsed TOML is a reform: a top-level ``reform`` table, however it was written
+    (a comment after the header, quoted, dotted keys). Decided on the TOML, not on the text."""
+    return "reform" in data and "policy" not in data
+
+
+def load_reform(path: Path, load_base: Callable[[str | Path], Policy], shown: str | None = None,
+                roots: tuple[Path, ...] | None = None, data: dict | None = None) -> Policy:
+    """Load a reform file onto its base policy.
+
+    ``load_base`` loads the base from an id, or from a path this function has checked lies
+    inside ``roots`` (the policy root; default the reform's folder). Whatever goes wrong with
+    the base is an error at ``reform.base`` of this file.
+    """
+    file = _File(Path(path), shown or str(path), roots)
+    return _reform(file, _read_toml(file) if data is None else data, _checked_base(file, load_base))
+
+
+def _checked_base(file: _File, load_base: Callable[[str | Path], Policy]) -> Callable[[str, Path], Policy]:
+    def load(base: str, folder: Path) -> Policy:
+        allowed = "the id of the policy it changes, or a path to its .toml file inside the policy root"
+        if base.endswith(".toml"):
+            target: str | Path = confined(file.shown, "reform.base", base, folder, file.roots, "the base policy")
+        elif _ID.match(base):
+            target = base
+        else:
+            raise file.error("reform.base", base, allowed)
+        try:
+            return load_base(target)
+        except PolicyNotFound as exc:
+            raise file.error("reform.base", base, f"{allowed} ({exc})") from None
+        except PolicyError as exc:
+            raise file.error("reform.base", base, f"a base policy that loads ({exc})") from None
+
+    return load
 
 
 def adjusted_policy(base: Policy | str, adjustments: list[str], *, since: dt.date | str | None = None,
@@ -154,6 +185,7 @@ def _reform(file: _File, data: dict, load_base: Callable[[str, Path], Policy]) -
                     notes=notes, levels=base.levels, institutions=base.institutions, sources=sources,
                     timelines=timelines, file=file.shown, chain=(meta["id"],) + base.chain)
     _check_layers(file, policy)
+    check_deductible_fractions(file, policy)
     return policy
 
 
@@ -232,7 +264,8 @@ def _adjusted(file: _File, where: str, body: object, base: Policy, meta: dict, c
         raise file.error(where, changes or NOTHING, "exactly one of points, scale")
     levels = body.get("levels")
     if levels is not None:
-        if not isinstance(levels, list) or not levels or any(lv not in base.levels for lv in levels):
+        if (not isinstance(levels, list) or not levels
+                or any(not isinstance(lv, str) or lv not in base.levels for lv in levels)):
             raise file.error(f"{where}.levels", levels, "an array of the base's levels: " + ", ".join(base.levels))
         levels = frozenset(levels)
     try:

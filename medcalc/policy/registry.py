@@ -7,20 +7,23 @@ explicit paths.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import difflib
-import tomllib
+import warnings
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import PolicyNotFound
+from ..errors import PolicyError, PolicyNotFound
+from .files import is_inside, read_toml, walk_toml
 from .loader import load_file
-from .reform import is_reform_file, load_reform
+from .reform import is_reform, load_reform
 from .model import Policy
 
-__all__ = ["shipped_root", "load_policy", "policy_files", "list_policies", "find_policy"]
+__all__ = ["shipped_root", "load_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
+           "clear_caches"]
 
 
 def shipped_root() -> Path:
@@ -35,7 +38,8 @@ def policy_files(roots: Iterable[Path], *, reforms: bool = False) -> dict[str, P
     """Policy id -> file, for every readable policy file under the given folders (first root wins).
 
     With ``reforms``, reform files too (loadable by id, but never listed or found by region).
-    Files that are not valid TOML are skipped here; loading one by path reports why.
+    A file that cannot be read as a policy header is skipped with a warning naming it (it
+    must not hide its neighbours); loading it by path reports why in full.
     """
     found: dict[str, Path] = {}
     for root in roots:
@@ -45,20 +49,37 @@ def policy_files(roots: Iterable[Path], *, reforms: bool = False) -> dict[str, P
     return found
 
 
+#: How far a scan for ids goes below a policy root: policies sit in region folders (the
+#: shipped ones one level down), so a policy kept in a home directory does not make
+#: medcalc parse everything under it.
+SCAN_DEPTH, SCAN_FILES = 3, 2000
+
+
+class PolicyWarning(UserWarning):
+    """A file skipped while looking for policies by id."""
+
+
 @lru_cache(maxsize=16)
 def _ids_under(root: Path) -> tuple[tuple[str, Path, bool], ...]:
     out = []
-    for path in sorted(root.rglob("*.toml")):
-        if "sources" in path.relative_to(root).parts:
+    paths, truncated = walk_toml(root, max_depth=SCAN_DEPTH, max_files=SCAN_FILES) if root.is_dir() else ([], False)
+    if truncated:
+        warnings.warn(f"{root}: looked for policies in the first {SCAN_FILES} .toml files only", PolicyWarning,
+                      stacklevel=2)
+    for path in paths:
+        resolved = path.resolve()
+        if not is_inside(resolved, (root,)):
+            warnings.warn(f"{path}: skipped: a link to a file outside the policy root {root}", PolicyWarning,
+                          stacklevel=2)
             continue
         try:
-            with open(path, "rb") as handle:
-                data = tomllib.load(handle)
-        except (tomllib.TOMLDecodeError, OSError):
+            data = read_toml(resolved, str(path))
+        except PolicyError as exc:
+            warnings.warn(f"skipped {exc}", PolicyWarning, stacklevel=2)
             continue
         meta = data.get("policy") or data.get("reform") or {}
         if isinstance(meta, dict) and isinstance(meta.get("id"), str):
-            out.append((meta["id"], path, "reform" in data))
+            out.append((meta["id"], resolved, "reform" in data))
     return tuple(out)
 
 
@@ -70,13 +91,43 @@ def _roots(search: Iterable[Path | str] | None, near: Path | None = None) -> lis
     return roots
 
 
+def policy_root(path: Path, search: Iterable[Path] = ()) -> Path:
+    """The policy root of a (resolved) file: the first search folder or the shipped policies that
+    hold it, else its own folder. It may read only files inside this root (or the shipped ones)."""
+    for root in (*search, shipped_root().resolve()):
+        if is_inside(path, (root,)):
+            return root
+    return path.parent
+
+
+#: Files being loaded now (a reform's base is loaded inside the reform): a base that is the
+#: reform itself, or a reform built on it, is a cycle, refused instead of recursing forever.
+_LOADING: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("medcalc_policy_loading", default=())
+
+
 @lru_cache(maxsize=64)
 def _load_cached(path: Path, roots: tuple[Path, ...], shown: str) -> Policy:
-    if is_reform_file(path):  # an overlay on a base policy named by id or by a path next to it
-        return load_reform(path, lambda base, folder: load_policy(
-            folder / base if base.endswith(".toml") else base, search=roots[:-1]), shown)
-    # Folders are scanned for ids only when the file extends another policy.
-    return load_file(path, lambda parent_id: policy_files(roots).get(parent_id), shown)
+    search = roots[:-1]  # the shipped root is always last
+    allowed = tuple(dict.fromkeys((policy_root(path, search), roots[-1])))
+    data = read_toml(path, shown)  # parsed once, then read as a policy or as a reform
+    if not is_reform(data):
+        # Folders are scanned for ids only when the file extends another policy.
+        return load_file(path, lambda parent_id: policy_files(roots).get(parent_id), shown, allowed, data)
+    loading = _LOADING.get()
+    token = _LOADING.set(loading + (path,))
+    try:
+        return load_reform(path, lambda base: _load_base(base, search, loading + (path,)), shown, allowed, data)
+    finally:
+        _LOADING.reset(token)
+
+
+def _load_base(base: str | Path, search: tuple[Path, ...], loading: tuple[Path, ...]) -> Policy:
+    """A reform's base (an id, or a path the reform checked lies inside its policy root)."""
+    target = base if isinstance(base, Path) else policy_files(_roots(search), reforms=True).get(base)
+    if target is not None and target.resolve() in loading:
+        chain = " -> ".join(p.name for p in (*loading, target.resolve()))
+        raise PolicyNotFound(f"a base other than the reform itself or a reform built on it (cycle: {chain})")
+    return load_policy(base, search=search)
 
 
 def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None) -> Policy:
@@ -84,14 +135,19 @@ def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None)
 
     ``search`` adds folders to look in for the id and for the policies it extends,
     before the shipped ones. Loaded policies are cached per (file, search folders).
+    A policy reads only files inside its policy root (see ``policy_root``).
     """
     text = str(name)
     path = Path(text)
-    if text.endswith(".toml") or path.is_file():
-        if not path.is_file():
+    if text.endswith(".toml") or _is_file(path):
+        if not _is_file(path):
             raise PolicyNotFound(f"{text}: no such policy file")
-        roots = tuple(p.resolve() for p in _roots(search, path.resolve().parent))
-        return _load_cached(path.resolve(), roots, text)
+        resolved = path.resolve()
+        searched = tuple(p.resolve() for p in _roots(search)[:-1])
+        root = policy_root(resolved, searched)
+        shipped = shipped_root().resolve()
+        roots = tuple(r for r in dict.fromkeys((*searched, root)) if r != shipped) + (shipped,)
+        return _load_cached(resolved, roots, text)
     roots = tuple(p.resolve() for p in _roots(search))
     files = policy_files(roots, reforms=True)
     if text in files:
@@ -99,6 +155,22 @@ def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None)
     close = difflib.get_close_matches(text, list(files), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
     raise PolicyNotFound(f"no policy with id {text!r}{hint}")
+
+
+def clear_caches() -> None:
+    """Forget loaded policies, scanned folders and source texts (for tools that edit files in place)."""
+    from .loader import _SOURCE_TEXT_CACHE
+
+    _load_cached.cache_clear()
+    _ids_under.cache_clear()
+    _SOURCE_TEXT_CACHE.clear()
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, an embedded NUL
+        return False
 
 
 def _display(path: Path) -> str:

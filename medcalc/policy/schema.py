@@ -18,7 +18,18 @@ from ..errors import NOTHING
 from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
 from .model import CATEGORIES, PLACES, REFERRALS, Band, ByLevel, Condition, DeductibleShare
 
-__all__ = ["RuleSpec", "RULES", "LAYER_REQUIRED", "Invalid", "VERSION_FIELDS"]
+__all__ = ["RuleSpec", "RULES", "LAYER_REQUIRED", "Invalid", "VERSION_FIELDS", "MAX_AMOUNT", "MAX_COUNT",
+           "FIRST_DAY", "LAST_DAY"]
+
+#: The largest amount a policy may state, in fen: 1000万 yuan, the largest total of one claim
+#: (claims.MAX_TOTAL). With ratios at most RATIO_ONE = 10^4, every amount x ratio the engine
+#: forms is at most 10^13 and its largest product at most 10^18 < 2^63 (see engine/kernel.py).
+MAX_AMOUNT = 10**9
+#: The largest count (an admission number) a policy may state; the engine keeps counts in int64.
+MAX_COUNT = 1000
+#: The days a policy date may name: a day after the last still has a successor (a version's
+#: end is its ``until`` + 1 day), and a year is a plain four-digit one.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 class Invalid(Exception):
@@ -54,9 +65,12 @@ def _amount(value: object, ctx: ParseContext) -> int:
     if isinstance(value, float):
         raise Invalid('an amount written as an integer or a string such as "1.5万" (floats are inexact)', value)
     try:
-        return int(parse_amount(value))
-    except AmountError:
+        fen = int(parse_amount(value))
+    except (AmountError, ValueError):
         raise Invalid('an amount of yuan such as 200, "200元" or "1.5万"', value) from None
+    if fen > MAX_AMOUNT:
+        raise Invalid(f"an amount between 0 and {MAX_AMOUNT // 100} yuan (1000万, the largest claim total)", value)
+    return fen
 
 
 def _ratio(value: object, ctx: ParseContext) -> int:
@@ -91,8 +105,8 @@ def _multiple(value: object, ctx: ParseContext) -> int:
 
 
 def _positive_int(value: object, ctx: ParseContext) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise Invalid("a whole number of at least 1", value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+        raise Invalid(f"a whole number between 1 and {MAX_COUNT}", value)
     return value
 
 
@@ -514,11 +528,16 @@ DATE_HELP = "a date such as 2019-07-01"
 def parse_date(value: object) -> dt.date:
     if isinstance(value, dt.datetime):
         raise Invalid(DATE_HELP + " (a day, not a time)", value)
+    day = None
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise Invalid(DATE_HELP, value)
+    if day is None:
+        raise Invalid(DATE_HELP, value)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise Invalid(f"{DATE_HELP} between {FIRST_DAY} and {LAST_DAY}", value)
+    return day
