@@ -867,6 +867,9 @@ def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
 
 
 def _integers(column, name: str, rejected: list, default: int) -> np.ndarray:
+    """A column of whole numbers (age, retired) as int64, ``default`` where empty. Cells that are
+    not whole numbers are refused by row (text such as "65" or "65.0" is read, and for retired
+    true / false), never the whole file."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -876,5 +879,33 @@ def _integers(column, name: str, rejected: list, default: int) -> np.ndarray:
         try:
             column = pc.cast(column, pa.int64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise MedcalcError(f"column {name!r} must hold whole numbers (got {column.type})") from None
+            return _integers_by_value(column, name, rejected, default)
     return column.fill_null(default).to_numpy().astype(np.int64)
+
+
+def _integers_by_value(column, name: str, rejected: list, default: int) -> np.ndarray:
+    """_integers for cells Arrow's cast cannot read: one parse per distinct value."""
+    from decimal import Decimal, InvalidOperation
+
+    from .batch import factorize
+
+    names, code = factorize(column)
+    values = np.full(len(names), default, np.int64)
+    bad: dict[int, str] = {}
+    for i, value in enumerate(names):
+        text = "" if value is None else str(value).strip()
+        if not text:
+            continue
+        if name == "retired" and text.lower() in ("true", "false"):
+            values[i] = text.lower() == "true"
+            continue
+        try:
+            number = Decimal(text)
+            if not number.is_finite() or number != number.to_integral_value() or abs(number) >= 1 << 62:
+                raise InvalidOperation
+            values[i] = int(number)
+        except InvalidOperation:
+            bad[i] = text
+    for i, text in bad.items():
+        rejected.append((np.flatnonzero(code == i), name, f"a whole number (got {text!r})"))
+    return values[code]

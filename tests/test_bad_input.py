@@ -343,3 +343,19 @@ def test_impact_reads_gb18030_with_or_without_encoding(capsys, tmp_path):
     code, out, err = run(capsys, "impact", str(source), "--policy", "huaibei-2025", "--reform", "huaibei-level1-plus5",
                          "--encoding", "utf-8")
     assert code == 2 and err.startswith("medcalc: error: ")
+
+
+# ------------------------------------------------------------------ whole-number columns
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+@pytest.mark.parametrize("bad", ["abc", "65.5", "6 5"])
+def test_an_age_that_is_not_a_whole_number_rejects_its_row_not_the_file(capsys, tmp_path, suffix, bad):
+    rows = [{**GOOD, "person_id": "p1", "age": 65.0 if suffix == ".jsonl" else "65.0"},  # a JSON number, read exactly
+            {**GOOD, "person_id": "p2", "age": bad}, {**GOOD, "person_id": "p3", "age": None}]
+    code, settled, rejects, err = _score(capsys, tmp_path, _write(tmp_path / f"claims{suffix}", rows))
+    assert code == 0, err
+    assert [r["row"] for r in settled] == ["1", "3"]
+    alone = medcalc.settle(POLICY, medcalc.Claim(**{**GOOD, "age": 65}), explain=False)
+    assert settled[0]["basic"] == str(alone.basic)
+    assert [(r["row"], r["field"]) for r in rejects] == [("2", "age")]
+    assert repr(bad) in rejects[0]["reason"]

@@ -43,8 +43,8 @@ def policy_files(roots: Iterable[Path], *, reforms: bool = False) -> dict[str, P
     """
     found: dict[str, Path] = {}
     for root in roots:
-        for policy_id, path, is_reform in _ids_under(Path(root).resolve()):
-            if reforms or not is_reform:
+        for policy_id, path, a_reform in _ids_under(Path(root).resolve()):
+            if reforms or not a_reform:
                 found.setdefault(policy_id, path)
     return found
 
