@@ -155,8 +155,9 @@ def _scenarios(policies: Any) -> list[Policy]:
     return loaded
 
 
-def _claims_table(claims: Any, amounts: str):
-    """(Arrow table, amounts convention): a table as given, or a file read as ``medcalc score`` reads it."""
+def _claims_table(claims: Any, amounts: str, encoding: str | None = None):
+    """(Arrow table, amounts convention): a table as given, or a file read as ``medcalc score`` reads it
+    (``encoding``: a text file's, detected when not given)."""
     from .tables import to_arrow
 
     if amounts not in ("fen", "yuan"):
@@ -166,7 +167,8 @@ def _claims_table(claims: Any, amounts: str):
 
         from .io import read_batches
 
-        parts = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b for b in read_batches(claims)]
+        parts = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
+                 for b in read_batches(claims, encoding=encoding)]
         if not parts:
             raise MedcalcError(f"{claims}: no claims in the file")
         table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
@@ -231,6 +233,7 @@ def rate_curve_data(
     levels: Iterable[str] | None = None,
     points: int = 60,
     on: Any = None,
+    encoding: str | None = None,
 ) -> RateCurveData:
     """The effective reimbursement rate (funds / total) against total cost, per scenario and level.
 
@@ -299,7 +302,7 @@ def rate_curve_data(
         raise MedcalcError("points must be at least 1")
     import numpy as np
 
-    table, amounts = _claims_table(claims, amounts)
+    table, amounts = _claims_table(claims, amounts, encoding)
     level_of_row = _level_column(table)
     settled = {}
     for policy in scenarios:
@@ -392,6 +395,7 @@ def burden_distribution_data(
     amounts: str = "fen",
     bins: Any = None,
     per: str = "claim",
+    encoding: str | None = None,
 ) -> BurdenData:
     """The distribution of patient burden (个人负担) under each scenario, over shared bins.
 
@@ -409,7 +413,7 @@ def burden_distribution_data(
     if per not in ("claim", "person"):
         raise MedcalcError(f"per must be 'claim' or 'person' (got {per!r})")
     scenarios = _scenarios(policies)
-    table, amounts = _claims_table(claims, amounts)
+    table, amounts = _claims_table(claims, amounts, encoding)
     burdens: dict[str, np.ndarray] = {}
     rejected: dict[str, int] = {}
     for policy in scenarios:

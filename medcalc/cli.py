@@ -369,7 +369,7 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
     for fs, root in fs_out:
         if fs.isfile(root):
             raise MedcalcError(f"{root}: is a file; --dask writes a directory of part files there")
-    claims = read_claims(args.file, args.in_format)  # lazy: only the schema is read here
+    claims = read_claims(args.file, args.in_format, encoding=args.encoding)  # lazy: only the schema is read here
     if args.dask.startswith("local:"):
         workers = args.dask.removeprefix("local:")
         if not workers.isdigit() or int(workers) < 1:
@@ -737,6 +737,8 @@ def _add_plot_command(sub) -> None:
     add_reform_options(common)  # drawn beside the baseline
     common.add_argument("-o", "--output", required=True, help="the chart file: .png or .svg")
     common.add_argument("--ascii", action="store_true", help="English labels only, even if a CJK font is installed")
+    common.add_argument("--encoding", help="text encoding of a CSV or JSON-lines --claims file (default: UTF-8, with "
+                                           "or without BOM, or GB18030, detected)")
     rates = kinds.add_parser("rates", parents=[common], help="effective reimbursement rate against total cost, per level",
                              description="实际报销比例 (funds / total) against total cost, one curve per hospital level "
                                          "and scenario: a synthetic sweep of one fresh person's single claim from 100 "
@@ -768,11 +770,13 @@ def _plot(args: argparse.Namespace) -> int:
         on = _day(args.on, "--on") if args.on else None
         if on is not None and args.claims:
             raise MedcalcError("--on is for the synthetic sweep; --claims are settled on their own dates")
-        rates = charts.rate_curve_data(args.claims, scenarios, levels=args.levels, points=args.points, on=on)
+        rates = charts.rate_curve_data(args.claims, scenarios, levels=args.levels, points=args.points, on=on,
+                                       encoding=args.encoding)
         charts.plot_rate_curve(rates, args.output, chinese=chinese)
         detail, refused = f"{len(rates.curves)} curves", rates.rejected
     else:
-        burden = charts.burden_distribution_data(args.claims, scenarios, bins=args.bins, per=args.per)
+        burden = charts.burden_distribution_data(args.claims, scenarios, bins=args.bins, per=args.per,
+                                                 encoding=args.encoding)
         charts.plot_burden(burden, args.output, chinese=chinese)
         detail, refused = f"{len(burden.lows)} bins per {args.per}", {d.scenario: d.rejected for d in burden.scenarios}
     # claims a scenario cannot settle are not in its chart: say so, not silently

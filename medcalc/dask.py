@@ -93,7 +93,7 @@ class DaskScored:
 
 
 def read_claims(path: str | Path | list, fmt: str | None = None, *, blocksize: int | str | None = None,
-                storage_options: dict | None = None, **options):
+                storage_options: dict | None = None, encoding: str | None = None, **options):
     """Claims from Parquet or CSV files as a Dask DataFrame: local paths, globs, or fsspec URLs.
 
     Parquet keeps its Arrow types (decimal yuan stay exact); CSV columns are all read as text,
@@ -116,9 +116,10 @@ def read_claims(path: str | Path | list, fmt: str | None = None, *, blocksize: i
         # text, like medcalc.io: only an empty cell is a missing value (not pandas' N/A, NaN, null …,
         # which stay text and are refused as amounts); a BOM is not part of the first name; a local
         # file's encoding detected as medcalc.io does (UTF-8 or GB18030)
-        local = Path(first).is_file()
-        encoding = detect_encoding(first) if local else "utf-8"
-        options.setdefault("encoding", "utf-8-sig" if encoding == "utf-8" else encoding)
+        # (``encoding``: the file's, when given, as --encoding does; checked to be a codec)
+        if encoding is not None or Path(first).is_file():
+            encoding = detect_encoding(first, encoding)
+        options.setdefault("encoding", "utf-8-sig" if encoding in (None, "utf-8") else encoding)
         return dd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], **options)
     raise MedcalcError(f"{first}: Dask reads claims from Parquet or CSV, not {fmt}; convert the file first")
 

@@ -192,3 +192,17 @@ def test_cli_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     assert main(["plot", "rates", "--policy", "huaibei-2025", "-o", str(tmp_path / "r.png")]) == 2
     assert 'pip install "medcalc[charts]"' in capsys.readouterr().err
+
+
+def test_a_gb18030_claims_file_is_read_with_or_without_encoding(tmp_path):
+    text = "person_id,settled_on,level,total\n张三,2025-03-01,level1,1000\n李四,2025-03-02,level1,2000\n"
+    path = tmp_path / "gb.csv"
+    path.write_bytes(text.encode("gb18030"))
+    expected = medcalc.settle_table(pa.table({"person_id": ["张三", "李四"], "settled_on": ["2025-03-01", "2025-03-02"],
+                                              "level": ["level1", "level1"], "total": ["1000", "2000"]}),
+                                    "huaibei-2025").results.column("patient").to_pylist()
+    for encoding in (None, "gb18030"):
+        data = charts.burden_distribution_data(str(path), "huaibei-2025", encoding=encoding)
+        assert data.scenarios[0].patient == sum(expected) and data.scenarios[0].units == 2
+    with pytest.raises(medcalc.MedcalcError, match="not a known text encoding"):
+        charts.burden_distribution_data(str(path), "huaibei-2025", encoding="nope")

@@ -213,3 +213,13 @@ def test_read_claims_reads_csv_as_text_and_refuses_other_formats(tmp_path):
     assert claims["total"].tolist()[0] == "1.5万" and pd.isna(claims["total"].tolist()[1])
     with pytest.raises(medcalc.MedcalcError, match="Parquet or CSV"):
         read_claims(tmp_path / "claims.jsonl")
+
+
+def test_read_claims_takes_the_encoding_given_or_detects_it(tmp_path):
+    text = "person_id,settled_on,level,total\n张三,2025-03-01,level1,1000\n"
+    path = tmp_path / "gb.csv"
+    path.write_bytes(text.encode("gb18030"))
+    for encoding in (None, "gb18030"):
+        assert read_claims(str(path), encoding=encoding).compute()["person_id"].tolist() == ["张三"]
+    with pytest.raises(medcalc.MedcalcError, match="not a known text encoding"):
+        read_claims(str(path), encoding="nope")
