@@ -184,6 +184,30 @@ def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
     return masks[inverse.reshape(-1)]
 
 
+def take_rows(values: Any, rows: np.ndarray) -> Any:
+    """``values.take(rows)`` for an Arrow array or chunked array, taken chunk by chunk: Arrow's
+    take on a chunked array joins the chunks first (0.3 s for 10^7 short strings, whatever
+    the number of rows taken)."""
+    import pyarrow as pa
+
+    rows = np.asarray(rows, np.int64)
+    if not isinstance(values, pa.ChunkedArray) or values.num_chunks <= 1:
+        return values.take(pa.array(rows))
+    ordered = len(rows) < 2 or bool((rows[1:] >= rows[:-1]).all())
+    order = None if ordered else np.argsort(rows, kind="stable")
+    wanted = rows if ordered else rows[order]
+    bounds = np.cumsum([0] + [len(c) for c in values.chunks])
+    cuts = np.searchsorted(wanted, bounds)
+    parts = [chunk.take(pa.array(wanted[cuts[k]:cuts[k + 1]] - bounds[k]))
+             for k, chunk in enumerate(values.chunks) if cuts[k + 1] > cuts[k]]
+    taken = pa.concat_arrays(parts) if parts else values.chunks[0].slice(0, 0)
+    if order is not None:  # back to the order asked for
+        back = np.empty(len(rows), np.int64)
+        back[order] = np.arange(len(rows))
+        taken = taken.take(pa.array(back))
+    return pa.chunked_array([taken], values.type)
+
+
 class ClaimIds:
     """Claim ids of a batch, looked up per row (as text, None when absent) without copying them all.
 
@@ -217,7 +241,7 @@ class ClaimIds:
             import pyarrow as pa
             import pyarrow.compute as pc
 
-            taken = self._values.take(pa.array(rows))
+            taken = take_rows(self._values, rows)
             if not (pa.types.is_string(taken.type) or pa.types.is_large_string(taken.type)):
                 taken = taken.cast(pa.string())
             return pc.rank(taken.fill_null(""), sort_keys="ascending", tiebreaker="dense").to_numpy()

@@ -446,8 +446,9 @@ class _Collector:
         if every:
             results.update(zip(names, kept))
         else:  # the kept columns taken at once, one per thread (Arrow's take releases the interpreter lock)
-            index = _int_array(rows)
-            results.update(zip(names, _in_threads(lambda column: column.take(index), kept, self.threads)))
+            from .batch import take_rows
+
+            results.update(zip(names, _in_threads(lambda column: take_rows(column, rows), kept, self.threads)))
         del kept
         codes = self.policy_code if every else self.policy_code[rows]
         self.policy_code = None
@@ -496,13 +497,15 @@ class _Collector:
     def _rejects(self):
         import pyarrow as pa
 
+        from .batch import take_rows
+
         groups = self.reject_groups
         reject_rows = np.concatenate([g[0] for g in groups]) if groups else np.zeros(0, np.int64)
         reasons = list(dict.fromkeys((g[1], g[2]) for g in groups))  # one dictionary entry per distinct reason
         which = np.repeat([reasons.index((g[1], g[2])) for g in groups], [len(g[0]) for g in groups]).astype(np.int32)
         by_row = np.argsort(reject_rows, kind="stable")
         reject_rows, which = reject_rows[by_row], which[by_row]
-        ids = (self.table.column("claim_id").take(_int_array(reject_rows)).cast(pa.string())
+        ids = (take_rows(self.table.column("claim_id"), reject_rows).cast(pa.string())
                if "claim_id" in self.table.column_names else pa.nulls(len(reject_rows), pa.string()))
         return pa.table({
             "row": _int_array(reject_rows + self.first_row),
