@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                            description="Settle one claim and show what each layer pays and why.")
     quote.add_argument("--claim", metavar="FILE", help="the claim as a JSON or TOML file ('-' for JSON on stdin); flags override its fields")
     quote.add_argument("--history", metavar="FILE", help="the person's earlier claims this year: a JSON array (or TOML [[claims]])")
-    quote.add_argument("--encoding", help="text encoding of --claim and --history (default: UTF-8 or GB18030, detected)")
+    encoding_option(quote, "--claim and --history")
     quote.add_argument("--person", help="person id (default: 'person')")
     quote.add_argument("--claim-id", dest="claim_id")
     quote.add_argument("--date", help="settlement (discharge) date, e.g. 2025-03-01 (default: --on)")
@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("-o", "--output", help="settled rows out (.csv, .jsonl, .parquet); default: FILE.settled.csv")
     score.add_argument("--rejects", help="rejected rows out; default: OUTPUT with .rejects before the extension")
     score.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"), help="input format if not by extension")
-    score.add_argument("--encoding", help="text encoding of a CSV or JSON-lines file (default: UTF-8, with or without BOM, or GB18030, detected)")
+    encoding_option(score, "a CSV or JSON-lines file")
     score.add_argument("--output-format", choices=("csv", "jsonl", "parquet"), help="output format if not by extension")
     score.add_argument("--names", choices=("medcalc", "national"), default="medcalc",
                        help="output column names: medcalc's or the national settlement interface's (hifp_pay, …)")
@@ -163,8 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--on", required=True, help="the date for A (and for B unless --on-b)")
     diff.add_argument("--on-b", dest="on_b", help="the date for B")
     diff.add_argument("--claims", help="a claims file to settle under both: how many change, and by how much")
-    diff.add_argument("--encoding", help="text encoding of --claims (default: UTF-8, with or without BOM, or GB18030, "
-                                         "detected)")
+    encoding_option(diff, "--claims")
     _add_plot_command(sub)
     return parser
 
@@ -190,6 +189,12 @@ def _choose_policy(args: argparse.Namespace, day: dt.date | None) -> Policy:
     if on is None:
         raise MedcalcError("--region needs a date: --on or the claim's --date")
     return find_policy(args.region, on, scheme=args.scheme, tier=args.tier)
+
+
+def encoding_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """The --encoding option of a command that reads text files (``what`` it reads)."""
+    parser.add_argument("--encoding", help=f"text encoding of {what} (default: UTF-8, with or without BOM, or GB18030, "
+                                           "detected)")
 
 
 def _read_data_file(name: str, encoding: str | None = None) -> object:
@@ -737,8 +742,7 @@ def _add_plot_command(sub) -> None:
     add_reform_options(common)  # drawn beside the baseline
     common.add_argument("-o", "--output", required=True, help="the chart file: .png or .svg")
     common.add_argument("--ascii", action="store_true", help="English labels only, even if a CJK font is installed")
-    common.add_argument("--encoding", help="text encoding of a CSV or JSON-lines --claims file (default: UTF-8, with "
-                                           "or without BOM, or GB18030, detected)")
+    encoding_option(common, "a CSV or JSON-lines --claims file")
     rates = kinds.add_parser("rates", parents=[common], help="effective reimbursement rate against total cost, per level",
                              description="实际报销比例 (funds / total) against total cost, one curve per hospital level "
                                          "and scenario: a synthetic sweep of one fresh person's single claim from 100 "
@@ -805,7 +809,7 @@ def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: 
     reconcile.add_argument("--fields", help="paid fields to compare, comma-separated (default: every one the extract has)")
     reconcile.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"),
                            help="input format if not by extension")
-    reconcile.add_argument("--encoding", help="text encoding of a CSV or JSON-lines file (default: UTF-8, with or without BOM, or GB18030, detected)")
+    encoding_option(reconcile, "a CSV or JSON-lines file")
     reconcile.add_argument("-o", "--output", help="write the differences to this CSV file (amounts in yuan)")
     reconcile.set_defaults(run=_reconcile)
 

@@ -18,6 +18,7 @@ __all__ = ["add_analysis_commands"]
 
 def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
+    from .cli import encoding_option
     from .impact import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
@@ -35,8 +36,7 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
                                         "persons affected, and the biggest winners and losers.")
     impact.add_argument("file", help="claims: .csv, .jsonl or .parquet")
     impact.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"), help="input format if not by extension")
-    impact.add_argument("--encoding", help="text encoding of a CSV or JSON-lines file (default: UTF-8, with or "
-                                           "without BOM, or GB18030, detected)")
+    encoding_option(impact, "a CSV or JSON-lines file")
     impact.add_argument("--weight", help="name of a weight column (rows standing for several people)")
     impact.add_argument("--amounts", choices=("yuan", "fen"), default="yuan",
                         help="what integer amount columns mean (default yuan, as in a file); decimals are always yuan")

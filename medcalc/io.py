@@ -89,41 +89,32 @@ def detect_encoding(path: str | Path, given: str | None = None) -> str:
         except LookupError:
             raise MedcalcError(f"--encoding {given!r} is not a known text encoding (e.g. utf-8, gb18030)") from None
     with open(path, "rb") as handle:
-        sample = handle.read(_SAMPLE_BYTES)
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    for name in DETECTED_ENCODINGS:
-        try:  # incremental, not final: the sample may end inside a character
-            codecs.getincrementaldecoder(name)().decode(sample, final=False)
-            return name
-        except UnicodeDecodeError:
-            continue
-    raise MedcalcError(f"{path}: the text is neither UTF-8 nor GB18030; give its encoding with --encoding")
+        return _encoding_of(handle.read(_SAMPLE_BYTES), path, whole=False)
 
 
 def decode_text(data: bytes, name: str, encoding: str | None = None) -> str:
     """Bytes of a small file (a claim, a history) as text, by ``encoding`` or detected as above."""
-    import codecs
-
-    if encoding is None:
-        if data.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
-        else:
-            encoding = next((e for e in DETECTED_ENCODINGS if _decodes(data, e)), None)
-            if encoding is None:
-                raise MedcalcError(f"{name}: the text is neither UTF-8 nor GB18030; give its encoding with --encoding")
+    encoding = encoding or _encoding_of(data, name, whole=True)
     try:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         raise MedcalcError(f"{name}: cannot be read as {encoding}: {exc}") from None
 
 
-def _decodes(data: bytes, encoding: str) -> bool:
-    try:
-        data.decode(encoding)
-        return True
-    except UnicodeDecodeError:
-        return False
+def _encoding_of(data: bytes, name: object, *, whole: bool) -> str:
+    """UTF-8 with a byte-order mark, else the first of DETECTED_ENCODINGS that reads ``data``
+    (``whole``: all of the text; otherwise a sample, which may end inside a character)."""
+    import codecs
+
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    for encoding in DETECTED_ENCODINGS:
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(data, final=whole)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise MedcalcError(f"{name}: the text is neither UTF-8 nor GB18030; give its encoding with --encoding")
 
 
 def parse_json(text: str) -> Any:
@@ -405,7 +396,7 @@ class ResultWriter:
 
     def _write_behind(self, out: Any) -> None:
         """Hand a Parquet slice to a writing thread, after the one before it is written: the
-        next slice's decimals are made while this one is encoded (Arrow's writer releases the
+        next slice is prepared while this one is encoded (Arrow's writer releases the
         interpreter lock), and at most one slice waits."""
         if self._pending is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -431,11 +422,9 @@ class ResultWriter:
 
 def _stored_yuan(column: Any) -> Any:
     """int64 fen as decimal64(18, 2) yuan over the same buffer (for the Parquet writer)."""
-    import numpy as np
     import pyarrow as pa
 
-    fen = np.ascontiguousarray(column.to_numpy() if not isinstance(column, pa.ChunkedArray)
-                               else column.combine_chunks().to_numpy(), np.int64)
+    fen = _fen_values(column)
     return pa.Array.from_buffers(pa.decimal64(18, 2), len(fen), [None, pa.py_buffer(fen)])
 
 
@@ -444,8 +433,18 @@ def fen_to_yuan(column: Any, text: bool = False) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    fen = column.to_numpy() if not isinstance(column, pa.ChunkedArray) else column.combine_chunks().to_numpy()
+    fen = _fen_values(column)
     words = np.empty(2 * len(fen), np.int64)
     words[0::2], words[1::2] = fen, fen >> 63  # little-endian 128-bit two's complement
     decimal = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen), [None, pa.py_buffer(words)])  # no copy
     return decimal.cast(pa.string()) if text else decimal
+
+
+def _fen_values(column: Any):
+    """An Arrow column of fen as one contiguous int64 numpy array."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return np.ascontiguousarray(column.to_numpy(), np.int64)

@@ -768,25 +768,20 @@ def _fen_from_decimal(column, name: str, rejected: list) -> np.ndarray:
     if scale == 2 and all(pa.types.is_decimal64(c.type) and not c.null_count for c in chunks):
         # the common case (a Parquet file's amounts, held as decimal64): the unscaled words are
         # fen already, narrowed to int32 when they fit, straight from Arrow's buffers
-        views = [np.frombuffer(c.buffers()[1], np.int64)[c.offset: c.offset + len(c)] for c in chunks if len(c)]
+        views = [_values_of(c, np.int64) for c in chunks if len(c)]
         if views and -_STORED_MAX <= min(int(v.min()) for v in views) and max(int(v.max()) for v in views) <= _STORED_MAX:
-            out = np.empty(len(column), np.int32)
-            at = 0
-            for v in views:
-                out[at: at + len(v)] = v
-                at += len(v)
-            return out
+            return np.concatenate(views, out=np.empty(len(column), np.int32), casting="unsafe")  # (in range: checked)
     parts = []
     for chunk in chunks:
         if pa.types.is_decimal64(chunk.type):  # 64-bit unscaled values: read as they are
-            low = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset: chunk.offset + len(chunk)]
+            low = _values_of(chunk, np.int64)
             if chunk.null_count:
                 low = np.where(chunk.is_valid().to_numpy(zero_copy_only=False), low, 0)
             parts.append((low, None))  # never out of range
             continue
         if not pa.types.is_decimal128(chunk.type):
             chunk = chunk.cast(pa.decimal128(38, scale))
-        words = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[2 * chunk.offset: 2 * (chunk.offset + len(chunk))]
+        words = _values_of(chunk, np.int64, words=2)
         low, high = words[0::2], words[1::2]
         fits = high == (low >> 63)  # the 128-bit value is the sign extension of its low word
         if chunk.null_count:
@@ -834,16 +829,17 @@ def _date32_days(column) -> np.ndarray:
     """A date32 column as datetime64[D], NaT where null: each chunk's day numbers widened
     straight into the result (one pass, no intermediate array)."""
     out = np.empty(len(column), "datetime64[D]")
-    days = out.view(np.int64)
-    at = 0
-    for chunk in getattr(column, "chunks", [column]):
-        size = len(chunk)
-        if size:
-            days[at: at + size] = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset: chunk.offset + size]
-            if chunk.null_count:
-                out[at: at + size][chunk.is_null().to_numpy(zero_copy_only=False)] = np.datetime64("NaT")
-        at += size
+    chunks = [c for c in getattr(column, "chunks", [column]) if len(c)]
+    if chunks:
+        np.concatenate([_values_of(c, np.int32) for c in chunks], out=out.view(np.int64))
+    if column.null_count:
+        out[column.is_null().to_numpy(zero_copy_only=False)] = np.datetime64("NaT")
     return out
+
+
+def _values_of(chunk, dtype, words: int = 1) -> np.ndarray:
+    """An Arrow array's fixed-width values buffer as numpy, without a copy (``words`` per value)."""
+    return np.frombuffer(chunk.buffers()[1], dtype)[words * chunk.offset: words * (chunk.offset + len(chunk))]
 
 
 def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:

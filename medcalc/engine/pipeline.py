@@ -227,7 +227,7 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str],
         return variant, variants
     move = kernel_functions(choose_engine(engine, len(live)), row_moves)
     day = enc.cols["day"]
-    first, last = (int(x) for x in move["day_range"](live, day))
+    first, last = (int(x) for x in move["value_range"](live, day))
     present = np.zeros(last - first + 1, np.int8)
     move["mark_days"](live, day, first, present)
     present = present.astype(bool)
@@ -294,7 +294,7 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
     if n <= 1:  # nothing to sort (a single claim)
         return rows.astype(np.int64), person[rows].astype(np.int64), day[rows].astype(np.int32)
     move = kernel_functions(choose_engine(engine, n), row_moves)
-    first, last = (int(x) for x in move["day_range"](rows, day))
+    first, last = (int(x) for x in move["value_range"](rows, day))
     day_bits = (last - first).bit_length()
     row_bits = max(1, (len(person) - 1).bit_length())
     people = int(person.max()) + 1 if len(person) else 1

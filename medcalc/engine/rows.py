@@ -29,19 +29,6 @@ def unpack_keys(key, day_bits, row_bits, first, order, person_at, day_at):
         day_at[j] = ((k >> row_bits) & day_mask) + first
 
 
-def day_range(rows, day):
-    """(first, last) day of the rows."""
-    first = day[rows[0]]
-    last = first
-    for j in range(len(rows)):
-        d = day[rows[j]]
-        if d < first:
-            first = d
-        if d > last:
-            last = d
-    return first, last
-
-
 def mark_days(rows, day, first, present):
     """present[d - first] = 1 for each row's day d."""
     for j in range(len(rows)):
@@ -56,7 +43,8 @@ def look_up_days(rows, day, first, table, out):
 
 
 def value_range(rows, values):
-    """(lowest, highest) of values[rows[j]]: a column's range over some rows, in one pass."""
+    """(lowest, highest) of values[rows[j]]: a column's range over some rows (days, profile key
+    digits), in one pass."""
     low = high = values[rows[0]]
     for j in range(len(rows)):
         v = values[rows[j]]
@@ -87,5 +75,4 @@ def scatter(order, source, target):
 
 
 #: The functions numba compiles (none calls another).
-FUNCTIONS = ("pack_keys", "unpack_keys", "day_range", "mark_days", "look_up_days", "value_range", "add_digit", "gather",
-             "scatter")
+FUNCTIONS = ("pack_keys", "unpack_keys", "value_range", "mark_days", "look_up_days", "add_digit", "gather", "scatter")
