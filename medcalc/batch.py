@@ -16,6 +16,7 @@ import numpy as np
 
 from .engine.accumulators import Accumulators
 from .engine import checks
+from .engine import rows as row_moves
 from .engine.compiled import choose_engine, kernel_functions
 from .engine.pipeline import Encoded, run, vocabulary
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
@@ -139,8 +140,9 @@ def close_packed_codes(array: np.ndarray, dtype=np.int64) -> tuple[np.ndarray, n
     return np.flatnonzero(present) + low, (np.cumsum(present, dtype=dtype) - 1)[offset]
 
 
-def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int) -> np.ndarray:
-    """Names as int16 codes in the vocabulary, -1 where outside it; length 0 when not given."""
+def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=None) -> np.ndarray:
+    """Names as int16 codes in the vocabulary, -1 where outside it; length 0 when not given.
+    ``gather``: the compiled row gather, for large batches (one pass, not numpy's fancy index)."""
     if values is None:
         return np.zeros(0, np.int16)
 
@@ -157,7 +159,10 @@ def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int) -> np.n
             indices = chunk.indices
             if indices.null_count:
                 indices = indices.fill_null(len(table) - 1)
-            out[at: at + len(chunk)] = table[indices.to_numpy()]
+            if gather is None:
+                out[at: at + len(chunk)] = table[indices.to_numpy()]
+            else:
+                gather(indices.to_numpy(), table, out[at: at + len(chunk)])
             at += len(chunk)
         return out
     names, inverse = factorize(values)
@@ -310,9 +315,12 @@ def settle_arrays(
     days = np.asarray(settled_on, dtype="datetime64[D]").view(np.int64)
     # Codes and amounts as given (int16 codes; amounts int32 or int64, as the caller holds them);
     # a column not given is length 0 for the checks and a constant view for the engine.
-    level_code = _codes(level, list(vocab), n)
-    codes = {"place": _codes(place, PLACES, n), "referral": _codes(referral, REFERRALS, n),
-             "category": _codes(category, CATEGORIES, n), "visit": _codes(visit, ("inpatient", "outpatient"), n)}
+    chosen = choose_engine(engine, n)
+    gather = kernel_functions(chosen, row_moves)["gather"] if chosen == "compiled" else None
+    level_code = _codes(level, list(vocab), n, gather)
+    codes = {"place": _codes(place, PLACES, n, gather), "referral": _codes(referral, REFERRALS, n, gather),
+             "category": _codes(category, CATEGORIES, n, gather),
+             "visit": _codes(visit, ("inpatient", "outpatient"), n, gather)}
     if service is None:
         service_code = np.zeros(0, np.int16)
     else:
@@ -337,7 +345,7 @@ def settle_arrays(
 
     check = np.zeros(n, np.int8)
     in_scope_cost = np.zeros(n, kind)
-    check_rows = kernel_functions(choose_engine(engine, n), checks)["check_rows"]
+    check_rows = kernel_functions(chosen, checks)["check_rows"]
     check_rows(days, level_code, len(policy.levels), codes["place"], codes["referral"], codes["category"], ages,
                codes["visit"], service_code, service is not None, amounts["total"], amounts["self_funded"],
                amounts["over_limit"], amounts["pre_self_pay"], amounts["in_scope"], amounts["bed_fees"],
@@ -384,16 +392,19 @@ class _SettledColumns(Mapping):
         if name not in RESULT_COLUMNS:
             raise KeyError(name)
         if name not in self._done:
-            r, cols, settled = self._outcome.results, self._outcome.columns, self._outcome.settled
-            if name in ("total", "in_scope"):
-                values = cols[name][settled]
-            elif name == "funds":
-                values = sum(r[k][settled].astype(np.int64) for k in ("basic", "critical", "assistance", "backstop"))
+            if name == "funds":
+                values = sum(self[k] for k in ("basic", "critical", "assistance", "backstop"))
             elif name == "patient":
                 values = self["total"] - self["funds"]
-            else:
-                values = r[name][settled]
-            self._done[name] = np.asarray(values).astype(np.int64)
+            else:  # the settled rows' values, widened to int64 (compiled: in one pass)
+                outcome = self._outcome
+                source = outcome.columns[name] if name in ("total", "in_scope") else outcome.results[name]
+                if outcome.engine == "compiled":
+                    values = np.empty(len(outcome.settled), np.int64)
+                    kernel_functions("compiled", row_moves)["gather"](outcome.settled, source, values)
+                else:
+                    values = source[outcome.settled]
+            self._done[name] = np.asarray(values).astype(np.int64, copy=False)
         return self._done[name]
 
     def __iter__(self):

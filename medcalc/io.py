@@ -361,7 +361,9 @@ class ResultWriter:
             column = table.column(name)
             if name in _MONEY:
                 column = _stored_yuan(column) if self.fmt == "parquet" else fen_to_yuan(column, text=True)
-            elif pa.types.is_dictionary(column.type):
+            elif pa.types.is_dictionary(column.type) and self.fmt != "parquet":
+                # (Parquet stores the dictionary as it is, and readers see its values: without
+                # the cast, a policy column of 10^7 rows is written in half the time)
                 column = column.cast(column.type.value_type)
             if self.fmt != "parquet" and name not in _MONEY and name != "row":
                 column = column.cast(pa.string())

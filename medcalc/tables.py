@@ -389,7 +389,8 @@ class _Collector:
         self.policy_code = np.zeros(self.n, np.int16)  # (a table names a handful of policies)
         self.policy_ids: list[str] = []
         self.persons = 0
-        self.values: dict[str, np.ndarray] = {}
+        self.values: dict[str, np.ndarray] = {}  # by input row, or by settled row (by_settled)
+        self.by_settled = False
         self._lock = threading.Lock()
         #: medcalc field -> the column as the input named it (全自费, fulamt_ownpay_amt …), for rejects
         self.names: dict[str, str] = {}
@@ -403,22 +404,23 @@ class _Collector:
 
     def settled(self, where: np.ndarray | None, rows: np.ndarray, values: dict[str, np.ndarray], policy_id: str,
                 persons: int) -> None:
-        """Settled rows of one policy: ``values`` (the _STORED amounts) by the policy's rows, of
-        which ``rows`` settled; ``where``: the input row of each (None: the same, row for row,
-        and the arrays are kept as they are)."""
+        """Settled rows of one policy: ``values`` (the _STORED amounts, int64) of its settled
+        ``rows``, in their order; ``where``: the input row of each of the policy's rows (None:
+        the same, row for row: the one policy of the table, whose arrays are kept as they are)."""
         with self._lock:
             if policy_id not in self.policy_ids:
                 self.policy_ids.append(policy_id)
             code = self.policy_ids.index(policy_id)
             self.persons += persons  # policies settle whole people: their counts add up
         at = rows if where is None else where[rows]
-        if where is None and not self.values:
+        if where is None and not self.values:  # already the results' columns: by settled row
             self.values = {name: values[name] for name in _STORED}
+            self.by_settled = True
         else:
             if not self.values:
                 self.values = {name: np.zeros(self.n, np.int64) for name in _STORED}
             for name in _STORED:
-                self.values[name][at] = values[name][rows]
+                self.values[name][at] = values[name]
         self.is_settled[at] = True
         self.policy_code[at] = code
 
@@ -462,14 +464,15 @@ class _Collector:
             gather = kernel_functions(self.engine, row_moves)["gather"]
 
         def taken(values: np.ndarray | None) -> np.ndarray:
-            out = np.zeros(len(rows), np.int64)
-            if values is not None:
-                if every:
-                    out[:] = values
-                elif gather is not None:
-                    gather(rows, values, out)
-                else:
-                    out[:] = values[rows]
+            if values is None:
+                return np.zeros(len(rows), np.int64)
+            if self.by_settled or every:  # the settled rows' values already, int64
+                return values
+            out = np.empty(len(rows), np.int64)
+            if gather is not None:
+                gather(rows, values, out)
+            else:
+                out[:] = values[rows]
             return out
 
         columns: dict[str, np.ndarray] = {}
@@ -620,7 +623,8 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
         collector.reject(input_rows(rows), field, reason)
     settled_people = np.bincount(person[batch.row]) if len(batch.row) else np.zeros(0, np.int64)
     outcome = batch._outcome
-    values = {"total": outcome.columns["total"], "in_scope": outcome.columns["in_scope"], **outcome.results}
+    # the settled rows' amounts (int64 fen, in the order of batch.row)
+    values = dict(zip(_STORED, _in_threads(batch.columns.__getitem__, _STORED, threads)))
     collector.settled(where, batch.row, values, policy.id, int(np.count_nonzero(settled_people)))
     del batch, outcome, values
     numbers = np.arange(part.num_rows) if where is None else where

@@ -59,6 +59,7 @@ class Outcome:
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
     accumulators_after: dict[int, Accumulators]  # ... and after it
     claim_ids: Sequence[str | None] = ()
+    engine: str = "interpreted"  # the engine that settled them
     _accumulators: dict[tuple[str, int], Accumulators] | None = None
     _rejects: list[Reject] | None = None
 
@@ -538,7 +539,7 @@ def run(
     return Outcome(policy, claims, settled, cols, results, band_traces, variant, variants,
                    {name: _ProfileParams(prof, profile, name) for name in LAYERS},
                    {name: b.tables for name, b in builds.items()},
-                   enc.reject_groups, final, keys, vocab, initial, before, after, enc.claim_ids)
+                   enc.reject_groups, final, keys, vocab, initial, before, after, enc.claim_ids, chosen)
 
 
 def _ordered(enc: Encoded, settled: np.ndarray, engine: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
