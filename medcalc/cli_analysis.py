@@ -19,7 +19,7 @@ __all__ = ["add_analysis_commands"]
 def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
     from .cli import encoding_option
-    from .impact import GROUPINGS
+    from .groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--policy", required=True, help="the baseline: a policy id or a policy TOML file")

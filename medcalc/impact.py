@@ -27,6 +27,7 @@ import attrs
 import numpy as np
 
 from .errors import MedcalcError
+from .groupings import COST_BANDS, GROUPINGS
 from .money import format_yuan, round_half_up
 from .policy.model import Policy
 from .policy.registry import load_policy
@@ -38,11 +39,6 @@ __all__ = ["fund_impact", "Impact", "GROUPINGS", "COST_BANDS", "WEIGHT_ONE", "AM
 AMOUNTS = ("total", "basic", "critical", "assistance", "backstop", "funds", "patient")
 #: Weights are held as integers in these units (4 decimal places).
 WEIGHT_ONE = 10_000
-#: Cost bands on a claim's total cost (fen): lower bound, label.
-COST_BANDS = ((0, "<1万"), (1_000_000, "1万–5万"), (5_000_000, "5万–10万"), (10_000_000, "10万–30万"),
-              (30_000_000, "≥30万"))
-#: Groupings a report can break figures down by (besides "all").
-GROUPINGS = ("level", "category", "cost_band", "region", "place", "visit")
 
 
 @attrs.frozen

@@ -152,7 +152,7 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
     # Fractions on the deductible (multiples, groups) multiply exactly; reduced at the end.
     fraction_num = np.ones(len(rows), np.int64)
     fraction_den = np.ones(len(rows), np.int64)
-    for index in np.unique(chosen[chosen >= 0]):
+    for index in sorted(set(chosen[chosen >= 0].tolist())):  # (a few profiles: no numpy sort)
         rule = builder.places.rules[index]
         hit = chosen == index
         where = rows[hit]
