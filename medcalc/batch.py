@@ -363,7 +363,9 @@ def settle_arrays(
     def column(values: np.ndarray, default: int) -> np.ndarray:
         return values if len(values) else np.broadcast_to(np.int64(default), (n,))
 
-    cols = {"level": level_code, "day": days + _EPOCH_ORDINAL,
+    # day ordinals as int32 (they are below 2^22; a row without a date is refused by the checks)
+    ordinals = np.add(days, _EPOCH_ORDINAL, out=np.empty(n, np.int32), casting="unsafe")
+    cols = {"level": level_code, "day": ordinals,
             "age": column(ages, -1),
             "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int64), 0),
             "service": column(service_code, -1), "diseases": _disease_masks(diseases, vocab, n),

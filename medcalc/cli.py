@@ -418,6 +418,7 @@ def _part_summary(part) -> "_Summary":
 
 def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     """ScoredTables of the file: streamed part by part (sorted input), or the file in one piece."""
+    from .engine.compiled import AUTO_COMPILED_ROWS, load_in_background
     from .stream import settle_batches
     from .tables import settle_table
 
@@ -428,6 +429,8 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     first = [next(batches, None)]
     if first[0] is None:
         return
+    if first[0].num_rows >= AUTO_COMPILED_ROWS:  # a large file: numba loads while the rest is read
+        load_in_background()
     # neither the first batch nor the table is kept in a local here: each is freed once compacted,
     # and settle_table can free the decimals it turns into fen
     yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts="yuan", first_row=1)

@@ -377,8 +377,12 @@ class ResultWriter:
                 # Amounts are stored as 64-bit integers with the DECIMAL(18, 2) type, made from
                 # the fen without a copy; the Arrow schema is not stored, so every reader (Arrow
                 # included) reads them as DECIMAL(18, 2), decimal128 in Arrow.
+                # Min/max statistics on rows, ids, dates and policies, the columns a reader filters
+                # row groups by; on the ten amount columns they cost 0.7 s per 10^7 rows.
+                described = [self.names.get(c, c) for c in table.column_names if c not in _MONEY]
                 self._writer = _parquet().ParquetWriter(self.path, out.schema,
                                                         use_dictionary=[c for c in fields if c in repeated],
+                                                        write_statistics=described,
                                                         store_decimal_as_integer=True, store_schema=False)
             self._write_behind(out)
         elif self.fmt == "csv":

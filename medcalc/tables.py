@@ -347,9 +347,16 @@ def _person_codes(column) -> np.ndarray:
     from .batch import close_packed_codes
 
     if pa.types.is_integer(column.type) and len(column):
+        if not column.null_count:
+            low, high = pc.min_max(column).values()
+            if 0 <= low.as_py() and high.as_py() < min(4 * len(column), 1 << 31):
+                # small whole numbers: codes as they are (codes need not be dense), each
+                # chunk's values written straight into int32
+                out = np.empty(len(column), np.int32)
+                chunks = [c for c in getattr(column, "chunks", [column]) if len(c)]
+                np.concatenate([c.to_numpy() for c in chunks], out=out, casting="unsafe")
+                return out
         ids = (column.fill_null(0) if column.null_count else column).to_numpy().astype(np.int64, copy=False)
-        if not column.null_count and 0 <= ids.min() and ids.max() < 4 * len(ids):
-            return ids  # small whole numbers: codes as they are (codes need not be dense)
         packed = close_packed_codes(ids, _index_type(len(ids)))  # close-packed integer ids: ranked without hashing
         if packed is not None:
             codes = packed[1]

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import types
 import warnings
 from typing import Callable
 
 from . import checks, kernel, rows
 
-__all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available"]
+__all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available", "load_in_background"]
 
 #: How a batch is settled: "auto" (by size), "compiled" (numba) or "interpreted" (CPython).
 ENGINES = ("auto", "compiled", "interpreted")
@@ -63,7 +64,22 @@ def kernel_functions(engine: str, module: types.ModuleType = kernel) -> dict[str
     ``rows`` (ordering and moving rows)."""
     if engine == "interpreted":
         return _interpreted(module.__name__)
-    return _compiled(module.__name__)
+    with _compiling:  # (made once, also when a background load is under way)
+        return _compiled(module.__name__)
+
+
+_compiling = threading.Lock()
+
+
+def load_in_background() -> None:
+    """Import numba and make the compiled kernels in a thread, for a caller about to read a
+    large batch: Arrow reads a file in its own threads, which hide most of numba's import."""
+    def load() -> None:
+        if numba_available():
+            for module in (kernel, checks, rows):
+                kernel_functions("compiled", module)
+
+    threading.Thread(target=load, name="medcalc-load-kernels", daemon=True).start()
 
 
 @functools.lru_cache(maxsize=None)

@@ -101,6 +101,7 @@ class Encoded:
     claim_ids: Sequence[str | None]  # (batch input may also rank a subset: ``claim_ids.ranks(rows)``)
     ok: np.ndarray  # rows still to settle (False once rejected)
     reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason): arrays, not one object per row
+    _counted: int = 0  # reject groups when the live rows were last listed (_still_live)
 
     def reject(self, rows: Iterable[int] | np.ndarray, field: str, reason: str) -> None:
         """Refuse rows (those not refused already) for a reason; the first reason of a row stands."""
@@ -213,7 +214,7 @@ def _coverage_text(policy: Policy) -> str:
     return f"policy {policy.id} covers {shown}"
 
 
-def _resolve_variants(policy: Policy, enc: Encoded, services: list[str],
+def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: np.ndarray,
                       engine: str | None = None) -> tuple[np.ndarray, list[ResolvedPolicy]]:
     """The rule versions in force for each row's day; rows on a day without them are rejected.
 
@@ -223,7 +224,6 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str],
     variant = np.full(len(enc.ok), -1, np.int32)
     variants: list[ResolvedPolicy] = []
     index: dict[int, int] = {}
-    live = np.flatnonzero(enc.ok)
     if not len(live):
         return variant, variants
     move = kernel_functions(choose_engine(engine, len(live)), row_moves)
@@ -437,8 +437,9 @@ def run(
     n = len(enc.ok)
     cols = enc.cols
     vocab = vocabulary(policy)
-    variant, variants = _resolve_variants(policy, enc, vocab.services, engine)
-    live = np.flatnonzero(enc.ok)
+    live = _still_live(enc)
+    variant, variants = _resolve_variants(policy, enc, vocab.services, live, engine)
+    live = _still_live(enc, live)
     profile, representative = profile_codes(cols, variant, live, engine)
     builds, prof = _profile_parameters(policy, vocab, variants, variant[representative],
                                        {name: cols[name][representative] for name in KEY_COLUMNS})
@@ -447,7 +448,7 @@ def run(
             bad = np.zeros(len(representative), bool)
             bad[rows] = True
             enc.reject(live[bad[profile[live]]], field, reason)
-    settled = np.flatnonzero(enc.ok)
+    settled = _still_live(enc, live)
     profile[~enc.ok] = -1
 
     # fees counted at half are off the bill before anything is paid (日间病床)
@@ -540,6 +541,15 @@ def run(
                    {name: _ProfileParams(prof, profile, name) for name in LAYERS},
                    {name: b.tables for name, b in builds.items()},
                    enc.reject_groups, final, keys, vocab, initial, before, after, enc.claim_ids, chosen)
+
+
+def _still_live(enc: Encoded, live: np.ndarray | None = None) -> np.ndarray:
+    """The rows not rejected: ``live`` as it was when no row has been rejected since (the
+    groups of rejects have not grown), so that a batch with no new rejects is not scanned again."""
+    if live is not None and enc._counted == len(enc.reject_groups):
+        return live
+    enc._counted = len(enc.reject_groups)
+    return np.flatnonzero(enc.ok)
 
 
 def _ordered(enc: Encoded, settled: np.ndarray, engine: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
