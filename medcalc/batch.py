@@ -17,7 +17,7 @@ import numpy as np
 from .engine.accumulators import Accumulators
 from .engine import checks
 from .engine import rows as row_moves
-from .engine.compiled import choose_engine, kernel_functions
+from .engine.compiled import choose_engine, in_ranges, kernel_functions
 from .engine.pipeline import Encoded, run, vocabulary
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .settlement import Reject
@@ -346,10 +346,13 @@ def settle_arrays(
     check = np.zeros(n, np.int8)
     in_scope_cost = np.zeros(n, kind)
     check_rows = kernel_functions(chosen, checks)["check_rows"]
-    check_rows(days, level_code, len(policy.levels), codes["place"], codes["referral"], codes["category"], ages,
-               codes["visit"], service_code, service is not None, amounts["total"], amounts["self_funded"],
-               amounts["over_limit"], amounts["pre_self_pay"], amounts["in_scope"], amounts["bed_fees"],
-               amounts["nursing_fees"], wrong_scheme, person, missing_person, check, in_scope_cost)
+    # every argument but the level count, service_given and missing_person is per row: cut to ranges
+    in_ranges(check_rows, n, threads, (
+        days, level_code, len(policy.levels), codes["place"], codes["referral"], codes["category"], ages,
+        codes["visit"], service_code, service is not None, amounts["total"], amounts["self_funded"],
+        amounts["over_limit"], amounts["pre_self_pay"], amounts["in_scope"], amounts["bed_fees"],
+        amounts["nursing_fees"], wrong_scheme, person, missing_person, check, in_scope_cost),
+        (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21))
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     words = {"policy": policy.id, "levels": known, "places": ", ".join(PLACES), "referrals": ", ".join(REFERRALS),
              "categories": ", ".join(CATEGORIES), "services": ", ".join(vocab.services) or "none",

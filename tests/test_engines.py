@@ -56,3 +56,27 @@ def test_import_and_a_quote_never_load_numba():
             "level='level2', total=20000)); print('numba' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_passes_cut_into_row_ranges_on_several_threads_settle_to_the_same_fen(monkeypatch, threads):
+    # checks, rule lookups, profile keys and the settlement order's keys run on ranges of rows
+    # at once from SPLIT_ROWS rows: lowered here, so that every pass is cut (unevenly, too)
+    claims = synthetic_claims("huaibei-2025", 25_001, seed=9, yuan=True, outpatient_share=0.2)
+    expected = medcalc.settle_table(claims, "huaibei-2025", amounts="yuan", engine="compiled", threads=1)
+    monkeypatch.setattr(compiled, "SPLIT_ROWS", 1)
+    calls = []
+    real = compiled.in_ranges
+
+    def counted(function, rows, threads_, args, per_row):
+        out = real(function, rows, threads_, args, per_row)
+        calls.append(len(out))
+        return out
+
+    monkeypatch.setattr(compiled, "in_ranges", counted)
+    for module in ("medcalc.engine.pipeline", "medcalc.engine.profiles", "medcalc.batch"):
+        monkeypatch.setattr(sys.modules[module], "in_ranges", counted)
+    got = medcalc.settle_table(claims, "huaibei-2025", amounts="yuan", engine="compiled", threads=threads)
+    assert calls and set(calls) == {threads}  # every pass was cut
+    assert got.results.equals(expected.results) and got.rejects.equals(expected.rejects)
+    assert expected.rejects.num_rows < claims.num_rows // 2 < expected.results.num_rows

@@ -19,17 +19,23 @@ import os
 import threading
 import types
 import warnings
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import checks, kernel, rows
 
-__all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available", "load_in_background"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available", "load_in_background",
+           "in_ranges", "low_high"]
 
 #: How a batch is settled: "auto" (by size), "compiled" (numba) or "interpreted" (CPython).
 ENGINES = ("auto", "compiled", "interpreted")
 #: From this many rows "auto" compiles: below it the interpreted kernel is done before numba
 #: would have loaded its cache.
 AUTO_COMPILED_ROWS = 20_000
+#: From this many rows a pass over rows is cut into ranges run on several threads at once.
+SPLIT_ROWS = 1 << 20
 #: The environment variable that sets the default engine (one of ENGINES).
 ENGINE_VARIABLE = "MEDCALC_ENGINE"
 
@@ -105,3 +111,35 @@ def _compiled(name: str) -> dict[str, Callable]:
         inline = "always" if module is kernel and name != kernel.FUNCTIONS[-1] else "never"
         shared[name] = numba.njit(copy, nogil=True, cache=True, inline=inline, _nrt=False)
     return {name: shared[name] for name in module.FUNCTIONS}
+
+
+def in_ranges(function: Callable, rows: int, threads: int, args: tuple, per_row: tuple[int, ...]) -> list:
+    """``function(*args)`` on ``threads`` ranges of the rows at once, each with the arguments at
+    positions ``per_row`` cut to its range; the results of the ranges, in order.
+
+    For the compiled passes whose rows are independent (checks, keys, lookups): they release
+    the interpreter lock, so the ranges run on every core. Small batches run in one piece.
+    """
+    if threads <= 1 or rows < SPLIT_ROWS:
+        return [function(*args)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = [rows * k // threads for k in range(threads + 1)]
+
+    def run(k: int):
+        cut = list(args)
+        for i in per_row:
+            cut[i] = args[i][bounds[k]:bounds[k + 1]]
+        return function(*cut)
+
+    with ThreadPoolExecutor(threads - 1) as pool:  # (a range's error is raised here, not lost)
+        later = [pool.submit(run, k) for k in range(1, threads)]
+        first = run(0)
+        return [first] + [f.result() for f in later]
+
+
+def low_high(value_range: Callable, rows: np.ndarray, values: np.ndarray, threads: int) -> tuple[int, int]:
+    """(lowest, highest) of values[rows] by ``value_range`` (rows.value_range, compiled or not),
+    ranges of the rows scanned at once."""
+    ranges = in_ranges(value_range, len(rows), threads, (rows, values), (0,))
+    return min(int(low) for low, _ in ranges), max(int(high) for _, high in ranges)

@@ -23,7 +23,7 @@ from . import rows as row_moves
 from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
 from .common import Vocabulary
-from .compiled import choose_engine, kernel_functions
+from .compiled import choose_engine, in_ranges, kernel_functions, low_high
 from .profiles import KEY_COLUMNS, profile_codes
 
 #: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
@@ -215,7 +215,7 @@ def _coverage_text(policy: Policy) -> str:
 
 
 def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: np.ndarray,
-                      engine: str | None = None) -> tuple[np.ndarray, list[ResolvedPolicy]]:
+                      engine: str | None = None, threads: int = 1) -> tuple[np.ndarray, list[ResolvedPolicy]]:
     """The rule versions in force for each row's day; rows on a day without them are rejected.
 
     Rules are looked up once per distinct day, and rows mapped through a table of the days
@@ -228,9 +228,9 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: n
         return variant, variants
     move = kernel_functions(choose_engine(engine, len(live)), row_moves)
     day = enc.cols["day"]
-    first, last = (int(x) for x in move["value_range"](live, day))
+    first, last = low_high(move["value_range"], live, day, threads)
     present = np.zeros(last - first + 1, np.int8)
-    move["mark_days"](live, day, first, present)
+    in_ranges(move["mark_days"], len(live), threads, (live, day, first, present), (0,))  # (same-value writes)
     present = present.astype(bool)
     day_variant = np.full(len(present), -1, np.int32)
     in_force = np.ones((len(present), len(services) + 1), bool)  # per day: each service, then admissions
@@ -240,7 +240,7 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: n
             index[id(resolved)] = len(variants)
             variants.append(resolved)
         day_variant[d] = index[id(resolved)]
-    move["look_up_days"](live, day, first, day_variant, variant)
+    in_ranges(move["look_up_days"], len(live), threads, (live, day, first, day_variant, variant), (0,))
     if not in_force[present].all():  # some rows' visits have no rules on their day
         offset = day[live] - first
         service = enc.cols["service"][live]
@@ -282,7 +282,7 @@ def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPo
 
 def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None = None,
                      rank_ties=None, rows: np.ndarray | None = None,
-                     engine: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     engine: str | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``rows`` (default: all) sorted by (person, settlement day, claim-id rank, input row):
     the settling order, with the person and the day of each position in it.
 
@@ -295,7 +295,7 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
     if n <= 1:  # nothing to sort (a single claim)
         return rows.astype(np.int64), person[rows].astype(np.int64), day[rows].astype(np.int32)
     move = kernel_functions(choose_engine(engine, n), row_moves)
-    first, last = (int(x) for x in move["value_range"](rows, day))
+    first, last = low_high(move["value_range"], rows, day, threads)
     day_bits = (last - first).bit_length()
     row_bits = max(1, (len(person) - 1).bit_length())
     people = int(person.max()) + 1 if len(person) else 1
@@ -306,12 +306,12 @@ def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None
     # One sort of a packed key (person | day | row): the row in the low bits makes every key
     # distinct, so an unstable sort is stable, and the key gives the row back.
     key = np.empty(n, np.int64)
-    move["pack_keys"](rows, person, day, first, day_bits, row_bits, key)
+    in_ranges(move["pack_keys"], n, threads, (rows, person, day, first, day_bits, row_bits, key), (0, 6))
     key.sort()
     order = np.empty(n, np.int64)
     person_at = np.empty(n, np.int32 if people < (1 << 31) else np.int64)
     day_at = np.empty(n, np.int32)  # (day ordinals are below 2^22)
-    move["unpack_keys"](key, day_bits, row_bits, first, order, person_at, day_at)
+    in_ranges(move["unpack_keys"], n, threads, (key, day_bits, row_bits, first, order, person_at, day_at), (0, 4, 5, 6))
     del key
     if tie is not None or rank_ties is not None:
         same = (person_at[1:] == person_at[:-1]) & (day_at[1:] == day_at[:-1])
@@ -438,9 +438,9 @@ def run(
     cols = enc.cols
     vocab = vocabulary(policy)
     live = _still_live(enc)
-    variant, variants = _resolve_variants(policy, enc, vocab.services, live, engine)
+    variant, variants = _resolve_variants(policy, enc, vocab.services, live, engine, threads)
     live = _still_live(enc, live)
-    profile, representative = profile_codes(cols, variant, live, engine)
+    profile, representative = profile_codes(cols, variant, live, engine, threads)
     builds, prof = _profile_parameters(policy, vocab, variants, variant[representative],
                                        {name: cols[name][representative] for name in KEY_COLUMNS})
     for build in builds.values():
@@ -462,7 +462,7 @@ def run(
             cols["bed_fees"][settled], cols["nursing_fees"][settled])
         cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction)
 
-    ordered, person_at, day_at = _ordered(enc, settled, engine)
+    ordered, person_at, day_at = _ordered(enc, settled, engine, threads)
     year_at = _years(day_at)
     initial = {(a.person_id, a.year): a for a in accumulators}
     starts, groups = _person_years(person_at, year_at)
@@ -552,10 +552,10 @@ def _still_live(enc: Encoded, live: np.ndarray | None = None) -> np.ndarray:
     return np.flatnonzero(enc.ok)
 
 
-def _ordered(enc: Encoded, settled: np.ndarray, engine: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ordered(enc: Encoded, settled: np.ndarray, engine: str, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The settled input rows in settlement order, with the person code and day of each."""
     rank_ties = enc.claim_ids.ranks if enc.tie is None and enc.claim_ids is not None else None
-    return settlement_order(enc.person, enc.cols["day"], enc.tie, rank_ties, settled, engine)
+    return settlement_order(enc.person, enc.cols["day"], enc.tie, rank_ties, settled, engine, threads)
 
 
 def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, int]]:

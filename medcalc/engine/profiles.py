@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rows
-from .compiled import choose_engine, kernel_functions
+from .compiled import choose_engine, in_ranges, kernel_functions, low_high
 
 __all__ = ["KEY_COLUMNS", "profile_codes"]
 
@@ -24,7 +24,7 @@ _TABLE_KEYS = 1 << 22
 
 
 def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.ndarray,
-                  engine: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  engine: str | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(profile of each row, -1 where not live; a representative row of each profile).
 
     Each key column is packed into one int64 key by mixed radix over the values the live
@@ -45,7 +45,7 @@ def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.nda
     for column in [variant] + [cols[name] for name in KEY_COLUMNS]:
         if column.strides == (0,):  # a column not given: the same default on every row
             continue
-        low, high = (int(x) for x in move["value_range"](live, column))
+        low, high = low_high(move["value_range"], live, column, threads)
         if low == high:
             continue
         span = high - low + 1
@@ -57,7 +57,7 @@ def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.nda
                 size = len(distinct)
             key += offsets.reshape(-1).astype(np.int64) * size
         else:
-            move["add_digit"](live, column, low, size, key)
+            in_ranges(move["add_digit"], len(live), threads, (live, column, low, size, key), (0, 4))
         size *= span
     if size <= max(_TABLE_KEYS, len(key)):
         present = np.zeros(size, bool)
