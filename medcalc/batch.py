@@ -9,6 +9,7 @@ anything ``np.asarray(..., "datetime64[D]")`` accepts, such as ISO strings).
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
@@ -18,6 +19,7 @@ from .engine.accumulators import Accumulators
 from .engine import checks
 from .engine import rows as row_moves
 from .engine.compiled import choose_engine, in_ranges, kernel_functions
+from .engine.kernel import RESULTS as PAYMENTS
 from .engine.pipeline import Encoded, run, vocabulary
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .settlement import Reject
@@ -383,15 +385,27 @@ def settle_arrays(
         enc.reject(rows, field, reason)
     outcome = run(policy, enc, accumulators, trace, engine=engine, threads=threads, keep_state=keep_state,
                   chunk_rows=chunk_rows)
-    return BatchColumns(outcome.settled, _SettledColumns(outcome), outcome)
+    return BatchColumns(outcome.settled, _SettledColumns(outcome, threads), outcome)
 
 
 class _SettledColumns(Mapping):
     """RESULT_COLUMNS of the settled rows (int64 fen), each gathered when first asked for."""
 
-    def __init__(self, outcome: Any) -> None:
+    def __init__(self, outcome: Any, threads: int = 1) -> None:
         self._outcome = outcome
+        self._threads = threads
         self._done: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _payments(self) -> np.ndarray:
+        """The settled rows' payments, (RESULTS, rows) int64, from their rows' packed payments."""
+        outcome = self._outcome
+        if outcome.engine != "compiled":
+            return outcome.payments[outcome.settled].T.astype(np.int64, order="C")
+        out = np.empty((len(PAYMENTS), len(outcome.settled)), np.int64)
+        in_ranges(kernel_functions("compiled", row_moves)["take_columns"], len(outcome.settled), self._threads,
+                  (outcome.settled, outcome.payments, out.T), (0, 2))
+        return out
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in RESULT_COLUMNS:
@@ -401,14 +415,18 @@ class _SettledColumns(Mapping):
                 values = sum(self[k] for k in ("basic", "critical", "assistance", "backstop"))
             elif name == "patient":
                 values = self["total"] - self["funds"]
-            else:  # the settled rows' values, widened to int64 (compiled: in one pass)
+            elif name in ("total", "in_scope"):  # the settled rows' values, widened to int64
                 outcome = self._outcome
-                source = outcome.columns[name] if name in ("total", "in_scope") else outcome.results[name]
-                if outcome.engine == "compiled":
+                if outcome.engine == "compiled":  # (in one pass)
                     values = np.empty(len(outcome.settled), np.int64)
-                    kernel_functions("compiled", row_moves)["gather"](outcome.settled, source, values)
+                    kernel_functions("compiled", row_moves)["gather"](outcome.settled, outcome.columns[name], values)
                 else:
-                    values = source[outcome.settled]
+                    values = outcome.columns[name][outcome.settled]
+            else:
+                with self._lock:  # every payment at once (threads may ask for several)
+                    if name not in self._done:
+                        self._done.update(zip(PAYMENTS, self._payments()))
+                return self._done[name]
             self._done[name] = np.asarray(values).astype(np.int64, copy=False)
         return self._done[name]
 

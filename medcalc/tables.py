@@ -628,11 +628,11 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
     batch = settle(None, False)
     for rows, field, reason in batch.reject_groups:
         collector.reject(input_rows(rows), field, reason)
-    settled_people = np.bincount(person[batch.row]) if len(batch.row) else np.zeros(0, np.int64)
     outcome = batch._outcome
     # the settled rows' amounts (int64 fen, in the order of batch.row)
+    batch.columns["basic"]  # every payment at once, taken on every core; then the rest, a column per thread
     values = dict(zip(_STORED, _in_threads(batch.columns.__getitem__, _STORED, threads)))
-    collector.settled(where, batch.row, values, policy.id, int(np.count_nonzero(settled_people)))
+    collector.settled(where, batch.row, values, policy.id, batch._outcome.persons)
     del batch, outcome, values
     numbers = np.arange(part.num_rows) if where is None else where
     wanted = np.flatnonzero(np.isin(numbers, np.fromiter((int(r) for r in trace), np.int64))) if trace else []

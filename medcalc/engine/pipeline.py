@@ -53,13 +53,14 @@ class Outcome:
     tables: dict[str, object]  # per layer: lookups and the rules they came from
     reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason)
     final: np.ndarray  # each person-year's accumulators after the run, as kernel state vectors (none: not kept)
-    keys: Sequence[tuple[str, int]]  # (person id, year) of each person-year
+    keys: "_StateKeys"  # (person id, year) of each person-year
     vocab: Vocabulary  # names the columns of the keyed state (services, assistance cap groups)
     initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
     accumulators_after: dict[int, Accumulators]  # ... and after it
     claim_ids: Sequence[str | None] = ()
     engine: str = "interpreted"  # the engine that settled them
+    payments: np.ndarray | None = None  # the same results by input row, side by side: (rows, RESULTS)
     _accumulators: dict[tuple[str, int], Accumulators] | None = None
     _rejects: list[Reject] | None = None
 
@@ -69,6 +70,11 @@ class Outcome:
         if self._rejects is None:
             self._rejects = reject_objects(self.reject_groups, self.claim_ids)
         return self._rejects
+
+    @property
+    def persons(self) -> int:
+        """How many people the settled rows belong to."""
+        return self.keys.persons()
 
     @property
     def state(self) -> dict[str, np.ndarray]:
@@ -343,6 +349,10 @@ class _StateKeys(Sequence):
     def __len__(self) -> int:
         return len(self._groups)
 
+    def persons(self) -> int:
+        """How many people the person-years belong to (they come grouped by person)."""
+        return int(np.count_nonzero(np.diff(self._groups // 10000))) + 1 if len(self._groups) else 0
+
     def __getitem__(self, j):
         return self._keys()[j]
 
@@ -477,7 +487,7 @@ def run(
     t_basic, t_critical = builds["basic"].tables, builds["critical"].tables
     # payments by input row: int32, since every payment is at most its claim's total, which
     # the checks cap at MAX_TOTAL < 2^31 fen
-    res = np.zeros((len(kernel.RESULTS), n), np.int32)
+    res = np.zeros((n, len(kernel.RESULTS)), np.int32)  # (a row's payments side by side)
     bands = max(t_basic.rates.shape[2], t_critical.rates.shape[2])
     traced = len(ordered) if trace else 0  # trace columns by position in settlement order
     tr = np.zeros((len(kernel.TRACE), traced), np.int64)
@@ -516,7 +526,7 @@ def run(
         for chunk in chunks:
             settle_chunk(chunk)
 
-    results = dict(zip(kernel.RESULTS, res))
+    results = dict(zip(kernel.RESULTS, res.T))
     before: dict[int, Accumulators] = {}
     after: dict[int, Accumulators] = {}
     band_traces = None
@@ -540,7 +550,7 @@ def run(
     return Outcome(policy, claims, settled, cols, results, band_traces, variant, variants,
                    {name: _ProfileParams(prof, profile, name) for name in LAYERS},
                    {name: b.tables for name, b in builds.items()},
-                   enc.reject_groups, final, keys, vocab, initial, before, after, enc.claim_ids, chosen)
+                   enc.reject_groups, final, keys, vocab, initial, before, after, enc.claim_ids, chosen, res)
 
 
 def _still_live(enc: Encoded, live: np.ndarray | None = None) -> np.ndarray:

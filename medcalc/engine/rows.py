@@ -68,11 +68,24 @@ def gather(order, column, target):
 
 
 def scatter(order, source, target):
-    """target[:, order[j]] = source[:, j]: a chunk's payments put back by input row."""
-    for k in range(source.shape[0]):
-        for j in range(len(order)):
-            target[k, order[j]] = source[k, j]
+    """target[order[j], k] = source[k, j]: a chunk's payments put back by input row, each row's
+    side by side (settlement order is random against input order: one cache line per row
+    written, not one per payment)."""
+    for j in range(len(order)):
+        r = order[j]
+        for k in range(source.shape[0]):
+            target[r, k] = source[k, j]
+
+
+def take_columns(rows, target, out):
+    """out[i, k] = target[rows[i], k]: some rows' payments, all in one pass, into ``out`` that is
+    the transpose of an array of columns (so that each payment comes out a contiguous column)."""
+    for i in range(len(rows)):
+        r = rows[i]
+        for k in range(out.shape[1]):
+            out[i, k] = target[r, k]
 
 
 #: The functions numba compiles (none calls another).
-FUNCTIONS = ("pack_keys", "unpack_keys", "value_range", "mark_days", "look_up_days", "add_digit", "gather", "scatter")
+FUNCTIONS = ("pack_keys", "unpack_keys", "value_range", "mark_days", "look_up_days", "add_digit", "gather", "scatter",
+             "take_columns")
