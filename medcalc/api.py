@@ -34,11 +34,15 @@ def settle_many(
     each person-year's accumulators afterwards. ``accumulators`` gives starting values
     for person-years that had claims before these.
     """
+    outcome = _settled(policy, claims, accumulators, explain)
+    return Batch(tuple(build_settlements(outcome, explain)), tuple(outcome.rejects), outcome.accumulators)
+
+
+def _settled(policy: PolicyLike, claims: Iterable[Claim], accumulators: Iterable[Accumulators], explain: bool):
+    """The engine's outcome for the claims (what settle_many and settle make their objects from)."""
     from .engine.pipeline import settle_claims  # numpy loads on first use, not at import
 
-    pol = _policy(policy)
-    outcome = settle_claims(pol, list(claims), accumulators, trace=explain)
-    return Batch(tuple(build_settlements(outcome, explain)), tuple(outcome.rejects), outcome.accumulators)
+    return settle_claims(_policy(policy), list(claims), accumulators, trace=explain)
 
 
 def settle_sequence(
@@ -73,15 +77,14 @@ def settle(
     later = [c for c in history if c.settled_on > claim.settled_on]
     if later:
         raise ClaimError("history", later[0].settled_on.isoformat(), f"earlier claims must be settled on or before {claim.settled_on}")
-    batch = settle_many(
-        policy, [*history, claim], accumulators=[accumulators] if accumulators else (), explain=explain
-    )
+    # only the claim's own settlement is made (not the history's, nor the accumulators' objects)
+    outcome = _settled(policy, [*history, claim], [accumulators] if accumulators else (), explain)
     last = len(history)
-    for reject in batch.rejects:
+    for reject in outcome.rejects:
         if reject.row == last:
             raise ClaimError(reject.field, _claim_value(claim, reject.field), reject.reason)
         raise ClaimError("history", reject.row, f"earlier claim {reject.row} was rejected: {reject.field}: {reject.reason}")
-    return next(s for s in batch.settlements if s.row == last)
+    return build_settlements(outcome, explain, rows=[last])[0]
 
 
 def _claim_value(claim: Claim, field: str) -> object:

@@ -162,13 +162,16 @@ class Batch:
         return {name: Fen(sum(getattr(s, name) for s in self.settlements)) for name in names}
 
 
-def build_settlements(outcome: "Outcome", explain: bool = True) -> list[Settlement]:
-    """Settlement objects for every settled row, in input order."""
+def build_settlements(outcome: "Outcome", explain: bool = True, rows: Any = None) -> list[Settlement]:
+    """Settlement objects for every settled row (or just the settled ``rows`` given), in input order."""
+    import numpy as np  # (loaded with the engine already; not at import)
+
     from .explain import steps_for  # rendering of steps is only needed when explaining
 
-    rows = outcome.settled.tolist()
-    results = {k: v[outcome.settled].tolist() for k, v in outcome.results.items()}
-    columns = {k: v[outcome.settled].tolist() for k, v in outcome.columns.items()}
+    wanted = outcome.settled if rows is None else np.asarray(rows, np.int64)
+    rows = wanted.tolist()
+    results = {k: v[wanted].tolist() for k, v in outcome.results.items()}
+    columns = {k: v[wanted].tolist() for k, v in outcome.columns.items()}
     out = []
     for j, i in enumerate(rows):
         r = {k: v[j] for k, v in results.items()}

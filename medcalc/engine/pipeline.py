@@ -164,7 +164,7 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     """Claim objects as columns; a claim of another scheme or an unknown level is rejected here."""
     n = len(claims)
     level_index = {code: i for i, code in enumerate(list(policy.levels) + list(policy.institutions))}
-    cols = {name: np.zeros(n, np.int64) for name in COLUMNS}
+    cols = dict(zip(COLUMNS, np.zeros((len(COLUMNS), n), np.int64)))  # (one allocation: a claim is often alone)
     people: dict[str, int] = {}
     person = np.array([people.setdefault(c.person_id, len(people)) for c in claims], np.int64)
     ids = [c.claim_id for c in claims]
@@ -232,8 +232,16 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: n
     index: dict[int, int] = {}
     if not len(live):
         return variant, variants
-    move = kernel_functions(choose_engine(engine, len(live)), row_moves)
     day = enc.cols["day"]
+    if len(live) == 1:  # one claim: its day's rules, without a table of days
+        row = int(live[0])
+        resolved, in_force = _rules_on(policy, int(day[row]), services)
+        service = int(enc.cols["service"][row])
+        if in_force[service if service >= 0 else len(services)]:
+            variant[row] = 0
+            return variant, [resolved]
+        # (not in force: the general path below words the reject)
+    move = kernel_functions(choose_engine(engine, len(live)), row_moves)
     first, last = low_high(move["value_range"], live, day, threads)
     present = np.zeros(last - first + 1, np.int8)
     in_ranges(move["mark_days"], len(live), threads, (live, day, first, present), (0,))  # (same-value writes)
@@ -381,8 +389,8 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
     before (as every single claim of a known kind is) takes its parameters from the policy's
     cache instead of looking them up again.
     """
-    key = ("profiles", tuple(id(v) for v in variants), variant.tobytes(),
-           tuple(pcols[name].astype(np.int64).tobytes() for name in KEY_COLUMNS))
+    key = ("profiles", tuple(id(v) for v in variants), tuple(variant.tolist()),
+           tuple(tuple(pcols[name].tolist()) for name in KEY_COLUMNS))  # (values, whatever their dtype)
     kept = policy._cache.get(key)
     if kept is not None:
         return kept[1], kept[2]
@@ -404,8 +412,8 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
 
 def _person_years(person: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows in settlement order: where each person-year starts, and its key person * 10000 + year."""
-    if not len(person):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if len(person) <= 1:  # (no claim, or one: nothing to compare)
+        return np.zeros(len(person), np.int64), np.array([int(p) * 10000 + int(y) for p, y in zip(person, year)], np.int64)
     new = np.empty(len(person), bool)
     new[0] = True
     np.not_equal(person[1:], person[:-1], out=new[1:])
