@@ -510,19 +510,33 @@ def run(
     settle_rows = kernel_functions(chosen)["settle_rows"]
     moves = kernel_functions(chosen, row_moves)
     gather, scatter = moves["gather"], moves["scatter"]
+    native = chosen == "interpreted"
+    if native:
+        # CPython runs the kernel on Python ints: indexing an object array returns the int
+        # itself, not a numpy scalar, whose arithmetic is several times slower (exact either way)
+        tables = tuple(t.astype(object) if isinstance(t, np.ndarray) else t for t in tables)
+        init = init.astype(object)
 
     def settle_chunk(chunk: tuple[int, int, int]) -> None:
         # The chunk's rows gathered into settlement order first, so that the kernel reads and
         # writes contiguous memory: gathers run many loads at once, the kernel one row at a time.
         start, stop, first_group = chunk
         rows = ordered[start:stop]
-        gathered = np.empty((len(inputs), stop - start), np.int64)
-        for column, target in zip(inputs, gathered):
-            gather(rows, column, target)
+        person, year = person_at[start:stop], year_at[start:stop]
+        if native:  # (numpy's own gathers: these rows are few)
+            gathered = np.array([column[rows] for column in inputs], np.int64).astype(object)
+            person, year = person.astype(object), year.astype(object)
+        else:
+            gathered = np.empty((len(inputs), stop - start), np.int64)
+            for column, target in zip(inputs, gathered):
+                gather(rows, column, target)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
-        settle_rows(person_at[start:stop], year_at[start:stop], *gathered, *tables, first_group, init, final,
-                    np.zeros(width, np.int64), out, trace, tr, tb, acc)
-        scatter(rows, out, res)
+        settle_rows(person, year, *gathered, *tables, first_group, init, final,
+                    np.zeros(width, object if native else np.int64), out, trace, tr, tb, acc)
+        if native:
+            res[rows] = out.T
+        else:
+            scatter(rows, out, res)
 
     chunks = [(0, len(ordered), 0)] if trace else _chunks(len(ordered), starts, chunk_rows or CHUNK_ROWS)
     if threads > 1 and len(chunks) > 1:
