@@ -111,3 +111,8 @@ def test_a_claim_outside_every_version_is_rejected_with_the_coverage():
         "settled_on: no inpatient.deductible rule in force on 2019-12-31; policy test-province covers 2020-01-01 to open"
         " (got '2019-12-31')"
     )
+
+
+def test_find_policy_is_exported_at_the_top():
+    assert "find_policy" in medcalc.__all__
+    assert medcalc.find_policy("淮北", dt.date(2025, 3, 1)).id == "huaibei-2025"
