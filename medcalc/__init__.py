@@ -10,7 +10,7 @@ from .claims import Claim
 from .engine.accumulators import Accumulators
 from .errors import ClaimError, MedcalcError, PolicyError, PolicyNotFound
 from .money import Fen, Ratio, format_yuan, parse_amount, parse_ratio
-from .policy import Policy, list_policies, load_policy
+from .policy import Policy, find_policy, list_policies, load_policy
 from .settlement import Batch, Reject, Settlement, Step
 
 __version__ = "0.1.0"
@@ -44,6 +44,7 @@ __all__ = [
     "ScoredTable",
     "Settlement",
     "Step",
+    "find_policy",
     "format_yuan",
     "fund_impact",
     "list_policies",

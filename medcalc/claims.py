@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Mapping
+from decimal import Decimal
+from typing import Any, Mapping, TypeAlias, TypeVar
 
 import attrs
 
@@ -16,7 +17,23 @@ from .errors import NOTHING, ClaimError
 from .money import AmountError, Fen, parse_amount
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
 
-__all__ = ["Claim", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day"]
+__all__ = ["Claim", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
+           "NamesInput", "FlagInput", "AgeInput"]
+
+# What Claim(...) accepts for each kind of field, for type checkers: each value is converted
+# (and checked, whatever its type, since rows from files arrive untyped) to the field's type.
+#: An amount: Fen (fen), int or Decimal (yuan), or yuan text such as "1.2万"; None or "" is not given.
+AmountInput: TypeAlias = "Fen | int | Decimal | str | None"
+#: A day: a date (or datetime), or text such as "2025-03-01", "20250301", "2025年3月1日".
+DayInput: TypeAlias = "dt.date | str | None"
+#: An id or code: text, or an int (kept as its digits).
+TextInput: TypeAlias = "str | int | None"
+#: Names (diseases, certifications): a list (tuple, set) of them, or one string separated by , ; | or 、.
+NamesInput: TypeAlias = "str | list[str] | tuple[str, ...] | set[str] | frozenset[str] | None"
+#: A flag: True/False, 1/0, or "true"/"yes"/"是" and "false"/"no"/"否".
+FlagInput: TypeAlias = "bool | int | str | None"
+#: Whole years: an int or its digits.
+AgeInput: TypeAlias = "int | str | None"
 
 #: The largest total one claim may have, in fen (1000万 yuan): every product the engine forms
 #: (amount x ratio, amount x amount in the second layer's split) then stays exact in int64.
@@ -73,62 +90,133 @@ def _field_error(name: str, value: object, reason: str) -> ClaimError:
     return ClaimError(name, value, reason)
 
 
-def _text(name: str, *, required: bool):
-    def convert(value: object) -> str | None:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                raise _field_error(name, NOTHING, "required")
-            return None
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise _field_error(name, value, "must be a string")
-        return str(value).strip()
-
-    return convert
+def _text(name: str, value: TextInput) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _field_error(name, value, "must be a string")
+    return str(value).strip()
 
 
-def _day(name: str, *, required: bool):
-    def convert(value: object) -> dt.date | None:
-        if value is None or value == "":
-            if required:
-                raise _field_error(name, NOTHING, "required: a date such as 2025-03-01")
-            return None
-        try:
-            return parse_day(value)
-        except ValueError:
-            raise _field_error(name, value, "must be a date such as 2025-03-01") from None
-
-    return convert
+def _day(name: str, value: DayInput) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise _field_error(name, value, "must be a date such as 2025-03-01") from None
 
 
-def _amount(name: str, *, required: bool):
-    def convert(value: object) -> Fen | None:
-        # only an empty value is "not given" (as an empty cell in a table); any other text must be an amount
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                raise _field_error(name, NOTHING, "required: an amount of yuan such as 12000 or \"1.2万\"")
-            return None
-        try:
-            return parse_amount(value)
-        except AmountError as exc:
-            raise _field_error(name, value, str(exc).split(" (got")[0]) from None
-
-    return convert
+def _amount(name: str, value: AmountInput) -> Fen | None:
+    # only an empty value is "not given" (as an empty cell in a table); any other text must be an amount
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return parse_amount(value)
+    except AmountError as exc:
+        raise _field_error(name, value, str(exc).split(" (got")[0]) from None
 
 
-def _choice(name: str, choices: tuple[str, ...], *, required: bool = True):
-    def convert(value: object) -> str | None:
-        if value is None or value == "":
-            if required:
-                raise _field_error(name, NOTHING, "required: one of " + ", ".join(choices))
-            return None
-        if value not in choices:
-            raise _field_error(name, value, "must be one of " + ", ".join(choices))
-        return value  # type: ignore[return-value]
-
-    return convert
+def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in choices:
+        raise _field_error(name, value, "must be one of " + ", ".join(choices))
+    return value
 
 
-def _age(value: object) -> int | None:
+_T = TypeVar("_T")
+
+_AN_AMOUNT = "required: an amount of yuan such as 12000 or \"1.2万\""
+
+
+def _given(value: _T | None, name: str, reason: str) -> _T:
+    """A required field's value; nothing given is a ClaimError naming the field."""
+    if value is None:
+        raise _field_error(name, NOTHING, reason)
+    return value
+
+
+# One converter per field, each a named function: type checkers read Claim(...)'s parameter
+# types off them (attrs' mypy plugin accepts no converter made by a call), and the field's
+# type off their return.
+def _person_id(value: TextInput) -> str:
+    return _given(_text("person_id", value), "person_id", "required")
+
+
+def _level(value: TextInput) -> str:
+    return _given(_text("level", value), "level", "required: the hospital level code of the policy")
+
+
+def _claim_id(value: TextInput) -> str | None:
+    return _text("claim_id", value)
+
+
+def _service(value: TextInput) -> str | None:
+    return _text("service", value)
+
+
+def _settled_on(value: DayInput) -> dt.date:
+    return _given(_day("settled_on", value), "settled_on", "required: a date such as 2025-03-01")
+
+
+def _admitted_on(value: DayInput) -> dt.date | None:
+    return _day("admitted_on", value)
+
+
+def _total(value: AmountInput) -> Fen:
+    return _given(_amount("total", value), "total", _AN_AMOUNT)
+
+
+def _self_funded(value: AmountInput) -> Fen:
+    return _given(_amount("self_funded", value), "self_funded", _AN_AMOUNT)
+
+
+def _over_limit(value: AmountInput) -> Fen:
+    return _given(_amount("over_limit", value), "over_limit", _AN_AMOUNT)
+
+
+def _pre_self_pay(value: AmountInput) -> Fen:
+    return _given(_amount("pre_self_pay", value), "pre_self_pay", _AN_AMOUNT)
+
+
+def _in_scope(value: AmountInput) -> Fen | None:
+    return _amount("in_scope", value)
+
+
+def _bed_fees(value: AmountInput) -> Fen:
+    return _given(_amount("bed_fees", value), "bed_fees", _AN_AMOUNT)
+
+
+def _nursing_fees(value: AmountInput) -> Fen:
+    return _given(_amount("nursing_fees", value), "nursing_fees", _AN_AMOUNT)
+
+
+def _one_of(name: str, value: str | None, choices: tuple[str, ...]) -> str:
+    return _given(_choice(name, value, choices), name, "required: one of " + ", ".join(choices))
+
+
+def _visit(value: str | None) -> str:
+    return _one_of("visit", value, VISITS)
+
+
+def _place(value: str | None) -> str:
+    return _one_of("place", value, PLACES)
+
+
+def _referral(value: str | None) -> str:
+    return _one_of("referral", value, REFERRALS)
+
+
+def _category(value: str | None) -> str:
+    return _one_of("category", value, CATEGORIES)
+
+
+def _scheme(value: str | None) -> str | None:
+    return _choice("scheme", value, SCHEMES)
+
+
+def _age(value: AgeInput) -> int | None:
     if value is None or value == "":
         return None
     try:
@@ -140,26 +228,30 @@ def _age(value: object) -> int | None:
     return age
 
 
-def _names(name: str):
+def _names(name: str, value: NamesInput) -> tuple[str, ...]:
     """A set of names (diseases, certifications): a list, or a string separated by , ; | or 、."""
-
-    def convert(value: object) -> tuple[str, ...]:
-        if value is None or value == "":
-            return ()
-        if isinstance(value, str):
-            items = re.split(r"[,;|、，]", value)
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            items = list(value)
-        else:
-            raise _field_error(name, value, "must be a list of names, or names separated by commas")
-        if not all(isinstance(i, str) for i in items):
-            raise _field_error(name, value, "must be a list of names, or names separated by commas")
-        return tuple(sorted({i.strip() for i in items if i.strip()}))
-
-    return convert
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items = re.split(r"[,;|、，]", value)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    else:
+        raise _field_error(name, value, "must be a list of names, or names separated by commas")
+    if not all(isinstance(i, str) for i in items):
+        raise _field_error(name, value, "must be a list of names, or names separated by commas")
+    return tuple(sorted({i.strip() for i in items if i.strip()}))
 
 
-def _flag(value: object) -> bool:
+def _diseases(value: NamesInput) -> tuple[str, ...]:
+    return _names("diseases", value)
+
+
+def _certified(value: NamesInput) -> tuple[str, ...]:
+    return _names("certified", value)
+
+
+def _flag(value: FlagInput) -> bool:
     if isinstance(value, bool):
         return value
     if value in (None, "", 0, "0", "false", "False", "no", "否"):
@@ -175,32 +267,30 @@ class Claim:
 
     # required, but defaulted to None so that leaving one out is a ClaimError naming it (the
     # converter refuses None), not attrs' TypeError
-    person_id: str = attrs.field(default=None, converter=_text("person_id", required=True))
-    settled_on: dt.date = attrs.field(default=None, converter=_day("settled_on", required=True))
-    total: Fen = attrs.field(default=None, converter=_amount("total", required=True))
-    level: str | None = attrs.field(default=None, converter=_text("level", required=False))
-    visit: str = attrs.field(default="inpatient", converter=_choice("visit", VISITS))
-    claim_id: str | None = attrs.field(default=None, converter=_text("claim_id", required=False))
-    admitted_on: dt.date | None = attrs.field(default=None, converter=_day("admitted_on", required=False))
-    scheme: str | None = attrs.field(default=None, converter=_choice("scheme", SCHEMES, required=False))
-    place: str = attrs.field(default="local", converter=_choice("place", PLACES))
-    referral: str = attrs.field(default="none", converter=_choice("referral", REFERRALS))
-    category: str = attrs.field(default="ordinary", converter=_choice("category", CATEGORIES))
+    person_id: str = attrs.field(default=None, converter=_person_id)
+    settled_on: dt.date = attrs.field(default=None, converter=_settled_on)
+    total: Fen = attrs.field(default=None, converter=_total)
+    level: str = attrs.field(default=None, converter=_level)
+    visit: str = attrs.field(default="inpatient", converter=_visit)
+    claim_id: str | None = attrs.field(default=None, converter=_claim_id)
+    admitted_on: dt.date | None = attrs.field(default=None, converter=_admitted_on)
+    scheme: str | None = attrs.field(default=None, converter=_scheme)
+    place: str = attrs.field(default="local", converter=_place)
+    referral: str = attrs.field(default="none", converter=_referral)
+    category: str = attrs.field(default="ordinary", converter=_category)
     age: int | None = attrs.field(default=None, converter=_age)
     retired: bool = attrs.field(default=False, converter=_flag)
-    self_funded: Fen = attrs.field(default=Fen(0), converter=_amount("self_funded", required=True))
-    over_limit: Fen = attrs.field(default=Fen(0), converter=_amount("over_limit", required=True))
-    pre_self_pay: Fen = attrs.field(default=Fen(0), converter=_amount("pre_self_pay", required=True))
-    in_scope: Fen | None = attrs.field(default=None, converter=_amount("in_scope", required=False))
-    service: str | None = attrs.field(default=None, converter=_text("service", required=False))
-    diseases: tuple[str, ...] = attrs.field(default=(), converter=_names("diseases"))
-    certified: tuple[str, ...] = attrs.field(default=(), converter=_names("certified"))
-    bed_fees: Fen = attrs.field(default=Fen(0), converter=_amount("bed_fees", required=True))
-    nursing_fees: Fen = attrs.field(default=Fen(0), converter=_amount("nursing_fees", required=True))
+    self_funded: Fen = attrs.field(default=Fen(0), converter=_self_funded)
+    over_limit: Fen = attrs.field(default=Fen(0), converter=_over_limit)
+    pre_self_pay: Fen = attrs.field(default=Fen(0), converter=_pre_self_pay)
+    in_scope: Fen | None = attrs.field(default=None, converter=_in_scope)
+    service: str | None = attrs.field(default=None, converter=_service)
+    diseases: tuple[str, ...] = attrs.field(default=(), converter=_diseases)
+    certified: tuple[str, ...] = attrs.field(default=(), converter=_certified)
+    bed_fees: Fen = attrs.field(default=Fen(0), converter=_bed_fees)
+    nursing_fees: Fen = attrs.field(default=Fen(0), converter=_nursing_fees)
 
     def __attrs_post_init__(self) -> None:
-        if self.level is None:
-            raise ClaimError("level", NOTHING, "required: the hospital level code of the policy")
         if self.visit == "outpatient" and self.service is None:
             raise ClaimError("service", NOTHING, "required for an outpatient claim: the outpatient service of the policy "
                              "(see `medcalc policy show`)")

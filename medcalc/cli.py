@@ -8,6 +8,7 @@ same output options (``--json``, ``--width``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -32,7 +33,7 @@ from .claims import Claim, parse_day
 from .errors import ClaimError, MedcalcError
 from .money import format_yuan
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy
-from .policy.registry import find_policy, list_policies, load_policy
+from .policy.registry import POLICIES_VARIABLE, find_policy, list_policies, load_policy, search_folders
 from .terminal import markup, printable
 
 __all__ = ["main"]
@@ -77,8 +78,16 @@ def _output_options() -> argparse.ArgumentParser:
     return shared
 
 
+def policies_option(parser: argparse.ArgumentParser) -> None:
+    """--policies DIR (repeatable): folders of the user's own policies, for every lookup by id or region."""
+    parser.add_argument("--policies", action="append", default=[], metavar="DIR",
+                        help=f"a folder of your own policies, searched by id and region before ${POLICIES_VARIABLE} "
+                             "and the shipped policies; repeat for several")
+
+
 def _policy_options(required_date: bool = False) -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
+    policies_option(shared)
     shared.add_argument("--policy", help="policy id (see `medcalc policy list`) or path to a policy TOML file")
     shared.add_argument("--region", help="region name instead of --policy: Chinese (淮北, 六安市), pinyin or id")
     shared.add_argument("--on", help="with --region: the date the policy must cover (default: the claim's date)")
@@ -151,13 +160,17 @@ def _parser() -> argparse.ArgumentParser:
 
     policy = sub.add_parser("policy", help="policy tools: list, show, check, diff")
     psub = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
-    psub.add_parser("list", parents=[output], help="list the shipped policies")
+    listing = psub.add_parser("list", parents=[output], help="list the shipped policies (and those of --policies)")
+    policies_option(listing)
     show = psub.add_parser("show", parents=[output], help="show a policy's rules on a date, each with its source")
+    policies_option(show)
     show.add_argument("policy", help="policy id or path")
     show.add_argument("--on", help="the date (default: the first day the policy settles claims)")
     check = psub.add_parser("check", parents=[output], help="load a policy file strictly and lint it")
+    policies_option(check)
     check.add_argument("file", help="path to a policy TOML file, or a policy id")
     diff = psub.add_parser("diff", parents=[output], help="compare two policies, or one policy on two dates")
+    policies_option(diff)
     diff.add_argument("a", help="policy id or path")
     diff.add_argument("b", nargs="?", help="second policy (default: the same policy)")
     diff.add_argument("--on", required=True, help="the date for A (and for B unless --on-b)")
@@ -580,7 +593,9 @@ def _policy_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     from rich.table import Table
 
-    table = Table(title="shipped policies", header_style="bold")
+    own = search_folders()[:-1]
+    title = f"policies of {', '.join(map(str, own))} and shipped" if own else "shipped policies"
+    table = Table(title=markup(title), header_style="bold")
     for col in ("id", "region", "scheme", "covers (inpatient)", "levels"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -739,6 +754,7 @@ def _add_plot_command(sub) -> None:
                                       "policy and any reforms, each settling the same claims.")
     kinds = plot.add_subparsers(dest="plot_command", required=True, parser_class=_Parser)
     common = argparse.ArgumentParser(add_help=False)
+    policies_option(common)
     common.add_argument("--policy", required=True, help="the baseline: policy id or path to a policy TOML file")
     from .cli_analysis import add_reform_options
 
@@ -867,17 +883,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = shown
 
 
+@contextlib.contextmanager
+def _policy_folders(folders: Sequence[str]):
+    """The --policies folders, put before those of MEDCALC_POLICIES for this command.
+
+    Through the variable rather than a ``search=`` on each call, so that every lookup the
+    command makes sees them: each row's region, reforms and bases, and the worker processes
+    of ``score --dask local:N`` (which inherit the environment).
+    """
+    if not folders:
+        yield
+        return
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise MedcalcError(f"--policies {folder}: " + ("not a folder" if Path(folder).exists() else "no such folder"))
+    before = os.environ.get(POLICIES_VARIABLE)
+    own = [str(Path(folder).absolute()) for folder in folders]  # a worker may start in another folder
+    os.environ[POLICIES_VARIABLE] = os.pathsep.join(own + ([before] if before else []))
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[POLICIES_VARIABLE]
+        else:
+            os.environ[POLICIES_VARIABLE] = before
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
-        if args.command == "quote":
-            return _quote(args)
-        if args.command == "score":
-            return _score(args)
-        if args.command == "plot":
-            return _plot(args)
-        if getattr(args, "run", None) is not None:  # commands defined in their own modules
-            return args.run(args)
-        return _POLICY_COMMANDS[args.policy_command](args)
+        with _policy_folders(getattr(args, "policies", None) or ()):
+            return _command(args)
     except MedcalcError as exc:
         print(printable(f"medcalc: error: {exc}"), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -889,6 +924,18 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # an internal error: still one line, but a distinct exit code
         print(printable(f"medcalc: internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "quote":
+        return _quote(args)
+    if args.command == "score":
+        return _score(args)
+    if args.command == "plot":
+        return _plot(args)
+    if getattr(args, "run", None) is not None:  # commands defined in their own modules
+        return args.run(args)
+    return _POLICY_COMMANDS[args.policy_command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

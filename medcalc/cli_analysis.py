@@ -18,10 +18,11 @@ __all__ = ["add_analysis_commands"]
 
 def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
-    from .cli import encoding_option
+    from .cli import encoding_option, policies_option
     from .groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
+    policies_option(shared)
     shared.add_argument("--policy", required=True, help="the baseline: a policy id or a policy TOML file")
     add_reform_options(shared)
     shared.add_argument("--by", default="level,category,cost_band",

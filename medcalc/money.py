@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Literal, overload
 
 __all__ = [
     "Fen",
@@ -36,10 +37,39 @@ class Fen(int):
     """An exact amount of money in fen (1 yuan = 100 fen).
 
     Plain ints passed to medcalc as amounts mean *yuan*; wrap a value in ``Fen``
-    to pass fen exactly. Arithmetic returns plain ints.
+    to pass fen exactly. ``Fen + Fen`` and ``Fen - Fen`` are ``Fen`` (so is ``sum()``
+    of Fens, which starts from 0); any other arithmetic returns plain ints.
     """
 
     __slots__ = ()
+
+    # Only Fen ± Fen stays money: a plain int beside it could be yuan (as medcalc reads plain
+    # ints), so Fen + 5 is a plain int, as before. 0 is the same amount in either unit.
+    @overload
+    def __add__(self, other: Fen | Literal[0]) -> Fen: ...
+    @overload
+    def __add__(self, other: int) -> int: ...
+    def __add__(self, other: int) -> int:
+        result = int.__add__(self, other)
+        return Fen(result) if result is not NotImplemented and _is_fen(other) else result
+
+    __radd__ = __add__
+
+    @overload
+    def __sub__(self, other: Fen | Literal[0]) -> Fen: ...
+    @overload
+    def __sub__(self, other: int) -> int: ...
+    def __sub__(self, other: int) -> int:
+        result = int.__sub__(self, other)
+        return Fen(result) if result is not NotImplemented and _is_fen(other) else result
+
+    @overload
+    def __rsub__(self, other: Fen | Literal[0]) -> Fen: ...
+    @overload
+    def __rsub__(self, other: int) -> int: ...
+    def __rsub__(self, other: int) -> int:
+        result = int.__rsub__(self, other)
+        return Fen(result) if result is not NotImplemented and _is_fen(other) else result
 
     @property
     def yuan(self) -> Decimal:
@@ -51,6 +81,10 @@ class Fen(int):
 
     def __str__(self) -> str:
         return format_yuan(self)
+
+
+def _is_fen(value: object) -> bool:
+    return isinstance(value, Fen) or (type(value) is int and value == 0)
 
 
 class Ratio(int):

@@ -188,6 +188,19 @@ def test_cli_plot_rates_and_burden(tmp_path, capsys, reform):
     assert ".png or .svg" in capsys.readouterr().err
 
 
+def test_cli_plot_on_policies_of_ones_own(tmp_path, capsys):
+    from tests.test_cli import own_policies
+
+    folder = own_policies(tmp_path / "mine")
+    claims = tmp_path / "claims.csv"
+    claims.write_text("person_id,settled_on,level,total\np1,2021-07-01,level1,10200\n", encoding="utf-8")
+    out = tmp_path / "burden.svg"
+    assert main(["plot", "burden", "--policies", str(folder), "--policy", "test-city", "--reform", "test-province",
+                 "--claims", str(claims), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (test-city, test-province; ")
+    assert "<svg" in out.read_text(encoding="utf-8")
+
+
 def test_cli_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     assert main(["plot", "rates", "--policy", "huaibei-2025", "-o", str(tmp_path / "r.png")]) == 2

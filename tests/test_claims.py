@@ -64,3 +64,33 @@ def test_from_mapping_rejects_unknown_fields_and_conflicts():
 def test_row_is_added_to_errors():
     err = ClaimError("total", "x", "bad").at_row(7)
     assert str(err) == "row 7: total: bad (got 'x')"
+
+
+def test_claim_fields_have_their_converted_types():
+    import typing
+
+    from medcalc.money import Fen as F
+
+    hints = typing.get_type_hints(Claim)
+    assert {name: hints[name] for name in ("person_id", "settled_on", "total", "level", "admitted_on", "in_scope",
+                                           "age", "retired", "diseases", "claim_id")} == {
+        "person_id": str, "settled_on": dt.date, "total": F, "level": str, "admitted_on": dt.date | None,
+        "in_scope": F | None, "age": int | None, "retired": bool, "diseases": tuple[str, ...], "claim_id": str | None}
+    assert object not in hints.values() and typing.Any not in hints.values()
+    c = claim(person_id=17, settled_on="2025年3月1日", total="1.2万", self_funded="1,000", age="60", retired="是",
+              diseases="高血压,糖尿病")
+    assert (c.person_id, c.settled_on, c.total, c.self_funded, c.age, c.retired, c.diseases) == (
+        "17", dt.date(2025, 3, 1), 1200000, 100000, 60, True, ("糖尿病", "高血压"))
+    assert type(c.total) is Fen and type(c.in_scope_cost) is Fen and type(c.total - c.self_funded) is Fen
+
+
+def test_the_constructor_names_what_each_field_accepts():
+    from medcalc import claims
+
+    # attrs takes each parameter's type from its converter: what a type checker holds Claim(...) to
+    accepted = Claim.__init__.__annotations__
+    assert {accepted[name] for name in ("total", "self_funded", "in_scope", "bed_fees")} == {"AmountInput"}
+    assert (accepted["settled_on"], accepted["person_id"], accepted["diseases"], accepted["age"],
+            accepted["retired"]) == ("DayInput", "TextInput", "NamesInput", "AgeInput", "FlagInput")
+    assert claims.AmountInput == "Fen | int | Decimal | str | None"  # no float: floats are refused
+    assert {"AmountInput", "DayInput", "TextInput", "NamesInput", "FlagInput", "AgeInput"} <= set(claims.__all__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -74,9 +75,9 @@ def test_quote_on_a_shipped_policy_by_id(capsys):
     (["quote", "--policy", JIUQUAN, "--date", "2023-01-20", "--total", "100", "--level", "level2"],
      "medcalc: error: settled_on: no inpatient.deductible rule in force on 2023-01-20; policy test-jiuquan-2022 covers 2022-01-01 to 2022-12-31 (got '2023-01-20')"),
     (["quote", "--policy", "no-such-policy", *CLAIM],
-     "medcalc: error: no policy with id 'no-such-policy'; known ids: anhui-2019, anhui-2025, chongqing-2023-tier1, chongqing-2023-tier2, hengnan-2019, hengyang-2023, huaibei-2025, jiujiang-employees, jiujiang-residents, luan-2021, xiuning"),
+     "medcalc: error: no policy with id 'no-such-policy' in the shipped policies; known ids: anhui-2019, anhui-2025, chongqing-2023-tier1, chongqing-2023-tier2, hengnan-2019, hengyang-2023, huaibei-2025, jiujiang-employees, jiujiang-residents, luan-2021, xiuning"),
     (["quote", "--policy", "jiujiang-resident", *CLAIM],
-     "medcalc: error: no policy with id 'jiujiang-resident'; did you mean jiujiang-residents, jiujiang-employees?"),
+     "medcalc: error: no policy with id 'jiujiang-resident' in the shipped policies; did you mean jiujiang-residents, jiujiang-employees?"),
     (["quote", "--policy", "missing.toml", *CLAIM], "medcalc: error: missing.toml: no such policy file"),
     (["quote", "--policy", JIUQUAN, "--claim", "nofile.json"], "medcalc: error: nofile.json: no such file"),
     (["quote", "--policy", JIUQUAN, "--total", "100", "--level", "level2"], "medcalc: error: settled_on: required: a date such as 2025-03-01"),
@@ -138,3 +139,132 @@ def test_quote_explains_every_layer_with_its_accumulators(capsys):
     code, out, _ = run(capsys, "quote", "--policy", policy, "--date", "2024-05-01", "--level", "level1",
                        "--total", "15万", "--explain", "--width", "200")
     assert "大病保险 critical illness" in out and "大病起付线 annual threshold" in out
+
+
+# ---------------------------------------------------------------- your own policies: --policies, MEDCALC_POLICIES
+
+INHERIT = CASES / "inherit"
+# 测试市 on 2021-07-01 (its own ratio), level 1, 10 200 yuan: (10200 − 200 deductible) × 95 % = 9500.00
+OWN_CLAIM = ["--date", "2021-07-01", "--level", "level1", "--total", "10200"]
+
+
+def own_policies(folder: Path, ratio: str = "95%", city_id: str = "test-city") -> Path:
+    """A folder of one's own policies: the inherit fixtures (测试市 on 测试省), the city's 2021H2 ratio ``ratio``."""
+    folder.mkdir(parents=True)
+    for name in ("base.toml", "source.txt"):
+        (folder / name).write_bytes((INHERIT / name).read_bytes())
+    city = (INHERIT / "city.toml").read_text(encoding="utf-8")
+    city = city.replace('"95%"', f'"{ratio}"').replace('id = "test-city"', f'id = "{city_id}"')
+    (folder / "city.toml").write_text(city, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def mine(tmp_path) -> Path:
+    return own_policies(tmp_path / "mine" / "test")
+
+
+def _leaf_parsers(parser, path=()):
+    import argparse
+
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+    for sub in subs:
+        for name, child in sub.choices.items():
+            yield from _leaf_parsers(child, path + (name,))
+
+
+def test_every_command_takes_policies_folders():
+    from medcalc.cli import _parser
+
+    leaves = dict(_leaf_parsers(_parser()))
+    assert {" ".join(p) for p in leaves} == {"quote", "score", "impact", "simulate", "reconcile", "policy list",
+                                             "policy show", "policy check", "policy diff", "plot rates", "plot burden"}
+    for path, parser in leaves.items():
+        assert "--policies" in parser._option_string_actions, " ".join(path)
+
+
+def test_quote_on_a_policy_of_ones_own_by_region_and_by_id(capsys, mine):
+    for choice in (["--region", "测试市"], ["--region", "测试"], ["--policy", "test-city"]):
+        code, out, err = run(capsys, "quote", "--policies", str(mine.parent), *choice, *OWN_CLAIM, "--json")
+        data = json.loads(out)
+        assert (code, err, data["policy"]) == (0, "", "test-city")
+        assert (data["deductible"], data["basic"], data["patient"]) == ("200.00", "9500.00", "700.00")
+
+
+def test_policy_tools_on_policies_of_ones_own(capsys, mine):
+    folder = str(mine.parent)
+    code, out, _ = run(capsys, "policy", "list", "--policies", folder, "--json")
+    rows = {r["id"]: r for r in json.loads(out)}
+    assert code == 0 and rows["test-city"]["file"] == str((mine / "city.toml").resolve())
+    assert rows["test-city"]["extends"] == "test-province" and "huaibei-2025" in rows
+    code, out, _ = run(capsys, "policy", "list", "--policies", folder, "--width", "200")
+    assert f"policies of {mine.parent.resolve()} and shipped" in out
+    code, out, _ = run(capsys, "policy", "show", "test-city", "--policies", folder, "--on", "2021-08-01", "--json")
+    rules = {r["rule"]: r for r in json.loads(out)["rules"]}
+    assert code == 0 and rules["inpatient.ratio"]["values"]["ratio"] == "level1 95%, level2 95%"
+    code, out, _ = run(capsys, "policy", "check", "test-city", "--policies", folder, "--json")
+    assert code == 0 and json.loads(out)["chain"] == ["test-city", "test-province"]
+    code, out, _ = run(capsys, "policy", "diff", "test-city", "test-province", "--policies", folder, "--on",
+                       "2021-08-01", "--json")
+    assert code == 0 and [(c["rule"], c["a"], c["b"]) for c in json.loads(out)["changes"]] == [
+        ("inpatient.ratio", "level1 95%, level2 95%", "90%")]
+
+
+def test_score_reconcile_impact_and_simulate_on_policies_of_ones_own(capsys, mine, tmp_path):
+    folder = str(mine.parent)
+    claims = tmp_path / "claims.csv"  # each row's region chooses its policy: one of one's own, one shipped
+    claims.write_text("person_id,settled_on,level,total,region,hifp_pay\n"
+                      "p1,2021-07-01,level1,10200,测试市,9500\n"
+                      "p2,2025-03-01,level1,1000,淮北,720\n", encoding="utf-8")
+    code, out, _ = run(capsys, "score", str(claims), "--policies", folder, "-o", str(tmp_path / "out.csv"), "--json")
+    report = json.loads(out)
+    assert (code, report["settled"], report["policy"]) == (0, 2, "test-city, huaibei-2025")
+    assert report["totals"]["basic"] == "10220.00"  # 9500 + (1000 − 200) × 90 %
+    code, out, _ = run(capsys, "reconcile", str(claims), "--policies", folder, "--json")
+    assert (code, json.loads(out)["matched"]) == (0, 2)
+    code, out, _ = run(capsys, "impact", str(claims), "--policies", folder, "--policy", "test-city",
+                       "--reform", "test-province", "--by", "level", "--json")
+    funds = [g["funds"] for g in json.loads(out)["groups"]["all"]]
+    # every row on the baseline: 9500 + 2025's (1000 − 300) × 90 % = 630; the province's 90 % in 2021: 9000 + 630
+    assert code == 0 and funds == ["10130.00", "9630.00"]
+    code, out, _ = run(capsys, "simulate", "--policies", folder, "--policy", "test-city", "--reform", "test-province",
+                       "--rows", "50", "--json")
+    assert code == 0 and json.loads(out)["scenarios"] == ["test-city", "test-province"]
+    code, out, _ = run(capsys, "score", str(claims), "-o", str(tmp_path / "out.csv"), "--json")
+    assert code == 0 and json.loads(out)["rejected"] == 1  # without the folder, 测试市 is unknown
+
+
+def test_flag_folders_come_before_the_variables_and_both_before_the_shipped(capsys, tmp_path, monkeypatch):
+    flagged = own_policies(tmp_path / "flagged", ratio="80%")
+    variable = own_policies(tmp_path / "variable")
+    monkeypatch.setenv("MEDCALC_POLICIES", str(variable))
+    basic = lambda *argv: json.loads(run(capsys, "quote", *argv, *OWN_CLAIM, "--json")[1])["basic"]  # noqa: E731
+    assert basic("--policy", "test-city") == "9500.00"
+    assert basic("--policies", str(flagged), "--policy", "test-city") == "8000.00"  # (10200 − 200) × 80 %
+    assert basic("--policies", str(flagged), "--region", "测试市") == "8000.00"
+    assert os.environ["MEDCALC_POLICIES"] == str(variable)  # the command's folders are gone after it
+    shadow = own_policies(tmp_path / "shadow", city_id="huaibei-2025")  # one's own copy of a shipped id wins
+    assert basic("--policies", str(shadow), "--policy", "huaibei-2025") == "9500.00"
+
+
+def test_errors_about_policy_folders_name_them_and_exit_2(capsys, mine, tmp_path, monkeypatch):
+    folder = str(mine.parent)
+    missing, a_file = tmp_path / "nowhere", tmp_path / "claims.csv"
+    a_file.write_text("x\n", encoding="utf-8")
+    cases = [
+        (["--policies", str(missing), "--policy", "test-city"], f"--policies {missing}: no such folder"),
+        (["--policies", str(a_file), "--policy", "test-city"], f"--policies {a_file}: not a folder"),
+        (["--policies", folder, "--policy", "test-town"],
+         f"no policy with id 'test-town' in {mine.parent.resolve()} or the shipped policies; "
+         "did you mean test-city, test-province?"),
+        (["--policies", folder, "--policies", str(INHERIT), "--region", "火星"],
+         f"no policy for region '火星' in {mine.parent.resolve()}, {INHERIT.resolve()} or the shipped policies "
+         "(see `medcalc policy list`)"),
+    ]
+    for argv, message in cases:
+        assert run(capsys, "quote", *argv, *OWN_CLAIM) == (2, "", f"medcalc: error: {message}\n")
+    monkeypatch.setenv("MEDCALC_POLICIES", os.pathsep.join([folder, str(missing)]))
+    for argv in (["quote", "--policy", "huaibei-2025", *OWN_CLAIM], ["policy", "list"]):
+        assert run(capsys, *argv) == (2, "", f"medcalc: error: MEDCALC_POLICIES: {missing}: no such folder\n")

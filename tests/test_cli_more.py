@@ -108,7 +108,7 @@ def test_quote_by_region_and_date(capsys):
      "region '九江' on 2020-06-01 has several policies: jiujiang-employees (employees), jiujiang-residents (residents); "
      "choose with --scheme or --tier, or --policy"),
     (["--region", "huaibi", "--on", "2025-06-01"],
-     "no policy for region 'huaibi'; closest: huaibei, huaibei-2025, anhui, luan (see `medcalc policy list`)"),
+     "no policy for region 'huaibi' in the shipped policies; closest: huaibei, huaibei-2025, anhui, luan (see `medcalc policy list`)"),
     (["--region", "淮北", "--on", "2020-06-01"],
      "no policy for region '淮北' settles claims on 2020-06-01: huaibei-2025 covers 2025-01-01 to open"),
     (["--region", "淮北", "--policy", "huaibei-2025", "--on", "2025-06-01"], "give --policy or --region, not both"),

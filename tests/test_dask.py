@@ -197,6 +197,23 @@ def test_score_cli_on_a_local_cluster_writes_the_same_rows_as_one_machine(capsys
     assert "--dask writes directories of Parquet part files" in capsys.readouterr().err
 
 
+def test_score_cli_on_a_local_cluster_finds_each_rows_region_in_policies_folders(capsys, tmp_path):
+    from tests.test_cli import own_policies
+
+    # the workers choose each row's policy: they see --policies through the environment they inherit
+    folder = own_policies(tmp_path / "mine")
+    source = tmp_path / "claims.csv"
+    source.write_text("person_id,settled_on,level,total,region\n"
+                      "p1,2021-07-01,level1,10200,测试市\n"     # (10200 − 200) × 95 % = 9500
+                      "p2,2025-03-01,level1,1000,淮北\n", encoding="utf-8")  # (1000 − 200) × 90 % = 720
+    out = tmp_path / "dask.parquet"
+    code = main(["score", str(source), "--policies", str(folder), "--dask", "local:1", "-o", str(out), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert (code, summary["settled"], summary["totals"]["basic"]) == (0, 2, "10220.00")
+    assert pq.read_table(out).sort_by("row").column("policy").to_pylist() == ["test-city", "huaibei-2025"]
+    assert "MEDCALC_POLICIES" not in os.environ
+
+
 def test_without_dask_the_command_says_what_to_install(capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(__import__("sys").modules, "distributed", None)
     source = tmp_path / "claims.csv"

@@ -64,3 +64,24 @@ def test_format_yuan():
     assert Fen(408750).yuan == Decimal("4087.50")
     assert str(Fen(100)) == "1.00"
     assert str(Ratio(6250)) == "62.5%"
+
+
+def test_fen_plus_or_minus_fen_stays_fen():
+    deductible, basic = parse_amount("200"), parse_amount("1.2万")
+    assert (deductible + basic, basic - deductible, deductible - basic) == (1220000, 1180000, -1180000)
+    for value in (deductible + basic, basic - deductible, deductible - basic, sum([deductible, basic]),
+                  sum([basic], Fen(0)), basic + 0, 0 + basic, basic - 0, 0 - basic):
+        assert type(value) is Fen
+    assert str(sum([deductible, basic, Fen(5)])) == "12200.05"
+    assert repr(deductible - basic) == "Fen(-1180000)"
+
+
+def test_fen_with_a_plain_number_is_a_plain_number():
+    # a plain int could mean yuan (as medcalc reads plain ints): the result is not labelled fen
+    fen = Fen(15000)
+    for value, expected in ((fen + 5, 15005), (5 + fen, 15005), (fen - 5, 14995), (5 - fen, -14995),
+                            (fen * 2, 30000), (fen // 2, 7500), (-fen, -15000), (fen + True, 15001),
+                            (sum([fen, 5]), 15005)):
+        assert (type(value), value) == (int, expected)
+    assert sum([]) == 0 and type(sum([])) is int
+    assert fen + Decimal("0.5") == Decimal("15000.5")

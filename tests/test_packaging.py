@@ -28,6 +28,7 @@ def test_wheel_contains_every_policy_and_source(wheel):
         if path.is_file():
             assert f"medcalc/policies/{path.relative_to(ROOT / 'policies').as_posix()}" in names
     assert "medcalc/cli.py" in names
+    assert "medcalc/py.typed" in names  # PEP 561: type checkers read medcalc's annotations
 
 
 def test_installed_wheel_loads_shipped_policies(wheel, tmp_path):

@@ -11,7 +11,7 @@ from .model import (
     RuleVersion,
     Source,
 )
-from .registry import list_policies, load_policy, shipped_root
+from .registry import find_policy, list_policies, load_policy, shipped_root
 
 __all__ = [
     "CATEGORIES",
@@ -23,6 +23,7 @@ __all__ = [
     "ResolvedPolicy",
     "RuleVersion",
     "Source",
+    "find_policy",
     "list_policies",
     "load_policy",
     "shipped_root",

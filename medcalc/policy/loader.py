@@ -53,17 +53,21 @@ def _read_toml(file: _File) -> dict:
 
 
 def load_file(path: Path, find_parent: Callable[[str], Path | None], shown: str | None = None,
-              roots: tuple[Path, ...] | None = None, data: dict | None = None) -> Policy:
+              roots: tuple[Path, ...] | None = None, data: dict | None = None, *, searched: str = "",
+              roots_of: Callable[[Path], tuple[Path, ...]] | None = None) -> Policy:
     """Load one policy file and, recursively, the policies it extends.
 
     ``roots``: the folders it may read source texts from (default: its own folder);
-    ``data``: the file's TOML when the caller has parsed it already.
+    ``data``: the file's TOML when the caller has parsed it already; ``searched``: where
+    ``find_parent`` looks, named when it finds nothing; ``roots_of``: the folders a parent
+    found there may read (default: the same ``roots``).
     """
-    return _load(Path(path), find_parent, shown or str(path), (), roots, data)
+    return _load(Path(path), find_parent, shown or str(path), (), roots, data, searched, roots_of)
 
 
 def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, seen: tuple[str, ...],
-          roots: tuple[Path, ...] | None = None, data: dict | None = None) -> Policy:
+          roots: tuple[Path, ...] | None = None, data: dict | None = None, searched: str = "",
+          roots_of: Callable[[Path], tuple[Path, ...]] | None = None) -> Policy:
     file = _File(path, shown, roots)
     data = _read_toml(file) if data is None else data
     for key in data:
@@ -77,8 +81,10 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
     if meta["extends"] is not None:
         parent_path = find_parent(meta["extends"])
         if parent_path is None:
-            raise file.error("policy.extends", meta["extends"], "the id of a policy that exists")
-        parent = _load(parent_path, find_parent, _shown_near(parent_path, path, shown), seen + (meta["id"],), roots)
+            raise file.error("policy.extends", meta["extends"],
+                             "the id of a policy that exists" + (f" in {searched}" if searched else ""))
+        parent = _load(parent_path, find_parent, _shown_near(parent_path, path, shown), seen + (meta["id"],),
+                       roots_of(parent_path) if roots_of else roots, searched=searched, roots_of=roots_of)
         if parent.scheme != meta["scheme"]:
             raise file.error("policy.scheme", meta["scheme"], f"the scheme of the extended policy {parent.id!r} ({parent.scheme!r})")
 

@@ -2,7 +2,9 @@
 
 Shipped policies live in the wheel as ``medcalc/policies`` (from the repository's top
 level ``policies/``). Nothing is read at import time; every lookup also accepts
-explicit paths.
+explicit paths. Lookups by id and by region search, in order: the ``search=`` folders a
+call names, the folders of the ``MEDCALC_POLICIES`` environment variable, then the
+shipped policies (the first folder holding an id wins).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import difflib
+import os
 import warnings
 from functools import lru_cache
 from importlib import resources
@@ -23,7 +26,11 @@ from .reform import is_reform, load_reform
 from .model import Policy
 
 __all__ = ["shipped_root", "load_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
-           "clear_caches"]
+           "clear_caches", "POLICIES_VARIABLE", "env_folders", "search_folders"]
+
+#: Folders of your own policies (``os.pathsep``-separated), searched after a call's
+#: ``search=`` folders and before the shipped policies.
+POLICIES_VARIABLE = "MEDCALC_POLICIES"
 
 
 def shipped_root() -> Path:
@@ -83,12 +90,46 @@ def _ids_under(root: Path) -> tuple[tuple[str, Path, bool], ...]:
     return tuple(out)
 
 
+def env_folders() -> tuple[Path, ...]:
+    """The folders ``MEDCALC_POLICIES`` names, in order; empty entries are skipped.
+
+    Read on every lookup (not at import), so a change applies to the next one. A folder that
+    does not exist raises PolicyNotFound naming the variable and the folder.
+    """
+    text = os.environ.get(POLICIES_VARIABLE, "")
+    return tuple(_folder(part, POLICIES_VARIABLE) for part in text.split(os.pathsep) if part.strip())
+
+
+def search_folders(search: Iterable[Path | str] | None = None) -> tuple[Path, ...]:
+    """Every folder a lookup with this ``search=`` reads, in order, resolved: ``search``, then
+    ``MEDCALC_POLICIES``, then the shipped policies (always last)."""
+    return tuple(_roots(search))
+
+
+def _folder(text: Path | str, what: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        # a mistyped folder would otherwise only show up as "no policy with id ..."
+        problem = "not a folder" if path.exists() else "no such folder"
+        raise PolicyNotFound(f"{what}: {text}: {problem}")
+    return path
+
+
 def _roots(search: Iterable[Path | str] | None, near: Path | None = None) -> list[Path]:
-    roots = [Path(p) for p in (search or ())]
+    roots = [_folder(p, "search") for p in (search or ())]
+    roots.extend(env_folders())
     if near is not None:
         roots.append(near)
-    roots.append(shipped_root())
-    return roots
+    shipped = shipped_root().resolve()
+    # a folder given twice is scanned once; the shipped one stays last (callers rely on it)
+    return [p for p in dict.fromkeys(r.resolve() for r in roots) if p != shipped] + [shipped]
+
+
+def _where(roots: Iterable[Path]) -> str:
+    """Where a lookup looked, for an error that found nothing: "/a, /b or the shipped policies"."""
+    shipped = shipped_root().resolve()
+    own = list(dict.fromkeys(str(r) for r in roots if Path(r).resolve() != shipped))
+    return (", ".join(own) + " or " if own else "") + "the shipped policies"
 
 
 def policy_root(path: Path, search: Iterable[Path] = ()) -> Path:
@@ -112,7 +153,10 @@ def _load_cached(path: Path, roots: tuple[Path, ...], shown: str) -> Policy:
     data = read_toml(path, shown)  # parsed once, then read as a policy or as a reform
     if not is_reform(data):
         # Folders are scanned for ids only when the file extends another policy.
-        return load_file(path, lambda parent_id: policy_files(roots).get(parent_id), shown, allowed, data)
+        # a parent found in another policy folder reads inside that folder, as a reform's base does
+        return load_file(path, lambda parent_id: policy_files(roots).get(parent_id), shown, allowed, data,
+                         searched=_where(roots),
+                         roots_of=lambda parent: tuple(dict.fromkeys((policy_root(parent, search), roots[-1]))))
     loading = _LOADING.get()
     token = _LOADING.set(loading + (path,))
     try:
@@ -133,8 +177,9 @@ def _load_base(base: str | Path, search: tuple[Path, ...], loading: tuple[Path, 
 def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None) -> Policy:
     """Load a policy by id (``"huaibei-2025"``) or by path to a TOML file.
 
-    ``search`` adds folders to look in for the id and for the policies it extends,
-    before the shipped ones. Loaded policies are cached per (file, search folders).
+    ``search`` adds folders to look in for the id and for the policies it extends, before
+    those of ``MEDCALC_POLICIES`` and the shipped ones (see ``search_folders``). Loaded
+    policies are cached per (file, search folders).
     A policy reads only files inside its policy root (see ``policy_root``).
     """
     text = str(name)
@@ -154,7 +199,7 @@ def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None)
         return _load_cached(files[text], roots, _display(files[text]))
     close = difflib.get_close_matches(text, list(files), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
-    raise PolicyNotFound(f"no policy with id {text!r}{hint}")
+    raise PolicyNotFound(f"no policy with id {text!r} in {_where(roots)}{hint}")
 
 
 def clear_caches() -> None:
@@ -182,7 +227,7 @@ def _display(path: Path) -> str:
 
 
 def list_policies(*, search: Iterable[Path | str] | None = None) -> list[Policy]:
-    """Every policy found (shipped and under ``search``), loaded, sorted by id."""
+    """Every policy found (under ``search``, ``MEDCALC_POLICIES`` and shipped), loaded, sorted by id."""
     return [load_policy(pid, search=search) for pid in sorted(policy_files(_roots(search)))]
 
 
@@ -200,15 +245,17 @@ def find_policy(region: str, on: "dt.date", *, scheme: str | None = None, tier: 
     Among the policies whose names match and which settle inpatient claims on ``on``, the
     most specific (longest ``extends`` chain) wins; a tie (residents and employees, two
     contribution tiers) must be settled with ``scheme`` / ``tier``. Errors list what exists.
+    ``search`` adds folders as for ``load_policy`` (before ``MEDCALC_POLICIES`` and the shipped ones).
     """
     wanted = region.strip().lower()
+    roots = _roots(search)
     policies = list_policies(search=search)
     named = [p for p in policies if wanted in _names(p)]
     if not named:
         every = sorted({n for p in policies for n in _names(p)})
         close = difflib.get_close_matches(wanted, every, n=4, cutoff=0.4)
         hint = f"; closest: {', '.join(close)}" if close else ""
-        raise PolicyNotFound(f"no policy for region {region!r}{hint} (see `medcalc policy list`)")
+        raise PolicyNotFound(f"no policy for region {region!r} in {_where(roots)}{hint} (see `medcalc policy list`)")
     if scheme is not None:
         named = [p for p in named if p.scheme == scheme] or _none(region, f"scheme {scheme!r}", named)
     if tier is not None:
