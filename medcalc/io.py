@@ -168,7 +168,8 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
         for batch in read_xlsx_batches(path, 65536, sheet):
             for record in batch.to_pylist():
                 if record.get(INVALID_COLUMN) is not None:
-                    yield {"__error__": record[INVALID_COLUMN].replace("\x1f", ": ", 1)}
+                    field, _, reason = record[INVALID_COLUMN].partition("\x1f")
+                    yield {"__error__": reason, "__field__": field}
                 else:
                     yield {k: v for k, v in record.items() if v is not None and k != INVALID_COLUMN}
     else:
@@ -210,7 +211,7 @@ def read_claims(path: str | Path, fmt: str | None = None, defaults: dict[str, An
     count = 0
     for count, record in enumerate(_records(path, fmt, encoding, sheet), 1):
         if "__error__" in record:
-            rejects.append(Reject(count, "row", record["__error__"]))
+            rejects.append(Reject(count, record.get("__field__", "row"), record["__error__"]))
             continue
         try:
             claims.append(Claim.from_mapping({**(defaults or {}), **record}))

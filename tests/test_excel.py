@@ -341,3 +341,14 @@ def test_score_dash_with_bad_input_exits_2(capsys, monkeypatch):
     _stdin(monkeypatch, b"")
     code, _, err = run(capsys, "score", "-", "--policy", POLICY, "-o", "/nonexistent-dir/x.csv")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_read_claims_reads_xlsx_and_names_the_bad_cell(tmp_path):
+    from medcalc.io import read_claims
+
+    rows = [["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
+            ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500.005, 0]]
+    read = read_claims(write_xlsx(tmp_path / "claims.xlsx", rows))
+    assert (read.count, read.rows, [c.total for c in read.claims]) == (2, [1], [2_000_000])
+    ((row, field, reason),) = [(r.row, r.field, r.reason) for r in read.rejects]
+    assert (row, field) == (2, "全自费") and "1500.005" in reason
