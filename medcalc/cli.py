@@ -131,16 +131,23 @@ def _parser() -> argparse.ArgumentParser:
     quote.add_argument("--explain", action="store_true", help="show every step with the policy sentence behind it")
 
     score = sub.add_parser("score", parents=[policy_choice, output], help="settle a file of claims",
-                           description="Settle every claim of a CSV, JSON-lines or Parquet file; write the settled rows "
-                                       "and, beside them, the rejected rows with their reasons.")
-    score.add_argument("file", help="claims: .csv, .jsonl or .parquet (columns: medcalc's or the national interface's names)")
-    score.add_argument("-o", "--output", help="settled rows out (.csv, .jsonl, .parquet); default: FILE.settled.csv")
-    score.add_argument("--rejects", help="rejected rows out; default: OUTPUT with .rejects before the extension")
-    score.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"), help="input format if not by extension")
+                           description="Settle every claim of a CSV, JSON-lines, Parquet or .xlsx file; write the "
+                                       "settled rows and, beside them, the rejected rows with their reasons.")
+    score.add_argument("file", help="claims: .csv, .jsonl, .parquet or .xlsx (columns: medcalc's or the national "
+                                    "interface's names); '-' for CSV or JSON lines on standard input")
+    score.add_argument("-o", "--output", help="settled rows out (.csv, .jsonl, .parquet, .xlsx); default: "
+                                              "FILE.settled.csv (stdin.settled.csv for '-')")
+    score.add_argument("--rejects", help="rejected rows out; default: OUTPUT with .rejects before the extension "
+                                         "(.xlsx: a second sheet, 'rejects', of OUTPUT)")
+    score.add_argument("--format", dest="in_format", choices=INPUT_FORMATS, help="input format if not by extension "
+                                                                               "(for '-': sniffed if not given)")
+    sheet_option(score)
     encoding_option(score, "a CSV or JSON-lines file")
-    score.add_argument("--output-format", choices=("csv", "jsonl", "parquet"), help="output format if not by extension")
-    score.add_argument("--names", choices=("medcalc", "national"), default="medcalc",
-                       help="output column names: medcalc's or the national settlement interface's (hifp_pay, …)")
+    score.add_argument("--output-format", choices=INPUT_FORMATS, help="output format if not by extension")
+    score.add_argument("--names", choices=("medcalc", "national", "chinese"), default="medcalc",
+                       help="output column names: medcalc's, the national settlement interface's (hifp_pay, …), or "
+                            "its Chinese labels (基本医疗保险统筹基金支出, …; the rejects' too)")
+    bom_option(score)
     score.add_argument("--strict", action="store_true", help="fail (exit 2) if any row is rejected")
     score.add_argument("--stream", action="store_true",
                        help="score record batch by batch in bounded memory; the file must be sorted by person id")
@@ -202,6 +209,21 @@ def _choose_policy(args: argparse.Namespace, day: dt.date | None) -> Policy:
     if on is None:
         raise MedcalcError("--region needs a date: --on or the claim's --date")
     return find_policy(args.region, on, scheme=args.scheme, tier=args.tier)
+
+
+INPUT_FORMATS = ("csv", "jsonl", "parquet", "xlsx")
+
+
+def sheet_option(parser: argparse.ArgumentParser) -> None:
+    """The --sheet option of a command that reads a claims file."""
+    parser.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx file to read (default: the first)")
+
+
+def bom_option(parser: argparse.ArgumentParser) -> None:
+    """The --no-bom option of a command that writes CSV."""
+    parser.add_argument("--no-bom", dest="bom", action="store_false",
+                        help="write CSV without the UTF-8 byte-order mark (by default it is written, so that Excel "
+                             "opens the file as UTF-8)")
 
 
 def encoding_option(parser: argparse.ArgumentParser, what: str) -> None:
@@ -308,14 +330,61 @@ def _quote(args: argparse.Namespace) -> int:
 
 
 def _default_paths(args: argparse.Namespace) -> tuple[Path, Path]:
-    source = Path(args.file)
+    source = Path("stdin" if getattr(args, "shown_file", args.file) == "-" else args.file)
     output = Path(args.output) if args.output else source.with_name(source.stem + ".settled.csv")
-    rejects = Path(args.rejects) if args.rejects else output.with_name(output.stem + ".rejects" + (output.suffix or ".csv"))
+    if args.rejects:
+        rejects = Path(args.rejects)
+    elif _format_or_none(output, args.output_format) == "xlsx":
+        rejects = output  # a second sheet of the same workbook
+    else:
+        rejects = output.with_name(output.stem + ".rejects" + (output.suffix or ".csv"))
     return output, rejects
 
 
+def _format_or_none(path: Path, given: str | None) -> str | None:
+    from .io import format_of
+
+    try:
+        return format_of(path, given)
+    except MedcalcError:
+        return None  # said again, as an error, when the writer is made
+
+
 def _score(args: argparse.Namespace) -> int:
-    from .io import OUTPUT_NAMES, ResultWriter, count_rows, read_batches
+    if args.file == "-":
+        if args.dask:
+            raise MedcalcError("--dask reads files, not standard input")
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="medcalc-stdin-") as folder:
+            args.file, args.in_format = _spool_stdin(Path(folder), args.in_format)
+            args.shown_file = "-"
+            return _score_file(args)
+    return _score_file(args)
+
+
+def _spool_stdin(folder: Path, fmt: str | None) -> tuple[str, str]:
+    """Standard input copied to a file (the readers read files; Arrow's CSV reader twice), and its
+    format: as given, else JSON lines if its first non-space byte is '{', else CSV (a zip: .xlsx)."""
+    import shutil
+
+    path = folder / "stdin"
+    source = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+    with open(path, "wb") as handle:
+        if source is not None:
+            shutil.copyfileobj(source, handle, 1 << 20)
+        else:  # a text stream (a test's StringIO)
+            handle.write(sys.stdin.read().encode("utf-8"))
+    if fmt is None:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+        fmt = "xlsx" if head.startswith(b"PK\x03\x04") else "jsonl" if start.startswith(b"{") else "csv"
+    return str(path), fmt
+
+
+def _score_file(args: argparse.Namespace) -> int:
+    from .io import OUTPUT_NAMES, REJECT_NAMES, ResultWriter, count_rows, format_of, read_batches
 
     output, rejects_path = _default_paths(args)
     if args.policy is None and args.region is not None and args.on is None:
@@ -329,24 +398,49 @@ def _score(args: argparse.Namespace) -> int:
     interactive = not args.json and sys.stderr.isatty()
     if not Path(args.file).is_file():
         raise MedcalcError(f"{args.file}: no such file")
+    if args.sheet is not None and format_of(args.file, args.in_format) != "xlsx":
+        raise MedcalcError(f"{args.file}: --sheet is for .xlsx files")
+    for path in (output, rejects_path):
+        if not path.parent.is_dir():  # said now, not as an OSError after the file is read
+            raise MedcalcError(f"{path}: no such folder {str(path.parent)!r} to write into")
+    out_format = format_of(output, args.output_format)
+    rejects_format = out_format if rejects_path.suffix == output.suffix else format_of(rejects_path)
+    if "xlsx" in (out_format, rejects_format, format_of(args.file, args.in_format)):
+        from .excel import require_excel
+
+        require_excel(writing="xlsx" in (out_format, rejects_format))  # before any work: exit 2, one line
     total_rows = count_rows(args.file, args.in_format) if interactive else None
-    results = ResultWriter(output, args.output_format, OUTPUT_NAMES[args.names])
-    rejects = ResultWriter(rejects_path, args.output_format if rejects_path.suffix == output.suffix else None)
+    book = None
+    if rejects_path == output and out_format == "xlsx":
+        from .excel import XlsxBook
+
+        book = XlsxBook(output)  # results and rejects: two sheets of one workbook
+    elif rejects_path == output:
+        raise MedcalcError(f"--rejects {rejects_path}: the same file as the settled rows; only an .xlsx file holds both")
+    results = ResultWriter(output, out_format, OUTPUT_NAMES[args.names], bom=args.bom, book=book, sheet="results")
+    rejects = ResultWriter(rejects_path, rejects_format, REJECT_NAMES.get(args.names), bom=args.bom, book=book,
+                           sheet="rejects")
     summary = _Summary()
     try:
         with _progress(interactive, total_rows) as advance:
-            for part in _scored_parts(args, policy, read_batches(args.file, args.in_format, args.batch_rows, args.encoding)):
+            batches = read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet)
+            for part in _scored_parts(args, policy, batches):
                 results.write(part.results)
                 rejects.write(part.rejects)
                 summary.add(part)
                 advance(part.rows)
+        results.close(_RESULT_SCHEMA())
+        rejects.close(_REJECT_SCHEMA())
+        if book is not None:
+            book.close()
     except BaseException:
         for writer in (results, rejects):
             writer.close()
+        if book is not None:
+            book.close()
+        for writer in (results, rejects):
             writer.path.unlink(missing_ok=True)  # no half-written output left behind
         raise
-    results.close(_RESULT_SCHEMA())
-    rejects.close(_REJECT_SCHEMA())
     return _report_score(args, summary, policy, output, rejects_path)
 
 
@@ -459,11 +553,9 @@ def _whole_file(batches):
     """The file's batches as one table, decimal amounts held compactly (see io.compact_decimals)."""
     import pyarrow as pa
 
-    from .io import compact_decimals
+    from .io import compact_decimals, concat_parts
 
-    tables = [pa.Table.from_batches([compact_decimals(b)]) if isinstance(b, pa.RecordBatch) else b for b in batches]
-    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    del tables
+    table = concat_parts([compact_decimals(b) if isinstance(b, pa.RecordBatch) else b for b in batches])
     pa.default_memory_pool().release_unused()  # the reader's buffers: returned to the system, not kept
     return table
 
@@ -820,38 +912,37 @@ def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: 
                     "hifmi_pay, maf_pay, backstop_pay, fund_pay_sumamt, psn_part_amt, or medcalc's names) and report "
                     "the rows paid differently, each with the step that explains it. Exit codes: 0 every row matched, "
                     "1 rows differ or could not be compared, 2 bad input.")
-    reconcile.add_argument("extract", help="the extract: .csv, .jsonl or .parquet")
+    reconcile.add_argument("extract", help="the extract: .csv, .jsonl, .parquet or .xlsx")
     reconcile.add_argument("--tolerance", default="0",
                            help="largest |paid − recomputed| that still matches, in yuan (default 0: exact to the fen)")
     reconcile.add_argument("--amounts", choices=("yuan", "fen"), default="yuan",
                            help="what integer amount columns mean (default yuan; text and decimals are always yuan)")
     reconcile.add_argument("--fields", help="paid fields to compare, comma-separated (default: every one the extract has)")
-    reconcile.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"),
+    reconcile.add_argument("--format", dest="in_format", choices=INPUT_FORMATS,
                            help="input format if not by extension")
+    sheet_option(reconcile)
     encoding_option(reconcile, "a CSV or JSON-lines file")
     reconcile.add_argument("-o", "--output", help="write the differences to this CSV file (amounts in yuan)")
+    bom_option(reconcile)
     reconcile.set_defaults(run=_reconcile)
 
 
 def _reconcile(args: argparse.Namespace) -> int:
     """Audit an extract: exit 0 when every row matched, 1 when rows differ or were rejected, 2 on bad input."""
-    import pyarrow as pa
-
-    from .io import read_batches
+    from .io import concat_parts, read_batches
     from .reconcile import reconcile
 
     if args.policy is None and args.region is not None and args.on is None:
         raise MedcalcError("reconcile with --region needs --on (the date the policy must cover)")
     policy = _choose_policy(args, None) if (args.policy or args.region) else None
-    tables = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
-              for b in read_batches(args.extract, args.in_format, encoding=args.encoding)]
-    if not tables:
+    parts = list(read_batches(args.extract, args.in_format, encoding=args.encoding, sheet=args.sheet))
+    if not parts:
         raise MedcalcError(f"{args.extract}: no rows")
-    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    table = concat_parts(parts)
     fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
     report = reconcile(table, policy, amounts=args.amounts, tolerance=args.tolerance, fields=fields, first_row=1)
     if args.output:
-        report.to_csv(args.output)
+        report.to_csv(args.output, bom=args.bom)
     if args.json:
         print(report.to_json())
     else:

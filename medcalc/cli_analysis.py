@@ -18,7 +18,7 @@ __all__ = ["add_analysis_commands"]
 
 def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
-    from .cli import encoding_option, policies_option
+    from .cli import INPUT_FORMATS, bom_option, encoding_option, policies_option, sheet_option
     from .groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
@@ -30,13 +30,15 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     shared.add_argument("--top", type=int, default=5, help="winners and losers listed per reform (default 5)")
     shared.add_argument("--csv", metavar="FILE", help="also write every grouping's figures as CSV")
     shared.add_argument("--json-out", dest="json_out", metavar="FILE", help="also write the whole report as JSON")
+    bom_option(shared)
 
     impact = sub.add_parser("impact", parents=[shared, output], help="fund impact of reforms on a claims file",
                             description="Score one claims file under a baseline policy and each reform; report fund "
                                         "paid, patient burden and effective rates per layer and group, the claims and "
                                         "persons affected, and the biggest winners and losers.")
-    impact.add_argument("file", help="claims: .csv, .jsonl or .parquet")
-    impact.add_argument("--format", dest="in_format", choices=("csv", "jsonl", "parquet"), help="input format if not by extension")
+    impact.add_argument("file", help="claims: .csv, .jsonl, .parquet or .xlsx")
+    impact.add_argument("--format", dest="in_format", choices=INPUT_FORMATS, help="input format if not by extension")
+    sheet_option(impact)
     encoding_option(impact, "a CSV or JSON-lines file")
     impact.add_argument("--weight", help="name of a weight column (rows standing for several people)")
     impact.add_argument("--amounts", choices=("yuan", "fen"), default="yuan",
@@ -87,12 +89,13 @@ def _groupings(args) -> list[str]:
 
 
 def _impact(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-
     from .impact import fund_impact
-    from .io import read_batches
+    from .io import concat_parts, read_batches
 
-    table = pa.Table.from_batches(list(read_batches(args.file, args.in_format, encoding=args.encoding)))
+    parts = list(read_batches(args.file, args.in_format, encoding=args.encoding, sheet=args.sheet))
+    if not parts:
+        raise MedcalcError(f"{args.file}: no rows")
+    table = concat_parts(parts)
     report = fund_impact(table, args.policy, reform_scenarios(args), amounts=args.amounts, by=_groupings(args),
                          weight=args.weight, top=args.top)
     return _show(args, report, f"{args.file}")
@@ -119,7 +122,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.save:
         from .io import ResultWriter
 
-        writer = ResultWriter(args.save)
+        writer = ResultWriter(args.save, bom=args.bom)
         writer.write(claims)
         writer.close()
     report = fund_impact(claims, args.policy, reform_scenarios(args), by=_groupings(args), top=args.top)
@@ -130,7 +133,7 @@ def _show(args: argparse.Namespace, report, what: str) -> int:
     from .cli import _console
 
     if args.csv:
-        Path(args.csv).write_text(report.to_csv(), encoding="utf-8")
+        Path(args.csv).write_text(report.to_csv(), encoding="utf-8-sig" if args.bom else "utf-8")
     if args.json_out:
         Path(args.json_out).write_text(report.to_json(), encoding="utf-8")
     if args.json:

@@ -1,8 +1,10 @@
-"""Files in and out: claims from CSV, JSON lines or Parquet; settlements and rejects back out.
+"""Files in and out: claims from CSV, JSON lines, Parquet or Excel; settlements and rejects back out.
 
 Rows are numbered from 1 in file order. A row that is not a valid claim becomes a reject
 with its row number, field and reason; nothing is dropped or defaulted. Amounts leave as
-yuan with two decimals: strings in CSV and JSON lines, decimal128 in Parquet (exact).
+yuan with two decimals: strings in CSV and JSON lines, decimal128 in Parquet (exact), numbers
+formatted 0.00 in .xlsx (medcalc.excel). CSV is written UTF-8 with a byte-order mark unless
+told otherwise, so that Excel opens it as UTF-8 (and every reader here skips the mark).
 
 Claims are read as Arrow record batches (``read_batches``) for the table scorer: CSV
 columns all as text, so every value is parsed by medcalc's rules rather than guessed;
@@ -11,6 +13,7 @@ columns all as text, so every value is parsed by medcalc's rules rather than gue
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from decimal import Decimal
@@ -25,10 +28,10 @@ from .settlement import Reject
 from .tables import INVALID_COLUMN, invalid_reason
 
 __all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
-           "OUTPUT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json"]
+           "OUTPUT_NAMES", "REJECT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json"]
 
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 
 #: Output column names: medcalc's own, and the national settlement interface's.
 OUTPUT_NAMES = {
@@ -44,21 +47,31 @@ OUTPUT_NAMES = {
         "critical": "hifmi_pay", "assistance": "maf_pay", "backstop": "backstop_pay", "funds": "fund_pay_sumamt",
         "patient": "psn_part_amt", "policy": "policy",
     },
+    # the national interface's own Chinese labels, where it has them
+    "chinese": {
+        "row": "行号", "claim_id": "结算ID", "person_id": "人员编号", "settled_on": "结算日期",
+        "total": "医疗费总额", "in_scope": "政策范围内费用", "deductible": "实际支付起付线",
+        "basic": "基本医疗保险统筹基金支出", "critical": "大病保险资金支出", "assistance": "医疗救助基金支出",
+        "backstop": "兜底保障支出", "funds": "基金支付总额", "patient": "个人负担总金额", "policy": "政策",
+    },
 }
+#: Reject column names, where they are not medcalc's.
+REJECT_NAMES = {"chinese": {"row": "行号", "claim_id": "结算ID", "field": "字段", "reason": "原因"}}
 _MONEY = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
 
 
 def format_of(path: str | Path, given: str | None = None) -> str:
-    """The file format: as given, else from the extension (.csv, .jsonl/.ndjson, .parquet)."""
+    """The file format: as given, else from the extension (.csv, .jsonl/.ndjson, .parquet, .xlsx)."""
     if given is not None:
         if given not in FORMATS:
             raise MedcalcError(f"format {given!r} is not one of {', '.join(FORMATS)}")
         return given
     suffix = Path(path).suffix.lower()
-    known = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+    known = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",
+             ".xlsx": "xlsx"}
     if suffix not in known:
         raise MedcalcError(f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
-                           f"use .csv, .jsonl or .parquet, or give --format")
+                           f"use .csv, .jsonl, .parquet or .xlsx, or give --format")
     return known[suffix]
 
 
@@ -125,7 +138,7 @@ def parse_json(text: str) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=constant)
 
 
-def _records(path: Path, fmt: str, encoding: str | None = None) -> Iterable[dict[str, Any]]:
+def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | None = None) -> Iterable[dict[str, Any]]:
     if fmt == "csv":
         with open(path, newline="", encoding=detect_encoding(path, encoding)) as handle:
             try:
@@ -149,6 +162,16 @@ def _records(path: Path, fmt: str, encoding: str | None = None) -> Iterable[dict
             except UnicodeDecodeError as exc:
                 raise MedcalcError(f"{path}: line {number + 1} cannot be read as {handle.encoding}: {exc.reason}; "
                                    "give the file's encoding with --encoding") from None
+    elif fmt == "xlsx":
+        from .excel import read_xlsx_batches
+
+        for batch in read_xlsx_batches(path, 65536, sheet):
+            for record in batch.to_pylist():
+                if record.get(INVALID_COLUMN) is not None:
+                    field, _, reason = record[INVALID_COLUMN].partition("\x1f")
+                    yield {"__error__": reason, "__field__": field}
+                else:
+                    yield {k: v for k, v in record.items() if v is not None and k != INVALID_COLUMN}
     else:
         for batch in _parquet_batches(path, 65536):
             for record in batch.to_pylist():
@@ -177,17 +200,18 @@ def _parquet():
 
 
 def read_claims(path: str | Path, fmt: str | None = None, defaults: dict[str, Any] | None = None,
-                encoding: str | None = None) -> ReadResult:
+                encoding: str | None = None, sheet: str | None = None) -> ReadResult:
     """Read every row; ``defaults`` fills fields a row leaves empty (e.g. a scheme for the file)."""
     path = Path(path)
     if not path.is_file():
         raise MedcalcError(f"{path}: no such file")
     fmt = format_of(path, fmt)
+    _check_sheet(path, fmt, sheet)
     claims, rows, rejects = [], [], []
     count = 0
-    for count, record in enumerate(_records(path, fmt, encoding), 1):
+    for count, record in enumerate(_records(path, fmt, encoding, sheet), 1):
         if "__error__" in record:
-            rejects.append(Reject(count, "row", record["__error__"]))
+            rejects.append(Reject(count, record.get("__field__", "row"), record["__error__"]))
             continue
         try:
             claims.append(Claim.from_mapping({**(defaults or {}), **record}))
@@ -203,8 +227,10 @@ def _claim_id(record: dict[str, Any]) -> str | None:
 
 
 def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
-    """Rows in a file, cheaply: Parquet from its footer, text formats by counting lines."""
+    """Rows in a file, cheaply: Parquet from its footer, text formats by counting lines (.xlsx: None)."""
     fmt = format_of(path, fmt)
+    if fmt == "xlsx":
+        return None  # only by unpacking the sheet, which is the read itself
     if fmt == "parquet":
         try:
             return _parquet().ParquetFile(path).metadata.num_rows
@@ -218,20 +244,63 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
 
 
 def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 << 20,
-                 encoding: str | None = None) -> Iterator[Any]:
+                 encoding: str | None = None, sheet: str | None = None) -> Iterator[Any]:
     """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order.
 
-    Text files are read in ``encoding``, or UTF-8 / GB18030 as detected (``detect_encoding``)."""
+    Text files are read in ``encoding``, or UTF-8 / GB18030 as detected (``detect_encoding``);
+    an .xlsx file from its first sheet, or ``sheet`` (medcalc.excel)."""
     path = Path(path)
     if not path.is_file():
         raise MedcalcError(f"{path}: no such file")
     fmt = format_of(path, fmt)
-    if fmt == "parquet":
+    _check_sheet(path, fmt, sheet)
+    if fmt == "xlsx":
+        from .excel import read_xlsx_batches
+
+        # (Excel rows are Python objects until converted: batches of at most 2^16 bound that memory)
+        yield from read_xlsx_batches(path, min(batch_rows, 1 << 16), sheet)
+    elif fmt == "parquet":
         yield from _parquet_batches(path, batch_rows)
     elif fmt == "csv":
         yield from _csv_batches(path, batch_rows, encoding)
     else:
         yield from _jsonl_batches(path, batch_rows, encoding)
+
+
+def _check_sheet(path: Path, fmt: str, sheet: str | None) -> None:
+    if sheet is not None and fmt != "xlsx":
+        raise MedcalcError(f"{path}: --sheet is for .xlsx files, and this is read as {fmt}")
+    if fmt == "xlsx":
+        from .excel import require_excel
+
+        require_excel()
+
+
+def concat_parts(parts: list[Any]) -> Any:
+    """Record batches or tables read from one file as one table. A column typed differently by
+    part (an .xlsx sheet's numbers in one batch, text in the next) is joined as text, which
+    every part can be and which medcalc parses by the same rules."""
+    import pyarrow as pa
+
+    tables = [pa.Table.from_batches([p]) if isinstance(p, pa.RecordBatch) else p for p in parts]
+    if len(tables) == 1:
+        return tables[0]
+    kinds: dict[str, set] = {}
+    for table in tables:
+        for field in table.schema:
+            kinds.setdefault(field.name, set()).add(field.type)
+    mixed = {name for name, types in kinds.items() if len(types - {pa.null()}) > 1}
+    if mixed:
+        tables = [_columns_as_text(t, mixed) for t in tables]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _columns_as_text(table: Any, names: set[str]) -> Any:
+    import pyarrow as pa
+
+    for name in names & set(table.column_names):
+        table = table.set_column(table.column_names.index(name), name, table.column(name).cast(pa.string()))
+    return table
 
 
 def compact_decimals(batch: Any) -> Any:
@@ -330,16 +399,28 @@ def _as_text(key: str, value: Any) -> str | None:
 
 
 class ResultWriter:
-    """Writes scored rows (or rejects) to CSV, JSON lines or Parquet, one table at a time.
+    """Writes scored rows (or rejects) to CSV, JSON lines, Parquet or .xlsx, one table at a time.
 
-    Amounts arrive as int64 fen and leave as yuan: DECIMAL(18, 2) in Parquet (decimal128 to Arrow), text with two
-    decimals elsewhere. Columns are renamed with ``names`` (medcalc's or the national interface's).
+    Amounts arrive as int64 fen and leave as yuan: DECIMAL(18, 2) in Parquet (decimal128 to Arrow), numbers
+    formatted 0.00 in .xlsx, text with two decimals elsewhere. Columns are renamed with ``names`` (medcalc's,
+    the national interface's or Chinese). CSV starts with a UTF-8 byte-order mark unless ``bom`` is false.
+    An .xlsx file gets one sheet, ``sheet``, in ``book`` (an excel.XlsxBook shared with another writer,
+    closed by its owner) or in a workbook of its own.
     """
 
-    def __init__(self, path: str | Path, fmt: str | None = None, names: dict[str, str] | None = None) -> None:
+    def __init__(self, path: str | Path, fmt: str | None = None, names: dict[str, str] | None = None, *,
+                 bom: bool = True, book: Any = None, sheet: str = "results") -> None:
         self.path = Path(path)
         self.fmt = format_of(self.path, fmt)
         self.names = names or {}
+        self.bom = bom
+        self._book, self._own_book, self._sheet = book, book is None, None
+        if self.fmt == "xlsx":
+            from .excel import XlsxBook
+
+            if self._book is None:
+                self._book = XlsxBook(self.path)
+            self._sheet = self._book.sheet(sheet)
         self._writer: Any = None
         self._handle: Any = None
         self._pending: Any = None  # the Parquet slice being written
@@ -360,7 +441,10 @@ class ResultWriter:
         for name in table.column_names:
             column = table.column(name)
             if name in _MONEY:
-                column = _stored_yuan(column) if self.fmt == "parquet" else fen_to_yuan(column, text=True)
+                if self.fmt == "parquet":
+                    column = _stored_yuan(column)
+                elif self.fmt != "xlsx":  # (.xlsx: the fen, written as numbers of yuan)
+                    column = fen_to_yuan(column, text=True)
             elif pa.types.is_dictionary(column.type) and self.fmt != "parquet":
                 # (Parquet stores the dictionary as it is, and readers see its values: without
                 # the cast, a policy column of 10^7 rows is written in half the time)
@@ -385,11 +469,15 @@ class ResultWriter:
                                                         write_statistics=described,
                                                         store_decimal_as_integer=True, store_schema=False)
             self._write_behind(out)
+        elif self.fmt == "xlsx":
+            self._sheet.write(out, {self.names.get(m, m) for m in _MONEY})
         elif self.fmt == "csv":
             import pyarrow.csv as pacsv
 
             if self._handle is None:
                 self._handle = open(self.path, "wb")
+                if self.bom:  # Excel reads a CSV file as UTF-8 only when it begins with the mark
+                    self._handle.write(codecs.BOM_UTF8)
                 self._writer = pacsv.CSVWriter(self._handle, out.schema,
                                                write_options=pacsv.WriteOptions(quoting_style="needed"))
             self._writer.write_table(out)
@@ -414,7 +502,8 @@ class ResultWriter:
 
     def close(self, empty_schema: Any = None) -> None:
         """Finish the file; a file that got no rows is still written, with its header."""
-        if self._writer is None and self._handle is None and empty_schema is not None:
+        if self._writer is None and self._handle is None and empty_schema is not None and (
+                self._sheet is None or not self._sheet.rows):
             self.write(empty_schema.empty_table())
         if self._pending is not None:
             self._behind.shutdown()
@@ -424,6 +513,8 @@ class ResultWriter:
             self._writer.close()
         if self._handle is not None:
             self._handle.close()
+        if self._book is not None and self._own_book:
+            self._book.close()
 
 
 def _stored_yuan(column: Any) -> Any:

@@ -113,8 +113,9 @@ class Reconciliation:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write the differences as CSV, amounts in yuan with two decimals; returns the path."""
+    def to_csv(self, path: str | Path, bom: bool = True) -> Path:
+        """Write the differences as CSV, amounts in yuan with two decimals (after a UTF-8 byte-order
+        mark, for Excel, unless ``bom`` is false); returns the path."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -123,8 +124,11 @@ class Reconciliation:
         columns = [fen_to_yuan(self.differences.column(c), text=True) if c in _AMOUNT_COLUMNS
                    else self.differences.column(c) for c in DIFFERENCE_COLUMNS]
         path = Path(path)
-        pacsv.write_csv(pa.table(columns, names=list(DIFFERENCE_COLUMNS)), path,
-                        write_options=pacsv.WriteOptions(quoting_style="needed"))
+        with open(path, "wb") as handle:
+            if bom:
+                handle.write(b"\xef\xbb\xbf")
+            pacsv.write_csv(pa.table(columns, names=list(DIFFERENCE_COLUMNS)), handle,
+                            write_options=pacsv.WriteOptions(quoting_style="needed"))
         return path
 
     def __rich__(self, limit: int = 50):

@@ -76,9 +76,9 @@ def _score(capsys, tmp_path: Path, source: Path, *extra: str) -> tuple[int, list
     code, stdout, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(out), "--json", *extra)
     if code != 0:
         return code, [], [], err
-    with open(out, newline="", encoding="utf-8") as handle:
+    with open(out, newline="", encoding="utf-8-sig") as handle:
         settled = list(csv.DictReader(handle))
-    with open(tmp_path / "out.rejects.csv", newline="", encoding="utf-8") as handle:
+    with open(tmp_path / "out.rejects.csv", newline="", encoding="utf-8-sig") as handle:
         rejects = list(csv.DictReader(handle))
     summary = json.loads(stdout)
     assert summary["rows"] == summary["settled"] + summary["rejected"] == len(settled) + len(rejects)

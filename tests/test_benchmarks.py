@@ -33,3 +33,11 @@ def test_batch_and_api_benchmarks_print_figures():
 def test_policy_load_benchmark_prints_time_per_version():
     out = _run(str(BENCH / "bench_policy_load.py"), "--sizes", "200,400")
     assert out.count("µs/version") == 2 and "400 versions" in out
+
+
+def test_excel_benchmark_reads_scores_and_writes_to_the_fen(tmp_path):
+    pytest.importorskip("python_calamine")
+    pytest.importorskip("xlsxwriter")
+    out = _run(str(BENCH / "bench_excel.py"), "--rows", "2000", "--workdir", str(tmp_path))
+    assert "read .xlsx" in out and "write .xlsx results + rejects sheets" in out and "rows/s" in out
+    assert ".xlsx and .csv readings score the same: yes; results round trip to the fen: yes" in out

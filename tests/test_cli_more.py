@@ -36,7 +36,7 @@ def claims_csv(tmp_path) -> Path:
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -168,7 +168,7 @@ def test_quote_reads_a_claim_from_stdin(capsys, monkeypatch):
 @pytest.mark.parametrize("argv, message", [
     (["score", "nofile.csv", "--policy", "jiujiang-residents"], "nofile.csv: no such file"),
     (["score", "claims.txt", "--policy", "jiujiang-residents"],
-     "claims.txt: cannot tell the format from the extension '.txt'; use .csv, .jsonl or .parquet, or give --format"),
+     "claims.txt: cannot tell the format from the extension '.txt'; use .csv, .jsonl, .parquet or .xlsx, or give --format"),
     (["quote", "--policy", "jiujiang-residents", "--date", "2020-06-01", "--level", "level1", "--total", "100",
       "--category", "rich"],
      "category: must be one of ordinary, tekun, dibao, low_income, poverty, monitored, illness_poverty (got 'rich')"),

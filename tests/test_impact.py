@@ -108,7 +108,7 @@ def test_cli_impact_writes_csv_and_json(claims, tmp_path, capsys):
     report = json.loads(out_json.read_text(encoding="utf-8"))
     expected = _all(fund_impact(claims, "huaibei-2025", REFORM), REFORM)
     assert report["groups"]["all"][1]["change_funds"] == medcalc.format_yuan(expected["change_funds"] // WEIGHT_ONE)
-    lines = out_csv.read_text(encoding="utf-8").splitlines()
+    lines = out_csv.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("grouping,scenario,group,claims") and len(lines) == 1 + 2 + 2 * 2
 
 

@@ -231,7 +231,7 @@ def test_json_and_csv(report, settled, tmp_path):
     assert (first["row"], first["field"], first["recomputed"], first["difference"]) == (
         5, "hifp_pay", format_yuan(int(settled["basic"][5])), "0.01")
     path = report.to_csv(tmp_path / "d.csv")
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 11 and list(rows[0]) == list(DIFFERENCE_COLUMNS)
     h2 = [r for r in rows if r["row"] == str(H2) and r["field"] == "act_pay_dedc"][0]
@@ -279,7 +279,7 @@ def test_cli_exit_1_with_the_differences_file(capsys, settled, changes, tmp_path
                          "--width", "200")
     assert (code, err) == (3, "")
     assert "differing" in out and "年度封顶线全省统一提高至30万元" in out and str(out_path) in out
-    with open(out_path, newline="", encoding="utf-8") as handle:
+    with open(out_path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["row"], r["field"], r["difference"]) for r in rows[:4]] == [  # file rows, numbered from 1
         ("18", "hifp_pay", "-100.00"), ("43", "hifp_pay", "2.50"), ("100", "hifp_pay", "1000.00"),
