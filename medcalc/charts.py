@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
@@ -42,6 +43,7 @@ __all__ = [
     "plot_burden",
     "require_matplotlib",
     "cjk_font",
+    "NoCJKFontWarning",
     "FORMATS",
 ]
 
@@ -54,10 +56,14 @@ SWEEP_LOW, SWEEP_HIGH = 100 * 100, 1_000_000 * 100
 #: Rules a day needs in force for an inpatient claim to settle (as ``medcalc policy list`` counts coverage).
 _REQUIRED = ("inpatient.deductible", "inpatient.ratio")
 
-#: Fonts with Chinese glyphs, in order of preference (Linux, macOS, Windows names).
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
-              "WenQuanYi Micro Hei", "Sarasa Gothic SC", "PingFang SC", "Hiragino Sans GB", "Heiti SC",
-              "Microsoft YaHei", "SimHei", "AR PL UMing CN", "Droid Sans Fallback")
+#: Font families with Chinese glyphs, in order of preference: an entry names a family or, followed by a
+#: space, its variants ("Noto Sans CJK" is also "Noto Sans CJK JP"; each Noto CJK face has all the hanzi).
+#: Sans before serif, Simplified-Chinese faces before the others; Linux, then macOS and Windows names.
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans CJK",
+              "Source Han Sans", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "WenQuanYi", "Sarasa Gothic SC",
+              "Noto Serif CJK SC", "Noto Serif SC", "Source Han Serif SC", "Source Han Serif CN", "Noto Serif CJK",
+              "Source Han Serif", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Microsoft YaHei", "SimHei",
+              "AR PL UMing CN", "Droid Sans Fallback")
 
 _QUANTILES = (("median", Fraction(1, 2)), ("p90", Fraction(9, 10)), ("p99", Fraction(99, 100)))
 
@@ -448,6 +454,20 @@ def burden_distribution_data(
 # ---------------------------------------------------------------- drawing
 
 
+class NoCJKFontWarning(UserWarning):
+    """No installed font has Chinese glyphs: the chart is labelled in English instead."""
+
+
+#: Whether the missing-font warning was given (once a process: a batch of charts warns once, not per chart).
+_warned = False
+
+#: The font lookup's answer, looked up once a process (the font manager scan is not free).
+_found: dict[str, str | None] = {}
+
+#: Characters a font must have for the Chinese labels: a font that lacks any would draw boxes.
+_NEEDED = "实际报销比例医疗费总额个人负担基线改革方案相同元万亿对数刻度中位数分箱结算笔数人年拒付每"
+
+
 def require_matplotlib() -> None:
     """Raise MedcalcError (not ImportError) when the charts extra is not installed."""
     try:
@@ -456,13 +476,58 @@ def require_matplotlib() -> None:
         raise MedcalcError('charts need matplotlib: pip install "medcalc[charts]"') from None
 
 
-def cjk_font() -> str | None:
-    """The name of an installed font with Chinese glyphs, or None."""
-    require_matplotlib()
+def _rank(name: str) -> int | None:
+    """The place of a font family in _CJK_FONTS (by exact name or as a family prefix), None if not a CJK font."""
+    for i, wanted in enumerate(_CJK_FONTS):
+        if name == wanted or name.startswith(wanted + " "):
+            return i
+    return None
+
+
+def _has_glyphs(path: str) -> bool:
+    try:
+        from matplotlib.ft2font import FT2Font
+
+        return set(map(ord, _NEEDED)) <= set(FT2Font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):  # unreadable font file: not one to draw with
+        return False
+
+
+def _best_cjk(entries) -> str | None:
+    """The preferred CJK family among font-manager entries that really has the labels' glyphs."""
+    ranked = sorted((r, e.name, e.fname) for e in entries if (r := _rank(e.name)) is not None)
+    return next((name for _, name, path in ranked if _has_glyphs(path)), None)
+
+
+def _lookup_cjk_font() -> str | None:
+    """Ask matplotlib's font manager for a CJK family (Noto Sans/Serif CJK, Source Han, WenQuanYi …).
+
+    matplotlib caches its font list the first time it runs, so a font installed since (``apt-get
+    install fonts-noto-cjk`` after matplotlib was first imported) is not in it: when the cached list
+    has none, the system's font files it does not know yet are added to the manager and looked at.
+    """
     from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in _CJK_FONTS if name in installed), None)
+    manager = font_manager.fontManager
+    found = _best_cjk(manager.ttflist)
+    if found is not None:
+        return found
+    known = {e.fname for e in manager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            try:
+                manager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # a broken font file is skipped, not fatal
+                continue
+    return _best_cjk(e for e in manager.ttflist if e.fname not in known)
+
+
+def cjk_font() -> str | None:
+    """The family name of an installed font with Chinese glyphs (via matplotlib's font manager), or None."""
+    require_matplotlib()
+    if "font" not in _found:
+        _found["font"] = _lookup_cjk_font()
+    return _found["font"]
 
 
 def _format_of(path: str | Path) -> str:
@@ -482,13 +547,24 @@ def _figure(width: float, height: float):
 
 
 def _rc(chinese: bool | None) -> tuple[dict[str, Any], bool]:
-    """rc settings for one drawing (applied in a context, then restored) and whether Chinese labels fit."""
+    """rc settings for one drawing (applied in a context, then restored) and whether the labels are Chinese.
+
+    ``chinese`` None: Chinese when a CJK font is found, else English with one warning a process;
+    False: English, no warning (asked for); True: Chinese or an error.
+    """
+    global _warned
     font = cjk_font() if chinese is not False else None
     if chinese and font is None:
         raise MedcalcError("no font with Chinese glyphs is installed (e.g. Noto Sans CJK SC): drop chinese=True")
+    if chinese is None and font is None and not _warned:
+        _warned = True
+        warnings.warn("no font with Chinese glyphs found (install one, e.g. Debian's fonts-noto-cjk): "
+                      "charts are labelled in English", NoCJKFontWarning, stacklevel=3)
     rc: dict[str, Any] = {"svg.hashsalt": "medcalc", "font.size": 10}  # stable SVG ids
     if font is not None:
+        # the CJK font first (its Latin glyphs are fine too); DejaVu Sans for anything it lacks
         rc["font.family"] = [font, "DejaVu Sans"]
+        rc["axes.unicode_minus"] = False  # CJK fonts may lack U+2212 MINUS; "-" they all have
     return rc, font is not None
 
 
@@ -500,20 +576,63 @@ def _save(figure, path: str | Path | None) -> None:
     figure.savefig(path, format=fmt, metadata=metadata)
 
 
+def _significant(x: float, digits: int) -> str:
+    """``x`` to ``digits`` significant digits in plain notation (never 1e+03), trailing zeros dropped."""
+    if x == 0:
+        return "0"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(x))), 0)
+    text = f"{x:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _yuan_label(fen: int | Fraction) -> str:
     """Short ASCII yuan: 950, 1.2k, 35k, 1.5M."""
     yuan = float(fen) / 100
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(yuan) >= size:
-            return f"{yuan / size:.3g}{suffix}"
-    return f"{yuan:.3g}" if yuan else "0"
+            return f"{_significant(yuan / size, 3)}{suffix}"
+    return _significant(yuan, 3)
+
+
+def _wan_label(fen: int | Fraction, digits: int = 3) -> str:
+    """Short yuan the Chinese way: 950, 9500, 1.5万, 35万, 1.2亿 (large amounts in 万 and 亿, not thousands)."""
+    yuan = float(fen) / 100
+    for size, suffix in ((1e8, "亿"), (1e4, "万")):
+        if abs(yuan) >= size:
+            return f"{_significant(yuan / size, digits)}{suffix}"
+    return _significant(yuan, max(digits, 4))  # under 1万 the whole yuan: 9500, not 9.5千
+
+
+def _amount(fen: int, zh: bool) -> str:
+    """A legend's amount: to the fen below 1万 yuan; above, 1.532万元 (Chinese) or the exact yuan (English)."""
+    if zh:
+        return f"{_wan_label(fen, 4)}元" if abs(fen) >= 1_000_000 else f"{format_yuan(Fen(fen))}元"
+    return f"{format_yuan(Fen(fen))} yuan"
+
+
+def _equal_curves(data: RateCurveData) -> set[tuple[str, str]]:
+    """(scenario, level) of each reform curve that is point for point the baseline's at that level."""
+    baseline = {c.level: c for c in data.curves if c.scenario == data.scenarios[0]}
+    return {(c.scenario, c.level) for c in data.curves
+            if c.scenario != data.scenarios[0] and c.level in baseline
+            and (c.total, c.funds, c.claims) == (baseline[c.level].total, baseline[c.level].funds,
+                                                 baseline[c.level].claims)}
+
+
+def _legend_below(figure, axes, columns: int) -> None:
+    """The legend under the axes, outside them: it never covers a bar or a curve, however the data lies."""
+    handles, labels = axes.get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize=8, frameon=False)
 
 
 def plot_rate_curve(data: RateCurveData, path: str | Path | None = None, *, chinese: bool | None = None):
     """Draw the rate curves (one colour per level, one line style per scenario); save if ``path``.
 
-    Saved as PNG or SVG by the path's extension. Returns the matplotlib Figure.
-    ``chinese``: None to add the Chinese terms when a CJK font is installed, False for ASCII.
+    Saved as PNG or SVG by the path's extension. Returns the matplotlib Figure; each curve is the
+    Line2D whose gid is ``"scenario/level"``. ``chinese``: None for Chinese labels (amounts in 万)
+    when a CJK font is installed, English with one warning otherwise; False for English.
+    A reform curve equal to the baseline's is drawn dashed on top of it and its legend says so.
     """
     require_matplotlib()
     if path is not None:
@@ -523,34 +642,59 @@ def plot_rate_curve(data: RateCurveData, path: str | Path | None = None, *, chin
 
     rc, zh = _rc(chinese)
     styles = ("-", "--", ":", "-.")
+    equal = _equal_curves(data)
     with matplotlib.rc_context(rc):
-        figure = _figure(8, 5)
+        figure = _figure(8, 5.6)
         axes = figure.add_subplot()
         levels = list(dict.fromkeys(c.level for c in data.curves))
         colours = {lv: f"C{i % 10}" for i, lv in enumerate(levels)}
+        hidden = {c.level for c in data.curves if (c.scenario, c.level) in equal}  # baselines a reform would hide
         for c in data.curves:
             s = data.scenarios.index(c.scenario)
             x = [float(m) / 100 for m in c.mean_total]  # floats: plotting coordinates only
             y = [float(r) for r in c.rate]
-            name = f"{c.level} {c.level_name}" if zh else c.level
-            role = "baseline" if s == 0 else "reform"
-            axes.plot(x, y, styles[s % len(styles)], color=colours[c.level], linewidth=1.8,
-                      marker="o" if data.mode == "claims" else None, markersize=3,
-                      label=f"{name} · {c.scenario} ({role})")
+            style: dict[str, Any] = {"linestyle": styles[s % len(styles)], "linewidth": 1.8, "zorder": 2 + s}
+            if s == 0 and c.level in hidden:
+                style["linewidth"] = 4.5  # wide, so the equal reform drawn on it leaves its edges showing
+            if (c.scenario, c.level) in equal:
+                # dashes of the same colour on a line of that colour vanish: white gaps make them show
+                style.update(linestyle=(0, (4, 3)), gapcolor="white", linewidth=1.6, zorder=10 + s)
+            if zh:
+                role = "基线" if s == 0 else ("改革方案，与基线相同" if (c.scenario, c.level) in equal else "改革方案")
+                label = f"{c.level_name} · {c.scenario}（{role}）"
+            else:
+                role = "baseline" if s == 0 else ("reform, same as baseline" if (c.scenario, c.level) in equal
+                                                  else "reform")
+                label = f"{c.level} · {c.scenario} ({role})"
+            line, = axes.plot(x, y, color=colours[c.level], marker="o" if data.mode == "claims" else None,
+                              markersize=3, label=label, **style)
+            line.set_gid(f"{c.scenario}/{c.level}")
         axes.set_xscale("log")
-        axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _yuan_label(round(v * 100))))
+        spans = [v for c in data.curves for v in c.mean_total]
+        if spans and max(spans) < 1000 * min(spans):  # under three decades: label 1-2-5, not just powers of ten
+            from matplotlib.ticker import LogLocator
+
+            axes.xaxis.set_major_locator(LogLocator(10, subs=(1, 2, 5)))
+        money = _wan_label if zh else _yuan_label
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: money(round(v * 100))))
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
-        axes.set_ylim(0, 1)
+        axes.set_ylim(0, 1.02)  # a rate of 100 % stays inside the frame
         axes.grid(True, which="major", alpha=0.3)
-        what = ("one fresh person's single claim" if data.mode == "sweep" else "claims binned by total cost")
-        title = "Effective reimbursement rate (funds / total)"
-        figure.suptitle(f"{title} 实际报销比例" if zh else title, fontsize=12)
-        days = ", ".join(f"{k} on {v}" for k, v in data.on.items() if v is not None)
-        axes.set_title(f"{what}{'; ' + days if days else ''}", fontsize=8, color="0.35")
-        axes.set_xlabel("Total cost, yuan (医疗费总额), log scale" if zh else "Total cost, yuan (log scale)")
-        axes.set_ylabel("Funds / total (基金支付 / 总额)" if zh else "Funds / total")
-        if data.curves:
-            axes.legend(fontsize=8, loc="best")
+        days = [(k, v) for k, v in data.on.items() if v is not None]
+        if zh:
+            what = "每点为一位新参保人的单次住院" if data.mode == "sweep" else "理赔按医疗费总额分箱（对数刻度）"
+            when = "；".join(f"{k} 按 {v} 的政策" for k, v in days)
+            figure.suptitle("实际报销比例（基金支付 ÷ 医疗费总额）", fontsize=12)
+            axes.set_xlabel("医疗费总额（元，对数刻度）")
+            axes.set_ylabel("实际报销比例")
+        else:
+            what = "one fresh person's single claim" if data.mode == "sweep" else "claims binned by total cost"
+            when = ", ".join(f"{k} on {v}" for k, v in days)
+            figure.suptitle("Effective reimbursement rate (funds / total)", fontsize=12)
+            axes.set_xlabel("Total cost, yuan (log scale)")
+            axes.set_ylabel("Funds / total")
+        axes.set_title(f"{what}{('；' if zh else '; ') + when if when else ''}", fontsize=8, color="0.35")
+        _legend_below(figure, axes, 2 if len(data.curves) > 3 else 1)
         _save(figure, path)
     return figure
 
@@ -558,8 +702,10 @@ def plot_rate_curve(data: RateCurveData, path: str | Path | None = None, *, chin
 def plot_burden(data: BurdenData, path: str | Path | None = None, *, chinese: bool | None = None):
     """Draw the burden histograms (grouped bars, one colour per scenario); save if ``path``.
 
-    Saved as PNG or SVG by the path's extension. Returns the matplotlib Figure.
-    The legend gives each scenario's count, median and p90 in yuan.
+    Saved as PNG or SVG by the path's extension. Returns the matplotlib Figure; each scenario's
+    bars are the BarContainer labelled in the legend (its patches' gid ``"scenario"``).
+    The legend, under the bars, gives each scenario's count, median and p90. ``chinese`` as for
+    ``plot_rate_curve``.
     """
     require_matplotlib()
     if path is not None:
@@ -567,32 +713,47 @@ def plot_burden(data: BurdenData, path: str | Path | None = None, *, chinese: bo
     import matplotlib
 
     rc, zh = _rc(chinese)
+    base = data.scenarios[0] if data.scenarios else None
     with matplotlib.rc_context(rc):
-        figure = _figure(max(6, 0.55 * len(data.lows) + 2), 5)
+        figure = _figure(max(6.5, 0.55 * len(data.lows) + 2), 5.6)
         axes = figure.add_subplot()
         k = max(len(data.scenarios), 1)
         width = 0.8 / k
         for s, dist in enumerate(data.scenarios):
             x = [i - 0.4 + width * (s + 0.5) for i in range(len(data.lows))]
             q = dist.quantiles
-            summary = (f"median {format_yuan(Fen(q['median']))}, p90 {format_yuan(Fen(q['p90']))}"
-                       if q else "nothing settled")
-            role = "baseline" if s == 0 else "reform"
-            refused = f"; {dist.rejected} claims refused" if dist.rejected else ""
-            axes.bar(x, dist.counts, width=width, color=f"C{s % 10}",
-                     label=f"{dist.scenario} ({role}): n={dist.units}; {summary}{refused}")
-        labels = [f"{_yuan_label(a)}-{_yuan_label(b)}" for a, b in zip(data.lows, data.lows[1:])]
-        labels.append(f">={_yuan_label(data.lows[-1])}")
+            same = s > 0 and (dist.counts, dist.quantiles) == (base.counts, base.quantiles)
+            if zh:
+                summary = (f"中位数 {_amount(q['median'], zh)}，P90 {_amount(q['p90'], zh)}" if q else "无结算")
+                role = "基线" if s == 0 else ("改革方案，与基线相同" if same else "改革方案")
+                refused = f"；拒付 {dist.rejected} 笔" if dist.rejected else ""
+                label = f"{dist.scenario}（{role}）：n={dist.units}；{summary}{refused}"
+            else:
+                summary = (f"median {_amount(q['median'], zh)}, p90 {_amount(q['p90'], zh)}" if q
+                           else "nothing settled")
+                role = "baseline" if s == 0 else ("reform, same as baseline" if same else "reform")
+                refused = f"; {dist.rejected} claims refused" if dist.rejected else ""
+                label = f"{dist.scenario} ({role}): n={dist.units}; {summary}{refused}"
+            bars = axes.bar(x, dist.counts, width=width, color=f"C{s % 10}", label=label)
+            for patch in bars:
+                patch.set_gid(dist.scenario)
+        money = _wan_label if zh else _yuan_label
+        dash = "–" if zh else "-"
+        labels = [f"{money(a)}{dash}{money(b)}" for a, b in zip(data.lows, data.lows[1:])]
+        labels.append(f"≥{money(data.lows[-1])}" if zh else f">={money(data.lows[-1])}")
         axes.set_xticks(range(len(data.lows)), labels, rotation=45, ha="right", fontsize=8)
-        unit = "claims" if data.per == "claim" else "person-years"
-        title = f"Patient burden per {'claim' if data.per == 'claim' else 'person-year'}"
-        figure.suptitle(f"{title} 个人负担" if zh else title, fontsize=12)
-        axes.set_title(f"{', '.join(s.scenario for s in data.scenarios)}; bins in yuan, the last open above",
-                       fontsize=8, color="0.35")
-        axes.set_xlabel("Patient burden, yuan (个人负担, 元)" if zh else "Patient burden, yuan")
-        axes.set_ylabel(f"Number of {unit}")
+        ids = ", ".join(s.scenario for s in data.scenarios)
+        if zh:
+            figure.suptitle(f"个人负担分布（{'每笔结算' if data.per == 'claim' else '每人每年合计'}）", fontsize=12)
+            axes.set_title(f"{ids}；分箱单位：元，末箱不设上限", fontsize=8, color="0.35")
+            axes.set_xlabel("个人负担（元）")
+            axes.set_ylabel("结算笔数" if data.per == "claim" else "人年数")
+        else:
+            figure.suptitle(f"Patient burden per {'claim' if data.per == 'claim' else 'person-year'}", fontsize=12)
+            axes.set_title(f"{ids}; bins in yuan, the last open above", fontsize=8, color="0.35")
+            axes.set_xlabel("Patient burden, yuan")
+            axes.set_ylabel(f"Number of {'claims' if data.per == 'claim' else 'person-years'}")
         axes.grid(True, axis="y", alpha=0.3)
-        if data.scenarios:
-            axes.legend(fontsize=8, loc="best")
+        _legend_below(figure, axes, 1)
         _save(figure, path)
     return figure
