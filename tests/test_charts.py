@@ -1,14 +1,19 @@
 """Charts: the figures behind the rate curve and the burden histogram, and the files drawn from them.
 
-The data is checked exactly (fen, Fractions, counts); the drawings only for being real PNG / SVG files.
+The data is checked exactly (fen, Fractions, counts); the drawings for being real PNG / SVG files, for
+plotting those figures (read back from the matplotlib artists), for their labels (Chinese with a CJK
+font, English with one warning without) and for keeping every curve and bar in sight.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
+import re
 import subprocess
 import sys
+import warnings
 from fractions import Fraction
 
 import pytest
@@ -219,3 +224,155 @@ def test_a_gb18030_claims_file_is_read_with_or_without_encoding(tmp_path):
         assert data.scenarios[0].patient == sum(expected) and data.scenarios[0].units == 2
     with pytest.raises(medcalc.MedcalcError, match="not a known text encoding"):
         charts.burden_distribution_data(str(path), "huaibei-2025", encoding="nope")
+
+
+# ---------------------------------------------------------------- labels, fonts and what is drawn
+
+CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")  # hanzi and CJK punctuation: what would be a box without a font
+
+
+def needs_cjk_font():
+    if charts.cjk_font() is None:
+        pytest.skip("no CJK font found by matplotlib's font manager (install e.g. Debian's fonts-noto-cjk)")
+
+
+def texts(figure):
+    """Every piece of text the figure draws (tick labels are settled by drawing it)."""
+    figure.canvas.draw()
+    return [t.get_text() for t in figure.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontproperties"))
+            if t.get_text()]
+
+
+def drawn_without_missing_glyphs(figure):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font(s)" for a box
+        figure.savefig(io.BytesIO(), format="png")
+
+
+@pytest.fixture
+def no_cjk_font(monkeypatch):
+    """The font lookup finds nothing, and the once-a-process warning has not been given yet."""
+    monkeypatch.setattr(charts, "_lookup_cjk_font", lambda: None)
+    monkeypatch.setattr(charts, "_found", {})
+    monkeypatch.setattr(charts, "_warned", False)
+
+
+def test_a_chinese_rate_chart_plots_the_settled_amounts(sweep, reform):
+    needs_cjk_font()
+    figure = charts.plot_rate_curve(sweep, None, chinese=True)
+    lines = {line.get_gid(): line for line in figure.axes[0].get_lines()}
+    assert set(lines) == {f"{c.scenario}/{c.level}" for c in sweep.curves}
+    for c in sweep.curves:
+        x, y = lines[f"{c.scenario}/{c.level}"].get_data()
+        assert [round(v * 100) for v in x] == list(c.total)  # each point at its total, to the fen
+        assert [round(r * t) for r, t in zip(y, c.total)] == list(c.funds)  # rate × total: the funds, to the fen
+        for total, funds in zip(c.total, c.funds):  # and those are what medcalc.settle pays
+            policy = "huaibei-2025" if c.scenario == "huaibei-2025" else reform
+            claim = medcalc.Claim(person_id="p", settled_on="2025-01-01", level=c.level, total=medcalc.Fen(total))
+            assert medcalc.settle(policy, claim).funds == funds
+    drawn_without_missing_glyphs(figure)
+
+
+def test_a_chinese_burden_chart_plots_the_counts_and_quantiles(reform):
+    needs_cjk_font()
+    table = claims_table()
+    data = charts.burden_distribution_data(table, ["huaibei-2025", reform])
+    figure = charts.plot_burden(data, None, chinese=True)
+    axes = figure.axes[0]
+    for s, dist in enumerate(data.scenarios):
+        heights = [p.get_height() for p in axes.patches if p.get_gid() == dist.scenario]
+        assert heights == list(dist.counts) and sum(heights) == 300
+        label = figure.legends[0].get_texts()[s].get_text()
+        median = medcalc.Fen(dist.quantiles["median"])  # the legend's median, read back, to the yuan
+        shown = re.search(r"中位数 ([\d.,]+)(万?)元", label)
+        value = float(shown.group(1).replace(",", "")) * (10_000 if shown.group(2) else 1)
+        assert abs(value - median / 100) < (5 if shown.group(2) else 0.005)
+    patient = medcalc.settle_table(table, "huaibei-2025").results.column("patient").to_pylist()
+    assert data.scenario("huaibei-2025").patient == sum(patient)
+    drawn_without_missing_glyphs(figure)
+
+
+def test_chinese_labels_and_amounts_in_wan_when_a_cjk_font_exists(sweep, reform):
+    needs_cjk_font()
+    font = charts.cjk_font()
+    rates = texts(charts.plot_rate_curve(sweep, None))  # chinese=None: Chinese because the font is there
+    assert "实际报销比例（基金支付 ÷ 医疗费总额）" in rates and "医疗费总额（元，对数刻度）" in rates
+    assert {"1万", "10万", "100万"} <= set(rates)  # large amounts in 万, not 10k / 1M
+    assert any("一级及以下医疗机构 · huaibei-2025（基线）" == t for t in rates)
+    burden = texts(charts.plot_burden(charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform]), None))
+    assert "个人负担（元）" in burden and "结算笔数" in burden and "1万–2万" in burden and "≥20万" in burden
+    assert any("中位数" in t and "万元" in t for t in burden)
+    figure = charts.plot_rate_curve(sweep, None)
+    from matplotlib import font_manager
+
+    title = next(t for t in figure.texts if t.get_text() == figure.get_suptitle())
+    assert font_manager.FontProperties(fname=font_manager.findfont(title.get_fontproperties())).get_name() == font
+    assert charts._rank(font) is not None  # one of the CJK families looked for
+
+
+def test_without_a_cjk_font_english_labels_and_one_warning(sweep, no_cjk_font, tmp_path, capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rates = charts.plot_rate_curve(sweep, tmp_path / "r.png")
+        burden = charts.plot_burden(charts.burden_distribution_data(claims_table(60), "huaibei-2025"), None)
+    told = [w for w in caught if issubclass(w.category, charts.NoCJKFontWarning)]
+    assert len(told) == 1 and "fonts-noto-cjk" in str(told[0].message)  # once, not once a chart
+    for figure in (rates, burden):
+        shown = texts(figure)
+        assert shown and not any(CJK.search(t) for t in shown)  # no hanzi: nothing drawn as a box
+    assert "Effective reimbursement rate (funds / total)" in texts(rates) and "10k" in texts(rates)
+    with pytest.raises(medcalc.MedcalcError, match="no font with Chinese glyphs"):
+        charts.plot_rate_curve(sweep, None, chinese=True)
+
+
+def test_cli_warns_once_without_a_cjk_font_and_not_with_ascii(tmp_path, capsys, no_cjk_font):
+    assert main(["plot", "rates", "--policy", "huaibei-2025", "--points", "5", "-o", str(tmp_path / "r.svg")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("medcalc: warning: no font with Chinese glyphs found") == 1 and err.count("\n") == 1
+    assert not CJK.search((tmp_path / "r.svg").read_text(encoding="utf-8").split("<svg", 1)[1].replace("\u2212", ""))
+    charts._warned = False
+    assert main(["plot", "rates", "--policy", "huaibei-2025", "--points", "5", "--ascii", "-o", str(tmp_path / "a.svg")]) == 0
+    assert capsys.readouterr().err == ""  # English was asked for: nothing to warn about
+
+
+def test_a_reform_equal_to_the_baseline_stays_visible(sweep, reform):
+    for chinese in (False, None):
+        if chinese is None and charts.cjk_font() is None:
+            continue
+        figure = charts.plot_rate_curve(sweep, None, chinese=chinese)
+        lines = {line.get_gid(): line for line in figure.axes[0].get_lines()}
+        base, same = lines["huaibei-2025/level3_province"], lines["huaibei-test-reform/level3_province"]
+        # the reform leaves level 3 alone: its curve lies on the baseline's, so it is drawn on top, dashed with
+        # white gaps, narrower than the widened baseline whose edges show beside it
+        assert same.get_zorder() > base.get_zorder() and same.get_linestyle() == "--" and same.get_gapcolor() == "white"
+        assert base.get_linewidth() > same.get_linewidth() + 2
+        assert list(same.get_ydata()) == list(base.get_ydata())
+        label = same.get_label()
+        assert ("与基线相同" in label) if chinese is None else label.endswith("(reform, same as baseline)")
+        differs = lines["huaibei-test-reform/level1"]
+        assert "same" not in differs.get_label() and "相同" not in differs.get_label()
+        assert lines["huaibei-2025/level1"].get_linewidth() == differs.get_linewidth()  # nothing hidden: as usual
+    level3 = claims_table().filter(pa.compute.equal(claims_table().column("level"), "level3_province"))
+    burden = charts.burden_distribution_data(level3, ["huaibei-2025", reform])
+    legend = [t.get_text() for t in charts.plot_burden(burden, None, chinese=False).legends[0].get_texts()]
+    assert legend[1].startswith("huaibei-test-reform (reform, same as baseline): ")
+
+
+def test_the_legend_is_outside_the_axes(sweep, reform):
+    data = charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform])
+    for figure in (charts.plot_rate_curve(sweep, None, chinese=False), charts.plot_burden(data, None, chinese=False)):
+        figure.canvas.draw()
+        legend, axes = figure.legends[0].get_window_extent(), figure.axes[0].get_window_extent()
+        assert not figure.axes[0].get_legend() and legend.y1 < axes.y0  # below the plotting area: covers nothing
+        assert legend.x0 >= 0 and legend.x1 <= figure.bbox.x1  # and inside the picture
+
+
+def test_amounts_in_wan():
+    assert [charts._wan_label(y * 100) for y in (0, 100, 950, 9500, 10_000, 15_000, 123_456, 10_000_000, 10 ** 8,
+                                                    150_000_000)] == \
+        ["0", "100", "950", "9500", "1万", "1.5万", "12.3万", "1000万", "1亿", "1.5亿"]
+    assert charts._amount(2_792_397, True) == "2.792万元" and charts._amount(266_050, True) == "2660.50元"
+    assert charts._yuan_label(100_000_000) == "1M" and charts._yuan_label(1_000_000_000) == "10M"
+    assert charts._rank("Noto Sans CJK JP") is not None and charts._rank("WenQuanYi Zen Hei") is not None
+    assert charts._rank("Noto Sans CJK SC") < charts._rank("Noto Sans CJK JP") < charts._rank("Noto Serif CJK SC")
+    assert charts._rank("DejaVu Sans") is None and charts._rank("Noto Sans") is None
