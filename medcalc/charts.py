@@ -11,9 +11,11 @@ is the baseline, the rest are reforms (a reform is a policy too). Every scenario
 same claims, each on its own, so their curves and distributions compare like with like.
 
 Drawing uses matplotlib's object API (``matplotlib.figure.Figure`` on the Agg canvas), never
-pyplot, so nothing is shown on a screen and no state leaks from one call to the next. Labels
-carry the project's Chinese terms (实际报销比例, 医疗费总额, 个人负担) only when a CJK font is
-installed; otherwise they stay ASCII, so no glyph is drawn as a box.
+pyplot, so nothing is shown on a screen and no state leaks from one call to the next. Labels are
+Chinese (实际报销比例, 医疗费总额, 个人负担; amounts in 万 and 亿) when matplotlib's font manager
+finds a CJK font (``cjk_font``); otherwise English, with one ``NoCJKFontWarning`` a process, so no
+glyph is ever drawn as a box. Legends sit outside the axes, and a reform curve equal to the
+baseline's is drawn on top of it so that it stays visible.
 """
 
 from __future__ import annotations

@@ -852,7 +852,8 @@ def _add_plot_command(sub) -> None:
 
     add_reform_options(common)  # drawn beside the baseline
     common.add_argument("-o", "--output", required=True, help="the chart file: .png or .svg")
-    common.add_argument("--ascii", action="store_true", help="English labels only, even if a CJK font is installed")
+    common.add_argument("--ascii", action="store_true", help="English labels, even if a CJK font is installed (without one they are English anyway, "
+                             "with a warning)")
     encoding_option(common, "a CSV or JSON-lines --claims file")
     rates = kinds.add_parser("rates", parents=[common], help="effective reimbursement rate against total cost, per level",
                              description="实际报销比例 (funds / total) against total cost, one curve per hospital level "
