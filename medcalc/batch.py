@@ -23,6 +23,7 @@ from .engine.kernel import RESULTS as PAYMENTS
 from .engine.pipeline import Encoded, run, vocabulary
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .settlement import Reject
+from .vocabulary import WORDS, choices_text, fold, level_words, service_words
 
 __all__ = ["BatchColumns", "settle_arrays", "RESULT_COLUMNS"]
 
@@ -142,14 +143,23 @@ def close_packed_codes(array: np.ndarray, dtype=np.int64) -> tuple[np.ndarray, n
     return np.flatnonzero(present) + low, (np.cumsum(present, dtype=dtype) - 1)[offset]
 
 
-def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=None) -> np.ndarray:
+def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=None,
+           words: Mapping[str, str] | None = None) -> np.ndarray:
     """Names as int16 codes in the vocabulary, -1 where outside it; length 0 when not given.
-    ``gather``: the compiled row gather, for large batches (one pass, not numpy's fancy index)."""
+    ``gather``: the compiled row gather, for large batches (one pass, not numpy's fancy index).
+    ``words``: folded word -> name (medcalc.vocabulary: 跨省, 三级 …), for names not in the
+    vocabulary; applied to the distinct names (a dictionary's values), never row by row."""
     if values is None:
         return np.zeros(0, np.int16)
 
+    def code(v: Any) -> int:
+        if v in vocabulary:  # a code is always its own: words only add ways of writing one
+            return vocabulary.index(v)
+        name = words.get(fold(v)) if words is not None and isinstance(v, str) else None
+        return -1 if name is None else vocabulary.index(name)
+
     def lookup(names: list) -> np.ndarray:
-        return np.array([vocabulary.index(v) if v in vocabulary else -1 for v in names], np.int16)
+        return np.array([code(v) for v in names], np.int16)
 
     if _is_arrow(values) and _is_dictionary(values.type):
         # each chunk's own dictionary looked up, its indices mapped in place: no unifying of
@@ -319,15 +329,16 @@ def settle_arrays(
     # a column not given is length 0 for the checks and a constant view for the engine.
     chosen = choose_engine(engine, n)
     gather = kernel_functions(chosen, row_moves)["gather"] if chosen == "compiled" else None
-    level_code = _codes(level, list(vocab), n, gather)
-    codes = {"place": _codes(place, PLACES, n, gather), "referral": _codes(referral, REFERRALS, n, gather),
-             "category": _codes(category, CATEGORIES, n, gather),
-             "visit": _codes(visit, ("inpatient", "outpatient"), n, gather)}
+    level_code = _codes(level, list(vocab), n, gather, level_words(policy)[0])
+    codes = {field: _codes(values, choices, n, gather, WORDS[field]) for field, values, choices in (
+        ("place", place, PLACES), ("referral", referral, REFERRALS), ("category", category, CATEGORIES),
+        ("visit", visit, ("inpatient", "outpatient")))}
     if service is None:
         service_code = np.zeros(0, np.int16)
     else:
         named = np.asarray(service).astype(str)
-        service_code = _codes(np.where(named == "None", "", named), vocab.services + [""], n)
+        service_code = _codes(np.where(named == "None", "", named), vocab.services + [""], n,
+                              words=service_words(policy, vocab.services))
         service_code[service_code == len(vocab.services)] = -1
     ages = np.zeros(0, np.int64) if age is None else np.asarray(age, np.int64)  # checked as given, never narrowed
     amounts = {name: _fen(values, name) for name, values in (
@@ -338,7 +349,9 @@ def settle_arrays(
     wrong_scheme = np.zeros(0, np.int8)
     if scheme is not None:
         schemes, scheme_code = factorize(scheme)
-        wrong_scheme = np.array([v is not None and str(v) != policy.scheme for v in schemes], np.int8)[scheme_code]
+        # 居民, 职工 … name a scheme as its code does (looked up once per distinct value)
+        wrong_scheme = np.array([v is not None and WORDS["scheme"].get(fold(str(v)), str(v)) != policy.scheme
+                                 for v in schemes], np.int8)[scheme_code]
     people, person = factorize(person_id)
     missing_person = np.zeros(len(people) + 1, np.int8)
     for i, name in enumerate(() if isinstance(people, _Numbers) else people):
@@ -356,8 +369,9 @@ def settle_arrays(
         amounts["nursing_fees"], wrong_scheme, person, missing_person, check, in_scope_cost),
         (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21))
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
-    words = {"policy": policy.id, "levels": known, "places": ", ".join(PLACES), "referrals": ", ".join(REFERRALS),
-             "categories": ", ".join(CATEGORIES), "services": ", ".join(vocab.services) or "none",
+    words = {"policy": policy.id, "levels": known, "places": choices_text("place", PLACES),
+             "referrals": choices_text("referral", REFERRALS), "categories": choices_text("category", CATEGORIES),
+             "services": ", ".join(vocab.services) or "none",
              "scheme": repr(policy.scheme)}
     rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
     for c in np.flatnonzero(np.bincount(check.view(np.uint8), minlength=len(checks.CHECKS))[1:]) + 1:

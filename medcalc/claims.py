@@ -16,6 +16,7 @@ import attrs
 from .errors import NOTHING, ClaimError
 from .money import AmountError, Fen, parse_amount
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
+from .vocabulary import CHINESE_NAMES, choices_text, code_for
 
 __all__ = ["Claim", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
            "NamesInput", "FlagInput", "AgeInput"]
@@ -39,10 +40,15 @@ AgeInput: TypeAlias = "int | str | None"
 #: (amount x ratio, amount x amount in the second layer's split) then stays exact in int64.
 MAX_TOTAL = 10**9
 
+#: Claim columns with a Chinese header in CHINESE_NAMES (the others there are result columns).
+_CLAIM_COLUMNS = ("claim_id", "person_id", "settled_on", "admitted_on", "scheme", "total", "self_funded",
+                  "over_limit", "pre_self_pay", "in_scope", "level", "visit", "age", "diseases", "bed_fees",
+                  "nursing_fees", "policy")
+
 #: Visit kinds the engine settles: an admission, or an outpatient service the policy names.
 VISITS = ("inpatient", "outpatient")
 
-#: Column names of the national settlement interface (and Chinese headers) -> Claim fields.
+#: Column names of the national settlement interface and their Chinese labels -> Claim fields.
 FIELD_ALIASES = {
     "psn_no": "person_id",
     "setl_id": "claim_id",
@@ -56,9 +62,15 @@ FIELD_ALIASES = {
     "overlmt_selfpay": "over_limit",
     "preselfpay_amt": "pre_self_pay",
     "inscp_scp_amt": "in_scope",
-    "医疗费总额": "total",
+    # the Chinese headers --names chinese writes (one table: medcalc.vocabulary.CHINESE_NAMES) ...
+    **{label: field for field, label in CHINESE_NAMES.items() if field in _CLAIM_COLUMNS},
+    # ... and the other labels forms and the interface use for the same columns
+    "就诊ID": "claim_id",
+    "结算时间": "settled_on",
+    "出院日期": "settled_on",
     "全自费": "self_funded",
     "超限价自费": "over_limit",
+    "超限价自费费用": "over_limit",
     "乙类先行自付": "pre_self_pay",
     "政策范围内费用": "in_scope",
 }
@@ -196,24 +208,36 @@ def _one_of(name: str, value: str | None, choices: tuple[str, ...]) -> str:
     return _given(_choice(name, value, choices), name, "required: one of " + ", ".join(choices))
 
 
+def _word(name: str, value: str | None) -> str | None:
+    """A policy-free code from its code or a word for it (跨省, 低保, 居民 …: medcalc.vocabulary)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise _field_error(name, value, "must be one of " + choices_text(name, tuple(_CODES[name])))
+    return code_for(name, value)
+
+
+_CODES = {"visit": VISITS, "place": PLACES, "referral": REFERRALS, "category": CATEGORIES, "scheme": SCHEMES}
+
+
 def _visit(value: str | None) -> str:
-    return _one_of("visit", value, VISITS)
+    return _one_of("visit", _word("visit", value), VISITS)
 
 
 def _place(value: str | None) -> str:
-    return _one_of("place", value, PLACES)
+    return _one_of("place", _word("place", value), PLACES)
 
 
 def _referral(value: str | None) -> str:
-    return _one_of("referral", value, REFERRALS)
+    return _one_of("referral", _word("referral", value), REFERRALS)
 
 
 def _category(value: str | None) -> str:
-    return _one_of("category", value, CATEGORIES)
+    return _one_of("category", _word("category", value), CATEGORIES)
 
 
 def _scheme(value: str | None) -> str | None:
-    return _choice("scheme", value, SCHEMES)
+    return _word("scheme", value)
 
 
 def _age(value: AgeInput) -> int | None:

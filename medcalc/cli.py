@@ -32,9 +32,10 @@ from .api import settle, settle_many
 from .claims import Claim, parse_day
 from .errors import ClaimError, MedcalcError
 from .money import format_yuan
-from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy
+from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .policy.registry import POLICIES_VARIABLE, find_policy, list_policies, load_policy, search_folders
 from .terminal import markup, printable
+from .vocabulary import choices_text, code_for
 
 __all__ = ["main"]
 
@@ -71,6 +72,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"medcalc: error: {message}\n")
 
 
+def _word_of(field: str):
+    """An argparse type: a code or a word for it (居民, 门诊 …), as the code; else exit 2 with the closest."""
+    def convert(value: str) -> str:
+        try:
+            return code_for(field, value)
+        except ClaimError as exc:
+            raise argparse.ArgumentTypeError(exc.detail) from None
+    convert.__name__ = field  # argparse names the type in its message
+    return convert
+
+
 def _output_options() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--json", action="store_true", help="print JSON for machines instead of tables")
@@ -91,7 +103,7 @@ def _policy_options(required_date: bool = False) -> argparse.ArgumentParser:
     shared.add_argument("--policy", help="policy id (see `medcalc policy list`) or path to a policy TOML file")
     shared.add_argument("--region", help="region name instead of --policy: Chinese (淮北, 六安市), pinyin or id")
     shared.add_argument("--on", help="with --region: the date the policy must cover (default: the claim's date)")
-    shared.add_argument("--scheme", choices=SCHEMES, help="with --region: residents or employees")
+    shared.add_argument("--scheme", type=_word_of("scheme"), help="with --region: residents (居民) or employees (职工)")
     shared.add_argument("--tier", help="with --region: contribution tier, e.g. 一档")
     return shared
 
@@ -116,14 +128,16 @@ def _parser() -> argparse.ArgumentParser:
     quote.add_argument("--over-limit", dest="over_limit", help="超限价自费: above price limits")
     quote.add_argument("--pre-self-pay", dest="pre_self_pay", help="乙类先行自付: class-B co-pay")
     quote.add_argument("--in-scope", dest="in_scope", help="政策范围内费用, if known directly")
-    quote.add_argument("--level", help="hospital level code of the policy (see `medcalc policy list`)")
-    quote.add_argument("--place", help="one of " + ", ".join(PLACES))
-    quote.add_argument("--referral", help="one of " + ", ".join(REFERRALS))
-    quote.add_argument("--category", help="person category: one of " + ", ".join(CATEGORIES))
+    quote.add_argument("--level", help="hospital level: its code or the policy's Chinese name (三级, 三级医院, 3 where "
+                                       "the policy has one such level; see `medcalc policy list`)")
+    quote.add_argument("--place", help="one of " + choices_text("place", PLACES) + ", or 本地, 省外 …")
+    quote.add_argument("--referral", help="one of " + choices_text("referral", REFERRALS))
+    quote.add_argument("--category", help="person category: one of " + choices_text("category", CATEGORIES))
     quote.add_argument("--age", help="age in years")
     quote.add_argument("--retired", action="store_true", default=None, help="the person is retired (employees)")
-    quote.add_argument("--visit", choices=("inpatient", "outpatient"), help="inpatient (default) or outpatient")
-    quote.add_argument("--service", help="outpatient service of the policy, e.g. general, two_diseases (see `medcalc policy show`)")
+    quote.add_argument("--visit", type=_word_of("visit"), help="inpatient 住院 (default) or outpatient 门诊")
+    quote.add_argument("--service", help="outpatient service of the policy, e.g. general 普通门诊, two_diseases 两病 "
+                                         "(see `medcalc policy show`)")
     quote.add_argument("--diseases", help="diseases the visit treats, comma-separated, e.g. 高血压,糖尿病")
     quote.add_argument("--certified", help="慢特病 the person is certified for, comma-separated")
     quote.add_argument("--bed-fees", dest="bed_fees", help="bed fees within the in-scope cost (日间病床)")

@@ -26,6 +26,7 @@ from .claims import Claim
 from .errors import ClaimError, MedcalcError
 from .settlement import Reject
 from .tables import INVALID_COLUMN, invalid_reason
+from .vocabulary import CHINESE_NAMES
 
 __all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
            "OUTPUT_NAMES", "REJECT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json"]
@@ -47,16 +48,15 @@ OUTPUT_NAMES = {
         "critical": "hifmi_pay", "assistance": "maf_pay", "backstop": "backstop_pay", "funds": "fund_pay_sumamt",
         "patient": "psn_part_amt", "policy": "policy",
     },
-    # the national interface's own Chinese labels, where it has them
-    "chinese": {
-        "row": "行号", "claim_id": "结算ID", "person_id": "人员编号", "settled_on": "结算日期",
-        "total": "医疗费总额", "in_scope": "政策范围内费用", "deductible": "实际支付起付线",
-        "basic": "基本医疗保险统筹基金支出", "critical": "大病保险资金支出", "assistance": "医疗救助基金支出",
-        "backstop": "兜底保障支出", "funds": "基金支付总额", "patient": "个人负担总金额", "policy": "政策",
-    },
+    # the national interface's own Chinese labels, where it has them: the one table that a
+    # file's Chinese header is read by too (medcalc.vocabulary.CHINESE_NAMES)
+    "chinese": {field: CHINESE_NAMES[field] for field in (
+        "row", "claim_id", "person_id", "settled_on", "total", "in_scope", "deductible", "basic", "critical",
+        "assistance", "backstop", "funds", "patient", "policy")},
 }
 #: Reject column names, where they are not medcalc's.
-REJECT_NAMES = {"chinese": {"row": "行号", "claim_id": "结算ID", "field": "字段", "reason": "原因"}}
+REJECT_NAMES = {"chinese": {"row": CHINESE_NAMES["row"], "claim_id": CHINESE_NAMES["claim_id"], "field": "字段",
+                            "reason": "原因"}}
 _MONEY = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
 
 

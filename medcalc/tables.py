@@ -36,6 +36,7 @@ from .money import AmountError, parse_amount
 from .policy.model import Policy
 from .policy.registry import find_policy, load_policy
 from .settlement import Reject, Step
+from .vocabulary import CHINESE_NAMES
 
 __all__ = ["ScoredTable", "settle_table", "to_arrow", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
 
@@ -57,7 +58,9 @@ _ROUTING = ("policy", "region")
 #: Columns of a settled file (ours or the national interface's): read back, they are not claim data.
 _OUTPUT_COLUMNS = frozenset({"row", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient",
                              "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "backstop_pay", "fund_pay_sumamt",
-                             "psn_part_amt", "tier"})
+                             "psn_part_amt", "tier",
+                             # the Chinese headers of a settled file (--names chinese)
+                             *(CHINESE_NAMES[f] for f in ("row", *RESULT_FIELDS[2:]))})
 _REQUIRED = ("person_id", "settled_on", "level", "total")
 #: Set by a reader on rows it could not read at all (``invalid_reason``); they are refused as they are.
 INVALID_COLUMN = "_invalid"

@@ -69,7 +69,8 @@ def test_quote_on_a_shipped_policy_by_id(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["quote", "--policy", JIUQUAN, *CLAIM[:-2], "--level", "level9"],
-     "medcalc: error: level: unknown hospital level 'level9' for policy test-jiuquan-2022; one of level1 (一级医疗机构), level2 (二级医疗机构), level3 (三级医疗机构) (got 'level9')"),
+     "medcalc: error: level: unknown hospital level 'level9' for policy test-jiuquan-2022; one of level1 (一级医疗机构), level2 (二级医疗机构), level3 (三级医疗机构); "
+     "did you mean level3 (三级医疗机构) or level2 (二级医疗机构) or level1 (一级医疗机构)? (got 'level9')"),
     (["quote", "--policy", JIUQUAN, "--date", "2022-01-20", "--total", "6千", "--level", "level2"],
      "medcalc: error: total: amount '6千' is not a number of yuan such as \"150\", \"150元\" or \"1.5万\" (got '6千')"),
     (["quote", "--policy", JIUQUAN, "--date", "2023-01-20", "--total", "100", "--level", "level2"],

@@ -6,12 +6,15 @@ RATIO_ONE until the layer's one half-up rounding.
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Sequence
 
 import attrs
 import numpy as np
 
 from ..money import RATIO_ONE
+from ..vocabulary import fold
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
 
 __all__ = ["Gathered", "Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
@@ -62,9 +65,12 @@ class Vocabulary(list):
         self.services = list(services)
         self.diseases = list(diseases)
         self.assistance_groups = list(assistance_groups)
+        # a disease is found by its folded name: 高血压 names the 高血壓 of a traditional-script policy
+        self._disease_bits = {fold(n): 1 << i for i, n in enumerate(self.diseases)}
 
     def disease_mask(self, names: Sequence[str]) -> int:
-        return sum(1 << self.diseases.index(n) for n in names if n in self.diseases)
+        bits = self._disease_bits
+        return functools.reduce(operator.or_, (bits.get(fold(n), 0) for n in names), 0)
 
 
 def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[str]) -> np.ndarray:

@@ -16,7 +16,9 @@ import attrs
 import numpy as np
 
 from ..claims import Claim
+from ..errors import ClaimError
 from ..settlement import Reject
+from ..vocabulary import resolve_level, resolve_service, service_hint
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, kernel, outpatient
 from . import rows as row_moves
@@ -178,22 +180,26 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
         if c.scheme is not None and c.scheme != policy.scheme:
             enc.reject([i], "scheme", f"claim is for {c.scheme!r} but policy {policy.id} is for {policy.scheme!r}")
             continue
-        code = level_index.get(c.level)  # type: ignore[arg-type]
-        if code is None:
-            enc.reject([i], "level", f"unknown hospital level {c.level!r} for policy {policy.id}; one of {known_levels}")
+        try:  # the level as its code, the policy's label or a common form of it (三级, 三级医院, 3)
+            level = resolve_level(policy, c.level)
+        except ClaimError as exc:
+            enc.reject([i], "level", exc.reason)
             continue
+        code = level_index[level]
         if c.visit == "outpatient":
-            if c.service not in vocab.services:
+            service = resolve_service(policy, vocab.services, c.service or "")
+            if service is None:
                 have = ", ".join(vocab.services) or "none"
-                enc.reject([i], "service", f"policy {policy.id} has no outpatient service {c.service!r}; it has {have}")
+                enc.reject([i], "service", f"policy {policy.id} has no outpatient service {c.service!r}; it has {have}"
+                           + service_hint(policy, vocab.services, c.service or ""))
                 continue
             cols["visit"][i] = 1
-            cols["service"][i] = vocab.services.index(c.service)
+            cols["service"][i] = vocab.services.index(service)
         cols["diseases"][i] = vocab.disease_mask(c.diseases)
         cols["certified"][i] = vocab.disease_mask(c.certified)
         cols["bed_fees"][i] = c.bed_fees
         cols["nursing_fees"][i] = c.nursing_fees
-        if c.visit == "inpatient" and c.level in policy.institutions:
+        if c.visit == "inpatient" and level in policy.institutions:
             enc.reject([i], "level", f"{c.level!r} is an outpatient institution of policy {policy.id}; an admission needs "
                                      f"a hospital level: one of {known_levels}")
             continue
