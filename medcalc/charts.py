@@ -163,13 +163,12 @@ def _scenarios(policies: Any) -> list[Policy]:
     return loaded
 
 
-def _claims_table(claims: Any, amounts: str, encoding: str | None = None):
+def _claims_table(claims: Any, amounts: str | None, encoding: str | None = None):
     """(Arrow table, amounts convention): a table as given, or a file read as ``medcalc score`` reads it
-    (``encoding``: a text file's, detected when not given)."""
-    from .tables import to_arrow
+    (``encoding``: a text file's, detected when not given). ``amounts``: as for ``settle_table``."""
+    from .tables import check_amounts, to_arrow
 
-    if amounts not in ("fen", "yuan"):
-        raise ValueError("amounts must be 'fen' or 'yuan'")
+    check_amounts(amounts)
     if isinstance(claims, (str, Path)):
         import pyarrow as pa
 
@@ -180,7 +179,7 @@ def _claims_table(claims: Any, amounts: str, encoding: str | None = None):
         if not parts:
             raise MedcalcError(f"{claims}: no claims in the file")
         table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
-        return table, "yuan"  # a file's integers are yuan, as `medcalc score` reads them
+        return table, amounts  # a file's integers as `medcalc score` reads them (text and decimals: yuan)
     return to_arrow(claims), amounts
 
 
@@ -237,7 +236,7 @@ def rate_curve_data(
     claims: Any,
     policies: Any,
     *,
-    amounts: str = "fen",
+    amounts: str | None = None,
     levels: Iterable[str] | None = None,
     points: int = 60,
     on: Any = None,
@@ -252,7 +251,7 @@ def rate_curve_data(
     rules change while it settles inpatient claims). A level a scenario does not declare has
     no curve for that scenario.
 
-    ``claims`` a table (Arrow, pandas, polars, dict of columns; integer amounts in ``amounts``)
+    ``claims`` a table (Arrow, pandas, polars, dict of columns; integer amounts under medcalc's names in the unit ``amounts`` states, as for ``settle_table``)
     or a claims file (CSV, JSON lines, Parquet, read as ``medcalc score`` reads it): every
     scenario settles all of them; claims are binned by total on a log scale (``points`` bins
     between the smallest and largest total) and each bin's rate is Σfunds / Σtotal per level.
@@ -352,7 +351,7 @@ def rate_curve_data(
     return RateCurveData("claims", tuple(p.id for p in scenarios), tuple(curves), days, rejected)
 
 
-def _settle_all(table, policy: Policy, amounts: str):
+def _settle_all(table, policy: Policy, amounts: str | None):
     """settle_table on one scenario; a scenario that settles none of the claims is an error, not an empty chart."""
     from .tables import settle_table
 
@@ -400,7 +399,7 @@ def burden_distribution_data(
     claims: Any,
     policies: Any,
     *,
-    amounts: str = "fen",
+    amounts: str | None = None,
     bins: Any = None,
     per: str = "claim",
     encoding: str | None = None,

@@ -30,7 +30,7 @@ os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
 from . import __version__
 from .api import settle, settle_many
 from .claims import Claim, parse_day
-from .errors import ClaimError, MedcalcError
+from .errors import ClaimError, MedcalcError, UnitNotStated
 from .money import format_yuan
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .policy.registry import POLICIES_VARIABLE, find_policy, list_policies, load_policy, search_folders
@@ -81,6 +81,15 @@ def _word_of(field: str):
             raise argparse.ArgumentTypeError(exc.detail) from None
     convert.__name__ = field  # argparse names the type in its message
     return convert
+
+
+def amounts_option(parser: argparse.ArgumentParser) -> None:
+    """--amounts: the unit of integer amount columns under medcalc's names (a Parquet file's int64 total …)."""
+    parser.add_argument("--amounts", choices=("fen", "yuan"), default=None,
+                        help="the unit of integer amount columns under medcalc's names (total, self_funded …); "
+                             "without it such a column is refused (exit 2). Columns under the national interface's "
+                             "or Chinese names (medfee_sumamt, 医疗费总额 …) are yuan, and so are decimals and text "
+                             "(every CSV, JSON-lines and .xlsx amount)")
 
 
 def _output_options() -> argparse.ArgumentParser:
@@ -162,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="output column names: medcalc's, the national settlement interface's (hifp_pay, …), or "
                             "its Chinese labels (基本医疗保险统筹基金支出, …; the rejects' too)")
     bom_option(score)
+    amounts_option(score)
     score.add_argument("--strict", action="store_true", help="fail (exit 2) if any row is rejected")
     score.add_argument("--stream", action="store_true",
                        help="score record batch by batch in bounded memory; the file must be sorted by person id")
@@ -514,7 +524,7 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
         with client:
             for fs, root in fs_out:  # a previous run's parts would mix with this one's
                 fs.rm(fs.glob(f"{root.rstrip('/')}/part.*.parquet"))
-            scored = score_dask(claims, policy, amounts="yuan", first_row=1, npartitions=args.partitions)
+            scored = score_dask(claims, policy, amounts=args.amounts, first_row=1, npartitions=args.partitions)
             try:
                 parts = write_parquet(scored, output, rejects_path, names=args.names, summarize=_part_summary)
             except BaseException:
@@ -544,7 +554,7 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     from .tables import settle_table
 
     if args.stream:
-        yield from settle_batches(batches, policy, amounts="yuan", first_row=1)
+        yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1)
         return
     batches = iter(batches)
     first = [next(batches, None)]
@@ -554,7 +564,7 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
         load_in_background()
     # neither the first batch nor the table is kept in a local here: each is freed once compacted,
     # and settle_table can free the decimals it turns into fen
-    yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts="yuan", first_row=1)
+    yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts=args.amounts, first_row=1)
 
 
 def _prepend(held: list, rest):
@@ -869,6 +879,7 @@ def _add_plot_command(sub) -> None:
     common.add_argument("--ascii", action="store_true", help="English labels, even if a CJK font is installed (without one they are English anyway, "
                              "with a warning)")
     encoding_option(common, "a CSV or JSON-lines --claims file")
+    amounts_option(common)
     rates = kinds.add_parser("rates", parents=[common], help="effective reimbursement rate against total cost, per level",
                              description="实际报销比例 (funds / total) against total cost, one curve per hospital level "
                                          "and scenario: a synthetic sweep of one fresh person's single claim from 100 "
@@ -900,12 +911,12 @@ def _plot(args: argparse.Namespace) -> int:
         on = _day(args.on, "--on") if args.on else None
         if on is not None and args.claims:
             raise MedcalcError("--on is for the synthetic sweep; --claims are settled on their own dates")
-        rates = charts.rate_curve_data(args.claims, scenarios, levels=args.levels, points=args.points, on=on,
+        rates = charts.rate_curve_data(args.claims, scenarios, amounts=args.amounts, levels=args.levels, points=args.points, on=on,
                                        encoding=args.encoding)
         charts.plot_rate_curve(rates, args.output, chinese=chinese)
         detail, refused = f"{len(rates.curves)} curves", rates.rejected
     else:
-        burden = charts.burden_distribution_data(args.claims, scenarios, bins=args.bins, per=args.per,
+        burden = charts.burden_distribution_data(args.claims, scenarios, amounts=args.amounts, bins=args.bins, per=args.per,
                                                  encoding=args.encoding)
         charts.plot_burden(burden, args.output, chinese=chinese)
         detail, refused = f"{len(burden.lows)} bins per {args.per}", {d.scenario: d.rejected for d in burden.scenarios}
@@ -930,8 +941,7 @@ def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: 
     reconcile.add_argument("extract", help="the extract: .csv, .jsonl, .parquet or .xlsx")
     reconcile.add_argument("--tolerance", default="0",
                            help="largest |paid − recomputed| that still matches, in yuan (default 0: exact to the fen)")
-    reconcile.add_argument("--amounts", choices=("yuan", "fen"), default="yuan",
-                           help="what integer amount columns mean (default yuan; text and decimals are always yuan)")
+    amounts_option(reconcile)
     reconcile.add_argument("--fields", help="paid fields to compare, comma-separated (default: every one the extract has)")
     reconcile.add_argument("--format", dest="in_format", choices=INPUT_FORMATS,
                            help="input format if not by extension")
@@ -1019,6 +1029,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with _policy_folders(getattr(args, "policies", None) or ()):
             return _command(args)
+    except UnitNotStated as exc:  # said with the option that states the unit
+        print(printable(f"medcalc: error: {exc.command_line}"), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except MedcalcError as exc:
         print(printable(f"medcalc: error: {exc}"), file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -18,7 +18,7 @@ __all__ = ["add_analysis_commands"]
 
 def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
-    from .cli import INPUT_FORMATS, bom_option, encoding_option, policies_option, sheet_option
+    from .cli import INPUT_FORMATS, amounts_option, bom_option, encoding_option, policies_option, sheet_option
     from .groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
@@ -41,8 +41,7 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     sheet_option(impact)
     encoding_option(impact, "a CSV or JSON-lines file")
     impact.add_argument("--weight", help="name of a weight column (rows standing for several people)")
-    impact.add_argument("--amounts", choices=("yuan", "fen"), default="yuan",
-                        help="what integer amount columns mean (default yuan, as in a file); decimals are always yuan")
+    amounts_option(impact)
     impact.set_defaults(run=_impact)
 
     simulate = sub.add_parser("simulate", parents=[shared, output], help="price reforms on a synthetic population",
@@ -125,7 +124,8 @@ def _simulate(args: argparse.Namespace) -> int:
         writer = ResultWriter(args.save, bom=args.bom)
         writer.write(claims)
         writer.close()
-    report = fund_impact(claims, args.policy, reform_scenarios(args), by=_groupings(args), top=args.top)
+    # synthetic claims hold int64 fen
+    report = fund_impact(claims, args.policy, reform_scenarios(args), amounts="fen", by=_groupings(args), top=args.top)
     return _show(args, report, f"{args.rows:,} synthetic claims (seed {args.seed})")
 
 

@@ -41,7 +41,7 @@ from .errors import MedcalcError
 from .io import OUTPUT_NAMES, detect_encoding, fen_to_yuan, format_of
 from .policy.model import Policy
 from .policy.registry import load_policy
-from .tables import RESULT_FIELDS, ScoredTable, canonical_names, settle_table
+from .tables import RESULT_FIELDS, ScoredTable, canonical_names, check_amounts, settle_table
 
 __all__ = ["DaskScored", "read_claims", "score_dask", "write_parquet"]
 
@@ -128,7 +128,7 @@ def score_dask(
     claims: Any,
     policy: Policy | str | Path | None = None,
     *,
-    amounts: str = "fen",
+    amounts: str | None = None,
     partitioned_by_person: bool = False,
     npartitions: int | None = None,
     shuffle_method: str = "tasks",
@@ -146,8 +146,7 @@ def score_dask(
     ``first_row``: the number of the first input row (the command line counts from 1).
     """
     _, dd = _require_dask()
-    if amounts not in ("fen", "yuan"):
-        raise ValueError("amounts must be 'fen' or 'yuan'")
+    check_amounts(amounts)
     if isinstance(claims, (str, Path, list, tuple)):
         claims = read_claims(claims)
     if not isinstance(claims, dd.DataFrame):
@@ -182,7 +181,7 @@ def _by_person(claims, person: str | None, *, first_row: int, npartitions: int |
     return numbered.shuffle(on=person, npartitions=npartitions or claims.npartitions, shuffle_method=shuffle_method)
 
 
-def _scoring(gathered, ref: str | None, amounts: str, schemas) -> tuple:
+def _scoring(gathered, ref: str | None, amounts: str | None, schemas) -> tuple:
     """One delayed ScoredTable per partition of whole people."""
     import dask
 
@@ -239,7 +238,7 @@ def _policy(ref: str | None) -> Policy | None:
     return policy
 
 
-def _score_part(frame, ref: str | None, amounts: str, schemas) -> ScoredTable:
+def _score_part(frame, ref: str | None, amounts: str | None, schemas) -> ScoredTable:
     """Score one partition of whole people; rows keep their global numbers."""
     import pyarrow as pa
 
@@ -257,7 +256,7 @@ def _score_part(frame, ref: str | None, amounts: str, schemas) -> ScoredTable:
                        _renumber(scored.rejects, rows).cast(rejects_schema))
 
 
-def _settle(table, policy: Policy | None, amounts: str) -> ScoredTable:
+def _settle(table, policy: Policy | None, amounts: str | None) -> ScoredTable:
     """settle_table, with dictionaries and large strings as plain strings (one type per column everywhere)."""
     # one thread: Dask already runs a task per core, and nested threads would only contend
     scored = settle_table(table, policy, amounts=amounts, threads=1)

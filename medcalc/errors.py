@@ -6,7 +6,7 @@ value found and what is allowed, so a message can be acted on without a tracebac
 
 from __future__ import annotations
 
-__all__ = ["MedcalcError", "PolicyError", "ClaimError", "PolicyNotFound"]
+__all__ = ["MedcalcError", "PolicyError", "ClaimError", "PolicyNotFound", "UnitNotStated"]
 
 
 class MedcalcError(Exception):
@@ -28,6 +28,26 @@ class PolicyError(MedcalcError):
 
 class PolicyNotFound(MedcalcError):
     """No shipped or given policy matches the id, path or region asked for."""
+
+
+class UnitNotStated(MedcalcError, ValueError):
+    """An integer amount column under a medcalc name (total, self_funded …) with no unit stated:
+    150 could be fen or yuan, so it is refused rather than guessed. Columns under the national
+    interface's or Chinese names (medfee_sumamt, 医疗费总额 …) are yuan by definition and never raise it."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        super().__init__(f"column {column!r} holds integer amounts of no stated unit: pass amounts=\"fen\" or "
+                         f"amounts=\"yuan\" (columns under the national interface's or Chinese names, such as "
+                         f"medfee_sumamt or 医疗费总额, are yuan; decimals and text are always yuan)")
+
+    def __reduce__(self):  # pickled as its column (Dask sends errors between processes)
+        return (type(self), (self.column,))
+
+    @property
+    def command_line(self) -> str:
+        """The message for the command line, which states the unit with --amounts."""
+        return f"column {self.column!r} holds integer amounts of no stated unit: give --amounts fen or --amounts yuan"
 
 
 class ClaimError(MedcalcError):

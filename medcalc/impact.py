@@ -130,7 +130,7 @@ def fund_impact(
     baseline: Policy | str,
     reforms: Sequence[Policy | str] | Policy | str,
     *,
-    amounts: str = "fen",
+    amounts: str | None = None,
     by: Iterable[str] = ("level", "category", "cost_band"),
     weight: str | None = None,
     top: int = 10,

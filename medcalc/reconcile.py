@@ -7,8 +7,9 @@ critical, assistance, backstop, funds, patient) or as the national interface doe
 ``medcalc.io.OUTPUT_NAMES``). Each row is settled again; a row *differs* when, on any paid
 field compared, |paid − recomputed| > tolerance (fen).
 
-Paid amounts are read as the claim amounts are (``tables._fen``): decimals are yuan,
-integers fen (or yuan with ``amounts="yuan"``), text yuan. A paid value that is not an
+Paid amounts are read as the claim amounts are (``tables._fen``): decimals are yuan, text
+yuan, integers under the national names (hifp_pay …) yuan, integers under medcalc's names
+(basic …) in the unit ``amounts`` states (refused when it states none). A paid value that is not an
 amount rejects its row with the reason; an empty one is not compared (the field was not
 reported on that row), and a row with no paid value at all is rejected. Every row is
 counted once: rows = matched + differing + rejected.
@@ -46,7 +47,7 @@ from .errors import MedcalcError
 from .money import AmountError, Fen, apply_ratio, format_yuan, parse_amount
 from .policy.model import Policy
 from .settlement import Step
-from .tables import _fen, canonical_names, settle_table, to_arrow
+from .tables import _fen, canonical_names, check_amounts, settle_table, to_arrow, unit_of
 
 __all__ = ["reconcile", "Reconciliation", "PAID_FIELDS", "DIFFERENCE_COLUMNS"]
 
@@ -183,7 +184,7 @@ def reconcile(
     extract: Any,
     policy: Policy | str | Path | None = None,
     *,
-    amounts: str = "fen",
+    amounts: str | None = None,
     tolerance: int | str = 0,
     fields: Iterable[str] | None = None,
     first_row: int = 0,
@@ -192,13 +193,16 @@ def reconcile(
 
     ``extract``: anything ``settle_table`` takes, with paid columns beside the claim columns.
     ``policy``: one for every row, or None for each row's ``policy`` / ``region`` column.
-    ``amounts``: what integer columns mean, fen or yuan (claims and paid alike).
+    ``amounts``: what integer columns under medcalc's names mean, "fen" or "yuan" (claims and paid
+    alike); None (the default) refuses such a column (UnitNotStated). Integer columns under the
+    national interface's or Chinese names (medfee_sumamt, hifp_pay, 医疗费总额 …) are yuan.
     ``tolerance``: the largest |paid − recomputed| still matching, in fen (``Fen`` or int; text
     is yuan, "0.01"). ``fields``: the paid fields to compare (medcalc's or national names;
     default every one the extract has). ``first_row``: the number of the first row in the report.
     """
     import pyarrow as pa
 
+    check_amounts(amounts)
     tolerance = _tolerance(tolerance)
     table = to_arrow(extract)
     columns = _paid_columns(table.column_names, fields)
@@ -212,7 +216,7 @@ def reconcile(
     for field, column_name in columns.items():
         column = table.column(column_name)
         rejected: list[tuple[np.ndarray, str, str]] = []
-        paid[field] = _fen(column, column_name, amounts, rejected, required=False).astype(np.int64)  # differences of two amounts
+        paid[field] = _fen(column, column_name, unit_of(column_name, field, amounts), rejected, required=False).astype(np.int64)  # differences of two amounts
         given[field] = ~_empty(column)
         for rows, name, reason in rejected:
             for row in rows.tolist():
@@ -429,7 +433,7 @@ def _claim_ids(table, rows: list[int]) -> dict[int, str | None]:
     return dict(zip(rows, column.cast(pa.string()).to_pylist()))
 
 
-def _traces(table, policy, amounts: str, rows: np.ndarray) -> dict[int, tuple[Step, ...]]:
+def _traces(table, policy, amounts: str | None, rows: np.ndarray) -> dict[int, tuple[Step, ...]]:
     """The steps of ``rows``, from a second pass over only the people who own them.
 
     Accumulators belong to a person, so the people's own rows settle exactly as in the whole

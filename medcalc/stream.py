@@ -30,7 +30,7 @@ def settle_batches(
     batches: Iterable[Any],
     policy: Policy | str | Path | None = None,
     *,
-    amounts: str = "fen",
+    amounts: str | None = None,
     first_row: int = 0,
 ) -> Iterator[ScoredTable]:
     """Settle record batches (or tables, DataFrames) sorted by person id, one part at a time.

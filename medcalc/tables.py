@@ -5,9 +5,13 @@ objects. Columns take medcalc's names or the national interface's (psn_no, setl_
 medfee_sumamt …); output columns of a settled file (row, hifp_pay …) are ignored, any
 other unknown column is an error, so a misspelt optional column cannot silently read as 0.
 
-Amounts: decimal columns are yuan (exact); integer columns are fen, or yuan with
-``amounts="yuan"`` (what a file means by 150); text is yuan ("150", "1.5万", "150元");
-floating-point columns are refused, since a float cannot hold every amount of fen exactly.
+Amounts, one rule: decimal columns are yuan (exact); text is yuan ("150", "1.5万", "150元");
+an integer column under the national interface's name (medfee_sumamt, fulamt_ownpay_amt,
+overlmt_selfpay, preselfpay_amt, inscp_scp_amt) or a Chinese name (医疗费总额, 全自费金额 …) is
+yuan, as the interface defines it, whatever ``amounts`` says; an integer column under a medcalc
+name (total, self_funded …) has the unit ``amounts`` states, "fen" or "yuan", and with no unit
+stated (``amounts=None``, the default) it is refused (UnitNotStated) rather than guessed.
+Floating-point columns are refused, since a float cannot hold every amount of fen exactly.
 
 Which policy: one for the whole table, or per row from a ``policy`` column (ids) or a
 ``region`` column (with ``scheme`` if the region has several): each row is settled on the
@@ -31,7 +35,7 @@ import attrs
 import numpy as np
 
 from .claims import FIELD_ALIASES, MAX_TOTAL, parse_day
-from .errors import MedcalcError
+from .errors import MedcalcError, UnitNotStated
 from .money import AmountError, parse_amount
 from .policy.model import Policy
 from .policy.registry import find_policy, load_policy
@@ -143,7 +147,7 @@ def settle_table(
     data: Any,
     policy: Policy | str | Path | None = None,
     *,
-    amounts: str = "fen",
+    amounts: str | None = None,
     chunk_rows: int = 1 << 15,
     trace: Iterable[int] = (),
     first_row: int = 0,
@@ -151,6 +155,10 @@ def settle_table(
     engine: str | None = None,
 ) -> ScoredTable:
     """Settle every row of a table of claims; see the module docstring for columns and policies.
+
+    ``amounts``: the unit of integer amount columns under medcalc's names, "fen" or "yuan"; None
+    (the default) refuses such a column with UnitNotStated. Integer columns under the national
+    interface's or Chinese names are yuan, and decimals and text are yuan, whatever it says.
 
     ``trace``: input rows (0-based) to explain step by step. ``first_row``: the number of the
     table's first row in the results (for a table that is one slice of a larger file).
@@ -163,8 +171,7 @@ def settle_table(
 
     import pyarrow as pa
 
-    if amounts not in ("fen", "yuan"):
-        raise ValueError("amounts must be 'fen' or 'yuan'")
+    check_amounts(amounts)
     table = to_arrow(data)
     del data  # the table given is not kept: once its amounts are fen, its decimals can be freed
     fields = canonical_names(table.column_names)
@@ -193,7 +200,7 @@ def settle_table(
     if readable is not None:
         table = table.take(_int_array(readable))
     refused: list[tuple[np.ndarray, str, str]] = []
-    table = _amounts_as_fen(table, amounts, refused, threads)
+    table = _amounts_as_fen(table, amounts, refused, threads, aliased=frozenset(collector.names))
     # person ids as codes, once for the whole table: parts are cut by them and settle on them
     person = _person_codes(table.column("person_id"))
     if (person < 0).any():
@@ -265,16 +272,33 @@ def _restricted(refused: list[tuple[np.ndarray, str, str]], rows: np.ndarray, n:
     return out
 
 
-def _amounts_as_fen(table, amounts: str, refused: list, threads: int = 1):
+def check_amounts(amounts: str | None) -> None:
+    """``amounts`` as the scorers take it: "fen", "yuan" or None (not stated)."""
+    if amounts not in ("fen", "yuan", None):
+        raise ValueError(f"amounts must be 'fen' or 'yuan' (or None: not stated), got {amounts!r}")
+
+
+def unit_of(column: str, field: str, amounts: str | None) -> str | None:
+    """The unit of an integer amount ``column`` read as medcalc ``field``: yuan under any other name
+    than medcalc's (the national interface's, a Chinese label), else what ``amounts`` states."""
+    return "yuan" if column != field else amounts
+
+
+def _amounts_as_fen(table, amounts: str | None, refused: list, threads: int = 1, aliased: frozenset = frozenset()):
     """The amount columns as integer fen, once for the whole table: a quarter of the memory of
     decimals (int32 where every amount fits, as the engine reads them). Unreadable amounts
-    are added to ``refused`` by row. Columns are converted ``threads`` at a time."""
+    are added to ``refused`` by row. Columns are converted ``threads`` at a time. ``aliased``:
+    the fields whose column had a national or Chinese name (integers there are yuan)."""
     names = [c for c in table.column_names if c in _AMOUNTS]
+    for name in names:  # before any work: a column of no stated unit refuses the table
+        if amounts is None and name not in aliased and _is_integer(table.column(name)):
+            raise UnitNotStated(name)
 
     def converted(name: str):
         problems: list[tuple[np.ndarray, str, str]] = []  # per column, so their order is the columns'
+        unit = "yuan" if name in aliased else amounts
         # an empty in-scope cell means "derive it from the parts" (the engine's -1), as in the claim API
-        fen = _fen(table.column(name), name, amounts, problems, required=name == "total",
+        fen = _fen(table.column(name), name, unit, problems, required=name == "total",
                    absent=-1 if name == "in_scope" else 0)
         if fen.dtype != np.int32 and len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
             fen = fen.astype(np.int32)
@@ -657,7 +681,16 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
                 collector.traces[row] = tuple(steps_for(outcome, i, r, c))
 
 
-def _fen(column, name: str, amounts: str, rejected: list, *, required: bool, absent: int = 0) -> np.ndarray:
+def _is_integer(column) -> bool:
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_integer(kind)
+
+
+def _fen(column, name: str, amounts: str | None, rejected: list, *, required: bool, absent: int = 0) -> np.ndarray:
     """An amount column as integer fen (int64, or int32 from decimals that fit); rows that are not
     amounts are refused, not zeroed.
 
@@ -723,7 +756,7 @@ def _blank_as_null(column):
     return pc.if_else(blank, None, column) if pc.any(blank).as_py() else column
 
 
-def _fen_given(column, kind, name: str, amounts: str, rejected: list, plain: bool) -> np.ndarray:
+def _fen_given(column, kind, name: str, amounts: str | None, rejected: list, plain: bool) -> np.ndarray:
     """The amounts of a column as int64 fen (0 where null); ``plain``: text that the fast cast may read."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -734,6 +767,8 @@ def _fen_given(column, kind, name: str, amounts: str, rejected: list, plain: boo
         raise MedcalcError(f"column {name!r} holds floating-point numbers ({kind}), which cannot carry every amount of "
                            "fen exactly; give decimals, integer fen or text")
     if pa.types.is_integer(kind):
+        if amounts is None:
+            raise UnitNotStated(name)
         values = column.fill_null(0).to_numpy().astype(np.int64)
         if amounts == "yuan":
             too_big = np.abs(values) > (1 << 62) // 100
