@@ -109,7 +109,7 @@ def test_score_refuses_text_that_is_not_an_amount(capsys, tmp_path, suffix, extr
 def test_settle_table_and_settle_refuse_text_that_is_not_an_amount(bad):
     rows = _rows("全自费", bad)
     table = pa.table({n: [r[n] for r in rows] for n in rows[0]})
-    scored = settle_table(table, POLICY)
+    scored = settle_table(table, POLICY, amounts="fen")
     assert scored.rows == 3 == scored.results.num_rows + scored.rejects.num_rows
     assert scored.results.column("basic").to_pylist() == [1_448_000, 1_448_000]
     (reject,) = scored.reject_records()
@@ -166,7 +166,7 @@ def test_an_empty_in_scope_cell_is_derived_from_the_parts_on_every_path(capsys, 
     assert [(r["in_scope"], r["basic"]) for r in settled] == [("18500.00", GOOD_BASIC)] * 3
     table = pa.table({"in_scope": pa.array(["", None, " "], pa.string()),
                       **{k: [v] * 3 for k, v in GOOD.items() if k != "person_id"}, "person_id": ["p1", "p2", "p3"]})
-    scored = settle_table(table, POLICY)
+    scored = settle_table(table, POLICY, amounts="fen")
     assert scored.results.column("in_scope").to_pylist() == [1_850_000] * 3
     assert scored.results.column("basic").to_pylist() == [1_448_000] * 3
     for empty in ("", "  ", None):
@@ -177,7 +177,7 @@ def test_an_empty_in_scope_cell_is_derived_from_the_parts_on_every_path(capsys, 
 def test_an_empty_required_amount_is_refused_not_zero():
     table = pa.table({**{k: [v] * 2 for k, v in GOOD.items() if k != "total"}, "person_id": ["p1", "p2"],
                       "medfee_sumamt": ["20000", " "]})
-    scored = settle_table(table, POLICY)
+    scored = settle_table(table, POLICY, amounts="fen")
     assert scored.results.column("row").to_pylist() == [0]
     assert [(r.row, r.field) for r in scored.reject_records()] == [(1, "medfee_sumamt")]
 
@@ -189,7 +189,7 @@ def test_an_empty_required_amount_is_refused_not_zero():
 def test_accepted_amount_text_is_the_same_on_every_path(text, fen):
     assert int(medcalc.Claim(**{**GOOD, "total": text, "self_funded": "0"}).total) == fen
     table = pa.table({**{k: [v] for k, v in GOOD.items()}, "total": [text], "self_funded": ["0"]})
-    assert settle_table(table, POLICY).results.column("total").to_pylist() == [fen]
+    assert settle_table(table, POLICY, amounts="fen").results.column("total").to_pylist() == [fen]
 
 
 def test_json_numbers_are_exact_decimals_on_every_path(capsys, tmp_path):
@@ -281,7 +281,7 @@ def test_non_utf8_binary_ids_reject_their_row(capsys, tmp_path):
     assert code == 0, err
     assert [(r["person_id"], r["basic"]) for r in settled] == [("p1", GOOD_BASIC), ("p3", GOOD_BASIC)]
     assert [(r["row"], r["field"]) for r in rejects] == [("2", "psn_no")] and r"\xff\xfe" in rejects[0]["reason"]
-    scored = settle_table(table, POLICY)
+    scored = settle_table(table, POLICY, amounts="fen")
     assert scored.rows == 3 and [(r.row, r.field) for r in scored.reject_records()] == [(1, "psn_no")]
 
 

@@ -59,7 +59,7 @@ def reform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sweep(reform):
-    return charts.rate_curve_data(None, ["huaibei-2025", reform], points=9)  # 100, 316, 1000, … 1,000,000 yuan
+    return charts.rate_curve_data(None, ["huaibei-2025", reform], points=9, amounts="fen")  # 100, 316, 1000, … 1,000,000 yuan
 
 
 def claims_table(n=300, seed=7):
@@ -108,21 +108,21 @@ def test_rates_lie_in_0_1_and_the_reform_is_never_below_the_baseline(sweep):
 
 
 def test_sweep_levels_dates_and_policies_that_differ():
-    data = charts.rate_curve_data(None, ["anhui-2019", "anhui-2025"], points=5, levels=["level1", "level2"])
+    data = charts.rate_curve_data(None, ["anhui-2019", "anhui-2025"], points=5, levels=["level1", "level2"], amounts="fen")
     assert [(c.scenario, c.level) for c in data.curves] == [("anhui-2019", "level1"), ("anhui-2019", "level2"),
                                                             ("anhui-2025", "level1")]  # 2025 declares no level2
     assert data.on == {"anhui-2019": dt.date(2022, 1, 1), "anhui-2025": dt.date(2025, 1, 1)}
     with pytest.raises(medcalc.MedcalcError, match="level 'level9' is not declared"):
-        charts.rate_curve_data(None, "anhui-2025", levels=["level9"])
+        charts.rate_curve_data(None, "anhui-2025", levels=["level9"], amounts="fen")
     with pytest.raises(medcalc.MedcalcError, match="inpatient.deductible"):
-        charts.rate_curve_data(None, "anhui-2025", on="2020-01-01", points=3)
+        charts.rate_curve_data(None, "anhui-2025", on="2020-01-01", points=3, amounts="fen")
 
 
 def test_claims_mode_bins_sum_to_the_settled_claims():
     table = claims_table()
-    data = charts.rate_curve_data(table, ["huaibei-2025"], points=10)
+    data = charts.rate_curve_data(table, ["huaibei-2025"], points=10, amounts="fen")
     assert data.mode == "claims" and data.rejected == {"huaibei-2025": 0}
-    scored = medcalc.settle_table(table, "huaibei-2025")
+    scored = medcalc.settle_table(table, "huaibei-2025", amounts="fen")
     by_level = {}
     for row in scored.results.to_pylist():
         level = table.column("level")[row["row"]].as_py()
@@ -135,30 +135,30 @@ def test_claims_mode_bins_sum_to_the_settled_claims():
         assert all(lo <= Fraction(t, n) <= hi for lo, hi, t, n in zip(c.low, c.high, c.total, c.claims))
         assert all(0 <= r <= 1 for r in c.rate)
     with pytest.raises(medcalc.MedcalcError, match="anhui-2019 settles none of the 300 claims"):
-        charts.rate_curve_data(table, ["anhui-2019", "huaibei-2025"])
+        charts.rate_curve_data(table, ["anhui-2019", "huaibei-2025"], amounts="fen")
 
 
 def test_burden_counts_sum_to_claims_and_person_years(reform):
     table = claims_table()
-    per_claim = charts.burden_distribution_data(table, ["huaibei-2025", reform])
-    per_person = charts.burden_distribution_data(table, ["huaibei-2025", reform], per="person")
+    per_claim = charts.burden_distribution_data(table, ["huaibei-2025", reform], amounts="fen")
+    per_person = charts.burden_distribution_data(table, ["huaibei-2025", reform], per="person", amounts="fen")
     persons = len(set(table.column("person_id").to_pylist()))
     assert per_claim.lows[:5] == (0, 10000, 20000, 50000, 100000)
     for dist in per_claim.scenarios:
         assert sum(dist.counts) == dist.units == 300
     for dist in per_person.scenarios:
         assert sum(dist.counts) == dist.units == persons  # all claims are of 2025: one year a person
-    patient = sorted(medcalc.settle_table(table, "huaibei-2025").results.column("patient").to_pylist())
+    patient = sorted(medcalc.settle_table(table, "huaibei-2025", amounts="fen").results.column("patient").to_pylist())
     base = per_claim.scenario("huaibei-2025")
     assert base.patient == sum(patient) == per_person.scenario("huaibei-2025").patient
     assert base.quantiles == {"median": patient[149], "p90": patient[269], "p99": patient[296]}  # nearest rank
     assert per_claim.scenario("huaibei-test-reform").patient < base.patient
-    equal = charts.burden_distribution_data(table, "huaibei-2025", bins=4)
+    equal = charts.burden_distribution_data(table, "huaibei-2025", bins=4, amounts="fen")
     assert len(equal.lows) == 4 and sum(equal.scenarios[0].counts) == 300
-    given = charts.burden_distribution_data(table, "huaibei-2025", bins=[0, 1000, "1万"])
+    given = charts.burden_distribution_data(table, "huaibei-2025", bins=[0, 1000, "1万"], amounts="fen")
     assert given.lows == (0, 100000, 1000000) and sum(given.scenarios[0].counts) == 300
     with pytest.raises(medcalc.MedcalcError, match="rise from 0"):
-        charts.burden_distribution_data(table, "huaibei-2025", bins=[100, 50])
+        charts.burden_distribution_data(table, "huaibei-2025", bins=[100, 50], amounts="fen")
 
 
 def test_plots_write_png_and_svg(sweep, tmp_path):
@@ -167,7 +167,7 @@ def test_plots_write_png_and_svg(sweep, tmp_path):
     charts.plot_rate_curve(sweep, tmp_path / "rates.svg", chinese=False)
     svg = (tmp_path / "rates.svg").read_text(encoding="utf-8")
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
-    burden = charts.burden_distribution_data(claims_table(60), "huaibei-2025", per="person")
+    burden = charts.burden_distribution_data(claims_table(60), "huaibei-2025", per="person", amounts="fen")
     charts.plot_burden(burden, tmp_path / "burden.SVG")
     assert (tmp_path / "burden.SVG").stat().st_size > 1000
     assert charts.plot_burden(burden, None).axes  # drawn, not saved
@@ -218,12 +218,12 @@ def test_a_gb18030_claims_file_is_read_with_or_without_encoding(tmp_path):
     path.write_bytes(text.encode("gb18030"))
     expected = medcalc.settle_table(pa.table({"person_id": ["张三", "李四"], "settled_on": ["2025-03-01", "2025-03-02"],
                                               "level": ["level1", "level1"], "total": ["1000", "2000"]}),
-                                    "huaibei-2025").results.column("patient").to_pylist()
+                                    "huaibei-2025", amounts="fen").results.column("patient").to_pylist()
     for encoding in (None, "gb18030"):
-        data = charts.burden_distribution_data(str(path), "huaibei-2025", encoding=encoding)
+        data = charts.burden_distribution_data(str(path), "huaibei-2025", encoding=encoding, amounts="fen")
         assert data.scenarios[0].patient == sum(expected) and data.scenarios[0].units == 2
     with pytest.raises(medcalc.MedcalcError, match="not a known text encoding"):
-        charts.burden_distribution_data(str(path), "huaibei-2025", encoding="nope")
+        charts.burden_distribution_data(str(path), "huaibei-2025", encoding="nope", amounts="fen")
 
 
 # ---------------------------------------------------------------- labels, fonts and what is drawn
@@ -276,7 +276,7 @@ def test_a_chinese_rate_chart_plots_the_settled_amounts(sweep, reform):
 def test_a_chinese_burden_chart_plots_the_counts_and_quantiles(reform):
     needs_cjk_font()
     table = claims_table()
-    data = charts.burden_distribution_data(table, ["huaibei-2025", reform])
+    data = charts.burden_distribution_data(table, ["huaibei-2025", reform], amounts="fen")
     figure = charts.plot_burden(data, None, chinese=True)
     axes = figure.axes[0]
     for s, dist in enumerate(data.scenarios):
@@ -287,7 +287,7 @@ def test_a_chinese_burden_chart_plots_the_counts_and_quantiles(reform):
         shown = re.search(r"中位数 ([\d.,]+)(万?)元", label)
         value = float(shown.group(1).replace(",", "")) * (10_000 if shown.group(2) else 1)
         assert abs(value - median / 100) < (5 if shown.group(2) else 0.005)
-    patient = medcalc.settle_table(table, "huaibei-2025").results.column("patient").to_pylist()
+    patient = medcalc.settle_table(table, "huaibei-2025", amounts="fen").results.column("patient").to_pylist()
     assert data.scenario("huaibei-2025").patient == sum(patient)
     drawn_without_missing_glyphs(figure)
 
@@ -299,7 +299,7 @@ def test_chinese_labels_and_amounts_in_wan_when_a_cjk_font_exists(sweep, reform)
     assert "实际报销比例（基金支付 ÷ 医疗费总额）" in rates and "医疗费总额（元，对数刻度）" in rates
     assert {"1万", "10万", "100万"} <= set(rates)  # large amounts in 万, not 10k / 1M
     assert any("一级及以下医疗机构 · huaibei-2025（基线）" == t for t in rates)
-    burden = texts(charts.plot_burden(charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform]), None))
+    burden = texts(charts.plot_burden(charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform], amounts="fen"), None))
     assert "个人负担（元）" in burden and "结算笔数" in burden and "1万–2万" in burden and "≥20万" in burden
     assert any("中位数" in t and "万元" in t for t in burden)
     figure = charts.plot_rate_curve(sweep, None)
@@ -314,7 +314,7 @@ def test_without_a_cjk_font_english_labels_and_one_warning(sweep, no_cjk_font, t
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rates = charts.plot_rate_curve(sweep, tmp_path / "r.png")
-        burden = charts.plot_burden(charts.burden_distribution_data(claims_table(60), "huaibei-2025"), None)
+        burden = charts.plot_burden(charts.burden_distribution_data(claims_table(60), "huaibei-2025", amounts="fen"), None)
     told = [w for w in caught if issubclass(w.category, charts.NoCJKFontWarning)]
     assert len(told) == 1 and "fonts-noto-cjk" in str(told[0].message)  # once, not once a chart
     for figure in (rates, burden):
@@ -353,13 +353,13 @@ def test_a_reform_equal_to_the_baseline_stays_visible(sweep, reform):
         assert "same" not in differs.get_label() and "相同" not in differs.get_label()
         assert lines["huaibei-2025/level1"].get_linewidth() == differs.get_linewidth()  # nothing hidden: as usual
     level3 = claims_table().filter(pa.compute.equal(claims_table().column("level"), "level3_province"))
-    burden = charts.burden_distribution_data(level3, ["huaibei-2025", reform])
+    burden = charts.burden_distribution_data(level3, ["huaibei-2025", reform], amounts="fen")
     legend = [t.get_text() for t in charts.plot_burden(burden, None, chinese=False).legends[0].get_texts()]
     assert legend[1].startswith("huaibei-test-reform (reform, same as baseline): ")
 
 
 def test_the_legend_is_outside_the_axes(sweep, reform):
-    data = charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform])
+    data = charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform], amounts="fen")
     for figure in (charts.plot_rate_curve(sweep, None, chinese=False), charts.plot_burden(data, None, chinese=False)):
         figure.canvas.draw()
         legend, axes = figure.legends[0].get_window_extent(), figure.axes[0].get_window_extent()

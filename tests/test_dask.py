@@ -81,9 +81,9 @@ def assert_same(scored, expected) -> None:
 @pytest.mark.parametrize("npartitions, after", [(1, None), (3, None), (8, None), (5, 2), (2, 7)])
 def test_results_equal_one_machine_for_any_partitioning(client, npartitions, after):
     table = random_claims()
-    expected = medcalc.settle_table(table, POLICY)
+    expected = medcalc.settle_table(table, POLICY, amounts="fen")
     assert expected.rejects.num_rows >= 40 and expected.results.num_rows > 2500
-    assert_same(score_dask(frame(table, npartitions), POLICY, npartitions=after), expected)
+    assert_same(score_dask(frame(table, npartitions), POLICY, npartitions=after, amounts="fen"), expected)
 
 
 @pytest.mark.parametrize("method", ["tasks", "p2p"])
@@ -92,12 +92,12 @@ def test_decimal_yuan_and_dictionary_columns_through_either_shuffle(client, meth
     amounts = [None if v in ("abc", "-") else v for v in table.column("total").to_pylist()]  # null: rejected
     table = table.set_column(4, "total", pa.array(amounts, pa.string()).cast(pa.decimal128(18, 2)))
     table = table.set_column(3, "level", table.column("level").dictionary_encode())
-    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method=method), medcalc.settle_table(table, POLICY))
+    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method=method, amounts="fen"), medcalc.settle_table(table, POLICY, amounts="fen"))
 
 
 def test_a_partition_is_settled_in_input_order_whatever_order_its_rows_arrive_in():
     table = random_claims(seed=21)
-    expected = medcalc.settle_table(table, POLICY)
+    expected = medcalc.settle_table(table, POLICY, amounts="fen")
     rows = table.to_pandas(types_mapper=pd.ArrowDtype).assign(**{mdask.ROW_COLUMN: np.arange(table.num_rows)})
     empty = mdask._settle(mdask._arrow(rows.iloc[:0, :-1]), medcalc.load_policy(POLICY), "fen")
     part = mdask._score_part(rows.iloc[::-1], POLICY, "fen", (empty.results.schema, empty.rejects.schema))
@@ -109,7 +109,7 @@ def test_a_partition_is_settled_in_input_order_whatever_order_its_rows_arrive_in
 
 def test_the_task_shuffle_too(client):
     table = random_claims(seed=11)
-    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method="tasks"), medcalc.settle_table(table, POLICY))
+    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method="tasks", amounts="fen"), medcalc.settle_table(table, POLICY, amounts="fen"))
 
 
 def test_input_partitioned_by_person_is_scored_without_a_shuffle(client):
@@ -121,9 +121,9 @@ def test_input_partitioned_by_person_is_scored_without_a_shuffle(client):
     frames = [table.take(pa.array(np.flatnonzero(key[order] == k))).to_pandas(types_mapper=pd.ArrowDtype)
               for k in range(4)]
     claims = dd.from_map(lambda k: frames[k], range(4), meta=frames[0].iloc[:0])
-    scored = score_dask(claims, POLICY, partitioned_by_person=True)
+    scored = score_dask(claims, POLICY, partitioned_by_person=True, amounts="fen")
     assert "shuffle" not in str(scored.results.dask.keys())
-    assert_same(scored, medcalc.settle_table(table, POLICY))
+    assert_same(scored, medcalc.settle_table(table, POLICY, amounts="fen"))
 
 
 def test_rows_choose_their_policy_and_the_policy_is_loaded_once_per_worker(client):
@@ -131,19 +131,19 @@ def test_rows_choose_their_policy_and_the_policy_is_loaded_once_per_worker(clien
     rng = np.random.default_rng(5)
     policy = rng.choice([POLICY, POLICY, POLICY, "no-such-policy"], table.num_rows)
     table = table.append_column("policy", pa.array(policy))
-    assert_same(score_dask(frame(table, 3)), medcalc.settle_table(table))
+    assert_same(score_dask(frame(table, 3), amounts="fen"), medcalc.settle_table(table, amounts="fen"))
     client.run(mdask._POLICIES.clear)
-    assert_same(score_dask(frame(table.drop_columns(["policy"]), 3), POLICY),
-                medcalc.settle_table(table.drop_columns(["policy"]), POLICY))
+    assert_same(score_dask(frame(table.drop_columns(["policy"]), 3), POLICY, amounts="fen"),
+                medcalc.settle_table(table.drop_columns(["policy"]), POLICY, amounts="fen"))
     # the tasks carried the id; each worker process loaded the policy once and kept it
     assert all(ids == [POLICY] for ids in client.run(lambda: list(mdask._POLICIES)).values())
 
 
 def test_persisted_scoring_is_read_by_both_frames(client):
     table = random_claims(rows=800, seed=19)
-    scored = score_dask(frame(table, 3), POLICY).persist()
+    scored = score_dask(frame(table, 3), POLICY, amounts="fen").persist()
     assert all(type(p).__name__ == "Delayed" for p in scored.parts)
-    assert_same(scored, medcalc.settle_table(table, POLICY))
+    assert_same(scored, medcalc.settle_table(table, POLICY, amounts="fen"))
     assert len(scored.results) + len(scored.rejects) == 800
 
 
@@ -168,7 +168,7 @@ def test_a_worker_killed_mid_job_still_gives_every_row_once(client, tmp_path, me
     marker = tmp_path / "killed"
     client.run(_kill_on_first_scoring, str(marker))
     table = random_claims(seed=9)
-    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method=method), medcalc.settle_table(table, POLICY))
+    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method=method, amounts="fen"), medcalc.settle_table(table, POLICY, amounts="fen"))
     assert marker.exists()  # a worker did die, after the shuffle, while scoring
     client.wait_for_workers(2)
     assert set(client.scheduler_info()["workers"]) != before

@@ -34,14 +34,14 @@ def test_without_numba_batches_settle_interpreted_with_one_warning(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     claims = synthetic_claims("huaibei-2025", 300, seed=5)
-    expected = medcalc.settle_table(claims, "huaibei-2025", engine="interpreted")
+    expected = medcalc.settle_table(claims, "huaibei-2025", engine="interpreted", amounts="fen")
     compiled.numba_available.cache_clear()
     monkeypatch.setattr(builtins, "__import__", no_numba)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            first = medcalc.settle_table(claims, "huaibei-2025", engine="compiled")
-            second = medcalc.settle_table(claims, "huaibei-2025", engine="compiled")
+            first = medcalc.settle_table(claims, "huaibei-2025", engine="compiled", amounts="fen")
+            second = medcalc.settle_table(claims, "huaibei-2025", engine="compiled", amounts="fen")
     finally:
         monkeypatch.setattr(builtins, "__import__", real_import)
         compiled.numba_available.cache_clear()

@@ -26,7 +26,7 @@ def _all(report, scenario):
 
 
 def test_totals_equal_the_sums_of_row_level_differences(claims):
-    report = fund_impact(claims, "huaibei-2025", [REFORM, "huaibei-dibao-threshold"])
+    report = fund_impact(claims, "huaibei-2025", [REFORM, "huaibei-dibao-threshold"], amounts="fen")
     for reform in report.scenarios[1:]:
         rows = report.row_changes[reform]
         overall = _all(report, reform)
@@ -41,9 +41,9 @@ def test_totals_equal_the_sums_of_row_level_differences(claims):
 
 
 def test_figures_are_the_batch_engines_to_the_fen(claims):
-    report = fund_impact(claims, "huaibei-2025", REFORM)
+    report = fund_impact(claims, "huaibei-2025", REFORM, amounts="fen")
     for scenario in report.scenarios:
-        results = medcalc.settle_table(claims, scenario).results
+        results = medcalc.settle_table(claims, scenario, amounts="fen").results
         overall = _all(report, scenario)
         for name in ("basic", "critical", "funds", "patient", "total"):
             assert overall[name] == pc.sum(results.column(name)).as_py() * WEIGHT_ONE
@@ -51,7 +51,7 @@ def test_figures_are_the_batch_engines_to_the_fen(claims):
 
 
 def test_a_level1_raise_pays_more_there_and_rejects_are_kept(claims):
-    report = fund_impact(claims, "huaibei-2025", REFORM, by=["level"])
+    report = fund_impact(claims, "huaibei-2025", REFORM, by=["level"], amounts="fen")
     level1 = next(g for g in report.groups if g["grouping"] == "level" and g["value"] == "level1"
                   and g["scenario"] == REFORM)
     assert level1["change_funds"] > 0 and level1["change_patient"] < 0
@@ -66,16 +66,16 @@ def test_an_identity_scenario_changes_nothing(claims, tmp_path):
     path.write_text('[reform]\nid = "same"\nbase = "huaibei-2025"\ntitle = "不变"\nauthor = "tests"\n'
                     'date = 2026-12-01\nsince = 2025-01-01\n[[adjust]]\nrule = "inpatient.ratio"\npoints = "+0"\n',
                     encoding="utf-8")
-    report = fund_impact(claims, "huaibei-2025", str(path))
+    report = fund_impact(claims, "huaibei-2025", str(path), amounts="fen")
     same = _all(report, "same")
     assert same["change_funds"] == same["change_patient"] == same["claims_affected"] == 0
     assert report.winners["same"] == report.losers["same"] == []
 
 
 def test_weights_multiply_every_sum_exactly(claims):
-    plain = _all(fund_impact(claims, "huaibei-2025", REFORM), REFORM)
+    plain = _all(fund_impact(claims, "huaibei-2025", REFORM, amounts="fen"), REFORM)
     weighted_claims = claims.append_column("w", pa.array(["2.5"] * claims.num_rows))
-    report = fund_impact(weighted_claims, "huaibei-2025", REFORM, weight="w")
+    report = fund_impact(weighted_claims, "huaibei-2025", REFORM, weight="w", amounts="fen")
     weighted = _all(report, REFORM)
     assert report.weighted
     for name in ("funds", "patient", "change_funds", "claims"):
@@ -91,7 +91,7 @@ def test_weights_multiply_every_sum_exactly(claims):
 def test_bad_weights_are_refused(values, message):
     table = synthetic_claims("huaibei-2025", 1, seed=1).append_column("w", values)
     with pytest.raises(medcalc.MedcalcError, match=message):
-        fund_impact(table, "huaibei-2025", REFORM, weight="w")
+        fund_impact(table, "huaibei-2025", REFORM, weight="w", amounts="fen")
 
 
 def test_cli_impact_writes_csv_and_json(claims, tmp_path, capsys):
@@ -106,7 +106,7 @@ def test_cli_impact_writes_csv_and_json(claims, tmp_path, capsys):
     shown = capsys.readouterr().out
     assert "fund impact" in shown and "winner" in shown
     report = json.loads(out_json.read_text(encoding="utf-8"))
-    expected = _all(fund_impact(claims, "huaibei-2025", REFORM), REFORM)
+    expected = _all(fund_impact(claims, "huaibei-2025", REFORM, amounts="fen"), REFORM)
     assert report["groups"]["all"][1]["change_funds"] == medcalc.format_yuan(expected["change_funds"] // WEIGHT_ONE)
     lines = out_csv.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("grouping,scenario,group,claims") and len(lines) == 1 + 2 + 2 * 2

@@ -53,7 +53,7 @@ def claims() -> pa.Table:
 @pytest.fixture(scope="module")
 def settled() -> dict[str, np.ndarray]:
     """What medcalc pays on each row (fen), by medcalc field."""
-    scored = settle_table(claims(), POLICY)
+    scored = settle_table(claims(), POLICY, amounts="fen")
     assert scored.rejects.num_rows == 0 and scored.results.column("row").to_pylist() == list(range(203))
     return {f: scored.results.column(f).to_numpy() for f in PAID}
 
@@ -95,7 +95,7 @@ def changes(settled) -> dict[tuple[int, str], str]:
 
 @pytest.fixture(scope="module")
 def report(settled, changes):
-    return reconcile(extract(settled, changes), POLICY)
+    return reconcile(extract(settled, changes), POLICY, amounts="fen")
 
 
 def _by_key(report) -> dict[tuple[int, str], dict]:
@@ -147,7 +147,7 @@ def test_each_difference_names_the_step_that_explains_it_with_its_quote(report):
 
 
 def test_traces_of_the_people_alone_equal_the_whole_table_traced(report, settled, changes):
-    whole = settle_table(extract(settled, changes), POLICY, trace=sorted(report.traces))
+    whole = settle_table(extract(settled, changes), POLICY, trace=sorted(report.traces), amounts="fen")
     assert sorted(report.traces) == [5, 17, 42, 99, 120, H1A, H1B, H2]
     assert all(report.traces[row] == whole.traces[row] for row in report.traces)
     assert [s.amount for s in report.traces[H1B] if s.mechanism == "basic"] == [3018000]
@@ -167,20 +167,20 @@ def test_totals_per_field_are_exact(report, settled):
 def test_a_tolerance_lets_small_differences_match(settled, changes):
     table = extract(settled, changes)
     for tolerance in (1, Fen(1), "0.01"):
-        loose = reconcile(table, POLICY, tolerance=tolerance)
+        loose = reconcile(table, POLICY, tolerance=tolerance, amounts="fen")
         assert (loose.matched, loose.differing) == (196, 7)
         assert 5 not in loose.differences.column("row").to_pylist()
-    assert reconcile(table, POLICY, tolerance=250).differing == 6  # 2.50 is not beyond 2.50: rows 5 and 42 match
+    assert reconcile(table, POLICY, tolerance=250, amounts="fen").differing == 6  # 2.50 is not beyond 2.50: rows 5 and 42 match
     for bad in (-1, 0.01, "abc"):
         with pytest.raises(MedcalcError, match="tolerance"):
-            reconcile(table, POLICY, tolerance=bad)
+            reconcile(table, POLICY, tolerance=bad, amounts="fen")
 
 
 def test_an_unreadable_paid_value_rejects_its_row_and_an_empty_one_is_not_compared(settled):
     empty = {(9, column): "" for column in PAID.values()}
     table = extract(settled, {(7, "hifp_pay"): "12x", (8, "hifmi_pay"): "", (9, "hifp_pay"): "3.456", **empty,
                               (10, "hifp_pay"): "3.456"})
-    report = reconcile(table, POLICY)
+    report = reconcile(table, POLICY, amounts="fen")
     assert (report.rows, report.matched, report.differing, report.rejected) == (203, 200, 0, 3)
     assert report.rejects.to_pylist() == [
         {"row": 7, "claim_id": "S0007", "field": "hifp_pay",
@@ -200,7 +200,7 @@ def test_a_row_medcalc_cannot_settle_is_kept_with_its_reason(settled):
     bad = {name: [table.column(name)[0].as_py()] for name in table.column_names}
     bad.update(psn_no=["x"], setl_id=["BAD"], level=["level9"])
     table = pa.concat_tables([table, pa.table(bad, schema=table.schema)])
-    report = reconcile(table, POLICY, first_row=1)
+    report = reconcile(table, POLICY, first_row=1, amounts="fen")
     assert (report.rows, report.matched, report.differing, report.rejected) == (204, 202, 1, 1)
     reject = report.rejects.to_pylist()[0]
     assert (reject["row"], reject["claim_id"], reject["field"]) == (204, "BAD", "level")
@@ -211,16 +211,16 @@ def test_a_row_medcalc_cannot_settle_is_kept_with_its_reason(settled):
 def test_columns_named_by_medcalc_fields_and_the_choice_of_fields(settled, changes):
     table = extract(settled, changes).rename_columns(
         [{"hifp_pay": "basic", "act_pay_dedc": "deductible"}.get(c, c) for c in extract(settled).column_names])
-    report = reconcile(table.to_pandas(), POLICY, fields=["basic"])
+    report = reconcile(table.to_pandas(), POLICY, fields=["basic"], amounts="fen")
     assert report.fields == {"basic": "basic"}
     assert sorted(report.differences.column("row").to_pylist()) == [5, 17, 42, 99, H1B, H2]
     assert report.differences.column("field").unique().to_pylist() == ["basic"]
     with pytest.raises(MedcalcError, match="both give what was paid as 'basic'"):
-        reconcile(table.append_column("hifp_pay", table.column("basic")), POLICY)
+        reconcile(table.append_column("hifp_pay", table.column("basic")), POLICY, amounts="fen")
     with pytest.raises(MedcalcError, match="no column for 'backstop_pay'"):
-        reconcile(table, POLICY, fields=["backstop_pay"])
+        reconcile(table, POLICY, fields=["backstop_pay"], amounts="fen")
     with pytest.raises(MedcalcError, match="no paid column to compare"):
-        reconcile(claims(), POLICY)
+        reconcile(claims(), POLICY, amounts="fen")
 
 
 def test_json_and_csv(report, settled, tmp_path):

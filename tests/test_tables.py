@@ -37,7 +37,7 @@ def quote(claim_id: str, person: str, day: str, level: str, total: str, self_fun
 
 
 def test_results_match_the_single_claim_api_and_keep_input_order():
-    scored = settle_table(claims(), "jiujiang-residents")
+    scored = settle_table(claims(), "jiujiang-residents", amounts="fen")
     first, claim_a = quote("a", "p1", "2020-06-01", "level2", "20000", "1500")
     second, _ = quote("b", "p2", "2020-06-02", "level3", "10000")
     third, _ = quote("c", "p1", "2020-07-01", "level2", "5000", history=[claim_a])
@@ -51,7 +51,7 @@ def test_results_match_the_single_claim_api_and_keep_input_order():
 
 
 def test_amounts_as_decimal_yuan_text_or_integer_yuan_give_the_same_fen():
-    fen = settle_table(claims(), "jiujiang-residents").results
+    fen = settle_table(claims(), "jiujiang-residents", amounts="fen").results
     decimal = claims(total=pa.array([Decimal("20000.00"), Decimal("10000"), Decimal("5000.00")], pa.decimal128(12, 2)),
                      self_funded=pa.array([Decimal("1500.00"), Decimal(0), Decimal(0)], pa.decimal128(12, 2)))
     text = claims(total=["2万", "10000元", "5,000.00"], self_funded=["1500", None, ""])
@@ -63,7 +63,7 @@ def test_amounts_as_decimal_yuan_text_or_integer_yuan_give_the_same_fen():
 def test_bad_values_are_rejected_by_row_with_the_reason_and_never_dropped():
     table = claims(total=["20000", "abc", "5000.001"], level=["level2", "nowhere", "level2"],
                    settled_on=["2020-06-01", "2020-06-02", "2020年7月1日"])
-    scored = settle_table(table, "jiujiang-residents")
+    scored = settle_table(table, "jiujiang-residents", amounts="fen")
     assert scored.results.column("row").to_pylist() == [0]
     assert scored.rejects.column("row").to_pylist() == [1, 2]
     reasons = dict(zip(scored.rejects.column("row").to_pylist(), scored.rejects.column("reason").to_pylist()))
@@ -73,14 +73,14 @@ def test_bad_values_are_rejected_by_row_with_the_reason_and_never_dropped():
 
 def test_person_ids_of_any_kind_group_claims_and_a_missing_one_is_refused():
     # integer ids close-packed or far apart, text ids; a null or empty id is refused, not merged
-    base = settle_table(claims(), "jiujiang-residents", chunk_rows=1, threads=2).results
+    base = settle_table(claims(), "jiujiang-residents", chunk_rows=1, threads=2, amounts="fen").results
     for ids in ([7, 8, 7], [10**15, 3, 10**15], ["x", "y", "x"]):
-        got = settle_table(claims(person_id=ids), "jiujiang-residents", chunk_rows=1, threads=2).results
+        got = settle_table(claims(person_id=ids), "jiujiang-residents", chunk_rows=1, threads=2, amounts="fen").results
         assert got.column("basic").equals(base.column("basic"))
         assert got.column("person_id").to_pylist() == ids  # given back as given
-        assert settle_table(claims(person_id=ids), "jiujiang-residents", chunk_rows=1).persons == 2
+        assert settle_table(claims(person_id=ids), "jiujiang-residents", chunk_rows=1, amounts="fen").persons == 2
     for missing in (pa.array([None, 2, None], pa.int64()), ["", "p2", None]):
-        scored = settle_table(claims(person_id=missing), "jiujiang-residents", chunk_rows=1)
+        scored = settle_table(claims(person_id=missing), "jiujiang-residents", chunk_rows=1, amounts="fen")
         assert scored.results.column("row").to_pylist() == [1]
         assert scored.persons == 1  # only the settled rows' people
         assert scored.rejects.to_pydict() == {"row": [0, 2], "claim_id": ["a", "c"], "field": ["person_id"] * 2,
@@ -89,34 +89,34 @@ def test_person_ids_of_any_kind_group_claims_and_a_missing_one_is_refused():
 
 def test_float_amounts_and_unknown_columns_are_refused_with_a_clear_error():
     with pytest.raises(MedcalcError, match="floating-point"):
-        settle_table(claims(total=pa.array([1.0, 2.0, 3.0])), "jiujiang-residents")
+        settle_table(claims(total=pa.array([1.0, 2.0, 3.0])), "jiujiang-residents", amounts="fen")
     with pytest.raises(MedcalcError, match="column 'self_fundd' is not a claim field"):
         settle_table(claims().rename_columns(["claim_id", "person_id", "settled_on", "level", "total", "self_fundd"]),
-                     "jiujiang-residents")
+                     "jiujiang-residents", amounts="fen")
 
 
 def test_pandas_and_polars_frames_score_like_arrow():
     pandas = pytest.importorskip("pandas")
     polars = pytest.importorskip("polars")
-    expected = settle_table(claims(), "jiujiang-residents").results
+    expected = settle_table(claims(), "jiujiang-residents", amounts="fen").results
     frame = claims().to_pandas()
     assert isinstance(frame, pandas.DataFrame)
-    assert settle_table(frame, "jiujiang-residents").results.column("basic").equals(expected.column("basic"))
-    assert settle_table(polars.from_arrow(claims()), "jiujiang-residents").results.column("basic").equals(expected.column("basic"))
+    assert settle_table(frame, "jiujiang-residents", amounts="fen").results.column("basic").equals(expected.column("basic"))
+    assert settle_table(polars.from_arrow(claims()), "jiujiang-residents", amounts="fen").results.column("basic").equals(expected.column("basic"))
 
 
 def test_each_row_is_settled_on_its_policy_or_its_region_in_force_on_its_day():
-    by_id = settle_table(claims(policy=["jiujiang-residents", "jiujiang-residents", "no-such-policy"]))
+    by_id = settle_table(claims(policy=["jiujiang-residents", "jiujiang-residents", "no-such-policy"]), amounts="fen")
     assert by_id.results.column("row").to_pylist() == [0, 1]
     assert by_id.rejects.column("field").to_pylist() == ["policy"]
-    by_region = settle_table(claims(region=["九江", "九江", "九江"], scheme=["residents"] * 3))
-    assert by_region.results.column("basic").equals(settle_table(claims(), "jiujiang-residents").results.column("basic"))
+    by_region = settle_table(claims(region=["九江", "九江", "九江"], scheme=["residents"] * 3), amounts="fen")
+    assert by_region.results.column("basic").equals(settle_table(claims(), "jiujiang-residents", amounts="fen").results.column("basic"))
     with pytest.raises(MedcalcError, match="no policy given"):
-        settle_table(claims())
+        settle_table(claims(), amounts="fen")
 
 
 def test_traced_rows_carry_the_explanation_of_the_single_claim_api():
-    scored = settle_table(claims(), "jiujiang-residents", trace=[2])
+    scored = settle_table(claims(), "jiujiang-residents", trace=[2], amounts="fen")
     _, claim_a = quote("a", "p1", "2020-06-01", "level2", "20000", "1500")
     claim_c = medcalc.Claim(person_id="p1", claim_id="c", settled_on="2020-07-01", level="level2", total="5000")
     expected = medcalc.settle("jiujiang-residents", claim_c, history=[claim_a])
@@ -126,11 +126,11 @@ def test_traced_rows_carry_the_explanation_of_the_single_claim_api():
 
 def test_streamed_batches_equal_one_piece_and_unsorted_input_is_refused():
     table = claims().sort_by("person_id")
-    one = settle_table(table, "jiujiang-residents")
-    parts = list(settle_batches(table.to_batches(max_chunksize=1), "jiujiang-residents"))
+    one = settle_table(table, "jiujiang-residents", amounts="fen")
+    parts = list(settle_batches(table.to_batches(max_chunksize=1), "jiujiang-residents", amounts="fen"))
     assert pa.concat_tables([p.results for p in parts]).equals(one.results)
     with pytest.raises(UnsortedInput, match="row 2: person 'p1' comes after 'p2'"):
-        list(settle_batches(claims().to_batches(max_chunksize=1), "jiujiang-residents"))
+        list(settle_batches(claims().to_batches(max_chunksize=1), "jiujiang-residents", amounts="fen"))
 
 
 def run(capsys, *argv):

@@ -133,10 +133,10 @@ def test_batch_dictionary_columns_take_the_words():
                          **{name: pa.array(values).dictionary_encode() for name, values in (
                              ("level", level), ("place", place), ("referral", referral), ("category", category))}})
     words = settle_table(table(["三级", "二级", "二级医院", "市内一级医疗机构"], ["市内", "跨省", "省内异地", "本地"],
-                               ["无", "转诊", "未转诊", "无"], ["低保", "普通", "特困", "监测对象"]), "jiujiang-residents")
+                               ["无", "转诊", "未转诊", "无"], ["低保", "普通", "特困", "监测对象"]), "jiujiang-residents", amounts="fen")
     codes = settle_table(table(["level3", "level2", "level2", "level1"], ["local", "out_of_province", "in_province", "local"],
                                ["none", "referred", "not_referred", "none"], ["dibao", "ordinary", "tekun", "monitored"]),
-                         "jiujiang-residents")
+                         "jiujiang-residents", amounts="fen")
     assert words.rejects.num_rows == 0
     assert words.results.column("funds").to_pylist() == codes.results.column("funds").to_pylist()
     assert words.results.column("funds").to_pylist()[:3] == [2874000, 2395000, 1908000]
@@ -145,7 +145,7 @@ def test_batch_dictionary_columns_take_the_words():
 def test_a_batch_word_outside_the_vocabulary_is_rejected_not_guessed():
     t = pa.table({"person_id": ["a", "b"], "settled_on": ["2019-08-01"] * 2, "total": ["2000"] * 2,
                   "level": pa.array(["三级", "level3_city"]).dictionary_encode()})
-    scored = settle_table(t, "anhui-2019")  # 三级 is two levels of anhui-2019
+    scored = settle_table(t, "anhui-2019", amounts="fen")  # 三级 is two levels of anhui-2019
     assert scored.rejects.column("row").to_pylist() == [0]
     assert scored.rejects.column("field").to_pylist() == ["level"]
 

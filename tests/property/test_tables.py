@@ -78,7 +78,7 @@ def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, b
     table = as_table(batch)
 
     # people sliced into parts of about `chunk` rows, settled one after another or in threads
-    scored = settle_table(table, policy, chunk_rows=chunk, threads=threads)
+    scored = settle_table(table, policy, chunk_rows=chunk, threads=threads, amounts="fen")
     assert scored.rows == len(batch)
     got, rejects = table_results(scored)
     assert rejects == expected_rejects
@@ -86,7 +86,7 @@ def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, b
 
     # streamed in record batches of `chunk` rows after sorting by person: the same rows, the same fen
     order = sorted(range(len(batch)), key=lambda i: batch[i].person_id)
-    parts = list(settle_batches(table.take(pa.array(order)).to_batches(max_chunksize=chunk), policy))
+    parts = list(settle_batches(table.take(pa.array(order)).to_batches(max_chunksize=chunk), policy, amounts="fen"))
     streamed, streamed_rejects = {}, set()
     for part in parts:
         g, r = table_results(part)
@@ -104,7 +104,7 @@ def test_a_file_of_several_policies_settles_each_row_on_its_own(batch, seed):
     for c, pid in zip(batch, ids):
         object.__setattr__(c, "person_id", f"{pid}:{c.person_id}")
     table = as_table(batch).append_column("policy", pa.array(ids.tolist()))
-    scored = settle_table(table)
+    scored = settle_table(table, amounts="fen")
     got, rejects = table_results(scored)
     assert scored.rows == len(batch)
     for pid in set(ids.tolist()):
