@@ -151,7 +151,7 @@ def test_score_streams_a_sorted_parquet_file_and_refuses_an_unsorted_one(capsys,
     assert pq.read_table(tmp_path / "out.parquet").equals(pq.read_table(tmp_path / "one.parquet"))
 
     unsorted = tmp_path / "unsorted.parquet"
-    pq.write_table(claims(total=["20000", "10000", "5000"]), unsorted)
+    pq.write_table(claims(total=["20000", "10000", "5000"], self_funded=["0", "0", "0"]), unsorted)
     code, _, err = run(capsys, "score", str(unsorted), "--policy", "jiujiang-residents", "--stream", "--batch-rows", "1",
                        "-o", str(tmp_path / "bad.csv"))
     assert code == 2 and "must be sorted by person id" in err
