@@ -402,6 +402,15 @@ def settle_arrays(
     return BatchColumns(outcome.settled, _SettledColumns(outcome, threads), outcome)
 
 
+def picked(rows: np.ndarray, column: np.ndarray, engine: str) -> np.ndarray:
+    """column[rows] as int64; compiled, picked and widened in one pass."""
+    if engine != "compiled":
+        return column[rows].astype(np.int64, copy=False)
+    out = np.empty(len(rows), np.int64)
+    kernel_functions("compiled", row_moves)["gather"](rows, column, out)
+    return out
+
+
 class _SettledColumns(Mapping):
     """RESULT_COLUMNS of the settled rows (int64 fen), each gathered when first asked for."""
 
@@ -429,13 +438,8 @@ class _SettledColumns(Mapping):
                 values = sum(self[k] for k in ("basic", "critical", "assistance", "backstop"))
             elif name == "patient":
                 values = self["total"] - self["funds"]
-            elif name in ("total", "in_scope"):  # the settled rows' values, widened to int64
-                outcome = self._outcome
-                if outcome.engine == "compiled":  # (in one pass)
-                    values = np.empty(len(outcome.settled), np.int64)
-                    kernel_functions("compiled", row_moves)["gather"](outcome.settled, outcome.columns[name], values)
-                else:
-                    values = outcome.columns[name][outcome.settled]
+            elif name in ("total", "in_scope"):
+                values = picked(self._outcome.settled, self._outcome.columns[name], self._outcome.engine)
             else:
                 with self._lock:  # every payment at once (threads may ask for several)
                     if name not in self._done:

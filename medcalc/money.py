@@ -50,8 +50,7 @@ class Fen(int):
     @overload
     def __add__(self, other: int) -> int: ...
     def __add__(self, other: int) -> int:
-        result = int.__add__(self, other)
-        return Fen(result) if result is not NotImplemented and _is_fen(other) else result
+        return _kept(int.__add__(self, other), other)
 
     __radd__ = __add__
 
@@ -60,16 +59,14 @@ class Fen(int):
     @overload
     def __sub__(self, other: int) -> int: ...
     def __sub__(self, other: int) -> int:
-        result = int.__sub__(self, other)
-        return Fen(result) if result is not NotImplemented and _is_fen(other) else result
+        return _kept(int.__sub__(self, other), other)
 
     @overload
     def __rsub__(self, other: Fen | Literal[0]) -> Fen: ...
     @overload
     def __rsub__(self, other: int) -> int: ...
     def __rsub__(self, other: int) -> int:
-        result = int.__rsub__(self, other)
-        return Fen(result) if result is not NotImplemented and _is_fen(other) else result
+        return _kept(int.__rsub__(self, other), other)
 
     @property
     def yuan(self) -> Decimal:
@@ -83,8 +80,11 @@ class Fen(int):
         return format_yuan(self)
 
 
-def _is_fen(value: object) -> bool:
-    return isinstance(value, Fen) or (type(value) is int and value == 0)
+def _kept(result, other: object):
+    """An int operation's result on a Fen and ``other``: a Fen when ``other`` is one too (or 0)."""
+    if result is NotImplemented or not (isinstance(other, Fen) or (type(other) is int and other == 0)):
+        return result
+    return Fen(result)
 
 
 class Ratio(int):

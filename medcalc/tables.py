@@ -490,24 +490,14 @@ class _Collector:
         self.policy_code = None
         results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
         del codes
-        gather = None
-        if self.engine == "compiled":  # picked and widened to int64 in one pass
-            from .engine import rows as row_moves
-            from .engine.compiled import kernel_functions
-
-            gather = kernel_functions(self.engine, row_moves)["gather"]
+        from .batch import picked
 
         def taken(values: np.ndarray | None) -> np.ndarray:
             if values is None:
                 return np.zeros(len(rows), np.int64)
             if self.by_settled or every:  # the settled rows' values already, int64
                 return values
-            out = np.empty(len(rows), np.int64)
-            if gather is not None:
-                gather(rows, values, out)
-            else:
-                out[:] = values[rows]
-            return out
+            return picked(rows, values, self.engine)
 
         columns: dict[str, np.ndarray] = {}
         for wave in _waves(_STORED, self.threads):  # a few columns at a time, each kept array freed after
