@@ -352,7 +352,8 @@ class Claim:
         """政策范围内费用: given directly, or total − 全自费 − 超限价 − 乙类先行自付."""
         if self.in_scope is not None:
             return self.in_scope
-        return Fen(self.total - self.self_funded - self.over_limit - self.pre_self_pay)
+        # (int arithmetic, then one Fen: Fen's own operators check their operands each time)
+        return Fen(int.__sub__(int.__sub__(int.__sub__(self.total, self.self_funded), self.over_limit), self.pre_self_pay))
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> "Claim":

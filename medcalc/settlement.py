@@ -162,16 +162,25 @@ class Batch:
         return {name: Fen(sum(getattr(s, name) for s in self.settlements)) for name in names}
 
 
+#: The results and input columns a Settlement is made of (without its explanation).
+_PAYMENTS = ("deductible", "basic", "critical", "assistance", "backstop")
+_AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope")
+
+
 def build_settlements(outcome: "Outcome", explain: bool = True, rows: Any = None) -> list[Settlement]:
     """Settlement objects for every settled row (or just the settled ``rows`` given), in input order."""
     import numpy as np  # (loaded with the engine already; not at import)
 
-    from .explain import steps_for  # rendering of steps is only needed when explaining
-
     wanted = outcome.settled if rows is None else np.asarray(rows, np.int64)
     rows = wanted.tolist()
-    results = {k: v[wanted].tolist() for k, v in outcome.results.items()}
-    columns = {k: v[wanted].tolist() for k, v in outcome.columns.items()}
+    if explain:  # the steps read every column; a settlement alone, only its own
+        from .explain import steps_for  # rendering of steps is only needed when explaining
+
+        results = {k: v[wanted].tolist() for k, v in outcome.results.items()}
+        columns = {k: v[wanted].tolist() for k, v in outcome.columns.items()}
+    else:
+        results = {k: outcome.results[k][wanted].tolist() for k in _PAYMENTS}
+        columns = {k: outcome.columns[k][wanted].tolist() for k in _AMOUNTS}
     out = []
     for j, i in enumerate(rows):
         r = {k: v[j] for k, v in results.items()}

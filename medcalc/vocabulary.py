@@ -222,7 +222,7 @@ def level_words(policy: Policy) -> tuple[dict[str, str], dict[str, tuple[str, ..
 def resolve_level(policy: Policy, word: str) -> str:
     """The level code a claim's ``level`` names in this policy; ClaimError with the closest levels if none."""
     table, ambiguous = level_words(policy)
-    code = table.get(fold(word))
+    code = table.get(word) or table.get(fold(word))  # (a word already folded, as codes are, skips folding)
     if code is not None:
         return code
     labels = {**policy.institutions, **policy.levels}
@@ -244,7 +244,8 @@ def service_words(policy: Policy, services: list[str]) -> dict[str, str]:
 
 def resolve_service(policy: Policy, services: list[str], word: str) -> str | None:
     """The service code ``word`` names in this policy, or None (the caller says what it has)."""
-    return service_words(policy, services).get(fold(word))
+    table = service_words(policy, services)
+    return table.get(word) or table.get(fold(word))
 
 
 def service_hint(policy: Policy, services: list[str], word: str) -> str:

@@ -62,6 +62,7 @@ class Vocabulary(list):
     def __init__(self, levels: Sequence[str], services: Sequence[str] = (), diseases: Sequence[str] = (),
                  assistance_groups: Sequence[str] = ()) -> None:
         super().__init__(levels)
+        self.index_of = {code: i for i, code in enumerate(self)}
         self.services = list(services)
         self.diseases = list(diseases)
         self.assistance_groups = list(assistance_groups)
@@ -69,6 +70,8 @@ class Vocabulary(list):
         self._disease_bits = {fold(n): 1 << i for i, n in enumerate(self.diseases)}
 
     def disease_mask(self, names: Sequence[str]) -> int:
+        if not names:
+            return 0
         bits = self._disease_bits
         return functools.reduce(operator.or_, (bits.get(fold(n), 0) for n in names), 0)
 

@@ -165,7 +165,8 @@ def _vocabulary(policy: Policy) -> Vocabulary:
 def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     """Claim objects as columns; a claim of another scheme or an unknown level is rejected here."""
     n = len(claims)
-    level_index = {code: i for i, code in enumerate(list(policy.levels) + list(policy.institutions))}
+    vocab = vocabulary(policy)
+    level_index = vocab.index_of  # (levels, then outpatient institutions)
     cols = dict(zip(COLUMNS, np.zeros((len(COLUMNS), n), np.int64)))  # (one allocation: a claim is often alone)
     people: dict[str, int] = {}
     person = np.array([people.setdefault(c.person_id, len(people)) for c in claims], np.int64)
@@ -173,8 +174,6 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     rank = {cid: i for i, cid in enumerate(sorted({cid or "" for cid in ids}))}
     enc = Encoded(cols, person, list(people), np.array([rank[cid or ""] for cid in ids], np.int64), ids,
                   np.ones(n, bool), [])
-    known_levels = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
-    vocab = vocabulary(policy)
     cols["service"][:] = -1
     for i, c in enumerate(claims):
         if c.scheme is not None and c.scheme != policy.scheme:
@@ -200,6 +199,7 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
         cols["bed_fees"][i] = c.bed_fees
         cols["nursing_fees"][i] = c.nursing_fees
         if c.visit == "inpatient" and level in policy.institutions:
+            known_levels = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
             enc.reject([i], "level", f"{c.level!r} is an outpatient institution of policy {policy.id}; an admission needs "
                                      f"a hospital level: one of {known_levels}")
             continue
@@ -233,7 +233,8 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: n
     Rules are looked up once per distinct day, and rows mapped through a table of the days
     in their range (no sort).
     """
-    variant = np.full(len(enc.ok), -1, np.int32)
+    variant = np.empty(len(enc.ok), np.int32)
+    variant.fill(-1)  # (np.full's Python wrapper costs more than a single claim's whole lookup)
     variants: list[ResolvedPolicy] = []
     index: dict[int, int] = {}
     if not len(live):
@@ -377,7 +378,7 @@ class _StateKeys(Sequence):
 def _years(day: np.ndarray) -> np.ndarray:
     """The calendar year of each day (ordinals), through a table of the days in their range."""
     if len(day) <= 1:
-        return np.array([dt.date.fromordinal(int(d)).year for d in day], np.int32)
+        return np.array([dt.date.fromordinal(d).year for d in day.tolist()], np.int32)
     first, last = int(day.min()), int(day.max())
     table = np.array([dt.date.fromordinal(d).year for d in range(first, last + 1)], np.int32)
     return table[day - first]
@@ -388,8 +389,9 @@ _KEPT_PROFILE_SETS = 256
 
 
 def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[ResolvedPolicy], variant: np.ndarray,
-                        pcols: dict[str, np.ndarray]) -> tuple[dict, np.ndarray]:
-    """Each layer's build on the profiles' representative rows, and the profile table ``prof``.
+                        pcols: dict[str, np.ndarray]) -> tuple[dict, np.ndarray, dict]:
+    """Each layer's build on the profiles' representative rows, the profile table ``prof``, and
+    a dict for what callers derive from them (kept with them: the kernel's tables per engine).
 
     The builds read only the profile's codes and rule versions, so a set of profiles seen
     before (as every single claim of a known kind is) takes its parameters from the policy's
@@ -399,8 +401,9 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
            tuple(tuple(pcols[name].tolist()) for name in KEY_COLUMNS))  # (values, whatever their dtype)
     kept = policy._cache.get(key)
     if kept is not None:
-        return kept[1], kept[2]
+        return kept[1], kept[2], kept[3]
     builds = {name: layer.build(variants, variant, pcols, vocab) for name, layer in LAYERS.items()}
+    derived: dict = {}
     prof = np.zeros((len(variant), len(kernel.PROFILE_FIELDS)), np.int64)
     for j, name in enumerate(kernel.PROFILE_CODES):
         prof[:, j] = pcols[name]
@@ -412,14 +415,15 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
         if len(kept_sets) >= _KEPT_PROFILE_SETS:
             for old in kept_sets:
                 del policy._cache[old]
-        policy._cache[key] = (tuple(variants), builds, prof)  # holding the variants keeps their ids in the key theirs
-    return builds, prof
+        policy._cache[key] = (tuple(variants), builds, prof, derived)  # holding the variants keeps their ids in the key theirs
+    return builds, prof, derived
 
 
 def _person_years(person: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows in settlement order: where each person-year starts, and its key person * 10000 + year."""
     if len(person) <= 1:  # (no claim, or one: nothing to compare)
-        return np.zeros(len(person), np.int64), np.array([int(p) * 10000 + int(y) for p, y in zip(person, year)], np.int64)
+        return (np.zeros(len(person), np.int64),
+                np.array([p * 10000 + y for p, y in zip(person.tolist(), year.tolist())], np.int64))
     new = np.empty(len(person), bool)
     new[0] = True
     np.not_equal(person[1:], person[:-1], out=new[1:])
@@ -465,20 +469,22 @@ def run(
     variant, variants = _resolve_variants(policy, enc, vocab.services, live, engine, threads)
     live = _still_live(enc, live)
     profile, representative = profile_codes(cols, variant, live, engine, threads)
-    builds, prof = _profile_parameters(policy, vocab, variants, variant[representative],
-                                       {name: cols[name][representative] for name in KEY_COLUMNS})
+    builds, prof, derived = _profile_parameters(policy, vocab, variants, variant[representative],
+                                                {name: cols[name][representative] for name in KEY_COLUMNS})
     for build in builds.values():
         for rows, field, reason in build.problems:
             bad = np.zeros(len(representative), bool)
             bad[rows] = True
             enc.reject(live[bad[profile[live]]], field, reason)
     settled = _still_live(enc, live)
-    profile[~enc.ok] = -1
+    if len(settled) < n:
+        profile[~enc.ok] = -1
 
     # fees counted at half are off the bill before anything is paid (日间病床)
     bed, nursing = _PARAM_COLUMNS["outpatient"]["halve_bed"], _PARAM_COLUMNS["outpatient"]["halve_nursing"]
-    halving = prof[:, bed] | prof[:, nursing]
-    if halving.any() and len(settled):
+    if "halving" not in derived:
+        derived["halving"] = bool((prof[:, bed] | prof[:, nursing]).any())
+    if derived["halving"] and len(settled):
         p = profile[settled]
         reduction = np.zeros(n, np.int64)
         reduction[settled] = outpatient.fee_reduction(
@@ -509,18 +515,22 @@ def run(
     acc = np.zeros((2, traced, width), np.int64)
     chosen = choose_engine(engine, len(ordered))
     inputs = (profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])  # by input row: gathered per chunk
-    tables = (prof, np.ascontiguousarray(t_basic.schedules, np.int64), t_basic.edges, t_basic.rates,
-              t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges, t_critical.rates,
-              max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
+    native = chosen == "interpreted"
+    tables = derived.get(chosen)
+    if tables is None:
+        tables = (prof, np.ascontiguousarray(t_basic.schedules, np.int64), t_basic.edges, t_basic.rates,
+                  t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges,
+                  t_critical.rates, max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
+        if native:
+            # CPython runs the kernel on Python ints: indexing an object array returns the int
+            # itself, not a numpy scalar, whose arithmetic is several times slower (exact either way)
+            tables = tuple(t.astype(object) if isinstance(t, np.ndarray) else t for t in tables)
+        derived[chosen] = tables
 
     settle_rows = kernel_functions(chosen)["settle_rows"]
     moves = kernel_functions(chosen, row_moves)
     gather, scatter = moves["gather"], moves["scatter"]
-    native = chosen == "interpreted"
     if native:
-        # CPython runs the kernel on Python ints: indexing an object array returns the int
-        # itself, not a numpy scalar, whose arithmetic is several times slower (exact either way)
-        tables = tuple(t.astype(object) if isinstance(t, np.ndarray) else t for t in tables)
         init = init.astype(object)
 
     def settle_chunk(chunk: tuple[int, int, int]) -> None:
@@ -529,16 +539,16 @@ def run(
         start, stop, first_group = chunk
         rows = ordered[start:stop]
         person, year = person_at[start:stop], year_at[start:stop]
-        if native:  # (numpy's own gathers: these rows are few)
-            gathered = np.array([column[rows] for column in inputs], np.int64).astype(object)
-            person, year = person.astype(object), year.astype(object)
+        if native:  # Python lists of Python ints: what CPython indexes fastest (rows are few)
+            gathered = [column[rows].tolist() for column in inputs]
+            person, year, state = person.tolist(), year.tolist(), [0] * width
         else:
             gathered = np.empty((len(inputs), stop - start), np.int64)
             for column, target in zip(inputs, gathered):
                 gather(rows, column, target)
+            state = np.zeros(width, np.int64)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
-        settle_rows(person, year, *gathered, *tables, first_group, init, final,
-                    np.zeros(width, object if native else np.int64), out, trace, tr, tb, acc)
+        settle_rows(person, year, *gathered, *tables, first_group, init, final, state, out, trace, tr, tb, acc)
         if native:
             res[rows] = out.T
         else:
@@ -587,7 +597,7 @@ def _still_live(enc: Encoded, live: np.ndarray | None = None) -> np.ndarray:
     if live is not None and enc._counted == len(enc.reject_groups):
         return live
     enc._counted = len(enc.reject_groups)
-    return np.flatnonzero(enc.ok)
+    return enc.ok.nonzero()[0]
 
 
 def _ordered(enc: Encoded, settled: np.ndarray, engine: str, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -643,7 +653,15 @@ def _state_width(vocab: Vocabulary) -> int:
 
 
 def _keyed_slices(vocab: Vocabulary) -> dict[str, slice]:
-    """Where each keyed accumulator (per service, per assistance cap group) lies in a state vector."""
+    """Where each keyed accumulator (per service, per assistance cap group) lies in a state vector
+    (worked out once per vocabulary: every run asks)."""
+    kept = vocab.__dict__.get("_keyed_slices")
+    if kept is None:
+        kept = vocab.__dict__["_keyed_slices"] = _slices_of(vocab)
+    return kept
+
+
+def _slices_of(vocab: Vocabulary) -> dict[str, slice]:
     services, groups = max(1, len(vocab.services)), max(1, len(vocab.assistance_groups))
     start = kernel.S_KEYED
     out = {}

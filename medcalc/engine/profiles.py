@@ -33,7 +33,8 @@ def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.nda
     the key (disease masks) is first numbered densely.
     """
     n = len(variant)
-    profile = np.full(n, -1, np.int32)
+    profile = np.empty(n, np.int32)
+    profile.fill(-1)
     if not len(live):
         return profile, np.zeros(0, np.int64)
     if len(live) == 1:  # one claim (the single-claim API): one profile
