@@ -10,13 +10,15 @@ from .claims import Claim
 from .engine.accumulators import Accumulators
 from .errors import ClaimError, MedcalcError, PolicyError, PolicyNotFound
 from .money import Fen, Ratio, format_yuan, parse_amount, parse_ratio
-from .policy import Policy, find_policy, list_policies, load_policy
+from .policy import Policy
 from .settlement import Batch, Reject, Settlement, Step
 
 __version__ = "0.1.0"
 
-#: Batch entry points, imported on first use so ``import medcalc`` stays light (no numpy, no Arrow).
-_LAZY = {"settle_table": "tables", "ScoredTable": "tables", "settle_batches": "stream", "settle_arrays": "batch",
+#: Imported on first use so ``import medcalc`` stays light: the batch entry points (numpy, Arrow)
+#: and the policy registry (the loader, TOML, pathlib).
+_LAZY = {"find_policy": "policy.registry", "list_policies": "policy.registry", "load_policy": "policy.registry",
+         "settle_table": "tables", "ScoredTable": "tables", "settle_batches": "stream", "settle_arrays": "batch",
          "fund_impact": "impact", "Impact": "impact", "synthetic_claims": "synthetic"}
 
 

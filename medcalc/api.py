@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Iterable, Sequence
 
 from .claims import Claim
 from .engine.accumulators import Accumulators
 from .errors import ClaimError
 from .policy.model import Policy
-from .policy.registry import load_policy
 from .settlement import Batch, Settlement, build_settlements
 
 __all__ = ["settle", "settle_sequence", "settle_many"]
 
-PolicyLike = Policy | str | Path
+PolicyLike = Policy | str | os.PathLike  # a loaded policy, its id, or a policy file's path
 
 
 def _policy(policy: PolicyLike) -> Policy:
-    return policy if isinstance(policy, Policy) else load_policy(policy)
+    if isinstance(policy, Policy):
+        return policy
+    from .policy.registry import load_policy  # (the registry loads on first use, not at import)
+
+    return load_policy(policy)
 
 
 def settle_many(

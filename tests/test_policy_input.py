@@ -219,6 +219,29 @@ def test_a_broken_neighbour_is_skipped_with_a_warning_naming_it(folder):
     assert skipped == [f"skipped {folder / 'broken.toml'}", f"skipped {folder / 'deep.toml'}"]
 
 
+def test_the_scan_by_id_reads_headers_and_parses_only_what_is_not_plain(folder):
+    from medcalc.policy.files import read_header
+    from medcalc.policy.registry import _ids_under
+
+    plain = _write(folder, "plain.toml", _policy(pid="t-plain"))
+    assert read_header(plain, "plain.toml") == {"policy": {"id": "t-plain"}}
+    # an id written another way (a literal string) is parsed from the header table alone
+    literal = _write(folder, "literal.toml", _policy(pid="t-literal").replace('"t-literal"', "'t-literal'"))
+    assert read_header(literal, "literal.toml")["policy"]["id"] == "t-literal"
+    # a table header quoted inside a multi-line string before [policy]: the cut fails, the whole file is read
+    tricky = _write(folder, "tricky.toml", 'note = """\n[policy]\nid = "wrong"\n"""\n' + _policy(pid="t-tricky"))
+    assert read_header(tricky, "tricky.toml")["policy"]["id"] == "t-tricky"
+    # a line like an id inside a multi-line string of the table itself is not taken for it
+    noted = _write(folder, "noted.toml", _policy(pid="t-noted").replace(
+        '"t-noted"', "'t-noted'\nnote = \"\"\"\nid = \"wrong\"\n\"\"\""))
+    assert read_header(noted, "noted.toml")["policy"]["id"] == "t-noted"
+    # a file whose header is fine but whose body is not is found by id, and loading it says what is wrong
+    _write(folder, "body.toml", _policy(pid="t-body") + "\n[[[not toml\n")
+    assert {"t-plain", "t-literal", "t-tricky", "t-noted", "t-body"} <= {i for i, _, _ in _ids_under(folder.resolve())}
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        medcalc.load_policy("t-body", search=[folder])
+
+
 def test_the_scan_by_id_stays_inside_the_policy_root_and_its_depth(folder):
     from medcalc.policy.registry import SCAN_DEPTH, _ids_under
 

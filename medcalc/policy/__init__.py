@@ -1,4 +1,8 @@
-"""Policies as data: the model, the strict loader and the registry of shipped policies."""
+"""Policies as data: the model, the strict loader and the registry of shipped policies.
+
+The registry (and with it the loader, TOML and pathlib) is imported on first use of its
+names, so that importing the model, as every claim does, stays light.
+"""
 
 from .model import (
     CATEGORIES,
@@ -11,7 +15,18 @@ from .model import (
     RuleVersion,
     Source,
 )
-from .registry import find_policy, list_policies, load_policy, shipped_root
+
+#: The registry's names, imported from it when first asked for.
+_REGISTRY = ("find_policy", "list_policies", "load_policy", "shipped_root")
+
+
+def __getattr__(name: str):
+    if name in _REGISTRY:
+        from . import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CATEGORIES",

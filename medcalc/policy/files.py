@@ -14,13 +14,14 @@ A policy is data from wherever the user keeps it, so every read is confined and 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import NOTHING, PolicyError
 
-__all__ = ["read_toml", "read_text", "confined", "is_inside", "walk_toml", "MAX_FILE_BYTES"]
+__all__ = ["read_toml", "read_header", "read_text", "confined", "is_inside", "walk_toml", "MAX_FILE_BYTES"]
 
 #: The largest policy or source file read (64 MB): far above any real one (the largest shipped
 #: file is a few kB), small enough that a mistaken path cannot exhaust memory.
@@ -94,6 +95,39 @@ def read_toml(path: Path, shown: str) -> dict:
         raise PolicyError(shown, "", NOTHING, "valid TOML nested at most a few hundred levels deep") from None
     except ValueError as exc:  # an integer of thousands of digits (int() refuses to convert it)
         raise PolicyError(shown, "", NOTHING, f"valid TOML ({exc})") from None
+
+
+#: A file's ``[policy]`` or ``[reform]`` table header, and the next table header after it.
+_HEADER = re.compile(r"^[ \t]*\[(policy|reform)\][ \t]*(?:#.*)?$", re.MULTILINE)
+_NEXT_TABLE = re.compile(r"^[ \t]*\[", re.MULTILINE)
+#: ``id = "..."`` as a plain basic string on a line of its own (anything else is parsed).
+_PLAIN_ID = re.compile(r'^[ \t]*id[ \t]*=[ \t]*"([^"\\\n]*)"[ \t]*(?:#.*)?$', re.MULTILINE)
+
+
+def read_header(path: Path, shown: str) -> dict:
+    """Enough of a policy or reform file to know its id: ``{"policy" | "reform": {"id": ...}}``
+    read straight from the table when it states ``id = "..."`` plainly on one line; else the
+    text up to that table's end, parsed, when it parses on its own; else the whole file
+    (``read_toml``). Finding a policy by id reads every file's header, and parsing whole
+    files was a sixth of the time a quote took."""
+    text = _decode(_read_bytes(path, shown, "", NOTHING), shown, "", NOTHING)
+    header = _HEADER.search(text)
+    if header is not None:
+        after = _NEXT_TABLE.search(text, header.end())
+        end = after.start() if after else len(text)
+        plain = _PLAIN_ID.findall(text, header.end(), end)
+        # the usual header needs no parser; a multi-line string up to there might hide lines
+        if len(plain) == 1 and '"""' not in text[:end] and "'''" not in text[:end]:
+            return {header.group(1): {"id": plain[0]}}
+        try:  # (a cut inside a multi-line string fails to parse: then the whole file is read)
+            data = tomllib.loads(text[:end])
+        except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+            pass
+        else:
+            meta = data.get("policy") or data.get("reform")
+            if isinstance(meta, dict) and isinstance(meta.get("id"), str):
+                return data
+    return read_toml(path, shown)
 
 
 def read_text(path: Path, shown: str, key: str, found: object) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import PolicyError, PolicyNotFound
-from .files import is_inside, read_toml, walk_toml
+from .files import is_inside, read_header, read_toml, walk_toml
 from .loader import load_file
 from .reform import is_reform, load_reform
 from .model import Policy
@@ -80,7 +80,7 @@ def _ids_under(root: Path) -> tuple[tuple[str, Path, bool], ...]:
                           stacklevel=2)
             continue
         try:
-            data = read_toml(resolved, str(path))
+            data = read_header(resolved, str(path))
         except PolicyError as exc:
             warnings.warn(f"skipped {exc}", PolicyWarning, stacklevel=2)
             continue
