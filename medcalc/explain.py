@@ -141,6 +141,11 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
             effects.append(f"deductible × {Ratio(modifier['deductible_fraction'])}")
         if modifier.get("ratio_points") is not None:
             effects.append(f"ratio {_points(modifier['ratio_points'])}")
+        if modifier.get("age_points") is not None:
+            by_age = modifier["age_points"]
+            years = max(c["age"] - by_age.from_age, 0)
+            effects.append(f"ratio {_points(by_age.points(c['age']))} (age {c['age']}: {years} years above {by_age.from_age}"
+                           f" × {_points(by_age.per_year)}, at most {_points(by_age.at_most)})")
         steps.append(Step("modifier", "人群倾斜 person modifier", f"{modifier.key}: " + ", ".join(effects), **_cited(modifier)))
     cap = resolved.rule("inpatient.deductible_cap")
     detail = f"min(deductible {format_yuan(r['deductible_nominal'])}, in-scope {format_yuan(c['in_scope'])}"

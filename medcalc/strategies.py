@@ -39,7 +39,7 @@ from .engine.basic import REQUIRED_RULES
 from .engine.pipeline import vocabulary
 from .money import RATIO_ONE, AmountError, Fen, Ratio, parse_amount, parse_ratio
 from .policy import CATEGORIES, PLACES, Policy, load_policy
-from .policy.model import Condition
+from .policy.model import AgePoints, Condition
 
 __all__ = [
     "LEVELS",
@@ -222,7 +222,8 @@ def policy_texts(
     admission number, one for later admissions, a yearly deductible total; a ratio by level or
     cost segments (marginal or step, on the in-scope cost or above the deductible); an annual
     cap on funds or on cost; a place rule for care away (deductible, multiple or share; ratio or
-    points; floor); person modifiers for the poor and for minors. With ``outpatient``, any of
+    points; floor); person modifiers for the poor, for minors and, growing with age, for the
+    retired. With ``outpatient``, any of
     the ``SERVICES`` (levels, places, fixed payments or ratios, deductibles, halved fees, caps
     per year, disease and visit, exclusions on certification); and any of ``layers``:
     ``"critical"`` (大病 in either band convention, cap, place, tilt), ``"assistance"`` (医疗救助
@@ -256,7 +257,9 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
     poor = draw(st.booleans())
     poor_points = draw(st.integers(-20, 40)) if poor else 0
     minor = draw(st.booleans())
-    boost = max(poor_points, 0) * 100 + (500 if minor else 0)
+    elder = draw(st.booleans())  # points growing with the age of the retired
+    elder_most = draw(st.integers(1, 15)) if elder else 0
+    boost = max(poor_points, 0) * 100 + (500 if minor else 0) + elder_most * 100
     ratio = st.integers(0, RATIO_ONE if allow_warnings else RATIO_ONE - boost)
 
     def level_ratios() -> list[int]:
@@ -313,6 +316,11 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
                                                      f"deductible_fraction = {_pct(draw(any_ratio))}"))
     if minor:
         parts.append(rule("inpatient.modifier.minor", 'when = { age_under = 18 }\nratio_points = "+5"'))
+    if elder:
+        rounding = draw(st.sampled_from(("", 'round_to = "1", rounding = "half_up", ', 'round_to = "0.5", rounding = "down", ')))
+        parts.append(rule("inpatient.modifier.elder", f'when = {{ retired = true }}\nage_points = {{ from_age = '
+                                                      f'{draw(st.integers(0, 70))}, per_year = "+0.{draw(st.integers(1, 9))}", '
+                                                      f'{rounding}at_most = "+{elder_most}" }}'))
     if outpatient:
         for name in SERVICES:
             if draw(st.booleans()):
@@ -489,7 +497,11 @@ def _classes(policy: Policy | None) -> tuple[list[tuple[str, ...]], list[tuple[i
         key = tuple(category in c.categories for c in conditions if c.categories)
         signature.setdefault(key, []).append(category)
     categories = [tuple(members) for members in signature.values()]
-    bounds = sorted({min(max(b, 1), _MAX_AGE) for c in conditions for b in (c.age_under, c.age_at_least) if b is not None})
+    bounds = {b for c in conditions for b in (c.age_under, c.age_at_least) if b is not None}
+    if policy is not None:  # ratios growing with age start counting at an age: one more class from there
+        bounds |= {value.from_age for timeline in policy.timelines.values() for versions in timeline.layers
+                   for version in versions for value in version.params.values() if isinstance(value, AgePoints)}
+    bounds = sorted({min(max(b, 1), _MAX_AGE) for b in bounds})
     edges = [0, *bounds, _MAX_AGE + 1]
     ages: list[tuple[int, int] | None] = [None] + [(a, b - 1) for a, b in zip(edges, edges[1:]) if a < b]
     retired = [(False,), (True,)] if any(c.retired is not None for c in conditions) else [(False, True)]

@@ -7,7 +7,10 @@ policy files describe the mechanisms. The differential tests hold the engine to 
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
+
+import attrs
 
 from medcalc.claims import Claim
 from medcalc.policy.model import Condition, Policy
@@ -78,6 +81,17 @@ def overlap(lo, hi, a, b) -> int:
     return max(0, top - max(lo, a))
 
 
+def _age_points(rule, age: int) -> int:
+    """Points for an age, written out from the policy README: per_year for each year above
+    from_age, rounded to round_to (half up or down) when given, at most at_most."""
+    exact = Fraction(rule.per_year) * max(age - rule.from_age, 0)
+    if rule.round_to:
+        steps = exact / rule.round_to
+        steps = math.floor(steps + Fraction(1, 2)) if rule.rounding == "half_up" else math.floor(steps)
+        exact = steps * rule.round_to
+    return int(min(exact, rule.at_most))
+
+
 def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
     """Layer 1 for an admission; state is updated by the returned commit()."""
     deductible_rule = rules.rule("inpatient.deductible")
@@ -127,7 +141,12 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
         charged = min(charged, max(0, cap["yearly"] - person.deductible_paid))
 
     # ratio
+    if any(m.get("age_points") is not None for m in rules.named("inpatient.modifier")
+           if applies(attrs.evolve(m["when"], age_under=None, age_at_least=None), claim)) and claim.age is None:
+        return {"rejected": "age"}
+    modifiers = [m for m in modifiers if m.get("age_points") is None or claim.age is not None]
     points = sum(m["ratio_points"] or 0 for m in modifiers)
+    points += sum(_age_points(m["age_points"], claim.age) for m in modifiers if m.get("age_points") is not None)
     if place is not None and place.get("ratio_points") is not None:
         points += place["ratio_points"]
     if place is not None and place.get("ratio") is not None:

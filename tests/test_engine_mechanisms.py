@@ -68,6 +68,46 @@ def test_minor_modifier_by_age(tmp_path):
     assert (child.basic, adult.basic, unknown.basic) == (55000, 50000, 50000)
 
 
+AGE_POINTS = ('when = { retired = true }\n'
+              'age_points = { from_age = 50, per_year = "+0.3", at_most = "+6", round_to = "1", rounding = "down" }')
+
+
+def test_ratio_growing_with_age_rounded_and_capped(tmp_path):
+    # 70 % + 0.3 points per year of age above 50, rounded down to whole points, at most +6
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "70%"'),
+                    rule("inpatient.modifier.retired_age", AGE_POINTS))
+    ages = (45, 50, 53, 56, 60, 69, 70, 90)
+    got = run(p, *(admission(1, 1000, age=a, retired=True, person_id=f"r{a}") for a in ages),
+              admission(1, 1000, age=60, person_id="working"))
+    # points: 0, 0, 0.9 -> 0, 1.8 -> 1, 3, 5.7 -> 5, 6, 12 -> 6; the working 60-year-old has none
+    assert [s.basic for s in got] == [70000, 70000, 70000, 71000, 73000, 75000, 76000, 76000, 70000]
+
+
+def test_ratio_growing_with_age_half_up_and_exact(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    half_up = make_policy(tmp_path / "a", NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "70%"'), rule(
+        "inpatient.modifier.age", 'when = {}\nage_points = { from_age = 50, per_year = "+0.3", at_most = "+6", round_to = "1" }'))
+    exact = make_policy(tmp_path / "b", NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "70%"'), rule(
+        "inpatient.modifier.age", 'when = {}\nage_points = { from_age = 50, per_year = "+0.25", at_most = "+6" }'))
+    ages = (52, 55, 57)  # 0.6 -> 1, 1.5 -> 2, 2.1 -> 2 half up; 0.5, 1.25, 1.75 exact
+    assert [s.basic for s in run(half_up, *(admission(1, 10000, age=a, person_id=str(a)) for a in ages))] == [
+        710000, 720000, 720000]
+    assert [s.basic for s in run(exact, *(admission(1, 10000, age=a, person_id=str(a)) for a in ages))] == [
+        705000, 712500, 717500]
+
+
+def test_a_ratio_by_age_refuses_a_claim_without_an_age(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "70%"'),
+                    rule("inpatient.modifier.retired_age", AGE_POINTS))
+    batch = medcalc.settle_many(p, [admission(1, 1000, retired=True, person_id="r"), admission(1, 1000, person_id="w")])
+    assert [(r.row, r.field) for r in batch.rejects] == [(0, "age")]
+    assert "sets the ratio by age" in batch.rejects[0].reason
+    assert [s.basic for s in batch.settlements] == [70000]  # not retired: the rule does not apply, no age needed
+    explained = medcalc.settle(p, admission(1, 1000, age=60, retired=True))
+    step = next(s for s in explained.steps if s.mechanism == "modifier")
+    assert "age 60: 10 years above 50" in step.detail and "+3" in step.detail
+
+
 BANDS = 'basis = "in_scope"\nbands = [ { below = 6000, ratio = "65%" }, { ratio = "80%" } ]'
 
 

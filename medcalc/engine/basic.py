@@ -185,11 +185,22 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
     bits = np.zeros(len(rows), np.int64)
     for rule in resolved.named("inpatient.modifier"):
         hit = matches(rule["when"], sub, builder.levels)
+        if rule.get("age_points") is not None:
+            # a ratio that grows with age needs the age: a claim the rule would otherwise fit is refused without it
+            ageless = matches(attrs.evolve(rule["when"], age_under=None, age_at_least=None), sub, builder.levels) \
+                & (sub["age"] < 0)
+            if ageless.any():
+                problems.append((rows[ageless], "age", f"modifier {rule.key} sets the ratio by age; the claim states no age"))
+            hit &= sub["age"] >= 0
         if not hit.any():
             continue
         bits[hit] |= 1 << builder.modifiers(rule)
         if rule.get("ratio_points") is not None:
             p["points"][rows[hit]] += rule["ratio_points"]
+        if rule.get("age_points") is not None:  # (ages are few: one lookup per distinct age)
+            by_age = rule["age_points"].points
+            ages = sub["age"][hit]
+            p["points"][rows[hit]] += np.array([by_age(a) for a in ages.tolist()], np.int64)
         if rule.get("deductible_fraction") is not None:
             fraction_num[hit] *= rule["deductible_fraction"]
             fraction_den[hit] *= RATIO_ONE

@@ -103,6 +103,28 @@ class DeductibleShare:
 
 
 @attrs.frozen
+class AgePoints:
+    """Ratio points that grow with age: ``per_year`` for each whole year of age above ``from_age``,
+    at most ``at_most``, the sum rounded to a multiple of ``round_to`` (``rounding``) when given."""
+
+    from_age: int
+    per_year: int  # ratio units (points x 100), > 0
+    at_most: int  # ratio units
+    round_to: int | None = None  # ratio units
+    rounding: str = "half_up"  # or "down"
+
+    def points(self, age: int) -> int:
+        """The points at an age in whole years (exact integer ratio units)."""
+        exact = self.per_year * max(age - self.from_age, 0)
+        if self.round_to:
+            whole, part = divmod(exact, self.round_to)
+            if self.rounding == "half_up" and 2 * part >= self.round_to:
+                whole += 1
+            exact = whole * self.round_to
+        return min(exact, self.at_most)
+
+
+@attrs.frozen
 class Band:
     """One cost segment: up to ``upper`` (fen, None = unbounded) at a ratio per level."""
 

@@ -16,7 +16,7 @@ import attrs
 
 from ..errors import NOTHING
 from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
-from .model import CATEGORIES, PLACES, REFERRALS, Band, ByLevel, Condition, DeductibleShare
+from .model import CATEGORIES, PLACES, REFERRALS, AgePoints, Band, ByLevel, Condition, DeductibleShare
 
 __all__ = ["RuleSpec", "RULES", "LAYER_REQUIRED", "Invalid", "VERSION_FIELDS", "MAX_AMOUNT", "MAX_COUNT",
            "FIRST_DAY", "LAST_DAY"]
@@ -279,6 +279,24 @@ _SHARE = _table(
 )
 
 
+def _positive_points(value: object, ctx: ParseContext) -> int:
+    points = _points(value, ctx)
+    if points <= 0:
+        raise Invalid('points above 0 written as "+0.5"', value)
+    return points
+
+
+def _age_points(from_age, per_year, at_most, round_to, rounding) -> AgePoints:
+    return AgePoints(from_age, per_year, at_most, round_to, rounding or "half_up")
+
+
+_AGE_POINTS = _table(
+    {"from_age": (_age, True), "per_year": (_positive_points, True), "at_most": (_positive_points, True),
+     "round_to": (_positive_points, False), "rounding": (_choice("half_up", "down"), False)},
+    _age_points,
+)
+
+
 def _band(**kw: object) -> Band:
     return Band(kw["below"], kw["ratio"])  # type: ignore[arg-type]
 
@@ -363,8 +381,8 @@ def _check_place(params: dict) -> None:
 
 
 def _check_modifier(params: dict) -> None:
-    if params.get("ratio_points") is None and params.get("deductible_fraction") is None:
-        raise Invalid("at least one of ratio_points, deductible_fraction", _MISSING, "")
+    if all(params.get(e) is None for e in ("ratio_points", "age_points", "deductible_fraction")):
+        raise Invalid("at least one of ratio_points, age_points, deductible_fraction", _MISSING, "")
 
 
 RULES: dict[str, RuleSpec] = {
@@ -425,7 +443,8 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.modifier",
             "人群倾斜 person modifier",
-            {"when": (_CONDITION, True), "ratio_points": (_points, False), "deductible_fraction": (_ratio, False)},
+            {"when": (_CONDITION, True), "ratio_points": (_points, False), "age_points": (_AGE_POINTS, False),
+             "deductible_fraction": (_ratio, False)},
             named=True,
             check=_check_modifier,
         ),

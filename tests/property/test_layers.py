@@ -114,3 +114,33 @@ def test_the_years_critical_total_does_not_depend_on_how_costs_are_split(tmp_pat
         return sum(s.critical for s in medcalc.settle_many(policy, claims_, explain=False).settlements)
 
     assert year(amounts) == year(pieces)
+
+
+_AGE_RULES = st.fixed_dictionaries({
+    "from_age": st.integers(0, 90), "per_year": st.integers(1, 200), "at_most": st.integers(1, 3000),
+    "rounding": st.sampled_from(["", 'round_to = "1", rounding = "half_up", ', 'round_to = "0.5", rounding = "down", ']),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(age_rule=_AGE_RULES, ratio=st.integers(0, 10000), ages=st.lists(st.integers(0, 120), min_size=2, max_size=8),
+       total=st.integers(1, 10**8))
+def test_a_ratio_growing_with_age_never_pays_the_older_less_and_equals_the_reference(tmp_path_factory, age_rule, ratio,
+                                                                                   ages, total):
+    from tests.reference import settle_all
+
+    points = (f'age_points = {{ from_age = {age_rule["from_age"]}, per_year = "+{age_rule["per_year"] / 100}", '
+              f'{age_rule["rounding"]}at_most = "+{age_rule["at_most"] / 100}" }}')
+    policy = make_policy(tmp_path_factory.mktemp("age"), rule("inpatient.deductible", "amount = 0"),
+                         rule("inpatient.ratio", f'ratio = "{ratio / 100}%"'),
+                         rule("inpatient.modifier.elder", f"when = {{ retired = true }}\n{points}"))
+    ages = sorted(ages)
+    claims = [Claim(person_id=f"p{i}", settled_on="2021-03-01", level="level1", total=Fen(total), age=a, retired=True)
+              for i, a in enumerate(ages)]
+    batch = medcalc.settle_many(policy, claims, explain=False)
+    paid = [s.basic for s in batch.settlements]
+    assert paid == sorted(paid)  # older, same bill: never less
+    reference = settle_all(policy, claims)
+    assert paid == [r["basic"] for r in reference]
+    plain = medcalc.settle(policy, attrs.evolve(claims[0], retired=False), explain=False)
+    assert plain.basic <= paid[0]  # the tilt never pays less than no tilt
