@@ -282,23 +282,46 @@ def _read_data_file(name: str, encoding: str | None = None) -> object:
         raise MedcalcError(f"{name}: not valid JSON: {exc}") from None
 
 
-def _claim_from_args(args: argparse.Namespace) -> Claim:
+def _claim_from_args(args: argparse.Namespace) -> tuple[Claim, dict[str, str]]:
+    """The claim of the --claim file and the flags (a flag wins over the file's field, however the
+    file names it), and how each field was written: the file's key (setl_time, 结算日期) or the flag
+    (--total), so that an error names what the user wrote rather than medcalc's name for it."""
+    from .claims import FIELD_ALIASES
+
     fields: dict[str, object] = {}
+    spelled: dict[str, str] = {}
     if args.claim:
         data = _read_data_file(args.claim, args.encoding)
         if not isinstance(data, dict):
             raise MedcalcError(f"{args.claim}: a claim must be a JSON object or TOML table")
         fields.update(data)
+        spelled.update((FIELD_ALIASES.get(str(key), str(key)), str(key)) for key in data)
+
+    def given(name: str, value: object, flag: str) -> None:
+        for key in [k for k in fields if FIELD_ALIASES.get(str(k), str(k)) == name]:
+            del fields[key]
+        fields[name] = value
+        spelled[name] = flag
+
     for flag, name in _CLAIM_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
-            fields[name] = value
+            given(name, value, "--" + flag.replace("_", "-"))
     if args.retired:
-        fields["retired"] = True
-    if "settled_on" not in fields and args.on:
-        fields["settled_on"] = args.on
-    fields.setdefault("person_id", "person")
-    return Claim.from_mapping(fields)
+        given("retired", True, "--retired")
+    if "settled_on" not in spelled and args.on:
+        given("settled_on", args.on, "--on")
+    if "person_id" not in spelled:
+        fields["person_id"] = "person"
+    try:
+        return Claim.from_mapping(fields), spelled
+    except ClaimError as exc:
+        raise _as_spelled(exc, spelled) from None
+
+
+def _as_spelled(exc: ClaimError, spelled: dict[str, str]) -> ClaimError:
+    """The same error naming the field as the user wrote it (a flag, a claim file's key)."""
+    return ClaimError(spelled.get(exc.field, exc.field), exc.found, exc.reason, exc.row)
 
 
 def _history(args: argparse.Namespace, person: str) -> list[Claim]:
@@ -338,15 +361,19 @@ def _coverage(policy: Policy) -> list[list[str | None]]:
 def _quote(args: argparse.Namespace) -> int:
     if not args.policy and not args.region:
         raise MedcalcError("--policy or --region is required")
-    claim = _claim_from_args(args)
+    claim, spelled = _claim_from_args(args)
     policy = _choose_policy(args, claim.settled_on)
-    result = settle(policy, claim, history=_history(args, claim.person_id))
+    history = _history(args, claim.person_id)
+    try:
+        result = settle(policy, claim, history=history)
+    except ClaimError as exc:
+        raise _as_spelled(exc, spelled) from None
     if args.json:
         _print_json(result.to_dict())
         return EXIT_OK
     from .render import print_settlement
 
-    print_settlement(_console(args), result, explain=args.explain)
+    print_settlement(_console(args), result, explain=args.explain, policy=policy)
     return EXIT_OK
 
 

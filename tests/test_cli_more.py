@@ -171,7 +171,7 @@ def test_quote_reads_a_claim_from_stdin(capsys, monkeypatch):
      "claims.txt: cannot tell the format from the extension '.txt'; use .csv, .jsonl, .parquet or .xlsx, or give --format"),
     (["quote", "--policy", "jiujiang-residents", "--date", "2020-06-01", "--level", "level1", "--total", "100",
       "--category", "rich"],
-     "category: must be one of ordinary (普通), tekun (特困), dibao (低保), low_income (低收入), poverty (返贫致贫), "
+     "--category: must be one of ordinary (普通), tekun (特困), dibao (低保), low_income (低收入), poverty (返贫致贫), "
      "monitored (监测对象), illness_poverty (因病致困) (got 'rich')"),
     (["policy", "show", "luan-2021", "--on", "someday"], "--on: must be a date such as 2025-03-01 (got 'someday')"),
 ])
