@@ -24,7 +24,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["wrap", "fits", "stacked", "Cell"]
+__all__ = ["wrap", "fits", "stacked", "Cell", "Paragraph"]
 
 _NO_START = set("，。、；：？！）》」』”’,.;:?!)]}%…")  # never begins a line
 _NO_END = set("（《「『“‘([{")  # never ends one
@@ -94,9 +94,25 @@ def wrap(text: Text | str, width: int) -> list[Text]:
     return out
 
 
+class Paragraph:
+    """Text wrapped by ``wrap`` to the width it is drawn at (rich's own wrapping would split
+    Chinese text inside a number)."""
+
+    def __init__(self, text: Text | str) -> None:
+        self.text = Text(text) if isinstance(text, str) else text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        yield from wrap(self.text, options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max((cell_len(line) for line in self.text.plain.split("\n")), default=1)
+        return Measurement(min(widest, 20, options.max_width), min(widest, options.max_width))
+
+
 def fits(console: Console, options: ConsoleOptions, renderable) -> bool:
     """Whether ``renderable`` at its natural width (nothing wrapped) fits the width available."""
-    return Measurement.get(console, options, renderable).maximum <= options.max_width
+    natural = Measurement.get(console, options.update_width(1 << 16), renderable)  # get() clamps to the width
+    return natural.maximum <= options.max_width
 
 
 class Cell:
@@ -108,34 +124,40 @@ class Cell:
         self.text, self.number = text, number
 
 
-def stacked(title: str, labels: Sequence[str], records: Sequence[tuple[str, Sequence[Cell | str]]],
-            width: int, label_header: str = "", max_header: int = 24) -> list[Table]:
-    """Records side by side as columns (header: the record's name; one row per label), as many
-    per table as fit ``width`` cells, in order; the next ones in the next table, under the same
-    labels. A value is never wrapped: its column is as wide as its widest value, and a header
-    longer than that (up to ``max_header``) widens it, beyond that the header wraps."""
+def stacked(title: str | None, labels: Sequence[str], blocks: Sequence[Sequence[tuple[str, Sequence[Cell | str]]]],
+            width: int, label_header: str = "", max_header: int = 16) -> list[Table]:
+    """Records side by side as columns (header: the record's name; one row per label) under a
+    label column, as many per table as fit ``width`` cells, in order; the next ones in the next
+    table, under the same labels. ``blocks``: records that belong together (a group's scenarios)
+    share a table where they fit in one. A value is never wrapped: its column is as wide as its
+    widest value; a header longer than that (up to ``max_header``) widens it, beyond that wraps."""
     label_width = max([cell_len(label_header)] + [cell_len(label) for label in labels])
-    columns = []
-    for header, values in records:
+
+    def column(header: str, values: Sequence[Cell | str]):
         cells = [v if isinstance(v, Cell) else Cell(v, number=False) for v in values]
         need = max([cell_len(c.text) for c in cells] + [1])
         head = max((cell_len(line) for line in header.split("\n")), default=0)
-        columns.append((header, cells, max(need, min(head, max_header))))
-    tables: list[Table] = []
+        return header, cells, max(need, min(head, max_header))
+
+    def table_width(columns) -> int:  # a box: one edge, then each column's padding and edge
+        return 1 + (label_width + 3) + sum(w + 3 for _, _, w in columns)
+
+    tables_columns: list[list] = []
     chunk: list = []
-
-    def table_width(chunk_columns) -> int:  # a box: one edge, then each column's padding and edge
-        return 1 + (label_width + 3) + sum(w + 3 for _, _, w in chunk_columns)
-
-    groups = []
-    for column in columns:
-        if chunk and table_width(chunk + [column]) > width:
-            groups.append(chunk)
+    for block in blocks:
+        columns = [column(header, values) for header, values in block]
+        if chunk and table_width(chunk + columns) > width:  # the block goes to a table of its own
+            tables_columns.append(chunk)
             chunk = []
-        chunk.append(column)
+        for c in columns:  # a block wider than a whole table is split across tables
+            if chunk and table_width(chunk + [c]) > width:
+                tables_columns.append(chunk)
+                chunk = []
+            chunk.append(c)
     if chunk:
-        groups.append(chunk)
-    for n, group in enumerate(groups):
+        tables_columns.append(chunk)
+    tables: list[Table] = []
+    for n, group in enumerate(tables_columns):
         table = Table(title=title if n == 0 else None, header_style="bold")
         table.add_column(label_header, overflow="fold", min_width=min(label_width, max(4, width // 3)))
         for header, cells, w in group:
