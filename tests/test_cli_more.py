@@ -91,7 +91,7 @@ def test_score_human_summary(capsys, claims_csv, tmp_path):
     code, out, _ = run(capsys, "score", str(claims_csv), "--policy", "jiujiang-residents", "-o", str(tmp_path / "o.csv"),
                        "--width", "120")
     assert code == 0
-    assert "基本医保 basic" in out and "32870.00" in out and "rejects by reason" in out
+    assert "基本医保 basic" in out and "32,870.00" in out and "rejects by reason" in out
 
 
 def test_quote_by_region_and_date(capsys):
