@@ -904,9 +904,13 @@ def _policy_diff(args: argparse.Namespace) -> int:
     console.print(table)
     if "claims" in report:
         r = report["claims"]
-        console.print(f"claims settled under both: {r['settled_both']}; changed: {r['changed']}; "
-                      f"funds A {r['funds_a']} → B {r['funds_b']} (difference {r['difference']}); "
-                      f"largest change {r['largest_change']} on row {r['largest_row']}")
+        from .display import grouped_text
+        from .layout import Paragraph
+
+        console.print(Paragraph(grouped_text(
+            f"claims settled under both: {r['settled_both']:,}; changed: {r['changed']:,}; "
+            f"funds A {r['funds_a']} → B {r['funds_b']} (difference {r['difference']}); "
+            f"largest change {r['largest_change']} on row {r['largest_row']} (rows counted from 1)")))
     return EXIT_OK
 
 

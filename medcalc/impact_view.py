@@ -132,7 +132,7 @@ class ImpactView:
         for g in rows:  # a group's scenarios side by side
             header = printable(g["scenario"] if grouping == "all" else f"{g['value']}\n{g['scenario']}")
             blocks.setdefault(g["value"], []).append((header, [Cell(c) for c in _cells(self.report, g)]))
-        return stacked(title, [label for label, _ in FIGURES], list(blocks.values()), width)
+        return stacked(title, [label for label, _ in FIGURES], list(blocks.values()), width, repeat_first=True)
 
     def _changed_most(self):
         report = self.report

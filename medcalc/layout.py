@@ -125,19 +125,22 @@ class Cell:
 
 
 def stacked(title: str | None, labels: Sequence[str], blocks: Sequence[Sequence[tuple[str, Sequence[Cell | str]]]],
-            width: int, label_header: str = "", max_header: int = 16) -> list[Table]:
+            width: int, label_header: str = "", max_header: int = 16, repeat_first: bool = False) -> list[Table]:
     """Records side by side as columns (header: the record's name; one row per label) under a
     label column, as many per table as fit ``width`` cells, in order; the next ones in the next
     table, under the same labels. ``blocks``: records that belong together (a group's scenarios)
-    share a table where they fit in one. A value is never wrapped: its column is as wide as its
-    widest value; a header longer than that (up to ``max_header``) widens it, beyond that wraps."""
+    share a table where they fit in one; a block split across tables starts each part with its
+    first record again if ``repeat_first`` (the baseline beside each reform). A value is never
+    wrapped: its column is as wide as its widest value; a header longer than that (up to
+    ``max_header``) widens it, beyond that it wraps (by ``wrap``: at a hyphen if it must)."""
     label_width = max([cell_len(label_header)] + [cell_len(label) for label in labels])
 
     def column(header: str, values: Sequence[Cell | str]):
         cells = [v if isinstance(v, Cell) else Cell(v, number=False) for v in values]
         need = max([cell_len(c.text) for c in cells] + [1])
         head = max((cell_len(line) for line in header.split("\n")), default=0)
-        return header, cells, max(need, min(head, max_header))
+        w = max(need, min(head, max_header))
+        return "\n".join(line.plain for part in header.split("\n") for line in wrap(part, w)), cells, w
 
     def table_width(columns) -> int:  # a box: one edge, then each column's padding and edge
         return 1 + (label_width + 3) + sum(w + 3 for _, _, w in columns)
@@ -152,7 +155,7 @@ def stacked(title: str | None, labels: Sequence[str], blocks: Sequence[Sequence[
         for c in columns:  # a block wider than a whole table is split across tables
             if chunk and table_width(chunk + [c]) > width:
                 tables_columns.append(chunk)
-                chunk = []
+                chunk = [columns[0]] if repeat_first and table_width([columns[0], c]) <= width else []
             chunk.append(c)
     if chunk:
         tables_columns.append(chunk)
