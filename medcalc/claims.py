@@ -360,18 +360,24 @@ class Claim:
         """A claim from a dict of strings or values, accepting national interface names."""
         fields = {f.name for f in attrs.fields(cls)}
         values: dict[str, Any] = {}
+        keys: dict[str, str] = {}  # field -> the key that gave it, as the row spells it (setl_time, 结算日期)
         for key, value in row.items():
             name = FIELD_ALIASES.get(key, key)
             if name not in fields:
                 raise ClaimError(str(key), NOTHING, "unknown field; known: " + ", ".join(sorted(fields)))
             if name in values and values[name] != value:
-                raise ClaimError(name, value, f"given twice (also as {values[name]!r})")
+                raise ClaimError(str(key), value, f"{name} given twice (also as {keys[name]} = {values[name]!r})")
             values[name] = value
+            keys[name] = str(key)
         try:
             return cls(**values)
         except TypeError as exc:
             missing = re.findall(r"'(\w+)'", str(exc))
             raise ClaimError(missing[0] if missing else "claim", NOTHING, "required") from None
+        except ClaimError as exc:  # named as the row names it, not by medcalc's name for it
+            if keys.get(exc.field, exc.field) == exc.field:
+                raise
+            raise ClaimError(keys[exc.field], exc.found, exc.reason, exc.row) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The claim as JSON-ready values (amounts in yuan strings)."""

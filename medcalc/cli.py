@@ -15,6 +15,7 @@ import os
 import sys
 import tomllib
 from decimal import Decimal
+from fractions import Fraction
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
@@ -282,23 +283,46 @@ def _read_data_file(name: str, encoding: str | None = None) -> object:
         raise MedcalcError(f"{name}: not valid JSON: {exc}") from None
 
 
-def _claim_from_args(args: argparse.Namespace) -> Claim:
+def _claim_from_args(args: argparse.Namespace) -> tuple[Claim, dict[str, str]]:
+    """The claim of the --claim file and the flags (a flag wins over the file's field, however the
+    file names it), and how each field was written: the file's key (setl_time, 结算日期) or the flag
+    (--total), so that an error names what the user wrote rather than medcalc's name for it."""
+    from .claims import FIELD_ALIASES
+
     fields: dict[str, object] = {}
+    spelled: dict[str, str] = {}
     if args.claim:
         data = _read_data_file(args.claim, args.encoding)
         if not isinstance(data, dict):
             raise MedcalcError(f"{args.claim}: a claim must be a JSON object or TOML table")
         fields.update(data)
+        spelled.update((FIELD_ALIASES.get(str(key), str(key)), str(key)) for key in data)
+
+    def given(name: str, value: object, flag: str) -> None:
+        for key in [k for k in fields if FIELD_ALIASES.get(str(k), str(k)) == name]:
+            del fields[key]
+        fields[name] = value
+        spelled[name] = flag
+
     for flag, name in _CLAIM_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
-            fields[name] = value
+            given(name, value, "--" + flag.replace("_", "-"))
     if args.retired:
-        fields["retired"] = True
-    if "settled_on" not in fields and args.on:
-        fields["settled_on"] = args.on
-    fields.setdefault("person_id", "person")
-    return Claim.from_mapping(fields)
+        given("retired", True, "--retired")
+    if "settled_on" not in spelled and args.on:
+        given("settled_on", args.on, "--on")
+    if "person_id" not in spelled:
+        fields["person_id"] = "person"
+    try:
+        return Claim.from_mapping(fields), spelled
+    except ClaimError as exc:
+        raise _as_spelled(exc, spelled) from None
+
+
+def _as_spelled(exc: ClaimError, spelled: dict[str, str]) -> ClaimError:
+    """The same error naming the field as the user wrote it (a flag, a claim file's key)."""
+    return ClaimError(spelled.get(exc.field, exc.field), exc.found, exc.reason, exc.row)
 
 
 def _history(args: argparse.Namespace, person: str) -> list[Claim]:
@@ -338,15 +362,19 @@ def _coverage(policy: Policy) -> list[list[str | None]]:
 def _quote(args: argparse.Namespace) -> int:
     if not args.policy and not args.region:
         raise MedcalcError("--policy or --region is required")
-    claim = _claim_from_args(args)
+    claim, spelled = _claim_from_args(args)
     policy = _choose_policy(args, claim.settled_on)
-    result = settle(policy, claim, history=_history(args, claim.person_id))
+    history = _history(args, claim.person_id)
+    try:
+        result = settle(policy, claim, history=history)
+    except ClaimError as exc:
+        raise _as_spelled(exc, spelled) from None
     if args.json:
         _print_json(result.to_dict())
         return EXIT_OK
     from .render import print_settlement
 
-    print_settlement(_console(args), result, explain=args.explain)
+    print_settlement(_console(args), result, explain=args.explain, policy=policy)
     return EXIT_OK
 
 
@@ -622,13 +650,18 @@ class _progress:
             self._progress.stop()
 
 
+_SUMMED = ("total", "in_scope", "basic", "critical", "assistance", "backstop", "funds", "patient")
+
+
 class _Summary:
-    """Counts and fund totals over the scored parts (exact integer fen)."""
+    """Counts and fund totals over the scored parts (exact integer fen); rejects by reason with
+    the first row of each."""
 
     def __init__(self) -> None:
         self.rows = self.settled = self.rejected = self.persons = 0
         self.totals: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.first_rows: dict[str, int] = {}
         self.policies: dict[str, None] = {}
 
     def add(self, part) -> None:
@@ -641,13 +674,19 @@ class _Summary:
         if r.num_rows:  # a part holds whole people, so distinct counts add up
             # counted while settling where it could be (part.persons): no hash of every id here
             self.persons += part.persons if part.persons is not None else pc.count_distinct(r.column("person_id")).as_py()
-            for name in ("total", "basic", "critical", "assistance", "backstop", "funds", "patient"):
+            for name in _SUMMED:
                 self.totals[name] += pc.sum(r.column(name)).as_py()
             self.policies.update(dict.fromkeys(pc.unique(r.column("policy")).cast("string").to_pylist()))
         if part.rejects.num_rows:  # counted by Arrow, one row per distinct reason
-            counts = part.rejects.select(["field", "reason"]).group_by(["field", "reason"]).aggregate([([], "count_all")])
-            for field, reason, count in zip(*(counts.column(c).to_pylist() for c in ("field", "reason", "count_all"))):
-                self.reasons[f"{field}: {reason}"] += count
+            counts = part.rejects.select(["field", "reason", "row"]).group_by(["field", "reason"]).aggregate(
+                [([], "count_all"), ("row", "min")])
+            for field, reason, count, first in zip(*(counts.column(c).to_pylist()
+                                                     for c in ("field", "reason", "count_all", "row_min"))):
+                self._reason(f"{field}: {reason}", count, first)
+
+    def _reason(self, reason: str, count: int, first: int) -> None:
+        self.reasons[reason] += count
+        self.first_rows[reason] = min(first, self.first_rows.get(reason, first))
 
     def merge(self, other: "_Summary") -> None:
         """Add another part's counts (parts of whole people: distinct persons add up too)."""
@@ -656,43 +695,72 @@ class _Summary:
         self.rejected += other.rejected
         self.persons += other.persons
         self.totals.update(other.totals)
-        self.reasons.update(other.reasons)
+        for reason, count in other.reasons.items():
+            self._reason(reason, count, other.first_rows[reason])
         self.policies.update(other.policies)
 
     def report(self, policy: Policy | None, output: Path | str, rejects_path: Path | str) -> dict[str, Any]:
-        names = ("total", "basic", "critical", "assistance", "backstop", "funds", "patient")
+        from .display import percent
+
+        total, in_scope, funds = (self.totals[name] for name in ("total", "in_scope", "funds"))
         return {
             "policy": policy.id if policy is not None else ", ".join(self.policies) or "(by row)",
             "rows": self.rows, "settled": self.settled, "rejected": self.rejected, "persons": self.persons,
-            "totals": {name: format_yuan(self.totals[name]) for name in names},
+            "totals": {name: format_yuan(self.totals[name]) for name in _SUMMED},
+            # 实际报销比例 and 政策范围内报销比例 of the settled rows, exact sums divided once
+            "rates": {"funds_of_total": percent(Fraction(funds, total) if total else None),
+                      "funds_of_in_scope": percent(Fraction(funds, in_scope) if in_scope else None)},
             "rejects_by_reason": dict(self.reasons.most_common()),
+            "first_row_by_reason": {reason: self.first_rows[reason] for reason, _ in self.reasons.most_common()},
             "output": str(output), "rejects_file": str(rejects_path),
         }
 
 
-def _print_summary(console: Console, summary: dict[str, Any]) -> None:
-    from rich.table import Table
+#: Reasons listed in the summary; the rest are counted in one line (every one is in the rejects file).
+_REASONS_SHOWN = 10
 
-    table = Table(title=f"medcalc score · {summary['policy']}", header_style="bold")
+
+def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    """The summary of ``medcalc score``: counts, amounts in yuan (grouped) and in 万, both rates."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from .display import wan, yuan
+    from .layout import Paragraph
+    from .money import parse_amount
+
+    table = Table(title=f"medcalc score · {markup(summary['policy'])} · amounts in yuan 元", header_style="bold")
     table.add_column("")
-    table.add_column("", justify="right")
+    table.add_column("", justify="right", no_wrap=True)
+    table.add_column("in 万元 (rounded)", justify="right", no_wrap=True)
     for label, key in (("rows read", "rows"), ("settled", "settled"), ("rejected", "rejected"), ("persons", "persons")):
-        table.add_row(label, f"{summary[key]:,}")
+        table.add_row(label, f"{summary[key]:,}", "")
     table.add_section()
-    labels = {"total": "医疗费总额 total", "basic": "基本医保 basic", "critical": "大病/大额 second layer",
-              "assistance": "医疗救助 assistance", "backstop": "兜底 backstop", "funds": "基金支付 all funds",
-              "patient": "个人负担 patient"}
+    labels = {"total": "医疗费总额 total", "in_scope": "政策范围内 in-scope", "basic": "基本医保 basic",
+              "critical": "大病/大额 second layer", "assistance": "医疗救助 assistance", "backstop": "兜底 backstop",
+              "funds": "基金支付 all funds", "patient": "个人负担 patient"}
     for key, label in labels.items():
-        table.add_row(label, summary["totals"][key])
+        fen = parse_amount(summary["totals"][key])
+        table.add_row(label, yuan(fen), wan(fen) if abs(fen) >= 1_000_000 else "")  # from 1万 yuan up
+    table.add_section()
+    table.add_row("实际报销比例 funds / total", summary["rates"]["funds_of_total"], "")
+    table.add_row("政策范围内报销比例 funds / in-scope", summary["rates"]["funds_of_in_scope"], "")
     console.print(table)
     if summary["rejects_by_reason"]:
         reasons = Table(title="rejects by reason", header_style="bold")
         reasons.add_column("reason", overflow="fold")
-        reasons.add_column("rows", justify="right")
-        for reason, n in summary["rejects_by_reason"].items():
-            reasons.add_row(reason, str(n))
+        reasons.add_column("rows", justify="right", no_wrap=True)
+        reasons.add_column("first row", justify="right", no_wrap=True)
+        listed = list(summary["rejects_by_reason"].items())
+        for reason, n in listed[:_REASONS_SHOWN]:
+            reasons.add_row(Text(printable(reason)), f"{n:,}", f"{summary['first_row_by_reason'][reason]:,}")
+        rest = listed[_REASONS_SHOWN:]
+        if rest:
+            reasons.add_row(Text(f"… {len(rest):,} more reasons (every one is in the rejects file)"),
+                            f"{sum(n for _, n in rest):,}", "")
         console.print(reasons)
-    console.print(f"settled rows: {summary['output']}\nrejected rows: {summary['rejects_file']}")
+    console.print(Paragraph(f"settled rows: {summary['output']}\nrejected rows: {summary['rejects_file']}\n"
+                            "rows are counted from 1, the first row under the header"))
 
 
 # ---------------------------------------------------------------- policy tools
@@ -836,9 +904,13 @@ def _policy_diff(args: argparse.Namespace) -> int:
     console.print(table)
     if "claims" in report:
         r = report["claims"]
-        console.print(f"claims settled under both: {r['settled_both']}; changed: {r['changed']}; "
-                      f"funds A {r['funds_a']} → B {r['funds_b']} (difference {r['difference']}); "
-                      f"largest change {r['largest_change']} on row {r['largest_row']}")
+        from .display import grouped_text
+        from .layout import Paragraph
+
+        console.print(Paragraph(grouped_text(
+            f"claims settled under both: {r['settled_both']:,}; changed: {r['changed']:,}; "
+            f"funds A {r['funds_a']} → B {r['funds_b']} (difference {r['difference']}); "
+            f"largest change {r['largest_change']} on row {r['largest_row']} (rows counted from 1)")))
     return EXIT_OK
 
 
@@ -937,7 +1009,7 @@ def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: 
         description="Recompute every row of a settlement extract (claims with what was paid: act_pay_dedc, hifp_pay, "
                     "hifmi_pay, maf_pay, backstop_pay, fund_pay_sumamt, psn_part_amt, or medcalc's names) and report "
                     "the rows paid differently, each with the step that explains it. Exit codes: 0 every row matched, "
-                    "1 rows differ or could not be compared, 2 bad input.")
+                    "3 rows differ or could not be compared, 2 bad input, 1 an internal error.")
     reconcile.add_argument("extract", help="the extract: .csv, .jsonl, .parquet or .xlsx")
     reconcile.add_argument("--tolerance", default="0",
                            help="largest |paid − recomputed| that still matches, in yuan (default 0: exact to the fen)")
@@ -953,7 +1025,7 @@ def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: 
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    """Audit an extract: exit 0 when every row matched, 1 when rows differ or were rejected, 2 on bad input."""
+    """Audit an extract: exit 0 when every row matched, 3 when rows differ or were rejected, 2 on bad input."""
     from .io import concat_parts, read_batches
     from .reconcile import reconcile
 

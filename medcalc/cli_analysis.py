@@ -96,7 +96,7 @@ def _impact(args: argparse.Namespace) -> int:
         raise MedcalcError(f"{args.file}: no rows")
     table = concat_parts(parts)
     report = fund_impact(table, args.policy, reform_scenarios(args), amounts=args.amounts, by=_groupings(args),
-                         weight=args.weight, top=args.top)
+                         weight=args.weight, top=args.top, first_row=1)  # rows counted from 1, as in every file
     return _show(args, report, f"{args.file}")
 
 
@@ -125,7 +125,8 @@ def _simulate(args: argparse.Namespace) -> int:
         writer.write(claims)
         writer.close()
     # synthetic claims hold int64 fen
-    report = fund_impact(claims, args.policy, reform_scenarios(args), amounts="fen", by=_groupings(args), top=args.top)
+    report = fund_impact(claims, args.policy, reform_scenarios(args), amounts="fen", by=_groupings(args), top=args.top,
+                         first_row=1)
     return _show(args, report, f"{args.rows:,} synthetic claims (seed {args.seed})")
 
 
@@ -146,40 +147,7 @@ def _show(args: argparse.Namespace, report, what: str) -> int:
 
 
 def render_impact(report, what: str) -> list:
-    """Rich renderables: one table per grouping, then winners and losers, then rejected rows."""
-    from rich.table import Table
-    from rich.text import Text
+    """Rich renderables of the report (medcalc.impact_view): fitted to the width they are drawn at."""
+    from .impact_view import ImpactView
 
-    from .terminal import markup, printable
-
-    out = []
-    groupings = list(dict.fromkeys(g["grouping"] for g in report.groups))
-    for grouping in groupings:
-        table = Table(title=f"fund impact · {what} · by {grouping}" + (" · weighted" if report.weighted else ""),
-                      header_style="bold")
-        for name in ("scenario", "group", "claims", "persons", "basic", "critical", "assistance", "funds", "patient",
-                     "rate", "Δ funds", "Δ patient", "claims Δ", "persons Δ"):
-            table.add_column(name, justify="left" if name in ("scenario", "group") else "right")
-        for row in report.table(grouping):
-            table.add_row(markup(row["scenario"]), markup(row["group"]), str(row["claims"]), str(row["persons"]), row["basic"],
-                          row["critical"], row["assistance"], row["funds"], row["patient"], row["rate"],
-                          row["change_funds"], row["change_patient"], str(row["claims_affected"]),
-                          str(row["persons_affected"]))
-        out.append(table)
-    for reform in report.scenarios[1:]:
-        table = Table(title=f"{markup(reform)}: persons whose year's patient burden changed most", header_style="bold")
-        for name in ("", "person", "claims", "Δ patient burden (yuan)"):
-            table.add_column(name, justify="right" if name.startswith(("claims", "Δ")) else "left")
-        for kind, rows in (("winner", report.winners[reform]), ("loser", report.losers[reform])):
-            for row in rows:
-                table.add_row(kind, markup(row["person_id"]), str(row["claims"]), row["patient_change"])
-        if not report.winners[reform] and not report.losers[reform]:
-            table.add_row("", "nobody's burden changed", "", "")
-        out.append(table)
-    for scenario, groups in report.rejected.items():
-        for group in groups:
-            out.append(Text(printable(f"{scenario}: {group['rows']} rows rejected ({group['field']}: {group['reason']}); "
-                                      f"first rows {group['first_rows']}"), style="yellow"))
-    out.append(Text(f"{report.compared:,} of {report.rows:,} rows compared (settled under every scenario); "
-                    "amounts in yuan; rate = funds / total cost"))
-    return out
+    return [ImpactView(report, what)]

@@ -3,9 +3,9 @@
 ``fund_impact(claims, baseline, reforms)`` settles every row under each scenario (a policy or
 a reform, see ``medcalc.policy.reform``) with the batch engine, then reports per scenario and
 per group (hospital level, person category, cost band, region, …): fund paid by layer,
-patient burden, the effective rate funds / total, and against the baseline the change in
-each, the claims and persons whose payment changed, and the biggest winners and losers
-(persons, by the change in what they pay over the year).
+patient burden, the effective rates funds / total and funds / in-scope cost, and against the
+baseline the change in each, the claims and persons whose payment changed, and the biggest
+winners and losers (persons, by the change in what they pay over the year).
 
 Weighted rows: a ``weight`` column (a sample standing for a population; integers or decimals
 with up to 4 places) multiplies every sum. Sums are exact: weighted amounts are kept as
@@ -36,7 +36,7 @@ from .tables import canonical_names, settle_table, to_arrow
 __all__ = ["fund_impact", "Impact", "GROUPINGS", "COST_BANDS", "WEIGHT_ONE", "AMOUNTS"]
 
 #: Amounts summed per group (fen), in report order.
-AMOUNTS = ("total", "basic", "critical", "assistance", "backstop", "funds", "patient")
+AMOUNTS = ("total", "in_scope", "basic", "critical", "assistance", "backstop", "funds", "patient")
 #: Weights are held as integers in these units (4 decimal places).
 WEIGHT_ONE = 10_000
 
@@ -62,9 +62,14 @@ class Impact:
     row_changes: dict[str, Any]  # reform -> pyarrow Table (row, claim_id, person_id, funds, patient deltas)
 
     @staticmethod
-    def yuan(units: int) -> str:
+    def fen(units: int) -> int:
+        """A weighted sum (fen x WEIGHT_ONE) in fen, rounded half up once (away from zero below it)."""
+        return round_half_up(units, WEIGHT_ONE) if units >= 0 else -round_half_up(-units, WEIGHT_ONE)
+
+    @classmethod
+    def yuan(cls, units: int) -> str:
         """A weighted sum (fen x WEIGHT_ONE) as yuan with two decimals, rounded half up once."""
-        return format_yuan(round_half_up(units, WEIGHT_ONE) if units >= 0 else -round_half_up(-units, WEIGHT_ONE))
+        return format_yuan(cls.fen(units))
 
     def table(self, grouping: str = "all") -> list[dict[str, Any]]:
         """The report rows of one grouping, amounts as yuan text and rates as percent text."""
@@ -77,6 +82,7 @@ class Impact:
             for name in AMOUNTS:
                 row[name] = self.yuan(g[name])
             row["rate"] = _percent(g["rate"])
+            row["rate_in_scope"] = _percent(g["rate_in_scope"])
             for name in ("funds", "patient"):
                 row[f"change_{name}"] = self.yuan(g[f"change_{name}"]) if g["scenario"] != self.baseline else ""
             row["claims_affected"] = g["claims_affected"]
@@ -134,11 +140,14 @@ def fund_impact(
     by: Iterable[str] = ("level", "category", "cost_band"),
     weight: str | None = None,
     top: int = 10,
+    first_row: int = 0,
 ) -> Impact:
     """Score ``claims`` under ``baseline`` and each reform and compare them (see the module docstring).
 
     ``claims``: anything ``settle_table`` takes. ``by``: groupings from GROUPINGS. ``weight``: the
     name of a weight column, if rows stand for several people. ``top``: winners and losers listed.
+    ``first_row``: the number of the first row in what is reported (rejected rows, ``row_changes``
+    and messages): 0 as in ``settle_table``; ``medcalc impact`` gives 1, as in every file it reads.
     """
     if isinstance(reforms, (str, Policy)):
         reforms = [reforms]
@@ -159,7 +168,7 @@ def fund_impact(
     if weight is not None:
         if weight not in table.column_names:
             raise MedcalcError(f"no weight column {weight!r} in the claims (columns: {', '.join(table.column_names)})")
-        weights = _weights(table.column(weight), weight)
+        weights = _weights(table.column(weight), weight, first_row)
         table = table.drop_columns([weight])
     n = table.num_rows
     w = np.full(n, WEIGHT_ONE, np.int64) if weights is None else weights
@@ -178,7 +187,7 @@ def fund_impact(
             column = np.zeros(n, np.int64)
             column[rows] = scored.results.column(name).to_numpy()
             figures[policy.id][name] = column
-        rejected[policy.id] = _reject_summary(scored.rejects)
+        rejected[policy.id] = _reject_summary(scored.rejects, first_row)
     keep = np.flatnonzero(settled)
 
     fields = canonical_names(table.column_names)
@@ -202,7 +211,7 @@ def fund_impact(
                 groups.append(_group(scenario, grouping, value, at, f, figures[base.id], w, person_codes, changed))
         if scenario != base.id:
             changes[scenario], winners[scenario], losers[scenario] = _row_changes(
-                table, keep, f, figures[base.id], person_codes, by_field, top)
+                table, keep, f, figures[base.id], person_codes, by_field, top, first_row)
     return Impact(baseline=base.id, scenarios=tuple(ids), rows=n, compared=len(keep), weighted=weights is not None,
                   groups=groups, winners=winners, losers=losers, rejected=rejected, row_changes=changes)
 
@@ -213,7 +222,8 @@ def _group(scenario, grouping, value, at, f, base_f, w, person_codes, changed) -
                            "claims": int(weights.sum()), "persons": int(len(np.unique(person_codes[at])))}
     for name in AMOUNTS:
         row[name] = _weighted_sum(f[name][at], weights)
-    row["rate"] = Fraction(row["funds"], row["total"]) if row["total"] else None
+    row["rate"] = Fraction(row["funds"], row["total"]) if row["total"] else None  # 实际报销比例
+    row["rate_in_scope"] = Fraction(row["funds"], row["in_scope"]) if row["in_scope"] else None  # 政策范围内报销比例
     for name in ("funds", "patient"):
         row[f"change_{name}"] = row[name] - _weighted_sum(base_f[name][at], weights)
     hit = at[changed[at]]
@@ -232,13 +242,13 @@ def _weighted_sum(fen: np.ndarray, weights: np.ndarray) -> int:
     return sum(int(a) * int(b) for a, b in zip(fen.tolist(), weights.tolist()))
 
 
-def _row_changes(table, keep, f, base_f, person_codes, by_field, top: int):
+def _row_changes(table, keep, f, base_f, person_codes, by_field, top: int, first_row: int = 0):
     """Per-row deltas as a table, and the persons whose year's burden fell (winners) or rose most."""
     import pyarrow as pa
 
     d_funds = f["funds"][keep] - base_f["funds"][keep]
     d_patient = f["patient"][keep] - base_f["patient"][keep]
-    columns = {"row": pa.array(keep)}
+    columns = {"row": pa.array(keep + first_row)}
     for name in ("claim_id", "person_id"):
         if name in by_field:
             columns[name] = by_field[name].take(pa.array(keep))
@@ -262,13 +272,13 @@ def _row_changes(table, keep, f, base_f, person_codes, by_field, top: int):
     return changes, listed(order[:top]), listed(order[::-1][:top])
 
 
-def _reject_summary(rejects) -> list[dict[str, Any]]:
+def _reject_summary(rejects, first_row: int = 0) -> list[dict[str, Any]]:
     if not rejects.num_rows:
         return []
     summary: dict[tuple[str, str], list[int]] = {}
     for row, field, reason in zip(rejects.column("row").to_pylist(), rejects.column("field").to_pylist(),
                                   rejects.column("reason").to_pylist()):
-        summary.setdefault((field, reason), []).append(row)
+        summary.setdefault((field, reason), []).append(row + first_row)
     return [{"field": f, "reason": r, "rows": len(rows), "first_rows": rows[:5]} for (f, r), rows in summary.items()]
 
 
@@ -300,7 +310,7 @@ def _group_labels(name: str, by_field: dict, total: np.ndarray, base: Policy, n:
     return labels, codes
 
 
-def _weights(column, name: str) -> np.ndarray:
+def _weights(column, name: str, first_row: int = 0) -> np.ndarray:
     """A weight column as integers in 1/WEIGHT_ONE units; refuses floats, negatives and >4 decimals."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -308,7 +318,7 @@ def _weights(column, name: str) -> np.ndarray:
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if column.null_count:
-        raise MedcalcError(f"weight column {name!r}: row {int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])} has no weight")
+        raise MedcalcError(f"weight column {name!r}: row {int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]) + first_row} has no weight")
     if pa.types.is_floating(column.type):
         raise MedcalcError(f"weight column {name!r} holds floating-point numbers; give integers, decimals or text")
     try:
@@ -317,5 +327,5 @@ def _weights(column, name: str) -> np.ndarray:
         raise MedcalcError(f"weight column {name!r}: every weight must be a number with at most 4 decimals ({exc})") from None
     units = pc.cast(pc.multiply(exact, pa.scalar(WEIGHT_ONE, pa.decimal128(6, 0))), pa.int64()).to_numpy()
     if (units < 0).any():
-        raise MedcalcError(f"weight column {name!r}: row {int(np.flatnonzero(units < 0)[0])} has a negative weight")
+        raise MedcalcError(f"weight column {name!r}: row {int(np.flatnonzero(units < 0)[0]) + first_row} has a negative weight")
     return units.astype(np.int64)

@@ -133,51 +133,11 @@ class Reconciliation:
         return path
 
     def __rich__(self, limit: int = 50):
-        """Counts, totals per field, the first ``limit`` differences and rejects by reason."""
-        from collections import Counter
+        """Counts, totals per field, the first ``limit`` differences and rejects by reason, fitted
+        to the terminal's width (``medcalc.reconcile_view``)."""
+        from .reconcile_view import ReconcileView
 
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
-
-        from .terminal import markup, printable
-
-        head = Table(title="medcalc reconcile", show_header=False)
-        head.add_column("")
-        head.add_column("", justify="right")
-        for label, value in (("rows", self.rows), ("matched", self.matched), ("differing", self.differing),
-                             ("rejected", self.rejected)):
-            head.add_row(label, f"{value:,}")
-        head.add_row("tolerance (yuan)", format_yuan(self.tolerance))
-        totals = Table(title="paid vs recomputed (yuan)", header_style="bold")
-        for name in ("field", "rows", "paid", "recomputed", "difference"):
-            totals.add_column(name, justify="left" if name == "field" else "right")
-        for t in self.totals.values():
-            totals.add_row(t["column"], f"{t['rows']:,}", format_yuan(t["paid"]), format_yuan(t["recomputed"]),
-                           format_yuan(t["difference"]))
-        parts: list = [head, totals]
-        if self.differences.num_rows:
-            table = Table(title="differences", header_style="bold", show_lines=True)
-            for name, justify in (("row", "right"), ("claim", "left"), ("field", "left"), ("paid", "right"),
-                                  ("recomputed", "right"), ("difference", "right"), ("explained by", "left")):
-                table.add_column(name, justify=justify, overflow="fold")
-            for d in self.differences.slice(0, limit).to_pylist():
-                table.add_row(str(d["row"]), Text(printable(d["claim_id"] or "")), markup(d["field"]),
-                              format_yuan(d["paid"]), format_yuan(d["recomputed"]), format_yuan(d["difference"]),
-                              Text(printable(d["explanation"])))
-            parts.append(table)
-            if self.differences.num_rows > limit:
-                parts.append(Text(f"… and {self.differences.num_rows - limit:,} more differences (write them all with -o)"))
-        if self.rejected:
-            reasons = Counter(f"{f}: {r}" for f, r in zip(self.rejects.column("field").to_pylist(),
-                                                          self.rejects.column("reason").to_pylist()))
-            table = Table(title="rows not compared (rejected)", header_style="bold")
-            table.add_column("reason", overflow="fold")
-            table.add_column("rows", justify="right")
-            for reason, n in reasons.most_common():
-                table.add_row(Text(printable(reason)), str(n))  # Text: a reason may hold brackets, not markup
-            parts.append(table)
-        return Group(*parts)
+        return ReconcileView(self, limit)
 
 
 def reconcile(

@@ -643,8 +643,11 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
                              keep_state=False, chunk_rows=chunk_rows)
 
     batch = settle(None, False)
+    from .reasons import naming_values
+
     for rows, field, reason in batch.reject_groups:
-        collector.reject(input_rows(rows), field, reason)
+        for at, why in naming_values(part, rows, field, reason):  # each reason with the row's value
+            collector.reject(input_rows(at), field, why)
     outcome = batch._outcome
     # the settled rows' amounts (int64 fen, in the order of batch.row)
     batch.columns["basic"]  # every payment at once, taken on every core; then the rest, a column per thread

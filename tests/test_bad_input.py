@@ -116,7 +116,7 @@ def test_settle_table_and_settle_refuse_text_that_is_not_an_amount(bad):
     assert (reject.row, reject.field) == (1, "全自费") and repr(bad) in reject.reason
     with pytest.raises(ClaimError) as caught:
         medcalc.Claim.from_mapping(rows[1])
-    assert (caught.value.field, caught.value.found) == ("self_funded", bad)
+    assert (caught.value.field, caught.value.found) == ("全自费", bad)  # the column as the row names it
 
 
 @pytest.mark.parametrize("bad", NOT_AMOUNTS)
@@ -124,7 +124,7 @@ def test_quote_refuses_text_that_is_not_an_amount(capsys, tmp_path, bad):
     code, out, err = run(capsys, "quote", "--policy", POLICY, "--date", "2020-06-01", "--level", "level2",
                          "--total", "20000", "--self-funded", bad)
     assert (code, out) == (2, "")
-    assert err.startswith("medcalc: error: self_funded: ") and repr(bad) in err and err.count("\n") == 1
+    assert err.startswith("medcalc: error: --self-funded: ") and repr(bad) in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("bad", NOT_JSON_AMOUNTS)

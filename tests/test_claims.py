@@ -56,7 +56,7 @@ def test_from_mapping_accepts_national_interface_names():
 def test_from_mapping_rejects_unknown_fields_and_conflicts():
     with pytest.raises(ClaimError, match="^bogus: unknown field"):
         Claim.from_mapping({"person_id": "p", "settled_on": "2025-01-01", "total": 1, "level": "x", "bogus": 1})
-    with pytest.raises(ClaimError, match="^total: given twice"):
+    with pytest.raises(ClaimError, match="^medfee_sumamt: total given twice"):
         Claim.from_mapping({"person_id": "p", "settled_on": "2025-01-01", "total": 1, "medfee_sumamt": 2, "level": "x"})
     with pytest.raises(ClaimError, match="^settled_on: required"):
         Claim.from_mapping({"person_id": "p", "total": 1, "level": "x"})

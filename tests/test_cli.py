@@ -25,8 +25,8 @@ def run(capsys, *argv):
 def test_quote_prints_the_breakdown(capsys):
     code, out, err = run(capsys, "quote", "--policy", JIUQUAN, *CLAIM, "--width", "100")
     assert (code, err) == (0, "")
-    assert re.search(r"基本医保统筹 basic insurance\s+│\s+4087\.50", out)
-    assert re.search(r"个人负担 patient pays\s+│\s+2412\.50", out)
+    assert re.search(r"基本医保统筹 basic insurance\s+│\s+4,087\.50", out)
+    assert re.search(r"个人负担 patient pays\s+│\s+2,412\.50", out)
     assert re.search(r"实际报销比例 funds / total\s+│\s+62\.88%", out)
     assert "explanation" not in out
 
@@ -35,7 +35,7 @@ def test_quote_explain_shows_each_step_with_its_source(capsys):
     code, out, _ = run(capsys, "quote", "--policy", JIUQUAN, *CLAIM, "--explain", "--width", "160")
     assert code == 0
     assert "explanation 计算过程" in out
-    assert "5450.00 × 75%" in out
+    assert "5,450.00 × 75%" in out
     assert "unverified 未核实" in out
     assert "居民医保住院报销小知识" in out
 
@@ -69,12 +69,12 @@ def test_quote_on_a_shipped_policy_by_id(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["quote", "--policy", JIUQUAN, *CLAIM[:-2], "--level", "level9"],
-     "medcalc: error: level: unknown hospital level 'level9' for policy test-jiuquan-2022; one of level1 (一级医疗机构), level2 (二级医疗机构), level3 (三级医疗机构); "
+     "medcalc: error: --level: unknown hospital level 'level9' for policy test-jiuquan-2022; one of level1 (一级医疗机构), level2 (二级医疗机构), level3 (三级医疗机构); "
      "did you mean level3 (三级医疗机构) or level2 (二级医疗机构) or level1 (一级医疗机构)? (got 'level9')"),
     (["quote", "--policy", JIUQUAN, "--date", "2022-01-20", "--total", "6千", "--level", "level2"],
-     "medcalc: error: total: amount '6千' is not a number of yuan such as \"150\", \"150元\" or \"1.5万\" (got '6千')"),
+     "medcalc: error: --total: amount '6千' is not a number of yuan such as \"150\", \"150元\" or \"1.5万\" (got '6千')"),
     (["quote", "--policy", JIUQUAN, "--date", "2023-01-20", "--total", "100", "--level", "level2"],
-     "medcalc: error: settled_on: no inpatient.deductible rule in force on 2023-01-20; policy test-jiuquan-2022 covers 2022-01-01 to 2022-12-31 (got '2023-01-20')"),
+     "medcalc: error: --date: no inpatient.deductible rule in force on 2023-01-20; policy test-jiuquan-2022 covers 2022-01-01 to 2022-12-31 (got '2023-01-20')"),
     (["quote", "--policy", "no-such-policy", *CLAIM],
      "medcalc: error: no policy with id 'no-such-policy' in the shipped policies; known ids: anhui-2019, anhui-2025, chongqing-2023-tier1, chongqing-2023-tier2, hengnan-2019, hengyang-2023, huaibei-2025, jiujiang-employees, jiujiang-residents, luan-2021, xiuning"),
     (["quote", "--policy", "jiujiang-resident", *CLAIM],

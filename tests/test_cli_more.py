@@ -91,7 +91,7 @@ def test_score_human_summary(capsys, claims_csv, tmp_path):
     code, out, _ = run(capsys, "score", str(claims_csv), "--policy", "jiujiang-residents", "-o", str(tmp_path / "o.csv"),
                        "--width", "120")
     assert code == 0
-    assert "基本医保 basic" in out and "32870.00" in out and "rejects by reason" in out
+    assert "基本医保 basic" in out and "32,870.00" in out and "rejects by reason" in out
 
 
 def test_quote_by_region_and_date(capsys):
@@ -171,7 +171,7 @@ def test_quote_reads_a_claim_from_stdin(capsys, monkeypatch):
      "claims.txt: cannot tell the format from the extension '.txt'; use .csv, .jsonl, .parquet or .xlsx, or give --format"),
     (["quote", "--policy", "jiujiang-residents", "--date", "2020-06-01", "--level", "level1", "--total", "100",
       "--category", "rich"],
-     "category: must be one of ordinary (普通), tekun (特困), dibao (低保), low_income (低收入), poverty (返贫致贫), "
+     "--category: must be one of ordinary (普通), tekun (特困), dibao (低保), low_income (低收入), poverty (返贫致贫), "
      "monitored (监测对象), illness_poverty (因病致困) (got 'rich')"),
     (["policy", "show", "luan-2021", "--on", "someday"], "--on: must be a date such as 2025-03-01 (got 'someday')"),
 ])

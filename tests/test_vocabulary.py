@@ -114,7 +114,7 @@ def test_cli_flags_take_the_words(capsys):
 def test_cli_unknown_word_exits_2_with_suggestions(capsys):
     code, out, err = _quote(capsys, "--level", "二级", "--place", "跨生")
     assert (code, out) == (2, "")
-    assert err == ("medcalc: error: place: must be one of local (市内), in_province (省内异地), out_of_province (跨省); "
+    assert err == ("medcalc: error: --place: must be one of local (市内), in_province (省内异地), out_of_province (跨省); "
                    "did you mean out_of_province (跨省)? (got '跨生')\n")
     with pytest.raises(SystemExit) as info:  # argparse's own exit, for a flag of a fixed vocabulary
         main(["quote", "--region", "九江", "--scheme", "居名", "--date", "2020-06-01", "--total", "100",
