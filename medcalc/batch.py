@@ -144,15 +144,18 @@ def close_packed_codes(array: np.ndarray, dtype=np.int64) -> tuple[np.ndarray, n
 
 
 def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=None,
-           words: Mapping[str, str] | None = None) -> np.ndarray:
+           words: Mapping[str, str] | None = None, empty: int = -1) -> np.ndarray:
     """Names as int16 codes in the vocabulary, -1 where outside it; length 0 when not given.
     ``gather``: the compiled row gather, for large batches (one pass, not numpy's fancy index).
     ``words``: folded word -> name (medcalc.vocabulary: 跨省, 三级 …), for names not in the
-    vocabulary; applied to the distinct names (a dictionary's values), never row by row."""
+    vocabulary; applied to the distinct names (a dictionary's values), never row by row.
+    ``empty``: the code of an empty cell (null, or only spaces): not given, so the field's default."""
     if values is None:
         return np.zeros(0, np.int16)
 
     def code(v: Any) -> int:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return empty
         if v in vocabulary:  # a code is always its own: words only add ways of writing one
             return vocabulary.index(v)
         name = words.get(fold(v)) if words is not None and isinstance(v, str) else None
@@ -330,9 +333,11 @@ def settle_arrays(
     chosen = choose_engine(engine, n)
     gather = kernel_functions(chosen, row_moves)["gather"] if chosen == "compiled" else None
     level_code = _codes(level, list(vocab), n, gather, level_words(policy)[0])
-    codes = {field: _codes(values, choices, n, gather, WORDS[field]) for field, values, choices in (
-        ("place", place, PLACES), ("referral", referral, REFERRALS), ("category", category, CATEGORIES),
-        ("visit", visit, ("inpatient", "outpatient")))}
+    # an empty cell is not given: the claim's default (local, no referral, ordinary, inpatient), as in the API
+    codes = {field: _codes(values, choices, n, gather, WORDS[field], choices.index(default))
+             for field, values, choices, default in (
+                 ("place", place, PLACES, "local"), ("referral", referral, REFERRALS, "none"),
+                 ("category", category, CATEGORIES, "ordinary"), ("visit", visit, ("inpatient", "outpatient"), "inpatient"))}
     if service is None:
         service_code = np.zeros(0, np.int16)
     else:

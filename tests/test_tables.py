@@ -167,3 +167,20 @@ def test_score_without_a_policy_uses_the_policy_column(capsys, tmp_path):
     summary = json.loads(out)
     assert code == 0 and summary["settled"] == 2
     assert summary["policy"] == "jiujiang-residents, huaibei-2025"
+
+
+def test_an_empty_place_referral_or_category_cell_is_not_given_so_the_default(tmp_path):
+    import pyarrow as pa
+
+    rows = {"person_id": ["a", "b", "c", "d"], "settled_on": ["2021-06-01"] * 4, "level": ["level1"] * 4,
+            "total": ["10000", "10000", "10000", "10000"]}
+    given = pa.table({**rows, "place": ["local", None, "", "local"], "referral": ["none", "none", None, " "],
+                      "category": [None, "ordinary", "", "ordinary"]})
+    plain = pa.table(rows)
+    got, expected = (medcalc.settle_table(t, "luan-2021") for t in (given, plain))
+    assert got.rejects.num_rows == 0
+    assert got.results.column("basic").to_pylist() == expected.results.column("basic").to_pylist()
+    # as a dictionary column (Parquet's way), nulls too
+    coded = given.set_column(given.column_names.index("place"), "place", given.column("place").dictionary_encode())
+    assert medcalc.settle_table(coded, "luan-2021").results.column("basic").to_pylist() == \
+        expected.results.column("basic").to_pylist()
