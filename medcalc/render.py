@@ -82,7 +82,7 @@ def _steps_view(s: Settlement) -> Table:
             if cite.note:
                 source.append(printable(f"\nnote: {cite.note}"))
         elif step.mechanism in ("decompose", "basic_rounded", "patient", "deductible_charged"):
-            source.append("medcalc convention (domain §3, §6)", style="dim")
+            source.append("medcalc convention (docs/conventions.md §1-§3)", style="dim")
         how = step.detail
         if step.before is not None and step.after is not None:
             how += f"\nyear to date {format_yuan(step.before)} → {format_yuan(step.after)}"
