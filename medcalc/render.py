@@ -162,7 +162,7 @@ def _source(step: Step) -> Text:
         if cite.note:
             source.append(printable(f"\nnote: {cite.note}"))
     elif step.mechanism in ("decompose", "basic_rounded", "patient", "deductible_charged"):
-        source.append("medcalc convention (domain §3, §6)", style="dim")
+        source.append("medcalc convention (docs/conventions.md §1-§3)", style="dim")
     return source
 
 

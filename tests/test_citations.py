@@ -34,7 +34,8 @@ def test_every_quote_appears_in_its_source_text(policy_id):
                 source = version.citation.source
                 assert source.file is not None, f"{version.key}: source {source.id} has no stored text"
                 text = _norm(Path(source.file).read_text(encoding="utf-8"))
-                assert _norm(version.citation.quote) in text, f"{version.file}: {version.key}[{version.index}]"
+                for passage in version.citation.quotes:  # each passage of a quote list is checked
+                    assert _norm(passage) in text, f"{version.file}: {version.key}[{version.index}]"
                 if not source.official:
                     assert version.citation.verified is False
                 checked += 1

@@ -126,14 +126,20 @@ def test_policy_show(capsys):
     assert rules["inpatient.ratio"]["values"]["ratio"] == "level1 90%, level2 80%, level3_city 70%, level3_province 70%"
     assert rules["inpatient.ratio"]["file"] == "policies/anhui/luan-2021.toml"
     assert rules["inpatient.deductible"]["file"] == "policies/anhui/anhui-2019.toml"
+    # 2020: the official 2021 ratios, carried back to 2019-07-01 as a choice (unverified)
     code, out, _ = run(capsys, "policy", "show", "luan-2021", "--on", "2020-06-01", "--width", "200")
-    assert "level1 85%" in out and "unverified 未核实" in out
+    assert "level1 90%" in out and "level1 85%" not in out and "unverified 未核实" in out
+    code, out, _ = run(capsys, "policy", "show", "anhui-2019", "--on", "2020-06-01", "--width", "200")
+    assert "level1 85%" in out
 
 
 def test_policy_diff_values_and_claims(capsys, claims_csv):
-    code, out, _ = run(capsys, "policy", "diff", "luan-2021", "--on", "2020-06-01", "--on-b", "2021-06-01", "--json")
+    code, out, _ = run(capsys, "policy", "diff", "anhui-2019", "luan-2021", "--on", "2021-06-01", "--json")
     data = json.loads(out)
     assert code == 0
+    assert [c["rule"] for c in data["changes"]][:1] == ["inpatient.ratio"]
+    assert {c["rule"] for c in data["changes"][1:]} == {"outpatient.service.general"}  # Lu'an's own 普通门诊
+    data["changes"] = data["changes"][:1]
     assert data["changes"] == [{"rule": "inpatient.ratio", "value": "ratio",
                                 "a": "level1 85%, level2 80%, level3_city 75%, level3_province 70%",
                                 "b": "level1 90%, level2 80%, level3_city 70%, level3_province 70%",

@@ -29,6 +29,7 @@ def test_wheel_contains_every_policy_and_source(wheel):
             assert f"medcalc/policies/{path.relative_to(ROOT / 'policies').as_posix()}" in names
     assert "medcalc/cli.py" in names
     assert "medcalc/py.typed" in names  # PEP 561: type checkers read medcalc's annotations
+    assert "medcalc/docs/conventions.md" in names  # the page explanations and policy notes cite
 
 
 def test_installed_wheel_loads_shipped_policies(wheel, tmp_path):

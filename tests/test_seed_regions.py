@@ -65,3 +65,25 @@ def test_jiujiang_employees_supplementary_layer_above_the_basic_cap():
     s = settle("jiujiang-employees", settled_on="2020-05-01", level="level3")
     assert layers(s) == ("100000.00", "163397.65", "0.00", "0.00", "36602.35")
     assert settle("jiujiang-employees", settled_on="2020-05-01", level="level3", total="60万").critical == 40000000
+
+
+@pytest.mark.parametrize("day", ["2019-07-01", "2020-06-01", "2021-06-01", "2022-06-01", "2024-12-31"])
+def test_luan_settles_at_its_official_ratios_over_the_whole_provincial_span(day):
+    # seed 000 (official): 90 % at level 1 under the province-wide benefits Lu'an applies from 2019-07-01;
+    # (10000 − 200) × 90 % = 8820, against anhui-2019's unofficial 85 %: 9800 × 85 % = 8330
+    claim = dict(total="10000", settled_on=day, level="level1")
+    assert medcalc.format_yuan(settle("luan-2021", **claim).basic) == "8820.00"
+    assert medcalc.format_yuan(settle("anhui-2019", **claim).basic) == "8330.00"
+    # 三级(市属): Lu'an 70 %, the province file 75 %: (10000 − 700) × 70 % = 6510; × 75 % = 6975
+    claim["level"] = "level3_city"
+    assert medcalc.format_yuan(settle("luan-2021", **claim).basic) == "6510.00"
+    assert medcalc.format_yuan(settle("anhui-2019", **claim).basic) == "6975.00"
+
+
+def test_luan_ratio_versions_outside_2021_are_marked_choices():
+    policy = medcalc.load_policy("luan-2021")
+    cites = {day: policy.at(medcalc.claims.parse_day(day)).rule("inpatient.ratio").citation
+             for day in ("2020-06-01", "2021-06-01", "2022-06-01")}
+    assert [c.verified for c in cites.values()] == [False, True, False]
+    assert cites["2020-06-01"].note.startswith("A choice:") and cites["2022-06-01"].note.startswith("A choice:")
+    assert len(cites["2020-06-01"].quotes) == 2  # the 2019-07-01 sentence and the ratio sentence

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from pathlib import Path
 from typing import Callable
 
@@ -17,12 +18,12 @@ from .files import confined, read_text, read_toml
 from .model import SCHEMES, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import LAYER_REQUIRED, RULES, VERSION_FIELDS, Invalid, ParseContext, parse_date
 
-__all__ = ["load_file", "normalise_quote_text"]
+__all__ = ["load_file", "normalise_quote_text", "misquote_hint"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _LEVEL = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP = ("policy", "levels", "institutions", "sources")
-_POLICY_KEYS = {"id", "region", "scheme", "tier", "extends", "aliases", "notes"}
+_POLICY_KEYS = {"id", "region", "scheme", "tier", "extends", "aliases", "notes", "not_encoded"}
 _SOURCE_KEYS = {"title", "official", "file", "document", "date", "address"}
 _FAMILIES = sorted({key.split(".")[0] for key in RULES})
 
@@ -124,10 +125,36 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
         timelines=timelines,
         file=shown,
         chain=(meta["id"],) + (parent.chain if parent else ()),
+        not_encoded=tuple(meta["not_encoded"]),
     )
     _check_layers(file, policy)
     check_deductible_fractions(file, policy)
+    _check_not_encoded(file, policy, meta["not_encoded"])
     return policy
+
+
+_NOT_ENCODED_HELP = ("an array of the rules the notes say are not encoded: a rule family (\"critical\"), a rule "
+                     "(\"critical.threshold\", \"assistance.category\") or a named rule "
+                     "(\"outpatient.service.chronic\"); families: " + ", ".join(_FAMILIES))
+
+
+def _known_rule_path(item: str) -> bool:
+    if item in _FAMILIES or item in RULES:
+        return True
+    rule, _, name = item.rpartition(".")
+    return rule in RULES and RULES[rule].named and bool(_LEVEL.match(name))
+
+
+def _check_not_encoded(file: _File, policy: Policy, not_encoded: list[str]) -> None:
+    """What the notes list as not encoded must really be absent: no version of it, own or inherited."""
+    for i, item in enumerate(not_encoded):
+        defined = sorted(k for k in policy.timelines if k == item or k.startswith(item + "."))
+        if defined:
+            version = policy.timelines[defined[0]].layers[0][0]
+            raise file.error(
+                f"policy.not_encoded[{i}]", item,
+                f"a rule this policy does not define; it defines {', '.join(defined)} ({defined[0]} in "
+                f"{version.file}): correct the notes and this list")
 
 
 #: Bounds on the deductible fraction a claim can get (a place rule's multiple times every
@@ -178,11 +205,19 @@ def _check_layers(file: _File, policy: Policy) -> None:
             present = [k for k, t in zip(keys, timelines) if t is not None and t.at(day) is not None]
             if present and len(present) != len(keys):
                 missing = [k for k in keys if k not in present]
-                raise file.error(
-                    layer, NOTHING,
-                    f"the rules {', '.join(keys)} in force together; on {day} {', '.join(missing)} "
-                    f"{'is' if len(missing) == 1 else 'are'} not",
-                )
+                raise file.error(layer, NOTHING, _layer_sentence(keys, present, missing, day))
+
+
+def _words(items: list[str] | tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _layer_sentence(keys: tuple[str, ...], present: list[str], missing: list[str], day: dt.date) -> str:
+    """Why a layer cannot run on a day, as a sentence."""
+    return (f"the layer runs only with {_words(keys)} all in force on the same days, but on {day} "
+            f"{_words(present)} {'is' if len(present) == 1 else 'are'} in force and {_words(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not: give {'it' if len(missing) == 1 else 'them'} "
+            f"a version for that day, or end {_words(present)} before it")
 
 
 def _shown_near(target: Path, origin: Path, origin_shown: str) -> str:
@@ -229,7 +264,14 @@ def _read_meta(file: _File, table: object) -> dict:
     notes = table.get("notes", "")
     if not isinstance(notes, str):
         raise file.error("policy.notes", notes, "a string")
+    not_encoded = table.get("not_encoded", [])
+    if not isinstance(not_encoded, list):
+        raise file.error("policy.not_encoded", not_encoded, _NOT_ENCODED_HELP)
+    for i, item in enumerate(not_encoded):
+        if not isinstance(item, str) or not _known_rule_path(item):
+            raise file.error(f"policy.not_encoded[{i}]", item, _NOT_ENCODED_HELP)
     return {
+        "not_encoded": not_encoded,
         "id": table["id"],
         "region": table["region"],
         "scheme": table["scheme"],
@@ -401,7 +443,7 @@ def _read_version(file, where, key, spec, body, ctx, sources, index) -> RuleVers
             _check_full_levels(file, f"{where}.{name}", params.get(name), ctx)
         if spec.check is not None:
             try:
-                spec.check(params)
+                spec.check(params, body)
             except Invalid as exc:
                 raise file.error(_join(where, exc.path), exc.found, exc.allowed) from None
     return RuleVersion(
@@ -437,11 +479,13 @@ def _read_citation(file, where, body, sources, required: bool) -> Citation | Non
     if source is None:
         raise file.error(f"{where}.source", sid, "the id of a source declared in [sources]: " + ", ".join(sorted(sources)))
     quote = body.get("quote")
-    if not isinstance(quote, str) or not quote.strip():
-        raise file.error(f"{where}.quote", quote if quote is not None else NOTHING, "the sentence of the source this value comes from, verbatim")
+    quotes = _read_quotes(file, f"{where}.quote", quote)
     text = _source_text(source)
-    if text is not None and normalise_quote_text(quote) not in text:
-        raise file.error(f"{where}.quote", quote, f"a verbatim quote of the text of source {sid!r}")
+    if text is not None:
+        for i, passage in enumerate(quotes):
+            if normalise_quote_text(passage) not in text:
+                key = f"{where}.quote" if isinstance(quote, str) else f"{where}.quote[{i}]"
+                raise file.error(key, passage, f"a verbatim quote of the text of source {sid!r}{misquote_hint(passage, text)}")
     verified = body.get("verified", True)
     if not isinstance(verified, bool):
         raise file.error(f"{where}.verified", verified, "true or false")
@@ -453,4 +497,54 @@ def _read_citation(file, where, body, sources, required: bool) -> Citation | Non
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or not note.strip()):
         raise file.error(f"{where}.note", note, "a non-empty string")
-    return Citation(source=source, quote=quote, verified=verified, note=note)
+    return Citation(source=source, quote=" … ".join(quotes), verified=verified, note=note, quotes=quotes)
+
+
+_QUOTE_HELP = ("the sentence of the source this value comes from, verbatim: one contiguous passage, or an array "
+               "of passages (each verbatim) when the value is taken from several sentences")
+
+
+def _read_quotes(file: _File, key: str, quote: object) -> tuple[str, ...]:
+    """A quote is one passage (a string) or a non-empty array of passages."""
+    if isinstance(quote, str) and quote.strip():
+        return (quote,)
+    if isinstance(quote, list) and quote:
+        for i, passage in enumerate(quote):
+            if not isinstance(passage, str) or not passage.strip():
+                raise file.error(f"{key}[{i}]", passage, _QUOTE_HELP)
+        return tuple(quote)
+    raise file.error(key, quote if quote is not None else NOTHING, _QUOTE_HELP)
+
+
+def misquote_hint(quote: str, text: str) -> str:
+    """Where a quote and its (whitespace-free) source text first part: the longest start of the
+    quote found in the text, the character after it on both sides, and a snippet of the source
+    there; and whether the difference is only one of full-width versus half-width characters."""
+    wanted = normalise_quote_text(quote)
+    low, high = 0, len(wanted)  # the longest prefix of the quote that occurs in the text
+    while low < high:
+        mid = (low + high + 1) // 2
+        if wanted[:mid] in text:
+            low = mid
+        else:
+            high = mid - 1
+    width = ""
+    if unicodedata.normalize("NFKC", wanted) in unicodedata.normalize("NFKC", text):
+        width = ("; the quote matches if full-width and half-width characters are read alike: copy them "
+                 "as the source text writes them")
+    if low == 0:
+        return f"; its first character {wanted[:1]!r} is nowhere in the source text{width}"
+    at = text.index(wanted[:low]) + low
+    ours, theirs = wanted[low], text[at] if at < len(text) else ""
+    if theirs and ours != theirs and unicodedata.normalize("NFKC", ours) == unicodedata.normalize("NFKC", theirs):
+        kind = "full-width" if unicodedata.east_asian_width(ours) in "FW" else "half-width"
+        other = "half-width" if kind == "full-width" else "full-width"
+        difference = f"the {kind} {ours!r} where the source has the {other} {theirs!r}"
+    elif theirs:
+        difference = f"{ours!r} where the source has {theirs!r}"
+    else:
+        difference = f"{ours!r} where the source text ends"
+    before = wanted[max(0, low - 12):low]
+    snippet = ("…" if at > 12 else "") + text[max(0, at - 12):at + 12] + ("…" if at + 12 < len(text) else "")
+    return (f"; they first differ at character {low + 1} of the quote (whitespace ignored): after "
+            f"'{'…' if low > 12 else ''}{before}' it has {difference} (source there: '{snippet}'){width}")

@@ -59,9 +59,11 @@ class Citation:
     """Where one rule version comes from: a source and a verbatim quote."""
 
     source: Source
-    quote: str
+    quote: str  # the quote as shown: one passage, or several joined by " … "
     verified: bool  # False for unofficial pages or documented choices
     note: str | None = None
+    #: Each passage cited, each checked against the source text (one passage: ``(quote,)``).
+    quotes: tuple[str, ...] = attrs.field(default=attrs.Factory(lambda self: (self.quote,), takes_self=True))
 
 
 @attrs.frozen
@@ -222,6 +224,8 @@ class Policy:
     timelines: Mapping[str, Timeline]
     file: str
     chain: tuple[str, ...]  # ids from this policy up to its root base
+    #: Rules this file's notes say are not encoded (checked at load to be absent): [policy] not_encoded.
+    not_encoded: tuple[str, ...] = ()
     _cache: dict = attrs.field(factory=dict, repr=False)
 
     def at(self, day: dt.date) -> ResolvedPolicy:

@@ -304,22 +304,36 @@ def _band(**kw: object) -> Band:
 _BAND = _table({"below": (_amount, False), "ratio": (by_level(_ratio), True)}, _band)
 
 
-def _check_bands(bands: tuple[Band, ...]) -> None:
+def _written(raw: object, *path: object) -> object:
+    """The value at ``path`` of a rule's TOML table as the file writes it (``"10万"``, not fen)."""
+    for step in path:
+        try:
+            raw = raw[step]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return raw
+
+
+def _check_bands(bands: tuple[Band, ...], raw: object = None) -> None:
+    """Bands sorted by their bounds; errors show each bound as the file writes it."""
     previous = 0
+    previous_written: object = None
     for i, band in enumerate(bands):
         last = i == len(bands) - 1
         if band.upper is None and not last:
             raise Invalid("a 'below' bound on every band but the last", _MISSING, f"[{i}].below")
         if band.upper is not None and last:
-            raise Invalid("no 'below' bound on the last band (it runs to infinity)", band.upper, f"[{i}].below")
+            raise Invalid("no 'below' bound on the last band (it runs to infinity)", _written(raw, i, "below"),
+                          f"[{i}].below")
         if band.upper is not None:
             if band.upper <= previous:
                 raise Invalid(
-                    f"bands sorted by increasing 'below' without overlap (previous bound {previous // 100} yuan)",
-                    f"{band.upper // 100} yuan",
+                    f"bands sorted by increasing 'below' without overlap (a bound above the previous band's "
+                    f"below = {previous_written!r})",
+                    _written(raw, i, "below"),
                     f"[{i}].below",
                 )
-            previous = band.upper
+            previous, previous_written = band.upper, _written(raw, i, "below")
 
 
 @attrs.frozen
@@ -333,54 +347,66 @@ class RuleSpec:
     at_most_one: tuple[tuple[str, ...], ...] = ()
     named: bool = False
     full_levels: tuple[str, ...] = ()  # by-level fields that must cover every declared level
-    check: Callable[[dict], None] | None = None
+    #: A check of the parsed values together; it gets the parsed ``params`` and the version's TOML
+    #: table as written, so its errors show values as the file writes them ("10万", not fen).
+    check: Callable[[dict, dict], None] | None = None
 
 
-def _check_ratio(params: dict) -> None:
+_SEGMENTS = ("marginal", "step")
+_BASES = ("in_scope", "above_deductible")
+_ALLOWED_WITH_BANDS = {
+    "segments": 'one of "marginal" (each part of the cost at its band\'s ratio) or "step" (the whole payable '
+                "part at the ratio of the band where the year's cumulative cost ends)",
+    "basis": 'one of "in_scope" (the year\'s cumulative in-scope cost) or "above_deductible" (the year\'s '
+             "cumulative cost above deductibles)",
+}
+
+
+def _check_ratio(params: dict, raw: dict) -> None:
     if params.get("bands") is not None:
         for needed in ("segments", "basis"):
             if params.get(needed) is None:
-                raise Invalid("a value (required with bands)", _MISSING, needed)
+                raise Invalid(f"a value (required with bands): {_ALLOWED_WITH_BANDS[needed]}", _MISSING, needed)
         try:
-            _check_bands(params["bands"])
+            _check_bands(params["bands"], raw.get("bands"))
         except Invalid as exc:
             raise exc.under("bands") from None
     else:
         for extra in ("segments", "basis"):
             if params.get(extra) is not None:
-                raise Invalid("only with bands", params[extra], extra)
+                raise Invalid("only with bands", raw[extra], extra)
 
 
-def _check_critical_bands(params: dict) -> None:
+def _check_critical_bands(params: dict, raw: dict) -> None:
     try:
-        _check_bands(params["bands"])
+        _check_bands(params["bands"], raw.get("bands"))
     except Invalid as exc:
         raise exc.under("bands") from None
 
 
-def _check_critical_modifier(params: dict) -> None:
+def _check_critical_modifier(params: dict, raw: dict) -> None:
     if all(params.get(k) is None for k in ("threshold_fraction", "ratio_points", "uncapped")):
         raise Invalid("at least one of threshold_fraction, ratio_points, uncapped", _MISSING, "")
 
 
-def _check_service(params: dict) -> None:
+def _check_service(params: dict, raw: dict) -> None:
     if params.get("disease_caps") is None:
         for name in ("ceiling", "highest_only"):
             if params.get(name) is not None:
-                raise Invalid("only with disease_caps", params[name], name)
+                raise Invalid("only with disease_caps", raw[name], name)
     if params.get("fixed") is not None:
         for name in ("deductible", "halve"):
             if params.get(name) is not None:
-                raise Invalid("not with a fixed payment", params[name], name)
+                raise Invalid("not with a fixed payment", raw[name], name)
 
 
-def _check_place(params: dict) -> None:
+def _check_place(params: dict, raw: dict) -> None:
     effects = ("deductible", "deductible_multiple", "deductible_share", "ratio", "ratio_points", "floor")
     if all(params.get(e) is None for e in effects):
         raise Invalid("at least one of " + ", ".join(effects), _MISSING, "")
 
 
-def _check_modifier(params: dict) -> None:
+def _check_modifier(params: dict, raw: dict) -> None:
     if all(params.get(e) is None for e in ("ratio_points", "age_points", "deductible_fraction")):
         raise Invalid("at least one of ratio_points, age_points, deductible_fraction", _MISSING, "")
 
@@ -411,8 +437,8 @@ RULES: dict[str, RuleSpec] = {
             {
                 "ratio": (by_level(_ratio), False),
                 "bands": (_list_of(_BAND), False),
-                "segments": (_choice("marginal", "step"), False),
-                "basis": (_choice("in_scope", "above_deductible"), False),
+                "segments": (_choice(*_SEGMENTS), False),
+                "basis": (_choice(*_BASES), False),
             },
             one_of=(("ratio", "bands"),),
             full_levels=("ratio",),
