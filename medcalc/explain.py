@@ -38,6 +38,17 @@ def _exact_yuan(numerator: int) -> str:
     return format_yuan(whole) + (f"{rest:04d}".rstrip("0") if rest else "")
 
 
+def _rounding(o: "Outcome", i: int, cumulative: int, carry: str) -> tuple[str, str]:
+    """(how a payment is rounded, the carry it starts from): once per claim, or on the year's
+    running exact amount (``rounding = "cumulative"``), from what the year had not yet paid."""
+    if not cumulative:
+        return "rounded half up once", ""
+    before = getattr(o.accumulators_before.get(i), carry, 0)
+    sign = "-" if before < 0 else "+"
+    return ("rounded on the year's running amount (half up; the claim pays the change)",
+            f" {sign} not yet paid this year {_exact_yuan(abs(before))}")
+
+
 def _applied(modifiers: list[RuleVersion], mask: int) -> list[RuleVersion]:
     """The modifiers a row's bit mask says were applied to it, in rule order."""
     return [m for bit, m in enumerate(modifiers) if mask >> bit & 1]
@@ -175,8 +186,9 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
         steps.append(Step("floor", "保底 floor", f"at least {Ratio(p['floor'])} of in-scope {format_yuan(c['in_scope'])}, "
                                                  f"never more than the {format_yuan(covered)} basic insurance covers",
                           rate=Ratio(p["floor"]), **_cited(place)))
-    steps.append(Step("basic_rounded", "统筹基金 basic payment, rounded half up once",
-                      f"exact {_exact_yuan(exact)} → {format_yuan(r['basic_raw'])}", amount=Fen(r["basic_raw"])))
+    how, carry = _rounding(o, i, p["cumulative"], "basic_carry")
+    steps.append(Step("basic_rounded", f"统筹基金 basic payment, {how}",
+                      f"exact {_exact_yuan(exact)}{carry} → {format_yuan(r['basic_raw'])}", amount=Fen(r["basic_raw"])))
     if annual is not None and annual.get("fund") is not None:
         steps.append(Step("fund_cap", "年度最高支付限额 annual cap",
                           f"cap {format_yuan(annual['fund'])}, paid so far this year {format_yuan(r['basic_paid_before'])}",
@@ -259,7 +271,8 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
     bands_rule = resolved.rule("critical.bands")
     axis = "the year's qualifying self-pay" if bands_rule["convention"] == "cumulative" else "the amount above the threshold"
     steps += _band_steps(o, "critical", i, None, axis, False, None, r["critical_low"], r["critical_high"], "大病分段 band")
-    steps.append(Step("critical_rounded", f"{name}, rounded half up once", f"→ {format_yuan(r['critical_raw'])}",
+    how, carry = _rounding(o, i, p["cumulative"], "critical_carry")
+    steps.append(Step("critical_rounded", f"{name}, {how}", f"bands{carry} → {format_yuan(r['critical_raw'])}",
                       amount=Fen(r["critical_raw"])))
     cap = resolved.rule("critical.cap")
     if cap is not None:

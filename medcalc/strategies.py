@@ -288,7 +288,9 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         bands.append(f"{{ ratio = {_pct(draw(ratio))} }}")
         mode = draw(st.sampled_from(("marginal", "step")))
         basis = draw(st.sampled_from(("in_scope", "above_deductible")))
-        parts.append(rule("inpatient.ratio", f'segments = "{mode}"\nbasis = "{basis}"\nbands = [{", ".join(bands)}]'))
+        rounding = draw(st.sampled_from(("", '\nrounding = "cumulative"')))
+        parts.append(rule("inpatient.ratio", f'segments = "{mode}"\nbasis = "{basis}"\nbands = [{", ".join(bands)}]'
+                                             f"{rounding}"))
     cap = draw(st.sampled_from(("none", "fund", "cost")))
     if cap == "fund":  # lint: a deductible above the fund cap could never be met
         parts.append(rule("inpatient.cap", f"fund = {_yuan(draw(_upto(10_000_000, 0 if allow_warnings else largest)))}"))
@@ -382,7 +384,8 @@ def _critical(draw, allow_warnings: bool) -> list[tuple[str, str]]:
         bands.append(f"{{ below = {_yuan(upper)}, ratio = {rate} }}")
     bands.append(f"{{ ratio = {_pct(draw(ratio))} }}")
     convention = draw(st.sampled_from(("cumulative", "above_threshold")))
-    out.append(("critical.bands", f'convention = "{convention}"\nbands = [{", ".join(bands)}]'))
+    rounding = draw(st.sampled_from(("", '\nrounding = "per_claim"', '\nrounding = "cumulative"')))
+    out.append(("critical.bands", f'convention = "{convention}"\nbands = [{", ".join(bands)}]{rounding}'))
     if draw(st.booleans()):  # lint: a threshold above the cap would never pay
         out.append(("critical.cap", f"amount = {_yuan(draw(_upto(10_000_000 + threshold, 0 if allow_warnings else threshold)))}"))
     if draw(st.booleans()):

@@ -61,6 +61,9 @@ class Person:
         self.basic_paid = 0
         self.critical_base = 0
         self.critical_paid = 0
+        # cumulative rounding: the year's exact payments so far, and those payments rounded
+        self.basic_exact, self.basic_rounded = Fraction(0), 0
+        self.critical_exact, self.critical_rounded = Fraction(0), 0
         self.assistance_base: dict[str, int] = {}
         self.assistance_paid: dict[str, int] = {}
         self.burden = 0
@@ -199,7 +202,9 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
     if place is not None and place.get("floor") is not None:
         exact = max(exact, in_scope * pct(place["floor"]))
     exact = min(exact, Fraction(end - start))  # never more than basic covers: above the deductible, below the ceiling
-    raw = half_up(exact)
+    cumulative = ratio_rule.get("rounding") == "cumulative"
+    # "cumulative": the year's running exact amount is rounded, and the claim pays the change
+    raw = half_up(person.basic_exact + exact) - person.basic_rounded if cumulative else half_up(exact)
     paid = raw
     if annual is not None and annual.get("fund") is not None:
         paid = min(raw, max(0, annual["fund"] - person.basic_paid))
@@ -212,6 +217,9 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
         person.in_scope_total += in_scope
         person.payable_total += payable
         person.basic_paid += paid
+        if cumulative:
+            person.basic_exact += exact
+            person.basic_rounded += raw
 
     return {"charged": charged, "payable": payable, "raw": raw, "paid": paid, "in_scope": in_scope,
             "above_cap": above_cap, "reduction": 0, "commit": commit}
@@ -337,7 +345,12 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
                 rate = band.ratio.get(claim.level)
             exact += overlap(lo, hi, lower, band.upper) * pct(max(0, min(10000, rate + points2)))
             lower = band.upper if band.upper is not None else lower
-        critical = half_up(exact)
+        if bands_rule.get("rounding") == "cumulative":
+            critical = half_up(person.critical_exact + exact) - person.critical_rounded
+            person.critical_exact += exact
+            person.critical_rounded += critical
+        else:
+            critical = half_up(exact)
         if cap2 is not None:
             critical = min(critical, max(0, cap2 - person.critical_paid))
         person.critical_base = x1

@@ -108,6 +108,36 @@ def test_a_ratio_by_age_refuses_a_claim_without_an_age(tmp_path):
     assert "age 60: 10 years above 50" in step.detail and "+3" in step.detail
 
 
+def test_cumulative_rounding_pays_the_change_of_the_years_rounded_amount(tmp_path):
+    # 33.33 % of 1.00 yuan is 33.33 fen exactly. Per claim: 33 + 33 + 33 = 99 fen for the year.
+    # Cumulative: the year's exact 33.33, 66.66, 99.99 round to 33, 67, 100: the claims pay 33, 34, 33,
+    # and the year gets 100 fen, what one claim of 3.00 yuan gets.
+    for rounding, expected in (("per_claim", [33, 33, 33]), ("cumulative", [33, 34, 33])):
+        folder = tmp_path / rounding
+        folder.mkdir()
+        p = make_policy(folder, NO_DEDUCTIBLE, rule("inpatient.ratio", f'ratio = "33.33%"\nrounding = "{rounding}"'))
+        assert [s.basic for s in run(p, *(admission(d, "1.00") for d in (1, 2, 3)))] == expected
+        assert run(p, admission(1, "3.00"))[0].basic == 100
+    batch = medcalc.settle_many(p, [admission(d, "1.00") for d in (1, 2)])
+    assert batch.accumulators[("p", 2021)].basic_carry == 666600 - 670000  # 66.66 exact, 67 paid: -0.34 fen
+    explained = medcalc.settle(p, admission(2, "1.00"), accumulators=batch.accumulators[("p", 2021)])
+    step = next(s for s in explained.steps if s.mechanism == "basic_rounded")
+    assert "running amount" in step.title and "not yet paid this year 0.0034" in step.detail and explained.basic == 33
+
+
+def test_cumulative_rounding_of_the_second_layer(tmp_path):
+    # basic pays nothing; 大病 from 0 at 33.33 %: per claim 33 fen each, cumulative 33, 34, 33
+    rules = [NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "0%"'),
+             rule("critical.base", "deductible = true\ncoinsurance = true\nabove_cap = true\npre_self_pay = false"),
+             rule("critical.threshold", "amount = 0")]
+    for rounding, expected in (("per_claim", [33, 33, 33]), ("cumulative", [33, 34, 33])):
+        folder = tmp_path / rounding
+        folder.mkdir()
+        p = make_policy(folder, *rules, rule("critical.bands", 'convention = "cumulative"\n'
+                                                              f'bands = [{{ ratio = "33.33%" }}]\nrounding = "{rounding}"'))
+        assert [s.critical for s in run(p, *(admission(d, "1.00") for d in (1, 2, 3)))] == expected
+
+
 BANDS = 'basis = "in_scope"\nbands = [ { below = 6000, ratio = "65%" }, { ratio = "80%" } ]'
 
 

@@ -27,7 +27,11 @@ STATE_FIELDS = (
     "admissions", "deductible_paid", "in_scope_total", "payable_total", "basic_paid", "above_cost_cap",  # basic
     "critical_base", "critical_paid",  # 大病保险 / 大额补助
     "burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid",  # 兜底
+    "basic_carry", "critical_carry",  # exact amounts not yet paid, for cumulative rounding (1/10000 fen)
 )
+
+#: Fields that are not money: a count, and the carries in 1/10000 fen.
+_NOT_FEN = ("admissions", "basic_carry", "critical_carry")
 
 
 @attrs.frozen(kw_only=True)
@@ -49,7 +53,10 @@ class Accumulators:
       self-pay for 医疗救助 and what it paid;
     - ``burden`` / ``burden_cap_used`` / ``backstop_cap_paid``: the eligible in-scope burden
       left after the layers, the largest burden cap used so far this year, and what the
-      burden cap paid; ``backstop_paid``: everything the backstop paid.
+      burden cap paid; ``backstop_paid``: everything the backstop paid;
+    - ``basic_carry`` / ``critical_carry``: for a layer that rounds cumulatively
+      (``rounding = "cumulative"``), the year's exact payment so far less what it paid, in
+      1/10000 fen (within ±5000): the next claim's payment is rounded with it.
     """
 
     person_id: str
@@ -66,6 +73,8 @@ class Accumulators:
     burden_cap_used: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     backstop_cap_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     backstop_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    basic_carry: int = 0
+    critical_carry: int = 0
     service_deductible: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     service_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     assistance_base: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
@@ -77,7 +86,7 @@ class Accumulators:
         """From engine state: ``admissions`` a count, every other field integer fen."""
         per_service = {name: {s: Fen(v) for s, v in m.items()} for name, m in (services or {}).items()}
         return cls(person_id=person_id, year=year, **per_service,
-                   **{k: (int(v) if k == "admissions" else Fen(int(v))) for k, v in values.items()})
+                   **{k: (int(v) if k in _NOT_FEN else Fen(int(v))) for k, v in values.items()})
 
     def values(self) -> tuple[int, ...]:
         return tuple(int(getattr(self, name)) for name in STATE_FIELDS)

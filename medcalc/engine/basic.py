@@ -102,6 +102,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         "cost_cap": np.full(n, NO_LIMIT, np.int64),
         "place_rule": np.full(n, -1, np.int64),
         "modifier_mask": np.zeros(n, np.int64),
+        "cumulative": np.zeros(n, np.int64),  # 1: the ratio rule rounds on the year's running amount
     }
     builder = _Builder(level_codes)
     problems: list[tuple[np.ndarray, str, str]] = []
@@ -149,6 +150,7 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
                          "no place rule of the policy applies to care outside the insured area with this referral status"))
 
     p["band"][rows] = builder.band(ratio, None)
+    p["cumulative"][rows] = int(ratio.get("rounding") == "cumulative")
     # Fractions on the deductible (multiples, groups) multiply exactly; reduced at the end.
     fraction_num = np.ones(len(rows), np.int64)
     fraction_den = np.ones(len(rows), np.int64)

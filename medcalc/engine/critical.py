@@ -38,7 +38,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     n = len(variant)
     p = {name: np.zeros(n, np.int64) for name in (
         "active", "base_deductible", "base_coinsurance", "base_above_cap", "base_pre_self_pay",
-        "threshold", "above_threshold", "band", "points", "place_rule", "modifier_mask")}
+        "threshold", "above_threshold", "band", "points", "place_rule", "modifier_mask", "cumulative")}
     p["cap"] = np.full(n, NO_LIMIT, np.int64)
     p["place_rule"][:] = -1
     bands = BandSet(level_codes)
@@ -60,6 +60,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         for part in _BASE_PARTS:
             p[f"base_{part}"][rows] = int(base[part])
         p["above_threshold"][rows] = int(band_rule["convention"] == "above_threshold")
+        p["cumulative"][rows] = int(band_rule.get("rounding") == "cumulative")
         cap = resolved.rule("critical.cap")
         if cap is not None:
             p["cap"][rows] = cap["amount"]

@@ -54,7 +54,9 @@ S_BURDEN = 8
 S_BURDEN_CAP_USED = 9
 S_BACKSTOP_CAP_PAID = 10
 S_BACKSTOP_PAID = 11
-S_KEYED = 12
+S_BASIC_CARRY = 12
+S_CRITICAL_CARRY = 13
+S_KEYED = 14
 
 # ----------------------------------------------------------------------------- profile columns
 
@@ -62,10 +64,10 @@ S_KEYED = 12
 PROFILE_CODES = ("level", "visit", "service")
 BASIC_PARAMS = ("band", "schedule", "fixed_deductible", "share", "share_floor", "share_ceiling", "deductible_num",
                 "deductible_den", "later_from", "later_fraction", "deductible_cap", "points", "floor", "fund_cap",
-                "cost_cap", "place_rule", "modifier_mask")
+                "cost_cap", "place_rule", "modifier_mask", "cumulative")
 OUTPATIENT_PARAMS = ("rule", "deductible", "ratio", "fixed", "cap", "visit_cap", "halve_bed", "halve_nursing")
 CRITICAL_PARAMS = ("active", "base_deductible", "base_coinsurance", "base_above_cap", "base_pre_self_pay", "threshold",
-                   "above_threshold", "band", "points", "place_rule", "modifier_mask", "cap")
+                   "above_threshold", "band", "points", "place_rule", "modifier_mask", "cap", "cumulative")
 ASSISTANCE_PARAMS = ("rule", "deductible", "ratio", "cap", "group")
 BACKSTOP_PARAMS = ("cap_rule", "cap", "again_rule", "again_ratio")
 LAYER_PARAMS = {"basic": BASIC_PARAMS, "outpatient": OUTPATIENT_PARAMS, "critical": CRITICAL_PARAMS,
@@ -93,6 +95,7 @@ B_POINTS = _P["basic.points"]
 B_FLOOR = _P["basic.floor"]
 B_FUND_CAP = _P["basic.fund_cap"]
 B_COST_CAP = _P["basic.cost_cap"]
+B_CUMULATIVE = _P["basic.cumulative"]  # 1: rounded on the year's running amount
 O_RULE = _P["outpatient.rule"]
 O_DEDUCTIBLE = _P["outpatient.deductible"]
 O_RATIO = _P["outpatient.ratio"]
@@ -109,6 +112,7 @@ C_ABOVE_THRESHOLD = _P["critical.above_threshold"]
 C_BAND = _P["critical.band"]
 C_POINTS = _P["critical.points"]
 C_CAP = _P["critical.cap"]
+C_CUMULATIVE = _P["critical.cumulative"]
 A_RULE = _P["assistance.rule"]
 A_DEDUCTIBLE = _P["assistance.deductible"]
 A_RATIO = _P["assistance.ratio"]
@@ -209,6 +213,19 @@ def half_up(num, den):
     return (2 * num + den) // (2 * den)
 
 
+def rounded(exact, cumulative, st, carry_at):
+    """An exact payment (in 1/RATIO_ONE fen) in fen, half up: on its own, or, ``cumulative``,
+    on the year's running exact amount, the claim paying the change. ``st[carry_at]`` keeps
+    the exact amount not yet paid (within +-RATIO_ONE / 2), so the year's payments add up to
+    the year's exact total rounded once, however its costs were split into claims."""
+    if not cumulative:
+        return half_up(exact, RATIO_ONE)
+    carried = st[carry_at] + exact
+    pay = half_up(carried, RATIO_ONE)  # (floor division: exact for a negative carry too)
+    st[carry_at] = carried - pay * RATIO_ONE
+    return pay
+
+
 def clamp_rate(rate):
     """A rate plus points, clamped to [0 %, 100 %]."""
     return min(max(rate, 0), RATIO_ONE)
@@ -284,7 +301,7 @@ def basic(i, p, prof, st, level, in_scope, total, schedules, edges, rates, step,
     if floor > 0:
         exact_floored = max(exact, in_scope * floor)
     exact_floored = min(exact_floored, covered * RATIO_ONE)
-    raw = half_up(exact_floored, RATIO_ONE)
+    raw = rounded(exact_floored, prof[p, B_CUMULATIVE] == 1, st, S_BASIC_CARRY)
 
     # 年度最高支付限额 on the year's fund payments.
     fund_before = st[S_BASIC_PAID]
@@ -381,7 +398,7 @@ def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, ra
     low = max(before, threshold) - shift
     high = max(after, threshold) - shift
     exact, _ = banded(1, i, prof[p, C_BAND], level, prof[p, C_POINTS], low, high, edges, rates, trace, tb)
-    layer_raw = half_up(exact, RATIO_ONE) if active else 0
+    layer_raw = rounded(exact, prof[p, C_CUMULATIVE] == 1, st, S_CRITICAL_CARRY) if active else 0
     paid_before = st[S_CRITICAL_PAID]
     pay = min(layer_raw, max(prof[p, C_CAP] - paid_before, 0))
 
@@ -523,5 +540,5 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, sche
 
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
-FUNCTIONS = ("half_up", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical", "assistance", "backstop",
-             "settle_rows")
+FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical", "assistance",
+             "backstop", "settle_rows")

@@ -297,6 +297,11 @@ _AGE_POINTS = _table(
 )
 
 
+#: How a layer paid on a cumulative axis rounds: each claim's payment once ("per_claim", the
+#: default), or the year's running exact amount, each claim paying the change ("cumulative").
+ROUNDINGS = ("per_claim", "cumulative")
+
+
 def _band(**kw: object) -> Band:
     return Band(kw["below"], kw["ratio"])  # type: ignore[arg-type]
 
@@ -439,6 +444,7 @@ RULES: dict[str, RuleSpec] = {
                 "bands": (_list_of(_BAND), False),
                 "segments": (_choice(*_SEGMENTS), False),
                 "basis": (_choice(*_BASES), False),
+                "rounding": (_choice(*ROUNDINGS), False),
             },
             one_of=(("ratio", "bands"),),
             full_levels=("ratio",),
@@ -513,7 +519,8 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "critical.bands",
             "大病保险分段 bands",
-            {"convention": (_choice("cumulative", "above_threshold"), True), "bands": (_list_of(_BAND), True)},
+            {"convention": (_choice("cumulative", "above_threshold"), True), "bands": (_list_of(_BAND), True),
+             "rounding": (_choice(*ROUNDINGS), False)},
             check=_check_critical_bands,
         ),
         RuleSpec("critical.cap", "大病保险年度限额 annual cap", {"amount": (_amount, True)}),

@@ -144,3 +144,20 @@ def test_a_ratio_growing_with_age_never_pays_the_older_less_and_equals_the_refer
     assert paid == [r["basic"] for r in reference]
     plain = medcalc.settle(policy, attrs.evolve(claims[0], retired=False), explain=False)
     assert plain.basic <= paid[0]  # the tilt never pays less than no tilt
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rates=st.lists(st.integers(0, 10000), min_size=2, max_size=2), upper=st.integers(1, 10**6),
+       parts=st.lists(st.integers(1, 10**6), min_size=1, max_size=6))
+def test_cumulative_rounding_makes_the_years_payment_independent_of_the_split(tmp_path_factory, rates, upper, parts):
+    bands = (f'segments = "marginal"\nbasis = "in_scope"\nrounding = "cumulative"\n'
+             f'bands = [{{ below = "{upper / 100:.2f}", ratio = "{rates[0] / 100}%" }}, {{ ratio = "{rates[1] / 100}%" }}]')
+    policy = make_policy(tmp_path_factory.mktemp("split"), rule("inpatient.deductible", "amount = 0"),
+                         rule("inpatient.ratio", bands))
+
+    def year(amounts):
+        claims = [Claim(person_id="p", settled_on=f"2021-03-{d + 1:02d}", level="level1", total=Fen(a))
+                  for d, a in enumerate(amounts)]
+        return sum(s.basic for s in medcalc.settle_many(policy, claims, explain=False).settlements)
+
+    assert year(parts) == year([sum(parts)])
