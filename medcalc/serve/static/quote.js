@@ -82,6 +82,7 @@ async function lookupPolicy() {
   if (!ok) {
     state.policy = null;
     line.textContent = body.error;
+    if (/several policies/.test(body.error)) line.append(element("b", null, " → 请选择险种或档次 choose the scheme or tier"));
     return;
   }
   state.policy = body;
