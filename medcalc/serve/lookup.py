@@ -36,7 +36,7 @@ def looks_like_a_path(text: str) -> bool:
     if text.endswith(".toml") or "/" in text or "\\" in text or text.startswith((".", "~")):
         return True
     try:
-        return Path(text).exists()
+        return os.path.lexists(text)
     except (OSError, ValueError):  # too long, a NUL: not a file, and no id either
         return True
 
