@@ -453,6 +453,7 @@ def test_the_page_is_served_with_nothing_from_another_host(client):
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
     for name in ("quote.js", "quote.css", "favicon.svg"):
         assert client.get(f"/static/{name}").status_code == 200
+    assert client.get("/favicon.ico").headers["content-type"] == "image/svg+xml"
     for path in STATIC.iterdir():
         text = path.read_text(encoding="utf-8").replace('xmlns="http://www.w3.org/2000/svg"', "")  # a name, not a fetch
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, path.name

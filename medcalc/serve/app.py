@@ -16,11 +16,11 @@ import logging
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path as PathParameter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
@@ -51,6 +51,10 @@ behind each number. Amounts are yuan strings with two decimals; errors are JSON 
 with the messages of the `medcalc` command line."""
 
 
+_ID = PathParameter(description="policy id, as GET /policies lists them (never a file path)")
+_DAY = PathParameter(description="a date: 2025-03-01, 20250301, 2025/3/1")
+
+
 def _errors(status: int, *more: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description": "a bad request: the field and why"}}
     for code in (status, *more):
@@ -79,6 +83,10 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def icon() -> FileResponse:  # what browsers ask for, whatever the page says
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     @app.get("/health", summary="the server is up", tags=["server"])
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
@@ -103,17 +111,18 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     @app.get("/policies/{policy_id}", summary="one policy: rules with every version, levels, services, sources, quotes",
              tags=["policies"], responses=_errors(404))
-    async def get_policy(policy_id: str) -> JSONResponse:
+    async def get_policy(policy_id: str = _ID) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(catalogue.detail, policy_id))
 
     @app.get("/policies/{policy_id}/on/{day}", summary="the rules in force on a day, and what a claim may choose then",
              tags=["policies"], responses=_errors(404))
-    async def get_policy_on(policy_id: str, day: str) -> JSONResponse:
+    async def get_policy_on(policy_id: str = _ID, day: str = _DAY) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(catalogue.on_day, policy_id, day))
 
     @app.get("/regions/{region}/on/{day}", summary="the policy of a region in force on a day, as /policies/{id}/on/{day}",
              tags=["policies"], responses=_errors(404))
-    async def get_region_on(region: str, day: str,
+    async def get_region_on(region: str = PathParameter(description="Chinese, short or pinyin name: 九江, 淮北市, huaibei"),
+                            day: str = _DAY,
                             scheme: Optional[str] = Query(None, description="residents 居民 or employees 职工"),
                             tier: Optional[str] = Query(None, description="contribution tier, e.g. 一档")) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(catalogue.region_on, region, day, scheme, tier))

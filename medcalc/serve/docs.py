@@ -71,7 +71,8 @@ def docs_page(openapi: dict[str, Any]) -> str:
         shown.append(f'<details id="schema-{_e(name)}"><summary><code>{_e(name)}</code></summary><pre>{_e(text)}</pre></details>')
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(info.get('title', 'API'))} API 文档 docs</title><link rel="stylesheet" href="/static/quote.css"></head>
+<title>{_e(info.get('title', 'API'))} API 文档 docs</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/quote.css"></head>
 <body class="docs"><header><h1>{_e(info.get('title', ''))} API <span class="en">{_e(info.get('version', ''))}</span></h1>
 <p class="lead">{_e(info.get('description', ''))}</p>
 <nav><a href="/">报销测算 quote page</a> · <a href="/openapi.json">openapi.json</a></nav></header>
