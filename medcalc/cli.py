@@ -210,6 +210,9 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--claims", help="a claims file to settle under both: how many change, and by how much")
     encoding_option(diff, "--claims")
     _add_plot_command(sub)
+    from .serve.command import add_serve_command
+
+    add_serve_command(sub)  # `medcalc serve`: FastAPI and uvicorn load only when it runs
     return parser
 
 

@@ -93,7 +93,7 @@ def header_lines(s: Settlement, policy: Policy | None = None) -> list[list[str]]
     return [[printable(p) for p in line] for line in (first, person, visit, dates)]
 
 
-class _Header:
+class HeaderLines:
     """Lines of parts joined by ' · ': a line too long for the width continues on the next
     line at a part's boundary (a part longer than the whole width is wrapped by words)."""
 
@@ -166,7 +166,7 @@ def _source(step: Step) -> Text:
     return source
 
 
-class _Steps:
+class StepBlocks:
     """The explanation: one block per step (number, title and amount; how; source), wrapped to the width."""
 
     indent = 4
@@ -174,14 +174,27 @@ class _Steps:
     def __init__(self, steps: tuple[Step, ...]) -> None:
         self.steps = steps
 
+    title = "explanation 计算过程"
+    columns = ("#", "step 步骤", "how 计算", "yuan 元", "source 依据")
+
+    def rows(self) -> list[tuple[str, Text, Text, str, Text]]:
+        """Per step: number, title, how (with the year to date), amount, source: what a block shows."""
+        out = []
+        for n, step in enumerate(self.steps, 1):
+            how = grouped_text(printable(step.detail))
+            if step.before is not None and step.after is not None:
+                how += f"\nyear to date {yuan(step.before)} → {yuan(step.after)}"
+            out.append((str(n), Text(printable(step.title), style="bold"), Text(how),
+                        "" if step.amount is None else yuan(step.amount), _source(step)))
+        return out
+
     def __rich_console__(self, console: Console, options: ConsoleOptions):
         width = options.max_width
         pad = " " * self.indent
-        yield Text("explanation 计算过程", style="bold", justify="center")
-        for n, step in enumerate(self.steps, 1):
-            amount = "" if step.amount is None else yuan(step.amount)
+        yield Text(self.title, style="bold", justify="center")
+        for n, title, how, amount, source in self.rows():
             room = width - self.indent - (cell_len(amount) + 2 if amount else 0)
-            titles = wrap(Text(printable(step.title), style="bold"), room)
+            titles = wrap(title, room)
             first = Text(f"{n:>2}. ", style="bold") + titles[0]
             if amount:
                 first.append(" " * max(1, width - cell_len(first.plain) - cell_len(amount)) + amount)
@@ -189,10 +202,7 @@ class _Steps:
             yield first
             for line in titles[1:]:
                 yield Text(pad) + line
-            how = grouped_text(printable(step.detail))
-            if step.before is not None and step.after is not None:
-                how += f"\nyear to date {yuan(step.before)} → {yuan(step.after)}"
-            for part in (Text(how), _source(step)):
+            for part in (how, source):
                 if not part.plain:
                     continue
                 for line in wrap(part, width - self.indent):
@@ -204,9 +214,9 @@ class _Steps:
 
 def settlement_view(s: Settlement, explain: bool = False, policy: Policy | None = None) -> Group:
     """The header, the breakdown by layer and, with ``explain``, every step with its source."""
-    parts: list = [_Header(header_lines(s, policy)), _breakdown(s)]
+    parts: list = [HeaderLines(header_lines(s, policy)), _breakdown(s)]
     if explain:
-        parts.append(_Steps(s.steps))
+        parts.append(StepBlocks(s.steps))
     return Group(*parts)
 
 

@@ -120,7 +120,7 @@ def test_policy_check(capsys):
 def test_readme_documents_every_subcommand():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     for command in ("medcalc quote", "medcalc score", "medcalc policy list", "medcalc policy show",
-                    "medcalc policy check", "medcalc policy diff"):
+                    "medcalc policy check", "medcalc policy diff", "medcalc serve"):
         assert command in readme
 
 
@@ -181,7 +181,8 @@ def test_every_command_takes_policies_folders():
 
     leaves = dict(_leaf_parsers(_parser()))
     assert {" ".join(p) for p in leaves} == {"quote", "score", "impact", "simulate", "reconcile", "policy list",
-                                             "policy show", "policy check", "policy diff", "plot rates", "plot burden"}
+                                             "policy show", "policy check", "policy diff", "plot rates", "plot burden",
+                                             "serve"}
     for path, parser in leaves.items():
         assert "--policies" in parser._option_string_actions, " ".join(path)
 

@@ -30,6 +30,8 @@ def test_wheel_contains_every_policy_and_source(wheel):
     assert "medcalc/cli.py" in names
     assert "medcalc/py.typed" in names  # PEP 561: type checkers read medcalc's annotations
     assert "medcalc/docs/conventions.md" in names  # the page explanations and policy notes cite
+    for name in ("index.html", "quote.js", "quote.css", "favicon.svg"):  # the quote page of `medcalc serve`
+        assert f"medcalc/serve/static/{name}" in names
 
 
 def test_installed_wheel_loads_shipped_policies(wheel, tmp_path):

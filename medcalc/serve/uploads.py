@@ -1,0 +1,159 @@
+"""``POST /score``: a claims file uploaded (CSV, JSON lines, Parquet or .xlsx), settled whole.
+
+The upload is streamed into a file of a temporary folder of the server's own (its name is
+fixed: nothing in the request names a path), then read and settled exactly as ``medcalc
+score FILE`` reads and settles a file in one piece (``io.read_batches``, ``settle_table``):
+the same column names, amounts, words and reject reasons. The answer holds the summary the
+CLI prints (rows, persons, totals by layer, rejects by reason), the settled rows (amounts as
+yuan strings) and the rejected rows.
+
+The format is the ``format`` parameter, else the uploaded file name's extension, else the
+content type, else sniffed from the first bytes (a zip is .xlsx, ``PAR1`` Parquet, ``{`` JSON
+lines, anything else CSV), as ``medcalc score -`` does for standard input.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import MedcalcError
+from ..io import FORMATS, OUTPUT_NAMES, REJECT_NAMES, concat_parts, fen_to_yuan, format_of, read_batches
+from .lookup import check_policy_ids, choose_policy
+from .problems import ApiError
+
+__all__ = ["Spool", "detect_format", "score", "CONTENT_TYPES", "SCORE_OPTIONS"]
+
+#: Content types of the four formats (the first of each is the one documented).
+CONTENT_TYPES = {
+    "text/csv": "csv", "application/csv": "csv",
+    "application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "application/x-jsonlines": "jsonl",
+    "application/vnd.apache.parquet": "parquet", "application/x-parquet": "parquet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+}
+#: Options of a scoring request (query parameters), beside the upload.
+SCORE_OPTIONS = ("policy", "region", "on", "scheme", "tier", "amounts", "sheet", "encoding", "names", "format")
+_HEAD = 1 << 16
+
+
+class Spool:
+    """The upload as a file in a temporary folder of its own, written chunk by chunk, at most ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size, self.head = limit, 0, b""
+        self._folder = tempfile.TemporaryDirectory(prefix="medcalc-upload-")
+        self.path = Path(self._folder.name) / "upload"
+        self._handle = open(self.path, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            from .limits import TooLarge
+
+            raise TooLarge(self.limit)
+        if len(self.head) < _HEAD:
+            self.head += chunk[: _HEAD - len(self.head)]
+        self._handle.write(chunk)
+
+    def copy_from(self, handle) -> None:
+        """Copy a file object (a multipart part already parsed to a spooled file)."""
+        while chunk := handle.read(1 << 20):
+            self.write(chunk)
+
+    def finish(self) -> None:
+        self._handle.close()
+
+    def close(self) -> None:
+        self._handle.close()
+        self._folder.cleanup()
+
+
+def detect_format(given: str | None, filename: str | None, content_type: str | None, head: bytes) -> str:
+    """The upload's format (see the module docstring); 422 for a format or extension medcalc does not read."""
+    if given:
+        if given not in FORMATS:
+            raise ApiError(422, f"format: {given!r} is not one of {', '.join(FORMATS)}", "format")
+        return given
+    if filename and Path(filename).suffix:
+        try:
+            return format_of(Path(filename).name)  # only the name's extension is read, never a path
+        except MedcalcError as exc:
+            raise ApiError(422, str(exc).replace("give --format", "give format="), "format") from None
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind in CONTENT_TYPES:
+        return CONTENT_TYPES[kind]
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    return "jsonl" if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{") else "csv"
+
+
+def _option(options: Mapping[str, Any], key: str) -> str | None:
+    value = options.get(key)
+    return None if value in (None, "") else str(value)
+
+
+def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
+    """An Arrow table of results or rejects as JSON rows: amounts in yuan text, columns renamed."""
+    import pyarrow as pa
+
+    from ..tables import RESULT_FIELDS
+
+    columns, labels = [], []
+    for name in table.column_names:
+        column = table.column(name)
+        if name in RESULT_FIELDS:
+            column = fen_to_yuan(column, text=True)
+        elif pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_date(column.type):
+            column = column.cast(pa.string())
+        columns.append(column)
+        labels.append((names or {}).get(name, name))
+    return pa.table(columns, names=labels).to_pylist()
+
+
+def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Settle the uploaded file; the CLI's summary, the settled rows and the rejected rows."""
+    from ..cli import _Summary  # the CLI's summary of a scored file, so `medcalc score` and the API agree
+    from ..tables import canonical_names, settle_table
+
+    names = _option(options, "names") or "medcalc"
+    if names not in OUTPUT_NAMES:
+        raise ApiError(422, f"names: must be one of {', '.join(OUTPUT_NAMES)} (got {names!r})", "names")
+    amounts = _option(options, "amounts")
+    if amounts not in (None, "fen", "yuan"):
+        raise ApiError(422, f"amounts: must be fen or yuan (got {amounts!r})", "amounts")
+    if _option(options, "sheet") is not None and fmt != "xlsx":
+        raise ApiError(422, f"sheet: is for .xlsx files, and this upload is read as {fmt}", "sheet")
+    if _option(options, "policy") is None and _option(options, "region") is not None and _option(options, "on") is None:
+        raise ApiError(422, "score with region needs on (the date the policy must cover)", "on")
+    policy = choose_policy(options, None) if (_option(options, "policy") or _option(options, "region")) else None
+    if fmt == "xlsx":
+        from ..excel import require_excel
+
+        require_excel()
+    parts = list(read_batches(path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet")))
+    summary = _Summary()
+    results: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    if parts:
+        table = concat_parts(parts)
+        del parts
+        if policy is None:  # each row's policy column: ids only, never a path
+            fields = canonical_names(table.column_names)
+            column = next((name for name, field in fields.items() if field == "policy"), None)
+            if column is not None:
+                import pyarrow.compute as pc
+
+                check_policy_ids(pc.unique(table.column(column)).to_pylist())
+        scored = settle_table(table, policy, amounts=amounts, first_row=1)
+        summary.add(scored)
+        results = _yuan_rows(scored.results, OUTPUT_NAMES[names])
+        rejects = _yuan_rows(scored.rejects, REJECT_NAMES.get(names))
+    report = summary.report(policy, "", "")
+    for key in ("output", "rejects_file"):  # the CLI's files: the API answers with the rows instead
+        report.pop(key, None)
+    return {**report, "results": results, "rejects": rejects}
