@@ -143,8 +143,14 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
         steps.append(Step("deductible", "起付线 deductible", detail, amount=Fen(r["deductible_nominal"]), **_cited(place)))
     later = resolved.rule("inpatient.deductible_later")
     if later is not None and admission >= later["from_admission"]:
-        steps.append(Step("deductible_later", "再次住院起付线 later admissions",
-                          f"from the {_nth(later['from_admission'])} admission: × {Ratio(later['fraction'])}",
+        detail = f"from the {_nth(later['from_admission'])} admission: × {Ratio(later['fraction'])}"
+        if later.get("compounding"):
+            previous = getattr(o.accumulators_before.get(i), "last_deductible", 0)
+            detail = (f"from the {_nth(later['from_admission'])} admission, each time of the previous admission's: "
+                      f"{format_yuan(previous)} × {Ratio(later['fraction'])}")
+        if later.get("floor"):
+            detail += f", at least {format_yuan(later['floor'])}"
+        steps.append(Step("deductible_later", "再次住院起付线 later admissions", f"{detail}: {format_yuan(r['deductible_nominal'])}",
                           rate=Ratio(later["fraction"]), **_cited(later)))
     for modifier in _applied(t.modifiers, p["modifier_mask"]):
         effects = []

@@ -276,8 +276,11 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         parts.append(rule("inpatient.deductible", f"by_admission = [{', '.join(_by_level(r, _yuan) for r in tables)}]"))
     largest = max(max(t) for t in tables)
     if draw(st.booleans()):
+        compounding = "\ncompounding = true" if draw(st.booleans()) else ""
+        floor = f"\nfloor = {_yuan(draw(_upto(_SMALL)))}" if draw(st.booleans()) else ""
         parts.append(rule("inpatient.deductible_later",
-                          f"from_admission = {draw(st.integers(2, 4))}\nfraction = {_pct(draw(any_ratio))}"))
+                          f"from_admission = {draw(st.integers(2, 4))}\nfraction = {_pct(draw(any_ratio))}"
+                          f"{compounding}{floor}"))
     if draw(st.booleans()):
         parts.append(rule("inpatient.deductible_cap", f"yearly = {_yuan(draw(_upto(500_000)))}"))
     if not draw(st.booleans()):

@@ -64,6 +64,7 @@ class Person:
         # cumulative rounding: the year's exact payments so far, and those payments rounded
         self.basic_exact, self.basic_rounded = Fraction(0), 0
         self.critical_exact, self.critical_rounded = Fraction(0), 0
+        self.last_deductible = 0  # the latest admission's deductible, before the limits on it
         self.assistance_base: dict[str, int] = {}
         self.assistance_paid: dict[str, int] = {}
         self.burden = 0
@@ -138,6 +139,10 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
         if m.get("deductible_fraction") is not None:
             base *= pct(m["deductible_fraction"])
     nominal = half_up(base)
+    if later is not None and number >= later["from_admission"]:
+        if later.get("compounding"):  # each later admission: the previous one's deductible times the fraction
+            nominal = half_up(person.last_deductible * pct(later["fraction"]))
+        nominal = max(nominal, later.get("floor") or 0)
     charged = min(nominal, in_scope)
     cap = rules.rule("inpatient.deductible_cap")
     if cap is not None:
@@ -213,6 +218,7 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
 
     def commit() -> None:
         person.admissions += 1
+        person.last_deductible = nominal
         person.deductible_paid += charged
         person.in_scope_total += in_scope
         person.payable_total += payable

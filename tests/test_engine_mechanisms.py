@@ -35,6 +35,21 @@ def test_later_admissions_pay_a_fraction(tmp_path):
     assert [s.deductible for s in run(p, *(admission(d, 1000) for d in (1, 2, 3)))] == [60000, 30000, 30000]
 
 
+def test_later_admissions_compound_on_the_previous_deductible_down_to_a_floor(tmp_path):
+    for compounding, expected in (("false", [100000, 50000, 50000, 50000, 50000]),
+                                  ("true", [100000, 50000, 25000, 20000, 20000])):  # 125.00 is below the floor 200
+        folder = tmp_path / compounding
+        folder.mkdir()
+        p = make_policy(folder, RATIO_100, rule("inpatient.deductible", "amount = 1000"), rule(
+            "inpatient.deductible_later", f'from_admission = 2\nfraction = "50%"\ncompounding = {compounding}\nfloor = 200'))
+        assert [s.deductible for s in run(p, *(admission(d, 3000) for d in range(1, 6)))] == expected
+    batch = medcalc.settle_many(p, [admission(d, 3000) for d in (1, 2)])
+    assert batch.accumulators[("p", 2021)].last_deductible == 50000
+    third = medcalc.settle(p, admission(3, 3000), accumulators=batch.accumulators[("p", 2021)])
+    step = next(s for s in third.steps if s.mechanism == "deductible_later")
+    assert third.deductible == 25000 and "previous admission's: 500.00 × 50%" in step.detail and "at least 200.00" in step.detail
+
+
 def test_yearly_total_of_deductibles(tmp_path):
     p = make_policy(tmp_path, RATIO_100, rule("inpatient.deductible", "amount = 1200"),
                     rule("inpatient.deductible_cap", "yearly = 2300"))

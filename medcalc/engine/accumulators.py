@@ -28,6 +28,7 @@ STATE_FIELDS = (
     "critical_base", "critical_paid",  # 大病保险 / 大额补助
     "burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid",  # 兜底
     "basic_carry", "critical_carry",  # exact amounts not yet paid, for cumulative rounding (1/10000 fen)
+    "last_deductible",  # the deductible of the year's latest admission (for compounding fractions)
 )
 
 #: Fields that are not money: a count, and the carries in 1/10000 fen.
@@ -56,7 +57,9 @@ class Accumulators:
       burden cap paid; ``backstop_paid``: everything the backstop paid;
     - ``basic_carry`` / ``critical_carry``: for a layer that rounds cumulatively
       (``rounding = "cumulative"``), the year's exact payment so far less what it paid, in
-      1/10000 fen (within ±5000): the next claim's payment is rounded with it.
+      1/10000 fen (within ±5000): the next claim's payment is rounded with it;
+    - ``last_deductible``: the deductible (before the in-scope cost and yearly total limit it) of
+      the year's latest admission: a compounding later-admission fraction takes its share.
     """
 
     person_id: str
@@ -75,6 +78,7 @@ class Accumulators:
     backstop_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     basic_carry: int = 0
     critical_carry: int = 0
+    last_deductible: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     service_deductible: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     service_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     assistance_base: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))

@@ -95,6 +95,8 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         "deductible_den": np.ones(n, np.int64),
         "later_from": np.zeros(n, np.int64),  # admission number from which later_fraction applies; 0 never
         "later_fraction": np.full(n, RATIO_ONE, np.int64),
+        "later_compounding": np.zeros(n, np.int64),  # 1: of the previous admission's deductible
+        "later_floor": np.zeros(n, np.int64),
         "deductible_cap": np.full(n, NO_LIMIT, np.int64),
         "points": np.zeros(n, np.int64),
         "floor": np.zeros(n, np.int64),
@@ -125,6 +127,8 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
     if later is not None:
         p["later_from"][rows] = later["from_admission"]
         p["later_fraction"][rows] = later["fraction"]
+        p["later_compounding"][rows] = int(bool(later.get("compounding")))
+        p["later_floor"][rows] = later.get("floor") or 0
     if cap is not None:
         p["deductible_cap"][rows] = cap["yearly"]
     if annual is not None:

@@ -56,14 +56,15 @@ S_BACKSTOP_CAP_PAID = 10
 S_BACKSTOP_PAID = 11
 S_BASIC_CARRY = 12
 S_CRITICAL_CARRY = 13
-S_KEYED = 14
+S_LAST_DEDUCTIBLE = 14
+S_KEYED = 15
 
 # ----------------------------------------------------------------------------- profile columns
 
 #: What a profile row holds: the claim's codes, then each layer's parameters (its build's columns).
 PROFILE_CODES = ("level", "visit", "service")
 BASIC_PARAMS = ("band", "schedule", "fixed_deductible", "share", "share_floor", "share_ceiling", "deductible_num",
-                "deductible_den", "later_from", "later_fraction", "deductible_cap", "points", "floor", "fund_cap",
+                "deductible_den", "later_from", "later_fraction", "later_compounding", "later_floor", "deductible_cap", "points", "floor", "fund_cap",
                 "cost_cap", "place_rule", "modifier_mask", "cumulative")
 OUTPATIENT_PARAMS = ("rule", "deductible", "ratio", "fixed", "cap", "visit_cap", "halve_bed", "halve_nursing")
 CRITICAL_PARAMS = ("active", "base_deductible", "base_coinsurance", "base_above_cap", "base_pre_self_pay", "threshold",
@@ -90,6 +91,8 @@ B_DEDUCTIBLE_NUM = _P["basic.deductible_num"]
 B_DEDUCTIBLE_DEN = _P["basic.deductible_den"]
 B_LATER_FROM = _P["basic.later_from"]
 B_LATER_FRACTION = _P["basic.later_fraction"]
+B_LATER_COMPOUNDING = _P["basic.later_compounding"]  # 1: a later admission's deductible is the previous one's share
+B_LATER_FLOOR = _P["basic.later_floor"]
 B_DEDUCTIBLE_CAP = _P["basic.deductible_cap"]
 B_POINTS = _P["basic.points"]
 B_FLOOR = _P["basic.floor"]
@@ -271,9 +274,15 @@ def basic(i, p, prof, st, level, in_scope, total, schedules, edges, rates, step,
         base = min(max(half_up(total * prof[p, B_SHARE], RATIO_ONE), prof[p, B_SHARE_FLOOR]), prof[p, B_SHARE_CEILING])
     # ... times the fractions of groups and multiples, and of later admissions, rounded once ...
     later = RATIO_ONE
-    if prof[p, B_LATER_FROM] > 0 and admission + 1 >= prof[p, B_LATER_FROM]:
+    is_later = prof[p, B_LATER_FROM] > 0 and admission + 1 >= prof[p, B_LATER_FROM]
+    if is_later:
         later = prof[p, B_LATER_FRACTION]
     nominal = half_up(base * prof[p, B_DEDUCTIBLE_NUM] * later, prof[p, B_DEDUCTIBLE_DEN] * RATIO_ONE)
+    if is_later:
+        if prof[p, B_LATER_COMPOUNDING] == 1:  # the previous admission's deductible times the fraction, again and again
+            nominal = half_up(st[S_LAST_DEDUCTIBLE] * later, RATIO_ONE)
+        nominal = max(nominal, prof[p, B_LATER_FLOOR])  # ... never below a floor
+    st[S_LAST_DEDUCTIBLE] = nominal
     # ... never more than the in-scope cost, nor than what a yearly total of deductibles leaves.
     deductible_before = st[S_DEDUCTIBLE_PAID]
     room = max(prof[p, B_DEDUCTIBLE_CAP] - deductible_before, 0)

@@ -429,7 +429,8 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.deductible_later",
             "再次住院起付线 later admissions",
-            {"from_admission": (_admission_number, True), "fraction": (_ratio, True)},
+            {"from_admission": (_admission_number, True), "fraction": (_ratio, True),
+             "compounding": (_bool, False), "floor": (_amount, False)},
         ),
         RuleSpec(
             "inpatient.deductible_cap",

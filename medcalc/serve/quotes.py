@@ -88,12 +88,12 @@ def _accumulators(value: Any, person: str, year: int) -> Accumulators | None:
         raise ApiError(422, f"accumulators: {exc}", "accumulators") from None
 
 
-def _answer(settlement, table: bool, explain: bool) -> dict[str, Any]:
+def _answer(settlement, table: bool, explain: bool, policy=None) -> dict[str, Any]:
     out = settlement.to_dict()
-    if table:
+    if table:  # (the policy names the level in the heading, as the CLI's quote does)
         from .view import settlement_tables
 
-        out["view"] = settlement_tables(settlement, explain)
+        out["view"] = settlement_tables(settlement, explain, policy)
     return out
 
 
@@ -120,7 +120,7 @@ def quote(request: Mapping[str, Any]) -> dict[str, Any]:
     start = (history[0] if history else claim).settled_on.year
     accumulators = _accumulators(request.get("accumulators"), claim.person_id, start)
     settlement = settle(policy, claim, history=history, accumulators=accumulators, explain=explain)
-    return _answer(settlement, table, explain)
+    return _answer(settlement, table, explain, policy)
 
 
 def _sequence(request: Mapping[str, Any], explain: bool, table: bool) -> dict[str, Any]:
@@ -139,6 +139,6 @@ def _sequence(request: Mapping[str, Any], explain: bool, table: bool) -> dict[st
         raise ApiError(422, f"claims: claim {r.row + 1}: {r.field}: {r.reason}", r.field, claim=r.row + 1)
     return {
         "policy": policy.id,
-        "settlements": [_answer(s, table, explain) for s in batch.settlements],
+        "settlements": [_answer(s, table, explain, policy) for s in batch.settlements],
         "accumulators": [a.to_dict() for a in batch.accumulators.values()],
     }

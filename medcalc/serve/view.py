@@ -16,11 +16,11 @@ from ..settlement import Settlement
 __all__ = ["settlement_tables", "renderable_data"]
 
 
-def settlement_tables(s: Settlement, explain: bool = False) -> list[dict[str, Any]]:
+def settlement_tables(s: Settlement, explain: bool = False, policy=None) -> list[dict[str, Any]]:
     """The parts of ``medcalc quote``'s output for one settlement (with ``--explain``: the steps too)."""
     from ..render import settlement_view
 
-    return renderable_data(settlement_view(s, explain))
+    return renderable_data(settlement_view(s, explain, policy))
 
 
 def _plain(cell: Any) -> str:
