@@ -17,6 +17,7 @@ from ..errors import NOTHING, PolicyError
 from .files import confined, read_text, read_toml
 from .model import SCHEMES, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import LAYER_REQUIRED, RULES, VERSION_FIELDS, Invalid, ParseContext, parse_date
+from .wage import derive
 
 __all__ = ["load_file", "normalise_quote_text", "misquote_hint"]
 
@@ -130,7 +131,7 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
     _check_layers(file, policy)
     check_deductible_fractions(file, policy)
     _check_not_encoded(file, policy, meta["not_encoded"])
-    return policy
+    return derive(policy)
 
 
 _NOT_ENCODED_HELP = ("an array of the rules the notes say are not encoded: a rule family (\"critical\"), a rule "
