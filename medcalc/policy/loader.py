@@ -92,13 +92,14 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
 
     levels = dict(parent.levels) if parent else {}
     levels.update(_read_levels(file, data.get("levels", {})))
-    if not levels:
-        raise file.error("levels", NOTHING, "a [levels] table declaring at least one hospital level (or an extended policy that has one)")
+    institutions = dict(parent.institutions) if parent else {}
+    institutions.update(_read_levels(file, data.get("institutions", {}), "institutions"))
+    if not levels and not institutions:  # an outpatient-only policy declares its institutions alone
+        raise file.error("levels", NOTHING, "a [levels] table declaring at least one hospital level, or an [institutions] "
+                                            "table for an outpatient-only policy (or an extended policy that has one)")
     sources = dict(parent.sources) if parent else {}
     sources.update(_read_sources(file, data.get("sources", {})))
 
-    institutions = dict(parent.institutions) if parent else {}
-    institutions.update(_read_levels(file, data.get("institutions", {}), "institutions"))
     clash = sorted(set(institutions) & set(levels))
     if clash:
         raise file.error(f"institutions.{clash[0]}", clash[0], "a code not also declared in [levels]")
