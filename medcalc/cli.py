@@ -847,24 +847,31 @@ def _policy_show(args: argparse.Namespace) -> int:
 
 
 def _policy_check(args: argparse.Namespace) -> int:
-    from .policy.lint import lint
+    from .policy.lint import lint, services_covered
 
     policy = load_policy(args.file)
     versions = [v for t in policy.timelines.values() for layer in t.layers for v in layer if not v.disabled]
+    services = {name: [[a.isoformat(), b.isoformat() if b else None] for a, b in spans]
+                for name, spans in services_covered(policy).items()}
     report = {
         "id": policy.id, "region": policy.region, "scheme": policy.scheme, "file": policy.file,
         "chain": list(policy.chain), "rule_versions": len(versions),
         "unverified": sum(1 for v in versions if not v.citation.verified), "covers": _coverage(policy),
-        "warnings": lint(policy),
+        "services": services, "warnings": lint(policy),
     }
     if args.json:
         _print_json(report)
         return EXIT_OK
-    covers = ", ".join(f"{a} to {b or 'open'}" for a, b in report["covers"]) or "no day (no inpatient deductible and ratio in force)"
+    covers = ", ".join(f"{a} to {b or 'open'}" for a, b in report["covers"]) or (
+        "no day (no inpatient deductible and ratio in force)" if policy.levels
+        else "none (an outpatient-only policy: no hospital level in [levels])")
     print(printable(f"ok: {policy.id} ({policy.region}, {policy.scheme}) from {policy.file}"))
     print(f"  extends: {' -> '.join(policy.chain[1:]) or 'nothing'}")
     print(f"  rule versions: {len(versions)}, of which unverified: {report['unverified']}")
     print(f"  settles inpatient claims dated: {covers}")
+    for name, spans in report["services"].items():
+        print(printable(f"  outpatient service {name}: " + (", ".join(f"{a} to {b or 'open'}" for a, b in spans)
+                                                            or "no day")))
     for warning in report["warnings"]:
         print(printable(f"  warning: {warning}"))
     return EXIT_OK

@@ -11,7 +11,7 @@ __all__ = ["describe", "describe_rule"]
 
 _RATIOS = {"ratio", "fraction", "floor", "threshold_fraction", "deductible_fraction"}
 _POINTS = {"ratio_points"}
-_COUNTS = {"from_admission"}
+_COUNTS = {"from_admission", "year"}
 
 
 def _one(name: str, value: Any) -> str:
@@ -71,4 +71,9 @@ def describe(name: str, value: Any) -> str:
 
 def describe_rule(rule: RuleVersion) -> dict[str, str]:
     """Every set parameter of a rule version, described."""
-    return {name: describe(name, value) for name, value in rule.params.items() if value is not None}
+    values = {name: describe(name, value) for name, value in rule.params.items() if value is not None}
+    for use in rule.wage:  # amounts derived from the reference wage in force: say how
+        wage = use.wage
+        values[f"{use.path} (from the wage)"] = (f"{use.term.words()} 社平工资 {format_yuan(wage['amount'])} "
+                                                 f"(reference.wage[{wage.index}]) = {format_yuan(use.amount)}")
+    return values

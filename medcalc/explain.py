@@ -28,6 +28,28 @@ def _cited(rule: RuleVersion | None) -> dict:
     return {} if rule is None else {"citation": rule.citation, "rule": _ref(rule)}
 
 
+def _wage(rule: RuleVersion | None, *paths: str) -> list[Step]:
+    """A step for each amount of ``rule`` at ``paths`` derived from the reference wage: the share or
+    multiple, the wage in force and the fen, citing the wage's source (the rule's own step cites the rule)."""
+    if rule is None or not rule.wage:
+        return []
+    steps = []
+    for use in rule.wage:
+        if use.path not in paths:
+            continue
+        wage = use.wage
+        year = f" ({wage['year']})" if wage.get("year") is not None else ""
+        exact = wage["amount"] * use.term.units
+        steps.append(Step(
+            "reference_wage", "社平工资 reference wage",
+            f"{rule.key} {use.path}: {use.term.words()} 上年社平工资{year} {format_yuan(wage['amount'])} = "
+            f"{format_yuan(use.amount)}" + ("" if exact % RATIO_ONE == 0 else
+                                            f" (exact {_exact_yuan(exact)}, rounded half up to the fen once)"),
+            amount=Fen(use.amount), base=Fen(wage["amount"]), citation=wage.citation,
+            rule=f"{_ref(rule)}; {_ref(wage)}"))
+    return steps
+
+
 def _nth(n: int) -> str:
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
@@ -132,6 +154,9 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                               **_cited(place)))
         else:
             steps.append(Step("deductible", "起付线 deductible", detail, amount=Fen(r["deductible_nominal"]), **_cited(rule)))
+        entry = min(r["admission"], len(rule["by_admission"]) - 1) if rule.get("by_admission") is not None else None
+        steps += _wage(rule, *((f"amount.{level_code}", "amount") if entry is None else
+                               (f"by_admission[{entry}].{level_code}", f"by_admission[{entry}]")))
     else:
         share = place.get("deductible_share")
         if share is not None:
@@ -171,6 +196,7 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
     steps.append(Step("deductible_charged", "实付起付线 deductible charged", detail + ")", amount=Fen(r["deductible"]),
                       before=Fen(r["deductible_paid_before"]), after=Fen(r["deductible_paid_before"] + r["deductible"]),
                       **_cited(cap)))
+    steps += _wage(cap, "yearly")
     if place is not None and place.get("ratio_points") is not None:
         steps.append(Step("place", "异地/转诊 place and referral", f"{place.key}: ratio {_points(place['ratio_points'])}",
                           **_cited(place)))
@@ -185,6 +211,7 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           f"{format_yuan(r['above_cost_cap'])} of in-scope cost lies above the basic cost ceiling "
                           f"{format_yuan(annual['cost'])}: not paid by basic insurance", amount=Fen(r["above_cost_cap"]),
                           **_cited(annual)))
+        steps += _wage(annual, "cost")
     exact = r["basic_exact_num"]
     if r["floor_applied"]:
         covered = r["axis_high"] - r["axis_low"]
@@ -200,6 +227,7 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           f"cap {format_yuan(annual['fund'])}, paid so far this year {format_yuan(r['basic_paid_before'])}",
                           amount=Fen(r["basic"]), before=Fen(r["basic_paid_before"]),
                           after=Fen(r["basic_paid_before"] + r["basic"]), **_cited(annual)))
+        steps += _wage(annual, "fund")
     steps.append(Step("basic", "基本医保统筹支付 basic insurance pays", "layer 1 total", amount=Fen(r["basic"])))
     return steps
 
@@ -259,6 +287,7 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
     steps.append(Step("critical_threshold", "大病起付线 annual threshold",
                       f"{format_yuan(r['critical_threshold'])} once a year; the year's base before this claim "
                       f"{format_yuan(r['critical_base_before'])}", amount=Fen(r["critical_threshold"]), **_cited(threshold_rule)))
+    steps += _wage(threshold_rule, "amount")
     for modifier in _applied(t.modifiers, p["modifier_mask"]):
         effects = []
         if modifier.get("threshold_fraction") is not None:
@@ -288,6 +317,7 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
         steps.append(Step("critical_cap", "大病年度限额 annual cap", detail, amount=Fen(r["critical"]),
                           before=Fen(r["critical_paid_before"]), after=Fen(r["critical_paid_before"] + r["critical"]),
                           **_cited(cap)))
+        steps += _wage(cap, "amount")
     steps.append(Step("critical", f"{name} pays", "layer 2 total", amount=Fen(r["critical"])))
     return steps
 

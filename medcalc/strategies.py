@@ -223,7 +223,8 @@ def policy_texts(
     cost segments (marginal or step, on the in-scope cost or above the deductible); an annual
     cap on funds or on cost; a place rule for care away (deductible, multiple or share; ratio or
     points; floor); person modifiers for the poor, for minors and, growing with age, for the
-    retired. With ``outpatient``, any of
+    retired; a reference wage (社平工资) in two dated versions, with deductibles as shares of it.
+    With ``outpatient``, any of
     the ``SERVICES`` (levels, places, fixed payments or ratios, deductibles, halved fees, caps
     per year, disease and visit, exclusions on certification); and any of ``layers``:
     ``"critical"`` (大病 in either band convention, cap, place, tilt), ``"assistance"`` (医疗救助
@@ -267,13 +268,42 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         return values if allow_warnings else sorted(values, reverse=True)  # lint: ratios fall as the level rises
 
     parts = [_HEADER]
+    # A reference wage (社平工资) in two versions, and deductibles that are shares of it: each share
+    # at most 1.5 % of at most 200 000 yuan, so the derived deductible stays within _SMALL.
+    wages: list[int] = []
+    if draw(st.booleans()):
+        wages = [draw(st.integers(1, 20_000_000)), draw(st.integers(1, 20_000_000))]
+        change = since + dt.timedelta(days=draw(st.integers(1, 400)))
+        parts.append(f"\n[[reference.wage]]\nsince = {day}\nuntil = {(change - dt.timedelta(days=1)).isoformat()}\n"
+                     f"amount = {_yuan(wages[0])}\nyear = {since.year - 1}\n{_CITE}")
+        parts.append(f"\n[[reference.wage]]\nsince = {change.isoformat()}\namount = {_yuan(wages[1])}\n"
+                     f"year = {change.year - 1}\n{_CITE}")
+
+    def deductibles() -> tuple[str, list[int]]:
+        """A deductible table by level (amounts, or shares of the wage): its text and largest fen."""
+        if not wages:
+            values = draw(st.lists(_upto(_SMALL), min_size=3, max_size=3))
+            return _by_level(values, _yuan), values
+        cells, largest = [], []
+        for level in LEVELS:
+            if draw(st.booleans()):
+                units = draw(st.integers(0, 150))
+                cells.append(f'{level} = {{ wage_share = {_pct(units)} }}')
+                largest.append(max((2 * w * units + RATIO_ONE) // (2 * RATIO_ONE) for w in wages))
+            else:
+                largest.append(draw(_upto(_SMALL)))
+                cells.append(f"{level} = {_yuan(largest[-1])}")
+        return "{ " + ", ".join(cells) + " }", largest
+
     # each choice's False (where shrinking goes) is the simpler variant: one table, one ratio
     if not draw(st.booleans()):
-        tables = [draw(st.lists(_upto(_SMALL), min_size=3, max_size=3))]
-        parts.append(rule("inpatient.deductible", f"amount = {_by_level(tables[0], _yuan)}"))
+        text, values = deductibles()
+        tables = [values]
+        parts.append(rule("inpatient.deductible", f"amount = {text}"))
     else:
-        tables = draw(st.lists(st.lists(_upto(_SMALL), min_size=3, max_size=3), min_size=1, max_size=4))
-        parts.append(rule("inpatient.deductible", f"by_admission = [{', '.join(_by_level(r, _yuan) for r in tables)}]"))
+        drawn = [deductibles() for _ in range(draw(st.integers(1, 4)))]
+        tables = [values for _, values in drawn]
+        parts.append(rule("inpatient.deductible", f"by_admission = [{', '.join(text for text, _ in drawn)}]"))
     largest = max(max(t) for t in tables)
     if draw(st.booleans()):
         compounding = "\ncompounding = true" if draw(st.booleans()) else ""

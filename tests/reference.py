@@ -1,7 +1,8 @@
 """A deliberately plain reference calculator: pure Python, exact fractions, no numpy.
 
-It reads the same loaded policy (the rule versions in force) but shares no code with
-the engine: one claim at a time, one person-year at a time, written the way the
+It reads the same loaded policy (the rule versions in force, as the files write them: an
+amount tied to the reference wage it computes itself from the wage in force) but shares no
+code with the engine: one claim at a time, one person-year at a time, written the way the
 policy files describe the mechanisms. The differential tests hold the engine to it.
 """
 
@@ -13,7 +14,7 @@ from fractions import Fraction
 import attrs
 
 from medcalc.claims import Claim
-from medcalc.policy.model import Condition, Policy
+from medcalc.policy.model import ByLevel, Condition, Policy, WageAmount
 
 ONE = Fraction(1)
 
@@ -26,6 +27,37 @@ def pct(units: int) -> Fraction:
 def half_up(x: Fraction) -> int:
     """Round a non-negative exact amount of fen half up."""
     return int((x * 2 + 1) // 2)
+
+
+def _of_wage(value, wage):
+    """A parameter with every wage term as its fen: the wage times the share or multiple, half up once."""
+    if isinstance(value, WageAmount):
+        if wage is None:
+            raise AssertionError("a wage-based amount in force without a wage: the loader should refuse it")
+        return half_up(Fraction(wage) * Fraction(value.units, 10000))
+    if isinstance(value, ByLevel):
+        return ByLevel({k: _of_wage(v, wage) for k, v in value.values.items()},
+                       None if value.default is None else _of_wage(value.default, wage))
+    if isinstance(value, tuple):
+        return tuple(_of_wage(v, wage) for v in value)
+    return value
+
+
+class Rules:
+    """The rule versions in force on a day, read from the timelines as written (not ``Policy.at``)."""
+
+    def __init__(self, policy: Policy, day) -> None:
+        raw = {key: t.at(day) for key, t in policy.timelines.items()}
+        raw = {k: v for k, v in raw.items() if v is not None}
+        wage = raw["reference.wage"].params["amount"] if "reference.wage" in raw else None
+        self.rules = {k: attrs.evolve(v, params={n: _of_wage(x, wage) for n, x in v.params.items()})
+                      for k, v in raw.items()}
+
+    def rule(self, key):
+        return self.rules.get(key)
+
+    def named(self, prefix):
+        return [self.rules[k] for k in sorted(self.rules) if k.startswith(prefix + ".")]
 
 
 def applies(cond: Condition, claim: Claim) -> bool:
@@ -287,7 +319,7 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
         return {"rejected": "level"}
     if claim.visit == "outpatient" and f"outpatient.service.{claim.service}" not in policy.timelines:
         return {"rejected": "service"}
-    rules = policy.at(claim.settled_on)
+    rules = Rules(policy, claim.settled_on)
     first = outpatient_layer(rules, claim, person) if claim.visit == "outpatient" else inpatient_layer(rules, claim, person)
     if "rejected" in first:
         return first

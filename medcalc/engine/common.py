@@ -117,9 +117,11 @@ def choose_one(rules, rows: np.ndarray, sub: dict[str, np.ndarray], level_codes:
     for rule in rules:
         hit = matches(rule["when"], sub, level_codes)
         clash = hit & (chosen >= 0)
-        if clash.any():
-            problems.append((rows[clash], field, f"more than one {what} rule applies ({rule.key} and another); "
-                                                 "the policy is ambiguous"))
+        if clash.any():  # named by both rules: the one chosen before, and this one
+            for earlier in sorted(set(chosen[clash].tolist())):
+                both = clash & (chosen == earlier)
+                problems.append((rows[both], field, f"more than one {what} rule applies ({index.rules[earlier].key} "
+                                                    f"and {rule.key}); the policy is ambiguous"))
         chosen[hit & (chosen < 0)] = index(rule)
     return chosen
 

@@ -2,15 +2,27 @@
 
 Strict loading already refuses what is invalid (unknown keys, ratios outside [0 %, 100 %],
 unsorted bands, values without a source, …). These lints warn about what is valid but
-suspicious; each message names the rule version and the day it applies.
+suspicious; each message names the rule version and the day it applies: a policy that settles no
+admission on any day, two rules of a layer where only one may apply that can both match one
+claim, ratios rising with the level, and more. ``services_covered`` lists the days each
+outpatient service is in force (for ``policy check``).
 """
 
 from __future__ import annotations
 
-from ..money import RATIO_ONE, Ratio, format_yuan
-from .model import ByLevel, Policy, RuleVersion
+import datetime as dt
+import itertools
 
-__all__ = ["lint"]
+from ..money import RATIO_ONE, Ratio, format_yuan
+from .model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, Policy, RuleVersion
+
+__all__ = ["lint", "services_covered", "ONE_MATCH"]
+
+#: The rules an admission needs (engine.basic.REQUIRED_RULES, repeated: the policy package does not import the engine).
+_ADMISSION = ("inpatient.deductible", "inpatient.ratio")
+#: Named families of which at most one rule may apply to a claim (the engine rejects a claim two match).
+ONE_MATCH = ("inpatient.place", "critical.place", "assistance.category", "backstop.burden_cap", "backstop.pay_again")
+_SERVICE = "outpatient.service."
 
 
 def _ref(rule: RuleVersion) -> str:
@@ -27,6 +39,55 @@ def _rising(rule: RuleVersion, table: ByLevel, levels: list[str]) -> str | None:
     return None
 
 
+def services_covered(policy: Policy) -> dict[str, list[tuple[dt.date, dt.date | None]]]:
+    """Each outpatient service of the policy and the date spans it is in force (None: open-ended)."""
+    names = sorted(k[len(_SERVICE):] for k in policy.timelines if k.startswith(_SERVICE))
+    return {name: policy.coverage((_SERVICE + name,)) for name in names}
+
+
+def _both(a: frozenset[str], b: frozenset[str], universe) -> frozenset[str]:
+    """The values both of two conditions' sets allow (an empty set allows any)."""
+    return (a or frozenset(universe)) & (b or frozenset(universe))
+
+
+def _overlap(a: Condition, b: Condition, policy: Policy) -> str | None:
+    """A claim both conditions match, described by what they constrain; None when there is none."""
+    parts = []
+    places, referrals = _both(a.places, b.places, PLACES), _both(a.referrals, b.referrals, REFERRALS)
+    # care outside the insured area always states a referral status (a claim there cannot have "none")
+    if not places or not referrals or (places <= set(PLACES[1:]) and referrals == {"none"}):
+        return None
+    for label, mine, theirs, allowed in (("place", a.places, b.places, places), ("referral", a.referrals, b.referrals, referrals)):
+        if mine or theirs:
+            parts.append(f"{label} {', '.join(sorted(allowed))}")
+    for label, mine, theirs, universe in (("level", a.levels, b.levels, list(policy.levels) + list(policy.institutions)),
+                                          ("category", a.categories, b.categories, CATEGORIES)):
+        allowed = _both(mine, theirs, universe)
+        if not allowed:
+            return None
+        if mine or theirs:
+            parts.append(f"{label} {', '.join(sorted(allowed))}")
+    services = sorted(k[len(_SERVICE):] for k in policy.timelines if k.startswith(_SERVICE))
+    kinds = [("inpatient", None)] + [("outpatient", s) for s in services]
+    fits = [(visit, service) for visit, service in kinds
+            if all((not c.visits or visit in c.visits) and (not c.services or service in c.services) for c in (a, b))]
+    if not fits:
+        return None
+    if a.visits or b.visits or a.services or b.services:
+        parts.append("visit " + ", ".join(v if s is None else f"{v} {s}" for v, s in fits))
+    low = max(a.age_at_least or 0, b.age_at_least or 0)
+    high = min(x for x in (a.age_under, b.age_under, 151) if x is not None)
+    if low >= high:
+        return None
+    if any(x is not None for x in (a.age_at_least, b.age_at_least, a.age_under, b.age_under)):
+        parts.append(f"age {low}" + ("" if high > 150 else f" to {high - 1}"))
+    if a.retired is not None and b.retired is not None and a.retired != b.retired:
+        return None
+    if a.retired is not None or b.retired is not None:
+        parts.append("retired" if (a.retired if a.retired is not None else b.retired) else "not retired")
+    return "; ".join(parts) or "any claim"
+
+
 def lint(policy: Policy) -> list[str]:
     """Warnings for every day on which the rules in force change, each reported once."""
     levels = list(policy.levels)
@@ -36,8 +97,29 @@ def lint(policy: Policy) -> list[str]:
         if message and message not in found:
             found.append(message)
 
+    if policy.levels and not policy.coverage(_ADMISSION):
+        absent = [k for k in _ADMISSION if k not in policy.timelines]
+        why = (f"it has no {' and no '.join(absent)}" if absent
+               else "inpatient.deductible and inpatient.ratio are never in force on the same day")
+        warn(f"{policy.file}: the policy settles no inpatient claim on any day: {why} (both are required for an "
+             f"admission; an outpatient-only policy declares [institutions] and no [levels])")
+    if not policy.levels:
+        inpatient = sorted(k for k in policy.timelines if k.startswith("inpatient."))
+        if inpatient:
+            warn(f"{policy.file}: {', '.join(inpatient)} can never apply: the policy declares no hospital level in "
+                 f"[levels], so it settles no admission")
+    seen: set[tuple[int, int]] = set()
     for day in policy.change_days():
         rules = policy.at(day)
+        for family in ONE_MATCH:
+            for a, b in itertools.combinations(rules.named(family), 2):
+                if (id(a), id(b)) in seen:
+                    continue
+                witness = _overlap(a["when"], b["when"], policy)
+                if witness is not None:
+                    seen.add((id(a), id(b)))
+                    warn(f"{_ref(a)} and {_ref(b)} can both apply to one claim ({witness}) on {day}: at most one "
+                         f"{family} rule may apply, and a claim both match is rejected as ambiguous")
         ratio = rules.rule("inpatient.ratio")
         deductible = rules.rule("inpatient.deductible")
         annual = rules.rule("inpatient.cap")

@@ -17,6 +17,7 @@ from ..errors import NOTHING, PolicyError
 from .files import confined, read_text, read_toml
 from .model import SCHEMES, Citation, Policy, RuleVersion, Source, Timeline
 from .schema import LAYER_REQUIRED, RULES, VERSION_FIELDS, Invalid, ParseContext, parse_date
+from .wage import derive
 
 __all__ = ["load_file", "normalise_quote_text", "misquote_hint"]
 
@@ -91,13 +92,14 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
 
     levels = dict(parent.levels) if parent else {}
     levels.update(_read_levels(file, data.get("levels", {})))
-    if not levels:
-        raise file.error("levels", NOTHING, "a [levels] table declaring at least one hospital level (or an extended policy that has one)")
+    institutions = dict(parent.institutions) if parent else {}
+    institutions.update(_read_levels(file, data.get("institutions", {}), "institutions"))
+    if not levels and not institutions:  # an outpatient-only policy declares its institutions alone
+        raise file.error("levels", NOTHING, "a [levels] table declaring at least one hospital level, or an [institutions] "
+                                            "table for an outpatient-only policy (or an extended policy that has one)")
     sources = dict(parent.sources) if parent else {}
     sources.update(_read_sources(file, data.get("sources", {})))
 
-    institutions = dict(parent.institutions) if parent else {}
-    institutions.update(_read_levels(file, data.get("institutions", {}), "institutions"))
     clash = sorted(set(institutions) & set(levels))
     if clash:
         raise file.error(f"institutions.{clash[0]}", clash[0], "a code not also declared in [levels]")
@@ -130,7 +132,7 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
     _check_layers(file, policy)
     check_deductible_fractions(file, policy)
     _check_not_encoded(file, policy, meta["not_encoded"])
-    return policy
+    return derive(policy)
 
 
 _NOT_ENCODED_HELP = ("an array of the rules the notes say are not encoded: a rule family (\"critical\"), a rule "

@@ -3,7 +3,9 @@
 A policy is a set of *rules*, each identified by a key (``inpatient.ratio``) or a key
 and a name (``inpatient.place.out_of_city``). A rule has a timeline of versions, each
 in force from ``since`` to ``until`` (both inclusive) and each citing its source.
-``Policy.at(day)`` picks the version of every rule in force on that day.
+``Policy.at(day)`` picks the version of every rule in force on that day; an amount a rule ties
+to the reference wage (``WageAmount``) is then the wage version in force that day times its
+share or multiple, computed once at load (``medcalc.policy.wage``) and substituted here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ __all__ = [
     "Condition",
     "DeductibleShare",
     "Band",
+    "WageAmount",
+    "WageUse",
     "RuleVersion",
     "Timeline",
     "Policy",
@@ -135,6 +139,44 @@ class Band:
 
 
 @attrs.frozen
+class WageAmount:
+    """An amount tied to the reference wage (社平工资) in force on the claim's day: ``units`` /
+    10^4 times the wage, rounded half up to the fen once. ``kind`` is "share" (``units`` in ratio
+    units: "10%" -> 1000) or "multiple" ("6" -> 60000); ``written`` is the file's table as written."""
+
+    kind: str
+    units: int
+    written: Mapping[str, object] = attrs.field(converter=lambda m: dict(m), eq=False)
+
+    def of(self, wage: int) -> int:
+        """The amount in fen for a wage in fen: exact, then rounded half up once."""
+        return (2 * wage * self.units + _WAGE_ONE) // (2 * _WAGE_ONE)
+
+    def words(self) -> str:
+        """As the explanation says it: "10% of" or "6 ×"."""
+        if self.kind == "share":
+            whole, part = divmod(self.units, 100)
+            return f"{whole}{('.' + f'{part:02d}'.rstrip('0')) if part else ''}% of"
+        whole, part = divmod(self.units, _WAGE_ONE)
+        return f"{whole}{('.' + f'{part:04d}'.rstrip('0')) if part else ''} ×"
+
+
+_WAGE_ONE = 10_000  # (money.RATIO_ONE: shares and multiples are both in units of 10^-4)
+
+
+@attrs.frozen
+class WageUse:
+    """One amount of a rule version derived from the reference wage: where it is in the rule
+    (``path``, as in the file: ``amount.level2``, ``fund``), its term, the wage version it used and
+    the derived fen."""
+
+    path: str
+    term: WageAmount
+    wage: "RuleVersion"
+    amount: int
+
+
+@attrs.frozen
 class RuleVersion:
     """One dated version of one rule. ``params`` holds the mechanism's parsed values."""
 
@@ -146,6 +188,9 @@ class RuleVersion:
     disabled: bool = False
     file: str = ""
     index: int = 0  # position in its file's array, for messages
+    #: For a version whose amounts were derived from the reference wage in force: how each was
+    #: (the version as written keeps its ``WageAmount`` terms; ``Policy.at`` hands out this one).
+    wage: tuple[WageUse, ...] = ()
 
     def in_force(self, day: dt.date) -> bool:
         return self.since <= day and (self.until is None or day <= self.until)
@@ -227,14 +272,26 @@ class Policy:
     #: Rules this file's notes say are not encoded (checked at load to be absent): [policy] not_encoded.
     not_encoded: tuple[str, ...] = ()
     _cache: dict = attrs.field(factory=dict, repr=False)
+    #: (id of a version with wage terms, id of the reference.wage version) -> that version with the
+    #: amounts derived in fen (``medcalc.policy.wage.derive`` fills it at load).
+    derived: dict = attrs.field(factory=dict, repr=False)
 
     def at(self, day: dt.date) -> ResolvedPolicy:
-        """The rule versions in force on ``day``. Equal sets of versions share one object."""
+        """The rule versions in force on ``day``. Equal sets of versions share one object.
+
+        A version tying amounts to the reference wage comes with them derived from the wage in
+        force on ``day`` (so a change of either the rule or the wage takes effect on its day)."""
         chosen = {}
         for key, timeline in self.timelines.items():
             version = timeline.at(day)
             if version is not None:
                 chosen[key] = version
+        if self.derived:
+            wage = id(chosen.get("reference.wage"))
+            for key, version in chosen.items():
+                derived = self.derived.get((id(version), wage))
+                if derived is not None:
+                    chosen[key] = derived
         signature = tuple(sorted((k, id(v)) for k, v in chosen.items()))
         cached = self._cache.get(signature)
         if cached is None:

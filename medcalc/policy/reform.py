@@ -45,8 +45,9 @@ from ..money import RATIO_ONE, round_half_up
 from .files import confined, read_toml
 from .loader import _FAMILIES, _ID, _check_layers, _File, check_deductible_fractions, _header, _read_family, _read_toml
 from .loader import _read_sources as _read_policy_sources
-from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline
+from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline, WageAmount
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
+from .wage import derive
 
 __all__ = ["is_reform_file", "is_reform", "load_reform", "adjusted_policy", "parse_adjustment", "RATIO_FIELDS", "AMOUNT_FIELDS"]
 
@@ -186,7 +187,7 @@ def _reform(file: _File, data: dict, load_base: Callable[[str, Path], Policy]) -
                     timelines=timelines, file=file.shown, chain=(meta["id"],) + base.chain)
     _check_layers(file, policy)
     check_deductible_fractions(file, policy)
-    return policy
+    return derive(policy)
 
 
 def _read_meta(file: _File, table: object) -> dict:
@@ -321,15 +322,19 @@ def _change(value, apply, levels: frozenset[str] | None):
         return apply(value)
     if isinstance(value, ByLevel):
         if levels is None:
-            return ByLevel({k: apply(v) for k, v in value.values.items()},
-                           None if value.default is None else apply(value.default))
+            return ByLevel({k: _change(v, apply, None) for k, v in value.values.items()},
+                           None if value.default is None else _change(value.default, apply, None))
         # a default-valued table becomes explicit where only some levels change
         values = {lv: value.get(lv) for lv in (levels | value.levels()) if value.get(lv) is not None}
-        return ByLevel({k: apply(v) if k in levels else v for k, v in values.items()}, value.default)
+        return ByLevel({k: _change(v, apply, None) if k in levels else v for k, v in values.items()}, value.default)
     if isinstance(value, Band):
         return Band(value.upper, _change(value.ratio, apply, levels))
     if isinstance(value, tuple):
         return tuple(_change(v, apply, levels) for v in value)
+    if isinstance(value, WageAmount):
+        raise Invalid("a change of amounts written in yuan: this one is a share or multiple of the reference wage "
+                      "(write a whole version with the new wage_share or wage_multiple, or adjust reference.wage)",
+                      value.written)
     if isinstance(value, dict):  # disease caps
         return {k: apply(v) for k, v in value.items()}
     raise Invalid(f"a value that can be changed (this one is {type(value).__name__})", value)

@@ -16,7 +16,7 @@ import attrs
 
 from ..errors import NOTHING
 from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
-from .model import CATEGORIES, PLACES, REFERRALS, AgePoints, Band, ByLevel, Condition, DeductibleShare
+from .model import CATEGORIES, PLACES, REFERRALS, AgePoints, Band, ByLevel, Condition, DeductibleShare, WageAmount
 
 __all__ = ["RuleSpec", "RULES", "LAYER_REQUIRED", "Invalid", "VERSION_FIELDS", "MAX_AMOUNT", "MAX_COUNT",
            "FIRST_DAY", "LAST_DAY"]
@@ -61,7 +61,27 @@ class ParseContext:
     required: frozenset[str] = frozenset()
 
 
+#: The keys of an amount tied to the reference wage: ``{ wage_share = "10%" }``, ``{ wage_multiple = "6" }``.
+WAGE_KEYS = ("wage_share", "wage_multiple")
+#: The fields that accept such an amount (rule key -> fields).
+WAGE_FIELDS = {
+    "inpatient.deductible": ("amount", "by_admission"),
+    "inpatient.deductible_cap": ("yearly",),
+    "inpatient.cap": ("fund", "cost"),
+    "critical.threshold": ("amount",),
+    "critical.cap": ("amount",),
+}
+
+
+def _is_wage_table(value: object) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in WAGE_KEYS
+
+
 def _amount(value: object, ctx: ParseContext) -> int:
+    if _is_wage_table(value):
+        allowed = ", ".join(f"{key}.{field}" for key, fields in WAGE_FIELDS.items() for field in fields)
+        raise Invalid(f"an amount of yuan such as 200 or \"1.5万\" (a share or multiple of the reference wage is "
+                      f"allowed only in {allowed})", value)
     if isinstance(value, float):
         raise Invalid('an amount written as an integer or a string such as "1.5万" (floats are inexact)', value)
     try:
@@ -71,6 +91,35 @@ def _amount(value: object, ctx: ParseContext) -> int:
     if fen > MAX_AMOUNT:
         raise Invalid(f"an amount between 0 and {MAX_AMOUNT // 100} yuan (1000万, the largest claim total)", value)
     return fen
+
+
+def _wage_amount(value: object, ctx: ParseContext) -> int | WageAmount:
+    """An amount of yuan, or a share or multiple of the reference wage in force ([[reference.wage]])."""
+    if isinstance(value, dict):
+        if not _is_wage_table(value):
+            raise Invalid('an amount of yuan such as 200 or "1.5万", or one of { wage_share = "10%" } (a share of the '
+                          'reference wage in force, [[reference.wage]]) or { wage_multiple = "6" } (a multiple of it)',
+                          value)
+        (key, term), = value.items()
+        try:
+            units = _ratio(term, ctx) if key == "wage_share" else _multiple(term, ctx)
+        except Invalid as exc:
+            raise exc.under(key) from None
+        return WageAmount("share" if key == "wage_share" else "multiple", units, value)
+    return _amount(value, ctx)
+
+
+def _wage(value: object, ctx: ParseContext) -> int:
+    fen = _amount(value, ctx)
+    if fen <= 0:
+        raise Invalid("a yearly wage above 0 yuan, such as 85000 or \"8.5万\"", value)
+    return fen
+
+
+def _year(value: object, ctx: ParseContext) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not FIRST_DAY.year <= value <= LAST_DAY.year:
+        raise Invalid(f"a year such as 2024, between {FIRST_DAY.year} and {LAST_DAY.year}", value)
+    return value
 
 
 def _ratio(value: object, ctx: ParseContext) -> int:
@@ -142,7 +191,7 @@ def by_level(inner: Parser) -> Parser:
     """One value for every level, or a table of level code -> value."""
 
     def parse(value: object, ctx: ParseContext) -> ByLevel:
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not _is_wage_table(value):  # (a wage term is one value)
             values = {}
             for level, item in value.items():
                 if level not in ctx.levels:
@@ -422,7 +471,7 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.deductible",
             "起付线 deductible",
-            {"amount": (by_level(_amount), False), "by_admission": (_list_of(by_level(_amount)), False)},
+            {"amount": (by_level(_wage_amount), False), "by_admission": (_list_of(by_level(_wage_amount)), False)},
             one_of=(("amount", "by_admission"),),
             full_levels=("amount", "by_admission"),
         ),
@@ -435,7 +484,7 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.deductible_cap",
             "年度累计起付线限额 yearly deductible total",
-            {"yearly": (_amount, True)},
+            {"yearly": (_wage_amount, True)},
         ),
         RuleSpec(
             "inpatient.ratio",
@@ -454,7 +503,7 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.cap",
             "年度最高支付限额 annual cap",
-            {"fund": (_amount, False), "cost": (_amount, False)},
+            {"fund": (_wage_amount, False), "cost": (_wage_amount, False)},
             one_of=(("fund", "cost"),),
         ),
         RuleSpec(
@@ -516,7 +565,7 @@ RULES: dict[str, RuleSpec] = {
                 "services": (_names_list, False),  # outpatient services whose self-pay also qualifies
             },
         ),
-        RuleSpec("critical.threshold", "大病保险起付线 threshold", {"amount": (_amount, True)}),
+        RuleSpec("critical.threshold", "大病保险起付线 threshold", {"amount": (_wage_amount, True)}),
         RuleSpec(
             "critical.bands",
             "大病保险分段 bands",
@@ -524,7 +573,7 @@ RULES: dict[str, RuleSpec] = {
              "rounding": (_choice(*ROUNDINGS), False)},
             check=_check_critical_bands,
         ),
-        RuleSpec("critical.cap", "大病保险年度限额 annual cap", {"amount": (_amount, True)}),
+        RuleSpec("critical.cap", "大病保险年度限额 annual cap", {"amount": (_wage_amount, True)}),
         RuleSpec(
             "critical.place",
             "大病保险 place and referral",
@@ -566,6 +615,9 @@ RULES: dict[str, RuleSpec] = {
             {"when": (_CONDITION, True), "ratio": (_ratio, True)},
             named=True,
         ),
+        # The reference wage (上年社平工资) that amounts may be a share or multiple of: a dated,
+        # cited value of its own (yuan a year; ``year``: the year the figure is of).
+        RuleSpec("reference.wage", "社平工资 reference wage", {"amount": (_wage, True), "year": (_year, False)}),
     )
 }
 
