@@ -115,9 +115,11 @@ def read_header(path: Path, shown: str) -> dict:
     if header is not None:
         after = _NEXT_TABLE.search(text, header.end())
         end = after.start() if after else len(text)
-        plain = _PLAIN_ID.findall(text, header.end(), end)
-        # the usual header needs no parser; a multi-line string up to there might hide lines
-        if len(plain) == 1 and '"""' not in text[:end] and "'''" not in text[:end]:
+        # The usual header needs no parser: its id line comes before any multi-line string (which
+        # could hide lines like a header or an id; the notes after it often are one).
+        strings = min((at for at in (text.find('"""'), text.find("'''")) if at >= 0), default=len(text))
+        plain = _PLAIN_ID.findall(text, header.end(), min(end, strings))
+        if len(plain) == 1 and header.start() < strings:
             return {header.group(1): {"id": plain[0]}}
         try:  # (a cut inside a multi-line string fails to parse: then the whole file is read)
             data = tomllib.loads(text[:end])
