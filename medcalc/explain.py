@@ -323,19 +323,40 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
 
 
 def _assistance(o: "Outcome", i: int, r: dict) -> list[Step]:
+    return _first_stage(o, i, r) + _second_stage(o, i, r)
+
+
+def _second_stage(o: "Outcome", i: int, r: dict) -> list[Step]:
+    index = int(o.params["assistance"]["again_rule"][i])
+    if index < 0:
+        return []
+    rule = o.tables["assistance"].again_rules[index]
+    before, base = r["assistance_again_base_before"], r["assistance_again_base_claim"]
+    detail = (f"{rule.key}: in-scope self-pay still left {format_yuan(base)} (year {format_yuan(before)} → "
+              f"{format_yuan(before + base)}); above the yearly threshold {format_yuan(rule['threshold'])} "
+              f"× {Ratio(rule['ratio'])} → {format_yuan(r['assistance_again_raw'])}")
+    if rule.get("cap") is not None:
+        detail += f"; cap {format_yuan(rule['cap'])}, paid so far {format_yuan(r['assistance_again_paid_before'])}"
+    return [Step("assistance_again", "再次救助 assistance again", detail, amount=Fen(r["assistance_again"]), base=Fen(base),
+                 rate=Ratio(rule["ratio"]), before=Fen(r["assistance_again_paid_before"]),
+                 after=Fen(r["assistance_again_paid_before"] + r["assistance_again"]), **_cited(rule))]
+
+
+def _first_stage(o: "Outcome", i: int, r: dict) -> list[Step]:
     index = int(o.params["assistance"]["rule"][i])
     if index < 0:
         return []
     rule = o.tables["assistance"].rules[index]
+    first = r["assistance"] - r["assistance_again"]  # (the layer's payment holds both stages)
     before, base = r["assistance_base_before"], r["assistance_base_claim"]
     detail = (f"{rule.key}: in-scope self-pay left {format_yuan(base)} (year {format_yuan(before)} → "
               f"{format_yuan(before + base)}); above the yearly deductible {format_yuan(rule['deductible'])} "
               f"× {Ratio(rule['ratio'])} → {format_yuan(r['assistance_raw'])}")
     if rule.get("cap") is not None:
         detail += f"; cap {format_yuan(rule['cap'])}, paid so far {format_yuan(r['assistance_paid_before'])}"
-    return [Step("assistance", "医疗救助 medical assistance", detail, amount=Fen(r["assistance"]), base=Fen(base),
+    return [Step("assistance", "医疗救助 medical assistance", detail, amount=Fen(first), base=Fen(base),
                  rate=Ratio(rule["ratio"]), before=Fen(r["assistance_paid_before"]),
-                 after=Fen(r["assistance_paid_before"] + r["assistance"]), **_cited(rule))]
+                 after=Fen(r["assistance_paid_before"] + first), **_cited(rule))]
 
 
 def _backstop(o: "Outcome", i: int, r: dict) -> list[Step]:

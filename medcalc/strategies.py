@@ -446,6 +446,11 @@ def _assistance(draw) -> list[tuple[str, str]]:
                 out.append((f"assistance.category.{name}{suffix}",
                             f'when = {{ category = ["{name}"]{visit} }}\ndeductible = {_yuan(draw(_upto(3_000_000)))}\n'
                             f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}\n{group}"))
+    if draw(st.booleans()):  # 再次救助 on what the first stage left
+        cap = f"cap = {_yuan(draw(_upto(3_000_000)))}" if draw(st.booleans()) else ""
+        out.append(("assistance.again.poor", f'when = {{ category = ["dibao", "poverty"] }}\n'
+                                             f"threshold = {_yuan(draw(_upto(3_000_000)))}\n"
+                                             f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}"))
     return out
 
 

@@ -97,6 +97,7 @@ class Person:
         self.basic_exact, self.basic_rounded = Fraction(0), 0
         self.critical_exact, self.critical_rounded = Fraction(0), 0
         self.last_deductible = 0  # the latest admission's deductible, before the limits on it
+        self.again_base = self.again_paid = 0  # 再次救助
         self.assistance_base: dict[str, int] = {}
         self.assistance_paid: dict[str, int] = {}
         self.burden = 0
@@ -329,6 +330,7 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     # the other layers reject before anything is settled or accumulated
     critical_place = one_rule(rules, "critical.place", claim)
     assistance_rule = one_rule(rules, "assistance.category", claim)
+    assistance_again = one_rule(rules, "assistance.again", claim)
     cap_rule = one_rule(rules, "backstop.burden_cap", claim)
     again_rule = one_rule(rules, "backstop.pay_again", claim)
     bands_rule = rules.rule("critical.bands")
@@ -340,7 +342,7 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
                 return {"rejected": "level"}
         elif any(b.ratio.get(claim.level) is None for b in bands_rule["bands"]):
             return {"rejected": "level"}
-    if "ambiguous" in (assistance_rule, cap_rule, again_rule):
+    if "ambiguous" in (assistance_rule, assistance_again, cap_rule, again_rule):
         return {"rejected": "category"}
 
     first["commit"]()
@@ -407,6 +409,14 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
             assistance = min(assistance, max(0, assistance_rule["cap"] - person.assistance_paid.get(group, 0)))
         person.assistance_base[group] = x1
         person.assistance_paid[group] = person.assistance_paid.get(group, 0) + assistance
+    if assistance_again is not None:  # 再次救助: on what is still left, above its own threshold on the year's total
+        left = max(in_scope - paid - critical - assistance, 0)
+        x0, x1, t = person.again_base, person.again_base + left, assistance_again["threshold"]
+        second = half_up((max(x1, t) - max(x0, t)) * pct(assistance_again["ratio"]))
+        if assistance_again.get("cap") is not None:
+            second = min(second, max(0, assistance_again["cap"] - person.again_paid))
+        person.again_base, person.again_paid = x1, person.again_paid + second
+        assistance += second
 
     # layer 4: 兜底
     left = max(in_scope - paid - critical - assistance, 0)

@@ -295,3 +295,31 @@ def test_assistance_caps_separate_by_cap_group_or_shared(tmp_path):
     batch = medcalc.settle_many(shared, claims)
     assert [s.assistance for s in batch.settlements] == [80000, 0]
     assert batch.accumulators[("p", 2021)].assistance_paid == {"shared": 80000}
+
+
+def test_assistance_again_pays_on_what_the_first_stage_left_above_its_threshold(tmp_path):
+    # basic 50 %; 医疗救助 for 低保 50 % of what is left (no deductible); 再次救助 60 % of what is still
+    # left, above 1000 yuan a year, at most 500. Each 4000-yuan claim: basic 2000, first stage 1000,
+    # 1000 still left: the year's total of it goes 0 → 1000 (nothing above 1000), → 2000 (600, capped at
+    # 500), → 3000 (cap used up).
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "50%"'),
+                    rule("assistance.category.dibao", 'when = { category = ["dibao"] }\ndeductible = 0\nratio = "50%"'),
+                    rule("assistance.again.poor", 'when = { category = ["dibao"] }\nthreshold = 1000\nratio = "60%"\ncap = 500'))
+    got = run(p, *(admission(d, 4000, category="dibao") for d in (1, 2, 3)), admission(1, 4000, person_id="o"))
+    assert [s.assistance for s in got] == [100000, 150000, 100000, 0]
+    assert [s.patient for s in got] == [100000, 50000, 100000, 200000]
+    explained = medcalc.settle(p, admission(2, 4000, category="dibao"), history=[admission(1, 4000, category="dibao")])
+    first, again = (s for s in explained.steps if s.mechanism in ("assistance", "assistance_again"))
+    assert (first.amount, again.amount, again.before, again.after) == (100000, 50000, 0, 50000)
+    assert "above the yearly threshold 1000.00 × 60%" in again.detail
+    assert explained.after.assistance_again_base == 200000 and explained.after.assistance_again_paid == 50000
+
+
+def test_two_assistance_again_rules_on_one_claim_are_ambiguous(tmp_path):
+    p = make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "50%"'),
+                    rule("assistance.again.a", 'when = { category = ["dibao"] }\nthreshold = 0\nratio = "10%"'),
+                    rule("assistance.again.b", 'when = {}\nthreshold = 0\nratio = "20%"'))
+    batch = medcalc.settle_many(p, [admission(1, 1000, category="dibao"), admission(1, 1000, person_id="o")])
+    assert [(r.row, r.field) for r in batch.rejects] == [(0, "category")]
+    assert "assistance.again.a" in batch.rejects[0].reason and "assistance.again.b" in batch.rejects[0].reason
+    assert [s.assistance for s in batch.settlements] == [10000]  # 20 % of the 500 left, no first stage

@@ -29,6 +29,7 @@ STATE_FIELDS = (
     "burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid",  # 兜底
     "basic_carry", "critical_carry",  # exact amounts not yet paid, for cumulative rounding (1/10000 fen)
     "last_deductible",  # the deductible of the year's latest admission (for compounding fractions)
+    "assistance_again_base", "assistance_again_paid",  # 再次救助: the self-pay left after the first stage, paid
 )
 
 #: Fields that are not money: a count, and the carries in 1/10000 fen.
@@ -59,7 +60,9 @@ class Accumulators:
       (``rounding = "cumulative"``), the year's exact payment so far less what it paid, in
       1/10000 fen (within ±5000): the next claim's payment is rounded with it;
     - ``last_deductible``: the deductible (before the in-scope cost and yearly total limit it) of
-      the year's latest admission: a compounding later-admission fraction takes its share.
+      the year's latest admission: a compounding later-admission fraction takes its share;
+    - ``assistance_again_base`` / ``assistance_again_paid``: for 再次救助 (``assistance.again``),
+      the year's in-scope self-pay left after the first assistance, and what the second stage paid.
     """
 
     person_id: str
@@ -79,6 +82,8 @@ class Accumulators:
     basic_carry: int = 0
     critical_carry: int = 0
     last_deductible: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    assistance_again_base: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    assistance_again_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     service_deductible: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     service_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     assistance_base: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))

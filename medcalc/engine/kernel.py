@@ -57,7 +57,9 @@ S_BACKSTOP_PAID = 11
 S_BASIC_CARRY = 12
 S_CRITICAL_CARRY = 13
 S_LAST_DEDUCTIBLE = 14
-S_KEYED = 15
+S_AGAIN_BASE = 15
+S_AGAIN_PAID = 16
+S_KEYED = 17
 
 # ----------------------------------------------------------------------------- profile columns
 
@@ -69,7 +71,8 @@ BASIC_PARAMS = ("band", "schedule", "fixed_deductible", "share", "share_floor", 
 OUTPATIENT_PARAMS = ("rule", "deductible", "ratio", "fixed", "cap", "visit_cap", "halve_bed", "halve_nursing")
 CRITICAL_PARAMS = ("active", "base_deductible", "base_coinsurance", "base_above_cap", "base_pre_self_pay", "threshold",
                    "above_threshold", "band", "points", "place_rule", "modifier_mask", "cap", "cumulative")
-ASSISTANCE_PARAMS = ("rule", "deductible", "ratio", "cap", "group")
+ASSISTANCE_PARAMS = ("rule", "deductible", "ratio", "cap", "group", "again_rule", "again_threshold", "again_ratio",
+                     "again_cap")
 BACKSTOP_PARAMS = ("cap_rule", "cap", "again_rule", "again_ratio")
 LAYER_PARAMS = {"basic": BASIC_PARAMS, "outpatient": OUTPATIENT_PARAMS, "critical": CRITICAL_PARAMS,
                 "assistance": ASSISTANCE_PARAMS, "backstop": BACKSTOP_PARAMS}
@@ -121,6 +124,10 @@ A_DEDUCTIBLE = _P["assistance.deductible"]
 A_RATIO = _P["assistance.ratio"]
 A_CAP = _P["assistance.cap"]
 A_GROUP = _P["assistance.group"]
+A_AGAIN_RULE = _P["assistance.again_rule"]
+A_AGAIN_THRESHOLD = _P["assistance.again_threshold"]
+A_AGAIN_RATIO = _P["assistance.again_ratio"]
+A_AGAIN_CAP = _P["assistance.again_cap"]
 K_CAP_RULE = _P["backstop.cap_rule"]
 K_CAP = _P["backstop.cap"]
 K_AGAIN_RULE = _P["backstop.again_rule"]
@@ -159,6 +166,8 @@ TRACE = (
     "critical_high", "critical_raw", "critical_paid_before", "critical",
     # 医疗救助
     "assistance_base_claim", "assistance_base_before", "assistance_raw", "assistance_paid_before", "assistance",
+    "assistance_again_base_claim", "assistance_again_base_before", "assistance_again_raw",  # 再次救助
+    "assistance_again_paid_before", "assistance_again",
     # 兜底
     "backstop_burden_claim", "backstop_burden_before", "backstop_cap_used", "backstop_cap_paid_before",
     "backstop_cap_pay", "backstop_again", "backstop",
@@ -197,6 +206,11 @@ T_ASSISTANCE_BASE_BEFORE = _T["assistance_base_before"]
 T_ASSISTANCE_RAW = _T["assistance_raw"]
 T_ASSISTANCE_PAID_BEFORE = _T["assistance_paid_before"]
 T_ASSISTANCE = _T["assistance"]
+T_ASSISTANCE_AGAIN_BASE_CLAIM = _T["assistance_again_base_claim"]
+T_ASSISTANCE_AGAIN_BASE_BEFORE = _T["assistance_again_base_before"]
+T_ASSISTANCE_AGAIN_RAW = _T["assistance_again_raw"]
+T_ASSISTANCE_AGAIN_PAID_BEFORE = _T["assistance_again_paid_before"]
+T_ASSISTANCE_AGAIN = _T["assistance_again"]
 T_BURDEN_CLAIM = _T["backstop_burden_claim"]
 T_BURDEN_BEFORE = _T["backstop_burden_before"]
 T_CAP_USED = _T["backstop_cap_used"]
@@ -454,6 +468,28 @@ def assistance(i, p, prof, st, in_scope, paid_so_far, services, groups, trace, t
         tr[T_ASSISTANCE_RAW, i] = raw
         tr[T_ASSISTANCE_PAID_BEFORE, i] = paid_before
         tr[T_ASSISTANCE, i] = pay
+    return pay + assistance_again(i, p, prof, st, max(in_scope - paid_so_far - pay, 0), trace, tr)
+
+
+def assistance_again(i, p, prof, st, left, trace, tr):
+    """再次救助: a second stage on the in-scope self-pay the first left, above its own annual
+    threshold on the year's total of it, at its ratio, within its cap; returns what it pays."""
+    active = prof[p, A_AGAIN_RULE] >= 0
+    claim_base = left if active else 0
+    before = st[S_AGAIN_BASE]
+    after = before + claim_base
+    threshold = prof[p, A_AGAIN_THRESHOLD]
+    raw = half_up((max(after, threshold) - max(before, threshold)) * prof[p, A_AGAIN_RATIO], RATIO_ONE)
+    paid_before = st[S_AGAIN_PAID]
+    pay = min(raw, max(prof[p, A_AGAIN_CAP] - paid_before, 0))
+    st[S_AGAIN_BASE] = after
+    st[S_AGAIN_PAID] += pay
+    if trace:
+        tr[T_ASSISTANCE_AGAIN_BASE_CLAIM, i] = claim_base
+        tr[T_ASSISTANCE_AGAIN_BASE_BEFORE, i] = before
+        tr[T_ASSISTANCE_AGAIN_RAW, i] = raw
+        tr[T_ASSISTANCE_AGAIN_PAID_BEFORE, i] = paid_before
+        tr[T_ASSISTANCE_AGAIN, i] = pay
     return pay
 
 
@@ -549,5 +585,5 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, sche
 
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
-FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical", "assistance",
-             "backstop", "settle_rows")
+FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical",
+             "assistance_again", "assistance", "backstop", "settle_rows")

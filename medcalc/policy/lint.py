@@ -21,7 +21,8 @@ __all__ = ["lint", "services_covered", "ONE_MATCH"]
 #: The rules an admission needs (engine.basic.REQUIRED_RULES, repeated: the policy package does not import the engine).
 _ADMISSION = ("inpatient.deductible", "inpatient.ratio")
 #: Named families of which at most one rule may apply to a claim (the engine rejects a claim two match).
-ONE_MATCH = ("inpatient.place", "critical.place", "assistance.category", "backstop.burden_cap", "backstop.pay_again")
+ONE_MATCH = ("inpatient.place", "critical.place", "assistance.category", "assistance.again", "backstop.burden_cap",
+             "backstop.pay_again")
 _SERVICE = "outpatient.service."
 
 

@@ -601,6 +601,13 @@ RULES: dict[str, RuleSpec] = {
              "cap_group": (_text, False)},
             named=True,
         ),
+        # 再次救助: a second stage on what the first assistance left, with its own threshold and cap.
+        RuleSpec(
+            "assistance.again",
+            "再次救助 assistance again",
+            {"when": (_CONDITION, True), "threshold": (_amount, True), "ratio": (_ratio, True), "cap": (_amount, False)},
+            named=True,
+        ),
         # 兜底: caps on the year's personal burden, and paying the rest again at a ratio.
         RuleSpec(
             "backstop.burden_cap",
