@@ -322,41 +322,33 @@ def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
     return steps
 
 
+#: The stages of 医疗救助, in order: (trace prefix and step mechanism, rule parameter, tables' rules,
+#: the rule's yearly threshold key and what it is called, step title, what the base is).
+_ASSISTANCE_STAGES = (
+    ("assistance", "rule", "rules", "deductible", "yearly deductible", "医疗救助 medical assistance", "left"),
+    ("assistance_again", "again_rule", "again_rules", "threshold", "yearly threshold", "再次救助 assistance again",
+     "still left"),
+)
+
+
 def _assistance(o: "Outcome", i: int, r: dict) -> list[Step]:
-    return _first_stage(o, i, r) + _second_stage(o, i, r)
-
-
-def _second_stage(o: "Outcome", i: int, r: dict) -> list[Step]:
-    index = int(o.params["assistance"]["again_rule"][i])
-    if index < 0:
-        return []
-    rule = o.tables["assistance"].again_rules[index]
-    before, base = r["assistance_again_base_before"], r["assistance_again_base_claim"]
-    detail = (f"{rule.key}: in-scope self-pay still left {format_yuan(base)} (year {format_yuan(before)} → "
-              f"{format_yuan(before + base)}); above the yearly threshold {format_yuan(rule['threshold'])} "
-              f"× {Ratio(rule['ratio'])} → {format_yuan(r['assistance_again_raw'])}")
-    if rule.get("cap") is not None:
-        detail += f"; cap {format_yuan(rule['cap'])}, paid so far {format_yuan(r['assistance_again_paid_before'])}"
-    return [Step("assistance_again", "再次救助 assistance again", detail, amount=Fen(r["assistance_again"]), base=Fen(base),
-                 rate=Ratio(rule["ratio"]), before=Fen(r["assistance_again_paid_before"]),
-                 after=Fen(r["assistance_again_paid_before"] + r["assistance_again"]), **_cited(rule))]
-
-
-def _first_stage(o: "Outcome", i: int, r: dict) -> list[Step]:
-    index = int(o.params["assistance"]["rule"][i])
-    if index < 0:
-        return []
-    rule = o.tables["assistance"].rules[index]
-    first = r["assistance"] - r["assistance_again"]  # (the layer's payment holds both stages)
-    before, base = r["assistance_base_before"], r["assistance_base_claim"]
-    detail = (f"{rule.key}: in-scope self-pay left {format_yuan(base)} (year {format_yuan(before)} → "
-              f"{format_yuan(before + base)}); above the yearly deductible {format_yuan(rule['deductible'])} "
-              f"× {Ratio(rule['ratio'])} → {format_yuan(r['assistance_raw'])}")
-    if rule.get("cap") is not None:
-        detail += f"; cap {format_yuan(rule['cap'])}, paid so far {format_yuan(r['assistance_paid_before'])}"
-    return [Step("assistance", "医疗救助 medical assistance", detail, amount=Fen(first), base=Fen(base),
-                 rate=Ratio(rule["ratio"]), before=Fen(r["assistance_paid_before"]),
-                 after=Fen(r["assistance_paid_before"] + first), **_cited(rule))]
+    steps = []
+    for stage, param, rules, threshold, threshold_name, title, left in _ASSISTANCE_STAGES:
+        index = int(o.params["assistance"][param][i])
+        if index < 0:
+            continue
+        rule = getattr(o.tables["assistance"], rules)[index]
+        # the layer's result holds both stages: the first stage paid it less the second's
+        pay = r[stage] if stage != "assistance" else r["assistance"] - r["assistance_again"]
+        before, base, paid_before = r[f"{stage}_base_before"], r[f"{stage}_base_claim"], r[f"{stage}_paid_before"]
+        detail = (f"{rule.key}: in-scope self-pay {left} {format_yuan(base)} (year {format_yuan(before)} → "
+                  f"{format_yuan(before + base)}); above the {threshold_name} {format_yuan(rule[threshold])} "
+                  f"× {Ratio(rule['ratio'])} → {format_yuan(r[f'{stage}_raw'])}")
+        if rule.get("cap") is not None:
+            detail += f"; cap {format_yuan(rule['cap'])}, paid so far {format_yuan(paid_before)}"
+        steps.append(Step(stage, title, detail, amount=Fen(pay), base=Fen(base), rate=Ratio(rule["ratio"]),
+                          before=Fen(paid_before), after=Fen(paid_before + pay), **_cited(rule)))
+    return steps
 
 
 def _backstop(o: "Outcome", i: int, r: dict) -> list[Step]:

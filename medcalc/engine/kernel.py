@@ -201,16 +201,12 @@ T_CRITICAL_HIGH = _T["critical_high"]
 T_CRITICAL_RAW = _T["critical_raw"]
 T_CRITICAL_PAID_BEFORE = _T["critical_paid_before"]
 T_CRITICAL = _T["critical"]
+# an assistance stage's five trace fields are written from its first (assistance_stage): in this order
 T_ASSISTANCE_BASE_CLAIM = _T["assistance_base_claim"]
-T_ASSISTANCE_BASE_BEFORE = _T["assistance_base_before"]
-T_ASSISTANCE_RAW = _T["assistance_raw"]
-T_ASSISTANCE_PAID_BEFORE = _T["assistance_paid_before"]
-T_ASSISTANCE = _T["assistance"]
 T_ASSISTANCE_AGAIN_BASE_CLAIM = _T["assistance_again_base_claim"]
-T_ASSISTANCE_AGAIN_BASE_BEFORE = _T["assistance_again_base_before"]
-T_ASSISTANCE_AGAIN_RAW = _T["assistance_again_raw"]
-T_ASSISTANCE_AGAIN_PAID_BEFORE = _T["assistance_again_paid_before"]
-T_ASSISTANCE_AGAIN = _T["assistance_again"]
+for _first, _stage in ((T_ASSISTANCE_BASE_CLAIM, "assistance"), (T_ASSISTANCE_AGAIN_BASE_CLAIM, "assistance_again")):
+    assert TRACE[_first:_first + 5] == tuple(f"{_stage}{part}" for part in (
+        "_base_claim", "_base_before", "_raw", "_paid_before", "")), "assistance trace fields out of order"
 T_BURDEN_CLAIM = _T["backstop_burden_claim"]
 T_BURDEN_BEFORE = _T["backstop_burden_before"]
 T_CAP_USED = _T["backstop_cap_used"]
@@ -445,52 +441,39 @@ def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, ra
 
 # ----------------------------------------------------------------------------- layer 3: 医疗救助
 
-def assistance(i, p, prof, st, in_scope, paid_so_far, services, groups, trace, tr):
-    """医疗救助 on the in-scope self-pay left, against its cap group's year; returns what it pays."""
-    active = prof[p, A_RULE] >= 0
-    claim_base = max(in_scope - paid_so_far, 0) if active else 0
-    g = prof[p, A_GROUP]
-    base_at = S_KEYED + 2 * services + g
-    paid_at = S_KEYED + 2 * services + groups + g
+def assistance_stage(i, st, base_at, paid_at, claim_base, threshold, ratio, cap, trace, tr, trace_at):
+    """One stage of 医疗救助 against its year: the claim adds ``claim_base`` to the year's base at
+    ``st[base_at]``; the stretch above the annual ``threshold`` (charged once) is paid at ``ratio``
+    within what ``cap`` leaves of ``st[paid_at]``. Traced at ``trace_at`` (base of the claim, base
+    before, raw, paid before, pay). Returns what it pays."""
     before = st[base_at]
     after = before + claim_base
-    # the annual deductible is charged once: pay on the stretch of the year's base above it
-    deductible = prof[p, A_DEDUCTIBLE]
-    above = max(after, deductible) - max(before, deductible)
-    raw = half_up(above * prof[p, A_RATIO], RATIO_ONE)
+    raw = half_up((max(after, threshold) - max(before, threshold)) * ratio, RATIO_ONE)
     paid_before = st[paid_at]
-    pay = min(raw, max(prof[p, A_CAP] - paid_before, 0))
+    pay = min(raw, max(cap - paid_before, 0))
     st[base_at] = after
     st[paid_at] += pay
     if trace:
-        tr[T_ASSISTANCE_BASE_CLAIM, i] = claim_base
-        tr[T_ASSISTANCE_BASE_BEFORE, i] = before
-        tr[T_ASSISTANCE_RAW, i] = raw
-        tr[T_ASSISTANCE_PAID_BEFORE, i] = paid_before
-        tr[T_ASSISTANCE, i] = pay
-    return pay + assistance_again(i, p, prof, st, max(in_scope - paid_so_far - pay, 0), trace, tr)
-
-
-def assistance_again(i, p, prof, st, left, trace, tr):
-    """再次救助: a second stage on the in-scope self-pay the first left, above its own annual
-    threshold on the year's total of it, at its ratio, within its cap; returns what it pays."""
-    active = prof[p, A_AGAIN_RULE] >= 0
-    claim_base = left if active else 0
-    before = st[S_AGAIN_BASE]
-    after = before + claim_base
-    threshold = prof[p, A_AGAIN_THRESHOLD]
-    raw = half_up((max(after, threshold) - max(before, threshold)) * prof[p, A_AGAIN_RATIO], RATIO_ONE)
-    paid_before = st[S_AGAIN_PAID]
-    pay = min(raw, max(prof[p, A_AGAIN_CAP] - paid_before, 0))
-    st[S_AGAIN_BASE] = after
-    st[S_AGAIN_PAID] += pay
-    if trace:
-        tr[T_ASSISTANCE_AGAIN_BASE_CLAIM, i] = claim_base
-        tr[T_ASSISTANCE_AGAIN_BASE_BEFORE, i] = before
-        tr[T_ASSISTANCE_AGAIN_RAW, i] = raw
-        tr[T_ASSISTANCE_AGAIN_PAID_BEFORE, i] = paid_before
-        tr[T_ASSISTANCE_AGAIN, i] = pay
+        tr[trace_at, i] = claim_base
+        tr[trace_at + 1, i] = before
+        tr[trace_at + 2, i] = raw
+        tr[trace_at + 3, i] = paid_before
+        tr[trace_at + 4, i] = pay
     return pay
+
+
+def assistance(i, p, prof, st, in_scope, paid_so_far, services, groups, trace, tr):
+    """医疗救助 on the in-scope self-pay left, against its cap group's year (its deductible the
+    threshold); then 再次救助 on what that left, against its own year. Returns both together."""
+    g = prof[p, A_GROUP]
+    first = assistance_stage(i, st, S_KEYED + 2 * services + g, S_KEYED + 2 * services + groups + g,
+                             max(in_scope - paid_so_far, 0) if prof[p, A_RULE] >= 0 else 0, prof[p, A_DEDUCTIBLE],
+                             prof[p, A_RATIO], prof[p, A_CAP], trace, tr, T_ASSISTANCE_BASE_CLAIM)
+    left = max(in_scope - paid_so_far - first, 0)
+    again = assistance_stage(i, st, S_AGAIN_BASE, S_AGAIN_PAID, left if prof[p, A_AGAIN_RULE] >= 0 else 0,
+                             prof[p, A_AGAIN_THRESHOLD], prof[p, A_AGAIN_RATIO], prof[p, A_AGAIN_CAP], trace, tr,
+                             T_ASSISTANCE_AGAIN_BASE_CLAIM)
+    return first + again
 
 
 # ----------------------------------------------------------------------------- layer 4: 兜底
@@ -586,4 +569,4 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, sche
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
 FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical",
-             "assistance_again", "assistance", "backstop", "settle_rows")
+             "assistance_stage", "assistance", "backstop", "settle_rows")
