@@ -31,7 +31,7 @@ import attrs
 
 from .errors import MedcalcError
 from .money import Fen, format_yuan, parse_amount
-from .policy.model import Policy
+from .policy.model import ADMISSION_RULES, Policy
 from .policy.registry import load_policy
 
 __all__ = [
@@ -56,7 +56,6 @@ FORMATS = ("png", "svg")
 SWEEP_LOW, SWEEP_HIGH = 100 * 100, 1_000_000 * 100
 
 #: Rules a day needs in force for an inpatient claim to settle (as ``medcalc policy list`` counts coverage).
-_REQUIRED = ("inpatient.deductible", "inpatient.ratio")
 
 #: Font families with Chinese glyphs, in order of preference: an entry names a family or, followed by a
 #: space, its variants ("Noto Sans CJK" is also "Noto Sans CJK JP"; each Noto CJK face has all the hanzi).
@@ -200,7 +199,7 @@ def _level_column(table):
 
 def _newest_day(policy: Policy) -> dt.date:
     """The first day of the newest rule set under which the policy settles inpatient claims."""
-    spans = policy.coverage(_REQUIRED)
+    spans = policy.coverage(ADMISSION_RULES)
     if not spans:
         raise MedcalcError(f"policy {policy.id!r} settles no inpatient claim on any day "
                            "(no inpatient deductible and ratio in force)")

@@ -15,8 +15,6 @@ import os
 import sys
 import tomllib
 from decimal import Decimal
-from fractions import Fraction
-from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,7 +31,9 @@ from .api import settle, settle_many
 from .claims import Claim, parse_day
 from .errors import ClaimError, MedcalcError, UnitNotStated
 from .money import format_yuan
-from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
+from .describe import coverage, policy_row, rules_on
+from .score_summary import ScoreSummary
+from .policy.model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, Policy
 from .policy.registry import POLICIES_VARIABLE, find_policy, list_policies, load_policy, search_folders
 from .terminal import markup, printable
 from .vocabulary import choices_text, code_for
@@ -64,8 +64,6 @@ _CLAIM_FLAGS = {
     "bed_fees": "bed_fees",
     "nursing_fees": "nursing_fees",
 }
-
-_REQUIRED = ("inpatient.deductible", "inpatient.ratio")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -212,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_plot_command(sub)
     from .serve.command import add_serve_command
 
-    add_serve_command(sub)  # `medcalc serve`: FastAPI and uvicorn load only when it runs
+    policies_option(add_serve_command(sub))  # `medcalc serve`: FastAPI and uvicorn load only when it runs
     return parser
 
 
@@ -355,10 +353,6 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _coverage(policy: Policy) -> list[list[str | None]]:
-    return [[a.isoformat(), b.isoformat() if b else None] for a, b in policy.coverage(_REQUIRED)]
-
-
 # ---------------------------------------------------------------- quote
 
 
@@ -475,7 +469,7 @@ def _score_file(args: argparse.Namespace) -> int:
     results = ResultWriter(output, out_format, OUTPUT_NAMES[args.names], bom=args.bom, book=book, sheet="results")
     rejects = ResultWriter(rejects_path, rejects_format, REJECT_NAMES.get(args.names), bom=args.bom, book=book,
                            sheet="rejects")
-    summary = _Summary()
+    summary = ScoreSummary()
     try:
         with _progress(interactive, total_rows) as advance:
             batches = read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet)
@@ -499,7 +493,7 @@ def _score_file(args: argparse.Namespace) -> int:
     return _report_score(args, summary, policy, output, rejects_path)
 
 
-def _report_score(args: argparse.Namespace, summary: "_Summary", policy: Policy | None, output, rejects_path) -> int:
+def _report_score(args: argparse.Namespace, summary: "ScoreSummary", policy: Policy | None, output, rejects_path) -> int:
     """Print the summary of a scored file (either path); exit 2 with --strict if any row was rejected."""
     report = summary.report(policy, output, rejects_path)
     if args.json:
@@ -565,15 +559,15 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
     finally:
         if cluster is not None:
             cluster.close()
-    summary = _Summary()
+    summary = ScoreSummary()
     for part in parts:
         summary.merge(part)
     return _report_score(args, summary, policy, output, rejects_path)
 
 
-def _part_summary(part) -> "_Summary":
+def _part_summary(part) -> "ScoreSummary":
     """The summary of one scored part, made on the worker that scored it (a few numbers travel back)."""
-    summary = _Summary()
+    summary = ScoreSummary()
     summary.add(part)
     return summary
 
@@ -653,72 +647,6 @@ class _progress:
             self._progress.stop()
 
 
-_SUMMED = ("total", "in_scope", "basic", "critical", "assistance", "backstop", "funds", "patient")
-
-
-class _Summary:
-    """Counts and fund totals over the scored parts (exact integer fen); rejects by reason with
-    the first row of each."""
-
-    def __init__(self) -> None:
-        self.rows = self.settled = self.rejected = self.persons = 0
-        self.totals: Counter[str] = Counter()
-        self.reasons: Counter[str] = Counter()
-        self.first_rows: dict[str, int] = {}
-        self.policies: dict[str, None] = {}
-
-    def add(self, part) -> None:
-        import pyarrow.compute as pc
-
-        r = part.results
-        self.rows += part.rows
-        self.settled += r.num_rows
-        self.rejected += part.rejects.num_rows
-        if r.num_rows:  # a part holds whole people, so distinct counts add up
-            # counted while settling where it could be (part.persons): no hash of every id here
-            self.persons += part.persons if part.persons is not None else pc.count_distinct(r.column("person_id")).as_py()
-            for name in _SUMMED:
-                self.totals[name] += pc.sum(r.column(name)).as_py()
-            self.policies.update(dict.fromkeys(pc.unique(r.column("policy")).cast("string").to_pylist()))
-        if part.rejects.num_rows:  # counted by Arrow, one row per distinct reason
-            counts = part.rejects.select(["field", "reason", "row"]).group_by(["field", "reason"]).aggregate(
-                [([], "count_all"), ("row", "min")])
-            for field, reason, count, first in zip(*(counts.column(c).to_pylist()
-                                                     for c in ("field", "reason", "count_all", "row_min"))):
-                self._reason(f"{field}: {reason}", count, first)
-
-    def _reason(self, reason: str, count: int, first: int) -> None:
-        self.reasons[reason] += count
-        self.first_rows[reason] = min(first, self.first_rows.get(reason, first))
-
-    def merge(self, other: "_Summary") -> None:
-        """Add another part's counts (parts of whole people: distinct persons add up too)."""
-        self.rows += other.rows
-        self.settled += other.settled
-        self.rejected += other.rejected
-        self.persons += other.persons
-        self.totals.update(other.totals)
-        for reason, count in other.reasons.items():
-            self._reason(reason, count, other.first_rows[reason])
-        self.policies.update(other.policies)
-
-    def report(self, policy: Policy | None, output: Path | str, rejects_path: Path | str) -> dict[str, Any]:
-        from .display import percent
-
-        total, in_scope, funds = (self.totals[name] for name in ("total", "in_scope", "funds"))
-        return {
-            "policy": policy.id if policy is not None else ", ".join(self.policies) or "(by row)",
-            "rows": self.rows, "settled": self.settled, "rejected": self.rejected, "persons": self.persons,
-            "totals": {name: format_yuan(self.totals[name]) for name in _SUMMED},
-            # 实际报销比例 and 政策范围内报销比例 of the settled rows, exact sums divided once
-            "rates": {"funds_of_total": percent(Fraction(funds, total) if total else None),
-                      "funds_of_in_scope": percent(Fraction(funds, in_scope) if in_scope else None)},
-            "rejects_by_reason": dict(self.reasons.most_common()),
-            "first_row_by_reason": {reason: self.first_rows[reason] for reason, _ in self.reasons.most_common()},
-            "output": str(output), "rejects_file": str(rejects_path),
-        }
-
-
 #: Reasons listed in the summary; the rest are counted in one line (every one is in the rejects file).
 _REASONS_SHOWN = 10
 
@@ -770,11 +698,7 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
 
 
 def _policy_list(args: argparse.Namespace) -> int:
-    rows = [{
-        "id": p.id, "region": p.region, "aliases": list(p.aliases), "scheme": p.scheme, "tier": p.tier,
-        "extends": p.chain[1] if len(p.chain) > 1 else None, "covers": _coverage(p), "levels": dict(p.levels),
-        "file": p.file,
-    } for p in list_policies()]
+    rows = [policy_row(p) for p in list_policies()]
     if args.json:
         _print_json(rows)
         return EXIT_OK
@@ -793,30 +717,15 @@ def _policy_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _rules_on(policy: Policy, day: dt.date) -> list[dict[str, Any]]:
-    from .describe import describe_rule
-
-    out = []
-    for key, rule in sorted(policy.at(day).rules.items()):
-        c = rule.citation
-        out.append({
-            "rule": key, "since": rule.since.isoformat(), "until": rule.until.isoformat() if rule.until else None,
-            "values": describe_rule(rule), "file": rule.file,
-            "source": {"id": c.source.id, "title": c.source.title, "document": c.source.document,
-                       "address": c.source.address, "quote": c.quote, "verified": c.verified, "note": c.note},
-        })
-    return out
-
-
 def _policy_show(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
-    spans = policy.coverage(_REQUIRED)
+    spans = policy.coverage(ADMISSION_RULES)
     day = _day(args.on, "--on") if args.on else (spans[0][0] if spans else min(policy.change_days(), default=dt.date.today()))
-    rules = _rules_on(policy, day)
+    rules = rules_on(policy, day)
     if args.json:
         _print_json({"id": policy.id, "region": policy.region, "scheme": policy.scheme, "tier": policy.tier,
                      "on": day.isoformat(), "chain": list(policy.chain), "levels": dict(policy.levels),
-                     "covers": _coverage(policy), "notes": policy.notes, "rules": rules})
+                     "covers": coverage(policy), "notes": policy.notes, "rules": rules})
         return EXIT_OK
     from rich.tree import Tree
 
@@ -856,7 +765,7 @@ def _policy_check(args: argparse.Namespace) -> int:
     report = {
         "id": policy.id, "region": policy.region, "scheme": policy.scheme, "file": policy.file,
         "chain": list(policy.chain), "rule_versions": len(versions),
-        "unverified": sum(1 for v in versions if not v.citation.verified), "covers": _coverage(policy),
+        "unverified": sum(1 for v in versions if not v.citation.verified), "covers": coverage(policy),
         "services": services, "warnings": lint(policy),
     }
     if args.json:
@@ -882,8 +791,8 @@ def _policy_diff(args: argparse.Namespace) -> int:
     b = load_policy(args.b) if args.b else a
     day_a = _day(args.on, "--on")
     day_b = _day(args.on_b, "--on-b") if args.on_b else day_a
-    rules_a = {r["rule"]: r for r in _rules_on(a, day_a)}
-    rules_b = {r["rule"]: r for r in _rules_on(b, day_b)}
+    rules_a = {r["rule"]: r for r in rules_on(a, day_a)}
+    rules_b = {r["rule"]: r for r in rules_on(b, day_b)}
     changes = []
     for key in sorted(set(rules_a) | set(rules_b)):
         ra, rb = rules_a.get(key), rules_b.get(key)

@@ -1,13 +1,15 @@
-"""Plain-text descriptions of rule values, for `policy show`, `policy diff` and lints."""
+"""Plain-text descriptions of policies and rule values, for `policy list`, `show`, `diff`, lints
+and the web API's /policies (so the CLI and the API report the same)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from .money import Ratio, format_yuan
-from .policy.model import Band, ByLevel, Condition, DeductibleShare, RuleVersion
+from .policy.model import ADMISSION_RULES, Band, ByLevel, Condition, DeductibleShare, Policy, RuleVersion
 
-__all__ = ["describe", "describe_rule"]
+__all__ = ["describe", "describe_rule", "coverage", "policy_row", "rules_on"]
 
 _RATIOS = {"ratio", "fraction", "floor", "threshold_fraction", "deductible_fraction"}
 _POINTS = {"ratio_points"}
@@ -77,3 +79,29 @@ def describe_rule(rule: RuleVersion) -> dict[str, str]:
         values[f"{use.path} (from the wage)"] = (f"{use.term.words()} 社平工资 {format_yuan(wage['amount'])} "
                                                  f"(reference.wage[{wage.index}]) = {format_yuan(use.amount)}")
     return values
+
+
+def coverage(policy: Policy) -> list[list[str | None]]:
+    """The spans of days on which the policy settles admissions, as [since, until or None] text."""
+    return [[a.isoformat(), b.isoformat() if b else None] for a, b in policy.coverage(ADMISSION_RULES)]
+
+
+def policy_row(p: Policy) -> dict[str, Any]:
+    """A policy as one row of ``medcalc policy list --json`` (and ``GET /policies``)."""
+    return {"id": p.id, "region": p.region, "aliases": list(p.aliases), "scheme": p.scheme, "tier": p.tier,
+            "extends": p.chain[1] if len(p.chain) > 1 else None, "covers": coverage(p), "levels": dict(p.levels),
+            "file": p.file}
+
+
+def rules_on(policy: Policy, day: dt.date) -> list[dict[str, Any]]:
+    """The rules in force on a day, each with its values and its source (``policy show --json``)."""
+    out = []
+    for key, rule in sorted(policy.at(day).rules.items()):
+        c = rule.citation
+        out.append({
+            "rule": key, "since": rule.since.isoformat(), "until": rule.until.isoformat() if rule.until else None,
+            "values": describe_rule(rule), "file": rule.file,
+            "source": {"id": c.source.id, "title": c.source.title, "document": c.source.document,
+                       "address": c.source.address, "quote": c.quote, "verified": c.verified, "note": c.note},
+        })
+    return out

@@ -28,7 +28,7 @@ import datetime as dt
 
 import numpy as np
 
-from .policy.model import CATEGORIES, Policy
+from .policy.model import ADMISSION_RULES, CATEGORIES, Policy
 from .policy.registry import load_policy
 
 __all__ = ["synthetic_claims", "synthetic_arrays", "DEFAULT_POOR"]
@@ -142,7 +142,7 @@ def _tilted_categories(resolved) -> tuple[str, ...]:
 
 def _first_full_year(policy: Policy) -> int:
     """The first calendar year the policy's inpatient rules cover from 1 January to 31 December."""
-    for start, end in policy.coverage(("inpatient.deductible", "inpatient.ratio")):
+    for start, end in policy.coverage(ADMISSION_RULES):
         year = start.year if (start.month, start.day) == (1, 1) else start.year + 1
         if end is None or end >= dt.date(year, 12, 31):
             return year

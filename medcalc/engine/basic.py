@@ -12,14 +12,14 @@ import attrs
 import numpy as np
 
 from ..money import RATIO_ONE
-from ..policy.model import PLACES, ResolvedPolicy, RuleVersion
+from ..policy.model import ADMISSION_RULES, PLACES, ResolvedPolicy, RuleVersion
 from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, level_array, matches
 from .kernel import SCHEDULE_FIXED, SCHEDULE_SHARE
 
 __all__ = ["REQUIRED_RULES", "BasicTables", "build"]
 
 #: Rules without which an inpatient claim cannot be settled.
-REQUIRED_RULES = ("inpatient.deductible", "inpatient.ratio")
+REQUIRED_RULES = ADMISSION_RULES
 
 @attrs.define
 class BasicTables:

@@ -14,12 +14,11 @@ import datetime as dt
 import itertools
 
 from ..money import RATIO_ONE, Ratio, format_yuan
-from .model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, Policy, RuleVersion
+from .model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, Policy, RuleVersion
 
 __all__ = ["lint", "services_covered", "ONE_MATCH"]
 
 #: The rules an admission needs (engine.basic.REQUIRED_RULES, repeated: the policy package does not import the engine).
-_ADMISSION = ("inpatient.deductible", "inpatient.ratio")
 #: Named families of which at most one rule may apply to a claim (the engine rejects a claim two match).
 ONE_MATCH = ("inpatient.place", "critical.place", "assistance.category", "assistance.again", "backstop.burden_cap",
              "backstop.pay_again")
@@ -98,8 +97,8 @@ def lint(policy: Policy) -> list[str]:
         if message and message not in found:
             found.append(message)
 
-    if policy.levels and not policy.coverage(_ADMISSION):
-        absent = [k for k in _ADMISSION if k not in policy.timelines]
+    if policy.levels and not policy.coverage(ADMISSION_RULES):
+        absent = [k for k in ADMISSION_RULES if k not in policy.timelines]
         why = (f"it has no {' and no '.join(absent)}" if absent
                else "inpatient.deductible and inpatient.ratio are never in force on the same day")
         warn(f"{policy.file}: the policy settles no inpatient claim on any day: {why} (both are required for an "

@@ -33,6 +33,7 @@ __all__ = [
     "REFERRALS",
     "CATEGORIES",
     "SCHEMES",
+    "ADMISSION_RULES",
 ]
 
 #: Where care happened, relative to the insured area (统筹区).
@@ -42,6 +43,8 @@ REFERRALS = ("none", "referred", "emergency", "resident", "not_referred")
 #: Person categories used by tilts and assistance (普通, 特困, 低保, 低收入, 返贫致贫/脱贫, 监测对象, 因病致困).
 CATEGORIES = ("ordinary", "tekun", "dibao", "low_income", "poverty", "monitored", "illness_poverty")
 SCHEMES = ("residents", "employees")
+#: The rules without which no admission can be settled on a day (a policy "covers" the days with both).
+ADMISSION_RULES = ("inpatient.deductible", "inpatient.ratio")
 
 
 @attrs.frozen

@@ -23,7 +23,7 @@ from ..errors import PolicyError, PolicyNotFound
 from .files import is_inside, read_header, read_toml, walk_toml
 from .loader import load_file
 from .reform import is_reform, load_reform
-from .model import Policy
+from .model import ADMISSION_RULES, Policy
 
 __all__ = ["shipped_root", "load_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
            "clear_caches", "POLICIES_VARIABLE", "env_folders", "search_folders"]
@@ -260,9 +260,9 @@ def find_policy(region: str, on: "dt.date", *, scheme: str | None = None, tier: 
         named = [p for p in named if p.scheme == scheme] or _none(region, f"scheme {scheme!r}", named)
     if tier is not None:
         named = [p for p in named if p.tier == tier] or _none(region, f"tier {tier!r}", named)
-    covering = [p for p in named if any(a <= on and (b is None or on <= b) for a, b in p.coverage(("inpatient.deductible", "inpatient.ratio")))]
+    covering = [p for p in named if any(a <= on and (b is None or on <= b) for a, b in p.coverage(ADMISSION_RULES))]
     if not covering:
-        spans = "; ".join(f"{p.id} covers " + (", ".join(f"{a} to {b or 'open'}" for a, b in p.coverage(("inpatient.deductible", "inpatient.ratio"))) or "no day")
+        spans = "; ".join(f"{p.id} covers " + (", ".join(f"{a} to {b or 'open'}" for a, b in p.coverage(ADMISSION_RULES)) or "no day")
                           for p in named)
         raise PolicyNotFound(f"no policy for region {region!r} settles claims on {on}: {spans}")
     deepest = max(len(p.chain) for p in covering)

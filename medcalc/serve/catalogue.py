@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..describe import describe_rule
-from ..policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy, RuleVersion
+from ..describe import coverage, describe_rule, policy_row, rules_on  # as the CLI reports them
+from ..policy.model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy, RuleVersion
 from ..policy.registry import list_policies
 from ..vocabulary import LABELS, SERVICE_LABELS
 from .lookup import choose_policy, day_of, policy_by_id
@@ -22,22 +22,11 @@ from .lookup import choose_policy, day_of, policy_by_id
 __all__ = ["index", "detail", "on_day", "region_on", "choices"]
 
 _SERVICE = "outpatient.service."
-_REQUIRED = ("inpatient.deductible", "inpatient.ratio")  # what settling an inpatient claim needs (as the CLI)
-
-
-def _coverage(policy: Policy) -> list[list[str | None]]:
-    from ..cli import _coverage as coverage  # the CLI's spans, so `policy list` and the API agree
-
-    return coverage(policy)
 
 
 def index() -> list[dict[str, Any]]:
     """Every policy of the configured folders: the rows of ``medcalc policy list --json``."""
-    return [{
-        "id": p.id, "region": p.region, "aliases": list(p.aliases), "scheme": p.scheme, "tier": p.tier,
-        "extends": p.chain[1] if len(p.chain) > 1 else None, "covers": _coverage(p), "levels": dict(p.levels),
-        "file": p.file,
-    } for p in list_policies()]
+    return [policy_row(p) for p in list_policies()]
 
 
 def _source(policy: Policy, source_id: str) -> dict[str, Any]:
@@ -63,7 +52,7 @@ def detail(policy_id: str) -> dict[str, Any]:
     services = sorted(k[len(_SERVICE):] for k in p.timelines if k.startswith(_SERVICE))
     return {
         "id": p.id, "region": p.region, "aliases": list(p.aliases), "scheme": p.scheme, "tier": p.tier,
-        "chain": list(p.chain), "file": p.file, "covers": _coverage(p),
+        "chain": list(p.chain), "file": p.file, "covers": coverage(p),
         "change_days": [d.isoformat() for d in p.change_days()],
         "levels": dict(p.levels), "institutions": dict(p.institutions),
         "services": {code: _service_label(code) for code in services},
@@ -83,8 +72,6 @@ def choices() -> dict[str, list[dict[str, str]]]:
 
 def _in_force(p: Policy, day: dt.date) -> dict[str, Any]:
     """The rules in force on ``day`` (as ``medcalc policy show --json``) and what a claim may choose then."""
-    from ..cli import _rules_on  # the CLI's reading of each rule, so `policy show` and the API agree
-
     resolved = p.at(day)
     names = {**p.institutions, **p.levels}
     services = []
@@ -96,11 +83,11 @@ def _in_force(p: Policy, day: dt.date) -> dict[str, Any]:
             services.append({"code": code, "label": _service_label(code),
                              "levels": [{"code": lv, "label": names.get(lv, lv)} for lv in sorted(rule["levels"])],
                              "diseases": diseases})
-    settles = all(resolved.rule(k) is not None for k in _REQUIRED)
+    settles = all(resolved.rule(k) is not None for k in ADMISSION_RULES)
     return {
         "id": p.id, "region": p.region, "scheme": p.scheme, "tier": p.tier, "on": day.isoformat(),
-        "chain": list(p.chain), "levels": dict(p.levels), "covers": _coverage(p), "notes": p.notes,
-        "rules": _rules_on(p, day),
+        "chain": list(p.chain), "levels": dict(p.levels), "covers": coverage(p), "notes": p.notes,
+        "rules": rules_on(p, day),
         "inpatient": settles, "services": services, "choices": choices(),
     }
 

@@ -34,9 +34,9 @@ def _positive_size(unit: int, name: str):
     return convert
 
 
-def add_serve_command(sub) -> None:
-    """Register ``serve`` on the CLI's subparsers."""
-    from ..cli import policies_option
+def add_serve_command(sub) -> argparse.ArgumentParser:
+    """Register ``serve`` on the CLI's subparsers; the CLI adds its shared options (``--policies``)
+    to the parser returned."""
     from .limits import Limits
 
     defaults = Limits()
@@ -45,7 +45,6 @@ def add_serve_command(sub) -> None:
         description="Serve the JSON API (POST /quote, POST /score, GET /policies …, the OpenAPI schema at "
                     "/openapi.json and its docs at /docs) and the quote page at /, on the same engine and "
                     "policies as the CLI.")
-    policies_option(serve)
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only; there is no authentication)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 for any free port)")
@@ -59,6 +58,7 @@ def add_serve_command(sub) -> None:
                        help="worker processes (default 1; one per core serves the most quotes per second)")
     serve.add_argument("--access-log", dest="access_log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
+    return serve
 
 
 def _loopback(host: str) -> bool:

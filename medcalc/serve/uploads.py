@@ -117,7 +117,7 @@ def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
 
 def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """Settle the uploaded file; the CLI's summary, the settled rows and the rejected rows."""
-    from ..cli import _Summary  # the CLI's summary of a scored file, so `medcalc score` and the API agree
+    from ..score_summary import ScoreSummary  # as `medcalc score` reports it
     from ..tables import canonical_names, settle_table
 
     names = _option(options, "names") or "medcalc"
@@ -136,7 +136,7 @@ def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
 
         require_excel()
     parts = list(read_batches(path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet")))
-    summary = _Summary()
+    summary = ScoreSummary()
     results: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     if parts:
