@@ -20,7 +20,8 @@ from .engine import checks
 from .engine import rows as row_moves
 from .engine.compiled import choose_engine, in_ranges, kernel_functions
 from .engine.kernel import RESULTS as PAYMENTS
-from .engine.pipeline import Encoded, run, vocabulary
+from .claims import GIVEN_FIELDS
+from .engine.pipeline import Encoded, given_columns, run, vocabulary
 from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from .settlement import Reject
 from .vocabulary import WORDS, choices_text, fold, level_words, service_words
@@ -302,6 +303,9 @@ def settle_arrays(
     certified: Any = None,
     bed_fees: Any = None,
     nursing_fees: Any = None,
+    basic_paid: Any = None,
+    critical_base: Any = None,
+    critical_paid: Any = None,
     scheme: Any = None,
     accumulators: Iterable[Accumulators] = (),
     rejected: Iterable[tuple[np.ndarray, str, str]] = (),
@@ -315,7 +319,8 @@ def settle_arrays(
 
     Defaults are those of the claim record: place local, referral none, category
     ordinary, parts 0, in-scope cost derived from the parts (``in_scope`` < 0 also means
-    "derive"). Every row comes back settled or rejected with its reason. Name columns
+    "derive"), earlier layers computed (``basic_paid``, ``critical_base``, ``critical_paid``:
+    amounts settled elsewhere, ``engine.checks.NOT_GIVEN`` where a row gives none). Every row comes back settled or rejected with its reason. Name columns
     (person, level, place …) may be numpy arrays or pyarrow arrays (encoded by hashing,
     much faster than numpy's sort of strings). ``rejected``: rows the caller already
     refused, as (rows, field, reason); they are reported and never settled. ``trace``
@@ -348,7 +353,8 @@ def settle_arrays(
     ages = np.zeros(0, np.int64) if age is None else np.asarray(age, np.int64)  # checked as given, never narrowed
     amounts = {name: _fen(values, name) for name, values in (
         ("total", total), ("self_funded", self_funded), ("over_limit", over_limit), ("pre_self_pay", pre_self_pay),
-        ("in_scope", in_scope), ("bed_fees", bed_fees), ("nursing_fees", nursing_fees))}
+        ("in_scope", in_scope), ("bed_fees", bed_fees), ("nursing_fees", nursing_fees), ("basic_paid", basic_paid),
+        ("critical_base", critical_base), ("critical_paid", critical_paid))}
     kind = np.int32 if all(a.dtype == np.int32 for a in amounts.values() if len(a)) else np.int64
     amounts = {name: a.astype(kind, copy=False) for name, a in amounts.items()}
     wrong_scheme = np.zeros(0, np.int8)
@@ -371,8 +377,9 @@ def settle_arrays(
         days, level_code, len(policy.levels), codes["place"], codes["referral"], codes["category"], ages,
         codes["visit"], service_code, service is not None, amounts["total"], amounts["self_funded"],
         amounts["over_limit"], amounts["pre_self_pay"], amounts["in_scope"], amounts["bed_fees"],
-        amounts["nursing_fees"], wrong_scheme, person, missing_person, check, in_scope_cost),
-        (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21))
+        amounts["nursing_fees"], amounts["basic_paid"], amounts["critical_base"], amounts["critical_paid"], wrong_scheme,
+        person, missing_person, check, in_scope_cost),
+        (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24))
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     words = {"policy": policy.id, "levels": known, "places": choices_text("place", PLACES),
              "referrals": choices_text("referral", REFERRALS), "categories": choices_text("category", CATEGORIES),
@@ -396,7 +403,9 @@ def settle_arrays(
             "certified": _disease_masks(certified, vocab, n), "in_scope": in_scope_cost,
             "fee_reduction": column(np.zeros(0), 0)}
     cols.update((name, column(values, 0)) for name, values in codes.items())
-    cols.update((name, column(values, 0)) for name, values in amounts.items() if name != "in_scope")
+    cols.update((name, column(values, 0)) for name, values in amounts.items()
+                if name != "in_scope" and name not in GIVEN_FIELDS)
+    cols.update(given_columns({name: amounts[name] for name in GIVEN_FIELDS}, n))
     # ties on a day are broken by claim id: ranked later, only for the rows that tie
     ids = claim_id if isinstance(claim_id, ClaimIds) else ClaimIds(claim_id, n=n)
     enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])

@@ -18,7 +18,7 @@ from .money import AmountError, Fen, parse_amount
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
 from .vocabulary import CHINESE_NAMES, choices_text, code_for
 
-__all__ = ["Claim", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
+__all__ = ["Claim", "GIVEN_FIELDS", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
            "NamesInput", "FlagInput", "AgeInput"]
 
 # What Claim(...) accepts for each kind of field, for type checkers: each value is converted
@@ -43,7 +43,12 @@ MAX_TOTAL = 10**9
 #: Claim columns with a Chinese header in CHINESE_NAMES (the others there are result columns).
 _CLAIM_COLUMNS = ("claim_id", "person_id", "settled_on", "admitted_on", "scheme", "total", "self_funded",
                   "over_limit", "pre_self_pay", "in_scope", "level", "visit", "age", "diseases", "bed_fees",
-                  "nursing_fees", "policy")
+                  "nursing_fees", "policy", "basic_paid",
+                  "critical_base", "critical_paid")
+
+#: Amounts of earlier layers a claim may carry, as settled elsewhere: 基本医保's payment, the
+#: claim's 大病 base (qualifying self-pay) and 大病's payment. Not given: computed by the policy.
+GIVEN_FIELDS = ("basic_paid", "critical_base", "critical_paid")
 
 #: Visit kinds the engine settles: an admission, or an outpatient service the policy names.
 VISITS = ("inpatient", "outpatient")
@@ -204,6 +209,18 @@ def _nursing_fees(value: AmountInput) -> Fen:
     return _given(_amount("nursing_fees", value), "nursing_fees", _AN_AMOUNT)
 
 
+def _basic_paid(value: AmountInput) -> Fen | None:
+    return _amount("basic_paid", value)
+
+
+def _critical_base(value: AmountInput) -> Fen | None:
+    return _amount("critical_base", value)
+
+
+def _critical_paid(value: AmountInput) -> Fen | None:
+    return _amount("critical_paid", value)
+
+
 def _one_of(name: str, value: str | None, choices: tuple[str, ...]) -> str:
     return _given(_choice(name, value, choices), name, "required: one of " + ", ".join(choices))
 
@@ -313,6 +330,11 @@ class Claim:
     certified: tuple[str, ...] = attrs.field(default=(), converter=_certified)
     bed_fees: Fen = attrs.field(default=Fen(0), converter=_bed_fees)
     nursing_fees: Fen = attrs.field(default=Fen(0), converter=_nursing_fees)
+    # what earlier layers already paid, as settled elsewhere (a 大病 insurer's or an assistance
+    # office's own figures): a layer given is not computed (GIVEN_FIELDS)
+    basic_paid: Fen | None = attrs.field(default=None, converter=_basic_paid)
+    critical_base: Fen | None = attrs.field(default=None, converter=_critical_base)
+    critical_paid: Fen | None = attrs.field(default=None, converter=_critical_paid)
 
     def __attrs_post_init__(self) -> None:
         if self.visit == "outpatient" and self.service is None:
@@ -346,6 +368,24 @@ class Claim:
                 )
             if self.in_scope > self.total:
                 raise ClaimError("in_scope", str(self.in_scope), f"must not exceed total ({self.total} yuan)")
+        self._check_given()
+
+    def _check_given(self) -> None:
+        """Amounts of earlier layers, when given: none negative, what they paid within the in-scope
+        cost, the 大病 base within the total (the batch checks, engine.checks, say the same)."""
+        if self.basic_paid is None and self.critical_base is None and self.critical_paid is None:
+            return
+        for name in GIVEN_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ClaimError(name, str(value), "amount must not be negative")
+        paid = (self.basic_paid or 0) + (self.critical_paid or 0)
+        if paid > self.in_scope_cost:
+            name = "basic_paid" if self.basic_paid is not None else "critical_paid"
+            raise ClaimError(name, str(getattr(self, name)), "the payments given (basic_paid + critical_paid) must not "
+                             f"exceed the in-scope cost ({self.in_scope_cost} yuan)")
+        if self.critical_base is not None and self.critical_base > self.total:
+            raise ClaimError("critical_base", str(self.critical_base), f"must not exceed total ({self.total} yuan)")
 
     @property
     def in_scope_cost(self) -> Fen:

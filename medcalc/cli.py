@@ -63,6 +63,9 @@ _CLAIM_FLAGS = {
     "certified": "certified",
     "bed_fees": "bed_fees",
     "nursing_fees": "nursing_fees",
+    "basic_paid": "basic_paid",
+    "critical_base": "critical_base",
+    "critical_paid": "critical_paid",
 }
 
 
@@ -80,6 +83,16 @@ def _word_of(field: str):
             raise argparse.ArgumentTypeError(exc.detail) from None
     convert.__name__ = field  # argparse names the type in its message
     return convert
+
+
+def _given_layers(value: str) -> tuple[str, ...]:
+    """An argparse type: --given basic,critical, the layers whose payments a file gives."""
+    layers = tuple(part.strip() for part in value.split(",") if part.strip())
+    allowed = ("basic", "critical")
+    for layer in layers:
+        if layer not in allowed:
+            raise argparse.ArgumentTypeError(f"{layer!r} is not a layer a file may give; one of {', '.join(allowed)}")
+    return layers
 
 
 def amounts_option(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +163,10 @@ def _parser() -> argparse.ArgumentParser:
     quote.add_argument("--certified", help="慢特病 the person is certified for, comma-separated")
     quote.add_argument("--bed-fees", dest="bed_fees", help="bed fees within the in-scope cost (日间病床)")
     quote.add_argument("--nursing-fees", dest="nursing_fees", help="nursing fees within the in-scope cost (日间病床)")
+    quote.add_argument("--basic-paid", dest="basic_paid", help="what basic insurance paid, settled elsewhere: only the "
+                       "later layers are computed (a 大病 or assistance office's policy)")
+    quote.add_argument("--critical-base", dest="critical_base", help="the claim's 大病 qualifying self-pay, if known directly")
+    quote.add_argument("--critical-paid", dest="critical_paid", help="what 大病 insurance paid, settled elsewhere")
     quote.add_argument("--explain", action="store_true", help="show every step with the policy sentence behind it")
 
     score = sub.add_parser("score", parents=[policy_choice, output], help="settle a file of claims",
@@ -171,6 +188,10 @@ def _parser() -> argparse.ArgumentParser:
                             "its Chinese labels (基本医疗保险统筹基金支出, …; the rejects' too)")
     bom_option(score)
     amounts_option(score)
+    score.add_argument("--given", type=_given_layers, default=(), metavar="LAYERS",
+                       help="layers settled elsewhere, comma-separated (basic, critical): the file's hifp_pay (or "
+                            "basic) column is read as basic_paid, hifmi_pay / hifob_pay (or critical) as critical_paid, "
+                            "and only the later layers are computed")
     score.add_argument("--strict", action="store_true", help="fail (exit 2) if any row is rejected")
     score.add_argument("--stream", action="store_true",
                        help="score record batch by batch in bounded memory; the file must be sorted by person id")
@@ -549,7 +570,8 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
         with client:
             for fs, root in fs_out:  # a previous run's parts would mix with this one's
                 fs.rm(fs.glob(f"{root.rstrip('/')}/part.*.parquet"))
-            scored = score_dask(claims, policy, amounts=args.amounts, first_row=1, npartitions=args.partitions)
+            scored = score_dask(claims, policy, amounts=args.amounts, first_row=1, npartitions=args.partitions,
+                                given=args.given)
             try:
                 parts = write_parquet(scored, output, rejects_path, names=args.names, summarize=_part_summary)
             except BaseException:
@@ -579,7 +601,7 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     from .tables import settle_table
 
     if args.stream:
-        yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1)
+        yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1, given=args.given)
         return
     batches = iter(batches)
     first = [next(batches, None)]
@@ -589,7 +611,8 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
         load_in_background()
     # neither the first batch nor the table is kept in a local here: each is freed once compacted,
     # and settle_table can free the decimals it turns into fen
-    yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts=args.amounts, first_row=1)
+    yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts=args.amounts, first_row=1,
+                       given=args.given)
 
 
 def _prepend(held: list, rest):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import attrs
 import numpy as np
@@ -41,7 +41,7 @@ from .errors import MedcalcError
 from .io import OUTPUT_NAMES, detect_encoding, fen_to_yuan, format_of
 from .policy.model import Policy
 from .policy.registry import load_policy
-from .tables import RESULT_FIELDS, ScoredTable, canonical_names, check_amounts, settle_table
+from .tables import RESULT_FIELDS, ScoredTable, canonical_names, check_amounts, check_given, settle_table
 
 __all__ = ["DaskScored", "read_claims", "score_dask", "write_parquet"]
 
@@ -133,6 +133,7 @@ def score_dask(
     npartitions: int | None = None,
     shuffle_method: str = "tasks",
     first_row: int = 0,
+    given: Iterable[str] = (),
 ) -> DaskScored:
     """Score a Dask DataFrame of claims (or Parquet/CSV paths, read with ``read_claims``), lazily.
 
@@ -143,7 +144,8 @@ def score_dask(
     as many as the input). ``shuffle_method``: "tasks" (default) or Dask's "p2p", which holds memory
     steadier on many partitions but moves columns through pandas' default types: decimal amounts
     arrive as Python objects (slower), integer columns with missing values as floats (refused).
-    ``first_row``: the number of the first input row (the command line counts from 1).
+    ``first_row``: the number of the first input row (the command line counts from 1). ``given``:
+    as for ``settle_table``.
     """
     _, dd = _require_dask()
     check_amounts(amounts)
@@ -157,15 +159,16 @@ def score_dask(
     index = claims.index.name
     if index is not None and index not in claims.columns and _is_claim_field(index):
         claims = claims.reset_index()  # e.g. set_index("person_id"): the column is data
-    fields = canonical_names(list(claims.columns))  # an unknown column fails now too
+    given = tuple(sorted(check_given(given)))
+    fields = canonical_names(list(claims.columns), given)  # an unknown column fails now too
     person = next((c for c, f in fields.items() if f == "person_id"), None)
 
-    empty = _settle(_arrow(claims._meta), loaded, amounts)  # the output types, from no rows
+    empty = _settle(_arrow(claims._meta), loaded, amounts, given)  # the output types, from no rows
     schemas = (empty.results.schema, empty.rejects.schema)
 
     gathered = _by_person(claims, None if partitioned_by_person else person, first_row=first_row,
                           npartitions=npartitions, shuffle_method=shuffle_method)
-    parts = _scoring(gathered, ref, amounts, schemas)
+    parts = _scoring(gathered, ref, amounts, schemas, given)
     return _frames(parts, _pandas(empty.results), _pandas(empty.rejects))
 
 
@@ -181,12 +184,12 @@ def _by_person(claims, person: str | None, *, first_row: int, npartitions: int |
     return numbered.shuffle(on=person, npartitions=npartitions or claims.npartitions, shuffle_method=shuffle_method)
 
 
-def _scoring(gathered, ref: str | None, amounts: str | None, schemas) -> tuple:
+def _scoring(gathered, ref: str | None, amounts: str | None, schemas, given: tuple[str, ...] = ()) -> tuple:
     """One delayed ScoredTable per partition of whole people."""
     import dask
 
     score = dask.delayed(_score_part, pure=True)
-    return tuple(score(p, ref, amounts, schemas) for p in gathered.to_delayed())
+    return tuple(score(p, ref, amounts, schemas, given) for p in gathered.to_delayed())
 
 
 def _frames(parts: tuple, results_meta, rejects_meta) -> DaskScored:
@@ -238,7 +241,7 @@ def _policy(ref: str | None) -> Policy | None:
     return policy
 
 
-def _score_part(frame, ref: str | None, amounts: str | None, schemas) -> ScoredTable:
+def _score_part(frame, ref: str | None, amounts: str | None, schemas, given: tuple[str, ...] = ()) -> ScoredTable:
     """Score one partition of whole people; rows keep their global numbers."""
     import pyarrow as pa
 
@@ -250,16 +253,16 @@ def _score_part(frame, ref: str | None, amounts: str | None, schemas) -> ScoredT
     if (np.diff(rows) < 0).any():  # back to input order: same-day ties are broken by input row
         order = np.argsort(rows, kind="stable")
         table, rows = table.take(pa.array(order)), rows[order]
-    scored = _settle(table.drop_columns([ROW_COLUMN]), _policy(ref), amounts)
+    scored = _settle(table.drop_columns([ROW_COLUMN]), _policy(ref), amounts, given)
     # settle_table numbered the rows 0.. in this partition: map positions to global numbers
     return ScoredTable(_renumber(scored.results, rows).cast(results_schema),
                        _renumber(scored.rejects, rows).cast(rejects_schema))
 
 
-def _settle(table, policy: Policy | None, amounts: str | None) -> ScoredTable:
+def _settle(table, policy: Policy | None, amounts: str | None, given: tuple[str, ...] = ()) -> ScoredTable:
     """settle_table, with dictionaries and large strings as plain strings (one type per column everywhere)."""
     # one thread: Dask already runs a task per core, and nested threads would only contend
-    scored = settle_table(table, policy, amounts=amounts, threads=1)
+    scored = settle_table(table, policy, amounts=amounts, threads=1, given=given)
     return ScoredTable(_plain(scored.results), _plain(scored.rejects))
 
 

@@ -83,8 +83,14 @@ def _points(units: int) -> str:
 def steps_for(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
     """Every step of every layer for input row ``i`` (``r``: its results, ``c``: its columns)."""
     steps = _decompose(c)
-    steps += _outpatient(o, i, r, c) if c["visit"] == 1 else _basic(o, i, r, c)
-    steps += _critical(o, i, r)
+    if c["basic_paid"] >= 0:
+        steps.append(Step("basic_given", "基本医保统筹支付 basic insurance pays, as the claim gives it",
+                          "settled elsewhere (basic_paid), not computed: no deductible is known, and the rest of the "
+                          f"in-scope cost {format_yuan(c['in_scope'] - r['basic'])} counts as its co-insurance",
+                          amount=Fen(r["basic"])))
+    else:
+        steps += _outpatient(o, i, r, c) if c["visit"] == 1 else _basic(o, i, r, c)
+    steps += _critical(o, i, r, c)
     steps += _assistance(o, i, r)
     steps += _backstop(o, i, r)
     funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
@@ -269,16 +275,25 @@ def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
     return steps
 
 
-def _critical(o: "Outcome", i: int, r: dict) -> list[Step]:
+def _critical(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
     p, t = {k: int(v[i]) for k, v in o.params["critical"].items()}, o.tables["critical"]
+    name = "大额医疗费用补助 supplementary (employees)" if o.policy.scheme == "employees" else "大病保险 critical illness"
+    given = c["critical_paid"] >= 0
+    if given:  # the layer's payment as the claim gives it; the year's base still counts the claim
+        return [Step("critical_given", f"{name} pays, as the claim gives it", "settled elsewhere (critical_paid), "
+                     "not computed", amount=Fen(r["critical"]), before=Fen(r["critical_paid_before"]),
+                     after=Fen(r["critical_paid_before"] + r["critical"]))]
     if not p["active"]:
         return []
     resolved = o.variants[int(o.variant[i])]
-    name = "大额医疗费用补助 supplementary (employees)" if o.policy.scheme == "employees" else "大病保险 critical illness"
     base_rule = resolved.rule("critical.base")
     labels = {"deductible": "起付线", "coinsurance": "按比例自付 co-insurance", "above_cap": "超封顶 above the basic cap",
               "pre_self_pay": "乙类先行自付"}
+    if c["basic_paid"] >= 0:  # (not split: what the basic payment given left of the in-scope cost)
+        labels["coinsurance"] = "in-scope cost less the basic payment given"
     counted = [f"{labels[k]} {format_yuan(r['critical_part_' + k])}" for k in labels if base_rule[k] and r["critical_part_" + k]]
+    if c["critical_base"] >= 0:
+        counted = ["as the claim gives it (critical_base)"]
     steps = [Step("critical_base", f"{name}: qualifying self-pay 合规自付",
                   (" + ".join(counted) or "nothing that qualifies") + f" = {format_yuan(r['critical_base_claim'])}",
                   amount=Fen(r["critical_base_claim"]), before=Fen(r["critical_base_before"]),

@@ -132,15 +132,18 @@ def _breakdown(s: Settlement) -> Table:
         ("政策范围内费用 in-scope cost", s.in_scope),
         ("起付线 deductible charged", s.deductible),
     ]
+    given_basic = s.claim.basic_paid is not None  # layers settled elsewhere: no deductible was computed
     for label, value in rows:
-        if value or label.startswith(("医疗费总额", "政策范围内", "起付线")):
+        if label.startswith("起付线") and given_basic:
+            table.add_row(label, "— (basic_paid given)")
+        elif value or label.startswith(("医疗费总额", "政策范围内", "起付线")):
             table.add_row(label, yuan(value))
     table.add_section()
     second = "大额医疗费用补助 supplementary" if s.policy_scheme == "employees" else "大病保险 critical illness"
-    layers = [("基本医保统筹 basic insurance", s.basic), (second, s.critical),
-              ("医疗救助 medical assistance", s.assistance), ("兜底 backstop", s.backstop)]
-    for label, value in layers:
-        table.add_row(label, yuan(value))
+    layers = [("基本医保统筹 basic insurance", s.basic, given_basic), (second, s.critical, s.claim.critical_paid is not None),
+              ("医疗救助 medical assistance", s.assistance, False), ("兜底 backstop", s.backstop, False)]
+    for label, value, given in layers:
+        table.add_row(label + (" (given)" if given else ""), yuan(value))
     table.add_row(Text("基金支付总额 all funds", style="bold"), Text(yuan(s.funds), style="bold"))
     table.add_row(Text("个人负担 patient pays", style="bold"), Text(yuan(s.patient), style="bold"))
     table.add_section()

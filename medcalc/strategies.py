@@ -723,8 +723,29 @@ def _dates(space: _Space, policy: Policy | None, dates: st.SearchStrategy | None
     return dates if policy is None else dates.filter(space.covers)
 
 
+#: What a claim drawn with ``given=True`` gives of earlier layers (claims.GIVEN_FIELDS): nothing, or some of them.
+_GIVEN_MODES = ((), ("basic_paid", "critical_base"), ("critical_base",), ("critical_paid",),
+                ("basic_paid", "critical_paid"), ("basic_paid",))
+
+
+def _given_amounts(draw, in_scope: int, total: int, alone: bool) -> dict[str, Fen]:
+    """Amounts of earlier layers as settled elsewhere: basic and 大病 payments within the in-scope
+    cost together, a 大病 base within the total. ``alone``: basic_paid may come without the base."""
+    names = draw(st.sampled_from(_GIVEN_MODES if alone else _GIVEN_MODES[:-1]))
+    out: dict[str, Fen] = {}
+    left = in_scope
+    for name in names:
+        if name == "critical_base":
+            out[name] = Fen(draw(st.integers(0, total)))
+        else:
+            out[name] = Fen(draw(st.integers(0, left)))
+            left -= out[name]
+    return out
+
+
 @st.composite
-def _one_claim(draw, space: _Space, days: st.SearchStrategy[dt.date], persons, claim_ids, totals) -> Claim:
+def _one_claim(draw, space: _Space, days: st.SearchStrategy[dt.date], persons, claim_ids, totals,
+               given: bool = False, alone: bool = True) -> Claim:
     day = draw(days)
     i = space.period(day)  # a day the space covers: the dates strategy made sure
     node = space.trees[i]
@@ -769,6 +790,8 @@ def _one_claim(draw, space: _Space, days: st.SearchStrategy[dt.date], persons, c
             visit="outpatient", service=service, diseases=sorted(diseases), certified=sorted(certified),
             bed_fees=Fen(draw(fee)), nursing_fees=Fen(draw(fee)),
         )
+    if given:
+        extra.update(_given_amounts(draw, total - self_funded - over_limit - pre_self_pay, total, alone))
     return Claim(
         person_id=draw(persons), claim_id=draw(claim_ids), settled_on=day, level=level, total=Fen(total),
         self_funded=Fen(self_funded), over_limit=Fen(over_limit), pre_self_pay=Fen(pre_self_pay),
@@ -788,6 +811,7 @@ def claims(
     places: Collection[str] | None = None,
     categories: Collection[str] | None = None,
     claim_ids: st.SearchStrategy[str | None] | None = None,
+    given: bool = False,
 ) -> st.SearchStrategy[Claim]:
     """Single ``medcalc.Claim`` objects; given a ``policy``, only claims it settles without rejection.
 
@@ -809,7 +833,11 @@ def claims(
 
     Each claim's 全自费, 超限价 and 乙类先行自付 are each up to a third of the total; outpatient
     visits name diseases (one the service requires, if any), sometimes a certification (never
-    one that ends the service), and bed and nursing fees within the in-scope cost.
+    one that ends the service), and bed and nursing fees within the in-scope cost. With
+    ``given=True``, claims may also give amounts of earlier layers settled elsewhere
+    (``basic_paid``, ``critical_base``, ``critical_paid``); with a policy, basic_paid always
+    comes with critical_base (alone it is refused where the policy's 大病 base counts only some
+    parts of the self-pay).
 
     Shrinks towards an inpatient claim of person ``p0`` on the earliest day, at the first level,
     local, ordinary, of no stated age, not retired, with no claim id, a total of 0 (or the
@@ -826,7 +854,7 @@ def claims(
     @st.composite
     def one(draw) -> Claim:
         space = build()
-        return draw(_one_claim(space, _dates(space, policy, dates), people, ids, amounts_))
+        return draw(_one_claim(space, _dates(space, policy, dates), people, ids, amounts_, given, policy is None))
 
     return one()
 
@@ -845,10 +873,11 @@ def claim_sequences(
     places: Collection[str] | None = None,
     categories: Collection[str] | None = None,
     claim_ids: st.SearchStrategy[str | None] | None = None,
+    given: bool = False,
 ) -> st.SearchStrategy[list[Claim]]:
     """Lists of ``min_size`` to ``max_size`` claims of a few people over one or more years.
 
-    Each claim is drawn as by ``claims()`` with the same options, except its day: the list
+    Each claim is drawn as by ``claims()`` with the same options (``given`` too), except its day: the list
     first draws a few distinct days, and every claim falls on one of them, so claims of one
     person (and of several) often share a day, the ties settlement order must break (claim id,
     then input order). The list is in input order, not settlement order.
@@ -870,7 +899,7 @@ def claim_sequences(
     def sequence(draw) -> list[Claim]:
         space = build()
         days = sorted(draw(st.lists(_dates(space, policy, dates), min_size=1, max_size=max(1, (high + 1) // 2), unique=True)))
-        claim = _one_claim(space, st.sampled_from(days), people, ids, amounts_)
+        claim = _one_claim(space, st.sampled_from(days), people, ids, amounts_, given, policy is None)
         return draw(st.lists(claim, min_size=low, max_size=high))
 
     return sequence()

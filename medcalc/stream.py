@@ -32,11 +32,13 @@ def settle_batches(
     *,
     amounts: str | None = None,
     first_row: int = 0,
+    given: Iterable[str] = (),
 ) -> Iterator[ScoredTable]:
     """Settle record batches (or tables, DataFrames) sorted by person id, one part at a time.
 
     Yields one ScoredTable per part, rows numbered from ``first_row`` across the stream.
     Raises UnsortedInput at the first row whose person id sorts before the previous row's.
+    ``amounts``, ``given``: as for ``settle_table``.
     """
     import pyarrow as pa
 
@@ -49,12 +51,12 @@ def settle_batches(
         if table.num_rows == 0:
             continue
         if person_column is None:
-            names = canonical_names(table.column_names)
+            names = canonical_names(table.column_names, given)
             person_column = next((c for c, f in names.items() if f == "person_id"), None)
         if carry is not None:
             table = pa.concat_tables([carry, table.cast(carry.schema) if table.schema != carry.schema else table])
         if person_column is None:  # no person column: every row is refused by the table scorer
-            yield settle_table(table, policy, amounts=amounts, first_row=start)
+            yield settle_table(table, policy, amounts=amounts, first_row=start, given=given)
             start += table.num_rows
             carry = None
             continue
@@ -63,11 +65,11 @@ def settle_batches(
         last = _check_sorted(person, last, start, offset)
         cut = _last_person_start(person)
         if cut > 0:
-            yield settle_table(table.slice(0, cut), policy, amounts=amounts, first_row=start)
+            yield settle_table(table.slice(0, cut), policy, amounts=amounts, first_row=start, given=given)
             start += cut
         carry = table.slice(cut)
     if carry is not None and carry.num_rows:
-        yield settle_table(carry, policy, amounts=amounts, first_row=start)
+        yield settle_table(carry, policy, amounts=amounts, first_row=start, given=given)
 
 
 def _check_sorted(person, previous, start: int, offset: int):

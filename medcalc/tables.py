@@ -34,7 +34,8 @@ from typing import Any, Iterable, Sequence
 import attrs
 import numpy as np
 
-from .claims import FIELD_ALIASES, MAX_TOTAL, parse_day
+from .claims import FIELD_ALIASES, GIVEN_FIELDS, MAX_TOTAL, parse_day
+from .engine.checks import NOT_GIVEN
 from .errors import MedcalcError, UnitNotStated
 from .money import AmountError, parse_amount
 from .policy.model import Policy
@@ -53,7 +54,8 @@ _STORED = tuple(f for f in RESULT_FIELDS if f not in ("funds", "patient"))
 _STORED_MAX = np.iinfo(np.int32).max
 assert MAX_TOTAL <= _STORED_MAX  # so every stored amount (none exceeds its total) fits
 
-_AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees")
+_AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees",
+            *GIVEN_FIELDS)
 _NAMES = ("level", "place", "referral", "category", "visit", "service", "scheme")
 #: Columns the batch engine reads, beside the amounts and names.
 CLAIM_FIELDS = ("person_id", "claim_id", "settled_on", "admitted_on", "age", "retired", "diseases", "certified",
@@ -123,12 +125,35 @@ def to_arrow(data: Any):
                     "a pandas or polars DataFrame, or a dict of columns")
 
 
-def canonical_names(names: Sequence[str]) -> dict[str, str]:
-    """Column name -> medcalc field, for the claim and routing columns; unknown names are an error."""
+#: Layers whose payments, in a settled file, may be read as given (``given=``): the column names of
+#: each payment (the national interface's, medcalc's result and its Chinese label) -> the claim field.
+GIVEN_LAYERS = {
+    "basic": ("basic_paid", ("hifp_pay", "basic", CHINESE_NAMES["basic"])),
+    "critical": ("critical_paid", ("hifmi_pay", "hifob_pay", "critical", CHINESE_NAMES["critical"])),
+}
+
+
+def check_given(given: Iterable[str]) -> frozenset[str]:
+    """The layers of ``given=``, each one of GIVEN_LAYERS."""
+    given = frozenset(given)
+    unknown = sorted(given - set(GIVEN_LAYERS))
+    if unknown:
+        raise MedcalcError(f"given: {unknown[0]!r} is not a layer whose payment a file may give; one of "
+                           + ", ".join(GIVEN_LAYERS))
+    return given
+
+
+def canonical_names(names: Sequence[str], given: Iterable[str] = ()) -> dict[str, str]:
+    """Column name -> medcalc field, for the claim and routing columns; unknown names are an error.
+
+    ``given``: layers (GIVEN_LAYERS) whose payment columns, otherwise ignored as a settled file's
+    results, are read as amounts the claims give (basic_paid, critical_paid)."""
     known = set(CLAIM_FIELDS) | set(_ROUTING)
+    taken = {name: field for layer in check_given(given) for field, sources in [GIVEN_LAYERS[layer]]
+             for name in sources}
     out: dict[str, str] = {}
     for name in names:
-        field = FIELD_ALIASES.get(name, name)
+        field = taken.get(name) or FIELD_ALIASES.get(name, name)
         if field in _OUTPUT_COLUMNS:
             continue
         if field == INVALID_COLUMN:
@@ -153,6 +178,7 @@ def settle_table(
     first_row: int = 0,
     threads: int | None = None,
     engine: str | None = None,
+    given: Iterable[str] = (),
 ) -> ScoredTable:
     """Settle every row of a table of claims; see the module docstring for columns and policies.
 
@@ -166,6 +192,8 @@ def settle_table(
     (default: the machine's cores); the results are the same for any number, since no two
     chunks share a person. ``engine``:
     "auto" (compiled from 20 000 rows), "compiled" or "interpreted": the same kernel, to the fen.
+    ``given``: layers ("basic", "critical") whose payment columns (hifp_pay, hifmi_pay or hifob_pay,
+    or medcalc's basic / critical) are read as settled elsewhere: those layers are not computed.
     """
     from .engine.compiled import choose_engine
 
@@ -174,7 +202,7 @@ def settle_table(
     check_amounts(amounts)
     table = to_arrow(data)
     del data  # the table given is not kept: once its amounts are fen, its decimals can be freed
-    fields = canonical_names(table.column_names)
+    fields = canonical_names(table.column_names, given)
     table = table.select(list(fields)).rename_columns([fields[c] for c in fields])
     n = table.num_rows
     engine = choose_engine(engine, n)  # once for the table, whatever the size of its parts
@@ -297,9 +325,10 @@ def _amounts_as_fen(table, amounts: str | None, refused: list, threads: int = 1,
     def converted(name: str):
         problems: list[tuple[np.ndarray, str, str]] = []  # per column, so their order is the columns'
         unit = "yuan" if name in aliased else amounts
-        # an empty in-scope cell means "derive it from the parts" (the engine's -1), as in the claim API
+        # an empty in-scope cell means "derive it from the parts" (the engine's -1), as in the claim API,
+        # and an empty amount of an earlier layer "compute it"
         fen = _fen(table.column(name), name, unit, problems, required=name == "total",
-                   absent=-1 if name == "in_scope" else 0)
+                   absent=-1 if name == "in_scope" else NOT_GIVEN if name in GIVEN_FIELDS else 0)
         if fen.dtype != np.int32 and len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
             fen = fen.astype(np.int32)
         return _int_array(fen), problems

@@ -94,6 +94,8 @@ CHINESE_NAMES: dict[str, str] = {
     "nursing_fees": "护理费", "deductible": "实际支付起付线", "basic": "基本医疗保险统筹基金支出",
     "critical": "大病保险资金支出", "assistance": "医疗救助基金支出", "backstop": "兜底保障支出",
     "funds": "基金支付总额", "patient": "个人负担总金额", "policy": "政策",
+    # amounts of earlier layers a claim may carry (settled elsewhere), medcalc's own labels
+    "basic_paid": "已付统筹基金", "critical_base": "大病保险合规自付", "critical_paid": "已付大病保险",
 }
 
 # Traditional characters of the shipped labels and disease names (九江's pages are traditional:

@@ -314,6 +314,24 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
             "above_cap": 0, "reduction": reduction, "commit": commit}
 
 
+def given_layer(claim: Claim, person: Person) -> dict:
+    """Layer 1 as the claim gives it (basic_paid): nothing computed, no deductible known; the year
+    counts the admission, its in-scope cost and the payment (or the service's payments)."""
+    in_scope, paid = int(claim.in_scope_cost), int(claim.basic_paid)
+
+    def commit() -> None:
+        if claim.visit == "inpatient":
+            person.admissions += 1
+            person.in_scope_total += in_scope
+            person.payable_total += in_scope
+            person.basic_paid += paid
+        else:
+            person.service_paid[claim.service] = person.service_paid.get(claim.service, 0) + paid
+
+    return {"charged": 0, "payable": in_scope, "raw": paid, "paid": paid, "in_scope": in_scope, "above_cap": 0,
+            "reduction": 0, "commit": commit}
+
+
 def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     # reasons in the engine's order: scheme (in settle_all), level, date, then the rules' own
     if claim.level not in policy.levels and (claim.visit == "inpatient" or claim.level not in policy.institutions):
@@ -321,7 +339,12 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     if claim.visit == "outpatient" and f"outpatient.service.{claim.service}" not in policy.timelines:
         return {"rejected": "service"}
     rules = Rules(policy, claim.settled_on)
-    first = outpatient_layer(rules, claim, person) if claim.visit == "outpatient" else inpatient_layer(rules, claim, person)
+    if claim.basic_paid is not None:
+        first = given_layer(claim, person)
+    elif claim.visit == "outpatient":
+        first = outpatient_layer(rules, claim, person)
+    else:
+        first = inpatient_layer(rules, claim, person)
     if "rejected" in first:
         return first
     charged, payable, raw, paid = first["charged"], first["payable"], first["raw"], first["paid"]
@@ -334,7 +357,12 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     cap_rule = one_rule(rules, "backstop.burden_cap", claim)
     again_rule = one_rule(rules, "backstop.pay_again", claim)
     bands_rule = rules.rule("critical.bands")
-    if bands_rule is not None:
+    base_rule = rules.rule("critical.base")
+    counts = claim.visit == "inpatient" or (base_rule is not None and claim.service in (base_rule.get("services") or ()))
+    if bands_rule is not None and claim.critical_paid is None:
+        split = len({bool(base_rule[k]) for k in ("deductible", "coinsurance", "above_cap")}) == 1
+        if counts and claim.basic_paid is not None and claim.critical_base is None and not split:
+            return {"rejected": "basic_paid"}  # the self-pay left is not split into the parts the base names
         if critical_place == "ambiguous":
             return {"rejected": "place"}
         if critical_place is not None and critical_place.get("ratio") is not None:
@@ -348,9 +376,7 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     first["commit"]()
 
     # layer 2: 大病保险 / 大额补助
-    critical = 0
-    base_rule = rules.rule("critical.base")
-    counts = claim.visit == "inpatient" or (base_rule is not None and claim.service in (base_rule.get("services") or ()))
+    critical = 0 if claim.critical_paid is None else int(claim.critical_paid)
     if bands_rule is not None and counts:
         base_rule = rules.rule("critical.base")
         covered = payable - above_cap
@@ -359,6 +385,8 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
         parts = {"deductible": charged, "coinsurance": max(covered - cut - paid, 0),
                  "above_cap": above_cap + cut, "pre_self_pay": int(claim.pre_self_pay)}
         base = sum(amount for name, amount in parts.items() if base_rule[name])
+        if claim.critical_base is not None:
+            base = int(claim.critical_base)
         threshold = Fraction(rules.rule("critical.threshold")["amount"])
         points2 = 0
         cap2 = rules.rule("critical.cap")["amount"] if rules.rule("critical.cap") is not None else None
@@ -385,16 +413,18 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
                 rate = band.ratio.get(claim.level)
             exact += overlap(lo, hi, lower, band.upper) * pct(max(0, min(10000, rate + points2)))
             lower = band.upper if band.upper is not None else lower
-        if bands_rule.get("rounding") == "cumulative":
+        if claim.critical_paid is not None:
+            pass  # paid as given: no bands, rounding or cap
+        elif bands_rule.get("rounding") == "cumulative":
             critical = half_up(person.critical_exact + exact) - person.critical_rounded
             person.critical_exact += exact
             person.critical_rounded += critical
         else:
             critical = half_up(exact)
-        if cap2 is not None:
+        if cap2 is not None and claim.critical_paid is None:
             critical = min(critical, max(0, cap2 - person.critical_paid))
         person.critical_base = x1
-        person.critical_paid += critical
+    person.critical_paid += critical
 
     # layer 3: 医疗救助
     assistance = 0

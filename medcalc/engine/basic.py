@@ -13,7 +13,7 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ADMISSION_RULES, PLACES, ResolvedPolicy, RuleVersion
-from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, level_array, matches
+from .common import GIVEN_BASIC, Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, level_array, matches
 from .kernel import SCHEDULE_FIXED, SCHEDULE_SHARE
 
 __all__ = ["REQUIRED_RULES", "BasicTables", "build"]
@@ -108,7 +108,8 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     }
     builder = _Builder(level_codes)
     problems: list[tuple[np.ndarray, str, str]] = []
-    inpatient = cols["visit"] == 0  # outpatient rows are the outpatient layer's
+    # outpatient rows are the outpatient layer's; a claim that gives its basic payment needs no rule
+    inpatient = (cols["visit"] == 0) & (cols["given"] & GIVEN_BASIC == 0)
     for v, resolved in enumerate(variants):
         rows = np.flatnonzero((variant == v) & inpatient)
         if len(rows):

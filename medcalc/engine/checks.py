@@ -12,6 +12,9 @@ from __future__ import annotations
 from ..claims import MAX_TOTAL  # 1000万 yuan in fen, the engine's exact integer range
 
 NOT_A_DAY = -(1 << 63)  # numpy's NaT, read as int64
+#: An amount of an earlier layer the claim does not give (claims.GIVEN_FIELDS): the engine
+#: computes that layer. Any other negative value is refused.
+NOT_GIVEN = -(1 << 31) + 1  # (fits the int32 columns amounts are read into)
 
 #: (field, reason) of each check, by code (code 0: the row passes). Reasons with {…} are
 #: completed by the caller (the policy's levels and services).
@@ -40,6 +43,11 @@ CHECKS = (
     ("in_scope", "must equal total − 全自费 − 超限价 − 乙类先行自付 when the parts are given"),
     ("in_scope", "must not exceed total"),
     ("bed_fees", "bed and nursing fees are part of the in-scope cost and must not exceed it"),
+    ("basic_paid", "amount must not be negative"),
+    ("critical_base", "amount must not be negative"),
+    ("critical_paid", "amount must not be negative"),
+    ("basic_paid", "the payments given (basic_paid + critical_paid) must not exceed the in-scope cost"),
+    ("critical_base", "must not exceed total"),
     ("scheme", "claim is for another scheme but policy {policy} is for {scheme}"),
     ("person_id", "required"),
 )
@@ -51,12 +59,13 @@ def value_at(column, i, default):
 
 
 def check_rows(day, level, levels, place, referral, category, age, visit, service, service_given, total,
-               self_funded, over_limit, pre_self_pay, given_in_scope, bed_fees, nursing_fees, wrong_scheme,
-               person, missing_person, code, in_scope):
+               self_funded, over_limit, pre_self_pay, given_in_scope, bed_fees, nursing_fees, basic_paid,
+               critical_base, critical_paid, wrong_scheme, person, missing_person, code, in_scope):
     """Write each row's first failing check into ``code`` (0: none) and its in-scope cost into
     ``in_scope``: the one given, or total − 全自费 − 超限价 − 乙类先行自付 where not (or negative).
 
-    ``levels``: how many hospital levels the policy has (higher level codes are outpatient
+    ``basic_paid``, ``critical_base``, ``critical_paid``: amounts of earlier layers, NOT_GIVEN where
+    the claim does not give them. ``levels``: how many hospital levels the policy has (higher level codes are outpatient
     institutions). ``missing_person[person[i]]`` is 1 where the person's id is absent.
     """
     for i in range(len(total)):
@@ -72,6 +81,9 @@ def check_rows(day, level, levels, place, referral, category, age, visit, servic
         pre = value_at(pre_self_pay, i, 0)
         bed = value_at(bed_fees, i, 0)
         nursing = value_at(nursing_fees, i, 0)
+        given_basic = value_at(basic_paid, i, NOT_GIVEN)
+        given_base = value_at(critical_base, i, NOT_GIVEN)
+        given_critical = value_at(critical_paid, i, NOT_GIVEN)
         parts = funded + limit + pre
         derived = amount - parts
         given = value_at(given_in_scope, i, -1)
@@ -123,10 +135,20 @@ def check_rows(day, level, levels, place, referral, category, age, visit, servic
             c = 22
         elif bed + nursing > cost:
             c = 23
-        elif value_at(wrong_scheme, i, 0) != 0:
+        elif given_basic < 0 and given_basic != NOT_GIVEN:
             c = 24
-        elif missing_person[person[i]] != 0:
+        elif given_base < 0 and given_base != NOT_GIVEN:
             c = 25
+        elif given_critical < 0 and given_critical != NOT_GIVEN:
+            c = 26
+        elif max(given_basic, 0) + max(given_critical, 0) > cost:
+            c = 27
+        elif given_base > amount:
+            c = 28
+        elif value_at(wrong_scheme, i, 0) != 0:
+            c = 29
+        elif missing_person[person[i]] != 0:
+            c = 30
         code[i] = c
         in_scope[i] = cost
 

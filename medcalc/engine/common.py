@@ -28,6 +28,12 @@ def half_up(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
     return (2 * num + den) // (2 * den)
 
 
+#: Bits of the ``given`` column: the amounts of earlier layers a claim gives (claims.GIVEN_FIELDS),
+#: so that the layer is taken as given instead of computed. A profile key column: a layer's build
+#: asks no rule of it for the rows that give it.
+GIVEN_BASIC, GIVEN_BASE, GIVEN_CRITICAL = 1, 2, 4
+
+
 class Gathered(dict):
     """Columns of ``source`` taken at ``index`` (all of them when None), each gathered on first use.
 

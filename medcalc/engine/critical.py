@@ -17,7 +17,7 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, half_up, matches
+from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL, Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, half_up, matches
 
 __all__ = ["CriticalTables", "build"]
 
@@ -59,6 +59,15 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         p["active"][rows] = np.where((sub["visit"] == 0) | np.isin(sub["service"], counted), 1, 0)
         for part in _BASE_PARTS:
             p[f"base_{part}"][rows] = int(base[part])
+        if len({bool(base[part]) for part in _BASE_PARTS[:3]}) > 1:
+            # a basic payment given leaves the self-pay unsplit: a base of only some parts needs the base itself
+            unsplit = (sub["given"] & (GIVEN_BASIC | GIVEN_BASE) == GIVEN_BASIC) & (p["active"][rows] == 1)
+            if unsplit.any():
+                counted = ", ".join(part for part in _BASE_PARTS[:3] if base[part])
+                problems.append((rows[unsplit], "basic_paid",
+                                 f"with basic_paid given the self-pay is not split into deductible, co-insurance and cost "
+                                 f"above the cap, and the 大病 base of {base.key} counts only {counted or 'none of them'}: "
+                                 f"give critical_base (the claim's qualifying self-pay) too"))
         p["above_threshold"][rows] = int(band_rule["convention"] == "above_threshold")
         p["cumulative"][rows] = int(band_rule.get("rounding") == "cumulative")
         cap = resolved.rule("critical.cap")
@@ -101,6 +110,10 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
                 p["cap"][rows[hit]] = NO_LIMIT
         p["threshold"][rows] = half_up(threshold_num, threshold_den)
         p["modifier_mask"][rows] = bits
+    given = cols["given"] & GIVEN_CRITICAL != 0
+    if given.any():  # a claim that gives the layer's payment is not refused for the layer's rules
+        problems = [(rows[~given[rows]], field, reason) for rows, field, reason in problems
+                    if not given[rows].all()]
     edges, rates = bands.arrays()
     return LayerBuild(p, CriticalTables(edges, rates, bands.sources, places.rules, modifiers.rules), problems,
                       idle=not p["active"].any())

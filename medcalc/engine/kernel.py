@@ -263,6 +263,14 @@ def banded(layer, i, b, level, points, low, high, edges, rates, trace, tb):
     return exact, min(ends_in, width - 1)
 
 
+def given_at(column, i):
+    """A row's amount of an earlier layer as the claim gives it, or -1 where it gives none (a
+    column of length 0: no row of the batch gives one)."""
+    if len(column) == 0:
+        return -1
+    return column[i] if column[i] >= 0 else -1  # (checks.NOT_GIVEN)
+
+
 def copy_state(source, target):
     """Accumulators copied element by element (a slice assignment would allocate a temporary)."""
     for k in range(len(source)):
@@ -351,6 +359,26 @@ def basic(i, p, prof, st, level, in_scope, total, schedules, edges, rates, step,
     return charged, payable, above_cap, raw, paid
 
 
+# ----------------------------------------------------------------------------- layer 1: given
+
+def basic_given(i, p, prof, st, in_scope, paid, services, trace, tr):
+    """基本医保 as the claim gives it (settled elsewhere, ``paid``): not computed, so no deductible
+    is known and the rest of the in-scope cost is its co-insurance. The year's admissions, in-scope
+    cost and fund payments (or the service's payments) count it. Returns what ``basic`` does."""
+    if prof[p, P_VISIT] == 0:
+        st[S_ADMISSIONS] += 1
+        st[S_IN_SCOPE_TOTAL] += in_scope
+        st[S_PAYABLE_TOTAL] += in_scope
+        st[S_BASIC_PAID] += paid
+    else:
+        st[S_KEYED + services + max(prof[p, P_SERVICE], 0)] += paid
+    if trace:
+        tr[T_PAYABLE, i] = in_scope
+        tr[T_BASIC_RAW, i] = paid
+        tr[T_BASIC, i] = paid
+    return 0, in_scope, 0, paid, paid
+
+
 # ----------------------------------------------------------------------------- layer 1: outpatient
 
 def outpatient(i, p, prof, st, in_scope, services, trace, tr):
@@ -390,8 +418,10 @@ def outpatient(i, p, prof, st, in_scope, services, trace, tr):
 
 # ----------------------------------------------------------------------------- layer 2: 大病 / 大额
 
-def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, raw, paid, edges, rates, trace, tr, tb):
-    """大病保险 or 大额医疗费用补助 on the year's qualifying self-pay; returns what it pays."""
+def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, raw, paid, given_base, given_pay, edges,
+             rates, trace, tr, tb):
+    """大病保险 or 大额医疗费用补助 on the year's qualifying self-pay; returns what it pays. A claim may
+    give its qualifying self-pay (``given_base``) or the layer's payment (``given_pay``): -1 if not."""
     active = prof[p, C_ACTIVE] == 1
     # What basic insurance left of the in-scope cost: deductible, co-insurance, and cost above
     # the basic cap (a cost ceiling, or the share of cost the annual fund cap cut off).
@@ -407,6 +437,8 @@ def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, ra
         part_deductible = part_coinsurance = part_above = part_pre = 0
     claim_base = (part_deductible * prof[p, C_BASE_DEDUCTIBLE] + part_coinsurance * prof[p, C_BASE_COINSURANCE]
                   + part_above * prof[p, C_BASE_ABOVE_CAP] + part_pre * prof[p, C_BASE_PRE_SELF_PAY])
+    if given_base >= 0 and active:
+        claim_base = given_base
 
     # The year's base accumulates; the claim pays for the stretch it adds above the threshold,
     # on bands of the base itself (convention A) or of the amount above the threshold (B).
@@ -417,9 +449,12 @@ def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, ra
     low = max(before, threshold) - shift
     high = max(after, threshold) - shift
     exact, _ = banded(1, i, prof[p, C_BAND], level, prof[p, C_POINTS], low, high, edges, rates, trace, tb)
-    layer_raw = rounded(exact, prof[p, C_CUMULATIVE] == 1, st, S_CRITICAL_CARRY) if active else 0
     paid_before = st[S_CRITICAL_PAID]
-    pay = min(layer_raw, max(prof[p, C_CAP] - paid_before, 0))
+    if given_pay >= 0:  # paid as the claim says (settled elsewhere), whatever the policy's rules
+        layer_raw = pay = given_pay
+    else:
+        layer_raw = rounded(exact, prof[p, C_CUMULATIVE] == 1, st, S_CRITICAL_CARRY) if active else 0
+        pay = min(layer_raw, max(prof[p, C_CAP] - paid_before, 0))
 
     st[S_CRITICAL_BASE] = after
     st[S_CRITICAL_PAID] += pay
@@ -511,13 +546,16 @@ def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
 
 # ----------------------------------------------------------------------------- the loop
 
-def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, schedules, basic_edges, basic_rates,
+def settle_rows(person, year, profile, total, in_scope, pre_self_pay, basic_paid, critical_base, critical_paid, prof,
+                schedules, basic_edges, basic_rates,
                 basic_step, basic_basis, critical_edges, critical_rates, services, groups, first_group, initial, final,
                 st, res, trace, tr, tb, acc):
     """Settle rows given in settlement order, writing their payments to ``res[:, i]``.
 
     ``person``, ``year``: a row's person-year, which keeps one set of accumulators; the rows of
-    one person-year are consecutive. ``profile``: a row's profile in ``prof``. Person-years are
+    one person-year are consecutive. ``profile``: a row's profile in ``prof``. ``basic_paid``,
+    ``critical_base``, ``critical_paid``: amounts of earlier layers the claim gives (negative: not
+    given; all of length 0 when no row gives one). Person-years are
     numbered from ``first_group`` in the order met; ``initial[g]`` (when given: rows > 0) are
     their starting accumulators and ``final[g]`` receives the ones after. ``st``: room for
     one person-year's accumulators (S_KEYED + 2 services + 2 groups). With ``trace``: ``tr``
@@ -545,14 +583,18 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, sche
         p = profile[i]
         level = prof[p, P_LEVEL]
         cost = in_scope[i]
-        if prof[p, P_VISIT] == 0:
+        given_basic = given_at(basic_paid, i)
+        if given_basic >= 0:
+            deductible, payable, above, raw, paid = basic_given(i, p, prof, st, cost, given_basic, services, trace, tr)
+        elif prof[p, P_VISIT] == 0:
             deductible, payable, above, raw, paid = basic(i, p, prof, st, level, cost, total[i], schedules,
                                                           basic_edges, basic_rates, basic_step, basic_basis,
                                                           trace, tr, tb)
         else:
             deductible, payable, above, raw, paid = outpatient(i, p, prof, st, cost, services, trace, tr)
         second = critical(i, p, prof, st, level, pre_self_pay[i], deductible, payable, above, raw, paid,
-                          critical_edges, critical_rates, trace, tr, tb)
+                          given_at(critical_base, i), given_at(critical_paid, i), critical_edges, critical_rates,
+                          trace, tr, tb)
         third = assistance(i, p, prof, st, cost, paid + second, services, groups, trace, tr)
         fourth = backstop(i, p, prof, st, cost, paid + second + third, trace, tr)
         res[0, i] = deductible
@@ -568,5 +610,6 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, prof, sche
 
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
-FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "copy_state", "basic", "outpatient", "critical",
+FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "given_at", "copy_state", "basic", "basic_given",
+             "outpatient", "critical",
              "assistance_stage", "assistance", "backstop", "settle_rows")

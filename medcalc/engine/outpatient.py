@@ -14,7 +14,7 @@ import attrs
 import numpy as np
 
 from ..policy.model import PLACES, REFERRALS, ResolvedPolicy, RuleVersion
-from .common import NO_LIMIT, LayerBuild, RuleIndex, Vocabulary, half_up, level_array
+from .common import GIVEN_BASIC, NO_LIMIT, LayerBuild, RuleIndex, Vocabulary, half_up, level_array
 
 __all__ = ["OutpatientTables", "build", "fee_reduction"]
 
@@ -32,7 +32,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
          "halve_nursing": np.zeros(n, np.int64)}
     index = RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
-    outpatient = cols["visit"] == 1
+    outpatient = (cols["visit"] == 1) & (cols["given"] & GIVEN_BASIC == 0)  # (a payment given needs no rule)
     local, resident = PLACES.index("local"), REFERRALS.index("resident")
     for v, resolved in enumerate(variants):
         for s, service in enumerate(vocab.services):

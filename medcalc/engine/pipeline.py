@@ -15,7 +15,7 @@ from typing import Iterable, Mapping, Sequence
 import attrs
 import numpy as np
 
-from ..claims import Claim
+from ..claims import GIVEN_FIELDS, Claim
 from ..errors import ClaimError
 from ..settlement import Reject
 from ..vocabulary import resolve_level, resolve_service, service_hint
@@ -24,7 +24,8 @@ from . import assistance, backstop, basic, critical, kernel, outpatient
 from . import rows as row_moves
 from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
 from .basic import REQUIRED_RULES
-from .common import Vocabulary
+from .checks import NOT_GIVEN
+from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL, Vocabulary
 from .compiled import choose_engine, in_ranges, kernel_functions, low_high
 from .profiles import KEY_COLUMNS, profile_codes
 
@@ -33,6 +34,8 @@ from .profiles import KEY_COLUMNS, profile_codes
 LAYERS = {"basic": basic, "outpatient": outpatient, "critical": critical, "assistance": assistance, "backstop": backstop}
 #: Rows the kernel settles in one call: its inputs gathered into settlement order stay in cache.
 CHUNK_ROWS = 1 << 15
+#: A column of given amounts no row gives: read as not given by the kernel.
+_NOTHING_GIVEN = np.zeros(0, np.int64)
 #: Intermediate columns of a traced run (what explanations read).
 TRACE_FIELDS = kernel.TRACE
 
@@ -130,7 +133,27 @@ def reject_objects(groups: Sequence[tuple[np.ndarray, str, str]], claim_ids: Seq
 
 COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day",
            "total", "self_funded", "over_limit", "pre_self_pay", "in_scope",
-           "visit", "service", "diseases", "certified", "bed_fees", "nursing_fees", "fee_reduction")
+           "visit", "service", "diseases", "certified", "bed_fees", "nursing_fees", "fee_reduction",
+           *GIVEN_FIELDS, "given")
+
+_GIVEN_BITS = dict(zip(GIVEN_FIELDS, (GIVEN_BASIC, GIVEN_BASE, GIVEN_CRITICAL)))
+
+
+def given_columns(values: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """The columns of the given amounts (NOT_GIVEN where a row gives none; a column not given at
+    all is a constant view) and ``given``, the bits of those each row gives."""
+    out: dict[str, np.ndarray] = {}
+    mask = None
+    for name, bit in _GIVEN_BITS.items():
+        column = values.get(name)
+        if column is None or not len(column):
+            out[name] = np.broadcast_to(np.int64(NOT_GIVEN), (n,))
+            continue
+        out[name] = column
+        bits = np.where(column != NOT_GIVEN, bit, 0)
+        mask = bits if mask is None else mask | bits
+    out["given"] = np.broadcast_to(np.int64(0), (n,)) if mask is None else mask.astype(np.int64)
+    return out
 
 
 def vocabulary(policy: Policy) -> Vocabulary:
@@ -215,6 +238,11 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
         cols["over_limit"][i] = c.over_limit
         cols["pre_self_pay"][i] = c.pre_self_pay
         cols["in_scope"][i] = c.in_scope_cost
+        for name, bit in _GIVEN_BITS.items():
+            value = getattr(c, name)
+            cols[name][i] = NOT_GIVEN if value is None else value
+            if value is not None:
+                cols["given"][i] |= bit
     return enc
 
 
@@ -244,7 +272,7 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: n
         row = int(live[0])
         resolved, in_force = _rules_on(policy, int(day[row]), services)
         service = int(enc.cols["service"][row])
-        if in_force[service if service >= 0 else len(services)]:
+        if in_force[service if service >= 0 else len(services)] or enc.cols["given"][row] & GIVEN_BASIC:
             variant[row] = 0
             return variant, [resolved]
         # (not in force: the general path below words the reject)
@@ -266,14 +294,16 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: n
         offset = day[live] - first
         service = enc.cols["service"][live]
         column = np.where(service >= 0, service, len(services))
-        missing = ~in_force[offset, column]
+        missing = ~in_force[offset, column] & (enc.cols["given"][live] & GIVEN_BASIC == 0)  # (a layer 1 given needs no rule)
         for d, s in sorted(set(zip(offset[missing].tolist(), column[missing].tolist()))):
             rows = live[missing & (offset == d) & (column == s)]
             date = dt.date.fromordinal(first + d)
             if s == len(services):
                 resolved = variants[day_variant[d]]
                 absent = next(k for k in REQUIRED_RULES if resolved.rule(k) is None)
-                enc.reject(rows, "settled_on", f"no {absent} rule in force on {date}; {_coverage_text(policy)}")
+                enc.reject(rows, "settled_on", f"no {absent} rule in force on {date}; {_coverage_text(policy)}"
+                           + ("" if policy.coverage(REQUIRED_RULES) else
+                              " (a claim that gives basic_paid, the basic payment settled elsewhere, needs none)"))
             else:
                 key = f"outpatient.service.{services[s]}"
                 spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"
@@ -515,6 +545,11 @@ def run(
     acc = np.zeros((2, traced, width), np.int64)
     chosen = choose_engine(engine, len(ordered))
     inputs = (profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])  # by input row: gathered per chunk
+    # amounts of earlier layers, gathered only where some row gives one (else the kernel reads
+    # columns of length 0 as not given)
+    given = cols["given"].strides != (0,) and bool(cols["given"][settled].any())
+    if given:
+        inputs += tuple(cols[name] for name in GIVEN_FIELDS)
     native = chosen == "interpreted"
     tables = derived.get(chosen)
     if tables is None:
@@ -540,12 +575,14 @@ def run(
         rows = ordered[start:stop]
         person, year = person_at[start:stop], year_at[start:stop]
         if native:  # Python lists of Python ints: what CPython indexes fastest (rows are few)
-            gathered = [column[rows].tolist() for column in inputs]
+            gathered = [column[rows].tolist() for column in inputs] + [[]] * (0 if given else len(GIVEN_FIELDS))
             person, year, state = person.tolist(), year.tolist(), [0] * width
         else:
             gathered = np.empty((len(inputs), stop - start), np.int64)
             for column, target in zip(inputs, gathered):
                 gather(rows, column, target)
+            if not given:
+                gathered = list(gathered) + [_NOTHING_GIVEN] * len(GIVEN_FIELDS)
             state = np.zeros(width, np.int64)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
         settle_rows(person, year, *gathered, *tables, first_group, init, final, state, out, trace, tr, tb, acc)

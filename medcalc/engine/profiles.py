@@ -1,7 +1,8 @@
 """Profiles: the distinct kinds of claim in a batch, so that rules are looked up once per kind.
 
 What a layer's rules say about a claim depends only on its codes (level, place, referral,
-category, age, retired, visit, service, diseases, certifications) and on the rule versions
+category, age, retired, visit, service, diseases, certifications, the earlier layers' amounts
+it gives) and on the rule versions
 in force on its day. Claims that agree on all of them share a *profile*: the layers' builds
 run on one representative row per profile (a few hundred, whatever the batch's size), and
 the kernel reads a claim's parameters from its profile's row.
@@ -17,7 +18,8 @@ from .compiled import choose_engine, in_ranges, kernel_functions, low_high
 __all__ = ["KEY_COLUMNS", "profile_codes"]
 
 #: The claim columns a profile is made of (with the rule versions in force, ``variant``).
-KEY_COLUMNS = ("level", "visit", "service", "place", "referral", "category", "age", "retired", "diseases", "certified")
+KEY_COLUMNS = ("level", "visit", "service", "place", "referral", "category", "age", "retired", "diseases", "certified",
+               "given")
 
 #: Up to this many possible keys, profiles are numbered by a table of the keys present (no sort).
 _TABLE_KEYS = 1 << 22

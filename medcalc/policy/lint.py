@@ -23,6 +23,8 @@ __all__ = ["lint", "services_covered", "ONE_MATCH"]
 ONE_MATCH = ("inpatient.place", "critical.place", "assistance.category", "assistance.again", "backstop.burden_cap",
              "backstop.pay_again")
 _SERVICE = "outpatient.service."
+#: The layers after basic insurance: a policy of only these settles claims that give basic_paid.
+_LATER_LAYERS = ("critical", "assistance", "backstop")
 
 
 def _ref(rule: RuleVersion) -> str:
@@ -97,12 +99,21 @@ def lint(policy: Policy) -> list[str]:
         if message and message not in found:
             found.append(message)
 
+    later = sorted({k.split(".")[0] for k in policy.timelines if k.split(".")[0] in _LATER_LAYERS})
     if policy.levels and not policy.coverage(ADMISSION_RULES):
         absent = [k for k in ADMISSION_RULES if k not in policy.timelines]
         why = (f"it has no {' and no '.join(absent)}" if absent
                else "inpatient.deductible and inpatient.ratio are never in force on the same day")
-        warn(f"{policy.file}: the policy settles no inpatient claim on any day: {why} (both are required for an "
-             f"admission; an outpatient-only policy declares [institutions] and no [levels])")
+        if later:  # a 大病 or assistance office's policy: it settles on the platform's own basic payment
+            warn(f"{policy.file}: the policy computes no basic payment of an admission on any day: {why}; it settles "
+                 f"only admissions that give basic_paid (what basic insurance paid, settled elsewhere), by its later "
+                 f"layers ({', '.join(later)})")
+        else:
+            warn(f"{policy.file}: the policy settles no inpatient claim on any day: {why} (both are required for an "
+                 f"admission; an outpatient-only policy declares [institutions] and no [levels])")
+    if not policy.levels and not any(k.startswith(_SERVICE) for k in policy.timelines) and not later:
+        warn(f"{policy.file}: the policy settles nothing: it declares no hospital level, no outpatient service and "
+             f"no later layer (critical, assistance, backstop)")
     if not policy.levels:
         inpatient = sorted(k for k in policy.timelines if k.startswith("inpatient."))
         if inpatient:

@@ -47,6 +47,10 @@ class ClaimIn(BaseModel):
     in_scope: Optional[Amount] = Field(None, description="政策范围内费用 if known directly, " + _AMOUNT)
     bed_fees: Optional[Amount] = None
     nursing_fees: Optional[Amount] = None
+    basic_paid: Optional[Amount] = Field(None, description="what basic insurance paid, settled elsewhere: only the later "
+                                                           "layers are computed, " + _AMOUNT)
+    critical_base: Optional[Amount] = Field(None, description="the claim's 大病 qualifying self-pay, if known, " + _AMOUNT)
+    critical_paid: Optional[Amount] = Field(None, description="what 大病 insurance paid, settled elsewhere, " + _AMOUNT)
 
 
 class QuoteRequest(BaseModel):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import medcalc
 from medcalc.batch import settle_arrays
+from medcalc.claims import GIVEN_FIELDS
+from medcalc.engine.checks import NOT_GIVEN
 from medcalc.strategies import claim_sequences, policies
 
 
@@ -31,11 +34,14 @@ def _columns(batch):
         certified=[",".join(c.certified) for c in batch],
         bed_fees=np.array([int(c.bed_fees) for c in batch], np.int64),
         nursing_fees=np.array([int(c.nursing_fees) for c in batch], np.int64),
+        **{name: np.array([NOT_GIVEN if getattr(c, name) is None else int(getattr(c, name)) for c in batch], np.int64)
+           for name in GIVEN_FIELDS},
     )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=14))
+@given(policy=policies(allow_warnings=True),
+       batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=14, given=given)))
 def test_batch_equals_one_by_one(policy, batch):
     objects = medcalc.settle_many(policy, batch, explain=False)
     columns = settle_arrays(policy, **_columns(batch))

@@ -30,7 +30,7 @@ def _engine(policy, batch):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True), batch=claim_sequences())
+@given(policy=policies(allow_warnings=True), batch=st.booleans().flatmap(lambda given: claim_sequences(given=given)))
 def test_engine_equals_reference_on_random_policies(policy, batch):
     assert _engine(policy, batch) == settle_all(policy, batch)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import medcalc
 from medcalc.engine.pipeline import settle_claims
@@ -32,7 +33,8 @@ def _everything(outcome):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=3, max_size=12))
+@given(policy=policies(allow_warnings=True),
+       batch=st.booleans().flatmap(lambda given: claim_sequences(persons=3, max_size=12, given=given)))
 def test_compiled_equals_interpreted(policy, batch):
     interpreted = settle_claims(policy, batch, trace=True, engine="interpreted")
     compiled = settle_claims(policy, batch, trace=True, engine="compiled")

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import medcalc
+from medcalc.claims import GIVEN_FIELDS
 from medcalc.errors import ClaimError
 from medcalc.stream import settle_batches
 from medcalc.tables import settle_table
@@ -42,6 +43,8 @@ def as_table(batch) -> pa.Table:
         "certified": [list(c.certified) for c in batch],
         "bed_fees": pa.array([int(c.bed_fees) for c in batch], pa.int64()),
         "nursing_fees": pa.array([int(c.nursing_fees) for c in batch], pa.int64()),
+        **{name: pa.array([getattr(c, name) and int(getattr(c, name)) for c in batch], pa.int64())
+           for name in GIVEN_FIELDS},  # (null: not given)
     })
 
 
@@ -71,7 +74,8 @@ def table_results(scored) -> tuple[dict[int, dict[str, int]], set[int]]:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=16), chunk=st.integers(1, 20),
+@given(policy=policies(allow_warnings=True),
+       batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=16, given=given)), chunk=st.integers(1, 20),
        threads=st.sampled_from([1, 3]))
 def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, batch, chunk, threads):
     expected, expected_rejects = one_claim_at_a_time(policy, batch)
