@@ -386,6 +386,9 @@ def _service(draw) -> str:
             lines.append(f"deductible = {_by_level(draw(st.lists(_upto(20_000), min_size=3, max_size=3)), _yuan)}")
         if draw(st.booleans()):
             lines.append('halve = ["bed", "nursing"]')
+        if draw(st.booleans()):  # in-scope cost counted per calendar month or quarter
+            per = draw(st.sampled_from(("month", "quarter")))
+            lines.append(f'period_cost_cap = {{ amount = {_yuan(draw(_upto(50_000, 1_000)))}, per = "{per}" }}')
     if draw(st.booleans()):
         lines.append(f"cap = {_yuan(draw(_upto(100_000)))}")
     if draw(st.booleans()):
