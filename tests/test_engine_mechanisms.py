@@ -446,3 +446,15 @@ def test_period_cost_cap_through_the_cli(capsys, tmp_path):
     code = main(["score", str(tmp_path / "claims.csv"), "--policy", str(tmp_path / "p.toml"), "-o", str(tmp_path / "out.csv"),
                  "--json"])
     assert code == 0 and json.loads(capsys.readouterr().out)["totals"]["basic"] == "540.00"  # 60 + 150 + 30 + 60 + 240
+
+
+def test_period_cost_cap_is_shown_and_scaled_by_a_reform(tmp_path):
+    import datetime as dt
+
+    from medcalc.describe import describe
+    from medcalc.policy.reform import adjusted_policy
+
+    p = chronic_policy(tmp_path, "quarter", 300)
+    cap = adjusted_policy(p, ["outpatient.service.chronic *50%"]).at(dt.date(2021, 1, 1)).rule("outpatient.service.chronic")
+    assert (cap["period_cost_cap"].amount, cap["period_cost_cap"].per) == (15000, "quarter")
+    assert describe("period_cost_cap", cap["period_cost_cap"]) == "at most 150.00 of in-scope cost counted a quarter"
