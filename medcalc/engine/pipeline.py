@@ -80,7 +80,8 @@ class Outcome:
 
     @property
     def state(self) -> dict[str, np.ndarray]:
-        """The final accumulators as columns, one entry per person-year (keyed ones as blocks)."""
+        """The final accumulators as columns, one entry per person-year (keyed ones as blocks; the
+        ``service_period`` block holds the kernel's period keys, ``accumulators.period_text`` words one)."""
         state = {name: self.final[:, j] for j, name in enumerate(STATE_FIELDS)}
         state.update((name, self.final[:, where]) for name, where in _keyed_slices(self.vocab).items())
         return state
