@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from .money import Ratio, format_yuan
-from .policy.model import ADMISSION_RULES, Band, ByLevel, Condition, DeductibleShare, Policy, RuleVersion
+from .policy.model import ADMISSION_RULES, Band, ByLevel, Condition, DeductibleShare, PeriodCap, Policy, RuleVersion
 
 __all__ = ["describe", "describe_rule", "coverage", "policy_row", "rules_on"]
 
@@ -56,6 +56,8 @@ def describe(name: str, value: Any) -> str:
             if items:
                 parts.append(f"{label} in {', '.join(sorted(items))}")
         return "; ".join(parts) or "every claim"
+    if isinstance(value, PeriodCap):
+        return f"at most {format_yuan(value.amount)} of in-scope cost counted a {value.per}"
     if isinstance(value, DeductibleShare):
         text = f"{Ratio(value.share)} of the total, at least {format_yuan(value.floor)}"
         return text + (f", at most {format_yuan(value.ceiling)}" if value.ceiling is not None else "")

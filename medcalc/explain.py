@@ -6,6 +6,7 @@ Chinese terms with English beside, which rule produced each number and quotes it
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from .money import RATIO_ONE, Fen, Ratio, format_yuan
@@ -247,6 +248,19 @@ def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
         steps.append(Step("fee_reduction", "床位费、护理费减半 fees counted at half",
                           f"bed {format_yuan(c['bed_fees'])} + nursing {format_yuan(c['nursing_fees'])} at half: "
                           f"{format_yuan(c['fee_reduction'])} off the bill", amount=Fen(c["fee_reduction"]), **_cited(rule)))
+    counted = r["service_counted"]
+    if p["period_months"] > 0 and counted < c["in_scope"]:  # a cap per month / quarter cut the cost counted
+        day = dt.date.fromordinal(c["day"])
+        if p["period_months"] == 1:
+            per, title, period = "a month", "每月限额 cost counted per month", f"{day.year}-{day.month:02d}"
+        else:
+            per, title, period = "a quarter", "每季度限额 cost counted per quarter", f"{day.year}-Q{(day.month + 2) // 3}"
+        before = r["service_period_before"]
+        steps.append(Step("period_cost_cap", f"门诊 {service}: {title}",
+                          f"at most {format_yuan(p['period_cap'])} of in-scope cost {per}, counted in {period} before "
+                          f"this claim {format_yuan(before)}: {format_yuan(counted)} of {format_yuan(c['in_scope'])} "
+                          f"counted, {format_yuan(c['in_scope'] - counted)} not paid by this service",
+                          amount=Fen(counted), before=Fen(before), after=Fen(before + counted), **_cited(rule)))
     if p["fixed"] >= 0:
         steps.append(Step("fixed", f"门诊 {service}: fixed payment 定额支付",
                           f"{format_yuan(p['fixed'])} a visit (at most the in-scope cost)", amount=Fen(r["service_raw"]),
@@ -258,8 +272,9 @@ def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           f"charged so far {format_yuan(r['service_deductible_before'])}",
                           amount=Fen(r["deductible"]), before=Fen(r["service_deductible_before"]),
                           after=Fen(r["service_deductible_before"] + r["deductible"]), **_cited(rule)))
-        steps.append(Step("ratio", f"门诊 {service}: 报销比例 ratio", f"{format_yuan(r['payable'])} × {Ratio(p['ratio'])}",
-                          base=Fen(r["payable"]), rate=Ratio(p["ratio"]), amount=Fen(r["service_raw"]), **_cited(rule)))
+        paid_on = counted - r["deductible"]  # (the payable part, or less when a period cap cut the cost counted)
+        steps.append(Step("ratio", f"门诊 {service}: 报销比例 ratio", f"{format_yuan(paid_on)} × {Ratio(p['ratio'])}",
+                          base=Fen(paid_on), rate=Ratio(p["ratio"]), amount=Fen(r["service_raw"]), **_cited(rule)))
     if p["visit_cap"] < _INFINITY:
         steps.append(Step("visit_cap", f"门诊 {service}: 单次封顶 cap per visit", f"at most {format_yuan(p['visit_cap'])} a visit",
                           **_cited(rule)))

@@ -21,7 +21,8 @@ Which step explains a difference (the rule, applied to the steps ``explain.py`` 
      (the in-scope cost or a yearly total limited it), else the nominal ``deductible``
      (its schedule, quoted); outpatient: the service's ``deductible_charged``;
    - basic: a cap that bound (``fund_cap`` / ``service_cap`` paying less than the rounded
-     figure, ``visit_cap`` below base × ratio), else ``floor``, else ``cost_cap``, else the
+     figure, ``visit_cap`` below base × ratio), else ``floor``, else ``cost_cap``, else
+     ``period_cost_cap`` (an outpatient cap per month or quarter cut the cost counted), else the
      last ``ratio`` band reached (or the ``fixed`` payment), else ``deductible_charged``
      (the deductible took the whole in-scope cost);
    - critical: ``critical_cap`` when it bound, else the last band (``ratio``) of the layer,
@@ -272,7 +273,8 @@ def own_step(field: str, steps: Iterable[Step]) -> Step | None:
         if (visit is not None and figure is not None and figure.base is not None and figure.rate is not None
                 and figure.amount is not None and figure.amount < apply_ratio(figure.base, figure.rate)):
             return visit
-        return (first(basic, "floor") or first(basic, "cost_cap") or figure or first(basic, "deductible_charged")
+        return (first(basic, "floor") or first(basic, "cost_cap") or first(basic, "period_cost_cap") or figure
+                or first(basic, "deductible_charged")
                 or last(basic, "basic"))
     if field == "critical":
         rounded, cap = first(critical, "critical_rounded"), first(critical, "critical_cap")

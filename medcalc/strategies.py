@@ -359,7 +359,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
     if outpatient:
         for name in SERVICES:
             if draw(st.booleans()):
-                parts.append(rule(f"outpatient.service.{name}", draw(_service())))
+                parts.append(rule(f"outpatient.service.{name}", draw(_service(allow_warnings))))
     if "critical" in layers and draw(st.booleans()):
         parts.extend(rule(k, body) for k, body in draw(_critical(allow_warnings)))
     if "assistance" in layers and draw(st.booleans()):
@@ -370,7 +370,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
 
 
 @st.composite
-def _service(draw) -> str:
+def _service(draw, allow_warnings: bool = True) -> str:
     """An outpatient service's body: levels, places, deductible, ratio or fixed, caps of every kind."""
     ratio = st.integers(0, RATIO_ONE)
     lines = [f"levels = {_names(draw(st.lists(st.sampled_from(LEVELS), min_size=1, max_size=3, unique=True)))}"]
@@ -380,12 +380,21 @@ def _service(draw) -> str:
         lines.append(f"fixed = {_by_level(draw(st.lists(_upto(5000), min_size=3, max_size=3)), _yuan)}")
     else:
         lines.append(f"ratio = {_by_level(draw(st.lists(ratio, min_size=3, max_size=3)), _pct)}")
+        deductible = 0
         if draw(st.booleans()):
-            lines.append(f"deductible = {_yuan(draw(_upto(20_000)))}")
+            deductible = draw(_upto(20_000))
+            lines.append(f"deductible = {_yuan(deductible)}")
         elif draw(st.booleans()):
-            lines.append(f"deductible = {_by_level(draw(st.lists(_upto(20_000), min_size=3, max_size=3)), _yuan)}")
+            by_level = draw(st.lists(_upto(20_000), min_size=3, max_size=3))
+            deductible = max(by_level)
+            lines.append(f"deductible = {_by_level(by_level, _yuan)}")
         if draw(st.booleans()):
             lines.append('halve = ["bed", "nursing"]')
+        if draw(st.booleans()):  # in-scope cost counted per calendar month or quarter
+            per = draw(st.sampled_from(("month", "quarter")))
+            # lint: a year of periods that cannot count more than the deductible would never pay
+            low = 1_000 if allow_warnings else max(1_000, deductible // (12 if per == "month" else 4) + 1)
+            lines.append(f'period_cost_cap = {{ amount = {_yuan(draw(_upto(max(50_000, low), low)))}, per = "{per}" }}')
     if draw(st.booleans()):
         lines.append(f"cap = {_yuan(draw(_upto(100_000)))}")
     if draw(st.booleans()):

@@ -105,6 +105,9 @@ class Person:
         self.backstop_cap_paid = 0
         self.service_deductible: dict[str, int] = {}
         self.service_paid: dict[str, int] = {}
+        # a cap per month / quarter: the period last counted in, per service, and the cost counted in it
+        self.service_period: dict[str, tuple[str, int]] = {}
+        self.service_period_cost: dict[str, int] = {}
 
 
 def one_rule(rules, family, claim):
@@ -295,13 +298,21 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
     halve = rule.get("halve") or ()
     reduction = half_up(Fraction(int(claim.bed_fees) * ("bed" in halve) + int(claim.nursing_fees) * ("nursing" in halve), 2))
     in_scope = int(claim.in_scope_cost) - reduction
+    # period_cost_cap: of the calendar month's (quarter's) in-scope cost, at most its amount counts
+    counted, period = in_scope, None
+    if rule.get("period_cost_cap") is not None:
+        limit = rule["period_cost_cap"]
+        month = claim.settled_on.month
+        period = (limit.per, month if limit.per == "month" else (month + 2) // 3)
+        so_far = person.service_period_cost.get(name, 0) if person.service_period.get(name) == period else 0
+        counted = min(in_scope, max(0, limit.amount - so_far))
     yearly = rule["deductible"].get(claim.level) if rule.get("deductible") is not None else 0
-    charged = min(in_scope, max(0, (yearly or 0) - person.service_deductible.get(name, 0)))
+    charged = min(counted, max(0, (yearly or 0) - person.service_deductible.get(name, 0)))
     payable = in_scope - charged
     if rule.get("fixed") is not None:
-        raw = min(rule["fixed"].get(claim.level), in_scope)
+        raw = min(rule["fixed"].get(claim.level), counted)
     else:
-        raw = half_up(payable * pct(rule["ratio"].get(claim.level)))
+        raw = half_up((counted - charged) * pct(rule["ratio"].get(claim.level)))
     if rule.get("visit_cap") is not None:
         raw = min(raw, rule["visit_cap"])
     paid = raw if cap is None else min(raw, max(0, cap - person.service_paid.get(name, 0)))
@@ -309,9 +320,14 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
     def commit() -> None:
         person.service_deductible[name] = person.service_deductible.get(name, 0) + charged
         person.service_paid[name] = person.service_paid.get(name, 0) + paid
+        if period is not None:
+            before = person.service_period_cost.get(name, 0) if person.service_period.get(name) == period else 0
+            person.service_period[name] = period
+            person.service_period_cost[name] = before + counted
 
+    # the cost above the period cap is the patient's: later layers see it as cost above basic's cap
     return {"charged": charged, "payable": payable, "raw": raw, "paid": paid, "in_scope": in_scope,
-            "above_cap": 0, "reduction": reduction, "commit": commit}
+            "above_cap": in_scope - counted, "reduction": reduction, "commit": commit}
 
 
 def given_layer(claim: Claim, person: Person) -> dict:

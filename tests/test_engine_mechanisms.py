@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+import pytest
 
 import medcalc
 from medcalc import Claim, Fen
@@ -323,3 +325,136 @@ def test_two_assistance_again_rules_on_one_claim_are_ambiguous(tmp_path):
     assert [(r.row, r.field) for r in batch.rejects] == [(0, "category")]
     assert "assistance.again.a" in batch.rejects[0].reason and "assistance.again.b" in batch.rejects[0].reason
     assert [s.assistance for s in batch.settlements] == [10000]  # 20 % of the 500 left, no first stage
+
+
+# --- outpatient: a cap on the in-scope cost counted per calendar month or quarter (period_cost_cap)
+
+def chronic_policy(tmp_path, per: str, amount: int, *more: str, name: str = "p"):
+    """门诊慢特病 at 60 % above a yearly 100-yuan deductible, counting at most ``amount`` yuan of
+    in-scope cost per calendar ``per``."""
+    return make_policy(tmp_path, NO_DEDUCTIBLE, RATIO_100, rule(
+        "outpatient.service.chronic", f'levels = ["level1"]\nratio = "60%"\ndeductible = 100\n'
+        f'period_cost_cap = {{ amount = {amount}, per = "{per}" }}'), *more, name=name)
+
+
+def visit(day: str, total, **kw) -> Claim:
+    return Claim(**{"person_id": "p", "settled_on": day, "level": "level1", "total": total, "visit": "outpatient",
+                    "service": "chronic", **kw})
+
+
+PERIOD_VISITS = [visit("2021-01-05", 200), visit("2021-01-20", 250), visit("2021-01-31", 50), visit("2021-02-01", 400),
+                 visit("2021-04-01", 400)]
+
+
+def test_period_cost_cap_per_month_counts_at_most_the_cap_each_calendar_month(tmp_path):
+    p = chronic_policy(tmp_path, "month", 300)
+    got = run(p, *PERIOD_VISITS)
+    # January counts 200 (100 deductible, 100 × 60 %), then the 100 the 300 leaves of 250 (× 60 %), then
+    # nothing of 50; February starts afresh: 300 of 400; April: 300 of 400
+    assert [s.deductible for s in got] == [10000, 0, 0, 0, 0]
+    assert [s.basic for s in got] == [6000, 6000, 0, 18000, 18000]
+    assert [s.patient for s in got] == [14000, 19000, 5000, 22000, 22000]
+    after = got[2].after
+    assert (after.service_period, after.service_period_cost) == ({"chronic": "2021-01"}, {"chronic": 30000})
+    assert (got[-1].after.service_period, got[-1].after.service_period_cost) == ({"chronic": "2021-04"}, {"chronic": 30000})
+
+
+def test_period_cost_cap_per_quarter_resets_when_the_quarter_changes(tmp_path):
+    p = chronic_policy(tmp_path, "quarter", 600)
+    got = run(p, *PERIOD_VISITS)
+    # Q1 counts 200, 250, 50, then 100 of 400 (600 in all); Q2 starts afresh: all 400
+    assert [s.basic for s in got] == [6000, 15000, 3000, 6000, 24000]
+    assert got[3].after.service_period == {"chronic": "2021-Q1"} and got[3].after.service_period_cost == {"chronic": 60000}
+    assert got[4].after.service_period == {"chronic": "2021-Q2"} and got[4].after.service_period_cost == {"chronic": 40000}
+    # a new year starts afresh too (a person-year's accumulators)
+    assert run(p, visit("2021-03-01", 700), visit("2022-03-01", 400))[1].basic == 18000  # (400 − 100) × 60 %
+
+
+def test_period_cost_cap_leftover_is_in_scope_self_pay_for_the_later_layers(tmp_path):
+    # 大病 counts only cost above basic's caps (services = chronic), 50 % from 0; 医疗救助 50 % of what is left
+    p = chronic_policy(tmp_path, "month", 300,
+                       rule("critical.base", "deductible = false\ncoinsurance = false\nabove_cap = true\n"
+                                             'pre_self_pay = false\nservices = ["chronic"]'),
+                       rule("critical.threshold", "amount = 0"),
+                       rule("critical.bands", 'convention = "cumulative"\nbands = [{ ratio = "50%" }]'),
+                       rule("assistance.category.dibao", 'when = { category = ["dibao"] }\ndeductible = 0\nratio = "50%"'))
+    first, second = run(p, visit("2021-01-05", 200, category="dibao"), visit("2021-01-20", 250, category="dibao"))
+    # first: basic 60, nothing above a cap for 大病; assistance 50 % of 140
+    assert (first.basic, first.critical, first.assistance, first.patient) == (6000, 0, 7000, 7000)
+    # second: 100 counted (60 paid); the 150 not counted is above basic's cap: 大病 75; assistance 50 % of 115 = 57.5
+    assert (second.basic, second.critical, second.assistance, second.patient) == (6000, 7500, 5750, 5750)
+
+
+def test_period_cost_cap_from_accumulators_history_and_explained(tmp_path):
+    p = chronic_policy(tmp_path, "month", 300)
+    via_history = medcalc.settle(p, PERIOD_VISITS[1], history=[PERIOD_VISITS[0]])
+    acc = medcalc.Accumulators(person_id="p", year=2021, service_deductible={"chronic": 100}, service_paid={"chronic": 60},
+                               service_period={"chronic": "2021-01"}, service_period_cost={"chronic": 200})
+    via_state = medcalc.settle(p, PERIOD_VISITS[1], accumulators=acc)
+    assert via_history.basic == via_state.basic == 6000
+    assert via_history.before == acc
+    # a period of another month (or year) counts nothing against this one
+    stale = attrs.evolve(acc, service_period={"chronic": "2020-01"})
+    assert medcalc.settle(p, PERIOD_VISITS[1], accumulators=stale).basic == 15000
+    step = next(s for s in via_history.steps if s.mechanism == "period_cost_cap")
+    assert step.detail == ("at most 300.00 of in-scope cost a month, counted in 2021-01 before this claim 200.00: "
+                           "100.00 of 250.00 counted, 150.00 not paid by this service")
+    assert (step.amount, step.before, step.after) == (10000, 20000, 30000)
+    ratio = next(s for s in via_history.steps if s.mechanism == "ratio")
+    assert (ratio.base, ratio.amount) == (10000, 6000)
+    # no step when the cap leaves the whole cost counted
+    assert not [s for s in medcalc.settle(p, PERIOD_VISITS[0]).steps if s.mechanism == "period_cost_cap"]
+    with pytest.raises(ValueError, match="2025-03"):
+        medcalc.Accumulators(person_id="p", year=2021, service_period={"chronic": "January"})
+
+
+def test_period_cost_cap_in_batches_equals_one_by_one(tmp_path):
+    import pyarrow as pa
+
+    p = chronic_policy(tmp_path, "month", 300)
+    claims = PERIOD_VISITS + [visit("2021-01-10", 500, person_id="q"), visit("2021-01-11", 500, person_id="q")]
+    table = pa.table({"person_id": [c.person_id for c in claims], "settled_on": [c.settled_on for c in claims],
+                      "level": ["level1"] * len(claims), "total": [int(c.total) for c in claims],
+                      "visit": ["outpatient"] * len(claims), "service": ["chronic"] * len(claims)})
+    expected = [6000, 6000, 0, 18000, 18000, 12000, 0]  # q: (300 − 100) × 60 %, then nothing left of January
+    for engine in ("interpreted", "compiled"):
+        scored = medcalc.settle_table(table, p, amounts="fen", engine=engine, chunk_rows=2)
+        assert scored.results.column("basic").to_pylist() == expected
+    assert [s.basic for s in run(p, *claims)] == expected
+
+
+def test_period_cost_cap_through_the_cli(capsys, tmp_path):
+    import json
+
+    from medcalc.cli import main
+
+    chronic_policy(tmp_path, "quarter", 600)
+    (tmp_path / "history.json").write_text(json.dumps([{"settled_on": "2021-01-05", "level": "level1", "total": 500,
+                                                        "visit": "outpatient", "service": "chronic"}]))
+    code = main(["quote", "--policy", str(tmp_path / "p.toml"), "--date", "2021-03-20", "--visit", "outpatient",
+                 "--service", "chronic", "--level", "level1", "--total", "400", "--history", str(tmp_path / "history.json"),
+                 "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["basic"] == "60.00"  # 100 of 400 counted (500 counted in Q1 before), × 60 %
+    assert data["accumulators_after"]["service_period"] == {"chronic": "2021-Q1"}
+    assert data["accumulators_after"]["service_period_cost"] == {"chronic": "600.00"}
+    assert any(s["mechanism"] == "period_cost_cap" for s in data["steps"])
+    (tmp_path / "claims.csv").write_text("person_id,settled_on,level,total,visit,service\n"
+                                         + "".join(f"p,{c.settled_on},level1,{int(c.total) // 100},outpatient,chronic\n"
+                                                   for c in PERIOD_VISITS), encoding="utf-8")
+    code = main(["score", str(tmp_path / "claims.csv"), "--policy", str(tmp_path / "p.toml"), "-o", str(tmp_path / "out.csv"),
+                 "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["totals"]["basic"] == "540.00"  # 60 + 150 + 30 + 60 + 240
+
+
+def test_period_cost_cap_is_shown_and_scaled_by_a_reform(tmp_path):
+    import datetime as dt
+
+    from medcalc.describe import describe
+    from medcalc.policy.reform import adjusted_policy
+
+    p = chronic_policy(tmp_path, "quarter", 300)
+    cap = adjusted_policy(p, ["outpatient.service.chronic *50%"]).at(dt.date(2021, 1, 1)).rule("outpatient.service.chronic")
+    assert (cap["period_cost_cap"].amount, cap["period_cost_cap"].per) == (15000, "quarter")
+    assert describe("period_cost_cap", cap["period_cost_cap"]) == "at most 150.00 of in-scope cost counted a quarter"

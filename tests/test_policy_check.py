@@ -159,3 +159,16 @@ def test_rules_in_force_on_different_days_do_not_overlap(tmp_path):
     policy = make_policy(tmp_path, DEDUCTIBLE, RATIO, rule("inpatient.place.a", AWAY + "\nuntil = 2020-12-31"),
                          rule("inpatient.place.b", AWAY, since="2021-01-01"))
     assert lint(policy) == []
+
+
+def test_a_period_cost_cap_the_yearly_deductible_takes_whole_is_warned(tmp_path):
+    def policy(deductible, cap, per, name):
+        service = rule("outpatient.service.chronic", f'levels = ["level1"]\nratio = "60%"\ndeductible = {deductible}\n'
+                                                     f'period_cost_cap = {{ amount = {cap}, per = "{per}" }}')
+        return make_policy(tmp_path, DEDUCTIBLE, RATIO, service, name=name)
+
+    [warning] = lint(policy("{ level1 = 1200, level2 = 400 }", 300, "quarter", "quarters"))
+    assert warning.endswith(
+        "quarters.toml: outpatient.service.chronic[0]: period_cost_cap counts at most 300.00 a quarter, 1200.00 a year, which the yearly deductible 1200.00 "
+        "takes whole: the service never pays")
+    assert lint(policy(1200, 101, "month", "months")) == []  # 1212 a year: 12 above the deductible

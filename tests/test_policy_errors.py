@@ -140,6 +140,32 @@ def test_errors_show_a_value_as_it_was_written(folder, body, path, found):
     assert f"(got {found!r})" in str(err)
 
 
+@pytest.mark.parametrize("value, path, found, allowed", [
+    ('{ amount = 300, per = "week" }', "outpatient.service.s[0].period_cost_cap.per", "week", "one of 'month', 'quarter'"),
+    ('{ amount = "三百", per = "month" }', "outpatient.service.s[0].period_cost_cap.amount", "三百", "an amount of yuan"),
+    ('{ amount = 300 }', "outpatient.service.s[0].period_cost_cap.per", None, "a value (required)"),
+    ('{ amount = 300, per = "month", every = 2 }', "outpatient.service.s[0].period_cost_cap.every", "every",
+     "one of the keys amount, per"),
+    ("300", "outpatient.service.s[0].period_cost_cap", 300, "a table with keys amount, per"),
+])
+def test_a_bad_period_cost_cap_names_the_key_the_value_and_what_is_allowed(folder, value, path, found, allowed):
+    service = (f'\n[[outpatient.service.s]]\nsince = 2020-01-01\nlevels = ["level1"]\nratio = "50%"\n'
+               f'period_cost_cap = {value}\nsource = "fixture"\nquote = "报销比例90%"\n')
+    err = _refused(_write(folder, RATIO + service))
+    assert err.path == path and allowed in err.allowed
+    assert "p.toml" in str(err)
+    if found is not None:
+        assert err.found == found and f"(got {found!r})" in str(err)
+
+
+def test_a_period_cost_cap_is_not_for_a_fixed_payment(folder):
+    service = ('\n[[outpatient.service.s]]\nsince = 2020-01-01\nlevels = ["level1"]\nfixed = 9\n'
+               'period_cost_cap = { amount = 300, per = "month" }\nsource = "fixture"\nquote = "报销比例90%"\n')
+    err = _refused(_write(folder, RATIO + service))
+    assert (err.path, err.allowed) == ("outpatient.service.s[0].period_cost_cap", "not with a fixed payment")
+    assert err.found == {"amount": 300, "per": "month"}
+
+
 def test_band_bounds_in_errors_are_as_written(folder):
     bands = ('\n[[critical.base]]\nsince = 2020-01-01\ndeductible = true\ncoinsurance = true\nabove_cap = true\n'
              'pre_self_pay = false\nsource = "fixture"\nquote = "报销比例90%"\n'

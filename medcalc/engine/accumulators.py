@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 import attrs
 
 from ..money import Fen, parse_amount
 
-__all__ = ["Accumulators", "STATE_FIELDS", "KEYED_FIELDS", "DEFAULT_CAP_GROUP"]
+__all__ = ["Accumulators", "STATE_FIELDS", "KEYED_FIELDS", "DEFAULT_CAP_GROUP", "period_code", "period_text"]
 
 #: Accumulators kept per name (a mapping name -> fen), with the policy vocabulary naming them:
-#: per outpatient service, and per assistance cap group.
+#: per outpatient service, and per assistance cap group. (The engine keeps them in this order.)
 KEYED_FIELDS = {
     "service_deductible": "services",
     "service_paid": "services",
+    "service_period": "services",  # not money: the calendar month or quarter counted ("2025-03", "2025-Q2")
+    "service_period_cost": "services",
     "assistance_base": "assistance_groups",
     "assistance_paid": "assistance_groups",
 }
@@ -34,6 +37,37 @@ STATE_FIELDS = (
 
 #: Fields that are not money: a count, and the carries in 1/10000 fen.
 _NOT_FEN = ("admissions", "basic_carry", "critical_carry")
+
+_PERIOD = re.compile(r"(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))")
+
+
+def period_text(code: int, year: int) -> str:
+    """A period as the engine keys it (kernel.period_key: months x 100 + its number in the year)
+    as text: "2025-03" (a month) or "2025-Q2" (a quarter)."""
+    months, number = divmod(int(code), 100)
+    return f"{year}-{number:02d}" if months == 1 else f"{year}-Q{number}"
+
+
+def period_code(text: str, year: int) -> int:
+    """The engine's key of a period written "2025-03" or "2025-Q2"; 0 (no period counted yet) for
+    a period of another year than ``year``, which no claim of this person-year falls in."""
+    found = _PERIOD.fullmatch(text)
+    if found is None:  # (the Accumulators converter checked the form)
+        raise ValueError(f"a period is written as 2025-03 (a month) or 2025-Q2 (a quarter), not {text!r}")
+    if int(found.group(1)) != year:
+        return 0
+    return 100 + int(found.group(2)) if found.group(2) else 300 + int(found.group(3))
+
+
+def _periods(mapping: Mapping[str, object]) -> dict[str, str]:
+    """Per-service periods, each written "2025-03" (a month) or "2025-Q2" (a quarter)."""
+    out = {}
+    for name, text in dict(mapping).items():
+        if not isinstance(text, str) or _PERIOD.fullmatch(text) is None:
+            raise ValueError(f"service_period[{name!r}] is written as 2025-03 (a month) or 2025-Q2 (a quarter), "
+                             f"not {text!r}")
+        out[str(name)] = text
+    return out
 
 
 @attrs.frozen(kw_only=True)
@@ -62,7 +96,12 @@ class Accumulators:
     - ``last_deductible``: the deductible (before the in-scope cost and yearly total limit it) of
       the year's latest admission: a compounding later-admission fraction takes its share;
     - ``assistance_again_base`` / ``assistance_again_paid``: for 再次救助 (``assistance.again``),
-      the year's in-scope self-pay left after the first assistance, and what the second stage paid.
+      the year's in-scope self-pay left after the first assistance, and what the second stage paid;
+    - ``service_deductible`` / ``service_paid``: per outpatient service, the deductible charged and
+      what the service paid so far this year;
+    - ``service_period`` / ``service_period_cost``: per outpatient service with a cap per month or
+      quarter (``period_cost_cap``), the latest period it counted cost in ("2025-03", "2025-Q2")
+      and the in-scope cost counted in that period so far.
     """
 
     person_id: str
@@ -86,14 +125,18 @@ class Accumulators:
     assistance_again_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     service_deductible: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     service_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
+    service_period: Mapping[str, str] = attrs.field(factory=dict, converter=lambda m: _periods(m))
+    service_period_cost: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     assistance_base: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     assistance_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
 
     @classmethod
     def from_fen(cls, person_id: str, year: int, values: dict[str, int],
                  services: dict[str, dict[str, int]] | None = None) -> "Accumulators":
-        """From engine state: ``admissions`` a count, every other field integer fen."""
-        per_service = {name: {s: Fen(v) for s, v in m.items()} for name, m in (services or {}).items()}
+        """From engine state: ``admissions`` a count, periods keys (kernel.period_key), every other
+        field integer fen."""
+        per_service = {name: {s: (period_text(v, year) if name == "service_period" else Fen(v)) for s, v in m.items()}
+                       for name, m in (services or {}).items()}
         return cls(person_id=person_id, year=year, **per_service,
                    **{k: (int(v) if k in _NOT_FEN else Fen(int(v))) for k, v in values.items()})
 
@@ -106,7 +149,7 @@ class Accumulators:
             value = getattr(self, name)
             out[name] = str(value) if isinstance(value, Fen) else value
         for name in KEYED_FIELDS:
-            out[name] = {s: str(v) for s, v in getattr(self, name).items()}
+            out[name] = {s: str(v) for s, v in getattr(self, name).items()}  # (a period is text already)
         return out
 
 

@@ -41,7 +41,8 @@ NO_LIMIT = 1 << 60  # "no limit" in parameter columns (common.NO_LIMIT)
 # ----------------------------------------------------------------------------- accumulators
 
 #: Accumulator fields, in the order of ``st`` (accumulators.STATE_FIELDS), then the keyed ones:
-#: service_deductible[S], service_paid[S], assistance_base[G], assistance_paid[G].
+#: service_deductible[S], service_paid[S], service_period[S], service_period_cost[S], assistance_base[G],
+#: assistance_paid[G] (accumulators.KEYED_FIELDS, in that order).
 S_ADMISSIONS = 0
 S_DEDUCTIBLE_PAID = 1
 S_IN_SCOPE_TOTAL = 2
@@ -68,7 +69,8 @@ PROFILE_CODES = ("level", "visit", "service")
 BASIC_PARAMS = ("band", "schedule", "fixed_deductible", "share", "share_floor", "share_ceiling", "deductible_num",
                 "deductible_den", "later_from", "later_fraction", "later_compounding", "later_floor", "deductible_cap", "points", "floor", "fund_cap",
                 "cost_cap", "place_rule", "modifier_mask", "cumulative")
-OUTPATIENT_PARAMS = ("rule", "deductible", "ratio", "fixed", "cap", "visit_cap", "halve_bed", "halve_nursing")
+OUTPATIENT_PARAMS = ("rule", "deductible", "ratio", "fixed", "cap", "visit_cap", "halve_bed", "halve_nursing",
+                     "period_months", "period_cap")
 CRITICAL_PARAMS = ("active", "base_deductible", "base_coinsurance", "base_above_cap", "base_pre_self_pay", "threshold",
                    "above_threshold", "band", "points", "place_rule", "modifier_mask", "cap", "cumulative")
 ASSISTANCE_PARAMS = ("rule", "deductible", "ratio", "cap", "group", "again_rule", "again_threshold", "again_ratio",
@@ -108,6 +110,8 @@ O_RATIO = _P["outpatient.ratio"]
 O_FIXED = _P["outpatient.fixed"]
 O_CAP = _P["outpatient.cap"]
 O_VISIT_CAP = _P["outpatient.visit_cap"]
+O_PERIOD_MONTHS = _P["outpatient.period_months"]  # 0: no cap per period; 1: per month; 3: per quarter
+O_PERIOD_CAP = _P["outpatient.period_cap"]
 C_ACTIVE = _P["critical.active"]
 C_BASE_DEDUCTIBLE = _P["critical.base_deductible"]
 C_BASE_COINSURANCE = _P["critical.base_coinsurance"]
@@ -158,6 +162,9 @@ TRACE = (
     "step_band",  # the band a step schedule pays the whole stretch at
     # outpatient
     "service_deductible_before", "service_paid_before", "service_cap", "service_raw",
+    "service_counted",  # the in-scope cost counted toward the deductible and ratio (a period cap may cut it)
+    "service_period_before",  # in-scope cost counted in the claim's month / quarter before it
+    "service_period_cap",  # the cap on it (NO_LIMIT: none)
     # 大病
     "critical_part_deductible", "critical_part_coinsurance", "critical_part_above_cap", "critical_part_pre_self_pay",
     "critical_base_claim",  # this claim's qualifying self-pay
@@ -192,6 +199,9 @@ T_SERVICE_DEDUCTIBLE_BEFORE = _T["service_deductible_before"]
 T_SERVICE_PAID_BEFORE = _T["service_paid_before"]
 T_SERVICE_CAP = _T["service_cap"]
 T_SERVICE_RAW = _T["service_raw"]
+T_SERVICE_COUNTED = _T["service_counted"]
+T_SERVICE_PERIOD_BEFORE = _T["service_period_before"]
+T_SERVICE_PERIOD_CAP = _T["service_period_cap"]
 T_CRITICAL_PART_DEDUCTIBLE = _T["critical_part_deductible"]
 T_CRITICAL_BASE_CLAIM = _T["critical_base_claim"]
 T_CRITICAL_BASE_BEFORE = _T["critical_base_before"]
@@ -381,23 +391,47 @@ def basic_given(i, p, prof, st, in_scope, paid, services, trace, tr):
 
 # ----------------------------------------------------------------------------- layer 1: outpatient
 
-def outpatient(i, p, prof, st, in_scope, services, trace, tr):
-    """An outpatient visit, from its service's own year-to-date deductible and payments:
-    returns (deductible, payable, above cost cap, raw, paid) like ``basic``."""
+def period_key(months, month):
+    """The calendar period of a month of the year (0-11) that a cap per ``months`` months counts
+    in: months x 100 + its number in the year from 1 (101-112 a month, 301-304 a quarter), so
+    that a key of one kind never equals one of the other; 0 is "no period yet"."""
+    return months * 100 + month // months + 1
+
+
+def outpatient(i, p, prof, st, in_scope, month, services, trace, tr):
+    """An outpatient visit, from its service's own year-to-date deductible and payments (and the
+    in-scope cost counted in its month or quarter): returns (deductible, payable, above cost cap,
+    raw, paid) like ``basic``; the cost a period cap leaves uncounted is "above cost cap"."""
     if prof[p, O_RULE] < 0:
         return 0, 0, 0, 0, 0
     k = max(prof[p, P_SERVICE], 0)
     deductible_at = S_KEYED + k
     paid_at = S_KEYED + services + k
+    # a cap on the in-scope cost counted per calendar month / quarter: what it leaves of the
+    # cost counted so far in the claim's period (reset when the period changes)
+    counted = in_scope
+    months = prof[p, O_PERIOD_MONTHS]
+    period_before = 0
+    if months > 0:
+        period_at = S_KEYED + 2 * services + k
+        cost_at = S_KEYED + 3 * services + k
+        key = period_key(months, month)
+        if st[period_at] != key:
+            st[period_at] = key
+            st[cost_at] = 0
+        period_before = st[cost_at]
+        counted = min(in_scope, max(prof[p, O_PERIOD_CAP] - period_before, 0))
+        st[cost_at] += counted
     # a yearly deductible by level is charged up to the highest level used in the year
     deductible_before = st[deductible_at]
-    charged = min(in_scope, max(prof[p, O_DEDUCTIBLE] - deductible_before, 0))
+    charged = min(counted, max(prof[p, O_DEDUCTIBLE] - deductible_before, 0))
     payable = in_scope - charged
+    above = in_scope - counted
     fixed = prof[p, O_FIXED]
     if fixed >= 0:  # a fixed payment per visit (互联网+ follow-up, childbirth)
-        raw = min(fixed, in_scope)
+        raw = min(fixed, counted)
     else:
-        raw = half_up(payable * prof[p, O_RATIO], RATIO_ONE)
+        raw = half_up((counted - charged) * prof[p, O_RATIO], RATIO_ONE)
     raw = min(raw, prof[p, O_VISIT_CAP])
     paid_before = st[paid_at]
     paid = min(raw, max(prof[p, O_CAP] - paid_before, 0))
@@ -413,7 +447,10 @@ def outpatient(i, p, prof, st, in_scope, services, trace, tr):
         tr[T_SERVICE_PAID_BEFORE, i] = paid_before
         tr[T_SERVICE_CAP, i] = prof[p, O_CAP]
         tr[T_SERVICE_RAW, i] = raw
-    return charged, payable, 0, raw, paid
+        tr[T_SERVICE_COUNTED, i] = counted
+        tr[T_SERVICE_PERIOD_BEFORE, i] = period_before
+        tr[T_SERVICE_PERIOD_CAP, i] = prof[p, O_PERIOD_CAP] if months > 0 else NO_LIMIT
+    return charged, payable, above, raw, paid
 
 
 # ----------------------------------------------------------------------------- layer 2: 大病 / 大额
@@ -501,7 +538,7 @@ def assistance(i, p, prof, st, in_scope, paid_so_far, services, groups, trace, t
     """医疗救助 on the in-scope self-pay left, against its cap group's year (its deductible the
     threshold); then 再次救助 on what that left, against its own year. Returns both together."""
     g = prof[p, A_GROUP]
-    first = assistance_stage(i, st, S_KEYED + 2 * services + g, S_KEYED + 2 * services + groups + g,
+    first = assistance_stage(i, st, S_KEYED + 4 * services + g, S_KEYED + 4 * services + groups + g,
                              max(in_scope - paid_so_far, 0) if prof[p, A_RULE] >= 0 else 0, prof[p, A_DEDUCTIBLE],
                              prof[p, A_RATIO], prof[p, A_CAP], trace, tr, T_ASSISTANCE_BASE_CLAIM)
     left = max(in_scope - paid_so_far - first, 0)
@@ -546,19 +583,20 @@ def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
 
 # ----------------------------------------------------------------------------- the loop
 
-def settle_rows(person, year, profile, total, in_scope, pre_self_pay, basic_paid, critical_base, critical_paid, prof,
-                schedules, basic_edges, basic_rates,
+def settle_rows(person, year, month, profile, total, in_scope, pre_self_pay, basic_paid, critical_base, critical_paid,
+                prof, schedules, basic_edges, basic_rates,
                 basic_step, basic_basis, critical_edges, critical_rates, services, groups, first_group, initial, final,
                 st, res, trace, tr, tb, acc):
     """Settle rows given in settlement order, writing their payments to ``res[:, i]``.
 
     ``person``, ``year``: a row's person-year, which keeps one set of accumulators; the rows of
-    one person-year are consecutive. ``profile``: a row's profile in ``prof``. ``basic_paid``,
+    one person-year are consecutive; ``month``: the month of its day in the year (0-11), for caps
+    per month or quarter. ``profile``: a row's profile in ``prof``. ``basic_paid``,
     ``critical_base``, ``critical_paid``: amounts of earlier layers the claim gives (negative: not
     given; all of length 0 when no row gives one). Person-years are
     numbered from ``first_group`` in the order met; ``initial[g]`` (when given: rows > 0) are
     their starting accumulators and ``final[g]`` receives the ones after. ``st``: room for
-    one person-year's accumulators (S_KEYED + 2 services + 2 groups). With ``trace``: ``tr``
+    one person-year's accumulators (S_KEYED + 4 services + 2 groups). With ``trace``: ``tr``
     (TRACE x rows), ``tb`` (band traces) and ``acc[0 / 1, i]`` (the accumulators before /
     after row i) are written too. Nothing is allocated here, so the compiled loop keeps no
     reference counts.
@@ -591,7 +629,7 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, basic_paid
                                                           basic_edges, basic_rates, basic_step, basic_basis,
                                                           trace, tr, tb)
         else:
-            deductible, payable, above, raw, paid = outpatient(i, p, prof, st, cost, services, trace, tr)
+            deductible, payable, above, raw, paid = outpatient(i, p, prof, st, cost, month[i], services, trace, tr)
         second = critical(i, p, prof, st, level, pre_self_pay[i], deductible, payable, above, raw, paid,
                           given_at(critical_base, i), given_at(critical_paid, i), critical_edges, critical_rates,
                           trace, tr, tb)
@@ -611,5 +649,5 @@ def settle_rows(person, year, profile, total, in_scope, pre_self_pay, basic_paid
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
 FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "given_at", "copy_state", "basic", "basic_given",
-             "outpatient", "critical",
+             "period_key", "outpatient", "critical",
              "assistance_stage", "assistance", "backstop", "settle_rows")

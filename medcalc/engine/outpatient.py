@@ -3,7 +3,8 @@
 A service (普通门诊, 两病, 门诊慢特病, 大额普通门诊, 日间病床, 互联网+ follow-up, childbirth …) says
 at which levels and places it pays, an annual deductible, a ratio by level or a fixed payment
 per visit, an annual cap (or caps per disease that add up, or the highest one only, to a
-ceiling), a cap per visit, the certifications that end it, and fees counted at half. Each
+ceiling), a cap per visit, a cap on the in-scope cost counted per calendar month or quarter, the
+certifications that end it, and fees counted at half. Each
 service keeps its own year-to-date deductible and payments: one service never pays from
 another's cap. Inpatient rows pass through untouched (the basic layer settled them).
 """
@@ -29,7 +30,8 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     p = {"rule": np.full(n, -1, np.int64), "deductible": np.zeros(n, np.int64), "ratio": np.zeros(n, np.int64),
          "fixed": np.full(n, -1, np.int64), "cap": np.full(n, NO_LIMIT, np.int64),
          "visit_cap": np.full(n, NO_LIMIT, np.int64), "halve_bed": np.zeros(n, np.int64),
-         "halve_nursing": np.zeros(n, np.int64)}
+         "halve_nursing": np.zeros(n, np.int64), "period_months": np.zeros(n, np.int64),
+         "period_cap": np.full(n, NO_LIMIT, np.int64)}
     index = RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     outpatient = (cols["visit"] == 1) & (cols["given"] & GIVEN_BASIC == 0)  # (a payment given needs no rule)
@@ -95,6 +97,9 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
                 p["cap"][rows] = np.minimum(p["cap"][rows], disease_cap)
             if rule.get("visit_cap") is not None:
                 p["visit_cap"][rows] = rule["visit_cap"]
+            if rule.get("period_cost_cap") is not None:
+                p["period_months"][rows] = rule["period_cost_cap"].months
+                p["period_cap"][rows] = rule["period_cost_cap"].amount
             halve = rule.get("halve") or frozenset()
             p["halve_bed"][rows] = int("bed" in halve)
             p["halve_nursing"][rows] = int("nursing" in halve)

@@ -22,7 +22,7 @@ from ..vocabulary import resolve_level, resolve_service, service_hint
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, kernel, outpatient
 from . import rows as row_moves
-from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators
+from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators, period_code
 from .basic import REQUIRED_RULES
 from .checks import NOT_GIVEN
 from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL, Vocabulary
@@ -83,7 +83,8 @@ class Outcome:
 
     @property
     def state(self) -> dict[str, np.ndarray]:
-        """The final accumulators as columns, one entry per person-year (keyed ones as blocks)."""
+        """The final accumulators as columns, one entry per person-year (keyed ones as blocks; the
+        ``service_period`` block holds the kernel's period keys, ``accumulators.period_text`` words one)."""
         state = {name: self.final[:, j] for j, name in enumerate(STATE_FIELDS)}
         state.update((name, self.final[:, where]) for name, where in _keyed_slices(self.vocab).items())
         return state
@@ -405,13 +406,24 @@ class _StateKeys(Sequence):
         return iter(self._keys())
 
 
-def _years(day: np.ndarray) -> np.ndarray:
-    """The calendar year of each day (ordinals), through a table of the days in their range."""
+def _years(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The calendar year and the month in it (0-11) of each day (ordinals), through a table of
+    the days in their range."""
     if len(day) <= 1:
-        return np.array([dt.date.fromordinal(d).year for d in day.tolist()], np.int32)
+        dates = [dt.date.fromordinal(d) for d in day.tolist()]
+        return np.array([d.year for d in dates], np.int32), np.array([d.month - 1 for d in dates], np.int32)
     first, last = int(day.min()), int(day.max())
-    table = np.array([dt.date.fromordinal(d).year for d in range(first, last + 1)], np.int32)
-    return table[day - first]
+    start, end = dt.date.fromordinal(first), dt.date.fromordinal(last)
+    # the days of the range by month: each month's first day (clipped to the range) as an offset
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    firsts = [max(dt.date(start.year + (start.month - 1 + k) // 12, (start.month - 1 + k) % 12 + 1, 1).toordinal() - first, 0)
+              for k in range(months)]
+    index = np.zeros(last - first + 1, np.int32)  # month number in the range, by day
+    index[firsts[1:]] = 1
+    index = np.cumsum(index, dtype=np.int32)
+    absolute = start.year * 12 + start.month - 1 + np.arange(months, dtype=np.int32)
+    at = index[day - first]
+    return (absolute // 12)[at], (absolute % 12)[at]
 
 
 #: Profile parameter sets a policy keeps for later calls (a single claim's kinds recur).
@@ -523,7 +535,7 @@ def run(
         cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction)
 
     ordered, person_at, day_at = _ordered(enc, settled, engine, threads)
-    year_at = _years(day_at)
+    year_at, month_at = _years(day_at)
     initial = {(a.person_id, a.year): a for a in accumulators}
     starts, groups = _person_years(person_at, year_at)
     keys = _StateKeys(enc.people, groups)
@@ -573,10 +585,10 @@ def run(
         # writes contiguous memory: gathers run many loads at once, the kernel one row at a time.
         start, stop, first_group = chunk
         rows = ordered[start:stop]
-        person, year = person_at[start:stop], year_at[start:stop]
+        person, year, month = person_at[start:stop], year_at[start:stop], month_at[start:stop]
         if native:  # Python lists of Python ints: what CPython indexes fastest (rows are few)
             gathered = [column[rows].tolist() for column in inputs] + [[]] * (0 if given else len(GIVEN_FIELDS))
-            person, year, state = person.tolist(), year.tolist(), [0] * width
+            person, year, month, state = person.tolist(), year.tolist(), month.tolist(), [0] * width
         else:
             gathered = np.empty((len(inputs), stop - start), np.int64)
             for column, target in zip(inputs, gathered):
@@ -585,7 +597,7 @@ def run(
                 gathered = list(gathered) + [_NOTHING_GIVEN] * len(GIVEN_FIELDS)
             state = np.zeros(width, np.int64)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
-        settle_rows(person, year, *gathered, *tables, first_group, init, final, state, out, trace, tr, tb, acc)
+        settle_rows(person, year, month, *gathered, *tables, first_group, init, final, state, out, trace, tr, tb, acc)
         if native:
             res[rows] = out.T
         else:
@@ -699,11 +711,11 @@ def _keyed_slices(vocab: Vocabulary) -> dict[str, slice]:
 
 
 def _slices_of(vocab: Vocabulary) -> dict[str, slice]:
-    services, groups = max(1, len(vocab.services)), max(1, len(vocab.assistance_groups))
+    sizes = {"services": max(1, len(vocab.services)), "assistance_groups": max(1, len(vocab.assistance_groups))}
     start = kernel.S_KEYED
     out = {}
-    for name, size in (("service_deductible", services), ("service_paid", services),
-                       ("assistance_base", groups), ("assistance_paid", groups)):
+    for name, names in KEYED_FIELDS.items():  # (the kernel's order)
+        size = sizes[names]
         out[name] = slice(start, start + size)
         start += size
     return out
@@ -716,7 +728,7 @@ def _state_vector(acc: Accumulators, vocab: Vocabulary, width: int) -> np.ndarra
         names = getattr(vocab, KEYED_FIELDS[name])
         for item, value in getattr(acc, name).items():
             if item in names:
-                vector[where.start + names.index(item)] = value
+                vector[where.start + names.index(item)] = period_code(value, acc.year) if name == "service_period" else value
     return vector
 
 

@@ -90,6 +90,22 @@ def _overlap(a: Condition, b: Condition, policy: Policy) -> str | None:
     return "; ".join(parts) or "any claim"
 
 
+def _period_cap_below_deductible(service: RuleVersion) -> str | None:
+    """A cap on the cost counted per month / quarter that a year of such periods cannot take past the
+    service's yearly deductible: the service would never pay."""
+    limit = service.get("period_cost_cap")
+    if limit is None:
+        return None
+    periods = 12 // limit.months
+    table = service.get("deductible")
+    largest = 0 if table is None else max([table.default] if table.default is not None else table.values.values())
+    if periods * limit.amount > largest:
+        return None
+    return (f"{_ref(service)}: period_cost_cap counts at most {format_yuan(limit.amount)} a {limit.per}, "
+            f"{format_yuan(periods * limit.amount)} a year, which the yearly deductible {format_yuan(largest)} "
+            f"takes whole: the service never pays")
+
+
 def lint(policy: Policy) -> list[str]:
     """Warnings for every day on which the rules in force change, each reported once."""
     levels = list(policy.levels)
@@ -150,6 +166,8 @@ def lint(policy: Policy) -> list[str]:
             if largest > annual["fund"]:
                 warn(f"{_ref(deductible)}: a deductible of {format_yuan(largest)} is above the annual fund cap "
                      f"{format_yuan(annual['fund'])} ({_ref(annual)})")
+        for service in rules.named("outpatient.service"):
+            warn(_period_cap_below_deductible(service))
         threshold, cap = rules.rule("critical.threshold"), rules.rule("critical.cap")
         if threshold is not None and cap is not None and threshold["amount"] > cap["amount"]:
             warn(f"{_ref(threshold)}: the 大病 threshold {format_yuan(threshold['amount'])} is above its annual cap "

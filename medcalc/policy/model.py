@@ -22,6 +22,8 @@ __all__ = [
     "ByLevel",
     "Condition",
     "DeductibleShare",
+    "PeriodCap",
+    "PERIODS",
     "Band",
     "WageAmount",
     "WageUse",
@@ -109,6 +111,24 @@ class DeductibleShare:
     share: int  # ratio units
     floor: int  # fen
     ceiling: int | None  # fen
+
+
+#: The periods an outpatient service's in-scope cost may be capped per, and their length in months.
+PERIODS = {"month": 1, "quarter": 3}
+
+
+@attrs.frozen
+class PeriodCap:
+    """An outpatient service's cap on the in-scope cost counted per calendar month or quarter
+    (``period_cost_cap``): at most ``amount`` (fen) of a period's in-scope cost is counted toward
+    the deductible and the ratio; the rest is not paid by the service."""
+
+    amount: int  # fen
+    per: str  # one of PERIODS
+
+    @property
+    def months(self) -> int:
+        return PERIODS[self.per]
 
 
 @attrs.frozen

@@ -45,7 +45,7 @@ from ..money import RATIO_ONE, round_half_up
 from .files import confined, read_toml
 from .loader import _FAMILIES, _ID, _check_layers, _File, check_deductible_fractions, _header, _read_family, _read_toml
 from .loader import _read_sources as _read_policy_sources
-from .model import Band, ByLevel, Citation, Policy, RuleVersion, Source, Timeline, WageAmount
+from .model import Band, ByLevel, Citation, PeriodCap, Policy, RuleVersion, Source, Timeline, WageAmount
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
 from .wage import derive
 
@@ -56,7 +56,7 @@ _ADJUST_KEYS = {"rule", "levels", "points", "scale", "since", "until", "note"}
 #: Fields ``points`` changes (ratios, in every level and band), and fields ``scale`` changes (fen).
 RATIO_FIELDS = ("ratio", "bands", "floor")
 AMOUNT_FIELDS = ("amount", "by_admission", "deductible", "fixed", "cap", "fund", "cost", "yearly", "visit_cap",
-                 "ceiling", "disease_caps")
+                 "ceiling", "disease_caps", "period_cost_cap")
 
 
 def is_reform_file(path: Path) -> bool:
@@ -329,6 +329,8 @@ def _change(value, apply, levels: frozenset[str] | None):
         return ByLevel({k: _change(v, apply, None) if k in levels else v for k, v in values.items()}, value.default)
     if isinstance(value, Band):
         return Band(value.upper, _change(value.ratio, apply, levels))
+    if isinstance(value, PeriodCap):  # the amount a month / quarter counts
+        return PeriodCap(apply(value.amount), value.per)
     if isinstance(value, tuple):
         return tuple(_change(v, apply, levels) for v in value)
     if isinstance(value, WageAmount):

@@ -16,7 +16,8 @@ import attrs
 
 from ..errors import NOTHING
 from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
-from .model import CATEGORIES, PLACES, REFERRALS, AgePoints, Band, ByLevel, Condition, DeductibleShare, WageAmount
+from .model import (CATEGORIES, PERIODS, PLACES, REFERRALS, AgePoints, Band, ByLevel, Condition, DeductibleShare, PeriodCap,
+                    WageAmount)
 
 __all__ = ["RuleSpec", "RULES", "LAYER_REQUIRED", "Invalid", "VERSION_FIELDS", "MAX_AMOUNT", "MAX_COUNT",
            "FIRST_DAY", "LAST_DAY"]
@@ -327,6 +328,12 @@ _SHARE = _table(
     lambda share, floor, ceiling: DeductibleShare(share, floor, ceiling),
 )
 
+#: A cap on the in-scope cost an outpatient service counts per calendar month or quarter.
+_PERIOD_CAP = _table(
+    {"amount": (_amount, True), "per": (_choice(*PERIODS), True)},
+    lambda amount, per: PeriodCap(amount, per),
+)
+
 
 def _positive_points(value: object, ctx: ParseContext) -> int:
     points = _points(value, ctx)
@@ -449,7 +456,7 @@ def _check_service(params: dict, raw: dict) -> None:
             if params.get(name) is not None:
                 raise Invalid("only with disease_caps", raw[name], name)
     if params.get("fixed") is not None:
-        for name in ("deductible", "halve"):
+        for name in ("deductible", "halve", "period_cost_cap"):
             if params.get(name) is not None:
                 raise Invalid("not with a fixed payment", raw[name], name)
 
@@ -546,6 +553,7 @@ RULES: dict[str, RuleSpec] = {
                 "ceiling": (_amount, False),
                 "highest_only": (_bool, False),
                 "visit_cap": (_amount, False),
+                "period_cost_cap": (_PERIOD_CAP, False),  # in-scope cost counted per calendar month / quarter
                 "excluded_if_certified": (_names_list, False),
                 "halve": (_set_of(("bed", "nursing")), False),
             },

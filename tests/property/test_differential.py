@@ -49,3 +49,12 @@ def test_engine_equals_reference_on_shipped_policies(data):
     batch = data.draw(claim_sequences(levels=tuple(policy.levels) + ("level9",),
                                       dates=st.dates(start, start + dt.timedelta(days=500))))
     assert _engine(policy, batch) == settle_all(policy, batch)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policy=policies(allow_warnings=True), data=st.data())
+def test_engine_equals_reference_on_claims_the_policy_settles_close_together(policy, data):
+    # claims within five months: many share a person's calendar month or quarter (caps per period)
+    batch = data.draw(claim_sequences(policy=policy, persons=2, max_size=12,
+                                      dates=st.dates(dt.date(2020, 1, 1), dt.date(2020, 5, 31))))
+    assert _engine(policy, batch) == settle_all(policy, batch)
