@@ -364,6 +364,15 @@ def _backstop(o: "Outcome", i: int, r: dict) -> list[Step]:
                           after=Fen(r["backstop_cap_paid_before"] + r["backstop_cap_pay"]), **_cited(rule)))
     if p["again_rule"] >= 0:
         rule = t.again_rules[p["again_rule"]]
-        steps.append(Step("backstop_again", "再报销 paid again", f"{rule.key}: what is left × {Ratio(rule['ratio'])}",
-                          amount=Fen(r["backstop_again"]), rate=Ratio(rule["ratio"]), **_cited(rule)))
+        before, base = r["backstop_again_base_before"], r["backstop_again_base_claim"]
+        if rule.get("threshold") is None:
+            detail = f"{rule.key}: what is left {format_yuan(base)} × {Ratio(rule['ratio'])}"
+        else:  # only the year's rest above the threshold, charged once a year
+            detail = (f"{rule.key}: what is still left {format_yuan(base)} (year {format_yuan(before)} → "
+                      f"{format_yuan(before + base)}); above the yearly threshold {format_yuan(rule['threshold'])} "
+                      f"× {Ratio(rule['ratio'])}")
+        paid_before = r["backstop_again_paid_before"]
+        steps.append(Step("backstop_again", "再报销 paid again", f"{detail} → {format_yuan(r['backstop_again'])}",
+                          amount=Fen(r["backstop_again"]), base=Fen(base), rate=Ratio(rule["ratio"]),
+                          before=Fen(paid_before), after=Fen(paid_before + r["backstop_again"]), **_cited(rule)))
     return steps

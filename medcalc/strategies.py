@@ -229,7 +229,7 @@ def policy_texts(
     per year, disease and visit, exclusions on certification); and any of ``layers``:
     ``"critical"`` (大病 in either band convention, cap, place, tilt), ``"assistance"`` (医疗救助
     by category, optionally apart for outpatient visits and in cap groups), ``"backstop"``
-    (兜底 burden caps and paying again).
+    (兜底 burden caps and paying again, above a yearly threshold or not).
 
     By default the policies also pass ``medcalc policy check`` without warnings (ratios fall as
     the level rises, boosted ratios stay within 100 %, the deductible within the fund cap, the
@@ -456,13 +456,16 @@ def _assistance(draw) -> list[tuple[str, str]]:
 
 @st.composite
 def _backstop(draw) -> list[tuple[str, str]]:
-    """兜底: a burden cap by level for the poor, and paying the rest again at a ratio."""
+    """兜底: a burden cap by level for the poor, and paying the rest again at a ratio (above a
+    yearly threshold or not)."""
     out = []
     if draw(st.booleans()):
         caps = _by_level(draw(st.lists(_upto(2_000_000), min_size=3, max_size=3)), _yuan)
         out.append(("backstop.burden_cap.poor", f'when = {{ category = ["poverty", "dibao"] }}\ncap = {caps}'))
     if draw(st.booleans()):
-        out.append(("backstop.pay_again.poor", f'when = {{ category = ["poverty"] }}\nratio = {_pct(draw(st.integers(0, RATIO_ONE)))}'))
+        threshold = f"\nthreshold = {_yuan(draw(_upto(2_000_000)))}" if draw(st.booleans()) else ""
+        out.append(("backstop.pay_again.poor", f'when = {{ category = ["poverty"] }}\n'
+                                               f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}{threshold}"))
     return out
 
 

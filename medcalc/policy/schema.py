@@ -608,7 +608,8 @@ RULES: dict[str, RuleSpec] = {
             {"when": (_CONDITION, True), "threshold": (_amount, True), "ratio": (_ratio, True), "cap": (_amount, False)},
             named=True,
         ),
-        # 兜底: caps on the year's personal burden, and paying the rest again at a ratio.
+        # 兜底: caps on the year's personal burden, and paying the rest again at a ratio (optionally
+        # only the year's rest above a threshold, charged once a year).
         RuleSpec(
             "backstop.burden_cap",
             "兜底 annual burden cap",
@@ -619,7 +620,7 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "backstop.pay_again",
             "再报销 paid again",
-            {"when": (_CONDITION, True), "ratio": (_ratio, True)},
+            {"when": (_CONDITION, True), "ratio": (_ratio, True), "threshold": (_amount, False)},
             named=True,
         ),
         # The reference wage (上年社平工资) that amounts may be a share or multiple of: a dated,
