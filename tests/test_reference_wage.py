@@ -335,3 +335,14 @@ def test_a_pay_again_threshold_needs_a_wage_on_every_day(tmp_path):
             "backstop.pay_again.poor", 'when = {}\nratio = "50%"\nthreshold = { wage_multiple = "0.1" }'))
     assert str(err.value).startswith(f"{tmp_path / 'p.toml'}: backstop.pay_again.poor[0].threshold: an amount tied "
                                      "to the reference wage needs a [[reference.wage]] version in force")
+
+
+def test_a_derived_burden_cap_above_the_largest_is_refused_at_load_at_its_level(tmp_path):
+    big = rule("reference.wage", 'amount = "500万"')
+    with pytest.raises(PolicyError) as err:
+        make_policy(tmp_path, big, RATIO, NONE, rule(
+            "backstop.burden_cap.poor", 'when = {}\ncap = { level1 = { wage_share = "1%" }, level2 = { wage_multiple = "3" } }'))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'p.toml'}: backstop.burden_cap.poor[0].cap.level2: an amount of at most "
+                              "10000000 yuan")
+    assert "3 × the reference wage 5000000.00" in message and message.endswith("(got {'wage_multiple': '3'})")
