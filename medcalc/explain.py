@@ -173,6 +173,7 @@ def _basic(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
         else:
             detail = f"{place.key}: {format_yuan(r['deductible_base'])}"
         steps.append(Step("deductible", "起付线 deductible", detail, amount=Fen(r["deductible_nominal"]), **_cited(place)))
+        steps += _wage(place, f"deductible.{level_code}", "deductible")
     later = resolved.rule("inpatient.deductible_later")
     if later is not None and admission >= later["from_admission"]:
         detail = f"from the {_nth(later['from_admission'])} admission: × {Ratio(later['fraction'])}"
@@ -243,6 +244,7 @@ def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
     p, t = {k: int(v[i]) for k, v in o.params["outpatient"].items()}, o.tables["outpatient"]
     rule = t.rules[p["rule"]]
     service = rule.key.rsplit(".", 1)[-1]
+    code = (list(o.policy.levels) + list(o.policy.institutions))[c["level"]]
     steps = []
     if c["fee_reduction"]:
         steps.append(Step("fee_reduction", "床位费、护理费减半 fees counted at half",
@@ -272,12 +274,14 @@ def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           f"charged so far {format_yuan(r['service_deductible_before'])}",
                           amount=Fen(r["deductible"]), before=Fen(r["service_deductible_before"]),
                           after=Fen(r["service_deductible_before"] + r["deductible"]), **_cited(rule)))
+        steps += _wage(rule, f"deductible.{code}", "deductible")
         paid_on = counted - r["deductible"]  # (the payable part, or less when a period cap cut the cost counted)
         steps.append(Step("ratio", f"门诊 {service}: 报销比例 ratio", f"{format_yuan(paid_on)} × {Ratio(p['ratio'])}",
                           base=Fen(paid_on), rate=Ratio(p["ratio"]), amount=Fen(r["service_raw"]), **_cited(rule)))
     if p["visit_cap"] < _INFINITY:
         steps.append(Step("visit_cap", f"门诊 {service}: 单次封顶 cap per visit", f"at most {format_yuan(p['visit_cap'])} a visit",
                           **_cited(rule)))
+        steps += _wage(rule, "visit_cap")
     if p["cap"] < _INFINITY:
         how = "sum of the caps of the claim's diseases" if rule.get("disease_caps") is not None else "annual cap"
         if rule.get("highest_only"):
@@ -286,6 +290,7 @@ def _outpatient(o: "Outcome", i: int, r: dict, c: dict) -> list[Step]:
                           f"{how}: {format_yuan(p['cap'])}, paid so far this year {format_yuan(r['service_paid_before'])}",
                           amount=Fen(r["basic"]), before=Fen(r["service_paid_before"]),
                           after=Fen(r["service_paid_before"] + r["basic"]), **_cited(rule)))
+        steps += _wage(rule, "cap")
     steps.append(Step("basic", "基本医保统筹支付 basic insurance pays", f"outpatient service {service}", amount=Fen(r["basic"])))
     return steps
 
@@ -378,11 +383,13 @@ def _assistance(o: "Outcome", i: int, r: dict) -> list[Step]:
             detail += f"; cap {format_yuan(rule['cap'])}, paid so far {format_yuan(paid_before)}"
         steps.append(Step(stage, title, detail, amount=Fen(pay), base=Fen(base), rate=Ratio(rule["ratio"]),
                           before=Fen(paid_before), after=Fen(paid_before + pay), **_cited(rule)))
+        steps += _wage(rule, threshold, "cap")
     return steps
 
 
 def _backstop(o: "Outcome", i: int, r: dict) -> list[Step]:
     p, t = {k: int(v[i]) for k, v in o.params["backstop"].items()}, o.tables["backstop"]
+    code = (list(o.policy.levels) + list(o.policy.institutions))[o.columns["level"][i]]
     steps = []
     if p["cap_rule"] >= 0:
         rule = t.cap_rules[p["cap_rule"]]
@@ -392,8 +399,19 @@ def _backstop(o: "Outcome", i: int, r: dict) -> list[Step]:
                           f"capped at {format_yuan(r['backstop_cap_used'])} (the largest cap of the levels used this year)",
                           amount=Fen(r["backstop_cap_pay"]), before=Fen(r["backstop_cap_paid_before"]),
                           after=Fen(r["backstop_cap_paid_before"] + r["backstop_cap_pay"]), **_cited(rule)))
+        steps += _wage(rule, f"cap.{code}", "cap")
     if p["again_rule"] >= 0:
         rule = t.again_rules[p["again_rule"]]
-        steps.append(Step("backstop_again", "再报销 paid again", f"{rule.key}: what is left × {Ratio(rule['ratio'])}",
-                          amount=Fen(r["backstop_again"]), rate=Ratio(rule["ratio"]), **_cited(rule)))
+        before, base = r["backstop_again_base_before"], r["backstop_again_base_claim"]
+        if rule.get("threshold") is None:
+            detail = f"{rule.key}: what is left {format_yuan(base)} × {Ratio(rule['ratio'])}"
+        else:  # only the year's rest above the threshold, charged once a year
+            detail = (f"{rule.key}: what is still left {format_yuan(base)} (year {format_yuan(before)} → "
+                      f"{format_yuan(before + base)}); above the yearly threshold {format_yuan(rule['threshold'])} "
+                      f"× {Ratio(rule['ratio'])}")
+        paid_before = r["backstop_again_paid_before"]
+        steps.append(Step("backstop_again", "再报销 paid again", f"{detail} → {format_yuan(r['backstop_again'])}",
+                          amount=Fen(r["backstop_again"]), base=Fen(base), rate=Ratio(rule["ratio"]),
+                          before=Fen(paid_before), after=Fen(paid_before + r["backstop_again"]), **_cited(rule)))
+        steps += _wage(rule, "threshold")
     return steps

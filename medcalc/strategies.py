@@ -195,6 +195,22 @@ def _by_level(values: Sequence[int], render: Callable[[int], str]) -> str:
     return "{ " + ", ".join(f"{lv} = {render(v)}" for lv, v in zip(LEVELS, values)) + " }"
 
 
+def _wage_or_yuan(draw, wages: Sequence[int], high: int) -> str:
+    """An amount of at most about ``high`` fen: in yuan, or (with ``wages``, the reference wage's versions
+    in fen) a share or multiple of the wage whose derived amount is at most ``high`` under each version."""
+    units = high * RATIO_ONE // max(wages) if wages else 0
+    if not units or not draw(st.booleans()):
+        return _yuan(draw(_upto(high)))
+    units = draw(st.integers(0, min(units, 100 * RATIO_ONE)))
+    if units <= RATIO_ONE and draw(st.booleans()):
+        return f"{{ wage_share = {_pct(units)} }}"
+    return f'{{ wage_multiple = "{units // RATIO_ONE}.{units % RATIO_ONE:04d}" }}'
+
+
+def _wage_or_yuan_by_level(draw, wages: Sequence[int], high: int) -> str:
+    return "{ " + ", ".join(f"{lv} = {_wage_or_yuan(draw, wages, high)}" for lv in LEVELS) + " }"
+
+
 def _names(items: Sequence[str]) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
@@ -229,7 +245,9 @@ def policy_texts(
     per year, disease and visit, exclusions on certification); and any of ``layers``:
     ``"critical"`` (大病 in either band convention, cap, place, tilt), ``"assistance"`` (医疗救助
     by category, optionally apart for outpatient visits and in cap groups), ``"backstop"``
-    (兜底 burden caps and paying again).
+    (兜底 burden caps and paying again, above a yearly threshold or not). With a reference wage,
+    the place deductible, services' deductibles and caps, assistance deductibles, thresholds and
+    caps, burden caps and the pay-again threshold are shares or multiples of it at random too.
 
     By default the policies also pass ``medcalc policy check`` without warnings (ratios fall as
     the level rises, boosted ratios stay within 100 %, the deductible within the fund cap, the
@@ -332,7 +350,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
     if draw(st.booleans()):
         effect = draw(st.sampled_from(("amount", "multiple", "share")))
         if effect == "amount":
-            effect = f"deductible = {_yuan(draw(_upto(_SMALL)))}"
+            effect = f"deductible = {_wage_or_yuan(draw, wages, _SMALL)}"
         elif effect == "multiple":
             tenths = draw(st.integers(0, 30))
             effect = f'deductible_multiple = "{tenths // 10}.{tenths % 10}"'
@@ -359,18 +377,18 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
     if outpatient:
         for name in SERVICES:
             if draw(st.booleans()):
-                parts.append(rule(f"outpatient.service.{name}", draw(_service(allow_warnings))))
+                parts.append(rule(f"outpatient.service.{name}", draw(_service(allow_warnings, tuple(wages)))))
     if "critical" in layers and draw(st.booleans()):
         parts.extend(rule(k, body) for k, body in draw(_critical(allow_warnings)))
     if "assistance" in layers and draw(st.booleans()):
-        parts.extend(rule(k, body) for k, body in draw(_assistance()))
+        parts.extend(rule(k, body) for k, body in draw(_assistance(tuple(wages))))
     if "backstop" in layers and draw(st.booleans()):
-        parts.extend(rule(k, body) for k, body in draw(_backstop()))
+        parts.extend(rule(k, body) for k, body in draw(_backstop(tuple(wages))))
     return "\n".join(parts)
 
 
 @st.composite
-def _service(draw, allow_warnings: bool = True) -> str:
+def _service(draw, allow_warnings: bool = True, wages: tuple[int, ...] = ()) -> str:
     """An outpatient service's body: levels, places, deductible, ratio or fixed, caps of every kind."""
     ratio = st.integers(0, RATIO_ONE)
     lines = [f"levels = {_names(draw(st.lists(st.sampled_from(LEVELS), min_size=1, max_size=3, unique=True)))}"]
@@ -382,12 +400,11 @@ def _service(draw, allow_warnings: bool = True) -> str:
         lines.append(f"ratio = {_by_level(draw(st.lists(ratio, min_size=3, max_size=3)), _pct)}")
         deductible = 0
         if draw(st.booleans()):
-            deductible = draw(_upto(20_000))
-            lines.append(f"deductible = {_yuan(deductible)}")
+            lines.append(f"deductible = {_wage_or_yuan(draw, wages, 20_000)}")
+            deductible = 20_000  # (at most, in yuan or of the wage)
         elif draw(st.booleans()):
-            by_level = draw(st.lists(_upto(20_000), min_size=3, max_size=3))
-            deductible = max(by_level)
-            lines.append(f"deductible = {_by_level(by_level, _yuan)}")
+            lines.append(f"deductible = {_wage_or_yuan_by_level(draw, wages, 20_000)}")
+            deductible = 20_000
         if draw(st.booleans()):
             lines.append('halve = ["bed", "nursing"]')
         if draw(st.booleans()):  # in-scope cost counted per calendar month or quarter
@@ -396,7 +413,7 @@ def _service(draw, allow_warnings: bool = True) -> str:
             low = 1_000 if allow_warnings else max(1_000, deductible // (12 if per == "month" else 4) + 1)
             lines.append(f'period_cost_cap = {{ amount = {_yuan(draw(_upto(max(50_000, low), low)))}, per = "{per}" }}')
     if draw(st.booleans()):
-        lines.append(f"cap = {_yuan(draw(_upto(100_000)))}")
+        lines.append(f"cap = {_wage_or_yuan(draw, wages, 100_000)}")
     if draw(st.booleans()):
         chosen = draw(st.lists(st.sampled_from(DISEASES), min_size=1, max_size=3, unique=True))
         caps = ", ".join(f'"{d}" = {_yuan(draw(_upto(50_000)))}' for d in chosen)
@@ -406,7 +423,7 @@ def _service(draw, allow_warnings: bool = True) -> str:
         if draw(st.booleans()):
             lines.append("highest_only = true")
     if draw(st.booleans()):
-        lines.append(f"visit_cap = {_yuan(draw(_upto(20_000)))}")
+        lines.append(f"visit_cap = {_wage_or_yuan(draw, wages, 20_000)}")
     if draw(st.booleans()):
         lines.append(f"excluded_if_certified = {_names(draw(st.lists(st.sampled_from(DISEASES), min_size=1, max_size=2, unique=True)))}")
     return "\n".join(lines)
@@ -442,7 +459,7 @@ def _critical(draw, allow_warnings: bool) -> list[tuple[str, str]]:
 
 
 @st.composite
-def _assistance(draw) -> list[tuple[str, str]]:
+def _assistance(draw, wages: tuple[int, ...] = ()) -> list[tuple[str, str]]:
     """医疗救助 by category; optionally apart for outpatient visits, in the same or another cap group."""
     out = []
     split = draw(st.booleans())
@@ -450,28 +467,31 @@ def _assistance(draw) -> list[tuple[str, str]]:
     for name in ("dibao", "poverty"):
         for suffix, visit in visits:
             if draw(st.booleans()):
-                cap = f"cap = {_yuan(draw(_upto(3_000_000)))}" if draw(st.booleans()) else ""
+                cap = f"cap = {_wage_or_yuan(draw, wages, 3_000_000)}" if draw(st.booleans()) else ""
                 group = draw(st.sampled_from(("", 'cap_group = "inpatient"', 'cap_group = "outpatient"')))
                 out.append((f"assistance.category.{name}{suffix}",
-                            f'when = {{ category = ["{name}"]{visit} }}\ndeductible = {_yuan(draw(_upto(3_000_000)))}\n'
+                            f'when = {{ category = ["{name}"]{visit} }}\ndeductible = {_wage_or_yuan(draw, wages, 3_000_000)}\n'
                             f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}\n{group}"))
     if draw(st.booleans()):  # 再次救助 on what the first stage left
-        cap = f"cap = {_yuan(draw(_upto(3_000_000)))}" if draw(st.booleans()) else ""
+        cap = f"cap = {_wage_or_yuan(draw, wages, 3_000_000)}" if draw(st.booleans()) else ""
         out.append(("assistance.again.poor", f'when = {{ category = ["dibao", "poverty"] }}\n'
-                                             f"threshold = {_yuan(draw(_upto(3_000_000)))}\n"
+                                             f"threshold = {_wage_or_yuan(draw, wages, 3_000_000)}\n"
                                              f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}"))
     return out
 
 
 @st.composite
-def _backstop(draw) -> list[tuple[str, str]]:
-    """兜底: a burden cap by level for the poor, and paying the rest again at a ratio."""
+def _backstop(draw, wages: tuple[int, ...] = ()) -> list[tuple[str, str]]:
+    """兜底: a burden cap by level for the poor, and paying the rest again at a ratio (above a
+    yearly threshold or not)."""
     out = []
     if draw(st.booleans()):
-        caps = _by_level(draw(st.lists(_upto(2_000_000), min_size=3, max_size=3)), _yuan)
+        caps = _wage_or_yuan_by_level(draw, wages, 2_000_000)
         out.append(("backstop.burden_cap.poor", f'when = {{ category = ["poverty", "dibao"] }}\ncap = {caps}'))
     if draw(st.booleans()):
-        out.append(("backstop.pay_again.poor", f'when = {{ category = ["poverty"] }}\nratio = {_pct(draw(st.integers(0, RATIO_ONE)))}'))
+        threshold = f"\nthreshold = {_wage_or_yuan(draw, wages, 2_000_000)}" if draw(st.booleans()) else ""
+        out.append(("backstop.pay_again.poor", f'when = {{ category = ["poverty"] }}\n'
+                                               f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}{threshold}"))
     return out
 
 

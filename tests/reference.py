@@ -103,6 +103,7 @@ class Person:
         self.burden = 0
         self.largest_cap = 0
         self.backstop_cap_paid = 0
+        self.pay_again_base = 0  # 再报销: the year's burden left after the burden cap
         self.service_deductible: dict[str, int] = {}
         self.service_paid: dict[str, int] = {}
         # a cap per month / quarter: the period last counted in, per service, and the cost counted in it
@@ -473,8 +474,11 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
         owed = max(person.burden - person.largest_cap, 0)
         backstop = min(max(owed - person.backstop_cap_paid, 0), left)
         person.backstop_cap_paid += backstop
-    if again_rule is not None:
-        backstop += half_up((left - backstop) * pct(again_rule["ratio"]))
+    if again_rule is not None:  # what is still left, paid again: of the year's total of it, above a threshold
+        rest = left - backstop
+        x0, x1, t = person.pay_again_base, person.pay_again_base + rest, again_rule.get("threshold") or 0
+        backstop += half_up((max(x1, t) - max(x0, t)) * pct(again_rule["ratio"]))
+        person.pay_again_base = x1
 
     funds = paid + critical + assistance + backstop
     return {"deductible": charged, "basic": paid, "critical": critical, "assistance": assistance,

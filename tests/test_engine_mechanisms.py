@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
+import pyarrow as pa
 import pytest
 
 import medcalc
 from medcalc import Claim, Fen
+from medcalc.cli import main
 from tests.policy_text import make_policy, rule
 
 RATIO_100 = rule("inpatient.ratio", 'ratio = "100%"')
@@ -458,3 +462,66 @@ def test_period_cost_cap_is_shown_and_scaled_by_a_reform(tmp_path):
     cap = adjusted_policy(p, ["outpatient.service.chronic *50%"]).at(dt.date(2021, 1, 1)).rule("outpatient.service.chronic")
     assert (cap["period_cost_cap"].amount, cap["period_cost_cap"].per) == (15000, "quarter")
     assert describe("period_cost_cap", cap["period_cost_cap"]) == "at most 150.00 of in-scope cost counted a quarter"
+PAY_AGAIN = 'when = { category = ["poverty"] }\nratio = "80%"'
+
+
+def _pay_again_policy(tmp_path, threshold: str, name: str = "p"):
+    return make_policy(tmp_path, NO_DEDUCTIBLE, rule("inpatient.ratio", 'ratio = "50%"'),
+                       rule("backstop.pay_again.poor", PAY_AGAIN + threshold), name=name)
+
+
+def test_backstop_pays_again_only_the_years_rest_above_its_threshold(tmp_path):
+    # basic 50 %; 再报销 80 % of what is left, of the year's total of it above 1500 yuan. Each
+    # 2000-yuan claim leaves 1000: the year's rest goes 0 → 1000 (nothing above 1500), → 2000
+    # (500 above: 400), → 3000 (1000: 800). Without a threshold each claim gets 800 (unchanged).
+    p = _pay_again_policy(tmp_path, "\nthreshold = 1500")
+    claims = [*(admission(d, 2000, category="poverty") for d in (1, 2, 3)), admission(1, 2000, person_id="o")]
+    batch = medcalc.settle_many(p, claims)
+    assert [s.backstop for s in batch.settlements] == [0, 40000, 80000, 0]
+    assert [s.patient for s in batch.settlements] == [100000, 60000, 20000, 100000]
+    acc = batch.accumulators[("p", 2021)]
+    assert (acc.backstop_again_base, acc.backstop_again_paid, acc.backstop_paid) == (300000, 120000, 120000)
+    plain = _pay_again_policy(tmp_path, "", name="plain")
+    assert [s.backstop for s in run(plain, *claims)] == [80000, 80000, 80000, 0]
+    # one claim explained, from the year so far given as history or as accumulators
+    history = [admission(1, 2000, category="poverty")]
+    explained = medcalc.settle(p, admission(2, 2000, category="poverty"), history=history)
+    again = next(s for s in explained.steps if s.mechanism == "backstop_again")
+    assert (again.amount, again.base, again.before, again.after) == (40000, 100000, 0, 40000)
+    assert again.detail == ("backstop.pay_again.poor: what is still left 1000.00 (year 1000.00 → 2000.00); "
+                            "above the yearly threshold 1500.00 × 80% → 400.00")
+    assert explained.after.backstop_again_base == 200000
+    state = medcalc.settle_many(p, history).accumulators[("p", 2021)]
+    assert medcalc.settle(p, admission(2, 2000, category="poverty"), accumulators=state).backstop == 40000
+
+
+def test_the_pay_again_threshold_on_the_command_line(tmp_path, capsys):
+    _pay_again_policy(tmp_path, "\nthreshold = 1500")
+    (tmp_path / "history.json").write_text(json.dumps(
+        [{"settled_on": "2021-03-01", "level": "level1", "total": 2000, "category": "poverty"}]))
+    code = main(["quote", "--policy", str(tmp_path / "p.toml"), "--date", "2021-03-02", "--level", "level1",
+                 "--total", "2000", "--category", "poverty", "--history", str(tmp_path / "history.json"),
+                 "--explain", "--json"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    data = json.loads(out)
+    assert (data["backstop"], data["patient"]) == ("400.00", "600.00")
+    assert data["accumulators_after"]["backstop_again_base"] == "2000.00"
+    step = next(s for s in data["steps"] if s["mechanism"] == "backstop_again")
+    assert "above the yearly threshold 1500.00 × 80%" in step["detail"]
+
+
+def test_the_pay_again_threshold_in_a_batch_compiled_and_interpreted(tmp_path):
+    p = _pay_again_policy(tmp_path, "\nthreshold = 1500")
+    claims = pa.table({
+        "person_id": ["p", "p", "p", "o"],
+        "settled_on": pa.array(["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-01"]).cast(pa.date32()),
+        "level": ["level1"] * 4,
+        "total": pa.array([200000] * 4),
+        "category": ["poverty", "poverty", "poverty", "ordinary"],
+    })
+    for engine in ("compiled", "interpreted"):
+        scored = medcalc.settle_table(claims, p, amounts="fen", engine=engine, trace=[1])
+        assert scored.results.column("backstop").to_pylist() == [0, 40000, 80000, 0], engine
+        assert any(step.mechanism == "backstop_again" and step.amount == 40000 for step in scored.traces[1])
+        assert scored.rejects.num_rows == 0

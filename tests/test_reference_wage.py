@@ -152,9 +152,12 @@ def test_bad_wage_terms_name_the_key_and_the_value(tmp_path, body, path, allowed
 def test_a_wage_term_where_amounts_are_not_wage_based_says_where_it_may_be(tmp_path):
     with pytest.raises(PolicyError) as err:
         make_policy(tmp_path, WAGE, RATIO, rule("inpatient.deductible", "amount = 0"),
-                    rule("inpatient.place.away", 'when = { place = ["in_province"] }\ndeductible = { wage_share = "1%" }'))
-    assert "inpatient.place.away[0].deductible: an amount of yuan" in str(err.value)
+                    rule("inpatient.deductible_later", 'from_admission = 2\nfraction = "50%"\n'
+                                                       'floor = { wage_share = "1%" }'))
+    assert "inpatient.deductible_later[0].floor: an amount of yuan" in str(err.value)
     assert "allowed only in inpatient.deductible.amount" in str(err.value)
+    assert "inpatient.place.<name>.deductible, outpatient.service.<name>.deductible" in str(err.value)
+    assert str(err.value).endswith("backstop.pay_again.<name>.threshold) (got {'wage_share': '1%'})")
 
 
 def test_a_wage_must_be_above_zero(tmp_path):
@@ -216,3 +219,130 @@ def test_the_critical_threshold_and_cap_may_be_tied_to_the_wage(tmp_path):
         "critical.threshold amount: 10% of 上年社平工资 (2019) 85000.00 = 8500.00",
         "critical.cap amount: 1 × 上年社平工资 (2019) 85000.00 = 85000.00"]
     assert _engine(policy, [c]) == settle_all(policy, [c])
+
+
+# The amounts newly allowed to be tied to the wage, on a wage with cents: 86,543.21 yuan (2019).
+ODD_WAGE = rule("reference.wage", 'amount = "86543.21"\nyear = 2019')
+HALF = rule("inpatient.ratio", 'ratio = "50%"')
+NONE = rule("inpatient.deductible", "amount = 0")
+
+
+def _wage_details(s) -> list[str]:
+    return [step.detail for step in s.steps if step.mechanism == "reference_wage"]
+
+
+def _check_reference(policy, claims) -> None:
+    assert _engine(policy, claims) == settle_all(policy, claims)
+
+
+def test_a_place_deductible_by_level_may_be_tied_to_the_wage(tmp_path):
+    place = rule("inpatient.place.away", 'when = { place = ["in_province"] }\n'
+                                         'deductible = { level1 = { wage_share = "1.5%" }, level2 = 2000 }')
+    policy = make_policy(tmp_path, ODD_WAGE, HALF, NONE, place)
+    away = dict(place="in_province", referral="referred")
+    c1 = Claim(person_id="a", settled_on="2020-06-01", level="level1", total=10000, **away)
+    c2 = Claim(person_id="b", settled_on="2020-06-01", level="level2", total=10000, **away)
+    # level1: 1.5 % × 86,543.21 = 1,298.14815 -> 1,298.15; (10,000 − 1,298.15) × 50 % = 4,350.925 -> 4,350.93
+    # level2: 2,000 as written; (10,000 − 2,000) × 50 % = 4,000.00
+    s1, s2 = medcalc.settle(policy, c1), medcalc.settle(policy, c2)
+    assert (s1.deductible, s1.basic, s2.deductible, s2.basic) == (129815, 435093, 200000, 400000)
+    assert _wage_details(s1) == ["inpatient.place.away deductible.level1: 1.5% of 上年社平工资 (2019) 86543.21 = "
+                                 "1298.15 (exact 1298.14815, rounded half up to the fen once)"]
+    assert _wage_details(s2) == []
+    _check_reference(policy, [c1, c2])
+
+
+def test_an_outpatient_services_deductible_and_caps_may_be_tied_to_the_wage(tmp_path):
+    service = rule("outpatient.service.chronic", 'levels = ["level1"]\nratio = "60%"\n'
+                   'deductible = { wage_share = "0.5%" }\ncap = { wage_multiple = "0.02" }\nvisit_cap = { wage_share = "1%" }')
+    policy = make_policy(tmp_path, ODD_WAGE, HALF, NONE, service)
+    # deductible 0.5 % × 86,543.21 = 432.71605 -> 432.72; a visit at most 1 % × 86,543.21 = 865.4321 -> 865.43;
+    # the year at most 0.02 × 86,543.21 = 1,730.8642 -> 1,730.86.
+    # visit 1, 2,000: (2,000 − 432.72) × 60 % = 940.368 -> 940.37, cut to 865.43 a visit;
+    # visit 2, 1,000: 600.00; visit 3, 1,000: 600.00, cut to what the year leaves, 1,730.86 − 1,465.43 = 265.43
+    visits = [Claim(person_id="p", settled_on=f"2020-06-0{d}", level="level1", total=total, visit="outpatient",
+                    service="chronic") for d, total in ((1, 2000), (2, 1000), (3, 1000))]
+    got = [s for s in medcalc.settle_many(policy, visits).settlements]
+    assert [(s.deductible, s.basic) for s in got] == [(43272, 86543), (0, 60000), (0, 26543)]
+    first = medcalc.settle(policy, visits[0])
+    assert _wage_details(first) == [
+        "outpatient.service.chronic deductible: 0.5% of 上年社平工资 (2019) 86543.21 = 432.72 "
+        "(exact 432.71605, rounded half up to the fen once)",
+        "outpatient.service.chronic visit_cap: 1% of 上年社平工资 (2019) 86543.21 = 865.43 "
+        "(exact 865.4321, rounded half up to the fen once)",
+        "outpatient.service.chronic cap: 0.02 × 上年社平工资 (2019) 86543.21 = 1730.86 "
+        "(exact 1730.8642, rounded half up to the fen once)"]
+    _check_reference(policy, visits)
+
+
+def test_both_assistance_stages_may_tie_thresholds_and_caps_to_the_wage(tmp_path):
+    category = rule("assistance.category.dibao", 'when = { category = ["dibao"] }\ndeductible = { wage_share = "2%" }\n'
+                    'ratio = "50%"\ncap = { wage_share = "5%" }')
+    again = rule("assistance.again.poor", 'when = { category = ["dibao"] }\nthreshold = { wage_share = "1%" }\n'
+                 'ratio = "60%"\ncap = { wage_share = "3%" }')
+    policy = make_policy(tmp_path, ODD_WAGE, HALF, NONE, category, again)
+    # first stage: deductible 2 % × 86,543.21 = 1,730.8642 -> 1,730.86, cap 5 % = 4,327.1605 -> 4,327.16;
+    # again: threshold 1 % = 865.4321 -> 865.43, cap 3 % = 2,596.2963 -> 2,596.30. Each 8,000 claim leaves 4,000.
+    # 1: first (4,000 − 1,730.86) × 50 % = 1,134.57; left 2,865.43, again (2,865.43 − 865.43) × 60 % = 1,200.00
+    # 2: first 4,000 × 50 % = 2,000.00; left 2,000.00, again × 60 % = 1,200.00
+    # 3: first 2,000.00 cut to 4,327.16 − 3,134.57 = 1,192.59; left 2,807.41, again 1,684.446 -> 1,684.45,
+    #    cut to 2,596.30 − 2,400.00 = 196.30
+    claims = [Claim(person_id="p", settled_on=f"2020-06-0{d}", level="level1", total=8000, category="dibao")
+              for d in (1, 2, 3)]
+    got = medcalc.settle_many(policy, claims)
+    assert [s.assistance for s in got.settlements] == [233457, 320000, 138889]
+    acc = got.accumulators[("p", 2020)]
+    assert (acc.assistance_paid["shared"], acc.assistance_again_paid) == (432716, 259630)
+    first = medcalc.settle(policy, claims[0])
+    assert [d.split(":")[0] for d in _wage_details(first)] == [
+        "assistance.category.dibao deductible", "assistance.category.dibao cap", "assistance.again.poor threshold",
+        "assistance.again.poor cap"]
+    assert "above the yearly threshold 865.43 × 60%" in next(s.detail for s in first.steps
+                                                               if s.mechanism == "assistance_again")
+    _check_reference(policy, claims)
+
+
+def test_the_backstops_burden_cap_and_pay_again_threshold_may_be_tied_to_the_wage(tmp_path):
+    cap = rule("backstop.burden_cap.poor", 'when = { category = ["poverty"] }\n'
+               'cap = { level1 = { wage_share = "3%" }, level2 = { wage_share = "5%" } }')
+    again = rule("backstop.pay_again.poor", 'when = { category = ["poverty"] }\nratio = "50%"\n'
+                 'threshold = { wage_share = "1%" }')
+    policy = make_policy(tmp_path, ODD_WAGE, HALF, NONE, cap, again)
+    # burden cap at level1 3 % × 86,543.21 = 2,596.2963 -> 2,596.30; the pay-again threshold 865.43.
+    # 1, 4,000 (basic 2,000, left 2,000): the year's burden 2,000 is under the cap; the rest 2,000 is paid
+    #    again above 865.43: 1,134.57 × 50 % = 567.285 -> 567.29
+    # 2, 4,000: the burden 4,000 is 1,403.70 above the cap (paid); the rest 596.30 (the year's 2,000 -> 2,596.30,
+    #    all above the threshold) × 50 % = 298.15: 1,701.85 in all
+    claims = [Claim(person_id="p", settled_on=f"2020-06-0{d}", level="level1", total=4000, category="poverty")
+              for d in (1, 2)]
+    got = medcalc.settle_many(policy, claims)
+    assert [s.backstop for s in got.settlements] == [56729, 170185]
+    acc = got.accumulators[("p", 2020)]
+    assert (acc.backstop_cap_paid, acc.backstop_again_base, acc.backstop_again_paid) == (140370, 259630, 86544)  # 567.29 + 298.15
+    second = medcalc.settle(policy, claims[1], history=claims[:1])
+    assert _wage_details(second) == [
+        "backstop.burden_cap.poor cap.level1: 3% of 上年社平工资 (2019) 86543.21 = 2596.30 "
+        "(exact 2596.2963, rounded half up to the fen once)",
+        "backstop.pay_again.poor threshold: 1% of 上年社平工资 (2019) 86543.21 = 865.43 "
+        "(exact 865.4321, rounded half up to the fen once)"]
+    _check_reference(policy, claims)
+
+
+def test_a_pay_again_threshold_needs_a_wage_on_every_day(tmp_path):
+    late_wage = rule("reference.wage", "amount = 85000", since="2020-02-01")
+    with pytest.raises(PolicyError) as err:
+        make_policy(tmp_path, late_wage, RATIO, NONE, rule(
+            "backstop.pay_again.poor", 'when = {}\nratio = "50%"\nthreshold = { wage_multiple = "0.1" }'))
+    assert str(err.value).startswith(f"{tmp_path / 'p.toml'}: backstop.pay_again.poor[0].threshold: an amount tied "
+                                     "to the reference wage needs a [[reference.wage]] version in force")
+
+
+def test_a_derived_burden_cap_above_the_largest_is_refused_at_load_at_its_level(tmp_path):
+    big = rule("reference.wage", 'amount = "500万"')
+    with pytest.raises(PolicyError) as err:
+        make_policy(tmp_path, big, RATIO, NONE, rule(
+            "backstop.burden_cap.poor", 'when = {}\ncap = { level1 = { wage_share = "1%" }, level2 = { wage_multiple = "3" } }'))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'p.toml'}: backstop.burden_cap.poor[0].cap.level2: an amount of at most "
+                              "10000000 yuan")
+    assert "3 × the reference wage 5000000.00" in message and message.endswith("(got {'wage_multiple': '3'})")

@@ -33,6 +33,7 @@ STATE_FIELDS = (
     "basic_carry", "critical_carry",  # exact amounts not yet paid, for cumulative rounding (1/10000 fen)
     "last_deductible",  # the deductible of the year's latest admission (for compounding fractions)
     "assistance_again_base", "assistance_again_paid",  # 再次救助: the self-pay left after the first stage, paid
+    "backstop_again_base", "backstop_again_paid",  # 再报销: the burden left after the burden cap, paid again
 )
 
 #: Fields that are not money: a count, and the carries in 1/10000 fen.
@@ -102,6 +103,9 @@ class Accumulators:
     - ``service_period`` / ``service_period_cost``: per outpatient service with a cap per month or
       quarter (``period_cost_cap``), the latest period it counted cost in ("2025-03", "2025-Q2")
       and the in-scope cost counted in that period so far.
+    - ``backstop_again_base`` / ``backstop_again_paid``: for 再报销 (``backstop.pay_again``), the
+      year's in-scope burden left after every layer and the burden cap (what its ``threshold``
+      is charged on), and what paying it again paid (also counted in ``backstop_paid``).
     """
 
     person_id: str
@@ -123,6 +127,8 @@ class Accumulators:
     last_deductible: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     assistance_again_base: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     assistance_again_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    backstop_again_base: Fen = attrs.field(default=Fen(0), converter=parse_amount)
+    backstop_again_paid: Fen = attrs.field(default=Fen(0), converter=parse_amount)
     service_deductible: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     service_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
     service_period: Mapping[str, str] = attrs.field(factory=dict, converter=lambda m: _periods(m))

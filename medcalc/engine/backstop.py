@@ -4,7 +4,9 @@
   is capped at an amount that depends on where care happened (Anhui "351": county 3000, city
   5000, province 10000). A year that mixes levels is capped at the cap of the highest level
   used so far in the year (the largest cap); the backstop never takes back what it paid.
-- ``pay_again``: what is still left of the in-scope burden is paid again at a ratio ("180").
+- ``pay_again``: what is still left of the in-scope burden is paid again at a ratio ("180"); with
+  a ``threshold``, only the year's total of it above the threshold (charged once a year): the
+  claim pays for the stretch it adds above it, like a stage of 医疗救助.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class BackstopTables:
 def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
     n = len(variant)
     p = {"cap_rule": np.full(n, -1, np.int64), "cap": np.zeros(n, np.int64),
-         "again_rule": np.full(n, -1, np.int64), "again_ratio": np.zeros(n, np.int64)}
+         "again_rule": np.full(n, -1, np.int64), "again_ratio": np.zeros(n, np.int64),
+         "again_threshold": np.zeros(n, np.int64)}
     caps, agains = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     if not any(r.named("backstop.burden_cap") or r.named("backstop.pay_again") for r in variants):
@@ -48,5 +51,6 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         p["again_rule"][rows] = chosen
         for i in np.unique(chosen[chosen >= 0]):
             p["again_ratio"][rows[chosen == i]] = agains.rules[i]["ratio"]
+            p["again_threshold"][rows[chosen == i]] = agains.rules[i].get("threshold") or 0
     return LayerBuild(p, BackstopTables(caps.rules, agains.rules), problems,
                       idle=bool((p["cap_rule"] < 0).all() and (p["again_rule"] < 0).all()))

@@ -60,7 +60,9 @@ S_CRITICAL_CARRY = 13
 S_LAST_DEDUCTIBLE = 14
 S_AGAIN_BASE = 15
 S_AGAIN_PAID = 16
-S_KEYED = 17
+S_BACKSTOP_AGAIN_BASE = 17
+S_BACKSTOP_AGAIN_PAID = 18
+S_KEYED = 19
 
 # ----------------------------------------------------------------------------- profile columns
 
@@ -75,7 +77,7 @@ CRITICAL_PARAMS = ("active", "base_deductible", "base_coinsurance", "base_above_
                    "above_threshold", "band", "points", "place_rule", "modifier_mask", "cap", "cumulative")
 ASSISTANCE_PARAMS = ("rule", "deductible", "ratio", "cap", "group", "again_rule", "again_threshold", "again_ratio",
                      "again_cap")
-BACKSTOP_PARAMS = ("cap_rule", "cap", "again_rule", "again_ratio")
+BACKSTOP_PARAMS = ("cap_rule", "cap", "again_rule", "again_ratio", "again_threshold")
 LAYER_PARAMS = {"basic": BASIC_PARAMS, "outpatient": OUTPATIENT_PARAMS, "critical": CRITICAL_PARAMS,
                 "assistance": ASSISTANCE_PARAMS, "backstop": BACKSTOP_PARAMS}
 PROFILE_FIELDS = PROFILE_CODES + tuple(f"{layer}.{name}" for layer, names in LAYER_PARAMS.items() for name in names)
@@ -136,6 +138,7 @@ K_CAP_RULE = _P["backstop.cap_rule"]
 K_CAP = _P["backstop.cap"]
 K_AGAIN_RULE = _P["backstop.again_rule"]
 K_AGAIN_RATIO = _P["backstop.again_ratio"]
+K_AGAIN_THRESHOLD = _P["backstop.again_threshold"]
 
 # ----------------------------------------------------------------------------- outputs
 
@@ -177,7 +180,10 @@ TRACE = (
     "assistance_again_paid_before", "assistance_again",
     # 兜底
     "backstop_burden_claim", "backstop_burden_before", "backstop_cap_used", "backstop_cap_paid_before",
-    "backstop_cap_pay", "backstop_again", "backstop",
+    "backstop_cap_pay",
+    "backstop_again_base_claim", "backstop_again_base_before", "backstop_again_raw",  # 再报销 (an assistance stage)
+    "backstop_again_paid_before", "backstop_again",
+    "backstop",
 )
 _T = {name: i for i, name in enumerate(TRACE)}
 T_ADMISSION = _T["admission"]
@@ -214,7 +220,9 @@ T_CRITICAL = _T["critical"]
 # an assistance stage's five trace fields are written from its first (assistance_stage): in this order
 T_ASSISTANCE_BASE_CLAIM = _T["assistance_base_claim"]
 T_ASSISTANCE_AGAIN_BASE_CLAIM = _T["assistance_again_base_claim"]
-for _first, _stage in ((T_ASSISTANCE_BASE_CLAIM, "assistance"), (T_ASSISTANCE_AGAIN_BASE_CLAIM, "assistance_again")):
+T_BACKSTOP_AGAIN_BASE_CLAIM = _T["backstop_again_base_claim"]  # (兜底's paying again is such a stage too)
+for _first, _stage in ((T_ASSISTANCE_BASE_CLAIM, "assistance"), (T_ASSISTANCE_AGAIN_BASE_CLAIM, "assistance_again"),
+                       (T_BACKSTOP_AGAIN_BASE_CLAIM, "backstop_again")):
     assert TRACE[_first:_first + 5] == tuple(f"{_stage}{part}" for part in (
         "_base_claim", "_base_before", "_raw", "_paid_before", "")), "assistance trace fields out of order"
 T_BURDEN_CLAIM = _T["backstop_burden_claim"]
@@ -222,7 +230,6 @@ T_BURDEN_BEFORE = _T["backstop_burden_before"]
 T_CAP_USED = _T["backstop_cap_used"]
 T_CAP_PAID_BEFORE = _T["backstop_cap_paid_before"]
 T_CAP_PAY = _T["backstop_cap_pay"]
-T_AGAIN = _T["backstop_again"]
 T_BACKSTOP = _T["backstop"]
 
 #: Band traces ``tb[layer, what, row, band]``: layer 0 basic, 1 大病; what 0 portion, 1 rate.
@@ -552,7 +559,9 @@ def assistance(i, p, prof, st, in_scope, paid_so_far, services, groups, trace, t
 
 def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
     """兜底: the year's burden capped by where care happened, then the rest paid again at a
-    ratio; returns what it pays."""
+    ratio: the stretch the claim adds to the year's rest above an annual threshold (charged
+    once; 0 without one: all of the claim's rest), an assistance stage without a cap. Returns
+    what it pays."""
     capped = prof[p, K_CAP_RULE] >= 0
     left = max(in_scope - paid_so_far, 0)
     claim_burden = left if capped else 0
@@ -562,9 +571,9 @@ def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
     cap_used = max(st[S_BURDEN_CAP_USED], prof[p, K_CAP]) if capped else st[S_BURDEN_CAP_USED]
     paid_before = st[S_BACKSTOP_CAP_PAID]
     cap_pay = min(max(max(after - cap_used, 0) - paid_before, 0), left) if capped else 0
-    again = 0
-    if prof[p, K_AGAIN_RULE] >= 0:
-        again = half_up((left - cap_pay) * prof[p, K_AGAIN_RATIO], RATIO_ONE)
+    again = assistance_stage(i, st, S_BACKSTOP_AGAIN_BASE, S_BACKSTOP_AGAIN_PAID,
+                             left - cap_pay if prof[p, K_AGAIN_RULE] >= 0 else 0, prof[p, K_AGAIN_THRESHOLD],
+                             prof[p, K_AGAIN_RATIO], NO_LIMIT, trace, tr, T_BACKSTOP_AGAIN_BASE_CLAIM)
     pay = cap_pay + again
     st[S_BURDEN] = after
     st[S_BURDEN_CAP_USED] = cap_used
@@ -576,7 +585,6 @@ def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
         tr[T_CAP_USED, i] = cap_used
         tr[T_CAP_PAID_BEFORE, i] = paid_before
         tr[T_CAP_PAY, i] = cap_pay
-        tr[T_AGAIN, i] = again
         tr[T_BACKSTOP, i] = pay
     return pay
 

@@ -71,6 +71,12 @@ WAGE_FIELDS = {
     "inpatient.cap": ("fund", "cost"),
     "critical.threshold": ("amount",),
     "critical.cap": ("amount",),
+    "inpatient.place": ("deductible",),
+    "outpatient.service": ("deductible", "cap", "visit_cap"),
+    "assistance.category": ("deductible", "cap"),
+    "assistance.again": ("threshold", "cap"),
+    "backstop.burden_cap": ("cap",),
+    "backstop.pay_again": ("threshold",),
 }
 
 
@@ -80,7 +86,8 @@ def _is_wage_table(value: object) -> bool:
 
 def _amount(value: object, ctx: ParseContext) -> int:
     if _is_wage_table(value):
-        allowed = ", ".join(f"{key}.{field}" for key, fields in WAGE_FIELDS.items() for field in fields)
+        allowed = ", ".join(f"{key}{'.<name>' if RULES[key].named else ''}.{field}"
+                            for key, fields in WAGE_FIELDS.items() for field in fields)
         raise Invalid(f"an amount of yuan such as 200 or \"1.5万\" (a share or multiple of the reference wage is "
                       f"allowed only in {allowed})", value)
     if isinstance(value, float):
@@ -518,7 +525,7 @@ RULES: dict[str, RuleSpec] = {
             "异地/转诊 place and referral",
             {
                 "when": (_CONDITION, True),
-                "deductible": (by_level(_amount), False),
+                "deductible": (by_level(_wage_amount), False),
                 "deductible_multiple": (_multiple, False),
                 "deductible_share": (_SHARE, False),
                 "ratio": (by_level(_ratio), False),
@@ -545,14 +552,14 @@ RULES: dict[str, RuleSpec] = {
                 "levels": (_set_of(None), True),
                 "places": (_set_of(PLACES), False),
                 "diseases": (_names_list, False),
-                "deductible": (by_level(_amount), False),
+                "deductible": (by_level(_wage_amount), False),
                 "ratio": (by_level(_ratio), False),
                 "fixed": (by_level(_amount), False),
-                "cap": (_amount, False),
+                "cap": (_wage_amount, False),
                 "disease_caps": (_amount_table, False),
                 "ceiling": (_amount, False),
                 "highest_only": (_bool, False),
-                "visit_cap": (_amount, False),
+                "visit_cap": (_wage_amount, False),
                 "period_cost_cap": (_PERIOD_CAP, False),  # in-scope cost counted per calendar month / quarter
                 "excluded_if_certified": (_names_list, False),
                 "halve": (_set_of(("bed", "nursing")), False),
@@ -605,7 +612,8 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "assistance.category",
             "医疗救助 medical assistance",
-            {"when": (_CONDITION, True), "deductible": (_amount, True), "ratio": (_ratio, True), "cap": (_amount, False),
+            {"when": (_CONDITION, True), "deductible": (_wage_amount, True), "ratio": (_ratio, True),
+             "cap": (_wage_amount, False),
              "cap_group": (_text, False)},
             named=True,
         ),
@@ -613,21 +621,23 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "assistance.again",
             "再次救助 assistance again",
-            {"when": (_CONDITION, True), "threshold": (_amount, True), "ratio": (_ratio, True), "cap": (_amount, False)},
+            {"when": (_CONDITION, True), "threshold": (_wage_amount, True), "ratio": (_ratio, True),
+             "cap": (_wage_amount, False)},
             named=True,
         ),
-        # 兜底: caps on the year's personal burden, and paying the rest again at a ratio.
+        # 兜底: caps on the year's personal burden, and paying the rest again at a ratio (optionally
+        # only the year's rest above a threshold, charged once a year).
         RuleSpec(
             "backstop.burden_cap",
             "兜底 annual burden cap",
-            {"when": (_CONDITION, True), "cap": (by_level(_amount), True)},
+            {"when": (_CONDITION, True), "cap": (by_level(_wage_amount), True)},
             named=True,
             full_levels=("cap",),
         ),
         RuleSpec(
             "backstop.pay_again",
             "再报销 paid again",
-            {"when": (_CONDITION, True), "ratio": (_ratio, True)},
+            {"when": (_CONDITION, True), "ratio": (_ratio, True), "threshold": (_wage_amount, False)},
             named=True,
         ),
         # The reference wage (上年社平工资) that amounts may be a share or multiple of: a dated,
