@@ -9,7 +9,8 @@ from .claims import Claim
 from .engine.accumulators import Accumulators
 from .errors import ClaimError
 from .policy.model import Policy
-from .settlement import Batch, Settlement, build_settlements
+from .engine.settlements import build_settlements
+from .settlement import Batch, Settlement
 
 __all__ = ["settle", "settle_sequence", "settle_many"]
 

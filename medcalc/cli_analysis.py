@@ -70,7 +70,7 @@ def add_reform_options(parser: argparse.ArgumentParser) -> None:
 
 def reform_scenarios(args: argparse.Namespace, *, required: bool = True) -> list:
     """The reforms the options name (policies), the --adjust one last."""
-    from .policy.reform import adjusted_policy
+    from .policy.registry import adjusted_policy
     from .policy.registry import load_policy
 
     if args.since and not args.adjust:

@@ -1,14 +1,14 @@
-"""Results: a settlement's breakdown, its explanation steps, and batches with rejects.
+"""Results as records: a settlement's breakdown, its explanation steps, and batches with rejects.
 
-Everything here is read off the pipeline's named intermediate columns for a row; no
-amount is computed twice. Amounts are ``Fen``; effective rates are exact fractions
-with a named denominator.
+The engine fills them (``medcalc.engine.settlements``) from the pipeline's named
+intermediate columns for a row; no amount is computed twice. Amounts are ``Fen``;
+effective rates are exact fractions with a named denominator.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -17,10 +17,7 @@ from .engine.accumulators import Accumulators
 from .money import Fen, Ratio, format_yuan
 from .policy.model import Citation
 
-__all__ = ["Step", "Settlement", "Batch", "Reject", "percent_text", "build_settlements"]
-
-if TYPE_CHECKING:  # the engine (and numpy) load only when something is settled
-    from .engine.pipeline import Outcome
+__all__ = ["Step", "Settlement", "Batch", "Reject", "percent_text"]
 
 
 def percent_text(rate: Fraction | None) -> str:
@@ -160,50 +157,3 @@ class Batch:
         """Sums over the settled claims, by layer."""
         names = ("total", "basic", "critical", "assistance", "backstop", "funds", "patient")
         return {name: Fen(sum(getattr(s, name) for s in self.settlements)) for name in names}
-
-
-#: The results and input columns a Settlement is made of (without its explanation).
-_PAYMENTS = ("deductible", "basic", "critical", "assistance", "backstop")
-_AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope")
-
-
-def build_settlements(outcome: "Outcome", explain: bool = True, rows: Any = None) -> list[Settlement]:
-    """Settlement objects for every settled row (or just the settled ``rows`` given), in input order."""
-    import numpy as np  # (loaded with the engine already; not at import)
-
-    wanted = outcome.settled if rows is None else np.asarray(rows, np.int64)
-    rows = wanted.tolist()
-    if explain:  # the steps read every column; a settlement alone, only its own
-        from .explain import steps_for  # rendering of steps is only needed when explaining
-
-        results = {k: v[wanted].tolist() for k, v in outcome.results.items()}
-        columns = {k: v[wanted].tolist() for k, v in outcome.columns.items()}
-    else:
-        results = {k: outcome.results[k][wanted].tolist() for k in _PAYMENTS}
-        columns = {k: outcome.columns[k][wanted].tolist() for k in _AMOUNTS}
-    out = []
-    for j, i in enumerate(rows):
-        r = {k: v[j] for k, v in results.items()}
-        c = {k: v[j] for k, v in columns.items()}
-        funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
-        out.append(Settlement(
-            claim=outcome.claims[i],
-            row=i,
-            policy_id=outcome.policy.id,
-            policy_scheme=outcome.policy.scheme,
-            total=Fen(c["total"]),
-            self_funded=Fen(c["self_funded"]),
-            over_limit=Fen(c["over_limit"]),
-            pre_self_pay=Fen(c["pre_self_pay"]),
-            in_scope=Fen(c["in_scope"]),
-            deductible=Fen(r["deductible"]),
-            basic=Fen(r["basic"]),
-            critical=Fen(r["critical"]),
-            assistance=Fen(r["assistance"]),
-            backstop=Fen(r["backstop"]),
-            patient=Fen(c["total"] - funds),
-            steps=tuple(steps_for(outcome, i, r, c)) if explain else (),
-            before=outcome.accumulators_before.get(i),  # recorded only when explaining
-            after=outcome.accumulators_after.get(i),
-        ))
-    return out

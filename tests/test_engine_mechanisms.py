@@ -456,7 +456,7 @@ def test_period_cost_cap_is_shown_and_scaled_by_a_reform(tmp_path):
     import datetime as dt
 
     from medcalc.describe import describe
-    from medcalc.policy.reform import adjusted_policy
+    from medcalc.policy import adjusted_policy
 
     p = chronic_policy(tmp_path, "quarter", 300)
     cap = adjusted_policy(p, ["outpatient.service.chronic *50%"]).at(dt.date(2021, 1, 1)).rule("outpatient.service.chronic")

@@ -21,7 +21,7 @@ import medcalc
 from medcalc import Claim
 from medcalc.cli import main
 from medcalc.errors import PolicyError
-from medcalc.policy.reform import adjusted_policy
+from medcalc.policy import adjusted_policy
 from medcalc.strategies import claim_sequences, policies
 from tests.policy_text import make_policy, rule
 from tests.property.test_differential import _engine

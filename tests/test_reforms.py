@@ -114,7 +114,7 @@ def test_shipped_example_reforms_load_by_id_but_are_not_policies_of_a_region():
 
 
 def test_a_one_line_reform_equals_the_same_reform_file(tmp_path):
-    from medcalc.policy.reform import adjusted_policy
+    from medcalc.policy import adjusted_policy
 
     line = adjusted_policy("huaibei-2025", ["inpatient.ratio[level1] +5", "critical.threshold *50%"])
     file = _reform(tmp_path, '[[adjust]]\nrule = "inpatient.ratio"\nlevels = ["level1"]\npoints = "+5"\n'
@@ -133,7 +133,7 @@ def test_a_one_line_reform_equals_the_same_reform_file(tmp_path):
     ("no.such +5", "adjust[0].rule"),
 ])
 def test_bad_one_line_reforms_say_what_is_allowed(line, message):
-    from medcalc.policy.reform import adjusted_policy
+    from medcalc.policy import adjusted_policy
 
     with pytest.raises(PolicyError, match=message.replace("[", r"\[").replace("+", r"\+").replace("*", r"\*")):
         adjusted_policy("huaibei-2025", [line])

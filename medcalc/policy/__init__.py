@@ -17,7 +17,7 @@ from .model import (
 )
 
 #: The registry's names, imported from it when first asked for.
-_REGISTRY = ("find_policy", "list_policies", "load_policy", "shipped_root")
+_REGISTRY = ("adjusted_policy", "find_policy", "list_policies", "load_policy", "shipped_root")
 
 
 def __getattr__(name: str):
@@ -38,6 +38,7 @@ __all__ = [
     "ResolvedPolicy",
     "RuleVersion",
     "Source",
+    "adjusted_policy",
     "find_policy",
     "list_policies",
     "load_policy",

@@ -49,7 +49,7 @@ from .model import Band, ByLevel, Citation, PeriodCap, Policy, RuleVersion, Sour
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
 from .wage import derive
 
-__all__ = ["is_reform_file", "is_reform", "load_reform", "adjusted_policy", "parse_adjustment", "RATIO_FIELDS", "AMOUNT_FIELDS"]
+__all__ = ["is_reform_file", "is_reform", "load_reform", "one_line_reform", "parse_adjustment", "RATIO_FIELDS", "AMOUNT_FIELDS"]
 
 _REFORM_KEYS = {"id", "base", "title", "author", "date", "since", "notes"}
 _ADJUST_KEYS = {"rule", "levels", "points", "scale", "since", "until", "note"}
@@ -105,17 +105,16 @@ def _checked_base(file: _File, load_base: Callable[[str | Path], Policy]) -> Cal
     return load
 
 
-def adjusted_policy(base: Policy | str, adjustments: list[str], *, since: dt.date | str | None = None,
+def one_line_reform(base: Policy, adjustments: list[str], *, since: dt.date | str | None = None,
                     id: str = "adjusted", author: str = "medcalc user") -> Policy:
-    """A reform given as one-line adjustments, e.g. ``"inpatient.ratio[level1] +5"``.
+    """A reform of a loaded policy given as one-line adjustments, e.g. ``"inpatient.ratio[level1] +5"``.
 
     Each line is ``RULE[LEVEL,...] +N`` / ``-N`` (points on ratios) or ``RULE *N%`` (scale on
     amounts), as the ``[[adjust]]`` table of a reform file. ``since`` defaults to the day the
     base's newest rules took effect. Validated like a reform file (errors name ``adjust[i]``).
+    ``medcalc.policy.adjusted_policy`` takes the base by id or path too (this module loads no
+    policy: the registry, which loads reform files, is above it).
     """
-    from .registry import load_policy
-
-    base = base if isinstance(base, Policy) else load_policy(base)
     if since is None:
         days = [d for d in base.change_days() if base.at(d).rules]
         since = days[-1] if days else None

@@ -22,10 +22,10 @@ from typing import Iterable
 from ..errors import PolicyError, PolicyNotFound
 from .files import is_inside, read_header, read_toml, walk_toml
 from .loader import load_file
-from .reform import is_reform, load_reform
+from .reform import is_reform, load_reform, one_line_reform
 from .model import ADMISSION_RULES, Policy
 
-__all__ = ["shipped_root", "load_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
+__all__ = ["shipped_root", "load_policy", "adjusted_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
            "clear_caches", "POLICIES_VARIABLE", "env_folders", "search_folders"]
 
 #: Folders of your own policies (``os.pathsep``-separated), searched after a call's
@@ -276,3 +276,11 @@ def find_policy(region: str, on: "dt.date", *, scheme: str | None = None, tier: 
 def _none(region: str, what: str, named: list[Policy]) -> list[Policy]:
     have = ", ".join(sorted({f"{p.id} ({p.scheme}{' ' + p.tier if p.tier else ''})" for p in named}))
     raise PolicyNotFound(f"region {region!r} has no policy with {what}; it has {have}")
+
+
+def adjusted_policy(base: Policy | str, adjustments: list[str], *, since: dt.date | str | None = None,
+                    id: str = "adjusted", author: str = "medcalc user") -> Policy:
+    """A reform given as one-line adjustments, e.g. ``"inpatient.ratio[level1] +5"``, of a policy
+    given loaded or by id or path (``medcalc.policy.reform.one_line_reform``)."""
+    policy = base if isinstance(base, Policy) else load_policy(base)
+    return one_line_reform(policy, adjustments, since=since, id=id, author=author)
