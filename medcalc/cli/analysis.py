@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import MedcalcError
+from ..errors import MedcalcError
 
 __all__ = ["add_analysis_commands"]
 
 
 def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
-    from .cli import INPUT_FORMATS, amounts_option, bom_option, encoding_option, policies_option, sheet_option
-    from .groupings import GROUPINGS
+    from . import INPUT_FORMATS, amounts_option, bom_option, encoding_option, policies_option, sheet_option
+    from ..groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
     policies_option(shared)
@@ -70,8 +70,8 @@ def add_reform_options(parser: argparse.ArgumentParser) -> None:
 
 def reform_scenarios(args: argparse.Namespace, *, required: bool = True) -> list:
     """The reforms the options name (policies), the --adjust one last."""
-    from .policy.reform import adjusted_policy
-    from .policy.registry import load_policy
+    from ..policy.reform import adjusted_policy
+    from ..policy.registry import load_policy
 
     if args.since and not args.adjust:
         raise MedcalcError("--since goes with --adjust")
@@ -88,8 +88,8 @@ def _groupings(args) -> list[str]:
 
 
 def _impact(args: argparse.Namespace) -> int:
-    from .impact import fund_impact
-    from .io import concat_parts, read_batches
+    from ..impact import fund_impact
+    from ..io import concat_parts, read_batches
 
     parts = list(read_batches(args.file, args.in_format, encoding=args.encoding, sheet=args.sheet))
     if not parts:
@@ -101,8 +101,8 @@ def _impact(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .impact import fund_impact
-    from .synthetic import synthetic_claims
+    from ..impact import fund_impact
+    from ..synthetic import synthetic_claims
 
     shares = {}
     for name in ("outpatient_share", "poverty_share"):
@@ -119,7 +119,7 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MedcalcError(str(exc)) from None
     if args.save:
-        from .io import ResultWriter
+        from ..io import ResultWriter
 
         writer = ResultWriter(args.save, bom=args.bom)
         writer.write(claims)
@@ -131,7 +131,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace, report, what: str) -> int:
-    from .cli import _console
+    from . import _console
 
     if args.csv:
         Path(args.csv).write_text(report.to_csv(), encoding="utf-8-sig" if args.bom else "utf-8")
@@ -148,6 +148,6 @@ def _show(args: argparse.Namespace, report, what: str) -> int:
 
 def render_impact(report, what: str) -> list:
     """Rich renderables of the report (medcalc.impact_view): fitted to the width they are drawn at."""
-    from .impact_view import ImpactView
+    from ..impact_view import ImpactView
 
     return [ImpactView(report, what)]

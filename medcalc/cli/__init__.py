@@ -26,17 +26,17 @@ from rich.console import Console
 # imports pyarrow; a value set in the environment wins.
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
 
-from . import __version__
-from .api import settle, settle_many
-from .claims import Claim, parse_day
-from .errors import ClaimError, MedcalcError, UnitNotStated
-from .money import format_yuan
-from .describe import coverage, policy_row, rules_on
-from .score_summary import ScoreSummary
-from .policy.model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, Policy
-from .policy.registry import POLICIES_VARIABLE, find_policy, list_policies, load_policy, search_folders
-from .terminal import markup, printable
-from .vocabulary import choices_text, code_for
+from .. import __version__
+from ..api import settle, settle_many
+from ..claims import Claim, parse_day
+from ..errors import ClaimError, MedcalcError, UnitNotStated
+from ..money import format_yuan
+from ..describe import coverage, policy_row, rules_on
+from ..score_summary import ScoreSummary
+from ..policy.model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, Policy
+from ..policy.registry import POLICIES_VARIABLE, find_policy, list_policies, load_policy, search_folders
+from ..terminal import markup, printable
+from ..vocabulary import choices_text, code_for
 
 __all__ = ["main"]
 
@@ -204,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--partitions", type=int, default=None,
                        help="with --dask: partitions to score after gathering rows by person (default: as read)")
 
-    from .cli_analysis import add_analysis_commands
+    from .analysis import add_analysis_commands
 
     add_analysis_commands(sub, output)
     _add_reconcile_command(sub, policy_choice, output)
@@ -229,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--claims", help="a claims file to settle under both: how many change, and by how much")
     encoding_option(diff, "--claims")
     _add_plot_command(sub)
-    from .serve.command import add_serve_command
+    from ..serve.command import add_serve_command
 
     policies_option(add_serve_command(sub))  # `medcalc serve`: FastAPI and uvicorn load only when it runs
     return parser
@@ -282,7 +282,7 @@ def encoding_option(parser: argparse.ArgumentParser, what: str) -> None:
 def _read_data_file(name: str, encoding: str | None = None) -> object:
     """A claim or history file: JSON (or TOML by its extension), numbers read exactly (Decimal,
     never float); unreadable text or syntax is bad input (exit 2)."""
-    from .io import decode_text, parse_json
+    from ..io import decode_text, parse_json
 
     if name == "-":
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
@@ -309,7 +309,7 @@ def _claim_from_args(args: argparse.Namespace) -> tuple[Claim, dict[str, str]]:
     """The claim of the --claim file and the flags (a flag wins over the file's field, however the
     file names it), and how each field was written: the file's key (setl_time, 结算日期) or the flag
     (--total), so that an error names what the user wrote rather than medcalc's name for it."""
-    from .claims import FIELD_ALIASES
+    from ..claims import FIELD_ALIASES
 
     fields: dict[str, object] = {}
     spelled: dict[str, str] = {}
@@ -390,7 +390,7 @@ def _quote(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.to_dict())
         return EXIT_OK
-    from .render import print_settlement
+    from ..render import print_settlement
 
     print_settlement(_console(args), result, explain=args.explain, policy=policy)
     return EXIT_OK
@@ -412,7 +412,7 @@ def _default_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _format_or_none(path: Path, given: str | None) -> str | None:
-    from .io import format_of
+    from ..io import format_of
 
     try:
         return format_of(path, given)
@@ -454,7 +454,7 @@ def _spool_stdin(folder: Path, fmt: str | None) -> tuple[str, str]:
 
 
 def _score_file(args: argparse.Namespace) -> int:
-    from .io import OUTPUT_NAMES, REJECT_NAMES, ResultWriter, count_rows, format_of, read_batches
+    from ..io import OUTPUT_NAMES, REJECT_NAMES, ResultWriter, count_rows, format_of, read_batches
 
     output, rejects_path = _default_paths(args)
     if args.policy is None and args.region is not None and args.on is None:
@@ -476,13 +476,13 @@ def _score_file(args: argparse.Namespace) -> int:
     out_format = format_of(output, args.output_format)
     rejects_format = out_format if rejects_path.suffix == output.suffix else format_of(rejects_path)
     if "xlsx" in (out_format, rejects_format, format_of(args.file, args.in_format)):
-        from .excel import require_excel
+        from ..excel import require_excel
 
         require_excel(writing="xlsx" in (out_format, rejects_format))  # before any work: exit 2, one line
     total_rows = count_rows(args.file, args.in_format) if interactive else None
     book = None
     if rejects_path == output and out_format == "xlsx":
-        from .excel import XlsxBook
+        from ..excel import XlsxBook
 
         book = XlsxBook(output)  # results and rejects: two sheets of one workbook
     elif rejects_path == output:
@@ -531,8 +531,8 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
         from distributed import Client, LocalCluster
     except ImportError:
         raise MedcalcError("--dask needs dask and distributed: pip install 'medcalc[dask]'") from None
-    from .dask import read_claims, score_dask, write_parquet
-    from .io import format_of
+    from ..dask import read_claims, score_dask, write_parquet
+    from ..io import format_of
 
     if args.partitions is not None and args.partitions < 1:
         raise MedcalcError(f"--partitions must be at least 1 (got {args.partitions})")
@@ -596,9 +596,9 @@ def _part_summary(part) -> "ScoreSummary":
 
 def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     """ScoredTables of the file: streamed part by part (sorted input), or the file in one piece."""
-    from .engine.compiled import AUTO_COMPILED_ROWS, load_in_background
-    from .stream import settle_batches
-    from .tables import settle_table
+    from ..engine.compiled import AUTO_COMPILED_ROWS, load_in_background
+    from ..stream import settle_batches
+    from ..tables import settle_table
 
     if args.stream:
         yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1, given=args.given)
@@ -625,7 +625,7 @@ def _whole_file(batches):
     """The file's batches as one table, decimal amounts held compactly (see io.compact_decimals)."""
     import pyarrow as pa
 
-    from .io import compact_decimals, concat_parts
+    from ..io import compact_decimals, concat_parts
 
     table = concat_parts([compact_decimals(b) if isinstance(b, pa.RecordBatch) else b for b in batches])
     pa.default_memory_pool().release_unused()  # the reader's buffers: returned to the system, not kept
@@ -635,7 +635,7 @@ def _whole_file(batches):
 def _RESULT_SCHEMA():
     import pyarrow as pa
 
-    from .tables import RESULT_FIELDS
+    from ..tables import RESULT_FIELDS
 
     return pa.schema([("row", pa.int64()), ("claim_id", pa.string()), ("person_id", pa.string()),
                       ("settled_on", pa.string()), ("policy", pa.string())] + [(f, pa.int64()) for f in RESULT_FIELDS])
@@ -679,9 +679,9 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from .display import wan, yuan
-    from .layout import Paragraph
-    from .money import parse_amount
+    from ..display import wan, yuan
+    from ..layout import Paragraph
+    from ..money import parse_amount
 
     table = Table(title=f"medcalc score · {markup(summary['policy'])} · amounts in yuan 元", header_style="bold")
     table.add_column("")
@@ -779,7 +779,7 @@ def _policy_show(args: argparse.Namespace) -> int:
 
 
 def _policy_check(args: argparse.Namespace) -> int:
-    from .policy.lint import lint, services_covered
+    from ..policy.lint import lint, services_covered
 
     policy = load_policy(args.file)
     versions = [v for t in policy.timelines.values() for layer in t.layers for v in layer if not v.disabled]
@@ -846,8 +846,8 @@ def _policy_diff(args: argparse.Namespace) -> int:
     console.print(table)
     if "claims" in report:
         r = report["claims"]
-        from .display import grouped_text
-        from .layout import Paragraph
+        from ..display import grouped_text
+        from ..layout import Paragraph
 
         console.print(Paragraph(grouped_text(
             f"claims settled under both: {r['settled_both']:,}; changed: {r['changed']:,}; "
@@ -857,7 +857,7 @@ def _policy_diff(args: argparse.Namespace) -> int:
 
 
 def _diff_claims(path: str, a: Policy, b: Policy, encoding: str | None = None) -> dict[str, Any]:
-    from .io import read_claims
+    from ..io import read_claims
 
     read = read_claims(path, encoding=encoding)
     settled_a = {s.row: s for s in settle_many(a, read.claims, explain=False).settlements}
@@ -886,7 +886,7 @@ def _add_plot_command(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     policies_option(common)
     common.add_argument("--policy", required=True, help="the baseline: policy id or path to a policy TOML file")
-    from .cli_analysis import add_reform_options
+    from .analysis import add_reform_options
 
     add_reform_options(common)  # drawn beside the baseline
     common.add_argument("-o", "--output", required=True, help="the chart file: .png or .svg")
@@ -913,11 +913,11 @@ def _add_plot_command(sub) -> None:
 
 def _plot(args: argparse.Namespace) -> int:
     """`medcalc plot rates|burden`: data from medcalc.charts, drawn and saved by the output's extension."""
-    from . import charts
+    from .. import charts
 
     charts.require_matplotlib()  # before any settling: a missing extra is a clear error, not a traceback
     charts._format_of(args.output)
-    from .cli_analysis import reform_scenarios
+    from .analysis import reform_scenarios
 
     scenarios = [load_policy(args.policy), *reform_scenarios(args, required=False)]
     chinese = False if args.ascii else None
@@ -968,8 +968,8 @@ def _add_reconcile_command(sub, policy_choice: argparse.ArgumentParser, output: 
 
 def _reconcile(args: argparse.Namespace) -> int:
     """Audit an extract: exit 0 when every row matched, 3 when rows differ or were rejected, 2 on bad input."""
-    from .io import concat_parts, read_batches
-    from .reconcile import reconcile
+    from ..io import concat_parts, read_batches
+    from ..reconcile import reconcile
 
     if args.policy is None and args.region is not None and args.on is None:
         raise MedcalcError("reconcile with --region needs --on (the date the policy must cover)")
@@ -1070,6 +1070,3 @@ def _command(args: argparse.Namespace) -> int:
         return args.run(args)
     return _POLICY_COMMANDS[args.policy_command](args)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
