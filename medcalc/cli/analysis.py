@@ -12,13 +12,14 @@ import argparse
 from pathlib import Path
 
 from ..errors import MedcalcError
+from .options import (INPUT_FORMATS, _console, add_reform_options, amounts_option, bom_option, encoding_option,
+                      policies_option, reform_scenarios, sheet_option)
 
-__all__ = ["add_analysis_commands"]
+__all__ = ["add_commands", "render_impact"]
 
 
-def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
+def add_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
-    from . import INPUT_FORMATS, amounts_option, bom_option, encoding_option, policies_option, sheet_option
     from ..groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
@@ -56,31 +57,6 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
                           help="share of persons in the categories the policy tilts for (default 0.10)")
     simulate.add_argument("--save", metavar="FILE", help="also write the generated claims (.parquet or .csv)")
     simulate.set_defaults(run=_simulate)
-
-
-def add_reform_options(parser: argparse.ArgumentParser) -> None:
-    """--reform FILE|ID (repeatable), and a one-line reform: --adjust "RULE[LEVELS] +5" [--since DATE]."""
-    parser.add_argument("--reform", action="append", default=[],
-                        help="a reform (id or TOML file with a [reform] table), or another policy; repeat for several")
-    parser.add_argument("--adjust", action="append", default=[], metavar="CHANGE",
-                        help='a one-line reform of the baseline, e.g. "inpatient.ratio[level1] +5" or '
-                             '"critical.threshold *50%%"; repeat to combine changes into one reform named "adjusted"')
-    parser.add_argument("--since", help="with --adjust: from when (default: when the baseline's newest rules began)")
-
-
-def reform_scenarios(args: argparse.Namespace, *, required: bool = True) -> list:
-    """The reforms the options name (policies), the --adjust one last."""
-    from ..policy.reform import adjusted_policy
-    from ..policy.registry import load_policy
-
-    if args.since and not args.adjust:
-        raise MedcalcError("--since goes with --adjust")
-    reforms = [load_policy(r) for r in args.reform]
-    if args.adjust:
-        reforms.append(adjusted_policy(args.policy, args.adjust, since=args.since))
-    if required and not reforms:
-        raise MedcalcError("name a reform: --reform FILE|ID, or --adjust \"RULE[LEVELS] +POINTS\"")
-    return reforms
 
 
 def _groupings(args) -> list[str]:
@@ -131,8 +107,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace, report, what: str) -> int:
-    from . import _console
-
     if args.csv:
         Path(args.csv).write_text(report.to_csv(), encoding="utf-8-sig" if args.bom else "utf-8")
     if args.json_out:
