@@ -69,7 +69,7 @@ def _load_kernels() -> float:
 
 def run_medcalc(source: str, out: str) -> dict:
     import medcalc
-    from medcalc.cli import _whole_file
+    from medcalc.cli.score import _whole_file
     from medcalc.io import ResultWriter, read_batches
 
     policy = medcalc.load_policy(POLICY)

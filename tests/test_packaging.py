@@ -27,7 +27,7 @@ def test_wheel_contains_every_policy_and_source(wheel):
     for path in (ROOT / "policies").rglob("*"):
         if path.is_file():
             assert f"medcalc/policies/{path.relative_to(ROOT / 'policies').as_posix()}" in names
-    assert "medcalc/cli.py" in names
+    assert "medcalc/cli/__init__.py" in names
     assert "medcalc/py.typed" in names  # PEP 561: type checkers read medcalc's annotations
     assert "medcalc/docs/conventions.md" in names  # the page explanations and policy notes cite
     for name in ("index.html", "quote.js", "quote.css", "favicon.svg"):  # the quote page of `medcalc serve`

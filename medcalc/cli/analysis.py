@@ -11,15 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import MedcalcError
+from ..errors import MedcalcError
+from .options import (INPUT_FORMATS, _console, add_reform_options, amounts_option, bom_option, encoding_option,
+                      policies_option, reform_scenarios, sheet_option)
 
-__all__ = ["add_analysis_commands"]
+__all__ = ["add_commands", "render_impact"]
 
 
-def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
+def add_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
-    from .cli import INPUT_FORMATS, amounts_option, bom_option, encoding_option, policies_option, sheet_option
-    from .groupings import GROUPINGS
+    from ..groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
     policies_option(shared)
@@ -58,38 +59,13 @@ def add_analysis_commands(sub, output: argparse.ArgumentParser) -> None:
     simulate.set_defaults(run=_simulate)
 
 
-def add_reform_options(parser: argparse.ArgumentParser) -> None:
-    """--reform FILE|ID (repeatable), and a one-line reform: --adjust "RULE[LEVELS] +5" [--since DATE]."""
-    parser.add_argument("--reform", action="append", default=[],
-                        help="a reform (id or TOML file with a [reform] table), or another policy; repeat for several")
-    parser.add_argument("--adjust", action="append", default=[], metavar="CHANGE",
-                        help='a one-line reform of the baseline, e.g. "inpatient.ratio[level1] +5" or '
-                             '"critical.threshold *50%%"; repeat to combine changes into one reform named "adjusted"')
-    parser.add_argument("--since", help="with --adjust: from when (default: when the baseline's newest rules began)")
-
-
-def reform_scenarios(args: argparse.Namespace, *, required: bool = True) -> list:
-    """The reforms the options name (policies), the --adjust one last."""
-    from .policy.registry import adjusted_policy
-    from .policy.registry import load_policy
-
-    if args.since and not args.adjust:
-        raise MedcalcError("--since goes with --adjust")
-    reforms = [load_policy(r) for r in args.reform]
-    if args.adjust:
-        reforms.append(adjusted_policy(args.policy, args.adjust, since=args.since))
-    if required and not reforms:
-        raise MedcalcError("name a reform: --reform FILE|ID, or --adjust \"RULE[LEVELS] +POINTS\"")
-    return reforms
-
-
 def _groupings(args) -> list[str]:
     return [g.strip() for g in args.by.split(",") if g.strip()]
 
 
 def _impact(args: argparse.Namespace) -> int:
-    from .impact import fund_impact
-    from .io import concat_parts, read_batches
+    from ..impact import fund_impact
+    from ..io import concat_parts, read_batches
 
     parts = list(read_batches(args.file, args.in_format, encoding=args.encoding, sheet=args.sheet))
     if not parts:
@@ -101,8 +77,8 @@ def _impact(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .impact import fund_impact
-    from .synthetic import synthetic_claims
+    from ..impact import fund_impact
+    from ..synthetic import synthetic_claims
 
     shares = {}
     for name in ("outpatient_share", "poverty_share"):
@@ -119,7 +95,7 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MedcalcError(str(exc)) from None
     if args.save:
-        from .io import ResultWriter
+        from ..io import ResultWriter
 
         writer = ResultWriter(args.save, bom=args.bom)
         writer.write(claims)
@@ -131,8 +107,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace, report, what: str) -> int:
-    from .cli import _console
-
     if args.csv:
         Path(args.csv).write_text(report.to_csv(), encoding="utf-8-sig" if args.bom else "utf-8")
     if args.json_out:
@@ -148,6 +122,6 @@ def _show(args: argparse.Namespace, report, what: str) -> int:
 
 def render_impact(report, what: str) -> list:
     """Rich renderables of the report (medcalc.impact_view): fitted to the width they are drawn at."""
-    from .impact_view import ImpactView
+    from ..impact_view import ImpactView
 
     return [ImpactView(report, what)]

@@ -1,0 +1,7 @@
+"""``python -m medcalc.cli``: the ``medcalc`` command, as the console script runs it."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
