@@ -1,4 +1,4 @@
-"""Throughput of batch scoring over columns (medcalc.batch.settle_arrays) on synthetic claims.
+"""Throughput of batch scoring over columns (medcalc.batch.columns.settle_arrays) on synthetic claims.
 
 A seeded generator: persons with 1–10 claims a year, levels weighted toward primary care, a
 long-tailed cost up to about 1,000,000 yuan, 10 % poverty categories, rows unsorted.
@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import medcalc
-    from medcalc.batch import settle_arrays
+    from medcalc.batch.columns import settle_arrays
 
     policy = medcalc.load_policy(args.policy)
     data = synthetic(args.rows, list(policy.levels))

@@ -51,7 +51,7 @@ def main() -> None:
     from distributed import Client, LocalCluster, get_task_stream, wait
 
     import medcalc
-    import medcalc.dask as mdask
+    import medcalc.batch.dask as mdask
     from synthetic import synthetic_table
 
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
@@ -157,9 +157,9 @@ def _warm(policy: str) -> None:
     import dask.dataframe  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    import medcalc.dask
+    import medcalc.batch.dask
 
-    medcalc.dask._policy(policy)
+    medcalc.batch.dask._policy(policy)
 
 
 def _process_peak_mb() -> float:

@@ -1,8 +1,8 @@
 """Excel in and out: time reading synthetic claims from .xlsx and writing scored results to .xlsx.
 
-Writes ``--rows`` synthetic claims (medcalc.synthetic.synthetic_claims) to an .xlsx sheet with
+Writes ``--rows`` synthetic claims (medcalc.analysis.synthetic.synthetic_claims) to an .xlsx sheet with
 xlsxwriter (amounts as numbers, dates as date cells, as Excel holds them), then times
-medcalc's reader (medcalc.io.read_batches), the scoring itself, and medcalc's .xlsx writer
+medcalc's reader (medcalc.batch.files.read_batches), the scoring itself, and medcalc's .xlsx writer
 (results and rejects as two sheets of one workbook); the same claims as CSV are read for
 comparison. Checks that the .xlsx and CSV readings score to the same fen. Prints figures;
 asserts no timing. Usage: python benchmarks/bench_excel.py [--rows 100000] [--policy ID] [--workdir DIR]
@@ -59,10 +59,10 @@ def main() -> None:
 
     import pyarrow as pa
     import pyarrow.compute as pc
-    from medcalc.excel import XlsxBook
-    from medcalc.io import OUTPUT_NAMES, ResultWriter, concat_parts, read_batches
-    from medcalc.synthetic import synthetic_claims
-    from medcalc.tables import settle_table
+    from medcalc.batch.excel import XlsxBook
+    from medcalc.batch.files import OUTPUT_NAMES, ResultWriter, concat_parts, read_batches
+    from medcalc.analysis.synthetic import synthetic_claims
+    from medcalc.batch.tables import settle_table
 
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(args.workdir or temporary)
@@ -75,7 +75,7 @@ def main() -> None:
         csv_source = folder / "claims.csv"
         import pyarrow.csv as pacsv
 
-        from medcalc.io import fen_to_yuan
+        from medcalc.batch.files import fen_to_yuan
 
         as_text = [fen_to_yuan(claims.column(n), text=True) if n in ("total", "self_funded", "pre_self_pay")
                    else claims.column(n) for n in claims.column_names]
@@ -117,7 +117,7 @@ def main() -> None:
     rows = args.rows
     print(f"{rows:,} synthetic claims ({args.policy}); .xlsx written by the benchmark in {generate:.2f} s "
           f"({size / 1e6:.1f} MB)")
-    print(f"read .xlsx (medcalc.io.read_batches):  {read_xlsx:6.2f} s  {rows / read_xlsx:>10,.0f} rows/s")
+    print(f"read .xlsx (medcalc.batch.files.read_batches):  {read_xlsx:6.2f} s  {rows / read_xlsx:>10,.0f} rows/s")
     print(f"read .csv, same claims, for comparison: {read_csv:6.2f} s  {rows / read_csv:>10,.0f} rows/s")
     print(f"score (settle_table):                  {score:6.2f} s  {rows / score:>10,.0f} rows/s")
     print(f"write .xlsx results + rejects sheets:  {write_xlsx:6.2f} s  {rows / write_xlsx:>10,.0f} rows/s "

@@ -59,7 +59,7 @@ def _load_kernels() -> float:
     """Seconds to import numba and load the compiled kernels (from the cache), on a small batch
     of the file's column types: timed apart, so that "compute" is the scoring alone."""
     import medcalc
-    from medcalc.synthetic import synthetic_claims
+    from medcalc.analysis.synthetic import synthetic_claims
 
     claims = synthetic_claims(POLICY, 30_000, seed=1, yuan=True)
     t = time.perf_counter()
@@ -70,7 +70,7 @@ def _load_kernels() -> float:
 def run_medcalc(source: str, out: str) -> dict:
     import medcalc
     from medcalc.cli.score import _whole_file
-    from medcalc.io import ResultWriter, read_batches
+    from medcalc.batch.files import ResultWriter, read_batches
 
     policy = medcalc.load_policy(POLICY)
     load = _load_kernels()
@@ -95,7 +95,7 @@ def _write(writer, scored, out: str) -> None:
 def run_stream(source: str, out: str) -> dict:
     import medcalc
     import medcalc.cli  # noqa: F401 - as `medcalc score --stream` runs: the allocator setting it makes
-    from medcalc.io import ResultWriter, read_batches
+    from medcalc.batch.files import ResultWriter, read_batches
 
     policy = medcalc.load_policy(POLICY)
     load = _load_kernels()
@@ -161,7 +161,7 @@ def run_loop(source: str, out: str) -> dict:
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
         if pa.types.is_decimal(column.type):  # yuan -> fen, exactly, as an analyst would with Decimal
-            from medcalc.tables import _fen_from_decimal
+            from medcalc.batch.tables import _fen_from_decimal
 
             columns[name] = _fen_from_decimal(column, name, [])
         else:
@@ -178,7 +178,7 @@ def run_startup(source: str, out: str) -> dict:
     loaded from the cache, then 30 000 claims settled."""
     t0 = time.perf_counter()
     import medcalc
-    from medcalc.synthetic import synthetic_claims
+    from medcalc.analysis.synthetic import synthetic_claims
 
     claims = synthetic_claims(POLICY, 30_000, seed=1)
     t1 = time.perf_counter()
@@ -228,7 +228,7 @@ def per_claim(kind: str, out: str, source: str):
 
 def _fen(column):
     """Output amounts (decimal yuan) back to integer fen."""
-    from medcalc.tables import _fen_from_decimal
+    from medcalc.batch.tables import _fen_from_decimal
 
     return _fen_from_decimal(column, "amount", [])
 

@@ -1,6 +1,6 @@
-"""The benchmarks' claims: medcalc's synthetic population (medcalc.synthetic) for huaibei-2025.
+"""The benchmarks' claims: medcalc's synthetic population (medcalc.analysis.synthetic) for huaibei-2025.
 
-Shape: see ``medcalc.synthetic`` (persons with 1–10 claims a year, levels weighted toward
+Shape: see ``medcalc.analysis.synthetic`` (persons with 1–10 claims a year, levels weighted toward
 primary care, log-normal costs up to 1,000,000 yuan, 5 % out of the province, 10 % of persons
 in poverty categories, ties on dates, rows shuffled). Seeded: the same rows on every run.
 Usage: python benchmarks/synthetic.py ROWS OUT.parquet [--seed N] [--policy ID]
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from medcalc.synthetic import synthetic_claims
+from medcalc.analysis.synthetic import synthetic_claims
 
 POLICY = "huaibei-2025"
 

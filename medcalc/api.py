@@ -6,7 +6,7 @@ import os
 from typing import Iterable, Sequence
 
 from .claims import Claim
-from .engine.accumulators import Accumulators
+from .accumulators import Accumulators
 from .errors import ClaimError
 from .policy.model import Policy
 from .engine.settlements import build_settlements

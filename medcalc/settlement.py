@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from .claims import Claim
-from .engine.accumulators import Accumulators
+from .accumulators import Accumulators
 from .money import Fen, Ratio, format_yuan
 from .policy.model import Citation
 

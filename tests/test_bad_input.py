@@ -22,7 +22,7 @@ import pytest
 import medcalc
 from medcalc.cli import main
 from medcalc.errors import ClaimError
-from medcalc.tables import settle_table
+from medcalc.batch.tables import settle_table
 
 POLICY = "jiujiang-residents"
 #: A 20 000 yuan admission at level2 with 1 500 yuan 全自费: basic pays 14 480 (15 680 with no 全自费).

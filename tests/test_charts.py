@@ -23,7 +23,7 @@ pytest.importorskip("matplotlib")
 import pyarrow as pa  # noqa: E402
 
 import medcalc  # noqa: E402
-from medcalc import charts  # noqa: E402
+from medcalc.analysis import charts  # noqa: E402
 from medcalc.cli import main  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"

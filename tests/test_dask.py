@@ -20,9 +20,9 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 import medcalc  # noqa: E402
-import medcalc.dask as mdask  # noqa: E402
+import medcalc.batch.dask as mdask  # noqa: E402
 from medcalc.cli import main  # noqa: E402
-from medcalc.dask import read_claims, score_dask  # noqa: E402
+from medcalc.batch.dask import read_claims, score_dask  # noqa: E402
 
 pd = pytest.importorskip("pandas")
 POLICY = "huaibei-2025"  # levels level1 and level3_province, dates from 2025

@@ -455,7 +455,7 @@ def test_period_cost_cap_through_the_cli(capsys, tmp_path):
 def test_period_cost_cap_is_shown_and_scaled_by_a_reform(tmp_path):
     import datetime as dt
 
-    from medcalc.describe import describe
+    from medcalc.policy.describe import describe
     from medcalc.policy import adjusted_policy
 
     p = chronic_policy(tmp_path, "quarter", 300)

@@ -1,4 +1,4 @@
-"""Excel in and out (medcalc.excel), CSV with a byte-order mark, and `medcalc score -` (stdin)."""
+"""Excel in and out (medcalc.batch.excel), CSV with a byte-order mark, and `medcalc score -` (stdin)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytest.importorskip("python_calamine")
 xlsxwriter = pytest.importorskip("xlsxwriter")
 
 from medcalc.cli import main  # noqa: E402
-from medcalc.io import read_batches  # noqa: E402
+from medcalc.batch.files import read_batches  # noqa: E402
 
 POLICY = "jiujiang-residents"
 HEADER = ["claim_id", "person_id", "settled_on", "level", "total", "全自费", "pre_self_pay"]
@@ -123,7 +123,7 @@ def test_amounts_survive_a_round_trip_to_the_fen(tmp_path):
     """Every amount written through ResultWriter reads back as the same fen, large and odd ones too."""
     import pyarrow as pa
 
-    from medcalc.io import ResultWriter
+    from medcalc.batch.files import ResultWriter
 
     rng = random.Random(7)
     values = [0, 1, 5, 10, 99, 101, 12_345_67, 10**9, 2**40 + 3] + [rng.randrange(0, 10**11) for _ in range(2000)]
@@ -198,7 +198,7 @@ def test_the_two_decimal_rule_is_round_x_2_equals_x():
     """The vectorised check refuses exactly the floats for which round(x, 2) != x."""
     import pyarrow as pa
 
-    from medcalc.excel import _decimal_yuan
+    from medcalc.batch.excel import _decimal_yuan
 
     rng = random.Random(11)
     floats = [rng.randrange(0, 10**10) / 100 for _ in range(3000)] + [rng.uniform(0, 1e6) for _ in range(3000)]
@@ -261,7 +261,7 @@ def test_an_xlsx_path_without_the_extra_exits_2_with_the_install_line(capsys, tm
 def test_import_medcalc_does_not_load_the_excel_libraries():
     import subprocess
 
-    code = "import sys, medcalc, medcalc.cli, medcalc.io; print('python_calamine' in sys.modules, 'xlsxwriter' in sys.modules)"
+    code = "import sys, medcalc, medcalc.cli, medcalc.batch.files; print('python_calamine' in sys.modules, 'xlsxwriter' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
 
@@ -344,7 +344,7 @@ def test_score_dash_with_bad_input_exits_2(capsys, monkeypatch):
 
 
 def test_read_claims_reads_xlsx_and_names_the_bad_cell(tmp_path):
-    from medcalc.io import read_claims
+    from medcalc.batch.files import read_claims
 
     rows = [["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
             ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500.005, 0]]

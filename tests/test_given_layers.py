@@ -144,7 +144,7 @@ def test_policy_check_says_what_a_policy_of_later_layers_settles(critical_only, 
 def test_settle_arrays_refuses_a_negative_amount_given(critical_only):
     import numpy as np
 
-    from medcalc.batch import settle_arrays
+    from medcalc.batch.columns import settle_arrays
     from medcalc.engine.checks import NOT_GIVEN
 
     out = settle_arrays(critical_only, person_id=["p", "q"], settled_on=np.array(["2021-03-01"] * 2, "datetime64[D]"),

@@ -10,8 +10,8 @@ import pytest
 
 import medcalc
 from medcalc.cli import main
-from medcalc.impact import WEIGHT_ONE, fund_impact
-from medcalc.synthetic import synthetic_claims
+from medcalc.analysis.impact import WEIGHT_ONE, fund_impact
+from medcalc.analysis.synthetic import synthetic_claims
 
 REFORM = "huaibei-level1-plus5"
 

@@ -17,7 +17,7 @@ from medcalc.cli import main
 from medcalc.policy import model
 from medcalc.policy.registry import PolicyWarning, clear_caches
 from medcalc.policy.schema import MAX_AMOUNT
-from medcalc.terminal import printable
+from medcalc.report.terminal import printable
 
 SOURCE = "一级医疗机构起付线200元,报销比例90%;二级医疗机构起付线500元,报销比例80%\n"
 

@@ -117,7 +117,7 @@ def synthetic(tmp_path_factory):
     """2 000 synthetic huaibei claims as a Parquet file (amounts int64 fen), some rows rejected."""
     import pyarrow.parquet as pq
 
-    from medcalc.synthetic import synthetic_claims
+    from medcalc.analysis.synthetic import synthetic_claims
 
     path = tmp_path_factory.mktemp("synthetic") / "claims.parquet"
     pq.write_table(synthetic_claims("huaibei-2025", 2000, seed=7), path)
@@ -128,7 +128,7 @@ def synthetic(tmp_path_factory):
 def test_score_summary_fits_groups_amounts_and_gives_both_rates(capsys, monkeypatch, tmp_path, synthetic, width):
     from fractions import Fraction
 
-    from medcalc.display import percent, wan
+    from medcalc.report.display import percent, wan
     from medcalc.money import parse_amount
 
     out_file = str(tmp_path / "out.csv")
@@ -180,7 +180,7 @@ def test_impact_fits_any_width_with_whole_grouped_amounts_and_the_overall_rates(
 def test_impact_rows_are_counted_from_1(capsys, tmp_path, synthetic):
     import pyarrow.parquet as pq
 
-    from medcalc.impact import fund_impact
+    from medcalc.analysis.impact import fund_impact
 
     table = pq.read_table(synthetic)
     api = fund_impact(table, "huaibei-2025", "huaibei-level1-plus5", amounts="fen")
@@ -314,7 +314,7 @@ def test_a_claim_files_error_names_its_own_key(capsys, tmp_path):
 def test_amounts_for_people_are_exact_and_grouped():
     from fractions import Fraction
 
-    from medcalc.display import count, grouped_text, percent, signed_yuan, wan, yuan
+    from medcalc.report.display import count, grouped_text, percent, signed_yuan, wan, yuan
 
     assert yuan(9943453693) == "99,434,536.93" and yuan(-205) == "-2.05" and yuan(0) == "0.00"
     assert signed_yuan(465267727) == "+4,652,677.27" and signed_yuan(-2000) == "-20.00" and signed_yuan(0) == "0.00"
@@ -329,7 +329,7 @@ def test_amounts_for_people_are_exact_and_grouped():
 
 @pytest.mark.parametrize("width", [12, 20, 33, 48, 76])
 def test_wrapping_keeps_numbers_with_their_units_and_every_line_within_the_width(width):
-    from medcalc.layout import wrap
+    from medcalc.report.layout import wrap
 
     text = ("“一级及以下医疗机构起付线200元,医保政策范围内报销比例85%;三级(省属)医疗机构起付线1000元,报销比例70%”"
             " — total 12,000.00 × 90% (anhui-2024-out-of-province.txt)")

@@ -16,7 +16,7 @@ import pytest
 
 from medcalc import Fen, MedcalcError, format_yuan, settle_table
 from medcalc.cli import main
-from medcalc.reconcile import DIFFERENCE_COLUMNS, own_step, reconcile
+from medcalc.analysis.reconcile import DIFFERENCE_COLUMNS, own_step, reconcile
 
 POLICY = "huaibei-2025"
 PAID = {"deductible": "act_pay_dedc", "basic": "hifp_pay", "critical": "hifmi_pay", "assistance": "maf_pay",
@@ -307,7 +307,7 @@ def test_the_readme_example_and_its_figures():
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "medcalc.reconcile" in b)
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "medcalc.analysis.reconcile" in b)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
     audit = namespace["audit"]

@@ -71,7 +71,7 @@ def test_whole_rule_versions_stack_with_the_base_rules(tmp_path):
 
 
 def test_an_identity_reform_changes_nothing(tmp_path):
-    from medcalc.synthetic import synthetic_claims
+    from medcalc.analysis.synthetic import synthetic_claims
 
     reform = _reform(tmp_path, '[[adjust]]\nrule = "inpatient.ratio"\npoints = "+0"\n'
                                '[[adjust]]\nrule = "critical.cap"\nscale = "100%"\n')

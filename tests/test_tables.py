@@ -12,8 +12,8 @@ import pytest
 import medcalc
 from medcalc.cli import main
 from medcalc.errors import MedcalcError
-from medcalc.stream import UnsortedInput, settle_batches
-from medcalc.tables import settle_table
+from medcalc.batch.stream import UnsortedInput, settle_batches
+from medcalc.batch.tables import settle_table
 
 
 def claims(**overrides) -> pa.Table:

@@ -14,10 +14,10 @@ import pytest
 import medcalc
 from medcalc.cli import main
 from medcalc.errors import MedcalcError, UnitNotStated
-from medcalc.impact import fund_impact
-from medcalc.reconcile import reconcile
-from medcalc.stream import settle_batches
-from medcalc.tables import settle_table
+from medcalc.analysis.impact import fund_impact
+from medcalc.analysis.reconcile import reconcile
+from medcalc.batch.stream import settle_batches
+from medcalc.batch.tables import settle_table
 
 POLICY = "jiujiang-residents"
 

@@ -11,7 +11,7 @@ import pytest
 import medcalc
 from medcalc.cli import main
 from medcalc.errors import ClaimError
-from medcalc.tables import settle_table
+from medcalc.batch.tables import settle_table
 
 BASE = dict(person_id="p", settled_on="2020-06-01", total=50000, self_funded=1500)
 

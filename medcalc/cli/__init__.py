@@ -30,7 +30,7 @@ os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
 from .. import __version__
 from ..errors import MedcalcError, UnitNotStated
 from ..policy.registry import POLICIES_VARIABLE
-from ..terminal import printable
+from ..report.terminal import printable
 from . import analysis, plot, policy, quote, reconcile, score
 from .options import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, _output_options, _Parser, _policy_options, policies_option
 

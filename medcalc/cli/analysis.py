@@ -2,7 +2,7 @@
 
 ``impact`` scores a claims file under a baseline policy and one or more reforms and prints the
 fund-impact tables (rich), or writes them as JSON and CSV. ``simulate`` does the same on a
-seeded synthetic population of the baseline's region (``medcalc.synthetic``), so a reform can
+seeded synthetic population of the baseline's region (``medcalc.analysis.synthetic``), so a reform can
 be priced without real data.
 """
 
@@ -20,7 +20,7 @@ __all__ = ["add_commands", "render_impact"]
 
 def add_commands(sub, output: argparse.ArgumentParser) -> None:
     """Register ``impact`` and ``simulate`` on the CLI's subparsers."""
-    from ..groupings import GROUPINGS
+    from ..analysis.groupings import GROUPINGS
 
     shared = argparse.ArgumentParser(add_help=False)
     policies_option(shared)
@@ -47,7 +47,7 @@ def add_commands(sub, output: argparse.ArgumentParser) -> None:
 
     simulate = sub.add_parser("simulate", parents=[shared, output], help="price reforms on a synthetic population",
                               description="Generate a seeded synthetic claim set for the baseline's region "
-                                          "(medcalc.synthetic) and report the fund impact of each reform on it.")
+                                          "(medcalc.analysis.synthetic) and report the fund impact of each reform on it.")
     simulate.add_argument("--rows", type=int, default=100_000, help="claims to generate (default 100000)")
     simulate.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     simulate.add_argument("--year", type=int, help="claims' year (default: the first year the baseline covers in full)")
@@ -64,8 +64,8 @@ def _groupings(args) -> list[str]:
 
 
 def _impact(args: argparse.Namespace) -> int:
-    from ..impact import fund_impact
-    from ..io import concat_parts, read_batches
+    from ..analysis.impact import fund_impact
+    from ..batch.files import concat_parts, read_batches
 
     parts = list(read_batches(args.file, args.in_format, encoding=args.encoding, sheet=args.sheet))
     if not parts:
@@ -77,8 +77,8 @@ def _impact(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from ..impact import fund_impact
-    from ..synthetic import synthetic_claims
+    from ..analysis.impact import fund_impact
+    from ..analysis.synthetic import synthetic_claims
 
     shares = {}
     for name in ("outpatient_share", "poverty_share"):
@@ -95,7 +95,7 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MedcalcError(str(exc)) from None
     if args.save:
-        from ..io import ResultWriter
+        from ..batch.files import ResultWriter
 
         writer = ResultWriter(args.save, bom=args.bom)
         writer.write(claims)
@@ -121,7 +121,7 @@ def _show(args: argparse.Namespace, report, what: str) -> int:
 
 
 def render_impact(report, what: str) -> list:
-    """Rich renderables of the report (medcalc.impact_view): fitted to the width they are drawn at."""
-    from ..impact_view import ImpactView
+    """Rich renderables of the report (medcalc.analysis.impact_view): fitted to the width they are drawn at."""
+    from ..analysis.impact_view import ImpactView
 
     return [ImpactView(report, what)]

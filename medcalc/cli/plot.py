@@ -1,6 +1,6 @@
 """``medcalc plot rates|burden``: charts of a baseline policy and its reforms (PNG or SVG).
 
-Its parser and handler; the data and the drawing are medcalc.charts, and matplotlib (an
+Its parser and handler; the data and the drawing are medcalc.analysis.charts, and matplotlib (an
 optional extra) loads only when the command runs.
 """
 
@@ -48,8 +48,8 @@ def add_command(sub) -> None:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    """`medcalc plot rates|burden`: data from medcalc.charts, drawn and saved by the output's extension."""
-    from .. import charts
+    """`medcalc plot rates|burden`: data from medcalc.analysis.charts, drawn and saved by the output's extension."""
+    from ..analysis import charts
 
     charts.require_matplotlib()  # before any settling: a missing extra is a clear error, not a traceback
     charts._format_of(args.output)

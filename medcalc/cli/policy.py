@@ -12,11 +12,11 @@ import datetime as dt
 from typing import Any
 
 from ..api import settle_many
-from ..describe import coverage, policy_row, rules_on
+from ..policy.describe import coverage, policy_row, rules_on
 from ..money import format_yuan
 from ..policy.model import ADMISSION_RULES, Policy
 from ..policy.registry import list_policies, load_policy, search_folders
-from ..terminal import markup, printable
+from ..report.terminal import markup, printable
 from .options import EXIT_OK, _console, _day, _Parser, _print_json, encoding_option, policies_option
 
 
@@ -173,8 +173,8 @@ def _policy_diff(args: argparse.Namespace) -> int:
     console.print(table)
     if "claims" in report:
         r = report["claims"]
-        from ..display import grouped_text
-        from ..layout import Paragraph
+        from ..report.display import grouped_text
+        from ..report.layout import Paragraph
 
         console.print(Paragraph(grouped_text(
             f"claims settled under both: {r['settled_both']:,}; changed: {r['changed']:,}; "
@@ -184,7 +184,7 @@ def _policy_diff(args: argparse.Namespace) -> int:
 
 
 def _diff_claims(path: str, a: Policy, b: Policy, encoding: str | None = None) -> dict[str, Any]:
-    from ..io import read_claims
+    from ..batch.files import read_claims
 
     read = read_claims(path, encoding=encoding)
     settled_a = {s.row: s for s in settle_many(a, read.claims, explain=False).settlements}

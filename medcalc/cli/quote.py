@@ -98,7 +98,7 @@ def _quote(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.to_dict())
         return EXIT_OK
-    from ..render import print_settlement
+    from ..report.render import print_settlement
 
     print_settlement(_console(args), result, explain=args.explain, policy=policy)
     return EXIT_OK
@@ -107,7 +107,7 @@ def _quote(args: argparse.Namespace) -> int:
 def _read_data_file(name: str, encoding: str | None = None) -> object:
     """A claim or history file: JSON (or TOML by its extension), numbers read exactly (Decimal,
     never float); unreadable text or syntax is bad input (exit 2)."""
-    from ..io import decode_text, parse_json
+    from ..batch.files import decode_text, parse_json
 
     if name == "-":
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()

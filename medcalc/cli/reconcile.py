@@ -1,7 +1,7 @@
 """``medcalc reconcile``: audit a settlement extract against what medcalc computes.
 
-Its parser and handler, and its own exit code (3: rows differ); the audit is medcalc.reconcile
-and its table medcalc.reconcile_view.
+Its parser and handler, and its own exit code (3: rows differ); the audit is medcalc.analysis.reconcile
+and its table medcalc.analysis.reconcile_view.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.Ar
 
 def _reconcile(args: argparse.Namespace) -> int:
     """Audit an extract: exit 0 when every row matched, 3 when rows differ or were rejected, 2 on bad input."""
-    from ..io import concat_parts, read_batches
-    from ..reconcile import reconcile
+    from ..batch.files import concat_parts, read_batches
+    from ..analysis.reconcile import reconcile
 
     if args.policy is None and args.region is not None and args.on is None:
         raise MedcalcError("reconcile with --region needs --on (the date the policy must cover)")

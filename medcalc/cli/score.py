@@ -17,8 +17,8 @@ from rich.console import Console
 
 from ..errors import MedcalcError
 from ..policy.model import Policy
-from ..score_summary import ScoreSummary
-from ..terminal import markup, printable
+from ..report.score_summary import ScoreSummary
+from ..report.terminal import markup, printable
 from .options import (EXIT_BAD_INPUT, EXIT_OK, INPUT_FORMATS, _choose_policy, _console, _given_layers, _print_json,
                       amounts_option, bom_option, encoding_option, sheet_option)
 
@@ -88,7 +88,7 @@ def _default_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _format_or_none(path: Path, given: str | None) -> str | None:
-    from ..io import format_of
+    from ..batch.files import format_of
 
     try:
         return format_of(path, given)
@@ -117,7 +117,7 @@ def _spool_stdin(folder: Path, fmt: str | None) -> tuple[str, str]:
 
 
 def _score_file(args: argparse.Namespace) -> int:
-    from ..io import OUTPUT_NAMES, REJECT_NAMES, ResultWriter, count_rows, format_of, read_batches
+    from ..batch.files import OUTPUT_NAMES, REJECT_NAMES, ResultWriter, count_rows, format_of, read_batches
 
     output, rejects_path = _default_paths(args)
     if args.policy is None and args.region is not None and args.on is None:
@@ -139,13 +139,13 @@ def _score_file(args: argparse.Namespace) -> int:
     out_format = format_of(output, args.output_format)
     rejects_format = out_format if rejects_path.suffix == output.suffix else format_of(rejects_path)
     if "xlsx" in (out_format, rejects_format, format_of(args.file, args.in_format)):
-        from ..excel import require_excel
+        from ..batch.excel import require_excel
 
         require_excel(writing="xlsx" in (out_format, rejects_format))  # before any work: exit 2, one line
     total_rows = count_rows(args.file, args.in_format) if interactive else None
     book = None
     if rejects_path == output and out_format == "xlsx":
-        from ..excel import XlsxBook
+        from ..batch.excel import XlsxBook
 
         book = XlsxBook(output)  # results and rejects: two sheets of one workbook
     elif rejects_path == output:
@@ -188,14 +188,14 @@ def _report_score(args: argparse.Namespace, summary: "ScoreSummary", policy: Pol
 
 
 def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
-    """--dask: score on a cluster (medcalc.dask), writing one Parquet part file per partition."""
+    """--dask: score on a cluster (medcalc.batch.dask), writing one Parquet part file per partition."""
     try:
         import fsspec
         from distributed import Client, LocalCluster
     except ImportError:
         raise MedcalcError("--dask needs dask and distributed: pip install 'medcalc[dask]'") from None
-    from ..dask import read_claims, score_dask, write_parquet
-    from ..io import format_of
+    from ..batch.dask import read_claims, score_dask, write_parquet
+    from ..batch.files import format_of
 
     if args.partitions is not None and args.partitions < 1:
         raise MedcalcError(f"--partitions must be at least 1 (got {args.partitions})")
@@ -260,8 +260,8 @@ def _part_summary(part) -> "ScoreSummary":
 def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     """ScoredTables of the file: streamed part by part (sorted input), or the file in one piece."""
     from ..engine.compiled import AUTO_COMPILED_ROWS, load_in_background
-    from ..stream import settle_batches
-    from ..tables import settle_table
+    from ..batch.stream import settle_batches
+    from ..batch.tables import settle_table
 
     if args.stream:
         yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1, given=args.given)
@@ -288,7 +288,7 @@ def _whole_file(batches):
     """The file's batches as one table, decimal amounts held compactly (see io.compact_decimals)."""
     import pyarrow as pa
 
-    from ..io import compact_decimals, concat_parts
+    from ..batch.files import compact_decimals, concat_parts
 
     table = concat_parts([compact_decimals(b) if isinstance(b, pa.RecordBatch) else b for b in batches])
     pa.default_memory_pool().release_unused()  # the reader's buffers: returned to the system, not kept
@@ -298,7 +298,7 @@ def _whole_file(batches):
 def _RESULT_SCHEMA():
     import pyarrow as pa
 
-    from ..tables import RESULT_FIELDS
+    from ..batch.tables import RESULT_FIELDS
 
     return pa.schema([("row", pa.int64()), ("claim_id", pa.string()), ("person_id", pa.string()),
                       ("settled_on", pa.string()), ("policy", pa.string())] + [(f, pa.int64()) for f in RESULT_FIELDS])
@@ -342,8 +342,8 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..display import wan, yuan
-    from ..layout import Paragraph
+    from ..report.display import wan, yuan
+    from ..report.layout import Paragraph
     from ..money import parse_amount
 
     table = Table(title=f"medcalc score · {markup(summary['policy'])} · amounts in yuan 元", header_style="bold")

@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .accumulators import DEFAULT_CAP_GROUP
+from ..accumulators import DEFAULT_CAP_GROUP
 from .common import Gathered, NO_LIMIT, LayerBuild, RuleIndex, choose_one
 
 __all__ = ["AssistanceTables", "build"]

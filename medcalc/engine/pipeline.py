@@ -22,7 +22,7 @@ from ..vocabulary import resolve_level, resolve_service, service_hint
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, kernel, outpatient
 from . import rows as row_moves
-from .accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators, period_code
+from ..accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators, period_code
 from .basic import REQUIRED_RULES
 from .checks import NOT_GIVEN
 from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL, Vocabulary

@@ -30,7 +30,7 @@ def build_settlements(outcome: "Outcome", explain: bool = True, rows: Any = None
     wanted = outcome.settled if rows is None else np.asarray(rows, np.int64)
     rows = wanted.tolist()
     if explain:  # the steps read every column; a settlement alone, only its own
-        from ..explain import steps_for  # rendering of steps is only needed when explaining
+        from .explain import steps_for  # rendering of steps is only needed when explaining
 
         results = {k: v[wanted].tolist() for k, v in outcome.results.items()}
         columns = {k: v[wanted].tolist() for k, v in outcome.columns.items()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..describe import coverage, describe_rule, policy_row, rules_on  # as the CLI reports them
+from ..policy.describe import coverage, describe_rule, policy_row, rules_on  # as the CLI reports them
 from ..policy.model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy, RuleVersion
 from ..policy.registry import list_policies
 from ..vocabulary import LABELS, SERVICE_LABELS

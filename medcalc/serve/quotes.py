@@ -1,6 +1,6 @@
 """``POST /quote``: one claim, or a person's claims of the year in order, settled and explained.
 
-The request is JSON read exactly (decimals as ``Decimal``, never float: ``medcalc.io.parse_json``),
+The request is JSON read exactly (decimals as ``Decimal``, never float: ``medcalc.batch.files.parse_json``),
 and each claim is built by ``Claim.from_mapping``, as the CLI builds ``--claim`` files, so the
 field names, the words (三级, 跨省, 低保), the amounts (``"1.5万"``, ``"150元"``, plain numbers in
 yuan) and the error messages are the CLI's. The answer has ``Settlement.to_dict()``'s fields.
@@ -18,9 +18,9 @@ from typing import Any, Mapping
 
 from ..api import settle, settle_sequence
 from ..claims import FIELD_ALIASES, Claim
-from ..engine.accumulators import Accumulators
+from ..accumulators import Accumulators
 from ..errors import ClaimError, MedcalcError
-from ..io import parse_json
+from ..batch.files import parse_json
 from .lookup import choose_policy
 from .problems import ApiError
 

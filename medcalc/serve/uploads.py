@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import MedcalcError
-from ..io import FORMATS, OUTPUT_NAMES, REJECT_NAMES, concat_parts, fen_to_yuan, format_of, read_batches
+from ..batch.files import FORMATS, OUTPUT_NAMES, REJECT_NAMES, concat_parts, fen_to_yuan, format_of, read_batches
 from .lookup import check_policy_ids, choose_policy
 from .problems import ApiError
 
@@ -99,7 +99,7 @@ def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
     """An Arrow table of results or rejects as JSON rows: amounts in yuan text, columns renamed."""
     import pyarrow as pa
 
-    from ..tables import RESULT_FIELDS
+    from ..batch.tables import RESULT_FIELDS
 
     columns, labels = [], []
     for name in table.column_names:
@@ -117,8 +117,8 @@ def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
 
 def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """Settle the uploaded file; the CLI's summary, the settled rows and the rejected rows."""
-    from ..score_summary import ScoreSummary  # as `medcalc score` reports it
-    from ..tables import canonical_names, settle_table
+    from ..report.score_summary import ScoreSummary  # as `medcalc score` reports it
+    from ..batch.tables import canonical_names, settle_table
 
     names = _option(options, "names") or "medcalc"
     if names not in OUTPUT_NAMES:
@@ -132,7 +132,7 @@ def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
         raise ApiError(422, "score with region needs on (the date the policy must cover)", "on")
     policy = choose_policy(options, None) if (_option(options, "policy") or _option(options, "region")) else None
     if fmt == "xlsx":
-        from ..excel import require_excel
+        from ..batch.excel import require_excel
 
         require_excel()
     parts = list(read_batches(path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet")))

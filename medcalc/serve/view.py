@@ -18,7 +18,7 @@ __all__ = ["settlement_tables", "renderable_data"]
 
 def settlement_tables(s: Settlement, explain: bool = False, policy=None) -> list[dict[str, Any]]:
     """The parts of ``medcalc quote``'s output for one settlement (with ``--explain``: the steps too)."""
-    from ..render import settlement_view
+    from ..report.render import settlement_view
 
     return renderable_data(settlement_view(s, explain, policy))
 
@@ -64,7 +64,7 @@ def renderable_data(renderable: Any) -> list[dict[str, Any]]:
     from rich.table import Table
     from rich.text import Text
 
-    from ..render import HeaderLines, StepBlocks
+    from ..report.render import HeaderLines, StepBlocks
 
     if isinstance(renderable, Group):
         return [part for r in renderable.renderables for part in renderable_data(r)]

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import medcalc
-from medcalc.batch import settle_arrays
+from medcalc.batch.columns import settle_arrays
 from medcalc.claims import GIVEN_FIELDS
 from medcalc.engine.checks import NOT_GIVEN
 from medcalc.strategies import claim_sequences, policies

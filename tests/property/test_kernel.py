@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import medcalc
 from medcalc.engine.pipeline import settle_claims
-from medcalc.batch import settle_arrays
+from medcalc.batch.columns import settle_arrays
 from medcalc.strategies import claim_sequences, policies
-from medcalc.synthetic import synthetic_claims
+from medcalc.analysis.synthetic import synthetic_claims
 
 
 def _everything(outcome):

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 import medcalc
 from medcalc.claims import GIVEN_FIELDS
 from medcalc.errors import ClaimError
-from medcalc.stream import settle_batches
-from medcalc.tables import settle_table
+from medcalc.batch.stream import settle_batches
+from medcalc.batch.tables import settle_table
 from medcalc.strategies import claim_sequences, policies
 
 FIELDS = ("deductible", "basic", "critical", "assistance", "backstop", "patient")

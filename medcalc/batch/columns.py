@@ -15,16 +15,16 @@ from typing import Any, Iterable, Mapping, Sequence
 import attrs
 import numpy as np
 
-from .engine.accumulators import Accumulators
-from .engine import checks
-from .engine import rows as row_moves
-from .engine.compiled import choose_engine, in_ranges, kernel_functions
-from .engine.kernel import RESULTS as PAYMENTS
-from .claims import GIVEN_FIELDS
-from .engine.pipeline import Encoded, given_columns, run, vocabulary
-from .policy.model import CATEGORIES, PLACES, REFERRALS, Policy
-from .settlement import Reject
-from .vocabulary import WORDS, choices_text, fold, level_words, service_words
+from ..accumulators import Accumulators
+from ..engine import checks
+from ..engine import rows as row_moves
+from ..engine.compiled import choose_engine, in_ranges, kernel_functions
+from ..engine.kernel import RESULTS as PAYMENTS
+from ..claims import GIVEN_FIELDS
+from ..engine.pipeline import Encoded, given_columns, run, vocabulary
+from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy
+from ..settlement import Reject
+from ..vocabulary import WORDS, choices_text, fold, level_words, service_words
 
 __all__ = ["BatchColumns", "settle_arrays", "RESULT_COLUMNS"]
 

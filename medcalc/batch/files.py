@@ -3,7 +3,7 @@
 Rows are numbered from 1 in file order. A row that is not a valid claim becomes a reject
 with its row number, field and reason; nothing is dropped or defaulted. Amounts leave as
 yuan with two decimals: strings in CSV and JSON lines, decimal128 in Parquet (exact), numbers
-formatted 0.00 in .xlsx (medcalc.excel). CSV is written UTF-8 with a byte-order mark unless
+formatted 0.00 in .xlsx (medcalc.batch.excel). CSV is written UTF-8 with a byte-order mark unless
 told otherwise, so that Excel opens it as UTF-8 (and every reader here skips the mark).
 
 Claims are read as Arrow record batches (``read_batches``) for the table scorer: CSV
@@ -22,11 +22,11 @@ from typing import Any, Iterable, Iterator
 
 import attrs
 
-from .claims import Claim
-from .errors import ClaimError, MedcalcError
-from .settlement import Reject
+from ..claims import Claim
+from ..errors import ClaimError, MedcalcError
+from ..settlement import Reject
 from .tables import INVALID_COLUMN, invalid_reason
-from .vocabulary import CHINESE_NAMES
+from ..vocabulary import CHINESE_NAMES
 
 __all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
            "OUTPUT_NAMES", "REJECT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json"]
@@ -248,7 +248,7 @@ def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 <
     """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order.
 
     Text files are read in ``encoding``, or UTF-8 / GB18030 as detected (``detect_encoding``);
-    an .xlsx file from its first sheet, or ``sheet`` (medcalc.excel)."""
+    an .xlsx file from its first sheet, or ``sheet`` (medcalc.batch.excel)."""
     path = Path(path)
     if not path.is_file():
         raise MedcalcError(f"{path}: no such file")

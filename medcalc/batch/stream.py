@@ -15,8 +15,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .errors import MedcalcError
-from .policy.model import Policy
+from ..errors import MedcalcError
+from ..policy.model import Policy
 from .tables import ScoredTable, canonical_names, settle_table, to_arrow
 
 __all__ = ["settle_batches", "UnsortedInput"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .money import Ratio, format_yuan
-from .policy.model import ADMISSION_RULES, Band, ByLevel, Condition, DeductibleShare, PeriodCap, Policy, RuleVersion
+from ..money import Ratio, format_yuan
+from .model import ADMISSION_RULES, Band, ByLevel, Condition, DeductibleShare, PeriodCap, Policy, RuleVersion
 
 __all__ = ["describe", "describe_rule", "coverage", "policy_row", "rules_on"]
 

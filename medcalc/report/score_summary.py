@@ -9,8 +9,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .money import format_yuan
-from .policy.model import Policy
+from ..money import format_yuan
+from ..policy.model import Policy
 
 __all__ = ["ScoreSummary"]
 

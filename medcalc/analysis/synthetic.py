@@ -28,8 +28,8 @@ import datetime as dt
 
 import numpy as np
 
-from .policy.model import ADMISSION_RULES, CATEGORIES, Policy
-from .policy.registry import load_policy
+from ..policy.model import ADMISSION_RULES, CATEGORIES, Policy
+from ..policy.registry import load_policy
 
 __all__ = ["synthetic_claims", "synthetic_arrays", "DEFAULT_POOR"]
 
@@ -99,7 +99,7 @@ def synthetic_claims(policy: Policy | str, rows: int, *, seed: int = 2026, year:
     """
     import pyarrow as pa
 
-    from .io import fen_to_yuan
+    from ..batch.files import fen_to_yuan
 
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     year = year if year is not None else _first_full_year(policy)

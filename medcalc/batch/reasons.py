@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .money import format_yuan
+from ..money import format_yuan
 
 __all__ = ["naming_values", "MAX_VALUES"]
 

@@ -26,12 +26,12 @@ from typing import Any, Iterable, Sequence
 import attrs
 import numpy as np
 
-from .errors import MedcalcError
+from ..errors import MedcalcError
 from .groupings import COST_BANDS, GROUPINGS
-from .money import format_yuan, round_half_up
-from .policy.model import Policy
-from .policy.registry import load_policy
-from .tables import canonical_names, settle_table, to_arrow
+from ..money import format_yuan, round_half_up
+from ..policy.model import Policy
+from ..policy.registry import load_policy
+from ..batch.tables import canonical_names, settle_table, to_arrow
 
 __all__ = ["fund_impact", "Impact", "GROUPINGS", "COST_BANDS", "WEIGHT_ONE", "AMOUNTS"]
 
@@ -283,7 +283,7 @@ def _reject_summary(rejects, first_row: int = 0) -> list[dict[str, Any]]:
 
 
 def _codes(column) -> np.ndarray:
-    from .batch import factorize
+    from ..batch.columns import factorize
 
     return factorize(column)[1]
 
@@ -298,7 +298,7 @@ def _group_labels(name: str, by_field: dict, total: np.ndarray, base: Policy, n:
         if name == "level":
             raise MedcalcError("the claims have no level column to group by")
         return [defaults[name]], np.zeros(n, np.int64)
-    from .batch import factorize
+    from ..batch.columns import factorize
 
     values, codes = factorize(by_field[name])
     labels = [defaults.get(name, "") if v is None else str(v) for v in values]

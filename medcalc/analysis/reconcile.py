@@ -4,7 +4,7 @@ A settlement extract holds the claims (as ``settle_table`` reads them) and, besi
 what was actually paid: columns named as medcalc names its results (deductible, basic,
 critical, assistance, backstop, funds, patient) or as the national interface does
 (act_pay_dedc, hifp_pay, hifmi_pay, maf_pay, backstop_pay, fund_pay_sumamt, psn_part_amt;
-``medcalc.io.OUTPUT_NAMES``). Each row is settled again; a row *differs* when, on any paid
+``medcalc.batch.files.OUTPUT_NAMES``). Each row is settled again; a row *differs* when, on any paid
 field compared, |paid − recomputed| > tolerance (fen).
 
 Paid amounts are read as the claim amounts are (``tables._fen``): decimals are yuan, text
@@ -44,11 +44,11 @@ from typing import Any, Iterable
 import attrs
 import numpy as np
 
-from .errors import MedcalcError
-from .money import AmountError, Fen, apply_ratio, format_yuan, parse_amount
-from .policy.model import Policy
-from .settlement import Step
-from .tables import _fen, canonical_names, check_amounts, settle_table, to_arrow, unit_of
+from ..errors import MedcalcError
+from ..money import AmountError, Fen, apply_ratio, format_yuan, parse_amount
+from ..policy.model import Policy
+from ..settlement import Step
+from ..batch.tables import _fen, canonical_names, check_amounts, settle_table, to_arrow, unit_of
 
 __all__ = ["reconcile", "Reconciliation", "PAID_FIELDS", "DIFFERENCE_COLUMNS"]
 
@@ -121,7 +121,7 @@ class Reconciliation:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        from .io import fen_to_yuan
+        from ..batch.files import fen_to_yuan
 
         columns = [fen_to_yuan(self.differences.column(c), text=True) if c in _AMOUNT_COLUMNS
                    else self.differences.column(c) for c in DIFFERENCE_COLUMNS]
@@ -135,7 +135,7 @@ class Reconciliation:
 
     def __rich__(self, limit: int = 50):
         """Counts, totals per field, the first ``limit`` differences and rejects by reason, fitted
-        to the terminal's width (``medcalc.reconcile_view``)."""
+        to the terminal's width (``medcalc.analysis.reconcile_view``)."""
         from .reconcile_view import ReconcileView
 
         return ReconcileView(self, limit)
@@ -342,7 +342,7 @@ def _tolerance(value: Any) -> Fen:
 
 def _paid_columns(names: list[str], fields: Iterable[str] | None) -> dict[str, str]:
     """medcalc field -> the extract's column, for the paid fields the extract has (or those asked)."""
-    from .io import OUTPUT_NAMES
+    from ..batch.files import OUTPUT_NAMES
 
     known = {name: name for name in PAID_FIELDS}
     known.update({OUTPUT_NAMES["national"][f]: f for f in PAID_FIELDS})

@@ -14,9 +14,9 @@ from rich.console import Console, ConsoleOptions
 from rich.table import Table
 from rich.text import Text
 
-from .display import signed_yuan, yuan
-from .layout import Paragraph, fits, wrap
-from .terminal import printable
+from ..report.display import signed_yuan, yuan
+from ..report.layout import Paragraph, fits, wrap
+from ..report.terminal import printable
 
 __all__ = ["ReconcileView"]
 

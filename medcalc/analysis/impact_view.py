@@ -18,10 +18,10 @@ from rich.console import Console, ConsoleOptions
 from rich.table import Table
 from rich.text import Text
 
-from .display import count, percent, signed_yuan, wan, yuan
+from ..report.display import count, percent, signed_yuan, wan, yuan
 from .impact import WEIGHT_ONE, Impact
-from .layout import Cell, Paragraph, fits, stacked
-from .terminal import printable
+from ..report.layout import Cell, Paragraph, fits, stacked
+from ..report.terminal import printable
 
 __all__ = ["ImpactView"]
 

@@ -20,10 +20,10 @@ from rich.text import Text
 
 from .display import grouped_text, percent, yuan
 from .layout import wrap
-from .policy.model import Policy
-from .settlement import Settlement, Step
+from ..policy.model import Policy
+from ..settlement import Settlement, Step
 from .terminal import printable
-from .vocabulary import LABELS, SERVICE_LABELS, fold
+from ..vocabulary import LABELS, SERVICE_LABELS, fold
 
 __all__ = ["settlement_view", "print_settlement", "header_lines"]
 
@@ -41,8 +41,8 @@ def _level(policy: Policy | None, word: str) -> str:
     """The level's Chinese name with its code: '二级和县级医疗机构 (level2)'."""
     if policy is None:
         return f"level {word}"
-    from .errors import ClaimError
-    from .vocabulary import resolve_level
+    from ..errors import ClaimError
+    from ..vocabulary import resolve_level
 
     try:
         code = resolve_level(policy, word)

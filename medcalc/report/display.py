@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .money import round_half_up
+from ..money import round_half_up
 
 __all__ = ["yuan", "signed_yuan", "wan", "count", "percent", "grouped_text"]
 

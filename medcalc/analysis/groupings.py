@@ -1,6 +1,6 @@
 """What a fund impact report breaks its figures down by: the groupings and the cost bands.
 
-Kept apart from ``medcalc.impact`` (which settles claims and needs numpy) so that the
+Kept apart from ``medcalc.analysis.impact`` (which settles claims and needs numpy) so that the
 command line can offer the names without loading the engine.
 """
 

@@ -29,10 +29,10 @@ from typing import Any, Iterable
 
 import attrs
 
-from .errors import MedcalcError
-from .money import Fen, format_yuan, parse_amount
-from .policy.model import ADMISSION_RULES, Policy
-from .policy.registry import load_policy
+from ..errors import MedcalcError
+from ..money import Fen, format_yuan, parse_amount
+from ..policy.model import ADMISSION_RULES, Policy
+from ..policy.registry import load_policy
 
 __all__ = [
     "RateCurve",
@@ -165,13 +165,13 @@ def _scenarios(policies: Any) -> list[Policy]:
 def _claims_table(claims: Any, amounts: str | None, encoding: str | None = None):
     """(Arrow table, amounts convention): a table as given, or a file read as ``medcalc score`` reads it
     (``encoding``: a text file's, detected when not given). ``amounts``: as for ``settle_table``."""
-    from .tables import check_amounts, to_arrow
+    from ..batch.tables import check_amounts, to_arrow
 
     check_amounts(amounts)
     if isinstance(claims, (str, Path)):
         import pyarrow as pa
 
-        from .io import read_batches
+        from ..batch.files import read_batches
 
         parts = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
                  for b in read_batches(claims, encoding=encoding)]
@@ -186,7 +186,7 @@ def _level_column(table):
     """The input's level column as text (by medcalc's or the national interface's name)."""
     import pyarrow as pa
 
-    from .tables import canonical_names
+    from ..batch.tables import canonical_names
 
     for name, field in canonical_names(table.column_names).items():
         if field == "level":
@@ -260,7 +260,7 @@ def rate_curve_data(
     """
     import pyarrow as pa
 
-    from .tables import settle_table
+    from ..batch.tables import settle_table
 
     scenarios = _scenarios(policies)
     chosen = _levels(scenarios, levels)
@@ -268,7 +268,7 @@ def rate_curve_data(
     rejected: dict[str, int] = {}
     days: dict[str, dt.date | None] = {}
     if claims is None:
-        from .claims import parse_day
+        from ..claims import parse_day
 
         totals = _sweep_totals(points)
         try:
@@ -352,7 +352,7 @@ def rate_curve_data(
 
 def _settle_all(table, policy: Policy, amounts: str | None):
     """settle_table on one scenario; a scenario that settles none of the claims is an error, not an empty chart."""
-    from .tables import settle_table
+    from ..batch.tables import settle_table
 
     scored = settle_table(table, policy, amounts=amounts)
     if table.num_rows and not scored.results.num_rows:
@@ -414,7 +414,7 @@ def burden_distribution_data(
     """
     import numpy as np
 
-    from .tables import _days
+    from ..batch.tables import _days
 
     if per not in ("claim", "person"):
         raise MedcalcError(f"per must be 'claim' or 'person' (got {per!r})")
@@ -428,7 +428,7 @@ def burden_distribution_data(
         rejected[policy.id] = scored.rejects.num_rows
         patient = results.column("patient").to_numpy().astype(np.int64)
         if per == "person" and len(patient):
-            from .batch import factorize
+            from ..batch.columns import factorize
 
             year = _days(results.column("settled_on")).astype("datetime64[Y]").astype(np.int64)
             _, person = factorize(results.column("person_id"))

@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from .money import RATIO_ONE, Fen, Ratio, format_yuan
-from .policy.model import RuleVersion
-from .settlement import Step
+from ..money import RATIO_ONE, Fen, Ratio, format_yuan
+from ..policy.model import RuleVersion
+from ..settlement import Step
 
 if TYPE_CHECKING:
-    from .engine.pipeline import Outcome
+    from .pipeline import Outcome
 
 __all__ = ["steps_for"]
 

@@ -1,6 +1,6 @@
 """Excel workbooks in and out: claims from one sheet of an .xlsx file; results and rejects as sheets.
 
-Reading (python-calamine) yields Arrow record batches, as medcalc.io's other readers do. A
+Reading (python-calamine) yields Arrow record batches, as medcalc.batch.files's other readers do. A
 column is typed by its cells: amount columns whose cells are all numbers become exact
 decimal128(18, 2) yuan, columns of date cells become dates, anything else text (numbers as
 their digits, dates as 2025-03-01), so every value is still parsed by medcalc's rules. Excel
@@ -24,8 +24,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .claims import FIELD_ALIASES
-from .errors import MedcalcError
+from ..claims import FIELD_ALIASES
+from ..errors import MedcalcError
 from .tables import _AMOUNTS, INVALID_COLUMN, invalid_reason
 
 __all__ = ["read_xlsx_batches", "XlsxBook", "XlsxSheet", "MAX_ROWS", "INSTALL_HINT"]

@@ -1,6 +1,6 @@
 """Batch scoring of tables: pyarrow Tables and record batches, pandas and polars DataFrames.
 
-Everything passes through Arrow into the column engine (``medcalc.batch``): no per-row
+Everything passes through Arrow into the column engine (``medcalc.batch.columns``): no per-row
 objects. Columns take medcalc's names or the national interface's (psn_no, setl_time,
 medfee_sumamt …); output columns of a settled file (row, hifp_pay …) are ignored, any
 other unknown column is an error, so a misspelt optional column cannot silently read as 0.
@@ -34,14 +34,14 @@ from typing import Any, Iterable, Sequence
 import attrs
 import numpy as np
 
-from .claims import FIELD_ALIASES, GIVEN_FIELDS, MAX_TOTAL, parse_day
-from .engine.checks import NOT_GIVEN
-from .errors import MedcalcError, UnitNotStated
-from .money import AmountError, parse_amount
-from .policy.model import Policy
-from .policy.registry import find_policy, load_policy
-from .settlement import Reject, Step
-from .vocabulary import CHINESE_NAMES
+from ..claims import FIELD_ALIASES, GIVEN_FIELDS, MAX_TOTAL, parse_day
+from ..engine.checks import NOT_GIVEN
+from ..errors import MedcalcError, UnitNotStated
+from ..money import AmountError, parse_amount
+from ..policy.model import Policy
+from ..policy.registry import find_policy, load_policy
+from ..settlement import Reject, Step
+from ..vocabulary import CHINESE_NAMES
 
 __all__ = ["ScoredTable", "settle_table", "to_arrow", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
 
@@ -195,7 +195,7 @@ def settle_table(
     ``given``: layers ("basic", "critical") whose payment columns (hifp_pay, hifmi_pay or hifob_pay,
     or medcalc's basic / critical) are read as settled elsewhere: those layers are not computed.
     """
-    from .engine.compiled import choose_engine
+    from ..engine.compiled import choose_engine
 
     import pyarrow as pa
 
@@ -400,7 +400,7 @@ def _person_codes(column) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .batch import close_packed_codes
+    from .columns import close_packed_codes
 
     if pa.types.is_integer(column.type) and len(column):
         if not column.null_count:
@@ -511,7 +511,7 @@ class _Collector:
         if every:
             results.update(zip(names, kept))
         else:  # the kept columns taken at once, one per thread (Arrow's take releases the interpreter lock)
-            from .batch import take_rows
+            from .columns import take_rows
 
             results.update(zip(names, _in_threads(lambda column: take_rows(column, rows), kept, self.threads)))
         del kept
@@ -519,7 +519,7 @@ class _Collector:
         self.policy_code = None
         results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
         del codes
-        from .batch import picked
+        from .columns import picked
 
         def taken(values: np.ndarray | None) -> np.ndarray:
             if values is None:
@@ -553,7 +553,7 @@ class _Collector:
     def _rejects(self):
         import pyarrow as pa
 
-        from .batch import take_rows
+        from .columns import take_rows
 
         groups = self.reject_groups
         reject_rows = np.concatenate([g[0] for g in groups]) if groups else np.zeros(0, np.int64)
@@ -579,7 +579,7 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
     if policy is not None:
         yield (policy if isinstance(policy, Policy) else load_policy(policy)), None
         return
-    from .batch import factorize
+    from .columns import factorize
 
     if numbers is None:  # positions are the input rows
         numbers = np.arange(table.num_rows)
@@ -641,7 +641,7 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
     """Settle the rows of one policy: ``part`` (amounts in fen already), the input row of each
     (``where``; None: the part is the input, row for row), their person codes, and the rows
     refused so far (as positions in ``part``)."""
-    from .batch import ClaimIds, settle_arrays
+    from .columns import ClaimIds, settle_arrays
 
     def input_rows(rows: np.ndarray) -> np.ndarray:
         return rows if where is None else where[rows]
@@ -688,7 +688,7 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
     if len(wanted):
         # explained by settling again just the people of the traced rows, traced: accumulators
         # belong to a person, so their rows settle exactly as in the whole table
-        from .explain import steps_for
+        from ..engine.explain import steps_for
 
         rows = np.flatnonzero(np.isin(person, person[wanted]))
         traced = settle(rows, True)
@@ -813,7 +813,7 @@ def _fen_given(column, kind, name: str, amounts: str | None, rejected: list, pla
 
 def _fen_from_text(column, name: str, rejected: list) -> np.ndarray:
     """Text amounts the fast cast could not read ("1.5万", "150元", or mistakes): one parse per distinct value."""
-    from .batch import factorize
+    from .columns import factorize
 
     names, code = factorize(column)
     fen = np.zeros(len(names), np.int64)
@@ -914,7 +914,7 @@ def _values_of(chunk, dtype, words: int = 1) -> np.ndarray:
 
 
 def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
-    from .batch import factorize
+    from .columns import factorize
 
     names, code = factorize(column)
     days = np.full(len(names), np.datetime64("NaT"), "datetime64[D]")
@@ -957,7 +957,7 @@ def _integers_by_value(column, name: str, rejected: list, default: int) -> np.nd
     """_integers for cells Arrow's cast cannot read: one parse per distinct value."""
     from decimal import Decimal, InvalidOperation
 
-    from .batch import factorize
+    from .columns import factorize
 
     names, code = factorize(column)
     values = np.full(len(names), default, np.int64)

@@ -7,7 +7,7 @@ from typing import Mapping
 
 import attrs
 
-from ..money import Fen, parse_amount
+from .money import Fen, parse_amount
 
 __all__ = ["Accumulators", "STATE_FIELDS", "KEYED_FIELDS", "DEFAULT_CAP_GROUP", "period_code", "period_text"]
 
