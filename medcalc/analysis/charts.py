@@ -428,7 +428,7 @@ def burden_distribution_data(
         rejected[policy.id] = scored.rejects.num_rows
         patient = results.column("patient").to_numpy().astype(np.int64)
         if per == "person" and len(patient):
-            from ..batch.columns import factorize
+            from ..batch.arrays import factorize
 
             year = _days(results.column("settled_on")).astype("datetime64[Y]").astype(np.int64)
             _, person = factorize(results.column("person_id"))

@@ -283,7 +283,7 @@ def _reject_summary(rejects, first_row: int = 0) -> list[dict[str, Any]]:
 
 
 def _codes(column) -> np.ndarray:
-    from ..batch.columns import factorize
+    from ..batch.arrays import factorize
 
     return factorize(column)[1]
 
@@ -298,7 +298,7 @@ def _group_labels(name: str, by_field: dict, total: np.ndarray, base: Policy, n:
         if name == "level":
             raise MedcalcError("the claims have no level column to group by")
         return [defaults[name]], np.zeros(n, np.int64)
-    from ..batch.columns import factorize
+    from ..batch.arrays import factorize
 
     values, codes = factorize(by_field[name])
     labels = [defaults.get(name, "") if v is None else str(v) for v in values]

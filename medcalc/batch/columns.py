@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import attrs
 import numpy as np
@@ -22,8 +22,9 @@ from ..engine.compiled import choose_engine, in_ranges, kernel_functions
 from ..engine.kernel import RESULTS as PAYMENTS
 from ..claims import GIVEN_FIELDS
 from ..engine.pipeline import Encoded, given_columns, run, vocabulary
+from .arrays import Numbers, factorize, is_arrow, picked, take_rows
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy
-from ..settlement import Reject
+from ..settlement import Reject, Step
 from ..vocabulary import WORDS, choices_text, fold, level_words, service_words
 
 __all__ = ["BatchColumns", "settle_arrays", "RESULT_COLUMNS"]
@@ -67,81 +68,22 @@ class BatchColumns:
     def state_keys(self) -> list[tuple[str, int]]:
         return self._outcome.keys
 
+    @property
+    def persons(self) -> int:
+        """How many people the settled rows belong to."""
+        return self._outcome.persons
+
+    def steps(self, row: int) -> tuple[Step, ...]:
+        """The explanation of input row ``row`` (settled, of a batch settled with ``trace=True``)."""
+        from ..engine.explain import steps_for  # (only a traced batch is explained)
+
+        outcome = self._outcome
+        r = {k: int(v[row]) for k, v in outcome.results.items()}
+        c = {k: int(v[row]) for k, v in outcome.columns.items()}
+        return tuple(steps_for(outcome, row, r, c))
+
     def __len__(self) -> int:
         return len(self.row)
-
-
-def _is_arrow(values: Any) -> bool:
-    return type(values).__module__.startswith("pyarrow")
-
-
-def factorize(values: Any) -> tuple[list, np.ndarray]:
-    """(distinct values, code of each row): Arrow arrays by hashing, numpy by sorting.
-
-    A null (Arrow) becomes the value None. Integer arrays stay integers; other values
-    are compared as text.
-    """
-    if _is_arrow(values):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
-        names = encoded.dictionary.to_pylist() + [None]
-        codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
-        return names, codes
-    array = np.asarray(values)
-    if array.dtype.kind in "iu" and len(array) and 0 <= array.min() and array.max() < 4 * len(array):
-        return _Numbers(int(array.max()) + 1), array  # small whole numbers (a table's person codes): their own codes
-    packed = close_packed_codes(array) if array.dtype.kind in "iu" else None
-    if packed is not None:  # (a table's person codes): no sort needed
-        return packed[0].tolist(), packed[1]
-    if array.dtype.kind not in "iu":
-        array = array.astype(str)
-    names, inverse = np.unique(array, return_inverse=True)
-    return names.tolist(), inverse.reshape(-1).astype(np.int64)
-
-
-class _Numbers(Sequence):
-    """The values 0 .. size-1, each its own name (codes that need no table)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return list(range(self._size))[i]
-        if not -self._size <= i < self._size:
-            raise IndexError(i)
-        return i % self._size
-
-    def __contains__(self, value) -> bool:
-        return isinstance(value, (int, np.integer)) and 0 <= value < self._size
-
-    def index(self, value, *args) -> int:
-        if value not in self:
-            raise ValueError(value)
-        return int(value)
-
-
-def close_packed_codes(array: np.ndarray, dtype=np.int64) -> tuple[np.ndarray, np.ndarray] | None:
-    """(distinct values, rank of each row's value among them) for integers whose range is at most
-    four times their count, without sorting or hashing; None for any other array."""
-    if not len(array):
-        return None
-    low, high = int(array.min()), int(array.max())
-    if high - low > 4 * len(array):
-        return None
-    if low > 0 and high <= 4 * len(array):
-        low = 0  # saves a pass
-    offset = array - low if low else array
-    present = np.zeros(high - low + 1, bool)
-    present[offset] = True
-    return np.flatnonzero(present) + low, (np.cumsum(present, dtype=dtype) - 1)[offset]
 
 
 def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=None,
@@ -165,7 +107,7 @@ def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=
     def lookup(names: list) -> np.ndarray:
         return np.array([code(v) for v in names], np.int16)
 
-    if _is_arrow(values) and _is_dictionary(values.type):
+    if is_arrow(values) and _is_dictionary(values.type):
         # each chunk's own dictionary looked up, its indices mapped in place: no unifying of
         # the chunks' dictionaries, no copy of the indices
         out = np.empty(n, np.int16)
@@ -195,7 +137,7 @@ def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
     """Names per row (a list, or a string separated by , ; | 、) as bit masks over the policy's diseases."""
     if values is None:
         return np.broadcast_to(np.int64(0), (n,))
-    if _is_arrow(values):
+    if is_arrow(values):
         values = values.to_pylist()
     texts = np.array([",".join(v) if isinstance(v, (list, tuple, set, frozenset)) else ("" if v is None else str(v))
                       for v in values], dtype=str)
@@ -203,30 +145,6 @@ def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
     masks = np.array([vocab.disease_mask([x.strip() for x in re.split(r"[,;|、，]", t) if x.strip()]) for t in names],
                      np.int64)
     return masks[inverse.reshape(-1)]
-
-
-def take_rows(values: Any, rows: np.ndarray) -> Any:
-    """``values.take(rows)`` for an Arrow array or chunked array, taken chunk by chunk: Arrow's
-    take on a chunked array joins the chunks first (0.3 s for 10^7 short strings, whatever
-    the number of rows taken)."""
-    import pyarrow as pa
-
-    rows = np.asarray(rows, np.int64)
-    if not isinstance(values, pa.ChunkedArray) or values.num_chunks <= 1:
-        return values.take(pa.array(rows))
-    ordered = len(rows) < 2 or bool((rows[1:] >= rows[:-1]).all())
-    order = None if ordered else np.argsort(rows, kind="stable")
-    wanted = rows if ordered else rows[order]
-    bounds = np.cumsum([0] + [len(c) for c in values.chunks])
-    cuts = np.searchsorted(wanted, bounds)
-    parts = [chunk.take(pa.array(wanted[cuts[k]:cuts[k + 1]] - bounds[k]))
-             for k, chunk in enumerate(values.chunks) if cuts[k + 1] > cuts[k]]
-    taken = pa.concat_arrays(parts) if parts else values.chunks[0].slice(0, 0)
-    if order is not None:  # back to the order asked for
-        back = np.empty(len(rows), np.int64)
-        back[order] = np.arange(len(rows))
-        taken = taken.take(pa.array(back))
-    return pa.chunked_array([taken], values.type)
 
 
 class ClaimIds:
@@ -237,7 +155,7 @@ class ClaimIds:
     """
 
     def __init__(self, values: Any, rows: np.ndarray | None = None, n: int | None = None) -> None:
-        self._values = values if values is None or _is_arrow(values) else np.asarray(values)
+        self._values = values if values is None or is_arrow(values) else np.asarray(values)
         self._rows = rows
         self._n = len(rows) if rows is not None else n if n is not None else len(self._values)
 
@@ -258,7 +176,7 @@ class ClaimIds:
             return np.zeros(len(rows), np.int64)
         if self._rows is not None:
             rows = self._rows[rows]
-        if _is_arrow(self._values):  # ranked by Arrow, without a Python object per id
+        if is_arrow(self._values):  # ranked by Arrow, without a Python object per id
             import pyarrow as pa
             import pyarrow.compute as pc
 
@@ -365,7 +283,7 @@ def settle_arrays(
                                  for v in schemes], np.int8)[scheme_code]
     people, person = factorize(person_id)
     missing_person = np.zeros(len(people) + 1, np.int8)
-    for i, name in enumerate(() if isinstance(people, _Numbers) else people):
+    for i, name in enumerate(() if isinstance(people, Numbers) else people):
         if name is None or name == "":
             missing_person[i] = 1
 
@@ -414,15 +332,6 @@ def settle_arrays(
     outcome = run(policy, enc, accumulators, trace, engine=engine, threads=threads, keep_state=keep_state,
                   chunk_rows=chunk_rows)
     return BatchColumns(outcome.settled, _SettledColumns(outcome, threads), outcome)
-
-
-def picked(rows: np.ndarray, column: np.ndarray, engine: str) -> np.ndarray:
-    """column[rows] as int64; compiled, picked and widened in one pass."""
-    if engine != "compiled":
-        return column[rows].astype(np.int64, copy=False)
-    out = np.empty(len(rows), np.int64)
-    kernel_functions("compiled", row_moves)["gather"](rows, column, out)
-    return out
 
 
 class _SettledColumns(Mapping):

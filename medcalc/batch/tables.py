@@ -400,7 +400,7 @@ def _person_codes(column) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .columns import close_packed_codes
+    from .arrays import close_packed_codes
 
     if pa.types.is_integer(column.type) and len(column):
         if not column.null_count:
@@ -511,7 +511,7 @@ class _Collector:
         if every:
             results.update(zip(names, kept))
         else:  # the kept columns taken at once, one per thread (Arrow's take releases the interpreter lock)
-            from .columns import take_rows
+            from .arrays import take_rows
 
             results.update(zip(names, _in_threads(lambda column: take_rows(column, rows), kept, self.threads)))
         del kept
@@ -519,7 +519,7 @@ class _Collector:
         self.policy_code = None
         results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
         del codes
-        from .columns import picked
+        from .arrays import picked
 
         def taken(values: np.ndarray | None) -> np.ndarray:
             if values is None:
@@ -553,7 +553,7 @@ class _Collector:
     def _rejects(self):
         import pyarrow as pa
 
-        from .columns import take_rows
+        from .arrays import take_rows
 
         groups = self.reject_groups
         reject_rows = np.concatenate([g[0] for g in groups]) if groups else np.zeros(0, np.int64)
@@ -579,7 +579,7 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
     if policy is not None:
         yield (policy if isinstance(policy, Policy) else load_policy(policy)), None
         return
-    from .columns import factorize
+    from .arrays import factorize
 
     if numbers is None:  # positions are the input rows
         numbers = np.arange(table.num_rows)
@@ -677,30 +677,24 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
     for rows, field, reason in batch.reject_groups:
         for at, why in naming_values(part, rows, field, reason):  # each reason with the row's value
             collector.reject(input_rows(at), field, why)
-    outcome = batch._outcome
     # the settled rows' amounts (int64 fen, in the order of batch.row)
     batch.columns["basic"]  # every payment at once, taken on every core; then the rest, a column per thread
     values = dict(zip(_STORED, _in_threads(batch.columns.__getitem__, _STORED, threads)))
-    collector.settled(where, batch.row, values, policy.id, batch._outcome.persons)
-    del batch, outcome, values
+    collector.settled(where, batch.row, values, policy.id, batch.persons)
+    del batch, values
     numbers = np.arange(part.num_rows) if where is None else where
     wanted = np.flatnonzero(np.isin(numbers, np.fromiter((int(r) for r in trace), np.int64))) if trace else []
     if len(wanted):
         # explained by settling again just the people of the traced rows, traced: accumulators
         # belong to a person, so their rows settle exactly as in the whole table
-        from ..engine.explain import steps_for
-
         rows = np.flatnonzero(np.isin(person, person[wanted]))
         traced = settle(rows, True)
-        outcome = traced._outcome
         settled = set(traced.row.tolist())
         local = {int(numbers[r]): i for i, r in enumerate(rows.tolist())}
         for row in numbers[wanted].tolist():
             i = local[row]
             if i in settled:
-                r = {k: int(v[i]) for k, v in outcome.results.items()}
-                c = {k: int(v[i]) for k, v in outcome.columns.items()}
-                collector.traces[row] = tuple(steps_for(outcome, i, r, c))
+                collector.traces[row] = traced.steps(i)
 
 
 def _is_integer(column) -> bool:
@@ -813,7 +807,7 @@ def _fen_given(column, kind, name: str, amounts: str | None, rejected: list, pla
 
 def _fen_from_text(column, name: str, rejected: list) -> np.ndarray:
     """Text amounts the fast cast could not read ("1.5万", "150元", or mistakes): one parse per distinct value."""
-    from .columns import factorize
+    from .arrays import factorize
 
     names, code = factorize(column)
     fen = np.zeros(len(names), np.int64)
@@ -914,7 +908,7 @@ def _values_of(chunk, dtype, words: int = 1) -> np.ndarray:
 
 
 def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
-    from .columns import factorize
+    from .arrays import factorize
 
     names, code = factorize(column)
     days = np.full(len(names), np.datetime64("NaT"), "datetime64[D]")
@@ -957,7 +951,7 @@ def _integers_by_value(column, name: str, rejected: list, default: int) -> np.nd
     """_integers for cells Arrow's cast cannot read: one parse per distinct value."""
     from decimal import Decimal, InvalidOperation
 
-    from .columns import factorize
+    from .arrays import factorize
 
     names, code = factorize(column)
     values = np.full(len(names), default, np.int64)
