@@ -67,6 +67,16 @@ def test_quote_is_the_cli_settlement(client, capsys):
     assert data["steps"] == [] and data["accumulators_before"] is None  # without explain
 
 
+def test_quote_takes_the_amounts_of_earlier_layers_given(client, capsys):
+    # basic settled elsewhere: no deductible computed, the CLI and the API agree; a bad one is a 422 naming it
+    data = client.post("/quote", json={**QUICK, "basic_paid": "9000"}).json()
+    assert (data["basic"], data["deductible"], data["patient"]) == ("9000.00", "0.00", "11000.00")
+    _, out, _ = cli(capsys, *QUICK_ARGS, "--basic-paid", "9000", "--json")
+    assert json.loads(out)["patient"] == data["patient"]
+    bad = client.post("/quote", json={**QUICK, "basic_paid": "90000"})
+    assert bad.status_code == 422 and "basic_paid" in bad.text and "in-scope cost" in bad.text
+
+
 def test_quote_explained_has_every_step_quote_and_accumulators(client, capsys):
     data = client.post("/quote", json={**QUICK, "explain": True}).json()
     _, out, _ = cli(capsys, *QUICK_ARGS, "--json")

@@ -164,7 +164,8 @@ def _source(step: Step) -> Text:
             source.append(" [unverified 未核实]", style="yellow")
         if cite.note:
             source.append(printable(f"\nnote: {cite.note}"))
-    elif step.mechanism in ("decompose", "basic_rounded", "patient", "deductible_charged"):
+    elif step.mechanism in ("decompose", "basic_rounded", "patient", "deductible_charged", "basic_given",
+                            "critical_given"):
         source.append("medcalc convention (docs/conventions.md §1-§3)", style="dim")
     return source
 
