@@ -18,7 +18,7 @@ from .money import AmountError, Fen, parse_amount
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
 from .vocabulary import CHINESE_NAMES, choices_text, code_for
 
-__all__ = ["Claim", "GIVEN_FIELDS", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
+__all__ = ["Claim", "GIVEN_FIELDS", "GIVEN_LAYERS", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
            "NamesInput", "FlagInput", "AgeInput"]
 
 # What Claim(...) accepts for each kind of field, for type checkers: each value is converted
@@ -49,6 +49,8 @@ _CLAIM_COLUMNS = ("claim_id", "person_id", "settled_on", "admitted_on", "scheme"
 #: Amounts of earlier layers a claim may carry, as settled elsewhere: 基本医保's payment, the
 #: claim's 大病 base (qualifying self-pay) and 大病's payment. Not given: computed by the policy.
 GIVEN_FIELDS = ("basic_paid", "critical_base", "critical_paid")
+#: The layers whose payment a settled file may give (``score --given``), and the field it fills.
+GIVEN_LAYERS = {"basic": "basic_paid", "critical": "critical_paid"}
 
 #: Visit kinds the engine settles: an admission, or an outpatient service the policy names.
 VISITS = ("inpatient", "outpatient")

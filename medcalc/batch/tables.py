@@ -34,7 +34,7 @@ from typing import Any, Iterable, Sequence
 import attrs
 import numpy as np
 
-from ..claims import FIELD_ALIASES, GIVEN_FIELDS, MAX_TOTAL, parse_day
+from ..claims import FIELD_ALIASES, GIVEN_FIELDS, GIVEN_LAYERS, MAX_TOTAL, parse_day
 from ..engine.checks import NOT_GIVEN
 from ..errors import MedcalcError, UnitNotStated
 from ..money import AmountError, parse_amount
@@ -125,12 +125,13 @@ def to_arrow(data: Any):
                     "a pandas or polars DataFrame, or a dict of columns")
 
 
-#: Layers whose payments, in a settled file, may be read as given (``given=``): the column names of
-#: each payment (the national interface's, medcalc's result and its Chinese label) -> the claim field.
-GIVEN_LAYERS = {
-    "basic": ("basic_paid", ("hifp_pay", "basic", CHINESE_NAMES["basic"])),
-    "critical": ("critical_paid", ("hifmi_pay", "hifob_pay", "critical", CHINESE_NAMES["critical"])),
+#: The columns that give a layer's payment in a settled file (``given=``): the national interface's
+#: name, medcalc's result and its Chinese label, read as the layer's claim field (claims.GIVEN_LAYERS).
+GIVEN_SOURCES = {
+    "basic": ("hifp_pay", "basic", CHINESE_NAMES["basic"]),
+    "critical": ("hifmi_pay", "hifob_pay", "critical", CHINESE_NAMES["critical"]),
 }
+assert set(GIVEN_SOURCES) == set(GIVEN_LAYERS)
 
 
 def check_given(given: Iterable[str]) -> frozenset[str]:
@@ -149,8 +150,7 @@ def canonical_names(names: Sequence[str], given: Iterable[str] = ()) -> dict[str
     ``given``: layers (GIVEN_LAYERS) whose payment columns, otherwise ignored as a settled file's
     results, are read as amounts the claims give (basic_paid, critical_paid)."""
     known = set(CLAIM_FIELDS) | set(_ROUTING)
-    taken = {name: field for layer in check_given(given) for field, sources in [GIVEN_LAYERS[layer]]
-             for name in sources}
+    taken = {name: GIVEN_LAYERS[layer] for layer in check_given(given) for name in GIVEN_SOURCES[layer]}
     out: dict[str, str] = {}
     for name in names:
         field = taken.get(name) or FIELD_ALIASES.get(name, name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..claims import parse_day
+from ..claims import GIVEN_LAYERS, parse_day
 from ..errors import ClaimError, MedcalcError
 from ..policy.model import Policy
 from ..policy.registry import POLICIES_VARIABLE, find_policy, load_policy
@@ -45,7 +45,7 @@ def _word_of(field: str):
 def _given_layers(value: str) -> tuple[str, ...]:
     """An argparse type: --given basic,critical, the layers whose payments a file gives."""
     layers = tuple(part.strip() for part in value.split(",") if part.strip())
-    allowed = ("basic", "critical")
+    allowed = tuple(GIVEN_LAYERS)
     for layer in layers:
         if layer not in allowed:
             raise argparse.ArgumentTypeError(f"{layer!r} is not a layer a file may give; one of {', '.join(allowed)}")
