@@ -199,6 +199,7 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     enc = Encoded(cols, person, list(people), np.array([rank[cid or ""] for cid in ids], np.int64), ids,
                   np.ones(n, bool), [])
     cols["service"][:] = -1
+    given = False  # some claim gives an amount of an earlier layer
     for i, c in enumerate(claims):
         if c.scheme is not None and c.scheme != policy.scheme:
             enc.reject([i], "scheme", f"claim is for {c.scheme!r} but policy {policy.id} is for {policy.scheme!r}")
@@ -244,6 +245,9 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
             cols[name][i] = NOT_GIVEN if value is None else value
             if value is not None:
                 cols["given"][i] |= bit
+                given = True
+    if not given:  # as a batch without the columns: a constant view, so no run scans it (a single claim's path)
+        cols["given"] = np.broadcast_to(np.int64(0), (n,))
     return enc
 
 
