@@ -373,21 +373,28 @@ class Claim:
         self._check_given()
 
     def _check_given(self) -> None:
-        """Amounts of earlier layers, when given: none negative, what they paid within the in-scope
-        cost, the 大病 base within the total (the batch checks, engine.checks, say the same)."""
+        """Amounts of earlier layers, when given: none negative, 大病's only with the basic payment
+        (beside a basic payment computed here, a 大病 figure settled elsewhere could pay more than
+        the bill leaves), what they paid within the in-scope cost, the 大病 base within what it is
+        made of (the in-scope cost the basic payment leaves, and 乙类先行自付; the batch checks,
+        engine.checks, say the same)."""
         if self.basic_paid is None and self.critical_base is None and self.critical_paid is None:
             return
         for name in GIVEN_FIELDS:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ClaimError(name, str(value), "amount must not be negative")
-        paid = (self.basic_paid or 0) + (self.critical_paid or 0)
+        if self.basic_paid is None:
+            name = "critical_base" if self.critical_base is not None else "critical_paid"
+            raise ClaimError(name, str(getattr(self, name)), "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after")
+        paid = self.basic_paid + (self.critical_paid or 0)
         if paid > self.in_scope_cost:
-            name = "basic_paid" if self.basic_paid is not None else "critical_paid"
-            raise ClaimError(name, str(getattr(self, name)), "the payments given (basic_paid + critical_paid) must not "
-                             f"exceed the in-scope cost ({self.in_scope_cost} yuan)")
-        if self.critical_base is not None and self.critical_base > self.total:
-            raise ClaimError("critical_base", str(self.critical_base), f"must not exceed total ({self.total} yuan)")
+            raise ClaimError("basic_paid", str(self.basic_paid), "the payments given (basic_paid + critical_paid) must "
+                             f"not exceed the in-scope cost ({self.in_scope_cost} yuan)")
+        most = self.in_scope_cost - self.basic_paid + self.pre_self_pay
+        if self.critical_base is not None and self.critical_base > most:
+            raise ClaimError("critical_base", str(self.critical_base), "must not exceed the in-scope cost − basic_paid "
+                             f"+ 乙类先行自付 ({Fen(most)} yuan): what a 大病 base is made of")
 
     @property
     def in_scope_cost(self) -> Fen:

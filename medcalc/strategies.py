@@ -753,19 +753,21 @@ def _dates(space: _Space, policy: Policy | None, dates: st.SearchStrategy | None
 
 
 #: What a claim drawn with ``given=True`` gives of earlier layers (claims.GIVEN_FIELDS): nothing, or some of them.
-_GIVEN_MODES = ((), ("basic_paid", "critical_base"), ("critical_base",), ("critical_paid",),
-                ("basic_paid", "critical_paid"), ("basic_paid",))
+_GIVEN_MODES = ((), ("basic_paid", "critical_base"), ("basic_paid", "critical_paid"),
+                ("basic_paid", "critical_base", "critical_paid"), ("basic_paid",))
 
 
-def _given_amounts(draw, in_scope: int, total: int, alone: bool) -> dict[str, Fen]:
-    """Amounts of earlier layers as settled elsewhere: basic and 大病 payments within the in-scope
-    cost together, a 大病 base within the total. ``alone``: basic_paid may come without the base."""
+def _given_amounts(draw, in_scope: int, pre_self_pay: int, alone: bool) -> dict[str, Fen]:
+    """Amounts of earlier layers as settled elsewhere: 大病's only with basic's, basic and 大病
+    payments within the in-scope cost together, a 大病 base within what basic leaves of the in-scope
+    cost and 乙类先行自付.
+    ``alone``: basic_paid may come without the base."""
     names = draw(st.sampled_from(_GIVEN_MODES if alone else _GIVEN_MODES[:-1]))
     out: dict[str, Fen] = {}
     left = in_scope
     for name in names:
-        if name == "critical_base":
-            out[name] = Fen(draw(st.integers(0, total)))
+        if name == "critical_base":  # (drawn after basic_paid)
+            out[name] = Fen(draw(st.integers(0, in_scope - out["basic_paid"] + pre_self_pay)))
         else:
             out[name] = Fen(draw(st.integers(0, left)))
             left -= out[name]
@@ -820,7 +822,7 @@ def _one_claim(draw, space: _Space, days: st.SearchStrategy[dt.date], persons, c
             bed_fees=Fen(draw(fee)), nursing_fees=Fen(draw(fee)),
         )
     if given:
-        extra.update(_given_amounts(draw, total - self_funded - over_limit - pre_self_pay, total, alone))
+        extra.update(_given_amounts(draw, total - self_funded - over_limit - pre_self_pay, pre_self_pay, alone))
     return Claim(
         person_id=draw(persons), claim_id=draw(claim_ids), settled_on=day, level=level, total=Fen(total),
         self_funded=Fen(self_funded), over_limit=Fen(over_limit), pre_self_pay=Fen(pre_self_pay),
@@ -864,8 +866,9 @@ def claims(
     visits name diseases (one the service requires, if any), sometimes a certification (never
     one that ends the service), and bed and nursing fees within the in-scope cost. With
     ``given=True``, claims may also give amounts of earlier layers settled elsewhere
-    (``basic_paid``, ``critical_base``, ``critical_paid``); with a policy, basic_paid always
-    comes with critical_base (alone it is refused where the policy's 大病 base counts only some
+    (``basic_paid``, with ``critical_base`` or ``critical_paid`` or neither: 大病's figures come
+    only with basic's); with a policy, basic_paid always comes with one of them (alone it is
+    refused where the policy's 大病 base counts only some
     parts of the self-pay).
 
     Shrinks towards an inpatient claim of person ``p0`` on the earliest day, at the first level,

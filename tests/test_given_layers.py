@@ -58,7 +58,7 @@ def test_the_critical_base_or_payment_given_directly(critical_only):
 
 def test_without_basic_rules_a_claim_must_give_the_basic_payment(critical_only):
     with pytest.raises(ClaimError) as caught:
-        medcalc.settle(critical_only, claim(critical_base=30000))
+        medcalc.settle(critical_only, claim())
     assert caught.value.field == "settled_on" and "gives basic_paid" in caught.value.reason
 
 
@@ -91,7 +91,10 @@ def test_the_explanation_says_which_layers_were_given(critical_only):
 def test_bad_given_amounts_are_refused_with_the_field():
     for kw, field, reason in ((dict(basic_paid=-5), "basic_paid", "must not be negative"),
                               (dict(basic_paid=50000, critical_paid=40000), "basic_paid", "must not exceed the in-scope"),
-                              (dict(critical_base=90000), "critical_base", "must not exceed total")):
+                              (dict(basic_paid=20000, pre_self_pay=500, critical_base=60001), "critical_base",
+                               "must not exceed the in-scope cost − basic_paid + 乙类先行自付 (60000.00 yuan)"),
+                              (dict(critical_base=1000), "critical_base", "needs basic_paid"),
+                              (dict(critical_paid=1000), "critical_paid", "needs basic_paid")):
         with pytest.raises(ClaimError) as caught:
             claim(**kw)
         assert caught.value.field == field and reason in caught.value.reason, caught.value
@@ -152,6 +155,13 @@ def test_settle_arrays_refuses_a_negative_amount_given(critical_only):
                         critical_paid=np.array([NOT_GIVEN, NOT_GIVEN]))
     assert [(r.row, r.field, r.reason) for r in out.rejects] == [(0, "basic_paid", "amount must not be negative")]
     assert out.columns["critical"].tolist() == [300000]
+    # a 大病 figure beside a basic payment computed here could pay more than the bill leaves: refused, as by Claim
+    out = settle_arrays(critical_only, person_id=["p", "q", "r"], settled_on=np.array(["2021-03-01"] * 3, "datetime64[D]"),
+                        level=["level1"] * 3, total=np.array([3000000] * 3), critical_paid=np.array([2999900, 100, 0]),
+                        critical_base=np.array([NOT_GIVEN, 100, 1500001]),
+                        basic_paid=np.array([NOT_GIVEN, NOT_GIVEN, 1500000]))
+    assert [(r.row, r.field) for r in out.rejects] == [(0, "critical_paid"), (1, "critical_base"), (2, "critical_base")]
+    assert "needs basic_paid" in out.rejects[0].reason and "in-scope cost − basic_paid" in out.rejects[2].reason
 
 
 def test_a_settled_file_gives_its_basic_payment_on_request(critical_only, tmp_path, capsys):
@@ -172,5 +182,7 @@ def test_a_settled_file_gives_its_basic_payment_on_request(critical_only, tmp_pa
         main(["score", str(claims), "--policy", critical_only.file, "--given", "assistance"])
     assert exited.value.code == 2
     assert "'assistance' is not a layer" in capsys.readouterr().err
+    assert main(["score", str(claims), "--policy", critical_only.file, "--given", "critical"]) == 2
+    assert "critical needs basic too" in capsys.readouterr().err
     with pytest.raises(medcalc.MedcalcError, match="not a layer"):
         medcalc.settle_table(pa.table({"person_id": ["p"]}), critical_only, given=["backstop"])

@@ -141,6 +141,9 @@ def check_given(given: Iterable[str]) -> frozenset[str]:
     if unknown:
         raise MedcalcError(f"given: {unknown[0]!r} is not a layer whose payment a file may give; one of "
                            + ", ".join(GIVEN_LAYERS))
+    if "critical" in given and "basic" not in given:  # (as claims.Claim: 大病's figures only with basic's)
+        raise MedcalcError("given: critical needs basic too (a 大病 payment settled elsewhere goes with the basic "
+                           "payment it was settled after)")
     return given
 
 

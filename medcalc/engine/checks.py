@@ -46,8 +46,10 @@ CHECKS = (
     ("basic_paid", "amount must not be negative"),
     ("critical_base", "amount must not be negative"),
     ("critical_paid", "amount must not be negative"),
+    ("critical_base", "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after"),
+    ("critical_paid", "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after"),
     ("basic_paid", "the payments given (basic_paid + critical_paid) must not exceed the in-scope cost"),
-    ("critical_base", "must not exceed total"),
+    ("critical_base", "must not exceed the in-scope cost − basic_paid + 乙类先行自付: what a 大病 base is made of"),
     ("scheme", "claim is for another scheme but policy {policy} is for {scheme}"),
     ("person_id", "required"),
 )
@@ -141,14 +143,18 @@ def check_rows(day, level, levels, place, referral, category, age, visit, servic
             c = 25
         elif given_critical < 0 and given_critical != NOT_GIVEN:
             c = 26
-        elif max(given_basic, 0) + max(given_critical, 0) > cost:
+        elif given_base >= 0 and given_basic < 0:
             c = 27
-        elif given_base > amount:
+        elif given_critical >= 0 and given_basic < 0:
             c = 28
-        elif value_at(wrong_scheme, i, 0) != 0:
+        elif max(given_basic, 0) + max(given_critical, 0) > cost:
             c = 29
-        elif missing_person[person[i]] != 0:
+        elif given_base > cost - given_basic + pre:
             c = 30
+        elif value_at(wrong_scheme, i, 0) != 0:
+            c = 31
+        elif missing_person[person[i]] != 0:
+            c = 32
         code[i] = c
         in_scope[i] = cost
 

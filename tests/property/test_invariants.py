@@ -17,7 +17,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @SETTINGS
-@given(policy=policies(allow_warnings=True), batch=claim_sequences())
+@given(policy=policies(allow_warnings=True), batch=st.booleans().flatmap(lambda given: claim_sequences(given=given)))
 def test_payouts_within_bounds_and_identity_holds(policy, batch):
     result = medcalc.settle_many(policy, batch)
     assert len(result.settlements) + len(result.rejects) == len(batch)
