@@ -18,7 +18,7 @@ from .money import AmountError, Fen, parse_amount
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
 from .vocabulary import CHINESE_NAMES, choices_text, code_for
 
-__all__ = ["Claim", "GIVEN_FIELDS", "GIVEN_LAYERS", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
+__all__ = ["Claim", "FLAG_WORDS", "parse_flag", "GIVEN_FIELDS", "GIVEN_LAYERS", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
            "NamesInput", "FlagInput", "AgeInput"]
 
 # What Claim(...) accepts for each kind of field, for type checkers: each value is converted
@@ -131,7 +131,7 @@ def _amount(name: str, value: AmountInput) -> Fen | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        return parse_amount(value)
+        return parse_amount(value, max_fen=MAX_TOTAL)  # every amount of a claim is at most its largest total
     except AmountError as exc:
         raise _field_error(name, value, str(exc).split(" (got")[0]) from None
 
@@ -294,14 +294,30 @@ def _certified(value: NamesInput) -> tuple[str, ...]:
     return _names("certified", value)
 
 
-def _flag(value: FlagInput) -> bool:
+#: The words a yes/no field (``retired``) may hold, in any case and with spaces around; nothing else.
+FLAG_WORDS = {"1": True, "true": True, "yes": True, "是": True, "0": False, "false": False, "no": False, "否": False}
+FLAG_REASON = "must be true or false (1/0, 是/否, yes/no)"
+
+
+def parse_flag(value: object) -> bool:
+    """A yes/no value: a bool, 1 or 0, or one of FLAG_WORDS; ValueError otherwise (never a default:
+    ``retired = 7`` would match neither the retired nor the in-service rules)."""
     if isinstance(value, bool):
         return value
-    if value in (None, "", 0, "0", "false", "False", "no", "否"):
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in FLAG_WORDS:
+        return FLAG_WORDS[value.strip().lower()]
+    raise ValueError(FLAG_REASON)
+
+
+def _flag(value: FlagInput) -> bool:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return False
-    if value in (1, "1", "true", "True", "yes", "是"):
-        return True
-    raise _field_error("retired", value, "must be true or false")
+    try:
+        return parse_flag(value)
+    except ValueError:
+        raise _field_error("retired", value, FLAG_REASON) from None
 
 
 @attrs.frozen(kw_only=True)

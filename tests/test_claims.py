@@ -39,7 +39,7 @@ def test_dates(text):
      "monitored (监测对象), illness_poverty (因病致困) (got 'rich')"),
     (dict(age=200), "age: must be whole years between 0 and 150 (got 200)"),
     (dict(person_id=""), "person_id: required"),
-    (dict(total="1000.01万"), "total: must not exceed 1000万 yuan (the engine's exact integer range) (got '10000100.00')"),
+    (dict(total="1000.01万"), "total: amount must not exceed 10000000.00 yuan (1000万) (got '1000.01万')"),
 ])
 def test_invalid_claims_name_the_field(kw, message):
     with pytest.raises(ClaimError) as info:
