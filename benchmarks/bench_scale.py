@@ -161,9 +161,9 @@ def run_loop(source: str, out: str) -> dict:
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
         if pa.types.is_decimal(column.type):  # yuan -> fen, exactly, as an analyst would with Decimal
-            from medcalc.batch.tables import _fen_from_decimal
+            from medcalc.batch.cells import fen_from_decimal
 
-            columns[name] = _fen_from_decimal(column, name, [])
+            columns[name] = fen_from_decimal(column, name, [])
         else:
             columns[name] = column.to_numpy()
     t1 = time.perf_counter()
@@ -228,9 +228,9 @@ def per_claim(kind: str, out: str, source: str):
 
 def _fen(column):
     """Output amounts (decimal yuan) back to integer fen."""
-    from medcalc.batch.tables import _fen_from_decimal
+    from medcalc.batch.cells import fen_from_decimal
 
-    return _fen_from_decimal(column, "amount", [])
+    return fen_from_decimal(column, "amount", [])
 
 
 def agree(outputs: dict[str, str], source: str) -> list[str]:

@@ -414,7 +414,7 @@ def burden_distribution_data(
     """
     import numpy as np
 
-    from ..batch.tables import _days
+    from ..batch.cells import day_column
 
     if per not in ("claim", "person"):
         raise MedcalcError(f"per must be 'claim' or 'person' (got {per!r})")
@@ -430,7 +430,7 @@ def burden_distribution_data(
         if per == "person" and len(patient):
             from ..batch.arrays import factorize
 
-            year = _days(results.column("settled_on")).astype("datetime64[Y]").astype(np.int64)
+            year = day_column(results.column("settled_on")).astype("datetime64[Y]").astype(np.int64)
             _, person = factorize(results.column("person_id"))
             keys, group = np.unique(np.stack([np.asarray(person, np.int64), year]), axis=1, return_inverse=True)
             summed = np.zeros(keys.shape[1], np.int64)

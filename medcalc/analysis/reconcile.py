@@ -7,7 +7,7 @@ critical, assistance, backstop, funds, patient) or as the national interface doe
 ``medcalc.batch.files.OUTPUT_NAMES``). Each row is settled again; a row *differs* when, on any paid
 field compared, |paid − recomputed| > tolerance (fen).
 
-Paid amounts are read as the claim amounts are (``tables._fen``): decimals are yuan, text
+Paid amounts are read as the claim amounts are (``medcalc.batch.cells.amount_column``): decimals are yuan, text
 yuan, integers under the national names (hifp_pay …) yuan, integers under medcalc's names
 (basic …) in the unit ``amounts`` states (refused when it states none). A paid value that is not an
 amount rejects its row with the reason; an empty one is not compared (the field was not
@@ -48,7 +48,8 @@ from ..errors import MedcalcError
 from ..money import AmountError, Fen, apply_ratio, format_yuan, parse_amount
 from ..policy.model import Policy
 from ..settlement import Step
-from ..batch.tables import _fen, canonical_names, check_amounts, settle_table, to_arrow, unit_of
+from ..batch.cells import amount_column
+from ..batch.tables import canonical_names, check_amounts, settle_table, to_arrow, unit_of
 
 __all__ = ["reconcile", "Reconciliation", "PAID_FIELDS", "DIFFERENCE_COLUMNS"]
 
@@ -177,7 +178,7 @@ def reconcile(
     for field, column_name in columns.items():
         column = table.column(column_name)
         rejected: list[tuple[np.ndarray, str, str]] = []
-        paid[field] = _fen(column, column_name, unit_of(column_name, field, amounts), rejected, required=False).astype(np.int64)  # differences of two amounts
+        paid[field] = amount_column(column, column_name, unit_of(column_name, field, amounts), rejected, required=False).astype(np.int64)  # differences of two amounts
         given[field] = ~_empty(column)
         for rows, name, reason in rejected:
             for row in rows.tolist():

@@ -34,13 +34,13 @@ from typing import Any, Iterable, Sequence
 import attrs
 import numpy as np
 
-from ..claims import FIELD_ALIASES, GIVEN_FIELDS, GIVEN_LAYERS, MAX_TOTAL, parse_day
+from ..claims import FIELD_ALIASES, GIVEN_FIELDS, GIVEN_LAYERS, MAX_TOTAL
 from ..engine.checks import NOT_GIVEN
 from ..errors import MedcalcError, UnitNotStated
-from ..money import AmountError, parse_amount
 from ..policy.model import Policy
-from ..policy.registry import find_policy, load_policy
+from ..policy.registry import find_policy, load_policy, policy_by_id
 from ..settlement import Reject, Step
+from .cells import amount_column, day_column, flag_column, is_integer_column, whole_number_column
 from ..vocabulary import CHINESE_NAMES
 
 __all__ = ["ScoredTable", "settle_table", "to_arrow", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
@@ -322,7 +322,7 @@ def _amounts_as_fen(table, amounts: str | None, refused: list, threads: int = 1,
     the fields whose column had a national or Chinese name (integers there are yuan)."""
     names = [c for c in table.column_names if c in _AMOUNTS]
     for name in names:  # before any work: a column of no stated unit refuses the table
-        if amounts is None and name not in aliased and _is_integer(table.column(name)):
+        if amounts is None and name not in aliased and is_integer_column(table.column(name)):
             raise UnitNotStated(name)
 
     def converted(name: str):
@@ -330,7 +330,7 @@ def _amounts_as_fen(table, amounts: str | None, refused: list, threads: int = 1,
         unit = "yuan" if name in aliased else amounts
         # an empty in-scope cell means "derive it from the parts" (the engine's -1), as in the claim API,
         # and an empty amount of an earlier layer "compute it"
-        fen = _fen(table.column(name), name, unit, problems, required=name == "total",
+        fen = amount_column(table.column(name), name, unit, problems, required=name == "total",
                    absent=-1 if name == "in_scope" else NOT_GIVEN if name in GIVEN_FIELDS else 0)
         if fen.dtype != np.int32 and len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
             fen = fen.astype(np.int32)
@@ -593,8 +593,8 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
             rows = np.flatnonzero(codes == code)
             if not len(rows) or name is None:
                 continue
-            try:
-                yield load_policy(str(name)), rows
+            try:  # by id only: a claims file never makes medcalc open a path of its choosing
+                yield policy_by_id(str(name)), rows
             except MedcalcError as exc:
                 collector.reject(numbers[rows], "policy", str(exc))
         if None in names:
@@ -604,7 +604,7 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
         raise MedcalcError("no policy given: name one, or give the claims a 'policy' column (ids) "
                            "or a 'region' column (with 'scheme' where a region has several)")
     undated: list[tuple[np.ndarray, str, str]] = []
-    day = _days(table.column("settled_on"), undated)
+    day = day_column(table.column("settled_on"), undated)
     scheme = table.column("scheme") if "scheme" in table.column_names else None
     regions, region_code = factorize(table.column("region"))
     schemes, scheme_code = factorize(scheme) if scheme is not None else ([None], np.zeros(len(day), np.int64))
@@ -660,11 +660,13 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
             if name in _AMOUNTS:
                 kwargs[name] = column.to_numpy()
             elif name in ("settled_on", "admitted_on"):
-                day = _days(column, refused, name)
+                day = day_column(column, refused, name)
                 if name == "settled_on":
                     kwargs[name] = day
-            elif name in ("age", "retired"):
-                kwargs[name] = _integers(column, name, refused, default=-1 if name == "age" else 0)
+            elif name == "age":
+                kwargs[name] = whole_number_column(column, name, refused, default=-1)
+            elif name == "retired":
+                kwargs[name] = flag_column(column, name, refused)
             elif name in CLAIM_FIELDS:
                 kwargs[name] = column
         kwargs["person_id"] = person if rows is None else person[rows]
@@ -698,281 +700,3 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
             i = local[row]
             if i in settled:
                 collector.traces[row] = traced.steps(i)
-
-
-def _is_integer(column) -> bool:
-    import pyarrow as pa
-
-    kind = column.type
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    return pa.types.is_integer(kind)
-
-
-def _fen(column, name: str, amounts: str | None, rejected: list, *, required: bool, absent: int = 0) -> np.ndarray:
-    """An amount column as integer fen (int64, or int32 from decimals that fit); rows that are not
-    amounts are refused, not zeroed.
-
-    Only an empty cell (null, or text of nothing but spaces) is "not given": it reads as
-    ``absent`` (refused if ``required``); any other text must be an amount."""
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    kind = column.type
-    plain = True  # every text cell plain digits (the usual large file): no blanks, and the fast cast reads all
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        plain = _plain_amounts(column)
-        if not plain:
-            column = _blank_as_null(column)
-    nulls = column.is_null().to_numpy(zero_copy_only=False) if column.null_count else None
-    values = _fen_given(column, kind, name, amounts, rejected, plain)
-    if nulls is not None:
-        if required:
-            rejected.append((np.flatnonzero(nulls), name, "required: an amount of yuan such as 12000 or \"1.2万\""))
-        elif absent:
-            values = np.where(nulls, absent, values)
-    return values
-
-
-def _plain_amounts(column) -> bool:
-    """Whether every text cell is plain digits and dots, neither first nor last (none empty): the
-    text Arrow's decimal cast may read. Anything else ("1.5万", "15,000", or what the cast would
-    also take: "1e3", "-5", "+5", ".5") is read by medcalc's own rules, one parse per distinct
-    value. Checked on the column's bytes with numpy (a regex per cell doubled the read time)."""
-    import pyarrow as pa
-
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    for chunk in chunks:
-        if not len(chunk) or chunk.null_count == len(chunk):
-            continue
-        wide = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[chunk.offset:
-                                                                                   chunk.offset + len(chunk) + 1]
-        data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
-        if not (((data >= 48) & (data <= 57)) | (data == 46)).all():  # bytes of null cells count too: safe side
-            return False
-        length = np.diff(offsets)
-        given = length > 0
-        if chunk.null_count:
-            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-            if (valid & ~given).any():  # an empty text cell: read as not given, by the slow path
-                return False
-            given &= valid
-        elif not given.all():
-            return False
-        start = offsets[:-1][given] - offsets[0]
-        if (data[start] == 46).any() or (data[start + length[given] - 1] == 46).any():
-            return False
-    return True
-
-
-def _blank_as_null(column):
-    """Text cells of nothing but spaces as null: the only way a text cell says "not given"."""
-    import pyarrow.compute as pc
-
-    blank = pc.match_substring_regex(column, r"^\s*$")
-    return pc.if_else(blank, None, column) if pc.any(blank).as_py() else column
-
-
-def _fen_given(column, kind, name: str, amounts: str | None, rejected: list, plain: bool) -> np.ndarray:
-    """The amounts of a column as int64 fen (0 where null); ``plain``: text that the fast cast may read."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_null(kind):
-        return np.zeros(len(column), np.int64)
-    if pa.types.is_floating(kind):
-        raise MedcalcError(f"column {name!r} holds floating-point numbers ({kind}), which cannot carry every amount of "
-                           "fen exactly; give decimals, integer fen or text")
-    if pa.types.is_integer(kind):
-        if amounts is None:
-            raise UnitNotStated(name)
-        values = column.fill_null(0).to_numpy().astype(np.int64)
-        if amounts == "yuan":
-            too_big = np.abs(values) > (1 << 62) // 100
-            if too_big.any():
-                rejected.append((np.flatnonzero(too_big), name, "amount is out of range"))
-            values = np.where(too_big, 0, values) * 100
-        return values
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        if not plain:
-            return _fen_from_text(column, name, rejected)
-        try:
-            column = pc.cast(column, pa.decimal128(38, 2))
-            kind = column.type
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return _fen_from_text(column, name, rejected)
-    if pa.types.is_decimal(kind):
-        return _fen_from_decimal(column, name, rejected)
-    raise MedcalcError(f"column {name!r} has type {kind}; amounts are decimals, integers or text")
-
-
-def _fen_from_text(column, name: str, rejected: list) -> np.ndarray:
-    """Text amounts the fast cast could not read ("1.5万", "150元", or mistakes): one parse per distinct value."""
-    from .arrays import factorize
-
-    names, code = factorize(column)
-    fen = np.zeros(len(names), np.int64)
-    errors: dict[str, list[int]] = {}
-    for i, value in enumerate(names):
-        if value is None or value == "":
-            continue
-        try:
-            fen[i] = int(parse_amount(str(value)))
-        except AmountError as exc:  # worded as the claim record words it
-            errors.setdefault(f"{str(exc).split(' (got')[0]} (got {value!r})", []).append(i)
-    for reason, codes in errors.items():
-        rejected.append((np.flatnonzero(np.isin(code, codes)), name, reason))
-    return fen[code]
-
-
-def _fen_from_decimal(column, name: str, rejected: list) -> np.ndarray:
-    """Decimal yuan to fen exactly, from the unscaled 128-bit integers Arrow stores."""
-    import pyarrow as pa
-
-    scale = column.type.scale
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    if scale == 2 and all(pa.types.is_decimal64(c.type) and not c.null_count for c in chunks):
-        # the common case (a Parquet file's amounts, held as decimal64): the unscaled words are
-        # fen already, narrowed to int32 when they fit, straight from Arrow's buffers
-        views = [_values_of(c, np.int64) for c in chunks if len(c)]
-        if views and -_STORED_MAX <= min(int(v.min()) for v in views) and max(int(v.max()) for v in views) <= _STORED_MAX:
-            return np.concatenate(views, out=np.empty(len(column), np.int32), casting="unsafe")  # (in range: checked)
-    parts = []
-    for chunk in chunks:
-        if pa.types.is_decimal64(chunk.type):  # 64-bit unscaled values: read as they are
-            low = _values_of(chunk, np.int64)
-            if chunk.null_count:
-                low = np.where(chunk.is_valid().to_numpy(zero_copy_only=False), low, 0)
-            parts.append((low, None))  # never out of range
-            continue
-        if not pa.types.is_decimal128(chunk.type):
-            chunk = chunk.cast(pa.decimal128(38, scale))
-        words = _values_of(chunk, np.int64, words=2)
-        low, high = words[0::2], words[1::2]
-        fits = high == (low >> 63)  # the 128-bit value is the sign extension of its low word
-        if chunk.null_count:
-            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-            low, fits = np.where(valid, low, 0), fits | ~valid
-        parts.append((np.where(fits, low, 0), ~fits))
-    unscaled = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    if any(p[1] is not None for p in parts):
-        overflow = np.concatenate([np.zeros(len(p[0]), bool) if p[1] is None else p[1] for p in parts])
-        if overflow.any():
-            rejected.append((np.flatnonzero(overflow), name, "amount is out of range"))
-    if scale <= 2:
-        return unscaled * 10 ** (2 - scale) if scale < 2 else unscaled
-    step = 10 ** (scale - 2)
-    finer = unscaled % step != 0
-    if finer.any():
-        rejected.append((np.flatnonzero(finer), name, "amount has more than two decimals of a yuan (fen)"))
-    return unscaled // step
-
-
-def _days(column, rejected: list | None = None, name: str = "settled_on") -> np.ndarray:
-    """Dates as datetime64[D]; text that is not a date is refused by row (NaT)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    kind = column.type
-    if pa.types.is_timestamp(kind) or pa.types.is_date64(kind):
-        column = pc.cast(column, pa.date32())
-    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        try:
-            column = pc.cast(column, pa.date32())
-        except pa.ArrowInvalid:
-            return _days_from_text(column, rejected, name)
-    elif not pa.types.is_date32(kind):
-        raise MedcalcError(f"column {name!r} has type {kind}; dates are dates, timestamps or text such as 2025-03-01")
-    days = _date32_days(column)
-    if rejected is not None and name == "settled_on" and column.null_count:
-        rejected.append((np.flatnonzero(np.isnat(days)), name, "required: a date such as 2025-03-01"))
-    return days
-
-
-def _date32_days(column) -> np.ndarray:
-    """A date32 column as datetime64[D], NaT where null: each chunk's day numbers widened
-    straight into the result (one pass, no intermediate array)."""
-    out = np.empty(len(column), "datetime64[D]")
-    chunks = [c for c in getattr(column, "chunks", [column]) if len(c)]
-    if chunks:
-        np.concatenate([_values_of(c, np.int32) for c in chunks], out=out.view(np.int64))
-    if column.null_count:
-        out[column.is_null().to_numpy(zero_copy_only=False)] = np.datetime64("NaT")
-    return out
-
-
-def _values_of(chunk, dtype, words: int = 1) -> np.ndarray:
-    """An Arrow array's fixed-width values buffer as numpy, without a copy (``words`` per value)."""
-    return np.frombuffer(chunk.buffers()[1], dtype)[words * chunk.offset: words * (chunk.offset + len(chunk))]
-
-
-def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
-    from .arrays import factorize
-
-    names, code = factorize(column)
-    days = np.full(len(names), np.datetime64("NaT"), "datetime64[D]")
-    bad: dict[int, str] = {}
-    for i, value in enumerate(names):
-        if value is None or value == "":
-            continue
-        try:
-            days[i] = np.datetime64(parse_day(str(value)).isoformat())
-        except ValueError:
-            bad[i] = str(value)
-    out = days[code]
-    if rejected is not None:
-        for i, value in bad.items():
-            rejected.append((np.flatnonzero(code == i), name, f"a date such as 2025-03-01 (got {value!r})"))
-        if name == "settled_on":
-            rejected.append((np.flatnonzero(np.isnat(out) & ~np.isin(code, list(bad))), name,
-                             "required: a date such as 2025-03-01"))
-    return out
-
-
-def _integers(column, name: str, rejected: list, default: int) -> np.ndarray:
-    """A column of whole numbers (age, retired) as int64, ``default`` where empty. Cells that are
-    not whole numbers are refused by row (text such as "65" or "65.0" is read, and for retired
-    true / false), never the whole file."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_boolean(column.type):
-        column = pc.cast(column, pa.int64())
-    if not pa.types.is_integer(column.type):
-        try:
-            column = pc.cast(column, pa.int64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return _integers_by_value(column, name, rejected, default)
-    return column.fill_null(default).to_numpy().astype(np.int64)
-
-
-def _integers_by_value(column, name: str, rejected: list, default: int) -> np.ndarray:
-    """_integers for cells Arrow's cast cannot read: one parse per distinct value."""
-    from decimal import Decimal, InvalidOperation
-
-    from .arrays import factorize
-
-    names, code = factorize(column)
-    values = np.full(len(names), default, np.int64)
-    bad: dict[int, str] = {}
-    for i, value in enumerate(names):
-        text = "" if value is None else str(value).strip()
-        if not text:
-            continue
-        if name == "retired" and text.lower() in ("true", "false"):
-            values[i] = text.lower() == "true"
-            continue
-        try:
-            number = Decimal(text)
-            if not number.is_finite() or number != number.to_integral_value() or abs(number) >= 1 << 62:
-                raise InvalidOperation
-            values[i] = int(number)
-        except InvalidOperation:
-            bad[i] = text
-    for i, text in bad.items():
-        rejected.append((np.flatnonzero(code == i), name, f"a whole number (got {text!r})"))
-    return values[code]

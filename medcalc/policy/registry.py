@@ -25,7 +25,7 @@ from .loader import load_file
 from .reform import is_reform, load_reform, one_line_reform
 from .model import ADMISSION_RULES, Policy
 
-__all__ = ["shipped_root", "load_policy", "adjusted_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
+__all__ = ["shipped_root", "load_policy", "policy_by_id", "adjusted_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
            "clear_caches", "POLICIES_VARIABLE", "env_folders", "search_folders"]
 
 #: Folders of your own policies (``os.pathsep``-separated), searched after a call's
@@ -200,6 +200,26 @@ def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None)
     close = difflib.get_close_matches(text, list(files), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
     raise PolicyNotFound(f"no policy with id {text!r} in {_where(roots)}{hint}")
+
+
+def policy_by_id(policy_id: str, *, search: Iterable[Path | str] | None = None) -> Policy:
+    """The policy (or reform) with this id in the search folders, never a file: for a policy named
+    by data (a claims file's ``policy`` column), which must not make medcalc open a path of its
+    choosing. Nothing is opened but the folders' own policy files; a path is just an unknown id."""
+    roots = tuple(p.resolve() for p in _roots(search))
+    files = policy_files(roots, reforms=True)
+    if policy_id in files:
+        return _load_cached(files[policy_id], roots, _display(files[policy_id]))
+    close = difflib.get_close_matches(policy_id, list(files), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
+    shown = policy_id if len(policy_id) <= 80 else policy_id[:60] + "…"
+    path_note = " (a file names its policies by id, never by a file path)" if _path_like(policy_id) else ""
+    raise PolicyNotFound(f"no policy with id {shown!r}{path_note} in {_where(roots)}{hint}")
+
+
+def _path_like(text: str) -> bool:
+    """Whether text is written as a path (judged by its characters alone: nothing is looked at on disk)."""
+    return text.endswith(".toml") or "/" in text or "\\" in text or text.startswith((".", "~"))
 
 
 def clear_caches() -> None:
