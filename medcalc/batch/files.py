@@ -29,7 +29,8 @@ from .tables import INVALID_COLUMN, invalid_reason
 from ..vocabulary import CHINESE_NAMES
 
 __all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
-           "OUTPUT_NAMES", "REJECT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json"]
+           "OUTPUT_NAMES", "REJECT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json",
+           "text_encoding", "json_number_text"]
 
 
 FORMATS = ("csv", "jsonl", "parquet", "xlsx")
@@ -97,17 +98,27 @@ def detect_encoding(path: str | Path, given: str | None = None) -> str:
     import codecs
 
     if given is not None:
-        try:
-            return codecs.lookup(given).name
-        except LookupError:
-            raise MedcalcError(f"--encoding {given!r} is not a known text encoding (e.g. utf-8, gb18030)") from None
+        return text_encoding(given)
     with open(path, "rb") as handle:
         return _encoding_of(handle.read(_SAMPLE_BYTES), path, whole=False)
 
 
+def text_encoding(given: str) -> str:
+    """The codec name of ``given``, a text encoding (bytes to text); MedcalcError otherwise. Python's
+    codec registry also holds transforms that are no text encoding (rot13 maps text to text, hex
+    and base64 bytes to bytes): those are refused here, not failed on later."""
+    try:
+        info = codecs.lookup(given)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise MedcalcError(f"--encoding {given!r} is not a known text encoding (e.g. utf-8, gb18030)")
+    return info.name
+
+
 def decode_text(data: bytes, name: str, encoding: str | None = None) -> str:
     """Bytes of a small file (a claim, a history) as text, by ``encoding`` or detected as above."""
-    encoding = encoding or _encoding_of(data, name, whole=True)
+    encoding = text_encoding(encoding) if encoding else _encoding_of(data, name, whole=True)
     try:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -131,11 +142,32 @@ def _encoding_of(data: bytes, name: object, *, whole: bool) -> str:
 
 
 def parse_json(text: str) -> Any:
-    """JSON with every number exact: fractions as Decimal (never float); NaN and Infinity refused."""
+    """JSON with every number exact: fractions as Decimal (never float); NaN and Infinity refused.
+
+    Every failure is a ValueError: bad syntax, NaN, an integer of more digits than Python reads
+    (4300), and nesting deeper than the interpreter's stack (RecursionError, which would
+    otherwise escape as an internal error)."""
     def constant(word: str) -> Any:
         raise ValueError(f"{word} is not a number")
 
-    return json.loads(text, parse_float=Decimal, parse_constant=constant)
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=constant)
+    except RecursionError:
+        raise ValueError("nested too deeply (arrays or objects inside each other)") from None
+
+
+def json_number_text(value: Decimal) -> str:
+    """A JSON number as the text a CSV cell would hold: its digits written out (1E+2 as "100"), but
+    only while that stays short; 1E-999999999 or 1E+128 keep their exponent form, which no
+    amount or whole number reads (written out, they would be a billion zeros, or a 129-digit
+    amount for a cast that wraps)."""
+    if value.is_finite() and -_JSON_EXPONENT <= value.as_tuple().exponent and value.adjusted() <= _JSON_EXPONENT:
+        return format(value, "f")
+    return str(value)
+
+
+#: Exponents within which a JSON number is written out as plain digits (see json_number_text).
+_JSON_EXPONENT = 30
 
 
 def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | None = None) -> Iterable[dict[str, Any]]:
@@ -150,7 +182,10 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
         with open(path, encoding=detect_encoding(path, encoding)) as handle:
             number = 0
             try:
-                for number, line in enumerate(handle, 1):
+                for number, line in enumerate(_bounded_lines(handle, MAX_JSON_LINE), 1):
+                    if line is None:
+                        yield {"__error__": f"the line is longer than {MAX_JSON_LINE} characters"}
+                        continue
                     if not line.strip():
                         continue
                     try:
@@ -177,6 +212,23 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
             for record in batch.to_pylist():
                 # decimals arrive as Decimal (exact); float columns are refused by the claim itself
                 yield {k: v for k, v in record.items() if v is not None}
+
+
+#: The longest JSON line read as a claim (one claim is a few hundred characters): a longer line is
+#: refused as a row, read in pieces and never held whole.
+MAX_JSON_LINE = 1 << 16
+
+
+def _bounded_lines(handle, limit: int) -> Iterator[str | None]:
+    """The lines of a text file, each at most ``limit`` characters; None for a longer line,
+    whose rest is skipped a piece at a time."""
+    while line := handle.readline(limit + 1):
+        if len(line) <= limit or line.endswith("\n") and len(line) == limit + 1:
+            yield line
+            continue
+        while line and not line.endswith("\n"):
+            line = handle.readline(1 << 20)
+        yield None
 
 
 def _parquet_batches(path: Path, batch_rows: int) -> Iterator[Any]:
@@ -394,7 +446,7 @@ def _as_text(key: str, value: Any) -> str | None:
         raise _WrongKind(key, f"must be a number or a string, not a JSON {'object' if isinstance(value, dict) else 'list'} "
                               f"(got {shown[:80]})")
     if isinstance(value, Decimal):
-        return format(value, "f")  # 1E+2 as "100": the digits, exactly
+        return json_number_text(value)  # 1E+2 as "100": the digits, exactly (within bounds)
     return str(value)
 
 
