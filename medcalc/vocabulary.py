@@ -100,7 +100,10 @@ CHINESE_NAMES: dict[str, str] = {
 
 # Traditional characters of the shipped labels and disease names (九江's pages are traditional:
 # 縣級醫療機構, 高血壓), folded to simplified so either script names the same thing.
-_TRADITIONAL = str.maketrans("內鄉級醫療機構縣壓門診統區屬轉貧監測對職員險類", "内乡级医疗机构县压门诊统区属转贫监测对职员险类")
+# The header labels' too (醫療費總額, 人員編號, 結算日期 …), so a sheet from Taiwan-style or Hong Kong-style
+# input methods matches the same columns.
+_TRADITIONAL = str.maketrans("內鄉級醫療機構縣壓門診統區屬轉貧監測對職員險類費總額結編號種齡護實際報銷補億萬負擔個書證費務範圍內合規計線標準數據單價藥檢療養選擇離業戶農參險總額",
+                             "内乡级医疗机构县压门诊统区属转贫监测对职员险类费总额结编号种龄护实际报销补亿万负担个书证费务范围内合规计线标准数据单价药检疗养选择离业户农参险总额")
 _SPACES = re.compile(r"\s+")
 
 

@@ -151,7 +151,7 @@ def test_sheet_chooses_the_sheet_and_a_missing_one_is_named(capsys, tmp_path):
     source = write_xlsx(tmp_path / "book.xlsx", [], sheets={"notes": [["note"], ["not claims"]],
                                                            "claims": [HEADER, *CELLS[:2]]})
     code, _, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--json")
-    assert code == 2 and "column 'note' is not a claim field" in err  # the first sheet, by default
+    assert code == 2 and "no column is a claim field (the columns: 'note')" in err  # the first sheet, by default
     code, out, err = run(capsys, "score", str(source), "--sheet", "claims", "--policy", POLICY,
                          "-o", str(tmp_path / "o.csv"), "--json")
     assert code == 0, err

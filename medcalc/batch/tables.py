@@ -2,8 +2,11 @@
 
 Everything passes through Arrow into the column engine (``medcalc.batch.columns``): no per-row
 objects. Columns take medcalc's names or the national interface's (psn_no, setl_time,
-medfee_sumamt …); output columns of a settled file (row, hifp_pay …) are ignored, any
-other unknown column is an error, so a misspelt optional column cannot silently read as 0.
+medfee_sumamt …) or its Chinese labels, headers normalized first (``medcalc.batch.headers``:
+spaces, full-width forms, traditional characters, a unit in brackets); output columns of a
+settled file (row, hifp_pay …) are ignored; any other column is passed through unused (listed in
+``ScoredTable.unused``), except a name within a small edit distance of a known one, which is an
+error ("did you mean"), so a misspelt optional column cannot silently read as 0.
 
 Amounts, one rule: decimal columns are yuan (exact); text is yuan ("150", "1.5万", "150元");
 an integer column under the national interface's name (medfee_sumamt, fulamt_ownpay_amt,
@@ -42,8 +45,9 @@ from ..policy.registry import find_policy, load_policy, policy_by_id
 from ..settlement import Reject, Step
 from .cells import amount_column, day_column, flag_column, is_integer_column, whole_number_column
 from ..vocabulary import CHINESE_NAMES
+from .headers import HeaderMatch, match_headers, normalize
 
-__all__ = ["ScoredTable", "settle_table", "to_arrow", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
+__all__ = ["ScoredTable", "settle_table", "to_arrow", "read_header", "canonical_names", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
 
 #: Result columns in fen (int64), after row, claim_id, person_id, settled_on (and policy).
 RESULT_FIELDS = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
@@ -97,6 +101,8 @@ class ScoredTable:
     traces: dict[int, tuple[Step, ...]] = attrs.field(factory=dict)
     #: Distinct persons among the settled rows (None: not counted), known while settling.
     persons: int | None = None
+    #: The table's columns that are no claim field, in table order (passed through, not read).
+    unused: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -147,28 +153,26 @@ def check_given(given: Iterable[str]) -> frozenset[str]:
     return given
 
 
-def canonical_names(names: Sequence[str], given: Iterable[str] = ()) -> dict[str, str]:
-    """Column name -> medcalc field, for the claim and routing columns; unknown names are an error.
+def read_header(names: Sequence[str], given: Iterable[str] = ()) -> HeaderMatch:
+    """What a table's column names say (``medcalc.batch.headers``): the claim and routing columns
+    (named as medcalc, the national interface or its Chinese labels do, headers normalized), the
+    units their brackets state, the columns passed through unused, and a settled file's results,
+    ignored. A name close to a known one, or a field given twice, is a MedcalcError.
 
     ``given``: layers (GIVEN_LAYERS) whose payment columns, otherwise ignored as a settled file's
     results, are read as amounts the claims give (basic_paid, critical_paid)."""
-    known = set(CLAIM_FIELDS) | set(_ROUTING)
     taken = {name: GIVEN_LAYERS[layer] for layer in check_given(given) for name in GIVEN_SOURCES[layer]}
-    out: dict[str, str] = {}
-    for name in names:
-        field = taken.get(name) or FIELD_ALIASES.get(name, name)
-        if field in _OUTPUT_COLUMNS:
-            continue
-        if field == INVALID_COLUMN:
-            out[name] = field
-            continue
-        if field not in known:
-            raise MedcalcError(f"column {name!r} is not a claim field; known: {', '.join(sorted(known))} "
-                               f"(or the national interface's names: {', '.join(sorted(FIELD_ALIASES))})")
-        if field in out.values():
-            raise MedcalcError(f"column {name!r} gives {field!r} a second time")
-        out[name] = field
-    return out
+    known = {**{f: f for f in (*CLAIM_FIELDS, *_ROUTING)}, **FIELD_ALIASES, **taken}
+    names = list(names)
+    match = match_headers([n for n in names if n != INVALID_COLUMN], known, _OUTPUT_COLUMNS - set(taken))
+    if INVALID_COLUMN in names:  # a reader's own column: rows it could not read
+        match.fields[INVALID_COLUMN] = INVALID_COLUMN
+    return match
+
+
+def canonical_names(names: Sequence[str], given: Iterable[str] = ()) -> dict[str, str]:
+    """Column name -> medcalc field, for the claim and routing columns (``read_header``'s fields)."""
+    return read_header(names, given).fields
 
 
 def settle_table(
@@ -205,13 +209,24 @@ def settle_table(
     check_amounts(amounts)
     table = to_arrow(data)
     del data  # the table given is not kept: once its amounts are fen, its decimals can be freed
-    fields = canonical_names(table.column_names, given)
+    header = read_header(table.column_names, given)
+    fields = header.fields
+    if table.num_columns and not set(fields.values()) & set(CLAIM_FIELDS):
+        shown = ", ".join(repr(c) for c in table.column_names[:8]) + (" …" if table.num_columns > 8 else "")
+        raise MedcalcError(f"no column is a claim field (the columns: {shown}); the claims need at least person_id, "
+                           "settled_on, level and total, named as medcalc, the national interface or its Chinese "
+                           "labels do (人员编号, 结算日期, 医院等级, 医疗费总额)")
     table = table.select(list(fields)).rename_columns([fields[c] for c in fields])
+    table = _stated_units(table, header.units)
     n = table.num_rows
     engine = choose_engine(engine, n)  # once for the table, whatever the size of its parts
     threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
     collector = _Collector(table, first_row, threads, engine)
     collector.names = {field: name for name, field in fields.items() if name != field}
+    collector.unused = header.unused
+    # integer amounts are yuan under the national interface's or a Chinese name, or a header stating 元
+    yuan_columns = frozenset(field for name, field in fields.items()
+                             if normalize(name).key != field or header.units.get(field))
     table = _binary_as_text(table, collector.names)
     readable = None  # rows a reader could read (None: all)
     if INVALID_COLUMN in table.column_names:
@@ -231,7 +246,7 @@ def settle_table(
     if readable is not None:
         table = table.take(_int_array(readable))
     refused: list[tuple[np.ndarray, str, str]] = []
-    table = _amounts_as_fen(table, amounts, refused, threads, aliased=frozenset(collector.names))
+    table = _amounts_as_fen(table, amounts, refused, threads, aliased=yuan_columns)
     # person ids as codes, once for the whole table: parts are cut by them and settle on them
     person = _person_codes(table.column("person_id"))
     if (person < 0).any():
@@ -255,6 +270,30 @@ def settle_table(
     if n >= _MIN_PARALLEL_ROWS:
         _trim_c_heap()
     return collector.finish(trace)
+
+
+def _stated_units(table, units: dict[str, str]):
+    """Amount columns whose header states 万元 (``医疗费总额(万元)``) as text in 万 yuan: "1.5" reads as
+    1.5万, exactly, by the one amount parser; a cell that states its own unit ("1.5万", "150元")
+    is read by it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for field, unit in units.items():
+        if unit != "万元" or field not in _AMOUNTS:
+            continue
+        column = table.column(field)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_floating(column.type):
+            continue  # refused as floats by the amount parser, as under any other name
+        text = column.cast(pa.string())
+        blank = pc.match_substring_regex(text, r"^\s*$")
+        own_unit = pc.match_substring_regex(text, "[万元]")  # "1.5万", "150元": the cell's own unit, as written
+        text = pc.if_else(blank, pa.scalar(None, pa.string()),
+                          pc.if_else(own_unit, text, pc.binary_join_element_wise(text, "万", "")))
+        table = table.set_column(table.column_names.index(field), field, text)
+    return table
 
 
 def _binary_as_text(table, names: dict[str, str]):
@@ -460,6 +499,7 @@ class _Collector:
         self._lock = threading.Lock()
         #: medcalc field -> the column as the input named it (全自费, fulamt_ownpay_amt …), for rejects
         self.names: dict[str, str] = {}
+        self.unused: tuple[str, ...] = ()
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
         """Refuse input rows; ``field`` is reported as the input's own column name."""
@@ -551,7 +591,7 @@ class _Collector:
         results["row"] = _int_array(rows)
         for name in RESULT_FIELDS:
             results[name] = _int_array(columns.pop(name))
-        return ScoredTable(pa.table(results), rejects, self.traces, self.persons)
+        return ScoredTable(pa.table(results), rejects, self.traces, self.persons, self.unused)
 
     def _rejects(self):
         import pyarrow as pa

@@ -376,5 +376,8 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
             reasons.add_row(Text(f"… {len(rest):,} more reasons (every one is in the rejects file)"),
                             f"{sum(n for _, n in rest):,}", "")
         console.print(reasons)
+    if summary.get("columns_not_used"):
+        console.print(Paragraph("columns not used (no claim field; passed through): "
+                                + ", ".join(printable(c) for c in summary["columns_not_used"])))
     console.print(Paragraph(f"settled rows: {summary['output']}\nrejected rows: {summary['rejects_file']}\n"
                             "rows are counted from 1, the first row under the header"))

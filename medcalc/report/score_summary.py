@@ -27,11 +27,14 @@ class ScoreSummary:
         self.reasons: Counter[str] = Counter()
         self.first_rows: dict[str, int] = {}
         self.policies: dict[str, None] = {}
+        #: the file's columns that are no claim field (passed through, not read), in file order
+        self.unused: dict[str, None] = {}
 
     def add(self, part) -> None:
         import pyarrow.compute as pc
 
         r = part.results
+        self.unused.update(dict.fromkeys(getattr(part, "unused", ())))
         self.rows += part.rows
         self.settled += r.num_rows
         self.rejected += part.rejects.num_rows
@@ -62,6 +65,7 @@ class ScoreSummary:
         for reason, count in other.reasons.items():
             self._reason(reason, count, other.first_rows[reason])
         self.policies.update(other.policies)
+        self.unused.update(other.unused)
 
     def report(self, policy: Policy | None, output: Path | str, rejects_path: Path | str) -> dict[str, Any]:
         from .display import percent
@@ -76,5 +80,6 @@ class ScoreSummary:
                       "funds_of_in_scope": percent(Fraction(funds, in_scope) if in_scope else None)},
             "rejects_by_reason": dict(self.reasons.most_common()),
             "first_row_by_reason": {reason: self.first_rows[reason] for reason, _ in self.reasons.most_common()},
+            "columns_not_used": list(self.unused),
             "output": str(output), "rejects_file": str(rejects_path),
         }
