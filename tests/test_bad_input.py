@@ -247,7 +247,7 @@ def test_text_files_in_utf8_or_gb18030_are_read_alike(capsys, tmp_path, suffix, 
     source = _write(tmp_path / f"claims{suffix}", _utf8_rows(), encoding=encoding)
     code, settled, rejects, err = _score(capsys, tmp_path, source, *extra)
     assert code == 0, err
-    assert [(r["person_id"], r["basic"]) for r in settled] == [("张三", GOOD_BASIC)]
+    assert [(r["psn_no"], r["basic"]) for r in settled] == [("张三", GOOD_BASIC)]
     assert [(r["row"], r["field"]) for r in rejects] == [("2", "全自费")] and "'N/A'" in rejects[0]["reason"]
 
 
@@ -279,8 +279,9 @@ def test_non_utf8_binary_ids_reject_their_row(capsys, tmp_path):
     pq.write_table(table, source)
     code, settled, rejects, err = _score(capsys, tmp_path, source)
     assert code == 0, err
-    assert [(r["person_id"], r["basic"]) for r in settled] == [("p1", GOOD_BASIC), ("p3", GOOD_BASIC)]
+    assert [(r["psn_no"], r["basic"]) for r in settled] == [("p1", GOOD_BASIC), ("p3", GOOD_BASIC)]
     assert [(r["row"], r["field"]) for r in rejects] == [("2", "psn_no")] and r"\xff\xfe" in rejects[0]["reason"]
+    assert rejects[0]["psn_no"] == r"\xff\xfe"  # the row's own cell, shown escaped
     scored = settle_table(table, POLICY, amounts="fen")
     assert scored.rows == 3 and [(r.row, r.field) for r in scored.reject_records()] == [(1, "psn_no")]
 

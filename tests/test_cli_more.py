@@ -48,7 +48,8 @@ def test_score_csv_keeps_every_row(capsys, claims_csv, tmp_path):
     assert code == 0 and err == ""
     assert (summary["rows"], summary["settled"], summary["rejected"]) == (6, 3, 3)
     assert len(settled) + len(rejects) == 6
-    assert [(r["row"], r["claim_id"], r["basic"], r["patient"]) for r in settled] == [
+    # the file's own columns come back (setl_id, as it names the claim id), the results added
+    assert [(r["row"], r["setl_id"], r["basic"], r["patient"]) for r in settled] == [
         ("1", "1", "14480.00", "5520.00"), ("2", "2", "7680.00", "2320.00"), ("6", "6", "10710.00", "1290.00")]
     # named as the file names its columns (the national interface's here)
     assert [(r["row"], r["field"]) for r in rejects] == [("3", "level"), ("4", "medfee_sumamt"), ("5", "setl_time")]
@@ -61,7 +62,8 @@ def test_score_parquet_round_trip_with_national_names(capsys, claims_csv, tmp_pa
     import pyarrow.parquet as pq
 
     out = tmp_path / "out.parquet"
-    code, _, _ = run(capsys, "score", str(claims_csv), "--policy", "jiujiang-residents", "-o", str(out), "--names", "national")
+    code, _, _ = run(capsys, "score", str(claims_csv), "--policy", "jiujiang-residents", "-o", str(out), "--names", "national",
+                     "--results-only")
     table = pq.read_table(out)
     assert code == 0
     assert table.column_names == ["row", "setl_id", "psn_no", "setl_time", "policy", "medfee_sumamt", "inscp_scp_amt", "act_pay_dedc",

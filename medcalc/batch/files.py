@@ -479,20 +479,34 @@ class ResultWriter:
         self._behind: Any = None
         self.rows = 0
 
-    def write(self, table: Any) -> None:
+    def write(self, table: Any, passed: tuple[str, ...] | frozenset[str] = (),
+              amounts: tuple[str, ...] | frozenset[str] = ()) -> None:
+        """Write a table; ``passed``: the input's own columns in it (medcalc.batch.sheet_back), written
+        under their own names, as they are except ``amounts`` among them: fen, written as yuan."""
         # in slices: converting amounts to decimals doubles a slice's memory, not the whole table's
         for start in range(0, max(table.num_rows, 1), self.SLICE_ROWS):
-            self._write(table.slice(start, self.SLICE_ROWS))
+            self._write(table.slice(start, self.SLICE_ROWS), frozenset(passed) - frozenset(amounts),
+                        frozenset(amounts))
 
     SLICE_ROWS = 1 << 18
 
-    def _write(self, table: Any) -> None:
+    def _write(self, table: Any, passed: frozenset[str] = frozenset(), amounts: frozenset[str] = frozenset()) -> None:
         import pyarrow as pa
+
+        money = frozenset(_MONEY) - passed | amounts  # columns of fen: the results', and input columns settled
 
         columns, fields = [], []
         for name in table.column_names:
             column = table.column(name)
-            if name in _MONEY:
+            if name in passed:
+                if pa.types.is_dictionary(column.type):
+                    column = column.cast(column.type.value_type)
+                if self.fmt != "parquet":
+                    column = _as_text_column(column)  # (dates as ISO text)
+                columns.append(column)
+                fields.append(name)
+                continue
+            if name in money:
                 if self.fmt == "parquet":
                     column = _stored_yuan(column)
                 elif self.fmt != "xlsx":  # (.xlsx: the fen, written as numbers of yuan)
@@ -501,10 +515,10 @@ class ResultWriter:
                 # (Parquet stores the dictionary as it is, and readers see its values: without
                 # the cast, a policy column of 10^7 rows is written in half the time)
                 column = column.cast(column.type.value_type)
-            if self.fmt != "parquet" and name not in _MONEY and name != "row":
+            if self.fmt != "parquet" and name not in money and name != "row":
                 column = column.cast(pa.string())
             columns.append(column)
-            fields.append(self.names.get(name, name))
+            fields.append(name if name in amounts else self.names.get(name, name))
         out = pa.table(columns, names=fields)
         if self.fmt == "parquet":
             if self._writer is None:
@@ -515,14 +529,14 @@ class ResultWriter:
                 # included) reads them as DECIMAL(18, 2), decimal128 in Arrow.
                 # Min/max statistics on rows, ids, dates and policies, the columns a reader filters
                 # row groups by; on the ten amount columns they cost 0.7 s per 10^7 rows.
-                described = [self.names.get(c, c) for c in table.column_names if c not in _MONEY]
+                described = [self.names.get(c, c) for c in table.column_names if c not in money and c not in passed]
                 self._writer = _parquet().ParquetWriter(self.path, out.schema,
                                                         use_dictionary=[c for c in fields if c in repeated],
                                                         write_statistics=described,
                                                         store_decimal_as_integer=True, store_schema=False)
             self._write_behind(out)
         elif self.fmt == "xlsx":
-            self._sheet.write(out, {self.names.get(m, m) for m in _MONEY})
+            self._sheet.write(out, {m if m in amounts else self.names.get(m, m) for m in money if m in table.column_names})
         elif self.fmt == "csv":
             import pyarrow.csv as pacsv
 
@@ -567,6 +581,18 @@ class ResultWriter:
             self._handle.close()
         if self._book is not None and self._own_book:
             self._book.close()
+
+
+def _as_text_column(column: Any) -> Any:
+    """An input column as text for a text format: bytes that are not UTF-8 (a Parquet file's binary
+    ids) shown with backslash escapes, as the rejects' reasons show them, instead of failing."""
+    import pyarrow as pa
+
+    try:
+        return column.cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.array([None if v is None else v.decode("utf-8", "backslashreplace") for v in column.to_pylist()],
+                        pa.string())
 
 
 def _stored_yuan(column: Any) -> Any:

@@ -33,12 +33,13 @@ def settle_batches(
     amounts: str | None = None,
     first_row: int = 0,
     given: Iterable[str] = (),
+    keep_columns: bool = False,
 ) -> Iterator[ScoredTable]:
     """Settle record batches (or tables, DataFrames) sorted by person id, one part at a time.
 
     Yields one ScoredTable per part, rows numbered from ``first_row`` across the stream.
     Raises UnsortedInput at the first row whose person id sorts before the previous row's.
-    ``amounts``, ``given``: as for ``settle_table``.
+    ``amounts``, ``given``, ``keep_columns``: as for ``settle_table``.
     """
     import pyarrow as pa
 
@@ -56,7 +57,7 @@ def settle_batches(
         if carry is not None:
             table = pa.concat_tables([carry, table.cast(carry.schema) if table.schema != carry.schema else table])
         if person_column is None:  # no person column: every row is refused by the table scorer
-            yield settle_table(table, policy, amounts=amounts, first_row=start, given=given)
+            yield settle_table(table, policy, amounts=amounts, first_row=start, given=given, keep_columns=keep_columns)
             start += table.num_rows
             carry = None
             continue
@@ -65,11 +66,11 @@ def settle_batches(
         last = _check_sorted(person, last, start, offset)
         cut = _last_person_start(person)
         if cut > 0:
-            yield settle_table(table.slice(0, cut), policy, amounts=amounts, first_row=start, given=given)
+            yield settle_table(table.slice(0, cut), policy, amounts=amounts, first_row=start, given=given, keep_columns=keep_columns)
             start += cut
         carry = table.slice(cut)
     if carry is not None and carry.num_rows:
-        yield settle_table(carry, policy, amounts=amounts, first_row=start, given=given)
+        yield settle_table(carry, policy, amounts=amounts, first_row=start, given=given, keep_columns=keep_columns)
 
 
 def _check_sorted(person, previous, start: int, offset: int):

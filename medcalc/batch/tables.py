@@ -103,6 +103,12 @@ class ScoredTable:
     persons: int | None = None
     #: The table's columns that are no claim field, in table order (passed through, not read).
     unused: tuple[str, ...] = ()
+    #: With ``keep_columns``: the input's columns of the settled rows (in ``results``' order, dates
+    #: as date32) and of the rejected rows (in ``rejects``' order, as given); else None.
+    inputs: Any = None
+    rejected_inputs: Any = None
+    #: The fields the input's columns give (total, in_scope, policy …) -> the column as the input names it.
+    input_fields: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def rows(self) -> int:
@@ -186,6 +192,7 @@ def settle_table(
     threads: int | None = None,
     engine: str | None = None,
     given: Iterable[str] = (),
+    keep_columns: bool = False,
 ) -> ScoredTable:
     """Settle every row of a table of claims; see the module docstring for columns and policies.
 
@@ -201,6 +208,9 @@ def settle_table(
     "auto" (compiled from 20 000 rows), "compiled" or "interpreted": the same kernel, to the fen.
     ``given``: layers ("basic", "critical") whose payment columns (hifp_pay, hifmi_pay or hifob_pay,
     or medcalc's basic / critical) are read as settled elsewhere: those layers are not computed.
+    ``keep_columns``: also return the input's own columns (every one but a settled file's results,
+    as given, in input order) of the settled rows (``ScoredTable.inputs``, dates as dates) and of
+    the rejected rows (``ScoredTable.rejected_inputs``, as given), for the user's sheet back.
     """
     from ..engine.compiled import choose_engine
 
@@ -216,6 +226,8 @@ def settle_table(
         raise MedcalcError(f"no column is a claim field (the columns: {shown}); the claims need at least person_id, "
                            "settled_on, level and total, named as medcalc, the national interface or its Chinese "
                            "labels do (人员编号, 结算日期, 医院等级, 医疗费总额)")
+    inputs = table.select([c for c in table.column_names if c not in header.ignored and c != INVALID_COLUMN]) \
+        if keep_columns else None
     table = table.select(list(fields)).rename_columns([fields[c] for c in fields])
     table = _stated_units(table, header.units)
     n = table.num_rows
@@ -224,6 +236,9 @@ def settle_table(
     collector = _Collector(table, first_row, threads, engine)
     collector.names = {field: name for name, field in fields.items() if name != field}
     collector.unused = header.unused
+    collector.fields = {field: name for name, field in fields.items() if field != INVALID_COLUMN}
+    collector.inputs = inputs
+    del inputs
     # integer amounts are yuan under the national interface's or a Chinese name, or a header stating 元
     yuan_columns = frozenset(field for name, field in fields.items()
                              if normalize(name).key != field or header.units.get(field))
@@ -500,6 +515,9 @@ class _Collector:
         #: medcalc field -> the column as the input named it (全自费, fulamt_ownpay_amt …), for rejects
         self.names: dict[str, str] = {}
         self.unused: tuple[str, ...] = ()
+        self.fields: dict[str, str] = {}
+        #: the input's own columns, kept for the sheet back (settle_table's keep_columns), else None
+        self.inputs: Any = None
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
         """Refuse input rows; ``field`` is reported as the input's own column name."""
@@ -545,6 +563,7 @@ class _Collector:
             raise RuntimeError(f"{n} rows in but {int(self.is_settled.sum())} settled and {rejected} rejected, "
                                f"{int((seen == 0).sum())} missing and {int((seen > 1).sum())} twice")
         rows = np.flatnonzero(self.is_settled)
+        inputs, rejected_inputs = self._inputs_back(rows)
         del seen
         self.seen = self.is_settled = None
         every = len(rows) == n
@@ -591,7 +610,27 @@ class _Collector:
         results["row"] = _int_array(rows)
         for name in RESULT_FIELDS:
             results[name] = _int_array(columns.pop(name))
-        return ScoredTable(pa.table(results), rejects, self.traces, self.persons, self.unused)
+        return ScoredTable(pa.table(results), rejects, self.traces, self.persons, self.unused, inputs, rejected_inputs,
+                           self.fields)
+
+    def _inputs_back(self, rows: np.ndarray):
+        """The kept input columns at the settled ``rows`` (dates read as the engine read them) and
+        at the rejected rows (as given); (None, None) when none were kept."""
+        import pyarrow as pa
+
+        if self.inputs is None:
+            return None, None
+        inputs, self.inputs = self.inputs, None
+        settled = inputs if len(rows) == inputs.num_rows else inputs.take(_int_array(rows))
+        dates = {name for field in ("settled_on", "admitted_on") if (name := self.names.get(field, field)) in
+                 settled.column_names}
+        for name in dates:
+            days = day_column(settled.column(name), None, name)
+            settled = settled.set_column(settled.column_names.index(name), name,
+                                         pa.array(days, pa.date32(), mask=np.isnat(days)))
+        rejected = inputs.take(_int_array(self._reject_positions)) if len(self._reject_positions) else \
+            inputs.schema.empty_table()
+        return settled, rejected
 
     def _rejects(self):
         import pyarrow as pa
@@ -604,6 +643,7 @@ class _Collector:
         which = np.repeat([reasons.index((g[1], g[2])) for g in groups], [len(g[0]) for g in groups]).astype(np.int32)
         by_row = np.argsort(reject_rows, kind="stable")
         reject_rows, which = reject_rows[by_row], which[by_row]
+        self._reject_positions = reject_rows
         ids = (take_rows(self.table.column("claim_id"), reject_rows).cast(pa.string())
                if "claim_id" in self.table.column_names else pa.nulls(len(reject_rows), pa.string()))
         return pa.table({

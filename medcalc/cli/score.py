@@ -48,6 +48,10 @@ def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.Ar
                        help="layers settled elsewhere, comma-separated (basic, critical): the file's hifp_pay (or "
                             "basic) column is read as basic_paid, hifmi_pay / hifob_pay (or critical) as critical_paid, "
                             "and only the later layers are computed")
+    score.add_argument("--results-only", dest="results_only", action="store_true",
+                       help="write only the results (row, claim id, person, date, policy, amounts) and the rejects' "
+                            "row, field and reason; by default each row's own columns are written too, the results "
+                            "added after them")
     score.add_argument("--strict", action="store_true", help="fail (exit 2) if any row is rejected")
     score.add_argument("--stream", action="store_true",
                        help="score record batch by batch in bounded memory; the file must be sorted by person id")
@@ -118,6 +122,7 @@ def _spool_stdin(folder: Path, fmt: str | None) -> tuple[str, str]:
 
 def _score_file(args: argparse.Namespace) -> int:
     from ..batch.files import OUTPUT_NAMES, REJECT_NAMES, ResultWriter, count_rows, format_of, read_batches
+    from ..batch.sheet_back import rejects_back, results_back
 
     output, rejects_path = _default_paths(args)
     if args.policy is None and args.region is not None and args.on is None:
@@ -158,8 +163,8 @@ def _score_file(args: argparse.Namespace) -> int:
         with _progress(interactive, total_rows) as advance:
             batches = read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet)
             for part in _scored_parts(args, policy, batches):
-                results.write(part.results)
-                rejects.write(part.rejects)
+                results.write(*results_back(part, OUTPUT_NAMES[args.names]))  # (table, input columns, amounts)
+                rejects.write(*rejects_back(part, REJECT_NAMES.get(args.names)))
                 summary.add(part)
                 advance(part.rows)
         results.close(_RESULT_SCHEMA())
@@ -264,7 +269,8 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     from ..batch.tables import settle_table
 
     if args.stream:
-        yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1, given=args.given)
+        yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1, given=args.given,
+                                  keep_columns=not args.results_only)
         return
     batches = iter(batches)
     first = [next(batches, None)]
@@ -275,7 +281,7 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     # neither the first batch nor the table is kept in a local here: each is freed once compacted,
     # and settle_table can free the decimals it turns into fen
     yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts=args.amounts, first_row=1,
-                       given=args.given)
+                       given=args.given, keep_columns=not args.results_only)
 
 
 def _prepend(held: list, rest):

@@ -1,0 +1,79 @@
+"""The user's sheet back (issue 26): ``score`` writes every input column, in input order, with the
+results added; the rejects file gives each refused row's own cells; ``--results-only`` keeps the
+narrow tables."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from medcalc.cli import main
+
+POLICY = "jiujiang-residents"
+SHEET = ("姓名,人员编号,结算日期,医院等级,医疗费总额,全自费,备注\n"
+         "张三,p1,2020/6/1,level2,\"20,000\",1500,首次\n"
+         "李四,p2,2020年6月2日,level9,20000,1500,\n"
+         "王五,p3,2020-06-03,level2,1.2万,,复诊\n")
+RESULTS = ["policy", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient"]
+
+
+def _read(path):
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return reader.fieldnames, list(reader)
+
+
+@pytest.mark.parametrize("extra", [(), ("--stream",)])
+def test_the_sheet_comes_back_with_the_results_added(capsys, tmp_path, extra):
+    source = tmp_path / "bureau.csv"
+    source.write_text(SHEET, encoding="utf-8")
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--json", *extra]) == 0
+    capsys.readouterr()
+    header, rows = _read(tmp_path / "out.csv")
+    assert header == ["row", "姓名", "人员编号", "结算日期", "医院等级", "医疗费总额", "全自费", "备注", *RESULTS]
+    # the total stays in the sheet's own column, as medcalc read it
+    assert [(r["row"], r["姓名"], r["医疗费总额"], r["basic"], r["备注"]) for r in rows] == [
+        ("1", "张三", "20000.00", "14480.00", "首次"), ("3", "王五", "12000.00", "9280.00", "复诊")]
+    assert [r["结算日期"] for r in rows] == ["2020-06-01", "2020-06-03"]  # dates as dates: ISO, whatever was typed
+    header, rejects = _read(tmp_path / "out.rejects.csv")
+    assert header == ["row", "claim_id", "field", "reason", "姓名", "人员编号", "结算日期", "医院等级", "医疗费总额", "全自费",
+                      "备注"]
+    assert [(r["row"], r["field"], r["姓名"], r["医院等级"], r["结算日期"]) for r in rejects] == \
+        [("2", "医院等级", "李四", "level9", "2020年6月2日")]  # a refused row's cells as given
+
+
+def test_results_only_keeps_the_narrow_tables(capsys, tmp_path):
+    source = tmp_path / "bureau.csv"
+    source.write_text(SHEET, encoding="utf-8")
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--results-only"]) == 0
+    capsys.readouterr()
+    assert _read(tmp_path / "out.csv")[0] == ["row", "person_id", "settled_on", "policy", "total", *RESULTS[1:]]
+    assert _read(tmp_path / "out.rejects.csv")[0] == ["row", "claim_id", "field", "reason"]
+
+
+def test_parquet_keeps_dates_as_dates_and_text_as_text(capsys, tmp_path):
+    source = tmp_path / "bureau.csv"
+    source.write_text(SHEET, encoding="utf-8")
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.parquet"), "--names", "national",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settled"] == 2
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("结算日期").to_pylist() == [dt.date(2020, 6, 1), dt.date(2020, 6, 3)]
+    assert table.column("姓名").to_pylist() == ["张三", "王五"]
+    assert [str(v) for v in table.column("hifp_pay").to_pylist()] == ["14480.00", "9280.00"]
+
+
+def test_a_rescored_settled_file_gets_fresh_results_not_two_of_each(capsys, tmp_path):
+    """Scored again, a settled file's result columns are ignored on the way in and written fresh."""
+    source = tmp_path / "bureau.csv"
+    source.write_text(SHEET, encoding="utf-8")
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "once.csv")]) == 0
+    assert main(["score", str(tmp_path / "once.csv"), "--policy", POLICY, "-o", str(tmp_path / "twice.csv")]) == 0
+    capsys.readouterr()
+    once, twice = _read(tmp_path / "once.csv"), _read(tmp_path / "twice.csv")
+    assert twice[0] == once[0]
+    assert [r["basic"] for r in twice[1]] == [r["basic"] for r in once[1]]
