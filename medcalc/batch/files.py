@@ -25,6 +25,7 @@ import attrs
 from ..claims import Claim
 from ..errors import ClaimError, MedcalcError
 from ..settlement import Reject
+from .safe_cells import escape_column, unescape_batch
 from .tables import INVALID_COLUMN, invalid_reason
 from ..vocabulary import CHINESE_NAMES
 
@@ -338,7 +339,7 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None) -> It
     try:
         reader = pacsv.open_csv(path, read_options=reader_options, convert_options=options)
         for batch in reader:
-            yield batch
+            yield unescape_batch(batch)  # "'=1+1", as medcalc writes a text cell "=1+1": read as "=1+1"
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise MedcalcError(f"{path}: not a valid CSV file in {encoding}: {exc}") from None
 
@@ -405,14 +406,21 @@ class ResultWriter:
     formatted 0.00 in .xlsx, text with two decimals elsewhere. Columns are renamed with ``names`` (medcalc's,
     the national interface's or Chinese). CSV starts with a UTF-8 byte-order mark unless ``bom`` is false.
     An .xlsx file gets one sheet, ``sheet``, in ``book`` (an excel.XlsxBook shared with another writer,
-    closed by its owner) or in a workbook of its own.
+    closed by its owner) or in a workbook of its own. ``money``: the columns holding fen (default: the
+    result amounts; a claims table adds its own, e.g. self_funded).
+
+    CSV text cells that a spreadsheet would evaluate as a formula (``=…``, ``+…``, ``-…``, ``@…``)
+    are written as text, with a quote in front (medcalc.batch.safe_cells; medcalc's CSV reader
+    removes it again). In .xlsx every text cell is a string cell, never a formula.
     """
 
     def __init__(self, path: str | Path, fmt: str | None = None, names: dict[str, str] | None = None, *,
-                 bom: bool = True, book: Any = None, sheet: str = "results") -> None:
+                 bom: bool = True, book: Any = None, sheet: str = "results",
+                 money: Iterable[str] = _MONEY) -> None:
         self.path = Path(path)
         self.fmt = format_of(self.path, fmt)
         self.names = names or {}
+        self.money = frozenset(money)
         self.bom = bom
         self._book, self._own_book, self._sheet = book, book is None, None
         if self.fmt == "xlsx":
@@ -440,7 +448,7 @@ class ResultWriter:
         columns, fields = [], []
         for name in table.column_names:
             column = table.column(name)
-            if name in _MONEY:
+            if name in self.money:
                 if self.fmt == "parquet":
                     column = _stored_yuan(column)
                 elif self.fmt != "xlsx":  # (.xlsx: the fen, written as numbers of yuan)
@@ -449,8 +457,10 @@ class ResultWriter:
                 # (Parquet stores the dictionary as it is, and readers see its values: without
                 # the cast, a policy column of 10^7 rows is written in half the time)
                 column = column.cast(column.type.value_type)
-            if self.fmt != "parquet" and name not in _MONEY and name != "row":
+            if self.fmt != "parquet" and name not in self.money and name != "row":
                 column = column.cast(pa.string())
+                if self.fmt == "csv":
+                    column = escape_column(column)  # (amounts are digits: never a formula)
             columns.append(column)
             fields.append(self.names.get(name, name))
         out = pa.table(columns, names=fields)
@@ -463,14 +473,14 @@ class ResultWriter:
                 # included) reads them as DECIMAL(18, 2), decimal128 in Arrow.
                 # Min/max statistics on rows, ids, dates and policies, the columns a reader filters
                 # row groups by; on the ten amount columns they cost 0.7 s per 10^7 rows.
-                described = [self.names.get(c, c) for c in table.column_names if c not in _MONEY]
+                described = [self.names.get(c, c) for c in table.column_names if c not in self.money]
                 self._writer = _parquet().ParquetWriter(self.path, out.schema,
                                                         use_dictionary=[c for c in fields if c in repeated],
                                                         write_statistics=described,
                                                         store_decimal_as_integer=True, store_schema=False)
             self._write_behind(out)
         elif self.fmt == "xlsx":
-            self._sheet.write(out, {self.names.get(m, m) for m in _MONEY})
+            self._sheet.write(out, {self.names.get(m, m) for m in self.money})
         elif self.fmt == "csv":
             import pyarrow.csv as pacsv
 
