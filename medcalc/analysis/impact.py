@@ -103,17 +103,28 @@ class Impact:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
     def to_csv(self) -> str:
-        """Every grouping's rows in one CSV (a ``grouping`` column first)."""
+        """Every grouping's rows in one CSV (a ``grouping`` column first). Its text cells (scenario
+        names, group values from the claims) are written so that a spreadsheet shows them as text,
+        never as a formula (medcalc.batch.safe_cells); amounts and rates are numbers as they are."""
+        from ..batch.safe_cells import escape_text
+
         buffer = io.StringIO()
         writer = None
         for name in dict.fromkeys(g["grouping"] for g in self.groups):
             for row in self.table(name):
                 row = {"grouping": name, **row}
+                for key in _TEXT_COLUMNS:
+                    if isinstance(row[key], str):
+                        row[key] = escape_text(row[key])
                 if writer is None:
                     writer = csv.DictWriter(buffer, fieldnames=list(row))
                     writer.writeheader()
                 writer.writerow(row)
         return buffer.getvalue()
+
+
+#: The CSV columns holding text (the others are counts, amounts and rates, written by medcalc).
+_TEXT_COLUMNS = ("grouping", "scenario", "group")
 
 
 def _count(units: int) -> str | int:

@@ -118,14 +118,16 @@ class Reconciliation:
 
     def to_csv(self, path: str | Path, bom: bool = True) -> Path:
         """Write the differences as CSV, amounts in yuan with two decimals (after a UTF-8 byte-order
-        mark, for Excel, unless ``bom`` is false); returns the path."""
+        mark, for Excel, unless ``bom`` is false); returns the path. A text cell a spreadsheet would
+        take for a formula (a claim id ``=1+1``) is written as text (medcalc.batch.safe_cells)."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         from ..batch.files import fen_to_yuan
+        from ..batch.safe_cells import escape_column
 
         columns = [fen_to_yuan(self.differences.column(c), text=True) if c in _AMOUNT_COLUMNS
-                   else self.differences.column(c) for c in DIFFERENCE_COLUMNS]
+                   else escape_column(self.differences.column(c)) for c in DIFFERENCE_COLUMNS]
         path = Path(path)
         with open(path, "wb") as handle:
             if bom:

@@ -31,11 +31,12 @@ import numpy as np
 from ..policy.model import ADMISSION_RULES, CATEGORIES, Policy
 from ..policy.registry import load_policy
 
-__all__ = ["synthetic_claims", "synthetic_arrays", "DEFAULT_POOR"]
+__all__ = ["synthetic_claims", "synthetic_arrays", "DEFAULT_POOR", "AMOUNT_COLUMNS"]
 
 #: Categories given to the poverty share when the policy names none.
 DEFAULT_POOR = ("tekun", "dibao", "poverty")
-_AMOUNTS = ("total", "self_funded", "pre_self_pay")
+#: The amount columns of a synthetic claim set (int64 fen, or decimal yuan with ``yuan=True``).
+AMOUNT_COLUMNS = ("total", "self_funded", "pre_self_pay")
 
 
 def synthetic_arrays(rows: int, levels, *, seed: int = 2026, year: int = 2025, shuffle: bool = True,
@@ -119,7 +120,7 @@ def synthetic_claims(policy: Policy | str, rows: int, *, seed: int = 2026, year:
     for name, values in cols.items():
         if values.dtype.kind == "U" and name != "claim_id":
             arrays[name] = pa.array(values).dictionary_encode()
-        elif yuan and name in _AMOUNTS:
+        elif yuan and name in AMOUNT_COLUMNS:
             arrays[name] = fen_to_yuan(pa.array(values))
         else:
             arrays[name] = pa.array(values)

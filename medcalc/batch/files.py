@@ -25,6 +25,7 @@ import attrs
 from ..claims import Claim
 from ..errors import ClaimError, MedcalcError
 from ..settlement import Reject
+from .safe_cells import escape_column, unescape_batch
 from .tables import INVALID_COLUMN, invalid_reason
 from ..vocabulary import CHINESE_NAMES
 
@@ -390,7 +391,7 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None) -> It
     try:
         reader = pacsv.open_csv(path, read_options=reader_options, convert_options=options)
         for batch in reader:
-            yield batch
+            yield unescape_batch(batch)  # "'=1+1", as medcalc writes a text cell "=1+1": read as "=1+1"
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise MedcalcError(f"{path}: not a valid CSV file in {encoding}: {exc}") from None
 
@@ -457,14 +458,21 @@ class ResultWriter:
     formatted 0.00 in .xlsx, text with two decimals elsewhere. Columns are renamed with ``names`` (medcalc's,
     the national interface's or Chinese). CSV starts with a UTF-8 byte-order mark unless ``bom`` is false.
     An .xlsx file gets one sheet, ``sheet``, in ``book`` (an excel.XlsxBook shared with another writer,
-    closed by its owner) or in a workbook of its own.
+    closed by its owner) or in a workbook of its own. ``money``: the columns holding fen (default: the
+    result amounts; a claims table adds its own, e.g. self_funded).
+
+    CSV text cells that a spreadsheet would evaluate as a formula (``=…``, ``+…``, ``-…``, ``@…``)
+    are written as text, with a quote in front (medcalc.batch.safe_cells; medcalc's CSV reader
+    removes it again). In .xlsx every text cell is a string cell, never a formula.
     """
 
     def __init__(self, path: str | Path, fmt: str | None = None, names: dict[str, str] | None = None, *,
-                 bom: bool = True, book: Any = None, sheet: str = "results") -> None:
+                 bom: bool = True, book: Any = None, sheet: str = "results",
+                 money: Iterable[str] = _MONEY) -> None:
         self.path = Path(path)
         self.fmt = format_of(self.path, fmt)
         self.names = names or {}
+        self.money = frozenset(money)
         self.bom = bom
         self._book, self._own_book, self._sheet = book, book is None, None
         if self.fmt == "xlsx":
@@ -493,7 +501,7 @@ class ResultWriter:
     def _write(self, table: Any, passed: frozenset[str] = frozenset(), amounts: frozenset[str] = frozenset()) -> None:
         import pyarrow as pa
 
-        money = frozenset(_MONEY) - passed | amounts  # columns of fen: the results', and input columns settled
+        money = self.money - passed | amounts  # columns of fen: the results', and input columns settled
 
         columns, fields = [], []
         for name in table.column_names:
@@ -503,6 +511,8 @@ class ResultWriter:
                     column = column.cast(column.type.value_type)
                 if self.fmt != "parquet":
                     column = _as_text_column(column)  # (dates as ISO text)
+                if self.fmt == "csv":
+                    column = escape_column(column)  # the user's own cells: no formula either
                 columns.append(column)
                 fields.append(name)
                 continue
@@ -517,6 +527,8 @@ class ResultWriter:
                 column = column.cast(column.type.value_type)
             if self.fmt != "parquet" and name not in money and name != "row":
                 column = column.cast(pa.string())
+                if self.fmt == "csv":
+                    column = escape_column(column)  # (amounts are digits: never a formula)
             columns.append(column)
             fields.append(name if name in amounts else self.names.get(name, name))
         out = pa.table(columns, names=fields)

@@ -95,9 +95,12 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MedcalcError(str(exc)) from None
     if args.save:
+        from ..analysis.synthetic import AMOUNT_COLUMNS
         from ..batch.files import ResultWriter
 
-        writer = ResultWriter(args.save, bom=args.bom)
+        # every amount in yuan with two decimals, as `medcalc score` reads it back (self_funded and
+        # pre_self_pay were once written as bare fen, which score read as yuan)
+        writer = ResultWriter(args.save, bom=args.bom, money=AMOUNT_COLUMNS)
         writer.write(claims)
         writer.close()
     # synthetic claims hold int64 fen
