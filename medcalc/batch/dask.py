@@ -120,8 +120,22 @@ def read_claims(path: str | Path | list, fmt: str | None = None, *, blocksize: i
         if encoding is not None or Path(first).is_file():
             encoding = detect_encoding(first, encoding)
         options.setdefault("encoding", "utf-8-sig" if encoding in (None, "utf-8") else encoding)
-        return dd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], **options)
+        frame = dd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], **options)
+        # cells medcalc wrote as text (a quote before =, +, -, @ …) read as they were, as files.py reads them
+        return frame.map_partitions(_unescaped, meta=frame._meta)
     raise MedcalcError(f"{first}: Dask reads claims from Parquet or CSV, not {fmt}; convert the file first")
+
+
+def _unescaped(frame):
+    """A pandas partition read from CSV with every text cell unescaped (medcalc.batch.safe_cells)."""
+    from .safe_cells import unescape_text
+
+    for name in frame.columns:
+        column = frame[name]
+        if (column.dtype == object or str(column.dtype).startswith("string")) and \
+                column.str.startswith("'", na=False).any():  # (the usual partition: no such cell, one pass)
+            frame[name] = column.map(lambda v: unescape_text(v) if isinstance(v, str) else v)
+    return frame
 
 
 def score_dask(

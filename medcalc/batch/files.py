@@ -25,7 +25,7 @@ import attrs
 from ..claims import Claim
 from ..errors import ClaimError, MedcalcError
 from ..settlement import Reject
-from .safe_cells import escape_column, unescape_batch
+from .safe_cells import escape_column, unescape_batch, unescape_text
 from .tables import INVALID_COLUMN, invalid_reason
 from ..vocabulary import CHINESE_NAMES
 
@@ -175,8 +175,8 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
     if fmt == "csv":
         with open(path, newline="", encoding=detect_encoding(path, encoding)) as handle:
             try:
-                for record in csv.DictReader(handle):
-                    yield {k: v for k, v in record.items() if v not in (None, "")}
+                for record in csv.DictReader(handle):  # (cells written as text by medcalc read as they were)
+                    yield {k: unescape_text(v) for k, v in record.items() if v not in (None, "")}
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise MedcalcError(f"{path}: not a readable CSV file: {exc}") from None
     elif fmt == "jsonl":

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMULA_STARTS", "escape_column", "unescape_column", "escape_text", "escape_columns"]
+__all__ = ["FORMULA_STARTS", "escape_column", "unescape_column", "escape_text", "unescape_text", "escape_columns",
+           "unescape_batch"]
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP: = + - @ tab CR).
 FORMULA_STARTS = "=+-@\t\r"
@@ -42,6 +43,14 @@ _ESCAPE_RE = re.compile(_ESCAPE)
 def escape_text(value: str) -> str:
     """One cell, for writers that build rows in Python (``impact --csv``): the rule of ``escape_column``."""
     return "'" + value if _ESCAPE_RE.match(value) else value
+
+
+_UNESCAPE_RE = re.compile(_UNESCAPE)
+
+
+def unescape_text(value: str) -> str:
+    """One cell read from CSV, for readers that read cells in Python: the rule of ``unescape_column``."""
+    return value[1:] if _UNESCAPE_RE.match(value) else value
 
 
 def escape_column(column: Any) -> Any:
