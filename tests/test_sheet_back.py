@@ -77,3 +77,31 @@ def test_a_rescored_settled_file_gets_fresh_results_not_two_of_each(capsys, tmp_
     once, twice = _read(tmp_path / "once.csv"), _read(tmp_path / "twice.csv")
     assert twice[0] == once[0]
     assert [r["basic"] for r in twice[1]] == [r["basic"] for r in once[1]]
+
+
+@pytest.mark.parametrize("extra", [(), ("--stream",)])
+def test_progress_moves_as_rows_are_read_and_settled(capsys, tmp_path, monkeypatch, extra):
+    """On a terminal, both bars move: rows read batch by batch, rows settled part by part."""
+    import sys
+
+    from rich.progress import Progress
+
+    lines = "".join(f"p{i:05d},2020-06-01,level2,20000,1500\n" for i in range(10000))
+    source = tmp_path / "claims.csv"
+    source.write_text("person_id,settled_on,level,total,self_funded\n" + lines)
+    steps: list[tuple[str, int]] = []
+    original = Progress.advance
+
+    def advance(self, task, rows):
+        steps.append((self.tasks[task].description, rows))
+        return original(self, task, rows)
+
+    monkeypatch.setattr(Progress, "advance", advance)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--batch-rows", "500",
+                 *extra]) == 0
+    capsys.readouterr()
+    read = [rows for what, rows in steps if what == "read"]
+    settled = [rows for what, rows in steps if what == "settled"]
+    assert len(read) >= 3 and sum(read) == 10000  # (Arrow's blocks hold several of 500 rows' worth)
+    assert sum(settled) == 10000 and (len(settled) > 1 if extra else len(settled) == 1)

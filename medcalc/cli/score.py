@@ -160,8 +160,9 @@ def _score_file(args: argparse.Namespace) -> int:
                            sheet="rejects")
     summary = ScoreSummary()
     try:
-        with _progress(interactive, total_rows) as advance:
-            batches = read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet)
+        with _progress(interactive, total_rows) as (advance_read, advance):
+            batches = _counted(read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet),
+                               advance_read)
             for part in _scored_parts(args, policy, batches):
                 results.write(*results_back(part, OUTPUT_NAMES[args.names]))  # (table, input columns, amounts)
                 rejects.write(*rejects_back(part, REJECT_NAMES.get(args.names)))
@@ -316,8 +317,17 @@ def _REJECT_SCHEMA():
     return pa.schema([("row", pa.int64()), ("claim_id", pa.string()), ("field", pa.string()), ("reason", pa.string())])
 
 
+def _counted(batches, advance):
+    """The reader's batches, each counted as read (the progress bar's first line)."""
+    for batch in batches:
+        advance(batch.num_rows)
+        yield batch
+
+
 class _progress:
-    """A rich progress bar counting rows, on a terminal only; elsewhere a no-op."""
+    """Two rich progress bars on a terminal, rows read and rows settled (elsewhere no-ops): reading
+    moves batch by batch in every mode; settling moves part by part (with --stream, as reading
+    does; in one piece, once the file is read)."""
 
     def __init__(self, interactive: bool, total: int | None) -> None:
         self.interactive, self.total = interactive, total
@@ -325,14 +335,15 @@ class _progress:
 
     def __enter__(self):
         if not self.interactive:
-            return lambda rows: None
+            return (lambda rows: None), (lambda rows: None)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        self._progress = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+        self._progress = Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
         self._progress.start()
-        task = self._progress.add_task("score", total=self.total)
-        return lambda rows: self._progress.advance(task, rows)
+        read = self._progress.add_task("read", total=self.total)
+        settled = self._progress.add_task("settled", total=self.total)
+        return (lambda rows: self._progress.advance(read, rows)), (lambda rows: self._progress.advance(settled, rows))
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
