@@ -66,6 +66,10 @@ def amount_column(column, name: str, amounts: str | None, rejected: list, *, req
     return values
 
 
+#: A cell of nothing but white space, as Python's str.isspace() has it (RE2's \s is ASCII only: the
+#: full-width space U+3000 of a Chinese sheet, or U+001F, must be blank here as they are to a Claim).
+BLANK_PATTERN = r"^[\s\x{0b}\x{1c}-\x{1f}\x{85}\pZ]*$"
+
 #: A refused amount's reasons when it lies outside what one claim may hold (parse_amount's words).
 TOO_LARGE = f"amount must not exceed {format_yuan(MAX_TOTAL)} yuan (1000万)"
 NEGATIVE = "amount must not be negative"
@@ -152,7 +156,7 @@ def _blank_as_null(column):
     """Text cells of nothing but spaces as null: the only way a text cell says "not given"."""
     import pyarrow.compute as pc
 
-    blank = pc.match_substring_regex(column, r"^\s*$")
+    blank = pc.match_substring_regex(column, BLANK_PATTERN)
     return pc.if_else(blank, None, column) if pc.any(blank).as_py() else column
 
 

@@ -43,7 +43,7 @@ from ..errors import MedcalcError, UnitNotStated
 from ..policy.model import Policy
 from ..policy.registry import find_policy, load_policy, policy_by_id
 from ..settlement import Reject, Step
-from .cells import amount_column, day_column, flag_column, is_integer_column, whole_number_column
+from .cells import BLANK_PATTERN, amount_column, day_column, flag_column, is_integer_column, whole_number_column
 from ..vocabulary import CHINESE_NAMES
 from .headers import HeaderMatch, match_headers, normalize
 
@@ -303,7 +303,7 @@ def _stated_units(table, units: dict[str, str]):
         if pa.types.is_floating(column.type):
             continue  # refused as floats by the amount parser, as under any other name
         text = column.cast(pa.string())
-        blank = pc.match_substring_regex(text, r"^\s*$")
+        blank = pc.match_substring_regex(text, BLANK_PATTERN)
         own_unit = pc.match_substring_regex(text, "[万元]")  # "1.5万", "150元": the cell's own unit, as written
         text = pc.if_else(blank, pa.scalar(None, pa.string()),
                           pc.if_else(own_unit, text, pc.binary_join_element_wise(text, "万", "")))
