@@ -53,9 +53,10 @@ def listen_hosts(listen: str) -> tuple[str, ...]:
 
 
 def check_origin(text: str) -> str:
-    """An origin as browsers send it (``https://desk.example:8443``, no path), or ``*``; ValueError else."""
-    if text == "*" or _ORIGIN.match(text):
-        return text.rstrip("/")
+    """An origin as browsers send it (``https://desk.example:8443``, no path; lower case), or ``*``; ValueError else."""
+    origin = text.strip().removesuffix("/").lower()
+    if origin == "*" or _ORIGIN.match(origin):
+        return origin
     raise ValueError(f"an origin is scheme://host[:port], as https://desk.example (got {text!r})")
 
 
