@@ -33,9 +33,13 @@ CSV = ("person_id,settled_on,level,total,self_funded\n"
        "p2,2020-06-02,level9,5000,0\n")
 
 
+#: The test client's address: a Host the app answers by default (it refuses the client's own "testserver").
+LOCAL = "http://127.0.0.1"
+
+
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(), base_url=LOCAL, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -247,7 +251,7 @@ def test_an_internal_error_is_500_json_without_a_stack_trace(client, monkeypatch
 
 
 def test_bodies_over_the_limits_are_413():
-    small = TestClient(create_app(Limits(request=200, upload=300)))
+    small = TestClient(create_app(Limits(request=200, upload=300)), base_url=LOCAL)
     answer = small.post("/quote", json={**QUICK, "claim_id": "x" * 300})
     assert answer.status_code == 413
     assert answer.json() == {"status": 413, "error": "request body over the limit of 200 bytes (200 bytes)", "limit": 200}
@@ -270,17 +274,21 @@ def test_serve_limits_and_defaults_on_the_command_line(monkeypatch, capsys):
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
     monkeypatch.setenv("MEDCALC_SERVE_LIMITS", "{}")  # so that what the command sets is undone after the test
+    monkeypatch.setenv("MEDCALC_SERVE_ACCESS", "{}")
     assert main(["serve"]) == 0
     assert (seen["host"], seen["port"], seen["workers"]) == ("127.0.0.1", 8000, 1)  # this machine only, by default
     import os
 
-    assert json.loads(os.environ["MEDCALC_SERVE_LIMITS"]) == {"request": 1 << 20, "upload": 32 << 20}
+    assert json.loads(os.environ["MEDCALC_SERVE_LIMITS"]) == {"request": 1 << 20, "upload": 32 << 20,
+                                                              "header_timeout": 10, "body_timeout": 30,
+                                                              "listed_rows": 1000}
     assert main(["serve", "--host", "0.0.0.0", "--max-upload", "2", "--max-request", "64"]) == 0
     assert "reachable from other machines, with no authentication" in capsys.readouterr().err
-    assert json.loads(os.environ["MEDCALC_SERVE_LIMITS"]) == {"request": 64 << 10, "upload": 2 << 20}
+    assert {k: v for k, v in json.loads(os.environ["MEDCALC_SERVE_LIMITS"]).items() if k in ("request", "upload")} \
+        == {"request": 64 << 10, "upload": 2 << 20}
     from medcalc.serve.app import app_from_environment
 
-    limited = TestClient(app_from_environment())
+    limited = TestClient(app_from_environment(), base_url=LOCAL)
     assert limited.post("/quote", json={**QUICK, "claim_id": "x" * 70_000}).status_code == 413
     assert main(["serve", "--workers", "0"]) == 2
 
@@ -341,7 +349,7 @@ def test_region_on_a_day(client):
 def test_own_policy_folders_are_searched(tmp_path, monkeypatch):
     mine = own_policies(tmp_path / "mine" / "test")
     monkeypatch.setenv("MEDCALC_POLICIES", str(mine.parent))
-    own = TestClient(create_app())
+    own = TestClient(create_app(), base_url=LOCAL)
     claim = {"settled_on": "2021-07-01", "level": "level1", "total": "10200"}
     assert own.post("/quote", json={"policy": "test-city", **claim}).json()["basic"] == "9500.00"
     assert own.post("/quote", json={"region": "测试市", **claim}).json()["policy"] == "test-city"

@@ -2,7 +2,8 @@
 
 Only HTTP lives here — reading bodies and parameters, streaming an upload, answering JSON
 and turning every error into the JSON of ``problems`` (no stack trace reaches a caller).
-Every answer is computed by the plain-Python modules beside this one.
+In front of the routes: the Host allow-list and the CORS policy (``access``), and the body size
+limits (``limits``). Every answer is computed by the plain-Python modules beside this one.
 
 Routes: ``POST /quote``, ``POST /score``, ``GET /policies``, ``GET /policies/{id}``,
 ``GET /policies/{id}/on/{date}``, ``GET /regions/{region}/on/{date}``, ``GET /health``, the
@@ -24,22 +25,23 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from .. import __version__
 from ..errors import MedcalcError
 from . import catalogue
-from .limits import BodyLimit, Limits
+from .access import ACCESS_VARIABLE, Access, CrossOrigin, HostCheck
+from .limits import LIMITS_VARIABLE, BodyLimit, Limits
 from .problems import ApiError, api_error
 from .quotes import quote, read_json
 from .schema import MODELS, ErrorOut, ScoreOut, SequenceOut, SettlementOut
 from .uploads import CONTENT_TYPES, Spool, detect_format, score
 
-__all__ = ["create_app", "app_from_environment", "LIMITS_VARIABLE", "STATIC"]
+__all__ = ["create_app", "app_from_environment", "LIMITS_VARIABLE", "ACCESS_VARIABLE", "STATIC"]
 
 STATIC = Path(__file__).with_name("static")
 _LOG = logging.getLogger("medcalc.serve")
-#: How ``medcalc serve`` hands its limits to each worker process: JSON ``{"request": bytes, "upload": bytes}``.
-LIMITS_VARIABLE = "MEDCALC_SERVE_LIMITS"
 #: A quote of more claims than this is settled on a worker thread, so that it does not hold up other requests.
 _INLINE_CLAIMS = 8
 #: The page's and docs' headers: scripts and styles from this server only, never framed elsewhere.
@@ -63,12 +65,16 @@ def _errors(status: int, *more: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def create_app(limits: Limits | None = None) -> FastAPI:
-    """The application; policies come from the folders configured for medcalc (``MEDCALC_POLICIES`` and the shipped ones)."""
+def create_app(limits: Limits | None = None, access: Access | None = None) -> FastAPI:
+    """The application; policies come from the folders configured for medcalc (``MEDCALC_POLICIES`` and the shipped ones).
+    By default it answers Host names of this machine only (``access.LOCAL_HOSTS``) and no other origin."""
     limits = limits or Limits()
+    access = access or Access()
     app = FastAPI(title="medcalc", version=__version__, description=_DESCRIPTION, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")
-    app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(BodyLimit, limits=limits)  # the last added runs first: Host, then CORS, then sizes
+    app.add_middleware(CrossOrigin, access=access)
+    app.add_middleware(HostCheck, access=access)
     _handlers(app)
 
     @app.get("/", include_in_schema=False)
@@ -135,7 +141,8 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     @app.post("/score", summary="settle an uploaded claims file: CSV, JSON lines, Parquet or .xlsx", tags=["score"],
               response_model=None,
-              responses={200: {"model": ScoreOut, "description": "the summary, the settled rows and the rejects"},
+              responses={200: {"model": ScoreOut, "description": f"the summary, and the first {limits.listed_rows} "
+                                                                 f"settled rows and rejects"},
                          **_errors(404, 413)},
               openapi_extra={"requestBody": {"required": True, "content": upload_types,
                                              "description": f"the file as the body, or the 'file' part of a form; at "
@@ -174,7 +181,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
             if not spool.size:
                 raise ApiError(422, "file: required: the upload is empty", "file")
             fmt = detect_format(format, filename, content_type, spool.head)
-            return JSONResponse(await run_in_threadpool(score, spool.path, fmt, options))
+            return JSONResponse(await run_in_threadpool(score, spool.path, fmt, options, listed=limits.listed_rows))
         finally:
             if form is not None:
                 await form.close()
@@ -193,17 +200,18 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The application of one ``medcalc serve`` worker: limits from ``MEDCALC_SERVE_LIMITS``, and the
-    policies loaded before the first request (each worker is a process of its own)."""
-    import json
+    """The application of one ``medcalc serve`` worker: limits from ``MEDCALC_SERVE_LIMITS``, Host names and
+    origins from ``MEDCALC_SERVE_ACCESS``, and the policies loaded before the first request (each worker is a
+    process of its own)."""
     import os
 
     from ..engine import pipeline  # noqa: F401  (the engine and numpy load now, not on the first quote)
     from ..policy.registry import list_policies
 
-    given = json.loads(os.environ.get(LIMITS_VARIABLE) or "{}")
+    limits = Limits.from_environment(os.environ.get(LIMITS_VARIABLE))
+    access = Access.from_environment(os.environ.get(ACCESS_VARIABLE))
     list_policies()
-    return create_app(Limits(**{k: int(v) for k, v in given.items() if k in ("request", "upload")}))
+    return create_app(limits, access)
 
 
 def _handlers(app: FastAPI) -> None:
@@ -222,6 +230,10 @@ def _handlers(app: FastAPI) -> None:
         if error.status >= 500:
             _LOG.error("%s %s: %s", request.method, request.url.path, error.message)
         return answer(error)
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody to answer: the client left, or its body stopped (deadlines)
 
     @app.exception_handler(RequestValidationError)
     async def on_bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:

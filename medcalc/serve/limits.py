@@ -1,9 +1,13 @@
-"""Request size limits, as ASGI middleware: a body over its limit is answered 413 in JSON.
+"""The server's limits, and the request size limits as ASGI middleware: a body over its limit is 413 in JSON.
 
-Two limits: JSON requests (a quote, a person's year) and uploads (``POST /score``). A request
+Two size limits: JSON requests (a quote, a person's year) and uploads (``POST /score``). A request
 that declares a longer ``Content-Length`` is refused before any of it is read; one that does
 not (chunked) is counted as it streams and refused as soon as it passes the limit, so no
 request makes the server hold or spool more than the limit.
+
+``Limits`` also holds the read deadlines (enforced by ``deadlines``, in the HTTP protocol) and
+how many rows a ``POST /score`` answer lists. ``medcalc serve`` hands them to every worker
+process in the environment variable ``LIMITS_VARIABLE``.
 """
 
 from __future__ import annotations
@@ -12,19 +16,38 @@ import json
 
 import attrs
 
-__all__ = ["Limits", "BodyLimit", "TooLarge", "too_large_body"]
+__all__ = ["Limits", "BodyLimit", "TooLarge", "too_large_body", "LIMITS_VARIABLE"]
+
+#: How ``medcalc serve`` hands its limits to each worker process: ``Limits`` as JSON.
+LIMITS_VARIABLE = "MEDCALC_SERVE_LIMITS"
 
 
 @attrs.frozen
 class Limits:
-    """Bytes a request body may have: ``request`` for JSON, ``upload`` for the paths in ``upload_paths``."""
+    """Bytes a request body may have (``request`` for JSON, ``upload`` for the paths in ``upload_paths``),
+    seconds a client may take to send a request head and between pieces of a body, and how many settled
+    rows and rejects a ``POST /score`` answer lists (the summary counts them all)."""
 
     request: int = 1 << 20  # 1 MiB: thousands of claims
     upload: int = 32 << 20  # 32 MiB: about 500 000 rows of CSV
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    listed_rows: int = 1000  # about 250 KB of JSON: an answer stays small whatever the upload
     upload_paths: tuple[str, ...] = ("/score",)
 
     def for_path(self, path: str) -> int:
         return self.upload if path in self.upload_paths else self.request
+
+    def to_environment(self) -> str:
+        return json.dumps({"request": self.request, "upload": self.upload, "header_timeout": self.header_timeout,
+                           "body_timeout": self.body_timeout, "listed_rows": self.listed_rows})
+
+    @classmethod
+    def from_environment(cls, text: str | None) -> "Limits":
+        """The limits of ``to_environment`` (keys missing or unknown: the defaults)."""
+        given = json.loads(text or "{}")
+        types = {"request": int, "upload": int, "header_timeout": float, "body_timeout": float, "listed_rows": int}
+        return cls(**{k: types[k](v) for k, v in given.items() if k in types})
 
 
 class TooLarge(Exception):

@@ -144,10 +144,14 @@ class ScoreOut(BaseModel):
     persons: int
     totals: dict[str, str]
     rejects_by_reason: dict[str, int]
-    results: list[dict[str, Any]] = Field(description="settled rows: row, claim_id, person_id, settled_on, policy, "
-                                                      "total, in_scope, deductible, basic, critical, assistance, "
-                                                      "backstop, funds, patient (yuan)")
-    rejects: list[dict[str, Any]] = Field(description="rejected rows: row, claim_id, field, reason")
+    results: list[dict[str, Any]] = Field(description="the first settled rows by row number (at most the server's "
+                                                      "--max-listed-rows): row, claim_id, person_id, settled_on, "
+                                                      "policy, total, in_scope, deductible, basic, critical, "
+                                                      "assistance, backstop, funds, patient (yuan)")
+    results_omitted: int = Field(description="settled rows not listed in results (settled counts them all)")
+    rejects: list[dict[str, Any]] = Field(description="the first rejected rows by row number (at most the server's "
+                                                      "--max-listed-rows): row, claim_id, field, reason")
+    rejects_omitted: int = Field(description="rejected rows not listed in rejects (rejected counts them all)")
 
 
 #: Models whose schemas the OpenAPI document holds (request bodies are not parsed by FastAPI).

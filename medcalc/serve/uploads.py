@@ -5,7 +5,10 @@ fixed: nothing in the request names a path), then read and settled exactly as ``
 score FILE`` reads and settles a file in one piece (``io.read_batches``, ``settle_table``):
 the same column names, amounts, words and reject reasons. The answer holds the summary the
 CLI prints (rows, persons, totals by layer, rejects by reason), the settled rows (amounts as
-yuan strings) and the rejected rows.
+yuan strings) and the rejected rows: at most ``listed`` of each (the first by row), with
+``results_omitted`` and ``rejects_omitted`` saying how many more there are, so that the answer
+stays small whatever the upload (every row still counts in the summary; ``medcalc score``
+writes them all).
 
 The format is the ``format`` parameter, else the uploaded file name's extension, else the
 content type, else sniffed from the first bytes (a zip is .xlsx, ``PAR1`` Parquet, ``{`` JSON
@@ -23,7 +26,7 @@ from ..batch.files import FORMATS, OUTPUT_NAMES, REJECT_NAMES, concat_parts, fen
 from .lookup import check_policy_ids, choose_policy
 from .problems import ApiError
 
-__all__ = ["Spool", "detect_format", "score", "CONTENT_TYPES", "SCORE_OPTIONS"]
+__all__ = ["Spool", "detect_format", "score", "CONTENT_TYPES", "SCORE_OPTIONS", "LISTED_ROWS"]
 
 #: Content types of the four formats (the first of each is the one documented).
 CONTENT_TYPES = {
@@ -35,6 +38,8 @@ CONTENT_TYPES = {
 #: Options of a scoring request (query parameters), beside the upload.
 SCORE_OPTIONS = ("policy", "region", "on", "scheme", "tier", "amounts", "sheet", "encoding", "names", "format")
 _HEAD = 1 << 16
+#: Settled rows and rejects an answer lists, by default (``medcalc serve --max-listed-rows``).
+LISTED_ROWS = 1000
 
 
 class Spool:
@@ -95,6 +100,15 @@ def _option(options: Mapping[str, Any], key: str) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def _first_rows(table, listed: int):
+    """The ``listed`` rows of a table of results or rejects with the lowest ``row`` numbers, in order."""
+    import pyarrow.compute as pc
+
+    if table.num_rows <= listed:
+        return table.sort_by("row") if table.num_rows > 1 else table
+    return table.take(pc.bottom_k_unstable(table.column("row"), listed)).sort_by("row")
+
+
 def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
     """An Arrow table of results or rejects as JSON rows: amounts in yuan text, columns renamed."""
     import pyarrow as pa
@@ -115,8 +129,8 @@ def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
     return pa.table(columns, names=labels).to_pylist()
 
 
-def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Settle the uploaded file; the CLI's summary, the settled rows and the rejected rows."""
+def score(path: Path, fmt: str, options: Mapping[str, Any], listed: int = LISTED_ROWS) -> dict[str, Any]:
+    """Settle the uploaded file; the CLI's summary, and the first ``listed`` settled rows and rejected rows."""
     from ..report.score_summary import ScoreSummary  # as `medcalc score` reports it
     from ..batch.tables import canonical_names, settle_table
 
@@ -139,6 +153,7 @@ def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
     summary = ScoreSummary()
     results: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
+    results_omitted = rejects_omitted = 0
     if parts:
         table = concat_parts(parts)
         del parts
@@ -151,9 +166,11 @@ def score(path: Path, fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
                 check_policy_ids(pc.unique(table.column(column)).to_pylist())
         scored = settle_table(table, policy, amounts=amounts, first_row=1)
         summary.add(scored)
-        results = _yuan_rows(scored.results, OUTPUT_NAMES[names])
-        rejects = _yuan_rows(scored.rejects, REJECT_NAMES.get(names))
+        results = _yuan_rows(_first_rows(scored.results, listed), OUTPUT_NAMES[names])
+        rejects = _yuan_rows(_first_rows(scored.rejects, listed), REJECT_NAMES.get(names))
+        results_omitted, rejects_omitted = scored.results.num_rows - len(results), scored.rejects.num_rows - len(rejects)
     report = summary.report(policy, "", "")
     for key in ("output", "rejects_file"):  # the CLI's files: the API answers with the rows instead
         report.pop(key, None)
-    return {**report, "results": results, "rejects": rejects}
+    return {**report, "results": results, "results_omitted": results_omitted, "rejects": rejects,
+            "rejects_omitted": rejects_omitted}
