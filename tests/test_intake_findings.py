@@ -245,3 +245,38 @@ def test_a_policy_cell_is_an_id_never_a_path(tmp_path, monkeypatch):
     assert set(reasons) == {1, 2} and all("never by a file path" in r for r in reasons.values())
     assert "parse" not in reasons[2] and "line" not in reasons[2]  # /etc/passwd was never parsed
     assert all(path.resolve().is_relative_to(registry.shipped_root().resolve()) for path in opened)
+
+
+# ------------------------------------------------------------------ the web API reads by the same rules
+
+@pytest.fixture(scope="module")
+def client():
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from medcalc.serve.app import create_app
+
+    with TestClient(create_app(), base_url="http://127.0.0.1", raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_score_upload_refuses_long_digits_as_the_cli_does(client):
+    body = ("person_id,settled_on,level,total,self_funded\n"
+            f"p1,2020-06-01,level2,20000,1500\np2,2020-06-01,level2,{WRAPS_TO_FIVE_MILLION},0\n")
+    answer = client.post("/score", params={"policy": POLICY}, content=body.encode())
+    assert answer.status_code == 200
+    data = answer.json()
+    assert (data["settled"], data["rejected"]) == (1, 1) and data["totals"]["total"] == "20000.00"
+    assert "1000万" in data["rejects"][0]["reason"]
+
+
+@pytest.mark.parametrize("body", [
+    '{"policy":"jiujiang-residents","claim":{"person_id":"p","settled_on":"2020-06-01","level":"level2","total":1e5000}}',
+    '{"policy":"jiujiang-residents","claim":{"person_id":"p","settled_on":"2020-06-01","level":"level2","total":"20000",'
+    '"self_funded":1e-999999999}}',
+    "[" * 100_000 + "]" * 100_000,
+])
+def test_quote_requests_that_are_no_claim_answer_422(client, body):
+    answer = client.post("/quote", content=body.encode(), headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["status"] == 422
+    assert client.get("/policies").status_code == 200  # and the worker is still there
