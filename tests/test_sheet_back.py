@@ -105,3 +105,17 @@ def test_progress_moves_as_rows_are_read_and_settled(capsys, tmp_path, monkeypat
     settled = [rows for what, rows in steps if what == "settled"]
     assert len(read) >= 3 and sum(read) == 10000  # (Arrow's blocks hold several of 500 rows' worth)
     assert sum(settled) == 10000 and (len(settled) > 1 if extra else len(settled) == 1)
+
+
+def test_xlsx_gets_date_cells_and_number_cells_back(capsys, tmp_path):
+    pytest.importorskip("xlsxwriter")
+    from python_calamine import CalamineWorkbook
+
+    source = tmp_path / "bureau.csv"
+    source.write_text(SHEET, encoding="utf-8")
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.xlsx")]) == 0
+    capsys.readouterr()
+    header, *rows = CalamineWorkbook.from_path(str(tmp_path / "out.xlsx")).get_sheet_by_name("results").to_python()
+    assert [r[header.index("结算日期")] for r in rows] == [dt.date(2020, 6, 1), dt.date(2020, 6, 3)]
+    assert [r[header.index("医疗费总额")] for r in rows] == [20000.0, 12000.0]  # the total, as settled: a number
+    assert [r[header.index("姓名")] for r in rows] == ["张三", "王五"]

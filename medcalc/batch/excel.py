@@ -19,6 +19,7 @@ Both libraries are the optional extra ``excel`` and are imported only when an .x
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -233,6 +234,7 @@ class XlsxBook:
         self._book = xlsxwriter.Workbook(str(self.path), {"constant_memory": True, "strings_to_formulas": False,
                                                           "strings_to_numbers": False, "strings_to_urls": False})
         self.amount_format = self._book.add_format({"num_format": "0.00"})
+        self.date_format = self._book.add_format({"num_format": "yyyy-mm-dd"})
         self.header_format = self._book.add_format({"bold": True})
         self._closed = False
 
@@ -275,6 +277,7 @@ class XlsxSheet:
                     column = column.cast(column.type.value_type)
                 columns.append((column.to_pylist(), False))
         write_number, write_string = self._sheet.write_number, self._sheet.write_string
+        write_datetime, day = self._sheet.write_datetime, self.book.date_format
         amount = self.book.amount_format
         start = self.rows + 1
         # row by row: in constant-memory mode a row is flushed when the next one is begun
@@ -288,6 +291,11 @@ class XlsxSheet:
                     write_number(r, j, value, amount)
                 elif isinstance(value, str):
                     write_string(r, j, value)
+                elif isinstance(value, dt.date):  # a date cell, as the sheet it came from had (datetimes too)
+                    write_datetime(r, j, value if isinstance(value, dt.datetime) else
+                                   dt.datetime(value.year, value.month, value.day), day)
+                elif isinstance(value, Decimal):  # a sheet's own amount, passed through: the number it was
+                    write_number(r, j, float(value))
                 else:
                     write_number(r, j, value)
         self.rows += table.num_rows

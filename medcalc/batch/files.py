@@ -509,7 +509,10 @@ class ResultWriter:
             if name in passed:
                 if pa.types.is_dictionary(column.type):
                     column = column.cast(column.type.value_type)
-                if self.fmt != "parquet":
+                if self.fmt == "xlsx" and (pa.types.is_temporal(column.type) or pa.types.is_decimal(column.type)
+                                           or pa.types.is_integer(column.type)):
+                    pass  # date cells and numbers, as a sheet holds them
+                elif self.fmt != "parquet":
                     column = _as_text_column(column)  # (dates as ISO text)
                 if self.fmt == "csv":
                     column = escape_column(column)  # the user's own cells: no formula either
