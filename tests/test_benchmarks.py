@@ -20,7 +20,7 @@ def _run(*argv: str) -> str:
 def test_scale_benchmark_agrees_with_duckdb_and_the_loop(tmp_path):
     pytest.importorskip("duckdb")
     out = _run(str(BENCH / "bench_scale.py"), "--rows", "3000", "--workdir", str(tmp_path))
-    assert "3,000 rows: medcalc, stream, duckdb, score, loop agree to the fen on every claim" in out
+    assert "3,000 rows: medcalc, stream, duckdb, score, score-narrow, loop agree to the fen on every claim" in out
     assert "peak memory" in out and "x as fast" in out and "whole process" in out
     assert "kernel start-up, first run, empty cache (compiles)" in out
 
