@@ -138,7 +138,7 @@ def test_cli_amounts_option_and_exit_2_without_it(tmp_path, capsys):
                              "medfee_sumamt": pa.array([20_000], pa.int64())}), national)
     out = tmp_path / "national.csv"
     assert main(["score", str(national), "--policy", POLICY, "-o", str(out)]) == 0  # yuan by definition
-    assert pd.read_csv(out, dtype=str)["total"].tolist() == ["20000.00"]
+    assert pd.read_csv(out, dtype=str)["medfee_sumamt"].tolist() == ["20000.00"]  # (the sheet's own column, as settled)
     with pytest.raises(SystemExit) as exit_:
         main(["score", str(path), "--policy", POLICY, "--amounts", "jiao"])
     assert exit_.value.code == 2

@@ -74,6 +74,9 @@ _OUTPUT_COLUMNS = frozenset({"row", "deductible", "basic", "critical", "assistan
 _REQUIRED = ("person_id", "settled_on", "level", "total")
 #: Set by a reader on rows it could not read at all (``invalid_reason``); they are refused as they are.
 INVALID_COLUMN = "_invalid"
+#: Set by a reader to each row's number as the user sees it (a CSV line, a sheet's row); without it,
+#: rows are numbered ``first_row`` + position.
+ROW_COLUMN = "_row"
 _FIELD_MARK = "\x1f"  # between the field and the reason in an INVALID_COLUMN value
 
 
@@ -109,6 +112,8 @@ class ScoredTable:
     rejected_inputs: Any = None
     #: The fields the input's columns give (total, in_scope, policy …) -> the column as the input names it.
     input_fields: dict[str, str] = attrs.field(factory=dict)
+    #: Rows of nothing but empty cells, skipped as blank lines are (in no count of rows).
+    skipped: int = 0
 
     @property
     def rows(self) -> int:
@@ -170,7 +175,7 @@ def read_header(names: Sequence[str], given: Iterable[str] = ()) -> HeaderMatch:
     taken = {name: GIVEN_LAYERS[layer] for layer in check_given(given) for name in GIVEN_SOURCES[layer]}
     known = {**{f: f for f in (*CLAIM_FIELDS, *_ROUTING)}, **FIELD_ALIASES, **taken}
     names = list(names)
-    match = match_headers([n for n in names if n != INVALID_COLUMN], known, _OUTPUT_COLUMNS - set(taken))
+    match = match_headers([n for n in names if n not in (INVALID_COLUMN, ROW_COLUMN)], known, _OUTPUT_COLUMNS - set(taken))
     if INVALID_COLUMN in names:  # a reader's own column: rows it could not read
         match.fields[INVALID_COLUMN] = INVALID_COLUMN
     return match
@@ -219,6 +224,11 @@ def settle_table(
     check_amounts(amounts)
     table = to_arrow(data)
     del data  # the table given is not kept: once its amounts are fen, its decimals can be freed
+    numbers = None  # each row's number as the user sees it (a reader's ROW_COLUMN), else first_row + position
+    if ROW_COLUMN in table.column_names:
+        numbers = table.column(ROW_COLUMN).to_numpy().astype(np.int64)
+        table = table.drop_columns([ROW_COLUMN])
+    blank = _blank_rows(table)  # rows of nothing but empty cells: skipped, as a blank line is
     header = read_header(table.column_names, given)
     fields = header.fields
     if table.num_columns and not set(fields.values()) & set(CLAIM_FIELDS):
@@ -234,6 +244,7 @@ def settle_table(
     engine = choose_engine(engine, n)  # once for the table, whatever the size of its parts
     threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
     collector = _Collector(table, first_row, threads, engine)
+    collector.row_numbers = numbers
     collector.names = {field: name for name, field in fields.items() if name != field}
     collector.unused = header.unused
     collector.fields = {field: name for name, field in fields.items() if field != INVALID_COLUMN}
@@ -243,18 +254,25 @@ def settle_table(
     yuan_columns = frozenset(field for name, field in fields.items()
                              if normalize(name).key != field or header.units.get(field))
     table = _binary_as_text(table, collector.names)
-    readable = None  # rows a reader could read (None: all)
+    readable = None  # rows a reader could read and that are not blank (None: all)
     if INVALID_COLUMN in table.column_names:
         invalid = table.column(INVALID_COLUMN).is_valid().to_numpy(zero_copy_only=False)
         reasons = table.column(INVALID_COLUMN).to_pylist()
         for reason in set(reasons) - {None}:
             field, _, why = reason.rpartition(_FIELD_MARK)
             collector.reject(np.flatnonzero(np.array([r == reason for r in reasons])), field or "row", why)
-        readable = np.flatnonzero(~invalid)
+        if blank is not None:
+            blank &= ~invalid
+        readable = ~invalid
         table = table.drop_columns([INVALID_COLUMN])
+    if blank is not None:
+        collector.skip(np.flatnonzero(blank))
+        readable = ~blank if readable is None else readable & ~blank
+    if readable is not None:
+        readable = np.flatnonzero(readable)
     rows_left = readable  # input row numbers of the table's rows (None: the same, row for row)
     missing = [f for f in _REQUIRED if f not in table.column_names]
-    if missing:  # every row is refused, none dropped
+    if missing:  # every row is refused, none dropped (but the blank ones)
         collector.reject(np.arange(n) if rows_left is None else rows_left, missing[0],
                          "required: the file has no such column")
         return collector.finish(trace)
@@ -285,6 +303,43 @@ def settle_table(
     if n >= _MIN_PARALLEL_ROWS:
         _trim_c_heap()
     return collector.finish(trace)
+
+
+def _blank_rows(table) -> np.ndarray | None:
+    """Rows whose every cell is empty (null, or text of nothing but white space), as a bool array;
+    None when there is none. Such a row (``,,,,,,`` in CSV, an empty line kept as one, ``{}`` in
+    JSON lines, an empty row of a sheet) is skipped as a blank line is: neither settled nor rejected.
+    Only rows whose first column is empty are looked at, so a file without blanks costs one check."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [c for c in table.column_names if c != INVALID_COLUMN]
+    if not names or not table.num_rows:
+        return None
+
+    def empty(column) -> np.ndarray:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        out = column.is_null()
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            out = pc.or_(out, pc.fill_null(pc.match_substring_regex(column, BLANK_PATTERN), True))
+        return out.to_numpy(zero_copy_only=False).astype(bool)
+
+    first = table.column(names[0])
+    if not first.null_count and not (pa.types.is_string(first.type) or pa.types.is_large_string(first.type)):
+        return None
+    candidates = np.flatnonzero(empty(first))
+    if not len(candidates):
+        return None
+    part = table.select(names[1:]).take(_int_array(candidates))
+    keep = np.ones(len(candidates), bool)
+    for column in part.columns:
+        keep &= empty(column)
+    if not keep.any():
+        return None
+    blank = np.zeros(table.num_rows, bool)
+    blank[candidates[keep]] = True
+    return blank
 
 
 def _stated_units(table, units: dict[str, str]):
@@ -515,9 +570,23 @@ class _Collector:
         #: medcalc field -> the column as the input named it (全自费, fulamt_ownpay_amt …), for rejects
         self.names: dict[str, str] = {}
         self.unused: tuple[str, ...] = ()
+        self.row_numbers: np.ndarray | None = None
+        self.skipped = 0
         self.fields: dict[str, str] = {}
         #: the input's own columns, kept for the sheet back (settle_table's keep_columns), else None
         self.inputs: Any = None
+
+    def skip(self, rows: np.ndarray) -> None:
+        """Rows of nothing but empty cells: neither settled nor rejected (counted as seen)."""
+        if len(rows):
+            self.seen[np.asarray(rows, np.int64)] += 1
+            self.skipped += len(rows)
+
+    def number(self, positions: np.ndarray) -> np.ndarray:
+        """Input positions as the rows the user sees: the reader's numbers, else from first_row."""
+        if self.row_numbers is not None:
+            return self.row_numbers[positions]
+        return positions + self.first_row if self.first_row else positions
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
         """Refuse input rows; ``field`` is reported as the input's own column name."""
@@ -605,13 +674,11 @@ class _Collector:
         for name in ("deductible", *_LAYERS, "patient"):
             if len(rows) and columns[name].min() < 0:
                 raise RuntimeError(f"a settled row has a negative {name}")
-        if self.first_row:
-            rows += self.first_row
-        results["row"] = _int_array(rows)
+        results["row"] = _int_array(self.number(rows))
         for name in RESULT_FIELDS:
             results[name] = _int_array(columns.pop(name))
         return ScoredTable(pa.table(results), rejects, self.traces, self.persons, self.unused, inputs, rejected_inputs,
-                           self.fields)
+                           self.fields, self.skipped)
 
     def _inputs_back(self, rows: np.ndarray):
         """The kept input columns at the settled ``rows`` (dates read as the engine read them) and
@@ -647,7 +714,7 @@ class _Collector:
         ids = (take_rows(self.table.column("claim_id"), reject_rows).cast(pa.string())
                if "claim_id" in self.table.column_names else pa.nulls(len(reject_rows), pa.string()))
         return pa.table({
-            "row": _int_array(reject_rows + self.first_row),
+            "row": _int_array(self.number(reject_rows)),
             "claim_id": ids,
             "field": pa.DictionaryArray.from_arrays(_int_array(which), pa.array([f for f, _ in reasons], pa.string())),
             "reason": pa.DictionaryArray.from_arrays(_int_array(which), pa.array([r for _, r in reasons], pa.string())),

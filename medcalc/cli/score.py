@@ -168,6 +168,8 @@ def _score_file(args: argparse.Namespace) -> int:
                 rejects.write(*rejects_back(part, REJECT_NAMES.get(args.names)))
                 summary.add(part)
                 advance(part.rows)
+            if not summary.rows:  # nothing to settle is no success: said, and nothing written
+                raise MedcalcError(f"{args.file}: no claims to score (no row with a value under the header)")
         results.close(_RESULT_SCHEMA())
         rejects.close(_REJECT_SCHEMA())
         if book is not None:
