@@ -106,6 +106,15 @@ def test_a_lying_dimension_is_not_believed(tmp_path):
     assert str(bomb) in str(caught.value)
 
 
+def test_a_dimension_claiming_too_much_is_checked_against_the_cells(tmp_path):
+    # <dimension ref="A1:XFD1048576"/> over two cells: the reader places cells by their own references
+    source = workbook(tmp_path / "plain.xlsx", CLAIM)
+    claims = rewritten(source, tmp_path / "claims.xlsx",
+                       lambda xml: xml.replace(b'<dimension ref="A1:D2"/>', b'<dimension ref="A1:XFD1048576"/>'))
+    batch, = read_batches(claims)
+    assert batch.num_rows == 1 and batch.column("person_id").to_pylist() == ["p1"]
+
+
 def test_cells_without_references_are_placed_as_the_reader_places_them(tmp_path):
     # a cell without r= follows the one before it: Y1048576 then Z1048576 (the slow, exact scan)
     source = workbook(tmp_path / "plain.xlsx", {**CLAIM, (1048575, 24): 1})

@@ -192,7 +192,7 @@ def _check_archive(path: Path, sheet: str | None, limits: ReadLimits, *, scan: b
                 _read_through(path, archive, info)
         if not scan:
             return None
-        extent = _scan_extent(path, archive, parts[chosen])
+        extent = _scan_extent(path, archive, parts[chosen], limits)
     _check_extent(path, names[0] if sheet is None else sheet, extent, limits)
     return extent
 
@@ -274,32 +274,99 @@ def _read_through(path: Path, archive: Any, info: Any, keep: bool = False) -> by
     return b"".join(kept)
 
 
-def _scan_extent(path: Path, archive: Any, info: Any) -> SheetExtent:
-    """The sheet's extent from the references of its cells with a value, read in pieces of 1 MiB
-    (never the whole XML, never a tree). Where every such cell says where it is (Excel, LibreOffice
-    and xlsxwriter write r="B7" on each), one pass of two regular expressions per piece; else the
-    rows and cells are followed in order, as the reader places them."""
+def _scan_extent(path: Path, archive: Any, info: Any, limits: ReadLimits) -> SheetExtent:
+    """The sheet's extent, read in pieces of 1 MiB (never the whole XML, never a tree).
+
+    Excel, LibreOffice and xlsxwriter write the extent in <dimension ref="A1:J100001"/> and r="B7"
+    on every cell: the extent claimed is checked by one search per piece for a cell with a value
+    beyond it (``_claimed_extent``), with no work per cell. Where the claim is missing, over the
+    limits or false, the extent is found from every cell's reference (``_found_extent``)."""
     import zipfile
     import zlib
 
-    rows: set[bytes] = set()
-    letters: set[bytes] = set()
-    exact = True
     try:
         with archive.open(info) as part:
-            for text in _pieces(path, part):
-                found = _VALUE_CELL_REF.findall(text)
-                if len(found) != len(_VALUE_CELL.findall(text)):
-                    exact = False
-                    break
-                letters.update(f[1] for f in found)
-                rows.update(f[2] for f in found)
-        if not exact:
-            with archive.open(info) as part:
-                return _follow_cells(path, part)
+            claimed = _claimed_extent(path, part, limits)
+        if claimed is not None:
+            return claimed
+        with archive.open(info) as part:
+            return _found_extent(path, part, limits)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise MedcalcError(f"{path}: not a readable .xlsx file: {info.filename}: {exc}") from None
-    return SheetExtent(max(map(int, rows), default=0), max(map(_column_number, letters), default=0))
+
+
+#: The extent a sheet claims: the last reference of its first <dimension ref="…">.
+_DIMENSION = re.compile(rb"<dimension\s+ref=\"(?:[A-Z]{1,3}[0-9]{1,7}:)?([A-Z]{1,3})([1-9][0-9]{0,6})\"")
+#: A cell with a value whose reference is not plain (r="B7", the first attribute), or no cell at all
+#: after a prefix (<x:c …>): found, the claimed extent is not relied on.
+_ODD_CELL = re.compile(rb"<c(?=[\s>])(?! r=\"[A-Z]{1,3}[1-9][0-9]{0,6}\")[^>]*(?<!/)>|<[A-Za-z_][\w.-]*:c[\s/>]")
+
+
+def _claimed_extent(path: Path, part: Any, limits: ReadLimits) -> SheetExtent | None:
+    """The extent the sheet's <dimension> claims, if it is within ``limits`` and no cell with a
+    value lies beyond it or says where it is in another form; else None."""
+    pieces = _pieces(path, part)
+    first = next(pieces, b"")
+    claim = _DIMENSION.search(first)
+    if claim is None:
+        return None
+    extent = SheetExtent(int(claim.group(2)), _column_number(claim.group(1)))
+    if _over(extent, limits):
+        return None  # perhaps empty, styled cells far out: the cells with a value say
+    beyond = re.compile(rb'<c r="(?:' + _greater(claim.group(1), _UPPER) + rb')[1-9][0-9]*"[^>]*(?<!/)>|'
+                        rb'<c r="[A-Z]{1,3}(?:' + _greater(claim.group(2), _DIGITS) + rb')"[^>]*(?<!/)>')
+    for text in _chain(first, pieces):
+        if _ODD_CELL.search(text) or beyond.search(text):
+            return None
+    return extent
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_DIGITS = b"0123456789"
+
+
+def _greater(value: bytes, alphabet: bytes) -> bytes:
+    """A regular expression matching the words over ``alphabet`` (first letter not its first
+    character, for numbers) greater than ``value``: longer ones, or as long and greater at
+    their first difference. Column letters and row numbers beyond a claimed extent."""
+    first = alphabet[1:] if alphabet == _DIGITS else alphabet
+    any_of = b"[" + alphabet[:1] + b"-" + alphabet[-1:] + b"]"
+    longer = b"[" + first[:1] + b"-" + first[-1:] + b"]" + any_of + b"{%d,}" % len(value)
+    choices = [longer]
+    for i, character in enumerate(value):
+        above = alphabet[alphabet.index(character) + 1:]
+        if above:
+            choices.append(re.escape(value[:i]) + b"[" + above[:1] + b"-" + above[-1:] + b"]"
+                           + any_of + b"{%d}" % (len(value) - i - 1))
+    return b"|".join(choices)
+
+
+def _found_extent(path: Path, part: Any, limits: ReadLimits) -> SheetExtent:
+    """The extent from the reference of every cell with a value: two regular expressions per
+    piece where every such cell says where it is, else the rows and cells followed in order."""
+    top = right = 0
+    for text in _pieces(path, part):
+        found = _VALUE_CELL_REF.findall(text)
+        if len(found) != len(_VALUE_CELL.findall(text)):
+            break
+        if found:
+            top = max(top, max(map(int, {f[2] for f in found})))
+            right = max(right, max(map(_column_number, {f[1] for f in found})))
+            if _over(SheetExtent(top, right), limits):
+                return SheetExtent(top, right)
+    else:
+        return SheetExtent(top, right)
+    part.seek(0)
+    return _follow_cells(path, part, limits)
+
+
+def _over(extent: SheetExtent, limits: ReadLimits) -> bool:
+    return extent.columns > limits.max_columns or extent.cells > limits.max_sheet_cells
 
 
 def _pieces(path: Path, part: Any) -> Iterator[bytes]:
@@ -318,7 +385,7 @@ def _pieces(path: Path, part: Any) -> Iterator[bytes]:
         yield held
 
 
-def _follow_cells(path: Path, part: Any) -> SheetExtent:
+def _follow_cells(path: Path, part: Any, limits: ReadLimits) -> SheetExtent:
     """The extent as the reader places cells: a row or cell without r follows the one before it."""
     row = column = top = right = 0
     for text in _pieces(path, part):
@@ -340,6 +407,8 @@ def _follow_cells(path: Path, part: Any) -> SheetExtent:
                 column += 1
             if not attributes.endswith(b"/"):  # a cell with a value (an empty <c/> is skipped by the reader)
                 top, right = max(top, row), max(right, column)
+        if _over(SheetExtent(top, right), limits):
+            break
     return SheetExtent(top, right)
 
 
