@@ -6,9 +6,14 @@ decimal128(18, 2) yuan, columns of date cells become dates, anything else text (
 their digits, dates as 2025-03-01), so every value is still parsed by medcalc's rules. Excel
 stores a number as a float: it is an amount only if it is the float of a number with at most
 two decimals (``round(x, 2) == x``); any other number refuses its row, naming the column and
-the value, as other text that is not an amount is refused. Rows are numbered from 1 after the
-header row (so Excel's row 2 is row 1); rows with no value at all are skipped, as blank lines
-of a CSV file are.
+the value, as other text that is not an amount is refused. A number in an id column (person_id,
+claim_id, 人员编号 …) from 10^15 up or with a fraction refuses its row: Excel keeps 15 significant
+digits, so it may be another person's id. Rows are numbered from 1 after the header row (so
+Excel's row 2 is row 1); rows with no value at all are skipped, as blank lines of a CSV file are.
+
+Before the reader (which holds a sheet as a dense grid from A1 to its last cell) opens the file,
+the archive's unpacked sizes and the sheet's real extent are checked against the read limits
+(medcalc.batch.limits), streaming the sheet's XML without building it.
 
 Writing (xlsxwriter, in constant memory) puts amounts as numbers with the cell format ``0.00``:
 the float nearest the two-decimal value, which reads back to the same fen.
