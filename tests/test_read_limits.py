@@ -123,6 +123,11 @@ def test_cells_without_references_are_placed_as_the_reader_places_them(tmp_path)
                                                                                 b"</sheetData>"))
     with pytest.raises(MedcalcError, match=r"column Z: 27,262,976 cells from A1"):
         list(read_batches(bomb))
+    # the reader reads a cell under any prefix, bound or not: so is it counted here
+    far = rewritten(source, tmp_path / "prefixed.xlsx",
+                    lambda xml: xml.replace(b'<c r="Y1048576"><v>1</v></c>', b'<x:c r="XFD1048576"><v>1</v></x:c>'))
+    with pytest.raises(MedcalcError, match=r"column XFD \(16,384 columns\), over the limit max_columns=1,000"):
+        list(read_batches(far))
     # an empty, styled cell (<c r=.. s=../>) is skipped by the reader, and so here
     styled = rewritten(source, tmp_path / "styled.xlsx",
                        lambda xml: xml.replace(b'<c r="Y1048576"><v>1</v></c>', b'<c r="Y1048576" s="0"/>'))

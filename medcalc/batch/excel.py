@@ -144,12 +144,8 @@ _SMALL_PART_BYTES = 16 << 20
 #: Parts bigger than this unpacked are held to max_compression_ratio (a small part may pack 1 000 times).
 _RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 20
-#: A cell with a value: <c …> not closed at once (<c r="Z9" s="1"/> is a styled, empty cell, which the
-#: reader skips). The fast scan: its reference, where the r attribute is there and plain.
-_VALUE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?=[\s>])[^>]*(?<!/)>")
-_VALUE_CELL_REF = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?=\s)[^>]*?\sr\s*=\s*([\"'])([A-Za-z]{1,3})([0-9]{1,7})\1"
-                             rb"[^>]*(?<!/)>")
-#: The slow, exact scan: rows and cells in order, for sheets whose cells do not all say where they are.
+#: A cell with a value is a <c …> not closed at once (<c r="Z9" s="1"/> is a styled, empty cell,
+#: which the reader skips). The slow, exact scan: rows and cells in order, for sheets whose cells do not all say where they are.
 _ROW_OR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _R_ATTRIBUTE = re.compile(rb"\sr\s*=\s*([\"'])(.*?)\1", re.S)
 _REFERENCE = re.compile(rb"([A-Za-z]{1,3})?([0-9]{1,7})?")
@@ -197,6 +193,9 @@ def _check_archive(path: Path, sheet: str | None, limits: ReadLimits, *, scan: b
                 _read_through(path, archive, info)
         if not scan:
             return None
+        if parts[chosen].file_size > limits.max_sheet_bytes:  # (a sheet kept outside xl/worksheets/)
+            raise _refuse(path, f"its sheet part {chosen} unpacks to {parts[chosen].file_size:,} bytes",
+                          "max_sheet_bytes", limits.max_sheet_bytes, "bytes of one sheet's XML")
         extent = _scan_extent(path, archive, parts[chosen], limits)
     _check_extent(path, names[0] if sheet is None else sheet, extent, limits)
     return extent
@@ -280,55 +279,64 @@ def _read_through(path: Path, archive: Any, info: Any, keep: bool = False) -> by
 
 
 def _scan_extent(path: Path, archive: Any, info: Any, limits: ReadLimits) -> SheetExtent:
-    """The sheet's extent, read in pieces of 1 MiB (never the whole XML, never a tree).
+    """The sheet's extent as far as ``limits`` need it, read in pieces of 1 MiB (never the whole
+    XML, never a tree); the <dimension> the sheet claims is not relied on.
 
-    Excel, LibreOffice and xlsxwriter write the extent in <dimension ref="A1:J100001"/> and r="B7"
-    on every cell: the extent claimed is checked by one search per piece for a cell with a value
-    beyond it (``_claimed_extent``), with no work per cell. Where the claim is missing, over the
-    limits or false, the extent is found from every cell's reference (``_found_extent``)."""
+    Excel, LibreOffice and xlsxwriter write r="B7" first on every cell. Then the columns are
+    found from the cells' references (``_exact``) only in a piece where one search finds a cell
+    beyond what the limits still allow: a column past the widest so far, or a row past
+    max_sheet_cells over the columns. A normal sheet costs that search per piece and no work per
+    cell. Where a cell is written otherwise, the rows and cells are followed in order as the
+    reader places them (``_follow_cells``). The scan stops as soon as the extent is over."""
     import zipfile
     import zlib
 
+    top = right = 0
     try:
         with archive.open(info) as part:
-            claimed = _claimed_extent(path, part, limits)
-        if claimed is not None:
-            return claimed
-        with archive.open(info) as part:
-            return _found_extent(path, part, limits)
+            beyond: tuple[Any, Any] | None = None
+            for text in _pieces(path, part):
+                if _ODD_CELL.search(text) or (b":c" in text and _PREFIXED_CELL.search(text)):
+                    break
+                if beyond is None or beyond[0].search(text) or beyond[1].search(text):
+                    top, right = _exact(text, top, right)
+                    if _over(SheetExtent(top, right), limits):
+                        return SheetExtent(top, right)
+                    beyond = _beyond(right, limits.max_sheet_cells // max(right, 1))
+            else:
+                return SheetExtent(top, right)
+            part.seek(0)
+            return _follow_cells(path, part, limits)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise MedcalcError(f"{path}: not a readable .xlsx file: {info.filename}: {exc}") from None
 
 
-#: The extent a sheet claims: the last reference of its first <dimension ref="…">.
-_DIMENSION = re.compile(rb"<dimension\s+ref=\"(?:[A-Z]{1,3}[0-9]{1,7}:)?([A-Z]{1,3})([1-9][0-9]{0,6})\"")
-#: A cell with a value whose reference is not plain (r="B7", the first attribute), or no cell at all
-#: after a prefix (<x:c …>): found, the claimed extent is not relied on.
-_ODD_CELL = re.compile(rb"<c(?=[\s>])(?! r=\"[A-Z]{1,3}[1-9][0-9]{0,6}\")[^>]*(?<!/)>|<[A-Za-z_][\w.-]*:c[\s/>]")
+#: A cell with a value whose reference is not plain (r="B7", the first attribute), or a cell
+#: under a prefix (<x:c …>): the sheet is then followed cell by cell.
+_ODD_CELL = re.compile(rb"<c(?=[\s>])(?! r=\"[A-Z]{1,3}[1-9][0-9]{0,6}\")[^>]*(?<!/)>")
+_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s/>]")
+_PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>')
 
 
-def _claimed_extent(path: Path, part: Any, limits: ReadLimits) -> SheetExtent | None:
-    """The extent the sheet's <dimension> claims, if it is within ``limits`` and no cell with a
-    value lies beyond it or says where it is in another form; else None."""
-    pieces = _pieces(path, part)
-    first = next(pieces, b"")
-    claim = _DIMENSION.search(first)
-    if claim is None:
-        return None
-    extent = SheetExtent(int(claim.group(2)), _column_number(claim.group(1)))
-    if _over(extent, limits):
-        return None  # perhaps empty, styled cells far out: the cells with a value say
-    beyond = re.compile(rb'<c r="(?:' + _greater(claim.group(1), _UPPER) + rb')[1-9][0-9]*"[^>]*(?<!/)>|'
-                        rb'<c r="[A-Z]{1,3}(?:' + _greater(claim.group(2), _DIGITS) + rb')"[^>]*(?<!/)>')
-    for text in _chain(first, pieces):
-        if _ODD_CELL.search(text) or beyond.search(text):
-            return None
-    return extent
+def _beyond(columns: int, rows: int) -> tuple[Any, Any]:
+    """Two searches: a cell with a value past ``columns``, and one past a row at most ``rows``
+    (rounded down to its first digit, d x 10^k: a stricter bound, and a short expression)."""
+    letters = _letters(columns - 1).encode() if columns else b""
+    past_columns = re.compile(rb'<c r="(?:' + _greater(letters, _UPPER) + rb')[1-9][0-9]*"[^>]*(?<!/)>')
+    digits = str(max(rows, 1))
+    lead, zeros = digits[0], len(digits) - 1
+    past_rows = re.compile(rb'<c r="[A-Z]{1,3}(?:[1-9][0-9]{%d,}|[%s-9][0-9]{%d})"[^>]*(?<!/)>'
+                           % (zeros + 1, lead.encode(), zeros))  # row >= lead x 10^zeros
+    return past_columns, past_rows
 
 
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
+def _exact(text: bytes, top: int, right: int) -> tuple[int, int]:
+    """The highest row and column so far, with the cells of ``text`` (all plain) counted."""
+    found = _PLAIN_CELL.findall(text)
+    if not found:
+        return top, right
+    return (max(top, max(map(int, {f[1] for f in found}))),
+            max(right, max(map(_column_number, {f[0] for f in found}))))
 
 
 _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -338,7 +346,7 @@ _DIGITS = b"0123456789"
 def _greater(value: bytes, alphabet: bytes) -> bytes:
     """A regular expression matching the words over ``alphabet`` (first letter not its first
     character, for numbers) greater than ``value``: longer ones, or as long and greater at
-    their first difference. Column letters and row numbers beyond a claimed extent."""
+    their first difference. Column letters and row numbers beyond what is allowed."""
     first = alphabet[1:] if alphabet == _DIGITS else alphabet
     any_of = b"[" + alphabet[:1] + b"-" + alphabet[-1:] + b"]"
     longer = b"[" + first[:1] + b"-" + first[-1:] + b"]" + any_of + b"{%d,}" % len(value)
@@ -349,25 +357,6 @@ def _greater(value: bytes, alphabet: bytes) -> bytes:
             choices.append(re.escape(value[:i]) + b"[" + above[:1] + b"-" + above[-1:] + b"]"
                            + any_of + b"{%d}" % (len(value) - i - 1))
     return b"|".join(choices)
-
-
-def _found_extent(path: Path, part: Any, limits: ReadLimits) -> SheetExtent:
-    """The extent from the reference of every cell with a value: two regular expressions per
-    piece where every such cell says where it is, else the rows and cells followed in order."""
-    top = right = 0
-    for text in _pieces(path, part):
-        found = _VALUE_CELL_REF.findall(text)
-        if len(found) != len(_VALUE_CELL.findall(text)):
-            break
-        if found:
-            top = max(top, max(map(int, {f[2] for f in found})))
-            right = max(right, max(map(_column_number, {f[1] for f in found})))
-            if _over(SheetExtent(top, right), limits):
-                return SheetExtent(top, right)
-    else:
-        return SheetExtent(top, right)
-    part.seek(0)
-    return _follow_cells(path, part, limits)
 
 
 def _over(extent: SheetExtent, limits: ReadLimits) -> bool:
