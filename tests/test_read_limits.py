@@ -165,6 +165,15 @@ def test_a_sheet_over_a_lowered_limit_is_refused_and_a_raised_one_reads_it(capsy
     assert json.loads(out)["settled"] == 39
 
 
+def test_a_header_naming_a_column_twice_exits_2_before_rows_are_read(capsys, tmp_path):
+    # a wide sheet is read in batches of fewer rows (at most 2^20 cells each): a repeated name
+    # once failed joining them (exit 1); it is refused at the header now
+    cells = {**CLAIM, (0, 4): "total", **{(r, c): 1 for r in range(1, 1100) for c in range(5)}}
+    source = workbook(tmp_path / "twice.xlsx", cells)
+    code, _, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"))
+    assert code == 2 and "the header names column 'total' twice (columns D and E)" in err, err
+
+
 # ---------------------------------------------------------------- .xlsx: ids typed as numbers
 
 

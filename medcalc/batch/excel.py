@@ -116,6 +116,9 @@ def read_xlsx_batches(path: str | Path, batch_rows: int = 1 << 16, sheet: str | 
         if header is None:
             return
         names = [_header(cell, i) for i, cell in enumerate(header)]
+        _check_names(path, names)
+        # rows are Python objects until a batch is converted: a wide sheet gets fewer rows a batch
+        batch_rows = max(1, min(batch_rows, _BATCH_CELLS // max(len(names), 1)))
         held: list[Sequence[Any]] = []
         for row in rows:
             if any(cell != "" for cell in row):  # a row with no value at all is not a claim (a blank line)
@@ -127,6 +130,10 @@ def read_xlsx_batches(path: str | Path, batch_rows: int = 1 << 16, sheet: str | 
             yield _batch(names, held, pa, limits)
     except calamine.CalamineError as exc:
         raise MedcalcError(f"{path}: not a readable .xlsx file: {exc}") from None
+
+
+#: Cells of a batch of rows held as Python objects (about 50 bytes each): 2^16 rows of 16 columns.
+_BATCH_CELLS = 1 << 20
 
 
 # -------- the archive, before the reader opens it
@@ -424,6 +431,16 @@ def _check_extent(path: Path, sheet: str, extent: SheetExtent, limits: ReadLimit
 
 
 # -------- cells
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    """Refuse a header naming a column twice (no column can be told from the other), before any row is read."""
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise MedcalcError(f"{path}: the header names column {name!r} twice (columns {_letters(seen[name])} and "
+                               f"{_letters(index)}); give each column its own name")
+        seen[name] = index
 
 
 def _header(cell: Any, index: int) -> str:

@@ -40,8 +40,9 @@ class ReadLimits:
     #: under 40. A longer cell rejects its row, and is never parsed nor copied into a reason.
     max_cell_chars: int = attrs.field(default=1_000, validator=_positive)
     #: Rows x columns of an .xlsx sheet's extent (its highest row times its highest column):
-    #: the Excel reader builds a dense grid of that many cells (32 bytes each). 20 million is
-    #: a full sheet (1 048 576 rows) of 19 columns, about 640 MB of grid.
+    #: the Excel reader builds a dense grid of that many cells (32 bytes each, and about 80 at
+    #: its peak, measured). 20 million is a full sheet (1 048 576 rows) of 19 columns, about
+    #: 1.6 GB at the reader's peak; a service reading strangers' files wants fewer.
     max_sheet_cells: int = attrs.field(default=20_000_000, validator=_positive)
     #: Bytes of the sheet's XML once unpacked (about 40 bytes a cell: a full sheet of 20
     #: columns is some 800 MB). It is read through once, in pieces, to find the extent.
