@@ -26,6 +26,7 @@ from ..claims import Claim
 from ..errors import ClaimError, MedcalcError
 from ..settlement import Reject
 from .safe_cells import escape_column, unescape_batch, unescape_text
+from .limits import DEFAULT_LIMITS, ReadLimits, how_to_change
 from .tables import INVALID_COLUMN, invalid_reason
 from ..vocabulary import CHINESE_NAMES
 
@@ -96,8 +97,6 @@ _SAMPLE_BYTES = 1 << 22
 def detect_encoding(path: str | Path, given: str | None = None) -> str:
     """The text encoding of a file: ``given`` (checked to be a codec), else UTF-8 or GB18030 by
     its first 4 MiB. A file that is neither is refused (MedcalcError): never read as garbage."""
-    import codecs
-
     if given is not None:
         return text_encoding(given)
     with open(path, "rb") as handle:
@@ -297,11 +296,14 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
 
 
 def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 << 20,
-                 encoding: str | None = None, sheet: str | None = None) -> Iterator[Any]:
+                 encoding: str | None = None, sheet: str | None = None,
+                 limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[Any]:
     """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order.
 
     Text files are read in ``encoding``, or UTF-8 / GB18030 as detected (``detect_encoding``);
-    an .xlsx file from its first sheet, or ``sheet`` (medcalc.batch.excel)."""
+    an .xlsx file from its first sheet, or ``sheet`` (medcalc.batch.excel). ``limits`` bound
+    what the file may hold (medcalc.batch.limits): a CSV header or .xlsx sheet over them exits 2
+    before it is read, a cell over ``max_cell_chars`` rejects its row."""
     path = Path(path)
     if not path.is_file():
         raise MedcalcError(f"{path}: no such file")
@@ -311,11 +313,11 @@ def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 <
         from .excel import read_xlsx_batches
 
         # (Excel rows are Python objects until converted: batches of at most 2^16 bound that memory)
-        yield from read_xlsx_batches(path, min(batch_rows, 1 << 16), sheet)
+        yield from read_xlsx_batches(path, min(batch_rows, 1 << 16), sheet, limits)
     elif fmt == "parquet":
         yield from _parquet_batches(path, batch_rows)
     elif fmt == "csv":
-        yield from _csv_batches(path, batch_rows, encoding)
+        yield from _csv_batches(path, batch_rows, encoding, limits)
     else:
         yield from _jsonl_batches(path, batch_rows, encoding)
 
@@ -368,14 +370,18 @@ def compact_decimals(batch: Any) -> Any:
     return batch
 
 
-def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None) -> Iterator[Any]:
+def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
+                 limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[Any]:
+    """A CSV file's rows as batches of text columns. The header is read first, at most
+    ``max_header_chars`` of it, and its columns counted (``max_columns``) before Arrow reads the
+    body; a cell over ``max_cell_chars`` rejects its row (``_long_cells``)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     encoding = detect_encoding(path, encoding)
     try:
         with open(path, newline="", encoding=encoding) as handle:
-            header = next(csv.reader(handle), None)
+            header = _csv_header(path, handle, limits)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise MedcalcError(f"{path}: the header cannot be read as {encoding}: {exc}") from None
     if not header:
@@ -385,15 +391,74 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None) -> It
     # is then refused as an amount instead of read as "not given"
     options = pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
                                    quoted_strings_can_be_null=True)
+    # Arrow reads in blocks, and a line must fit in one ("straddling object" otherwise). A block
+    # holds the longest line the limits allow (every column's cell at its longest, 4 bytes a
+    # character), so that an over-long cell is a rejected row, not a failed file; a longer line
+    # still exits 2, naming the limit. (Default limits: 4 MB; 64 MB for the default batch rows.)
+    longest_line = len(header) * (4 * limits.max_cell_chars + 3)
+    block = max(1 << 16, batch_rows * 64, longest_line)
     # Arrow skips a UTF-8 byte-order mark itself and transcodes any other encoding to UTF-8
-    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=max(1 << 16, batch_rows * 64),
+    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=block,
                                        encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding)
     try:
         reader = pacsv.open_csv(path, read_options=reader_options, convert_options=options)
         for batch in reader:
-            yield unescape_batch(batch)  # "'=1+1", as medcalc writes a text cell "=1+1": read as "=1+1"
+            # "'=1+1", as medcalc writes a text cell "=1+1", read as "=1+1"; a cell over the limit rejects its row
+            yield unescape_batch(_long_cells(batch, limits.max_cell_chars))
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if "straddl" in str(exc):
+            raise MedcalcError(f"{path}: a line is over {block:,} bytes, the most read at once (more than "
+                               f"{len(header):,} cells of max_cell_chars={limits.max_cell_chars:,} characters can "
+                               f"be); {how_to_change('max_cell_chars')}") from None
         raise MedcalcError(f"{path}: not a valid CSV file in {encoding}: {exc}") from None
+
+
+def _csv_header(path: Path, handle: Any, limits: ReadLimits) -> list[str] | None:
+    """The header row, read a line at a time (a quoted name may hold a line break) up to
+    ``max_header_chars`` characters, and refused (MedcalcError) past it or past ``max_columns``."""
+    taken = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal taken
+        while line := handle.readline(limits.max_header_chars + 1 - taken):
+            taken += len(line)
+            if taken > limits.max_header_chars:
+                raise MedcalcError(f"{path}: the header line is longer than max_header_chars="
+                                   f"{limits.max_header_chars:,} characters; {how_to_change('max_header_chars')}")
+            yield line
+
+    header = next(csv.reader(lines()), None)
+    if header is not None and len(header) > limits.max_columns:
+        raise MedcalcError(f"{path}: the header has {len(header):,} columns, over the limit max_columns="
+                           f"{limits.max_columns:,}; {how_to_change('max_columns')}")
+    return header
+
+
+def _long_cells(batch: Any, limit: int) -> Any:
+    """The batch with every cell over ``limit`` characters made null and its row invalid
+    (INVALID_COLUMN: the column, the cell's length, the limit; the first such cell of a row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    reasons = None
+    for index, name in enumerate(batch.schema.names):
+        column = batch.column(index)
+        # bytes first (a character is at least one): the common case costs one pass of lengths
+        if not len(column) or (pc.max(pc.binary_length(column)).as_py() or 0) <= limit:
+            continue
+        lengths = pc.utf8_length(column)
+        long = pc.fill_null(pc.greater(lengths, limit), False)
+        if not pc.any(long).as_py():
+            continue
+        said = pa.array([None if n is None or n <= limit else
+                         invalid_reason(name, f"a cell of {n:,} characters, over the limit max_cell_chars={limit:,}; "
+                                              f"{how_to_change('max_cell_chars')}") for n in lengths.to_pylist()],
+                        pa.string())
+        reasons = said if reasons is None else pc.coalesce(reasons, said)  # a row's first long cell names it
+        batch = batch.set_column(index, name, pc.if_else(long, pa.scalar(None, pa.string()), column))
+    if reasons is not None:
+        batch = batch.append_column(INVALID_COLUMN, reasons)
+    return batch
 
 
 def _jsonl_batches(path: Path, batch_rows: int, encoding: str | None = None) -> Iterator[Any]:

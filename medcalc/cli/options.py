@@ -1,7 +1,7 @@
 """What the commands of ``medcalc`` share: the parser class, argument types, options, output.
 
 The argparse parser class (usage errors exit 2 in one line), the argument types, the options
-several commands take (output, policy choice, ``--policies``, input formats, ``--sheet``,
+several commands take (output, policy choice, ``--policies``, input formats, ``--sheet``, ``--limit``,
 ``--no-bom``, ``--encoding``, ``--amounts``, the reforms of ``impact``/``simulate``/``plot``),
 the exit codes, the console and JSON printing, and choosing a policy. The command modules
 import from here; this module imports none of them (the package's imports run one way:
@@ -108,6 +108,24 @@ def encoding_option(parser: argparse.ArgumentParser, what: str) -> None:
     """The --encoding option of a command that reads text files (``what`` it reads)."""
     parser.add_argument("--encoding", help=f"text encoding of {what} (default: UTF-8, with or without BOM, or GB18030, "
                                            "detected)")
+
+
+def limits_option(parser: argparse.ArgumentParser) -> None:
+    """--limit NAME=VALUE (repeatable): raise or lower a read limit (medcalc.batch.limits.ReadLimits)."""
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
+                        help="change a limit on what the file may hold, e.g. max_sheet_cells=50000000 (names: "
+                             "max_columns, max_header_chars, max_cell_chars, max_sheet_cells, max_sheet_bytes, "
+                             "max_shared_strings_bytes, max_xlsx_bytes, max_compression_ratio); repeat for several")
+
+
+def read_limits(args: argparse.Namespace):
+    """The ReadLimits the --limit options give (the defaults where none is given)."""
+    from ..batch.limits import DEFAULT_LIMITS, parse_override
+
+    limits = DEFAULT_LIMITS
+    for text in getattr(args, "limits", None) or ():
+        limits = parse_override(text, limits)
+    return limits
 
 
 # ---------------------------------------------------------------- reforms (impact, simulate, plot)

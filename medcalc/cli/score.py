@@ -20,7 +20,7 @@ from ..policy.model import Policy
 from ..report.score_summary import ScoreSummary
 from ..report.terminal import markup, printable
 from .options import (EXIT_BAD_INPUT, EXIT_OK, INPUT_FORMATS, _choose_policy, _console, _given_layers, _print_json,
-                      amounts_option, bom_option, encoding_option, sheet_option)
+                      amounts_option, bom_option, encoding_option, limits_option, read_limits, sheet_option)
 
 
 def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
@@ -38,6 +38,7 @@ def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.Ar
                                                                                "(for '-': sniffed if not given)")
     sheet_option(score)
     encoding_option(score, "a CSV or JSON-lines file")
+    limits_option(score)
     score.add_argument("--output-format", choices=INPUT_FORMATS, help="output format if not by extension")
     score.add_argument("--names", choices=("medcalc", "national", "chinese"), default="medcalc",
                        help="output column names: medcalc's, the national settlement interface's (hifp_pay, …), or "
@@ -130,10 +131,13 @@ def _score_file(args: argparse.Namespace) -> int:
     # no policy named: each row's from its 'policy' or 'region' column
     policy = _choose_policy(args, None) if (args.policy or args.region) else None
     if args.dask:
+        if args.limits:
+            raise MedcalcError("--limit bounds the files read here; --dask reads them on its workers")
         return _score_dask(args, policy)
     if args.partitions is not None:
         raise MedcalcError("--partitions goes with --dask")
     interactive = not args.json and sys.stderr.isatty()
+    limits = read_limits(args)  # a bad --limit: exit 2 before any work
     if not Path(args.file).is_file():
         raise MedcalcError(f"{args.file}: no such file")
     if args.sheet is not None and format_of(args.file, args.in_format) != "xlsx":
@@ -161,8 +165,8 @@ def _score_file(args: argparse.Namespace) -> int:
     summary = ScoreSummary()
     try:
         with _progress(interactive, total_rows) as (advance_read, advance):
-            batches = _counted(read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet),
-                               advance_read)
+            batches = _counted(read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet,
+                                            limits=limits), advance_read)
             for part in _scored_parts(args, policy, batches):
                 results.write(*results_back(part, OUTPUT_NAMES[args.names]))  # (table, input columns, amounts)
                 rejects.write(*rejects_back(part, REJECT_NAMES.get(args.names)))
