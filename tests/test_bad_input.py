@@ -82,6 +82,9 @@ def _score(capsys, tmp_path: Path, source: Path, *extra: str) -> tuple[int, list
         rejects = list(csv.DictReader(handle))
     summary = json.loads(stdout)
     assert summary["rows"] == summary["settled"] + summary["rejected"] == len(settled) + len(rejects)
+    if source.suffix == ".csv":  # rows are a CSV file's lines (the header is line 1): counted here as data rows
+        for row in (*settled, *rejects):
+            row["row"] = str(int(row["row"]) - 1)
     return code, settled, rejects, err
 
 
@@ -150,7 +153,7 @@ def test_reconcile_refuses_a_paid_cell_that_is_not_an_amount(capsys, tmp_path):
     report = json.loads(out)
     assert code == 3  # a row could not be compared: not every row matched (EXIT_DIFFERENCES)
     assert (report["rows"], report["matched"], report["rejected"]) == (2, 1, 1)
-    assert report["rejects"][0]["row"] == 2 and report["rejects"][0]["field"] == "hifp_pay"
+    assert report["rejects"][0]["row"] == 3 and report["rejects"][0]["field"] == "hifp_pay"  # (line 3)
     assert "'N/A'" in report["rejects"][0]["reason"]
 
 

@@ -50,9 +50,9 @@ def test_score_csv_keeps_every_row(capsys, claims_csv, tmp_path):
     assert len(settled) + len(rejects) == 6
     # the file's own columns come back (setl_id, as it names the claim id), the results added
     assert [(r["row"], r["setl_id"], r["basic"], r["patient"]) for r in settled] == [
-        ("1", "1", "14480.00", "5520.00"), ("2", "2", "7680.00", "2320.00"), ("6", "6", "10710.00", "1290.00")]
-    # named as the file names its columns (the national interface's here)
-    assert [(r["row"], r["field"]) for r in rejects] == [("3", "level"), ("4", "medfee_sumamt"), ("5", "setl_time")]
+        ("2", "1", "14480.00", "5520.00"), ("3", "2", "7680.00", "2320.00"), ("7", "6", "10710.00", "1290.00")]
+    # rows are the file's lines (header: line 1); named as the file names its columns (the national interface's)
+    assert [(r["row"], r["field"]) for r in rejects] == [("4", "level"), ("5", "medfee_sumamt"), ("6", "setl_time")]
     assert rejects[1]["reason"] == "amount 'abc' is not a number of yuan such as \"150\", \"150元\" or \"1.5万\" (got 'abc')"
     assert summary["totals"]["basic"] == "32870.00"
     assert summary["rejects_by_reason"]["medfee_sumamt: amount 'abc' is not a number of yuan such as \"150\", \"150元\" or \"1.5万\" (got 'abc')"] == 1

@@ -106,8 +106,9 @@ def test_xlsx_round_trip_agrees_with_csv_to_the_fen(capsys, tmp_path):
             assert isinstance(got[name], Decimal)
             assert int(got[name] * 100) == fen(want[name]), (got["claim_id"], name)
     rejects = sheet_records(tmp_path / "out.xlsx", "rejects")
-    assert [(r["row"], r["claim_id"], r["field"]) for r in rejects] == [("5", "c5", "level")]
-    assert [(r["row"], r["claim_id"], r["field"]) for r in read_csv(tmp_path / "out.rejects.csv")] == [("5", "c5", "level")]
+    # rows as the sheet and the file number them: row 6 of the sheet, line 6 of the CSV file (header: 1)
+    assert [(r["row"], r["claim_id"], r["field"]) for r in rejects] == [("6", "c5", "level")]
+    assert [(r["row"], r["claim_id"], r["field"]) for r in read_csv(tmp_path / "out.rejects.csv")] == [("6", "c5", "level")]
 
     # amounts are number cells (not text) shown with two decimals
     from python_calamine import CalamineWorkbook
@@ -175,7 +176,7 @@ def test_a_number_with_more_than_two_decimals_is_not_an_amount(capsys, tmp_path,
     assert code == 0, err
     assert [r["basic"] for r in read_csv(tmp_path / "out.csv")] == ["14480.00", "14480.00"]
     (reject,) = read_csv(tmp_path / "out.rejects.csv")
-    assert (reject["row"], reject["claim_id"], reject["field"]) == ("2", "b", "全自费")
+    assert (reject["row"], reject["claim_id"], reject["field"]) == ("3", "b", "全自费")  # the sheet's row 3
     assert repr(bad) in reject["reason"] and "not a number of yuan" in reject["reason"]
 
 
@@ -232,7 +233,7 @@ def test_reconcile_and_impact_read_xlsx(capsys, tmp_path):
     assert code == 3, err
     data = json.loads(out)
     assert (data["rows"], data["matched"], data["differing"]) == (2, 1, 1)
-    assert data["differences"][0]["row"] == 2 and data["differences"][0]["difference"] == "0.01"
+    assert data["differences"][0]["row"] == 3 and data["differences"][0]["difference"] == "0.01"  # the sheet's row
 
     claims = write_xlsx(tmp_path / "claims.xlsx", CELLS)
     text = write_csv(tmp_path / "claims.csv", CELLS)
@@ -325,6 +326,11 @@ def test_score_dash_reads_standard_input(capsys, tmp_path, monkeypatch, kind, fl
     code, out, err = run(capsys, "score", "-", "--policy", POLICY, "-o", str(tmp_path / "stdin.csv"), "--json", *flags)
     assert code == 0, err
     assert json.loads(out)["rows"] == 5
+    if kind == "jsonl":  # rows numbered by line: JSON lines have no header line, CSV's data starts on line 2
+        for name in ("stdin.csv", "stdin.rejects.csv"):
+            want = read_csv(tmp_path / name.replace("stdin", "file"))
+            assert read_csv(tmp_path / name) == [{**r, "row": str(int(r["row"]) - 1)} for r in want]
+        return
     assert read_csv(tmp_path / "stdin.csv") == read_csv(tmp_path / "file.csv")
     assert read_csv(tmp_path / "stdin.rejects.csv") == read_csv(tmp_path / "file.rejects.csv")
 
@@ -350,6 +356,6 @@ def test_read_claims_reads_xlsx_and_names_the_bad_cell(tmp_path):
     rows = [["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
             ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500.005, 0]]
     read = read_claims(write_xlsx(tmp_path / "claims.xlsx", rows))
-    assert (read.count, read.rows, [c.total for c in read.claims]) == (2, [1], [2_000_000])
+    assert (read.count, read.rows, [c.total for c in read.claims]) == (2, [2], [2_000_000])  # the sheet's rows
     ((row, field, reason),) = [(r.row, r.field, r.reason) for r in read.rejects]
-    assert (row, field) == (2, "全自费") and "1500.005" in reason
+    assert (row, field) == (3, "全自费") and "1500.005" in reason

@@ -195,11 +195,11 @@ def test_an_id_typed_as_a_number_past_15_digits_rejects_its_row(capsys, tmp_path
     assert (summary["rows"], summary["settled"], summary["rejected"]) == (6, 3, 3)
     with open(tmp_path / "out.rejects.csv", encoding="utf-8-sig") as handle:
         rejects = list(csv.DictReader(handle))
-    assert [(r["row"], r["field"]) for r in rejects] == [("1", "人员编号"), ("2", "人员编号"), ("5", "claim_id")]
+    assert [(r["row"], r["field"]) for r in rejects] == [("2", "人员编号"), ("3", "人员编号"), ("6", "claim_id")]  # sheet rows
     assert all("format the column as Text" in r["reason"] and "15 significant digits" in r["reason"] for r in rejects)
     with open(tmp_path / "out.csv", encoding="utf-8-sig") as handle:
         settled = {r["row"]: (r["person_id"], r["claim_id"]) for r in csv.DictReader(handle)}
-    assert settled == {"3": ("340601199001011234", "c3"), "4": ("999999999999999", "c4"), "6": ("1002", "7")}
+    assert settled == {"4": ("340601199001011234", "c3"), "5": ("999999999999999", "c4"), "7": ("1002", "7")}
 
 
 def test_a_long_text_cell_in_a_sheet_rejects_its_row(tmp_path):
@@ -242,11 +242,11 @@ def test_a_cell_of_four_million_characters_rejects_its_row_without_its_text(tmp_
     assert rss < MAX_RSS_MB, rss
     with open(tmp_path / "out.rejects.csv", encoding="utf-8-sig") as handle:
         rejects = list(csv.DictReader(handle))
-    assert rejects == [{"row": "2", "claim_id": "", "field": "total",
+    assert rejects == [{"row": "3", "claim_id": "", "field": "total",  # (line 3)
                         "reason": "a cell of 4,000,003 characters, over the limit max_cell_chars=1,000; "
                                   "raise it with --limit max_cell_chars=N if the file is genuine"}]
     with open(tmp_path / "out.csv", encoding="utf-8-sig") as handle:
-        assert [(r["row"], r["total"]) for r in csv.DictReader(handle)] == [("1", "1000.00"), ("3", "200.00")]
+        assert [(r["row"], r["total"]) for r in csv.DictReader(handle)] == [("2", "1000.00"), ("4", "200.00")]
     # a line longer than a block Arrow reads at once (small --batch-rows): exit 2, naming the limit
     code, err, _ = measured("score", str(long), "--policy", POLICY, "-o", str(tmp_path / "out.csv"),
                             "--batch-rows", "1000")

@@ -254,13 +254,16 @@ def test_the_third_row_is_row_3_and_its_reject_names_the_files_column_and_the_va
     code, data, err = run(capsys, "score", str(source), "--policy", "huaibei-2025", "-o", str(out), "--json")
     assert code == 0, err
     rejects = read_rejects(tmp_path / f"settled.rejects{suffix}")
-    by_row = {int(r["row"]): r for r in rejects}
+    # the third and fourth claims: lines 4 and 5 of a CSV file (its header is line 1), lines 3 and 4 of
+    # JSON lines, rows 3 and 4 of Parquet
+    shift = 1 if suffix == ".csv" else 0
+    by_row = {int(r["row"]) - shift: r for r in rejects}
     date, level = ("setl_time", "level") if names == "national" else ("结算日期", "医院等级")
     assert sorted(by_row) == [3, 4]
     assert by_row[3]["field"] == date and "'2025-13-45'" in by_row[3]["reason"]
     assert by_row[4]["field"] == level and "(got 'level7')" in by_row[4]["reason"]  # the engine's check, with the value
     summary = json.loads(data)
-    assert summary["first_row_by_reason"][f"{date}: {by_row[3]['reason']}"] == 3
+    assert summary["first_row_by_reason"][f"{date}: {by_row[3]['reason']}"] == 3 + shift
 
 
 def test_an_xlsx_files_third_row_is_row_3(capsys, tmp_path):
@@ -276,7 +279,7 @@ def test_an_xlsx_files_third_row_is_row_3(capsys, tmp_path):
                           "--json")
     assert code == 0, err
     rejects = read_rejects(tmp_path / "o.rejects.csv")
-    assert [(r["row"], r["field"]) for r in rejects] == [("3", "setl_time"), ("4", "level")]
+    assert [(r["row"], r["field"]) for r in rejects] == [("4", "setl_time"), ("5", "level")]  # the sheet's own rows
 
 
 def test_reconcile_counts_rows_from_1_and_names_the_extracts_column(capsys, tmp_path):
@@ -286,9 +289,9 @@ def test_reconcile_counts_rows_from_1_and_names_the_extracts_column(capsys, tmp_
     code, data, err = run(capsys, "reconcile", str(source), "--policy", "huaibei-2025", "--json")
     assert code == 3, err
     report = json.loads(data)
-    assert [(r["row"], r["field"]) for r in report["rejects"]] == [(3, "hifp_pay")]
+    assert [(r["row"], r["field"]) for r in report["rejects"]] == [(4, "hifp_pay")]  # the file's lines
     assert "'x'" in report["rejects"][0]["reason"]
-    assert [d["row"] for d in report["differences"]] == [2]
+    assert [d["row"] for d in report["differences"]] == [3]
 
 
 def test_a_claim_files_error_names_its_own_key(capsys, tmp_path):

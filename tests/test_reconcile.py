@@ -281,10 +281,10 @@ def test_cli_exit_1_with_the_differences_file(capsys, settled, changes, tmp_path
     assert "differing" in out and "年度封顶线全省统一提高至30万元" in out and str(out_path) in out
     with open(out_path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["row"], r["field"], r["difference"]) for r in rows[:4]] == [  # file rows, numbered from 1
-        ("18", "hifp_pay", "-100.00"), ("43", "hifp_pay", "2.50"), ("100", "hifp_pay", "1000.00"),
-        ("121", "psn_part_amt", "5.00")]
-    cap = [r for r in rows if r["row"] == str(H1B + 1)][0]
+    assert [(r["row"], r["field"], r["difference"]) for r in rows[:4]] == [  # the file's lines (header: line 1)
+        ("19", "hifp_pay", "-100.00"), ("44", "hifp_pay", "2.50"), ("101", "hifp_pay", "1000.00"),
+        ("122", "psn_part_amt", "5.00")]
+    cap = [r for r in rows if r["row"] == str(H1B + 2)][0]  # (its line: the header is line 1)
     assert (cap["paid"], cap["recomputed"], cap["step"]) == ("40000.00", "30180.00", "fund_cap")
 
 

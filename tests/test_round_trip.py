@@ -15,6 +15,7 @@ import pytest
 
 from medcalc.analysis.impact import AMOUNTS as IMPACT_AMOUNTS, fund_impact
 from medcalc.analysis.reconcile import reconcile
+from medcalc.batch.tables import ROW_COLUMN
 from medcalc.batch.files import OUTPUT_NAMES, REJECT_NAMES, concat_parts, read_batches
 from medcalc.batch.tables import RESULT_FIELDS, settle_table
 from medcalc.cli import main
@@ -54,7 +55,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def read_back(path: Path, sheet: str | None = None) -> list[dict]:
     parts = list(read_batches(path, sheet=sheet))
-    return concat_parts(parts).to_pylist() if parts else []
+    # (without the reader's own column of row numbers: what the file holds)
+    return [{k: v for k, v in r.items() if k != ROW_COLUMN} for r in concat_parts(parts).to_pylist()] if parts else []
 
 
 def fen(value) -> int:

@@ -371,7 +371,7 @@ def test_score_csv_body_is_the_cli_score(client, capsys, tmp_path):
     for key in ("policy", "rows", "settled", "rejected", "persons", "totals", "rejects_by_reason"):
         assert data[key] == summary[key], key
     assert [r["basic"] for r in data["results"]] == ["14480.00"]
-    assert data["rejects"] == [{"row": 2, "claim_id": None, "field": "level", "reason": data["rejects"][0]["reason"]}]
+    assert data["rejects"] == [{"row": 3, "claim_id": None, "field": "level", "reason": data["rejects"][0]["reason"]}]
     assert data["rejects"][0]["reason"].startswith("unknown hospital level")
 
 

@@ -366,8 +366,9 @@ def test_score_lists_the_first_rows_and_says_how_many_more():
     text = ROWS + "".join(line.format(i) for i, line in enumerate(lines, 1))
     data = client.post("/score?policy=jiujiang-residents", content=text.encode()).json()
     assert (data["rows"], data["settled"], data["rejected"]) == (20, 6, 14)
-    assert [r["row"] for r in data["results"]] == [3, 6, 9] and data["results_omitted"] == 3
-    assert [r["row"] for r in data["rejects"]] == [1, 2, 4] and data["rejects_omitted"] == 11
+    # rows as the upload's lines (its header is line 1)
+    assert [r["row"] for r in data["results"]] == [4, 7, 10] and data["results_omitted"] == 3
+    assert [r["row"] for r in data["rejects"]] == [2, 3, 5] and data["rejects_omitted"] == 11
     assert data["rejects_by_reason"] == {next(iter(data["rejects_by_reason"])): 14}  # the summary counts every row
     small = TestClient(create_app(), base_url=LOCAL).post("/score?policy=jiujiang-residents",
                                                           content=text.encode()).json()
@@ -382,5 +383,5 @@ def test_a_large_upload_of_rejected_rows_gets_a_small_answer():
     answer = client.post("/score?policy=jiujiang-residents", content=text.encode())
     data = answer.json()
     assert data["rejected"] == rows and data["rejects_omitted"] == rows - 1000
-    assert [r["row"] for r in data["rejects"]] == list(range(1, 1001))
+    assert [r["row"] for r in data["rejects"]] == list(range(2, 1002))  # the upload's lines
     assert len(answer.content) < 300_000  # 1 000 rejects listed: the answer does not grow with the upload

@@ -37,13 +37,13 @@ def test_the_sheet_comes_back_with_the_results_added(capsys, tmp_path, extra):
     assert header == ["row", "姓名", "人员编号", "结算日期", "医院等级", "医疗费总额", "全自费", "备注", *RESULTS]
     # the total stays in the sheet's own column, as medcalc read it
     assert [(r["row"], r["姓名"], r["医疗费总额"], r["basic"], r["备注"]) for r in rows] == [
-        ("1", "张三", "20000.00", "14480.00", "首次"), ("3", "王五", "12000.00", "9280.00", "复诊")]
+        ("2", "张三", "20000.00", "14480.00", "首次"), ("4", "王五", "12000.00", "9280.00", "复诊")]  # the lines
     assert [r["结算日期"] for r in rows] == ["2020-06-01", "2020-06-03"]  # dates as dates: ISO, whatever was typed
     header, rejects = _read(tmp_path / "out.rejects.csv")
     assert header == ["row", "claim_id", "field", "reason", "姓名", "人员编号", "结算日期", "医院等级", "医疗费总额", "全自费",
                       "备注"]
     assert [(r["row"], r["field"], r["姓名"], r["医院等级"], r["结算日期"]) for r in rejects] == \
-        [("2", "医院等级", "李四", "level9", "2020年6月2日")]  # a refused row's cells as given
+        [("3", "医院等级", "李四", "level9", "2020年6月2日")]  # a refused row's cells as given
 
 
 def test_results_only_keeps_the_narrow_tables(capsys, tmp_path):

@@ -178,6 +178,9 @@ def _claims_table(claims: Any, amounts: str | None, encoding: str | None = None)
         if not parts:
             raise MedcalcError(f"{claims}: no claims in the file")
         table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+        from ..batch.tables import split_row_numbers
+
+        table = split_row_numbers(table)[0]  # (a chart counts claims by position; no row is reported)
         return table, amounts  # a file's integers as `medcalc score` reads them (text and decimals: yuan)
     return to_arrow(claims), amounts
 

@@ -31,7 +31,7 @@ from .groupings import COST_BANDS, GROUPINGS
 from ..money import format_yuan, round_half_up
 from ..policy.model import Policy
 from ..policy.registry import load_policy
-from ..batch.tables import canonical_names, settle_table, to_arrow
+from ..batch.tables import RowNumbers, canonical_names, settle_table, split_row_numbers, to_arrow
 
 __all__ = ["fund_impact", "Impact", "GROUPINGS", "COST_BANDS", "WEIGHT_ONE", "AMOUNTS"]
 
@@ -174,12 +174,12 @@ def fund_impact(
         if name not in GROUPINGS:
             raise MedcalcError(f"cannot group by {name!r}: choose from {', '.join(GROUPINGS)}")
 
-    table = to_arrow(claims)
+    table, shown = split_row_numbers(to_arrow(claims), first_row)  # rows reported as the file numbers them
     weights = None
     if weight is not None:
         if weight not in table.column_names:
             raise MedcalcError(f"no weight column {weight!r} in the claims (columns: {', '.join(table.column_names)})")
-        weights = _weights(table.column(weight), weight, first_row)
+        weights = _weights(table.column(weight), weight, shown)
         table = table.drop_columns([weight])
     n = table.num_rows
     w = np.full(n, WEIGHT_ONE, np.int64) if weights is None else weights
@@ -198,7 +198,7 @@ def fund_impact(
             column = np.zeros(n, np.int64)
             column[rows] = scored.results.column(name).to_numpy()
             figures[policy.id][name] = column
-        rejected[policy.id] = _reject_summary(scored.rejects, first_row)
+        rejected[policy.id] = _reject_summary(scored.rejects, shown)
     keep = np.flatnonzero(settled)
 
     fields = canonical_names(table.column_names)
@@ -222,7 +222,7 @@ def fund_impact(
                 groups.append(_group(scenario, grouping, value, at, f, figures[base.id], w, person_codes, changed))
         if scenario != base.id:
             changes[scenario], winners[scenario], losers[scenario] = _row_changes(
-                table, keep, f, figures[base.id], person_codes, by_field, top, first_row)
+                table, keep, f, figures[base.id], person_codes, by_field, top, shown)
     return Impact(baseline=base.id, scenarios=tuple(ids), rows=n, compared=len(keep), weighted=weights is not None,
                   groups=groups, winners=winners, losers=losers, rejected=rejected, row_changes=changes)
 
@@ -253,13 +253,13 @@ def _weighted_sum(fen: np.ndarray, weights: np.ndarray) -> int:
     return sum(int(a) * int(b) for a, b in zip(fen.tolist(), weights.tolist()))
 
 
-def _row_changes(table, keep, f, base_f, person_codes, by_field, top: int, first_row: int = 0):
+def _row_changes(table, keep, f, base_f, person_codes, by_field, top: int, shown: RowNumbers = RowNumbers()):
     """Per-row deltas as a table, and the persons whose year's burden fell (winners) or rose most."""
     import pyarrow as pa
 
     d_funds = f["funds"][keep] - base_f["funds"][keep]
     d_patient = f["patient"][keep] - base_f["patient"][keep]
-    columns = {"row": pa.array(keep + first_row)}
+    columns = {"row": pa.array(shown(keep))}
     for name in ("claim_id", "person_id"):
         if name in by_field:
             columns[name] = by_field[name].take(pa.array(keep))
@@ -283,13 +283,13 @@ def _row_changes(table, keep, f, base_f, person_codes, by_field, top: int, first
     return changes, listed(order[:top]), listed(order[::-1][:top])
 
 
-def _reject_summary(rejects, first_row: int = 0) -> list[dict[str, Any]]:
+def _reject_summary(rejects, shown: RowNumbers = RowNumbers()) -> list[dict[str, Any]]:
     if not rejects.num_rows:
         return []
     summary: dict[tuple[str, str], list[int]] = {}
     for row, field, reason in zip(rejects.column("row").to_pylist(), rejects.column("field").to_pylist(),
                                   rejects.column("reason").to_pylist()):
-        summary.setdefault((field, reason), []).append(row + first_row)
+        summary.setdefault((field, reason), []).append(int(shown(row)))
     return [{"field": f, "reason": r, "rows": len(rows), "first_rows": rows[:5]} for (f, r), rows in summary.items()]
 
 
@@ -321,7 +321,7 @@ def _group_labels(name: str, by_field: dict, total: np.ndarray, base: Policy, n:
     return labels, codes
 
 
-def _weights(column, name: str, first_row: int = 0) -> np.ndarray:
+def _weights(column, name: str, shown: RowNumbers = RowNumbers()) -> np.ndarray:
     """A weight column as integers in 1/WEIGHT_ONE units; refuses floats, negatives and >4 decimals."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -329,7 +329,7 @@ def _weights(column, name: str, first_row: int = 0) -> np.ndarray:
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if column.null_count:
-        raise MedcalcError(f"weight column {name!r}: row {int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]) + first_row} has no weight")
+        raise MedcalcError(f"weight column {name!r}: row {int(shown(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]))} has no weight")
     if pa.types.is_floating(column.type):
         raise MedcalcError(f"weight column {name!r} holds floating-point numbers; give integers, decimals or text")
     try:
@@ -338,5 +338,5 @@ def _weights(column, name: str, first_row: int = 0) -> np.ndarray:
         raise MedcalcError(f"weight column {name!r}: every weight must be a number with at most 4 decimals ({exc})") from None
     units = pc.cast(pc.multiply(exact, pa.scalar(WEIGHT_ONE, pa.decimal128(6, 0))), pa.int64()).to_numpy()
     if (units < 0).any():
-        raise MedcalcError(f"weight column {name!r}: row {int(np.flatnonzero(units < 0)[0]) + first_row} has a negative weight")
+        raise MedcalcError(f"weight column {name!r}: row {int(shown(np.flatnonzero(units < 0)[0]))} has a negative weight")
     return units.astype(np.int64)

@@ -49,7 +49,7 @@ from ..money import AmountError, Fen, apply_ratio, format_yuan, parse_amount
 from ..policy.model import Policy
 from ..settlement import Step
 from ..batch.cells import amount_column
-from ..batch.tables import canonical_names, check_amounts, settle_table, to_arrow, unit_of
+from ..batch.tables import RowNumbers, canonical_names, check_amounts, settle_table, split_row_numbers, to_arrow, unit_of
 
 __all__ = ["reconcile", "Reconciliation", "PAID_FIELDS", "DIFFERENCE_COLUMNS"]
 
@@ -168,7 +168,7 @@ def reconcile(
 
     check_amounts(amounts)
     tolerance = _tolerance(tolerance)
-    table = to_arrow(extract)
+    table, shown = split_row_numbers(to_arrow(extract), first_row)  # rows reported as the file numbers them
     columns = _paid_columns(table.column_names, fields)
     scored = settle_table(table, policy, amounts=amounts)
     n = table.num_rows
@@ -214,7 +214,7 @@ def reconcile(
             cause = first_layer or field  # the first layer differing feeds this field (or is it)
             step = own_step(cause, steps)
             p, r = int(paid[field][row]), int(recomputed[field][k])
-            lines["row"].append(row + first_row)
+            lines["row"].append(int(shown(row)))
             lines["claim_id"].append(claim_ids[row])
             lines["field"].append(columns[field])
             lines["paid"].append(p)
@@ -237,11 +237,11 @@ def reconcile(
     # problems of rows medcalc rejected anyway are not repeated: its reason comes first
     problem_rows = np.fromiter(problems, np.int64, len(problems))
     rejects = _rejects(scored.rejects, {int(r): problems[int(r)] for r in problem_rows[np.isin(problem_rows, settled)]},
-                       claim_ids, first_row)
+                       claim_ids, shown)
     report = Reconciliation(
         rows=n, matched=int(len(rows) - len(differing_rows)), differing=len(differing_rows), differences=differences,
         rejects=rejects, totals=totals, tolerance=tolerance, fields=columns,
-        traces={row + first_row: traces[row] for row in differing_rows.tolist()},
+        traces={int(shown(row)): traces[row] for row in differing_rows.tolist()},
     )
     if report.matched + report.differing + report.rejected != n:  # checked, never assumed
         raise RuntimeError(f"{n} rows in but {report.matched} matched, {report.differing} differing "
@@ -421,7 +421,7 @@ def _traces(table, policy, amounts: str | None, rows: np.ndarray) -> dict[int, t
 
 
 def _rejects(scored_rejects, problems: dict[int, list[tuple[str, str]]],
-             claim_ids: dict[int, str | None], first_row: int):
+             claim_ids: dict[int, str | None], shown: RowNumbers):
     """Rows medcalc could not settle, and settled rows whose paid values could not be compared."""
     import pyarrow as pa
 
@@ -437,7 +437,7 @@ def _rejects(scored_rejects, problems: dict[int, list[tuple[str, str]]],
         reasons.append("; ".join(reason for _, reason in found))
     order = np.argsort(np.array(rows, np.int64), kind="stable")
     return pa.table({
-        "row": pa.array(np.array(rows, np.int64)[order] + first_row, pa.int64()),
+        "row": pa.array(shown(np.array(rows, np.int64)[order]), pa.int64()),
         "claim_id": pa.array([ids[i] for i in order], pa.string()),
         "field": pa.array([fields[i] for i in order], pa.string()),
         "reason": pa.array([reasons[i] for i in order], pa.string()),

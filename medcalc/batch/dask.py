@@ -120,7 +120,8 @@ def read_claims(path: str | Path | list, fmt: str | None = None, *, blocksize: i
         if encoding is not None or Path(first).is_file():
             encoding = detect_encoding(first, encoding)
         options.setdefault("encoding", "utf-8-sig" if encoding in (None, "utf-8") else encoding)
-        frame = dd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], **options)
+        # (blank lines kept, as rows of empty cells the scorer skips: each row is then its line)
+        frame = dd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False, **options)
         # cells medcalc wrote as text (a quote before =, +, -, @ …) read as they were, as files.py reads them
         return frame.map_partitions(_unescaped, meta=frame._meta)
     raise MedcalcError(f"{first}: Dask reads claims from Parquet or CSV, not {fmt}; convert the file first")

@@ -35,7 +35,7 @@ import numpy as np
 from ..claims import FIELD_ALIASES
 from ..errors import MedcalcError
 from .limits import DEFAULT_LIMITS, ReadLimits, how_to_change
-from .tables import _AMOUNTS, INVALID_COLUMN, invalid_reason
+from .tables import _AMOUNTS, INVALID_COLUMN, ROW_COLUMN, invalid_reason
 
 __all__ = ["read_xlsx_batches", "XlsxBook", "XlsxSheet", "MAX_ROWS", "INSTALL_HINT"]
 
@@ -96,8 +96,11 @@ def _open(path: Path):
 
 
 def read_xlsx_batches(path: str | Path, batch_rows: int = 1 << 16, sheet: str | None = None,
-                      limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[Any]:
-    """The claims of one sheet (``sheet`` by name, else the first) as Arrow record batches.
+                      limits: ReadLimits = DEFAULT_LIMITS, header_row: int | None = None) -> Iterator[Any]:
+    """The claims of one sheet (``sheet`` by name, else the first) as Arrow record batches, each
+    row numbered by the sheet's own row (ROW_COLUMN). The header is the row ``header_row`` (from
+    1), else the first of the first HEADER_SCAN rows that names claim columns (title rows and
+    merged group labels above it are skipped), else the first row.
 
     The archive and the sheet's extent are checked against ``limits`` first (``_check_archive``):
     the reader builds a dense grid of the sheet's extent, so it must not see one too large."""
@@ -112,8 +115,8 @@ def read_xlsx_batches(path: str | Path, batch_rows: int = 1 << 16, sheet: str | 
     except calamine.CalamineError:
         raise MedcalcError(f"{path}: no sheet named {sheet!r}; its sheets: {', '.join(book.sheet_names)}") from None
     try:
-        rows = table.iter_rows()
-        header = next(rows, None)
+        rows = enumerate(table.iter_rows(), 1)  # (the sheet's own row numbers, from 1)
+        header, rows = _header_row(path, rows, header_row)
         if header is None:
             return
         names = [_header(cell, i) for i, cell in enumerate(header)]
@@ -121,16 +124,47 @@ def read_xlsx_batches(path: str | Path, batch_rows: int = 1 << 16, sheet: str | 
         # rows are Python objects until a batch is converted: a wide sheet gets fewer rows a batch
         batch_rows = max(1, min(batch_rows, _BATCH_CELLS // max(len(names), 1)))
         held: list[Sequence[Any]] = []
-        for row in rows:
+        numbers: list[int] = []
+        for number, row in rows:
             if any(cell != "" for cell in row):  # a row with no value at all is not a claim (a blank line)
                 held.append(row)
+                numbers.append(number)
             if len(held) >= batch_rows:
-                yield _batch(names, held, pa, limits)
-                held = []
+                yield _batch(names, held, pa, limits, numbers)
+                held, numbers = [], []
         if held:
-            yield _batch(names, held, pa, limits)
+            yield _batch(names, held, pa, limits, numbers)
     except calamine.CalamineError as exc:
         raise MedcalcError(f"{path}: not a readable .xlsx file: {exc}") from None
+
+
+def _header_row(path: Path, rows: Iterator[tuple[int, Sequence[Any]]], header_row: int | None
+                ) -> tuple[Sequence[Any] | None, Iterator[tuple[int, Sequence[Any]]]]:
+    """The header's cells and the rows under it: the row ``header_row``, else the first of the
+    first HEADER_SCAN rows naming claim columns, else the first row (and then the rows looked at
+    while searching are data again)."""
+    import itertools
+
+    from .headers import HEADER_SCAN
+    from .tables import names_a_header
+
+    if header_row is not None:
+        if header_row < 1:
+            raise MedcalcError(f"--header-row must be a row number from 1 (got {header_row})")
+        for number, row in rows:
+            if number == header_row:
+                return row, rows
+        raise MedcalcError(f"{path}: no row {header_row} to read the header from")
+    seen: list[tuple[int, Sequence[Any]]] = []
+    for number, row in rows:
+        if names_a_header([c for c in row if isinstance(c, str)]):
+            return row, rows
+        seen.append((number, row))
+        if len(seen) >= HEADER_SCAN:
+            break
+    if not seen:
+        return None, rows
+    return seen[0][1], itertools.chain(seen[1:], rows)
 
 
 #: Cells of a batch of rows held as Python objects (about 50 bytes each): 2^16 rows of 16 columns.
@@ -460,7 +494,8 @@ def _letters(index: int) -> str:
     return out
 
 
-def _batch(names: list[str], rows: list[Sequence[Any]], pa, limits: ReadLimits = DEFAULT_LIMITS) -> Any:
+def _batch(names: list[str], rows: list[Sequence[Any]], pa, limits: ReadLimits = DEFAULT_LIMITS,
+           numbers: list[int] | None = None) -> Any:
     n = len(rows)
     invalid: list[str | None] = [None] * n
     arrays, kept = [], []
@@ -473,6 +508,9 @@ def _batch(names: list[str], rows: list[Sequence[Any]], pa, limits: ReadLimits =
     if any(r is not None for r in invalid):
         arrays.append(pa.array(invalid, pa.string()))
         kept.append(INVALID_COLUMN)
+    if numbers is not None:
+        arrays.append(pa.array(numbers, pa.int64()))
+        kept.append(ROW_COLUMN)
     return pa.RecordBatch.from_arrays(arrays, names=kept)
 
 

@@ -26,8 +26,9 @@ from ..claims import Claim
 from ..errors import ClaimError, MedcalcError
 from ..settlement import Reject
 from .safe_cells import escape_column, unescape_batch, unescape_text
+from .headers import HEADER_SCAN
 from .limits import DEFAULT_LIMITS, ReadLimits, how_to_change
-from .tables import INVALID_COLUMN, invalid_reason
+from .tables import INVALID_COLUMN, ROW_COLUMN, invalid_reason, names_a_header
 from ..vocabulary import CHINESE_NAMES
 
 __all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
@@ -174,8 +175,9 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
     if fmt == "csv":
         with open(path, newline="", encoding=detect_encoding(path, encoding)) as handle:
             try:
-                for record in csv.DictReader(handle):  # (cells written as text by medcalc read as they were)
-                    yield {k: unescape_text(v) for k, v in record.items() if v not in (None, "")}
+                rows = csv.DictReader(handle)
+                for record in rows:  # (cells written as text by medcalc read as they were; numbered by line)
+                    yield {**{k: unescape_text(v) for k, v in record.items() if v not in (None, "")}, LINE: rows.line_num}
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise MedcalcError(f"{path}: not a readable CSV file: {exc}") from None
     elif fmt == "jsonl":
@@ -184,16 +186,17 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
             try:
                 for number, line in enumerate(_bounded_lines(handle, MAX_JSON_LINE), 1):
                     if line is None:
-                        yield {"__error__": f"the line is longer than {MAX_JSON_LINE} characters"}
+                        yield {"__error__": f"the line is longer than {MAX_JSON_LINE} characters", LINE: number}
                         continue
                     if not line.strip():
                         continue
                     try:
                         record = parse_json(line)
                     except ValueError as exc:  # JSONDecodeError is one
-                        yield {"__error__": f"not valid JSON: {getattr(exc, 'msg', exc)}"}
+                        yield {"__error__": f"not valid JSON: {getattr(exc, 'msg', exc)}", LINE: number}
                         continue
-                    yield record if isinstance(record, dict) else {"__error__": "a line must be a JSON object"}
+                    yield {**record, LINE: number} if isinstance(record, dict) else \
+                        {"__error__": "a line must be a JSON object", LINE: number}
             except UnicodeDecodeError as exc:
                 raise MedcalcError(f"{path}: line {number + 1} cannot be read as {handle.encoding}: {exc.reason}; "
                                    "give the file's encoding with --encoding") from None
@@ -202,11 +205,12 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
 
         for batch in read_xlsx_batches(path, 65536, sheet):
             for record in batch.to_pylist():
+                line = record.pop(ROW_COLUMN, None)  # the sheet's own row
                 if record.get(INVALID_COLUMN) is not None:
                     field, _, reason = record[INVALID_COLUMN].partition("\x1f")
-                    yield {"__error__": reason, "__field__": field}
+                    yield {"__error__": reason, "__field__": field, LINE: line}
                 else:
-                    yield {k: v for k, v in record.items() if v is not None and k != INVALID_COLUMN}
+                    yield {**{k: v for k, v in record.items() if v is not None and k != INVALID_COLUMN}, LINE: line}
     else:
         for batch in _parquet_batches(path, 65536):
             for record in batch.to_pylist():
@@ -229,6 +233,10 @@ def _bounded_lines(handle, limit: int) -> Iterator[str | None]:
         while line and not line.endswith("\n"):
             line = handle.readline(1 << 20)
         yield None
+
+
+#: The key a JSON-lines record carries its line number under, from the reader to its callers.
+LINE = "\x1fline"
 
 
 def _parquet_batches(path: Path, batch_rows: int) -> Iterator[Any]:
@@ -262,14 +270,15 @@ def read_claims(path: str | Path, fmt: str | None = None, defaults: dict[str, An
     claims, rows, rejects = [], [], []
     count = 0
     for count, record in enumerate(_records(path, fmt, encoding, sheet), 1):
+        row = record.pop(LINE, count)  # (JSON lines: the line)
         if "__error__" in record:
-            rejects.append(Reject(count, record.get("__field__", "row"), record["__error__"]))
+            rejects.append(Reject(row, record.get("__field__", "row"), record["__error__"]))
             continue
         try:
             claims.append(Claim.from_mapping({**(defaults or {}), **record}))
-            rows.append(count)
+            rows.append(row)
         except ClaimError as exc:
-            rejects.append(Reject(count, exc.field, exc.detail, _claim_id(record)))
+            rejects.append(Reject(row, exc.field, exc.detail, _claim_id(record)))
     return ReadResult(claims, rows, rejects, count)
 
 
@@ -297,8 +306,13 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
 
 def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 << 20,
                  encoding: str | None = None, sheet: str | None = None,
-                 limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[Any]:
+                 limits: ReadLimits = DEFAULT_LIMITS, header_row: int | None = None) -> Iterator[Any]:
     """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order.
+
+    CSV, JSON-lines and .xlsx batches carry each row's number as the user sees it (ROW_COLUMN: the
+    file's line, the sheet's row). The header of a CSV file or a sheet is the first of its first
+    HEADER_SCAN rows that names two claim columns or more (title rows above it are skipped), or
+    the row ``header_row`` (the line or sheet row, from 1) when given.
 
     Text files are read in ``encoding``, or UTF-8 / GB18030 as detected (``detect_encoding``);
     an .xlsx file from its first sheet, or ``sheet`` (medcalc.batch.excel). ``limits`` bound
@@ -313,11 +327,13 @@ def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 <
         from .excel import read_xlsx_batches
 
         # (Excel rows are Python objects until converted: batches of at most 2^16 bound that memory)
-        yield from read_xlsx_batches(path, min(batch_rows, 1 << 16), sheet, limits)
+        yield from read_xlsx_batches(path, min(batch_rows, 1 << 16), sheet, limits, header_row)
+    elif header_row is not None and fmt != "csv":
+        raise MedcalcError(f"{path}: --header-row is for CSV and .xlsx files, and this is read as {fmt}")
     elif fmt == "parquet":
         yield from _parquet_batches(path, batch_rows)
     elif fmt == "csv":
-        yield from _csv_batches(path, batch_rows, encoding, limits)
+        yield from _csv_batches(path, batch_rows, encoding, limits, header_row)
     else:
         yield from _jsonl_batches(path, batch_rows, encoding)
 
@@ -371,17 +387,18 @@ def compact_decimals(batch: Any) -> Any:
 
 
 def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
-                 limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[Any]:
+                 limits: ReadLimits = DEFAULT_LIMITS, header_row: int | None = None) -> Iterator[Any]:
     """A CSV file's rows as batches of text columns. The header is read first, at most
     ``max_header_chars`` of it, and its columns counted (``max_columns``) before Arrow reads the
     body; a cell over ``max_cell_chars`` rejects its row (``_long_cells``)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     encoding = detect_encoding(path, encoding)
     try:
         with open(path, newline="", encoding=encoding) as handle:
-            header = _csv_header(path, handle, limits)
+            header, lines_above = _csv_header(path, handle, limits, header_row)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise MedcalcError(f"{path}: the header cannot be read as {encoding}: {exc}") from None
     if not header:
@@ -398,13 +415,19 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
     longest_line = len(header) * (4 * limits.max_cell_chars + 3)
     block = max(1 << 16, batch_rows * 64, longest_line)
     # Arrow skips a UTF-8 byte-order mark itself and transcodes any other encoding to UTF-8
-    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=block,
+    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=lines_above, block_size=block,
                                        encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding)
+    # an empty line is kept, as a row of empty cells (which the scorer skips): each row is then the
+    # line after the one before, and is numbered by it
+    parse = pacsv.ParseOptions(ignore_empty_lines=False)
+    line = lines_above + 1
     try:
-        reader = pacsv.open_csv(path, read_options=reader_options, convert_options=options)
+        reader = pacsv.open_csv(path, read_options=reader_options, parse_options=parse, convert_options=options)
         for batch in reader:
             # "'=1+1", as medcalc writes a text cell "=1+1", read as "=1+1"; a cell over the limit rejects its row
-            yield unescape_batch(_long_cells(batch, limits.max_cell_chars))
+            batch = unescape_batch(_long_cells(batch, limits.max_cell_chars))
+            yield batch.append_column(ROW_COLUMN, pa.array(np.arange(line, line + batch.num_rows)))
+            line += batch.num_rows
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if "straddl" in str(exc):
             raise MedcalcError(f"{path}: a line is over {block:,} bytes, the most read at once (more than "
@@ -413,25 +436,59 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
         raise MedcalcError(f"{path}: not a valid CSV file in {encoding}: {exc}") from None
 
 
-def _csv_header(path: Path, handle: Any, limits: ReadLimits) -> list[str] | None:
-    """The header row, read a line at a time (a quoted name may hold a line break) up to
-    ``max_header_chars`` characters, and refused (MedcalcError) past it or past ``max_columns``."""
-    taken = 0
 
-    def lines() -> Iterator[str]:
-        nonlocal taken
+
+def _csv_header(path: Path, handle: Any, limits: ReadLimits, header_row: int | None = None
+                ) -> tuple[list[str] | None, int]:
+    """The header and the lines up to and including it: the line ``header_row`` (from 1), else the
+    first of the first HEADER_SCAN rows that names claim columns (``names_a_header``), else the
+    first. Each row is read a line at a time (a quoted name may hold a line break), at most
+    ``max_header_chars`` characters, and a header past it or past ``max_columns`` is refused."""
+    taken = lines = 0
+
+    def read_lines() -> Iterator[str]:
+        nonlocal taken, lines
+        taken = 0
         while line := handle.readline(limits.max_header_chars + 1 - taken):
             taken += len(line)
             if taken > limits.max_header_chars:
                 raise MedcalcError(f"{path}: the header line is longer than max_header_chars="
                                    f"{limits.max_header_chars:,} characters; {how_to_change('max_header_chars')}")
+            lines += 1
             yield line
+            taken = 0  # (each row is bounded on its own)
 
-    header = next(csv.reader(lines()), None)
+    if header_row is not None:
+        if header_row < 1:
+            raise MedcalcError(f"--header-row must be a line number from 1 (got {header_row})")
+        for _ in range(header_row - 1):
+            if not handle.readline(limits.max_header_chars + 1).endswith(("\n", "\r")):
+                raise MedcalcError(f"{path}: no line {header_row} to read the header from")
+        lines = header_row - 1
+        header = next(csv.reader(read_lines()), None)
+    else:
+        header, first, first_lines = None, None, 0
+        rows = csv.reader(read_lines())
+        for _ in range(HEADER_SCAN):
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except MedcalcError:
+                if first is None:
+                    raise
+                break  # a long line below the first: data, not a header
+            if first is None:
+                first, first_lines = row, lines
+            if names_a_header(row):
+                header = row
+                break
+        if header is None:  # no row names claim columns: the first is the header, as it always was
+            header, lines = first, first_lines
     if header is not None and len(header) > limits.max_columns:
         raise MedcalcError(f"{path}: the header has {len(header):,} columns, over the limit max_columns="
                            f"{limits.max_columns:,}; {how_to_change('max_columns')}")
-    return header
+    return header, lines
 
 
 def _long_cells(batch: Any, limit: int) -> Any:
@@ -466,12 +523,15 @@ def _jsonl_batches(path: Path, batch_rows: int, encoding: str | None = None) -> 
     becomes an invalid row (refused by the scorer, naming the key and the value)."""
     import pyarrow as pa
 
-    def batch(records: list[dict[str, Any]]) -> Any:
+    def batch(records: list[dict[str, Any]], lines: list[int]) -> Any:
         names = list(dict.fromkeys(k for r in records for k in r))
-        return pa.table({n: pa.array([r.get(n) for r in records], pa.string()) for n in names})
+        columns = {n: pa.array([r.get(n) for r in records], pa.string()) for n in names}
+        return pa.table({**columns, ROW_COLUMN: pa.array(lines, pa.int64())})
 
     records: list[dict[str, Any]] = []
+    lines: list[int] = []  # each record's line: rows are numbered by it
     for record in _records(path, "jsonl", encoding):
+        lines.append(record.pop(LINE))
         if "__error__" in record:
             records.append({INVALID_COLUMN: invalid_reason("row", record["__error__"])})
         else:
@@ -480,10 +540,10 @@ def _jsonl_batches(path: Path, batch_rows: int, encoding: str | None = None) -> 
             except _WrongKind as exc:
                 records.append({INVALID_COLUMN: invalid_reason(exc.key, exc.reason)})
         if len(records) >= batch_rows:
-            yield batch(records)
-            records = []
+            yield batch(records, lines)
+            records, lines = [], []
     if records:
-        yield batch(records)
+        yield batch(records, lines)
 
 
 #: Keys whose JSON value may be a list of names, and the one that may be true or false.

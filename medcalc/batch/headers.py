@@ -27,7 +27,10 @@ import attrs
 from ..errors import MedcalcError
 from ..vocabulary import fold
 
-__all__ = ["Header", "normalize", "match_headers", "HeaderMatch", "edit_distance"]
+__all__ = ["HEADER_SCAN", "Header", "normalize", "match_headers", "HeaderMatch", "edit_distance"]
+
+#: Rows looked at for a header naming claim columns (title rows above a bureau's header are skipped).
+HEADER_SCAN = 30
 
 #: A unit in brackets closing a header: 元 or 万元 (or yuan), in any bracket a sheet uses.
 _UNIT = re.compile(r"[(\[【〔]\s*(万元|元|yuan|万)\s*[)\]】〕]$")

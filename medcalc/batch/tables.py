@@ -47,7 +47,8 @@ from .cells import BLANK_PATTERN, amount_column, day_column, flag_column, is_int
 from ..vocabulary import CHINESE_NAMES
 from .headers import HeaderMatch, match_headers, normalize
 
-__all__ = ["ScoredTable", "settle_table", "to_arrow", "read_header", "canonical_names", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
+__all__ = ["ScoredTable", "settle_table", "to_arrow", "read_header", "canonical_names", "names_a_header", "ROW_COLUMN",
+           "RowNumbers", "split_row_numbers", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
 
 #: Result columns in fen (int64), after row, claim_id, person_id, settled_on (and policy).
 RESULT_FIELDS = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
@@ -179,6 +180,42 @@ def read_header(names: Sequence[str], given: Iterable[str] = ()) -> HeaderMatch:
     if INVALID_COLUMN in names:  # a reader's own column: rows it could not read
         match.fields[INVALID_COLUMN] = INVALID_COLUMN
     return match
+
+
+@attrs.frozen
+class RowNumbers:
+    """A table's positions as the rows its user sees: a reader's numbers (ROW_COLUMN: a CSV line,
+    a sheet's row) where it gave them, else ``first_row`` + position. For code that settles a table
+    and reports on its rows by position (reconciliation, fund impact)."""
+
+    numbers: Any = None  # np.ndarray of int64, or None
+    first_row: int = 0
+
+    def __call__(self, positions):
+        positions = np.asarray(positions, np.int64)
+        return self.numbers[positions] if self.numbers is not None else positions + self.first_row
+
+
+def split_row_numbers(table, first_row: int = 0):
+    """(the table without ROW_COLUMN, its RowNumbers): settled, the table numbers its rows by position."""
+    if ROW_COLUMN not in table.column_names:
+        return table, RowNumbers(None, first_row)
+    numbers = table.column(ROW_COLUMN).to_numpy().astype(np.int64)
+    return table.drop_columns([ROW_COLUMN]), RowNumbers(numbers, first_row)
+
+
+def names_a_header(cells: Sequence[object]) -> bool:
+    """Whether a row of cells is a claims header: two or more of them name claim fields, routing
+    columns or results, as ``read_header`` matches names. Title rows above a bureau's header (a
+    sheet's name, 制表单位, a group label over merged cells) name none, or one."""
+    keys = _header_keys()
+    return sum(1 for cell in cells if isinstance(cell, str) and normalize(cell).key in keys) >= 2
+
+
+@functools.lru_cache(maxsize=1)
+def _header_keys() -> frozenset[str]:
+    names = (*CLAIM_FIELDS, *_ROUTING, *FIELD_ALIASES, *_OUTPUT_COLUMNS, *(n for s in GIVEN_SOURCES.values() for n in s))
+    return frozenset(normalize(name).key for name in names)
 
 
 def canonical_names(names: Sequence[str], given: Iterable[str] = ()) -> dict[str, str]:

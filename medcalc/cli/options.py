@@ -97,6 +97,13 @@ def sheet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx file to read (default: the first)")
 
 
+def header_row_option(parser: argparse.ArgumentParser) -> None:
+    """The --header-row option of a command that reads a claims file."""
+    parser.add_argument("--header-row", dest="header_row", type=int, metavar="N",
+                        help="the line (CSV) or sheet row (.xlsx) of the header, from 1 (default: the first of the "
+                             "first 30 that names two claim columns or more; title rows above it are skipped)")
+
+
 def bom_option(parser: argparse.ArgumentParser) -> None:
     """The --no-bom option of a command that writes CSV."""
     parser.add_argument("--no-bom", dest="bom", action="store_false",

@@ -20,7 +20,8 @@ from ..policy.model import Policy
 from ..report.score_summary import ScoreSummary
 from ..report.terminal import markup, printable
 from .options import (EXIT_BAD_INPUT, EXIT_OK, INPUT_FORMATS, _choose_policy, _console, _given_layers, _print_json,
-                      amounts_option, bom_option, encoding_option, limits_option, read_limits, sheet_option)
+                      amounts_option, bom_option, encoding_option, header_row_option, limits_option, read_limits,
+                      sheet_option)
 
 
 def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
@@ -37,6 +38,7 @@ def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.Ar
     score.add_argument("--format", dest="in_format", choices=INPUT_FORMATS, help="input format if not by extension "
                                                                                "(for '-': sniffed if not given)")
     sheet_option(score)
+    header_row_option(score)
     encoding_option(score, "a CSV or JSON-lines file")
     limits_option(score)
     score.add_argument("--output-format", choices=INPUT_FORMATS, help="output format if not by extension")
@@ -166,7 +168,7 @@ def _score_file(args: argparse.Namespace) -> int:
     try:
         with _progress(interactive, total_rows) as (advance_read, advance):
             batches = _counted(read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet,
-                                            limits=limits), advance_read)
+                                            limits=limits, header_row=args.header_row), advance_read)
             for part in _scored_parts(args, policy, batches):
                 results.write(*results_back(part, OUTPUT_NAMES[args.names]))  # (table, input columns, amounts)
                 rejects.write(*rejects_back(part, REJECT_NAMES.get(args.names)))
@@ -245,7 +247,9 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
         with client:
             for fs, root in fs_out:  # a previous run's parts would mix with this one's
                 fs.rm(fs.glob(f"{root.rstrip('/')}/part.*.parquet"))
-            scored = score_dask(claims, policy, amounts=args.amounts, first_row=1, npartitions=args.partitions,
+            # rows numbered as the file shows them: a CSV file's lines (its header is line 1), Parquet's from 1
+            first = 2 if (args.in_format or Path(str(args.file)).suffix.lower().lstrip(".")) == "csv" else 1
+            scored = score_dask(claims, policy, amounts=args.amounts, first_row=first, npartitions=args.partitions,
                                 given=args.given)
             try:
                 parts = write_parquet(scored, output, rejects_path, names=args.names, summarize=_part_summary)
@@ -403,4 +407,5 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
         console.print(Paragraph("columns not used (no claim field; passed through): "
                                 + ", ".join(printable(c) for c in summary["columns_not_used"])))
     console.print(Paragraph(f"settled rows: {summary['output']}\nrejected rows: {summary['rejects_file']}\n"
-                            "rows are counted from 1, the first row under the header"))
+                            "rows are numbered as the file shows them: the line of a CSV or JSON-lines "
+                            "file, the row of a sheet (Parquet: from 1)"))
