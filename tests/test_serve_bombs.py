@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -36,10 +37,27 @@ TIMEOUT = 60
 HEADER = "person_id,settled_on,level,total,self_funded\n"
 
 
+def started(*args: str) -> LiveServer:
+    """`medcalc serve ARGS` once it accepts connections: a worker logs its start-up before it listens,
+    so the first connection may be refused for a moment (more often with two workers)."""
+    live = LiveServer(*args)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if ask(live, "GET", "/health")[0] == 200:
+                return live
+        except ConnectionRefusedError:
+            pass
+        if time.monotonic() > deadline:
+            live.stop()
+            pytest.fail("medcalc serve logged its start but refused connections:\n" + "".join(live.log))
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def server():
     serve_extra_or_skip()
-    live = LiveServer("--workers", "1")
+    live = started("--workers", "1")
     yield live
     live.stop()
 
@@ -166,6 +184,12 @@ def test_an_xlsx_of_two_far_cells_is_413_naming_the_limit(server):
     still_serving(server)
 
 
+def test_an_unreadable_xlsx_is_422_named_as_the_caller_named_it(server):
+    data = refused(*upload(server, b"PK\x03\x04" + b"\x00" * 100, filename="C:\\desk\\claims.xlsx"), 422)
+    assert data["error"].startswith("claims.xlsx: not a readable .xlsx file") and "read_limit" not in data
+    still_serving(server)
+
+
 def test_a_csv_header_of_a_million_columns_is_413(server):
     header = ",".join(f"c{i:06d}" for i in range(1_000_000)).encode() + b"\n"
     assert 7_000_000 < len(header) < 32 << 20  # under the upload limit: the reader's limit refuses it
@@ -239,7 +263,7 @@ def test_a_39_digit_total_is_a_reject_never_five_million(server):
 
 def test_two_workers_read_under_the_limits_given_on_the_command_line():
     serve_extra_or_skip()
-    live = LiveServer("--workers", "2", "--limit", "max_columns=3")
+    live = started("--workers", "2", "--limit", "max_columns=3")
     try:
         assert len(process_ids(live.process.pid)) >= 3  # the server and its two workers
         four = (HEADER.replace(",self_funded", "") + "p1,2020-06-01,level2,20000\n").encode()

@@ -34,7 +34,7 @@ from ..batch.files import FORMATS, OUTPUT_NAMES, REJECT_NAMES, concat_parts, fen
 from ..batch.limits import ReadLimits, how_to_change
 from .limits import SERVE_READ_LIMITS
 from .lookup import check_policy_ids, choose_policy
-from .problems import ApiError
+from .problems import ApiError, api_error
 
 __all__ = ["Spool", "detect_format", "score", "read_upload", "upload_name", "CONTENT_TYPES", "SCORE_OPTIONS",
            "LISTED_ROWS"]
@@ -144,7 +144,7 @@ def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
 
 def upload_name(filename: str | None) -> str:
     """What messages call the upload: its file name without any folder, else ``upload``."""
-    name = Path(filename).name if filename else ""
+    name = Path(filename.replace("\\", "/")).name if filename else ""  # (a Windows path too)
     return name[:200] or "upload"
 
 
@@ -156,11 +156,12 @@ def read_upload(path: Path, fmt: str, options: Mapping[str, Any], limits: ReadLi
         return list(read_batches(path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet"),
                                  limits=limits))
     except MedcalcError as exc:
-        text = str(exc).replace(str(path), name)
-        over = _OVER_LIMIT.search(text)
+        error = api_error(exc)  # (its status and field, as for any other request)
+        error.message = error.message.replace(str(path), name)
+        over = _OVER_LIMIT.search(error.message)
         if over:
-            raise ApiError(413, text, "file", read_limit=over.group(1)) from None
-        raise ApiError(422, text) from None
+            raise ApiError(413, error.message, "file", read_limit=over.group(1)) from None
+        raise error from None
 
 
 def score(path: Path, fmt: str, options: Mapping[str, Any], listed: int = LISTED_ROWS,
