@@ -281,7 +281,7 @@ def test_serve_limits_and_defaults_on_the_command_line(monkeypatch, capsys):
 
     assert json.loads(os.environ["MEDCALC_SERVE_LIMITS"]) == {"request": 1 << 20, "upload": 32 << 20,
                                                               "header_timeout": 10, "body_timeout": 30,
-                                                              "listed_rows": 1000}
+                                                              "listed_rows": 1000, "read": SERVE_READ}
     assert main(["serve", "--host", "0.0.0.0", "--max-upload", "2", "--max-request", "64"]) == 0
     assert "reachable from other machines, with no authentication" in capsys.readouterr().err
     assert {k: v for k, v in json.loads(os.environ["MEDCALC_SERVE_LIMITS"]).items() if k in ("request", "upload")} \
@@ -291,6 +291,44 @@ def test_serve_limits_and_defaults_on_the_command_line(monkeypatch, capsys):
     limited = TestClient(app_from_environment(), base_url=LOCAL)
     assert limited.post("/quote", json={**QUICK, "claim_id": "x" * 70_000}).status_code == 413
     assert main(["serve", "--workers", "0"]) == 2
+
+
+SERVE_READ = {"max_columns": 200, "max_header_chars": 65_536, "max_cell_chars": 1_000, "max_sheet_cells": 2_000_000,
+              "max_sheet_bytes": 256 << 20, "max_shared_strings_bytes": 64 << 20, "max_xlsx_bytes": 512 << 20,
+              "max_compression_ratio": 200}
+
+
+def test_serve_read_limits_on_the_command_line(monkeypatch, capsys):
+    import os
+
+    import uvicorn
+
+    from medcalc.batch.limits import DEFAULT_LIMITS
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    monkeypatch.setenv("MEDCALC_SERVE_LIMITS", "{}")
+    monkeypatch.setenv("MEDCALC_SERVE_ACCESS", "{}")
+    # the server's own limits are tighter than the CLI's, but for the cell, which rejects the same rows either way
+    assert SERVE_READ["max_cell_chars"] == DEFAULT_LIMITS.max_cell_chars
+    assert SERVE_READ["max_columns"] < DEFAULT_LIMITS.max_columns
+    assert main(["serve", "--limit", "max_columns=4", "--limit", "max_sheet_cells=1_000"]) == 0
+    read = json.loads(os.environ["MEDCALC_SERVE_LIMITS"])["read"]
+    assert read == {**SERVE_READ, "max_columns": 4, "max_sheet_cells": 1000}
+    from medcalc.serve.app import app_from_environment
+
+    limited = TestClient(app_from_environment(), base_url=LOCAL)
+    header = "person_id,settled_on,level,total"
+    assert limited.post("/score?policy=jiujiang-residents", content=f"{header}\np1,2020-06-01,level2,20000\n"
+                        .encode()).json()["settled"] == 1
+    answer = limited.post("/score?policy=jiujiang-residents", content=f"{header},age\np1,2020-06-01,level2,1,3\n"
+                          .encode())
+    assert answer.status_code == 413
+    assert answer.json() == {"status": 413, "field": "file", "read_limit": "max_columns",
+                             "error": "upload: the header has 5 columns, over the limit max_columns=4; raise it with "
+                                      "--limit max_columns=N if the file is genuine"}
+    for bad in ("max_columns", "max_colums=4", "max_columns=0", "max_columns=-1"):
+        assert main(["serve", "--limit", bad]) == 2
+        assert "max_colum" in capsys.readouterr().err  # parse_override's message, as score --limit says it
 
 
 def test_serve_without_the_extra_says_how_to_install_it(monkeypatch, capsys):

@@ -36,7 +36,7 @@ from .limits import LIMITS_VARIABLE, BodyLimit, Limits
 from .problems import ApiError, api_error
 from .quotes import quote, read_json
 from .schema import MODELS, ErrorOut, ScoreOut, SequenceOut, SettlementOut
-from .uploads import CONTENT_TYPES, Spool, detect_format, score
+from .uploads import CONTENT_TYPES, Spool, detect_format, score, upload_name
 
 __all__ = ["create_app", "app_from_environment", "LIMITS_VARIABLE", "ACCESS_VARIABLE", "STATIC"]
 
@@ -61,7 +61,8 @@ def _errors(status: int, *more: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description": "a bad request: the field and why"}}
     for code in (status, *more):
         out[code] = {"model": ErrorOut, "description": {404: "no such policy (with the closest ids) or region",
-                                                        413: "the body is over the limit"}.get(code, "error")}
+                                                        413: "the body, or the uploaded file's shape, is over "
+                                                             "a limit"}.get(code, "error")}
     return out
 
 
@@ -181,7 +182,8 @@ def create_app(limits: Limits | None = None, access: Access | None = None) -> Fa
             if not spool.size:
                 raise ApiError(422, "file: required: the upload is empty", "file")
             fmt = detect_format(format, filename, content_type, spool.head)
-            return JSONResponse(await run_in_threadpool(score, spool.path, fmt, options, listed=limits.listed_rows))
+            return JSONResponse(await run_in_threadpool(score, spool.path, fmt, options, listed=limits.listed_rows,
+                                                        limits=limits.read, name=upload_name(filename)))
         finally:
             if form is not None:
                 await form.close()

@@ -4,8 +4,9 @@ Registered by the CLI (``add_serve_command``); FastAPI and uvicorn are imported 
 the command runs, so the CLI and ``import medcalc`` work without the ``serve`` extra, and the
 command says how to install it. It binds to 127.0.0.1 unless told otherwise, and warns when
 told otherwise: the API has no authentication. Its settings reach every worker process through
-the environment (``LIMITS_VARIABLE``, ``ACCESS_VARIABLE``); the read deadlines are in the HTTP
-protocol it gives uvicorn (``deadlines``).
+the environment (``LIMITS_VARIABLE``, ``ACCESS_VARIABLE``), among them the read limits of
+uploads (``--limit NAME=VALUE``, as ``medcalc score`` takes it, over ``SERVE_READ_LIMITS``); the read
+deadlines are in the HTTP protocol it gives uvicorn (``deadlines``).
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def add_serve_command(sub) -> argparse.ArgumentParser:
     serve.add_argument("--body-timeout", dest="body_timeout", type=_positive_seconds, default=defaults.body_timeout,
                        metavar="SECONDS", help=f"answer 408 and close when a request body stops arriving this long "
                                                f"(default {defaults.body_timeout:g})")
+    serve.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
+                       help="change a limit on what an uploaded file may hold, as score --limit does (the server's "
+                            "own defaults are tighter: max_columns=200, max_sheet_cells=2000000 …; see the README); "
+                            "repeat for several")
     serve.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
                        help="a Host name requests may give beside localhost, 127.0.0.1, [::1] and --host "
                             "(repeatable; * allows any: no defence against DNS rebinding)")
@@ -121,8 +126,12 @@ def _serve(args: argparse.Namespace) -> int:
     from ..policy.registry import list_policies
     from .access import ACCESS_VARIABLE, Access, host_name, listen_hosts
     from .deadlines import PROTOCOL
-    from .limits import LIMITS_VARIABLE, Limits
+    from ..batch.limits import parse_override
+    from .limits import LIMITS_VARIABLE, SERVE_READ_LIMITS, Limits
 
+    read = SERVE_READ_LIMITS
+    for text in args.limits:  # a bad NAME=VALUE exits 2 before anything starts
+        read = parse_override(text, read)
     if not 0 <= args.port <= 65535:
         raise MedcalcError(f"--port must be between 0 and 65535 (got {args.port})")
     if args.workers < 1:
@@ -139,7 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"medcalc: note: listening on {args.host}, requests must still name localhost, 127.0.0.1 or [::1] as "
               f"their Host: give the names clients use with --allowed-host", file=sys.stderr)
     limits = Limits(request=args.max_request, upload=args.max_upload, header_timeout=args.header_timeout,
-                    body_timeout=args.body_timeout, listed_rows=args.listed_rows)
+                    body_timeout=args.body_timeout, listed_rows=args.listed_rows, read=read)
     # each worker makes its app from the environment (the --policies folders are in MEDCALC_POLICIES already)
     os.environ[LIMITS_VARIABLE] = limits.to_environment()
     os.environ[ACCESS_VARIABLE] = Access(hosts=hosts, origins=tuple(dict.fromkeys(args.cors_origins))).to_environment()

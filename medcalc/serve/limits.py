@@ -5,9 +5,10 @@ that declares a longer ``Content-Length`` is refused before any of it is read; o
 not (chunked) is counted as it streams and refused as soon as it passes the limit, so no
 request makes the server hold or spool more than the limit.
 
-``Limits`` also holds the read deadlines (enforced by ``deadlines``, in the HTTP protocol) and
-how many rows a ``POST /score`` answer lists. ``medcalc serve`` hands them to every worker
-process in the environment variable ``LIMITS_VARIABLE``.
+``Limits`` also holds the read deadlines (enforced by ``deadlines``, in the HTTP protocol), how
+many rows a ``POST /score`` answer lists, and the read limits an upload is read under (``read``:
+``SERVE_READ_LIMITS`` unless ``medcalc serve --limit`` changes one). ``medcalc serve`` hands them
+to every worker process in the environment variable ``LIMITS_VARIABLE``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,27 @@ import json
 
 import attrs
 
-__all__ = ["Limits", "BodyLimit", "TooLarge", "too_large_body", "LIMITS_VARIABLE"]
+from ..batch.limits import DEFAULT_LIMITS, ReadLimits
+
+__all__ = ["Limits", "BodyLimit", "TooLarge", "too_large_body", "LIMITS_VARIABLE", "SERVE_READ_LIMITS"]
 
 #: How ``medcalc serve`` hands its limits to each worker process: ``Limits`` as JSON.
 LIMITS_VARIABLE = "MEDCALC_SERVE_LIMITS"
+
+#: What an upload to ``POST /score`` may hold: the CLI's limits, tightened for a service that reads
+#: strangers' files (a whole sheet is some 160 MB at the Excel reader's peak, not 1.6 GB). Cells keep
+#: the CLI's ``max_cell_chars``, so that a row is rejected for the same cell either way.
+SERVE_READ_LIMITS = DEFAULT_LIMITS.evolve(max_sheet_cells=2_000_000, max_columns=200, max_sheet_bytes=256 << 20,
+                                          max_shared_strings_bytes=64 << 20, max_xlsx_bytes=512 << 20)
+_READ_NAMES = tuple(a.name for a in attrs.fields(ReadLimits))
 
 
 @attrs.frozen
 class Limits:
     """Bytes a request body may have (``request`` for JSON, ``upload`` for the paths in ``upload_paths``),
-    seconds a client may take to send a request head and between pieces of a body, and how many settled
-    rows and rejects a ``POST /score`` answer lists (the summary counts them all)."""
+    seconds a client may take to send a request head and between pieces of a body, how many settled
+    rows and rejects a ``POST /score`` answer lists (the summary counts them all), and what an uploaded
+    file may hold (``read``)."""
 
     request: int = 1 << 20  # 1 MiB: thousands of claims
     upload: int = 32 << 20  # 32 MiB: about 500 000 rows of CSV
@@ -34,20 +45,23 @@ class Limits:
     body_timeout: float = 30.0
     listed_rows: int = 1000  # about 250 KB of JSON: an answer stays small whatever the upload
     upload_paths: tuple[str, ...] = ("/score",)
+    read: ReadLimits = SERVE_READ_LIMITS
 
     def for_path(self, path: str) -> int:
         return self.upload if path in self.upload_paths else self.request
 
     def to_environment(self) -> str:
         return json.dumps({"request": self.request, "upload": self.upload, "header_timeout": self.header_timeout,
-                           "body_timeout": self.body_timeout, "listed_rows": self.listed_rows})
+                           "body_timeout": self.body_timeout, "listed_rows": self.listed_rows,
+                           "read": attrs.asdict(self.read)})
 
     @classmethod
     def from_environment(cls, text: str | None) -> "Limits":
         """The limits of ``to_environment`` (keys missing or unknown: the defaults)."""
         given = json.loads(text or "{}")
         types = {"request": int, "upload": int, "header_timeout": float, "body_timeout": float, "listed_rows": int}
-        return cls(**{k: types[k](v) for k, v in given.items() if k in types})
+        read = SERVE_READ_LIMITS.evolve(**{k: int(v) for k, v in (given.get("read") or {}).items() if k in _READ_NAMES})
+        return cls(**{k: types[k](v) for k, v in given.items() if k in types}, read=read)
 
 
 class TooLarge(Exception):

@@ -134,6 +134,8 @@ class ErrorOut(BaseModel):
     error: str = Field(description="the CLI's message")
     field: Optional[str] = Field(None, description="the field at fault")
     closest: Optional[list[str]] = Field(None, description="for an unknown policy id: the closest ids")
+    read_limit: Optional[str] = Field(None, description="for an upload refused by a read limit (413): the limit's name, "
+                                                        "as medcalc serve --limit takes it")
 
 
 class ScoreOut(BaseModel):

@@ -10,6 +10,13 @@ yuan strings) and the rejected rows: at most ``listed`` of each (the first by ro
 stays small whatever the upload (every row still counts in the summary; ``medcalc score``
 writes them all).
 
+The file is read under the server's own read limits (``Limits.read``, tighter than the CLI's:
+``limits.SERVE_READ_LIMITS``). One rule for a file a limit refuses whole (its columns, header,
+sheet extent, unpacked sizes or compression, a line too long to read): 413, with the CLI's message
+and ``read_limit`` naming the limit; a cell over ``max_cell_chars`` rejects its row only, as in the
+CLI. Any other unreadable file is 422. Messages name the upload by its file name (else
+``upload``), never by the server's temporary path.
+
 The format is the ``format`` parameter, else the uploaded file name's extension, else the
 content type, else sniffed from the first bytes (a zip is .xlsx, ``PAR1`` Parquet, ``{`` JSON
 lines, anything else CSV), as ``medcalc score -`` does for standard input.
@@ -17,16 +24,20 @@ lines, anything else CSV), as ``medcalc score -`` does for standard input.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import MedcalcError
 from ..batch.files import FORMATS, OUTPUT_NAMES, REJECT_NAMES, concat_parts, fen_to_yuan, format_of, read_batches
+from ..batch.limits import ReadLimits, how_to_change
+from .limits import SERVE_READ_LIMITS
 from .lookup import check_policy_ids, choose_policy
-from .problems import ApiError
+from .problems import ApiError, api_error
 
-__all__ = ["Spool", "detect_format", "score", "CONTENT_TYPES", "SCORE_OPTIONS", "LISTED_ROWS"]
+__all__ = ["Spool", "detect_format", "score", "read_upload", "upload_name", "CONTENT_TYPES", "SCORE_OPTIONS",
+           "LISTED_ROWS"]
 
 #: Content types of the four formats (the first of each is the one documented).
 CONTENT_TYPES = {
@@ -40,6 +51,8 @@ SCORE_OPTIONS = ("policy", "region", "on", "scheme", "tier", "amounts", "sheet",
 _HEAD = 1 << 16
 #: Settled rows and rejects an answer lists, by default (``medcalc serve --max-listed-rows``).
 LISTED_ROWS = 1000
+#: How every refusal by a read limit ends (``how_to_change``), the limit's name in it.
+_OVER_LIMIT = re.compile(r"(\w+)".join(map(re.escape, how_to_change("\0").split("\0"))))
 
 
 class Spool:
@@ -129,8 +142,32 @@ def _yuan_rows(table, names: dict[str, str] | None) -> list[dict[str, Any]]:
     return pa.table(columns, names=labels).to_pylist()
 
 
-def score(path: Path, fmt: str, options: Mapping[str, Any], listed: int = LISTED_ROWS) -> dict[str, Any]:
-    """Settle the uploaded file; the CLI's summary, and the first ``listed`` settled rows and rejected rows."""
+def upload_name(filename: str | None) -> str:
+    """What messages call the upload: its file name without any folder, else ``upload``."""
+    name = Path(filename.replace("\\", "/")).name if filename else ""  # (a Windows path too)
+    return name[:200] or "upload"
+
+
+def read_upload(path: Path, fmt: str, options: Mapping[str, Any], limits: ReadLimits = SERVE_READ_LIMITS,
+                name: str = "upload") -> list[Any]:
+    """The upload's record batches, read under ``limits``: a file refused by a limit is 413 naming it
+    (``read_limit``), any other unreadable file 422, with the CLI's message about the file ``name``."""
+    try:
+        return list(read_batches(path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet"),
+                                 limits=limits))
+    except MedcalcError as exc:
+        error = api_error(exc)  # (its status and field, as for any other request)
+        error.message = error.message.replace(str(path), name)
+        over = _OVER_LIMIT.search(error.message)
+        if over:
+            raise ApiError(413, error.message, "file", read_limit=over.group(1)) from None
+        raise error from None
+
+
+def score(path: Path, fmt: str, options: Mapping[str, Any], listed: int = LISTED_ROWS,
+          limits: ReadLimits = SERVE_READ_LIMITS, name: str = "upload") -> dict[str, Any]:
+    """Settle the uploaded file (read under ``limits``, called ``name`` in messages); the CLI's summary,
+    and the first ``listed`` settled rows and rejected rows."""
     from ..report.score_summary import ScoreSummary  # as `medcalc score` reports it
     from ..batch.tables import canonical_names, settle_table
 
@@ -149,7 +186,7 @@ def score(path: Path, fmt: str, options: Mapping[str, Any], listed: int = LISTED
         from ..batch.excel import require_excel
 
         require_excel()
-    parts = list(read_batches(path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet")))
+    parts = read_upload(path, fmt, options, limits, name)
     summary = ScoreSummary()
     results: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
