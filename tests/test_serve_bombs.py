@@ -218,7 +218,7 @@ def test_a_cell_of_four_million_zeros_rejects_its_row_only(server):
     assert (data["rows"], data["settled"], data["rejected"]) == (2, 1, 1)
     assert data["results"][0]["basic"] == "14480.00" and data["totals"]["total"] == "20000.00"
     reject = data["rejects"][0]
-    assert reject["row"] == 1 and "max_cell_chars=1,000" in reject["reason"]
+    assert reject["row"] == 2 and "max_cell_chars=1,000" in reject["reason"]
     assert len(body) < 10_000  # the cell is not copied into the answer
     still_serving(server)
 
@@ -241,7 +241,7 @@ def test_an_8_mib_csv_of_rejected_rows_gets_a_small_answer(server):
     assert status == 200, body[:500]
     data = json.loads(body)
     assert (data["rows"], data["settled"], data["rejected"]) == (rows, 0, rows)
-    assert data["rejects_omitted"] == rows - 1000 and [r["row"] for r in data["rejects"][:3]] == [1, 2, 3]
+    assert data["rejects_omitted"] == rows - 1000 and [r["row"] for r in data["rejects"][:3]] == [2, 3, 4]  # (the upload's lines)
     assert len(body) < 300_000
     still_serving(server)
 
@@ -253,7 +253,7 @@ def test_a_39_digit_total_is_a_reject_never_five_million(server):
     assert status == 200, body[:500]
     data = json.loads(body)
     assert (data["settled"], data["rejected"]) == (1, 1) and data["totals"]["total"] == "20000.00"
-    assert data["rejects"][0]["row"] == 2 and "1000万" in data["rejects"][0]["reason"]
+    assert data["rejects"][0]["row"] == 3 and "1000万" in data["rejects"][0]["reason"]
     assert b"5000000.00" not in body
     still_serving(server)
 
