@@ -294,10 +294,13 @@ def settle_table(
     readable = None  # rows a reader could read and that are not blank (None: all)
     if INVALID_COLUMN in table.column_names:
         invalid = table.column(INVALID_COLUMN).is_valid().to_numpy(zero_copy_only=False)
-        reasons = table.column(INVALID_COLUMN).to_pylist()
-        for reason in set(reasons) - {None}:
-            field, _, why = reason.rpartition(_FIELD_MARK)
-            collector.reject(np.flatnonzero(np.array([r == reason for r in reasons])), field or "row", why)
+        from .arrays import factorize
+
+        reasons, code = factorize(table.column(INVALID_COLUMN))  # one pass, however many reasons
+        for index, reason in enumerate(reasons):
+            if reason is not None:
+                field, _, why = reason.rpartition(_FIELD_MARK)
+                collector.reject(np.flatnonzero(code == index), field or "row", why)
         if blank is not None:
             blank &= ~invalid
         readable = ~invalid
