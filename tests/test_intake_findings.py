@@ -280,3 +280,12 @@ def test_quote_requests_that_are_no_claim_answer_422(client, body):
     answer = client.post("/quote", content=body.encode(), headers={"content-type": "application/json"})
     assert answer.status_code == 422 and answer.json()["status"] == 422
     assert client.get("/policies").status_code == 200  # and the worker is still there
+
+
+def test_float_ids_of_a_frame_reject_their_rows():
+    """A frame's float64 person ids (pandas' state of an id column with a gap) cannot hold 18 digits."""
+    table = pa.table({"person_id": pa.array([340601199001011234.0, 2.0]), "settled_on": ["2020-06-01"] * 2,
+                      "level": ["level2"] * 2, "total": ["20000"] * 2})
+    scored = settle_table(table, POLICY)
+    assert scored.results.num_rows == 0 and {r.field for r in scored.reject_records()} == {"person_id"}
+    assert all("store the column as text" in r.reason for r in scored.reject_records())

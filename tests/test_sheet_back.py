@@ -119,3 +119,10 @@ def test_xlsx_gets_date_cells_and_number_cells_back(capsys, tmp_path):
     assert [r[header.index("结算日期")] for r in rows] == [dt.date(2020, 6, 1), dt.date(2020, 6, 3)]
     assert [r[header.index("医疗费总额")] for r in rows] == [20000.0, 12000.0]  # the total, as settled: a number
     assert [r[header.index("姓名")] for r in rows] == ["张三", "王五"]
+
+
+def test_a_streamed_file_out_of_order_names_the_line(capsys, tmp_path):
+    source = tmp_path / "claims.csv"
+    source.write_text("报表\nperson_id,settled_on,level,total\np2,2020-06-01,level2,100\n\np1,2020-06-01,level2,100\n")
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--stream"]) == 2
+    assert "row 5: person 'p1' comes after 'p2'" in capsys.readouterr().err  # line 5 of the file

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import MedcalcError
 from ..policy.model import Policy
-from .tables import ScoredTable, canonical_names, settle_table, to_arrow
+from .tables import ROW_COLUMN, ScoredTable, canonical_names, settle_table, to_arrow
 
 __all__ = ["settle_batches", "UnsortedInput"]
 
@@ -63,7 +63,8 @@ def settle_batches(
             continue
         person = table.column(person_column)
         offset = 0 if carry is None else carry.num_rows
-        last = _check_sorted(person, last, start, offset)
+        numbers = table.column(ROW_COLUMN) if ROW_COLUMN in table.column_names else None
+        last = _check_sorted(person, last, start, offset, numbers)
         cut = _last_person_start(person)
         if cut > 0:
             yield settle_table(table.slice(0, cut), policy, amounts=amounts, first_row=start, given=given, keep_columns=keep_columns)
@@ -73,7 +74,7 @@ def settle_batches(
         yield settle_table(carry, policy, amounts=amounts, first_row=start, given=given, keep_columns=keep_columns)
 
 
-def _check_sorted(person, previous, start: int, offset: int):
+def _check_sorted(person, previous, start: int, offset: int, numbers=None):
     """The batch's last person id; raises if ids go down within the batch or from the previous one."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -87,15 +88,23 @@ def _check_sorted(person, previous, start: int, offset: int):
         base = start + offset - 1
     else:
         base = start + offset
-    if len(fresh) > 1:
-        down = pc.less(fresh.slice(1), fresh.slice(0, len(fresh) - 1)).to_numpy(zero_copy_only=False)
+    # rows without a person (blank rows, skipped; or refused) are not in the order: compared past them
+    at = np.flatnonzero(fresh.is_valid().to_numpy(zero_copy_only=False)) if fresh.null_count else None
+    ids = fresh if at is None else fresh.take(pa.array(at))
+    if len(ids) > 1:
+        down = pc.less(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
         down = np.flatnonzero(np.asarray(down, dtype=bool))
         if len(down):
-            row = base + int(down[0]) + 1
-            raise UnsortedInput(f"row {row}: person {fresh[int(down[0]) + 1].as_py()!r} comes after "
-                                f"{fresh[int(down[0])].as_py()!r}; streamed input must be sorted by person id "
+            k = int(down[0])
+            later, earlier = (k + 1, k) if at is None else (int(at[k + 1]), int(at[k]))
+            row = base + later
+            if numbers is not None:  # the row as the file numbers it (a CSV line, a sheet's row)
+                row = numbers[row - start].as_py()
+            raise UnsortedInput(f"row {row}: person {fresh[later].as_py()!r} comes after "
+                                f"{fresh[earlier].as_py()!r}; streamed input must be sorted by person id "
                                 "(sort it, or score the file in one piece without --stream)")
-    return values[len(values) - 1].as_py() if len(values) else previous
+    valid = values.drop_null()
+    return valid[len(valid) - 1].as_py() if len(valid) else previous
 
 
 def _last_person_start(person) -> int:

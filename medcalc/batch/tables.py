@@ -81,6 +81,12 @@ ROW_COLUMN = "_row"
 _FIELD_MARK = "\x1f"  # between the field and the reason in an INVALID_COLUMN value
 
 
+#: Why a row whose id column holds floating-point numbers is refused (a frame's float64 ids, an
+#: 18-digit 身份证号 become another number: two people would merge).
+FLOAT_ID = ("an id stored as a floating-point number, which cannot hold every id exactly (18 digits become "
+            "another number, and two people's claims would merge); store the column as text")
+
+
 def invalid_reason(field: str, reason: str) -> str:
     """The INVALID_COLUMN value refusing a row for ``reason``, naming ``field`` (the file's key, or "row")."""
     return f"{field}{_FIELD_MARK}{reason}"
@@ -324,6 +330,9 @@ def settle_table(
     person = _person_codes(table.column("person_id"))
     if (person < 0).any():
         refused.append((np.flatnonzero(person < 0), "person_id", "required"))
+    for field in ("person_id", "claim_id"):  # an id is text: a float holds no 18 digits exactly
+        if field in table.column_names and pa.types.is_floating(table.column(field).type):
+            refused.append((np.arange(table.num_rows), field, FLOAT_ID))
     pool = pa.default_memory_pool()
     pool.release_unused()  # the decimals just replaced: returned, not kept by the allocator
     for pol, rows in list(_route(table, policy, collector, rows_left)):
@@ -368,7 +377,11 @@ def _blank_rows(table) -> np.ndarray | None:
     first = table.column(names[0])
     if not first.null_count and not (pa.types.is_string(first.type) or pa.types.is_large_string(first.type)):
         return None
-    candidates = np.flatnonzero(empty(first))
+    candidates = _may_be_blank(first)
+    if candidates is None:
+        candidates = np.flatnonzero(empty(first))
+    elif len(candidates):
+        candidates = candidates[empty(first.take(_int_array(candidates)))]
     if not len(candidates):
         return None
     part = table.select(names[1:]).take(_int_array(candidates))
@@ -380,6 +393,41 @@ def _blank_rows(table) -> np.ndarray | None:
     blank = np.zeros(table.num_rows, bool)
     blank[candidates[keep]] = True
     return blank
+
+
+#: First bytes of a UTF-8 cell of nothing but white space (str.isspace): ASCII controls 9-13 and
+#: 28-31, the space, and the lead bytes of U+0085/U+00A0 (0xC2), U+1680 (0xE1), U+2000-U+205F
+#: (0xE2) and U+3000 (0xE3).
+_BLANK_LEADS = np.zeros(256, bool)
+_BLANK_LEADS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+
+
+def _may_be_blank(column) -> np.ndarray | None:
+    """Rows of a text column that may be blank (null, empty, or starting with a byte that white
+    space starts with), from its buffers with numpy: one look at each cell's first byte instead of
+    a regular expression over every cell. None where the column is not plain text."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+    out, base = [], 0
+    for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]):
+        n = len(chunk)
+        if n:
+            wide = pa.types.is_large_string(chunk.type)
+            offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[chunk.offset:chunk.offset + n + 1]
+            data = np.frombuffer(chunk.buffers()[2], np.uint8) if chunk.buffers()[2] is not None else None
+            if data is None or not len(data):
+                data = np.zeros(1, np.uint8)  # (every cell empty)
+            starts = offsets[:-1]
+            empty = offsets[1:] == starts
+            lead = _BLANK_LEADS[data[np.minimum(starts, len(data) - 1)]] & ~empty
+            maybe = empty | lead
+            if chunk.null_count:
+                maybe |= chunk.is_null().to_numpy(zero_copy_only=False)
+            out.append(np.flatnonzero(maybe) + base)
+        base += n
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def _stated_units(table, units: dict[str, str]):
