@@ -193,19 +193,14 @@ def load_policy(name: str | Path, *, search: Iterable[Path | str] | None = None)
         shipped = shipped_root().resolve()
         roots = tuple(r for r in dict.fromkeys((*searched, root)) if r != shipped) + (shipped,)
         return _load_cached(resolved, roots, text)
-    roots = tuple(p.resolve() for p in _roots(search))
-    files = policy_files(roots, reforms=True)
-    if text in files:
-        return _load_cached(files[text], roots, _display(files[text]))
-    close = difflib.get_close_matches(text, list(files), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
-    raise PolicyNotFound(f"no policy with id {text!r} in {_where(roots)}{hint}")
+    return policy_by_id(text, search=search, named_by_data=False)
 
 
-def policy_by_id(policy_id: str, *, search: Iterable[Path | str] | None = None) -> Policy:
+def policy_by_id(policy_id: str, *, search: Iterable[Path | str] | None = None, named_by_data: bool = True) -> Policy:
     """The policy (or reform) with this id in the search folders, never a file: for a policy named
     by data (a claims file's ``policy`` column), which must not make medcalc open a path of its
-    choosing. Nothing is opened but the folders' own policy files; a path is just an unknown id."""
+    choosing. Nothing is opened but the folders' own policy files; a path is just an unknown id
+    (and, ``named_by_data``, the error says that a file names its policies by id)."""
     roots = tuple(p.resolve() for p in _roots(search))
     files = policy_files(roots, reforms=True)
     if policy_id in files:
@@ -213,7 +208,7 @@ def policy_by_id(policy_id: str, *, search: Iterable[Path | str] | None = None) 
     close = difflib.get_close_matches(policy_id, list(files), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
     shown = policy_id if len(policy_id) <= 80 else policy_id[:60] + "…"
-    path_note = " (a file names its policies by id, never by a file path)" if _path_like(policy_id) else ""
+    path_note = " (a file names its policies by id, never by a file path)" if named_by_data and _path_like(policy_id) else ""
     raise PolicyNotFound(f"no policy with id {shown!r}{path_note} in {_where(roots)}{hint}")
 
 
