@@ -289,3 +289,13 @@ def test_float_ids_of_a_frame_reject_their_rows():
     scored = settle_table(table, POLICY)
     assert scored.results.num_rows == 0 and {r.field for r in scored.reject_records()} == {"person_id"}
     assert all("store the column as text" in r.reason for r in scored.reject_records())
+
+
+def test_claim_files_are_bounded_and_toml_nesting_is_bad_input(capsys, tmp_path):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * ((16 << 20) + 1))
+    for path, words in ((deep, "nested too deeply"), (big, "over 16 MiB")):
+        assert main(["quote", "--policy", POLICY, "--claim", str(path)]) == 2
+        assert words in capsys.readouterr().err

@@ -104,25 +104,36 @@ def _quote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: The largest --claim or --history file read (bytes).
+MAX_CLAIM_FILE = 16 << 20
+
+
 def _read_data_file(name: str, encoding: str | None = None) -> object:
     """A claim or history file: JSON (or TOML by its extension), numbers read exactly (Decimal,
     never float); unreadable text or syntax is bad input (exit 2)."""
     from ..batch.files import decode_text, parse_json
 
     if name == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+        data = stream.read(MAX_CLAIM_FILE + 1) if stream is not None else sys.stdin.read(MAX_CLAIM_FILE + 1).encode()
         path = Path("stdin")
     else:
         path = Path(name)
         if not path.is_file():
             raise MedcalcError(f"{name}: no such file")
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CLAIM_FILE + 1)
+    if len(data) > MAX_CLAIM_FILE:  # read no further: a claim or a year's history is a few kilobytes
+        raise MedcalcError(f"{name}: over {MAX_CLAIM_FILE >> 20} MiB, more than a claim or a history holds; "
+                           "score a file of many claims with `medcalc score`")
     text = decode_text(data, name, encoding)
     if path.suffix == ".toml":
         try:
             parsed = tomllib.loads(text, parse_float=Decimal)
         except tomllib.TOMLDecodeError as exc:
             raise MedcalcError(f"{name}: not valid TOML: {exc}") from None
+        except RecursionError:
+            raise MedcalcError(f"{name}: not valid TOML: nested too deeply") from None
         return parsed.get("claims", parsed)
     try:
         return parse_json(text)
