@@ -94,3 +94,17 @@ def test_a_sheet_naming_no_claim_field_exits_2(capsys, tmp_path):
 def test_edit_distance_counts_a_swap_as_one():
     assert [edit_distance(*p) for p in (("levle", "level"), ("kitten", "sitting"), ("", "abc"), ("ab", "ab"))] == \
         [1, 3, 3, 0]
+
+
+def test_reconcile_and_impact_skip_title_rows_and_take_limits(capsys, tmp_path):
+    extract = tmp_path / "extract.csv"
+    extract.write_text("对账\npsn_no,setl_time,level,medfee_sumamt,hifp_pay\n"
+                       "p1,2020-06-01,level2,20000,15680\np2,2020-06-01,level2,20000,15000\n")
+    assert main(["reconcile", str(extract), "--policy", POLICY, "--json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert (report["rows"], [d["row"] for d in report["differences"]]) == (2, [4])  # line 4 of the file
+    assert main(["reconcile", str(extract), "--policy", POLICY, "--limit", "max_columns=2"]) == 2
+    assert "over the limit max_columns=2" in capsys.readouterr().err
+    assert main(["impact", str(extract), "--policy", POLICY, "--adjust", "inpatient.ratio[level2] +5",
+                 "--header-row", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 2

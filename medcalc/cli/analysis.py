@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import MedcalcError
 from .options import (INPUT_FORMATS, _console, add_reform_options, amounts_option, bom_option, encoding_option,
-                      policies_option, reform_scenarios, sheet_option)
+                      header_row_option, limits_option, policies_option, read_limits, reform_scenarios, sheet_option)
 
 __all__ = ["add_commands", "render_impact"]
 
@@ -40,7 +40,9 @@ def add_commands(sub, output: argparse.ArgumentParser) -> None:
     impact.add_argument("file", help="claims: .csv, .jsonl, .parquet or .xlsx")
     impact.add_argument("--format", dest="in_format", choices=INPUT_FORMATS, help="input format if not by extension")
     sheet_option(impact)
+    header_row_option(impact)
     encoding_option(impact, "a CSV or JSON-lines file")
+    limits_option(impact)
     impact.add_argument("--weight", help="name of a weight column (rows standing for several people)")
     amounts_option(impact)
     impact.set_defaults(run=_impact)
@@ -67,7 +69,8 @@ def _impact(args: argparse.Namespace) -> int:
     from ..analysis.impact import fund_impact
     from ..batch.files import concat_parts, read_batches
 
-    parts = list(read_batches(args.file, args.in_format, encoding=args.encoding, sheet=args.sheet))
+    parts = list(read_batches(args.file, args.in_format, encoding=args.encoding, sheet=args.sheet,
+                              limits=read_limits(args), header_row=args.header_row))
     if not parts:
         raise MedcalcError(f"{args.file}: no rows")
     table = concat_parts(parts)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import MedcalcError
-from .options import EXIT_OK, INPUT_FORMATS, _choose_policy, _console, amounts_option, bom_option, encoding_option, sheet_option
+from .options import (EXIT_OK, INPUT_FORMATS, _choose_policy, _console, amounts_option, bom_option, encoding_option,
+                      header_row_option, limits_option, read_limits, sheet_option)
 
 EXIT_DIFFERENCES = 3  # reconcile: some rows differ or could not be compared (1 is an internal error)
 
@@ -30,7 +31,9 @@ def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.Ar
     reconcile.add_argument("--format", dest="in_format", choices=INPUT_FORMATS,
                            help="input format if not by extension")
     sheet_option(reconcile)
+    header_row_option(reconcile)
     encoding_option(reconcile, "a CSV or JSON-lines file")
+    limits_option(reconcile)
     reconcile.add_argument("-o", "--output", help="write the differences to this CSV file (amounts in yuan)")
     bom_option(reconcile)
     reconcile.set_defaults(run=_reconcile)
@@ -44,7 +47,8 @@ def _reconcile(args: argparse.Namespace) -> int:
     if args.policy is None and args.region is not None and args.on is None:
         raise MedcalcError("reconcile with --region needs --on (the date the policy must cover)")
     policy = _choose_policy(args, None) if (args.policy or args.region) else None
-    parts = list(read_batches(args.extract, args.in_format, encoding=args.encoding, sheet=args.sheet))
+    parts = list(read_batches(args.extract, args.in_format, encoding=args.encoding, sheet=args.sheet,
+                              limits=read_limits(args), header_row=args.header_row))
     if not parts:
         raise MedcalcError(f"{args.extract}: no rows")
     table = concat_parts(parts)
