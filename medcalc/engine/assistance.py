@@ -56,8 +56,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             if rule.get("cap") is not None:
                 p["cap"][where] = rule["cap"]
         p["rule"][rows] = chosen
-    return LayerBuild(p, AssistanceTables(index.rules, again_index.rules), problems,
-                      idle=bool((p["rule"] < 0).all() and (p["again_rule"] < 0).all()))
+    return LayerBuild(p, AssistanceTables(index.rules, again_index.rules), problems)
 
 
 def _stage_two(rules: list[RuleVersion], rows: np.ndarray, sub, level_codes, index: RuleIndex, problems, p) -> None:

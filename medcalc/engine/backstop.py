@@ -34,7 +34,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     caps, agains = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     if not any(r.named("backstop.burden_cap") or r.named("backstop.pay_again") for r in variants):
-        return LayerBuild(p, BackstopTables([], []), problems, idle=True)  # most policies have no backstop
+        return LayerBuild(p, BackstopTables([], []), problems)  # most policies have no backstop
     for v, resolved in enumerate(variants):
         rows = np.flatnonzero(variant == v)
         if not len(rows):
@@ -52,5 +52,4 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         for i in np.unique(chosen[chosen >= 0]):
             p["again_ratio"][rows[chosen == i]] = agains.rules[i]["ratio"]
             p["again_threshold"][rows[chosen == i]] = agains.rules[i].get("threshold") or 0
-    return LayerBuild(p, BackstopTables(caps.rules, agains.rules), problems,
-                      idle=bool((p["cap_rule"] < 0).all() and (p["again_rule"] < 0).all()))
+    return LayerBuild(p, BackstopTables(caps.rules, agains.rules), problems)

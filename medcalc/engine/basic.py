@@ -115,7 +115,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         if len(rows):
             sub = Gathered(cols, None if len(rows) == len(variant) else rows)
             _fill(builder, resolved, rows, sub, p, problems)
-    return LayerBuild(p, builder.tables(), problems, idle=not inpatient.any())
+    return LayerBuild(p, builder.tables(), problems)
 
 
 def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -> None:

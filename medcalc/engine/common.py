@@ -13,11 +13,10 @@ from typing import Sequence
 import attrs
 import numpy as np
 
-from ..money import RATIO_ONE
 from ..vocabulary import fold
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
 
-__all__ = ["Gathered", "Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "band_portions", "LayerBuild"]
+__all__ = ["Gathered", "Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "LayerBuild"]
 
 #: Stands for "no limit" in int64 columns (larger than any amount of fen).
 NO_LIMIT = np.int64(1) << 60
@@ -182,16 +181,6 @@ class BandSet:
         return edges, rates
 
 
-def band_portions(low: np.ndarray, high: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """How much of each row's interval [low, high] lies in each band: shape (n, B)."""
-    return np.clip(np.minimum(high[:, None], edges[:, 1:]) - np.maximum(low[:, None], edges[:, :-1]), 0, None)
-
-
-def clamp_rates(rates: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Band rates plus percentage points per row, clamped to [0 %, 100 %]."""
-    return np.clip(rates + points[:, None], 0, RATIO_ONE)
-
-
 @attrs.define
 class LayerBuild:
     """What a layer's parameter step returns: per-row columns, lookup tables, rejected rows."""
@@ -199,5 +188,3 @@ class LayerBuild:
     columns: dict[str, np.ndarray]
     tables: object
     problems: list[tuple[np.ndarray, str, str]] = attrs.field(factory=list)
-    #: No row uses the layer: it would pay nothing and change no accumulator, so it may be skipped.
-    idle: bool = False

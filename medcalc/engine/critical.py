@@ -115,5 +115,4 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         problems = [(rows[~given[rows]], field, reason) for rows, field, reason in problems
                     if not given[rows].all()]
     edges, rates = bands.arrays()
-    return LayerBuild(p, CriticalTables(edges, rates, bands.sources, places.rules, modifiers.rules), problems,
-                      idle=not p["active"].any())
+    return LayerBuild(p, CriticalTables(edges, rates, bands.sources, places.rules, modifiers.rules), problems)

@@ -103,7 +103,7 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             halve = rule.get("halve") or frozenset()
             p["halve_bed"][rows] = int("bed" in halve)
             p["halve_nursing"][rows] = int("nursing" in halve)
-    return LayerBuild(p, OutpatientTables(index.rules), problems, idle=bool((p["rule"] < 0).all()))
+    return LayerBuild(p, OutpatientTables(index.rules), problems)
 
 
 def fee_reduction(halve_bed: np.ndarray, halve_nursing: np.ndarray, bed_fees: np.ndarray,
