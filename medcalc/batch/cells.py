@@ -21,6 +21,7 @@ import numpy as np
 from ..claims import FLAG_REASON, MAX_TOTAL, parse_day, parse_flag
 from ..errors import MedcalcError, UnitNotStated
 from ..money import AmountError, format_yuan, parse_amount
+from .reasons import MAX_VALUES  # (past this many different values, a reason no longer names each)
 
 __all__ = ["amount_column", "day_column", "flag_column", "whole_number_column", "is_integer_column", "fen_from_decimal"]
 
@@ -74,8 +75,6 @@ BLANK_PATTERN = r"^[\s\x{0b}\x{1c}-\x{1f}\x{85}\pZ]*$"
 TOO_LARGE = f"amount must not exceed {format_yuan(MAX_TOTAL)} yuan (1000万)"
 NEGATIVE = "amount must not be negative"
 OUT_OF_RANGE = f"amount must be between 0 and {format_yuan(MAX_TOTAL)} yuan (1000万)"
-#: Past this many different values among refused rows, their reason no longer names each.
-_NAMED_VALUES = 200
 
 
 def _within_range(values: np.ndarray, column, name: str, rejected: list) -> np.ndarray:
@@ -92,7 +91,7 @@ def _within_range(values: np.ndarray, column, name: str, rejected: list) -> np.n
 
 def refuse_naming_values(rows: np.ndarray, column, name: str, reason: str, rejected: list) -> None:
     """Refuse ``rows`` for ``reason``, each group of one value ending ``(got VALUE)`` as the
-    column holds it (up to _NAMED_VALUES different values; past them, the reason alone)."""
+    column holds it (up to reasons.MAX_VALUES different values; past them, the reason alone)."""
     import pyarrow as pa
 
     if not len(rows):
@@ -105,7 +104,7 @@ def refuse_naming_values(rows: np.ndarray, column, name: str, reason: str, rejec
     groups: dict[str, list[int]] = {}
     for row, value in zip(rows.tolist(), shown):
         groups.setdefault(f"{reason} (got {_short(value)})", []).append(row)
-    if len(groups) > _NAMED_VALUES:
+    if len(groups) > MAX_VALUES:
         rejected.append((rows, name, reason))
         return
     for why, at in groups.items():

@@ -444,25 +444,29 @@ def _csv_header(path: Path, handle: Any, limits: ReadLimits, header_row: int | N
     first of the first HEADER_SCAN rows that names claim columns (``names_a_header``), else the
     first. Each row is read a line at a time (a quoted name may hold a line break), at most
     ``max_header_chars`` characters, and a header past it or past ``max_columns`` is refused."""
-    taken = lines = 0
+    lines = 0
 
     def read_lines() -> Iterator[str]:
-        nonlocal taken, lines
-        taken = 0
-        while line := handle.readline(limits.max_header_chars + 1 - taken):
-            taken += len(line)
-            if taken > limits.max_header_chars:
+        nonlocal lines
+        while line := handle.readline(limits.max_header_chars + 1):
+            if len(line) > limits.max_header_chars:  # each row's line bounded on its own
                 raise MedcalcError(f"{path}: the header line is longer than max_header_chars="
                                    f"{limits.max_header_chars:,} characters; {how_to_change('max_header_chars')}")
             lines += 1
             yield line
-            taken = 0  # (each row is bounded on its own)
+
+    def skip_line() -> bool:
+        """Past one line, however long (a title line above the header); False at the end of the file."""
+        while piece := handle.readline(1 << 20):
+            if piece.endswith(("\n", "\r")):
+                return True
+        return False
 
     if header_row is not None:
         if header_row < 1:
             raise MedcalcError(f"--header-row must be a line number from 1 (got {header_row})")
         for _ in range(header_row - 1):
-            if not handle.readline(limits.max_header_chars + 1).endswith(("\n", "\r")):
+            if not skip_line():
                 raise MedcalcError(f"{path}: no line {header_row} to read the header from")
         lines = header_row - 1
         header = next(csv.reader(read_lines()), None)

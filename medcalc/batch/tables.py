@@ -267,10 +267,8 @@ def settle_table(
     check_amounts(amounts)
     table = to_arrow(data)
     del data  # the table given is not kept: once its amounts are fen, its decimals can be freed
-    numbers = None  # each row's number as the user sees it (a reader's ROW_COLUMN), else first_row + position
-    if ROW_COLUMN in table.column_names:
-        numbers = table.column(ROW_COLUMN).to_numpy().astype(np.int64)
-        table = table.drop_columns([ROW_COLUMN])
+    # each row's number as the user sees it (a reader's ROW_COLUMN), else first_row + position
+    table, shown = split_row_numbers(table, first_row)
     blank = _blank_rows(table)  # rows of nothing but empty cells: skipped, as a blank line is
     header = read_header(table.column_names, given)
     fields = header.fields
@@ -286,8 +284,7 @@ def settle_table(
     n = table.num_rows
     engine = choose_engine(engine, n)  # once for the table, whatever the size of its parts
     threads = max(1, threads if threads is not None else (os.cpu_count() or 1))
-    collector = _Collector(table, first_row, threads, engine)
-    collector.row_numbers = numbers
+    collector = _Collector(table, shown, threads, engine)
     collector.names = {field: name for name, field in fields.items() if name != field}
     collector.unused = header.unused
     collector.fields = {field: name for name, field in fields.items() if field != INVALID_COLUMN}
@@ -638,12 +635,13 @@ class _Collector:
     policy settles the whole table), and widened to int64 fen by ``finish``.
     """
 
-    def __init__(self, table, first_row: int, threads: int = 1, engine: str = "interpreted") -> None:
+    def __init__(self, table, number: RowNumbers, threads: int = 1, engine: str = "interpreted") -> None:
         self.threads = threads
         self.engine = engine
         # only the columns results repeat are kept, in input order (the amounts are replaced by fen)
         self.table = table.select([c for c in ("claim_id", "person_id", "settled_on") if c in table.column_names])
-        self.first_row = first_row
+        #: input positions as the rows the user sees
+        self.number = number
         self.n = table.num_rows
         self.seen = np.zeros(self.n, np.int8)  # per input row: how often rejected (settled ones added at the end)
         self.reject_groups: list[tuple[np.ndarray, str, str]] = []
@@ -658,7 +656,6 @@ class _Collector:
         #: medcalc field -> the column as the input named it (全自费, fulamt_ownpay_amt …), for rejects
         self.names: dict[str, str] = {}
         self.unused: tuple[str, ...] = ()
-        self.row_numbers: np.ndarray | None = None
         self.skipped = 0
         self.fields: dict[str, str] = {}
         #: the input's own columns, kept for the sheet back (settle_table's keep_columns), else None
@@ -669,12 +666,6 @@ class _Collector:
         if len(rows):
             self.seen[np.asarray(rows, np.int64)] += 1
             self.skipped += len(rows)
-
-    def number(self, positions: np.ndarray) -> np.ndarray:
-        """Input positions as the rows the user sees: the reader's numbers, else from first_row."""
-        if self.row_numbers is not None:
-            return self.row_numbers[positions]
-        return positions + self.first_row if self.first_row else positions
 
     def reject(self, rows: np.ndarray, field: str, reason: str) -> None:
         """Refuse input rows; ``field`` is reported as the input's own column name."""
