@@ -126,3 +126,22 @@ def test_a_streamed_file_out_of_order_names_the_line(capsys, tmp_path):
     source.write_text("报表\nperson_id,settled_on,level,total\np2,2020-06-01,level2,100\n\np1,2020-06-01,level2,100\n")
     assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--stream"]) == 2
     assert "row 5: person 'p1' comes after 'p2'" in capsys.readouterr().err  # line 5 of the file
+
+
+def test_xlsx_passes_a_decimal_no_float_holds_through_as_text(capsys, tmp_path):
+    pytest.importorskip("xlsxwriter")
+    import pyarrow as pa
+    from decimal import Decimal
+
+    from python_calamine import CalamineWorkbook
+
+    source = tmp_path / "claims.parquet"
+    pq.write_table(pa.table({"person_id": ["p1"], "settled_on": ["2020-06-01"], "level": ["level2"],
+                             "total": ["20000"], "weight": pa.array([Decimal("0.12345678901234567890")],
+                                                                   pa.decimal128(30, 20)),
+                             "share": pa.array([Decimal("12.50")], pa.decimal128(10, 2))}), source)
+    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.xlsx")]) == 0
+    capsys.readouterr()
+    header, row = CalamineWorkbook.from_path(str(tmp_path / "out.xlsx")).get_sheet_by_name("results").to_python()
+    assert row[header.index("weight")] == "0.12345678901234567890"  # never the float 0.12345678901234568
+    assert row[header.index("share")] == 12.5

@@ -690,8 +690,12 @@ class XlsxSheet:
                 elif isinstance(value, dt.date):  # a date cell, as the sheet it came from had (datetimes too)
                     write_datetime(r, j, value if isinstance(value, dt.datetime) else
                                    dt.datetime(value.year, value.month, value.day), day)
-                elif isinstance(value, Decimal):  # a sheet's own amount, passed through: the number it was
-                    write_number(r, j, float(value))
+                elif isinstance(value, Decimal):  # a sheet's own number, passed through: the number it was,
+                    # where a float holds it exactly as written (Excel's own cells do); else its text
+                    if Decimal(repr(float(value))) == value:
+                        write_number(r, j, float(value))
+                    else:
+                        write_string(r, j, format(value, "f"))
                 else:
                     write_number(r, j, value)
         self.rows += table.num_rows
