@@ -27,8 +27,14 @@ def synthetic(rows: int, levels: list[str], seed: int = 2026) -> dict[str, np.nd
     days = np.datetime64("2025-01-01") + rng.integers(0, 365, size=rows)
     category = np.where(rng.random(rows) < 0.10, rng.choice(["dibao", "tekun", "poverty"], size=rows), "ordinary")
     order = rng.permutation(rows)  # unsorted input
-    return {"person_id": person[order].astype(str), "settled_on": days[order], "level": level[order],
-            "total": total[order], "self_funded": self_funded[order], "category": category[order]}
+    return {
+        "person_id": person[order].astype(str),
+        "settled_on": days[order],
+        "level": level[order],
+        "total": total[order],
+        "self_funded": self_funded[order],
+        "category": category[order],
+    }
 
 
 def main() -> None:
@@ -48,11 +54,19 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {os.cpu_count()} cores; policy {policy.id}; {args.rows:,} rows")
-    print(f"settle_arrays: {elapsed:.2f} s, {args.rows / elapsed:,.0f} claims/s; "
-          f"{len(result):,} settled, {len(result.rejects):,} rejected; peak RSS {peak:,.0f} MB")
+    print(
+        f"settle_arrays: {elapsed:.2f} s, {args.rows / elapsed:,.0f} claims/s; "
+        f"{len(result):,} settled, {len(result.rejects):,} rejected; peak RSS {peak:,.0f} MB"
+    )
     totals = {k: int(v.sum()) for k, v in result.columns.items()}
-    print("fund totals (yuan): " + ", ".join(f"{k} {medcalc.format_yuan(v)}" for k, v in totals.items()
-                                              if k in ("basic", "critical", "assistance", "backstop")))
+    print(
+        "fund totals (yuan): "
+        + ", ".join(
+            f"{k} {medcalc.format_yuan(v)}"
+            for k, v in totals.items()
+            if k in ("basic", "critical", "assistance", "backstop")
+        )
+    )
 
 
 if __name__ == "__main__":

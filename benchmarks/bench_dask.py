@@ -49,10 +49,10 @@ def main() -> None:
     import dask
     import pyarrow.parquet as pq
     from distributed import Client, LocalCluster, get_task_stream, wait
+    from synthetic import synthetic_table
 
     import medcalc
     import medcalc.batch.dask as mdask
-    from synthetic import synthetic_table
 
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         folder = Path(tmp) / "claims"
@@ -64,8 +64,10 @@ def main() -> None:
             pq.write_table(table.slice(i * step, step), folder / f"part.{i:03d}.parquet", row_group_size=1 << 18)
         size = sum(p.stat().st_size for p in folder.iterdir())
         del table
-        print(f"{args.rows:,} rows, {args.files} Parquet files, {size / 1e6:.0f} MB, written in "
-              f"{time.perf_counter() - start:.1f} s; policy {args.policy}; machine: {_cores()} cores")
+        print(
+            f"{args.rows:,} rows, {args.files} Parquet files, {size / 1e6:.0f} MB, written in "
+            f"{time.perf_counter() - start:.1f} s; policy {args.policy}; machine: {_cores()} cores"
+        )
 
         # 1. one process
         start = time.perf_counter()
@@ -75,12 +77,22 @@ def main() -> None:
         one_s = time.perf_counter() - start
         in_memory = claims.nbytes
         del claims
-        print(f"\none process: {one_s:.1f} s ({read_s:.1f} s reading, {one_s - read_s:.1f} s scoring), "
-              f"{args.rows / one_s:,.0f} rows/s; claims in memory {in_memory / 1e6:,.0f} MB; peak memory of this "
-              f"process {peak_mb():,.0f} MB (generating the claims included: bench_scale.py measures scoring alone)")
+        print(
+            f"\none process: {one_s:.1f} s ({read_s:.1f} s reading, {one_s - read_s:.1f} s scoring), "
+            f"{args.rows / one_s:,.0f} rows/s; claims in memory {in_memory / 1e6:,.0f} MB; peak memory of this "
+            f"process {peak_mb():,.0f} MB (generating the claims included: bench_scale.py measures scoring alone)"
+        )
 
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=args.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             # 2. the whole job, on fresh workers (modules imported and the policy loaded: as one process had them)
             client.run(_warm, args.policy)
             runs = []
@@ -96,9 +108,11 @@ def main() -> None:
                 del parts
             total_s = min(runs)
             peaks = client.run(_process_peak_mb)
-            print(f"\ndask, {args.workers} workers × 1 thread, {frame.npartitions} partitions: "
-                  f"{' s, '.join(f'{r:.1f}' for r in runs)} s; best {args.rows / total_s:,.0f} rows/s "
-                  f"({one_s / total_s:.2f}× one process)")
+            print(
+                f"\ndask, {args.workers} workers × 1 thread, {frame.npartitions} partitions: "
+                f"{' s, '.join(f'{r:.1f}' for r in runs)} s; best {args.rows / total_s:,.0f} rows/s "
+                f"({one_s / total_s:.2f}× one process)"
+            )
             print("  peak memory per worker: " + ", ".join(f"{mb:,.0f} MB" for mb in peaks.values()))
             del scored, one
 
@@ -110,8 +124,9 @@ def main() -> None:
             wait(frame)
             phase_read = time.perf_counter() - start
             start = time.perf_counter()  # the same steps as score_dask, one by one
-            shuffled = mdask._by_person(mdask.read_claims(folder), "person_id", first_row=0, npartitions=None,
-                                        shuffle_method="tasks").persist()
+            shuffled = mdask._by_person(
+                mdask.read_claims(folder), "person_id", first_row=0, npartitions=None, shuffle_method="tasks"
+            ).persist()
             wait(shuffled)
             phase_shuffle = time.perf_counter() - start
             del frame
@@ -127,12 +142,19 @@ def main() -> None:
             shuffle_only = max(phase_shuffle - phase_read, 1e-3)
             print(f"\nphases, each persisted ({args.workers} workers):")
             print(f"  read:                          {phase_read:6.1f} s")
-            print(f"  read + row numbers + shuffle:  {phase_shuffle:6.1f} s  (the shuffle itself ≈ {shuffle_only:.1f} s)")
+            print(
+                f"  read + row numbers + shuffle:  {phase_shuffle:6.1f} s  (the shuffle itself ≈ {shuffle_only:.1f} s)"
+            )
             print(f"  scoring the shuffled parts:    {phase_score:6.1f} s")
-            print(f"  the shuffle's share of read + shuffle + scoring: {shuffle_only / (phase_shuffle + phase_score):.0%}; "
-                  f"of the whole job above: {shuffle_only / total_s:.0%}")
-            print(f"  scoring per partition ({len(rates)} partitions of {min(rows_of):,}–{max(rows_of):,} rows): "
-                  f"{np.median(rates):,.0f} rows/s median ({min(rates):,.0f}–{max(rates):,.0f}) on one core")
+            print(
+                f"  the shuffle's share of read + shuffle + scoring: "
+                f"{shuffle_only / (phase_shuffle + phase_score):.0%}; "
+                f"of the whole job above: {shuffle_only / total_s:.0%}"
+            )
+            print(
+                f"  scoring per partition ({len(rates)} partitions of {min(rows_of):,}–{max(rows_of):,} rows): "
+                f"{np.median(rates):,.0f} rows/s median ({min(rates):,.0f}–{max(rates):,.0f}) on one core"
+            )
 
         # the estimate: every phase scales with workers; the shuffle also crosses the network
         w = args.workers
@@ -140,16 +162,20 @@ def main() -> None:
         r_shuffle = args.rows / (shuffle_only * w)
         r_score = float(np.median(rates))
         per_row = 1 / r_read + 1 / r_shuffle + 1 / r_score
-        print(f"\nexpected time on N machines of C cores (one worker per core), from per-worker rates measured here:"
-              f"\n  T(N) = rows / (N·C) × (1/r_read + 1/r_shuffle + 1/r_score) + (1 − 1/N) × bytes / (N × B)"
-              f"\n  r_read = {r_read:,.0f}, r_shuffle = {r_shuffle:,.0f}, r_score = {r_score:,.0f} rows/s per worker; "
-              f"bytes = {in_memory / 1e9:.2f} GB (claims in memory), B = {args.bandwidth:g} GB/s per machine (assumed)")
+        print(
+            f"\nexpected time on N machines of C cores (one worker per core), from per-worker rates measured here:"
+            f"\n  T(N) = rows / (N·C) × (1/r_read + 1/r_shuffle + 1/r_score) + (1 − 1/N) × bytes / (N × B)"
+            f"\n  r_read = {r_read:,.0f}, r_shuffle = {r_shuffle:,.0f}, r_score = {r_score:,.0f} rows/s per worker; "
+            f"bytes = {in_memory / 1e9:.2f} GB (claims in memory), B = {args.bandwidth:g} GB/s per machine (assumed)"
+        )
         for machines in (1, 2, 4, 8, 16):
             for cores in (2, 16):
                 compute = args.rows / (machines * cores) * per_row
                 network = (1 - 1 / machines) * in_memory / 1e9 / (machines * args.bandwidth)
-                print(f"  N = {machines:2d}, C = {cores:2d}: {compute + network:7.1f} s "
-                      f"({compute:.1f} s compute + {network:.1f} s network)")
+                print(
+                    f"  N = {machines:2d}, C = {cores:2d}: {compute + network:7.1f} s "
+                    f"({compute:.1f} s compute + {network:.1f} s network)"
+                )
 
 
 def _warm(policy: str) -> None:
@@ -191,9 +217,8 @@ def _rows_and_seconds(stream: list[dict], parts, rows_of: list[int]):
 
 def _agree(parts, one) -> None:
     """The cluster's results equal the one process's, row for row, every column; every row once."""
-    import pyarrow as pa
-
     import dask
+    import pyarrow as pa
 
     tables = dask.compute(*parts)
     results = pa.concat_tables([t.results for t in tables]).sort_by("row")
@@ -205,7 +230,9 @@ def _agree(parts, one) -> None:
             if pa.types.is_dictionary(column.type):
                 column = column.cast(column.type.value_type)
             assert got.column(name).equals(column.cast(got.column(name).type)), name
-    print(f"  results agree with one process: {results.num_rows:,} settled + {rejects.num_rows:,} rejected, every column")
+    print(
+        f"  results agree with one process: {results.num_rows:,} settled + {rejects.num_rows:,} rejected, every column"
+    )
 
 
 if __name__ == "__main__":

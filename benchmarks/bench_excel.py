@@ -59,9 +59,10 @@ def main() -> None:
 
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from medcalc.analysis.synthetic import synthetic_claims
     from medcalc.batch.excel import XlsxBook
     from medcalc.batch.files import OUTPUT_NAMES, ResultWriter, concat_parts, read_batches
-    from medcalc.analysis.synthetic import synthetic_claims
     from medcalc.batch.tables import settle_table
 
     with tempfile.TemporaryDirectory() as temporary:
@@ -77,8 +78,12 @@ def main() -> None:
 
         from medcalc.batch.files import fen_to_yuan
 
-        as_text = [fen_to_yuan(claims.column(n), text=True) if n in ("total", "self_funded", "pre_self_pay")
-                   else claims.column(n) for n in claims.column_names]
+        as_text = [
+            fen_to_yuan(claims.column(n), text=True)
+            if n in ("total", "self_funded", "pre_self_pay")
+            else claims.column(n)
+            for n in claims.column_names
+        ]
         pacsv.write_csv(pa.table(as_text, names=claims.column_names), csv_source)
 
         started = time.perf_counter()
@@ -115,16 +120,22 @@ def main() -> None:
         round_trip = fen.to_pylist() == scored.results.column("funds").to_pylist()
 
     rows = args.rows
-    print(f"{rows:,} synthetic claims ({args.policy}); .xlsx written by the benchmark in {generate:.2f} s "
-          f"({size / 1e6:.1f} MB)")
+    print(
+        f"{rows:,} synthetic claims ({args.policy}); .xlsx written by the benchmark in {generate:.2f} s "
+        f"({size / 1e6:.1f} MB)"
+    )
     print(f"read .xlsx (medcalc.batch.files.read_batches):  {read_xlsx:6.2f} s  {rows / read_xlsx:>10,.0f} rows/s")
     print(f"read .csv, same claims, for comparison: {read_csv:6.2f} s  {rows / read_csv:>10,.0f} rows/s")
     print(f"score (settle_table):                  {score:6.2f} s  {rows / score:>10,.0f} rows/s")
-    print(f"write .xlsx results + rejects sheets:  {write_xlsx:6.2f} s  {rows / write_xlsx:>10,.0f} rows/s "
-          f"({scored.results.num_rows:,} settled, {scored.rejects.num_rows:,} rejected; {out_size / 1e6:.1f} MB)")
+    print(
+        f"write .xlsx results + rejects sheets:  {write_xlsx:6.2f} s  {rows / write_xlsx:>10,.0f} rows/s "
+        f"({scored.results.num_rows:,} settled, {scored.rejects.num_rows:,} rejected; {out_size / 1e6:.1f} MB)"
+    )
     print(f"read the results back:                 {read_back:6.2f} s")
-    print(f".xlsx and .csv readings score the same: {'yes' if same else 'NO'}; "
-          f"results round trip to the fen: {'yes' if round_trip else 'NO'}")
+    print(
+        f".xlsx and .csv readings score the same: {'yes' if same else 'NO'}; "
+        f"results round trip to the fen: {'yes' if round_trip else 'NO'}"
+    )
 
 
 if __name__ == "__main__":

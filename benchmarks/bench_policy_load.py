@@ -38,8 +38,10 @@ def policy_text(versions: int) -> str:
     parts = [HEADER]
     for i in range(versions):
         day = start + dt.timedelta(days=i)
-        parts.append(f'\n[[inpatient.ratio]]\nsince = {day}\nuntil = {day}\nratio = "{50 + i % 40}%"\n'
-                     'source = "bench"\nquote = "q"\nverified = false\n')
+        parts.append(
+            f'\n[[inpatient.ratio]]\nsince = {day}\nuntil = {day}\nratio = "{50 + i % 40}%"\n'
+            'source = "bench"\nquote = "q"\nverified = false\n'
+        )
     return "".join(parts)
 
 
@@ -61,8 +63,10 @@ def main() -> None:
             t = time.perf_counter()
             covers = policy.coverage(("inpatient.deductible", "inpatient.ratio"))
             spent_cov = time.perf_counter() - t
-            print(f"{n:>7,} versions: load {spent:6.2f} s ({spent / n * 1e6:5.0f} µs/version), "
-                  f"coverage {spent_cov:5.2f} s ({len(covers)} span)")
+            print(
+                f"{n:>7,} versions: load {spent:6.2f} s ({spent / n * 1e6:5.0f} µs/version), "
+                f"coverage {spent_cov:5.2f} s ({len(covers)} span)"
+            )
 
 
 if __name__ == "__main__":

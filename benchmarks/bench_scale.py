@@ -69,8 +69,8 @@ def _load_kernels() -> float:
 
 def run_medcalc(source: str, out: str) -> dict:
     import medcalc
-    from medcalc.cli.score import _whole_file
     from medcalc.batch.files import ResultWriter, read_batches
+    from medcalc.cli.score import _whole_file
 
     policy = medcalc.load_policy(POLICY)
     load = _load_kernels()
@@ -207,22 +207,33 @@ def per_claim(kind: str, out: str, source: str):
     if kind in ("medcalc", "stream", "score", "score-narrow"):
         results = pq.read_table(out, columns=["claim_id", *FIELDS])
         rejects = pq.read_table(out.replace(".parquet", ".rejects.parquet"), columns=["claim_id"])
-        settled = {"claim_id": results.column("claim_id").cast(pa.string()),
-                   "rejected": pa.array(np.zeros(results.num_rows, bool))}
+        settled = {
+            "claim_id": results.column("claim_id").cast(pa.string()),
+            "rejected": pa.array(np.zeros(results.num_rows, bool)),
+        }
         settled.update({f: pa.array(_fen(results.column(f))) for f in FIELDS})
         zeros = pa.array(np.zeros(rejects.num_rows, np.int64))
-        refused = {"claim_id": rejects.column("claim_id").cast(pa.string()),
-                   "rejected": pa.array(np.ones(rejects.num_rows, bool)), **{f: zeros for f in FIELDS}}
+        refused = {
+            "claim_id": rejects.column("claim_id").cast(pa.string()),
+            "rejected": pa.array(np.ones(rejects.num_rows, bool)),
+            **{f: zeros for f in FIELDS},
+        }
         table = pa.concat_tables([pa.table(settled), pa.table(refused)])
     else:
         table = pq.read_table(out)
         if "claim_id" not in table.column_names:  # the loop's output is in input order
             table = table.append_column("claim_id", pq.read_table(source, columns=["claim_id"]).column("claim_id"))
-        table = table.select(["claim_id", "rejected", *FIELDS]).cast(pa.schema(
-            [("claim_id", pa.string()), ("rejected", pa.bool_())] + [(f, pa.int64()) for f in FIELDS]))
+        table = table.select(["claim_id", "rejected", *FIELDS]).cast(
+            pa.schema([("claim_id", pa.string()), ("rejected", pa.bool_())] + [(f, pa.int64()) for f in FIELDS])
+        )
         zero = pa.scalar(0, pa.int64())  # a rejected row's amounts are not compared
-        table = pa.table({"claim_id": table.column("claim_id"), "rejected": table.column("rejected"),
-                          **{f: pc.if_else(table.column("rejected"), zero, table.column(f)) for f in FIELDS}})
+        table = pa.table(
+            {
+                "claim_id": table.column("claim_id"),
+                "rejected": table.column("rejected"),
+                **{f: pc.if_else(table.column("rejected"), zero, table.column(f)) for f in FIELDS},
+            }
+        )
     return table.sort_by("claim_id").combine_chunks()
 
 
@@ -250,7 +261,7 @@ def agree(outputs: dict[str, str], source: str) -> list[str]:
             differ |= base.column(name).to_numpy() != other.column(name).to_numpy()
         if differ.any():
             i = int(np.flatnonzero(differ)[0])
-            row = lambda t: {k: v[0] for k, v in t.slice(i, 1).to_pydict().items()}  # noqa: E731
+            row = lambda t, i=i: {k: v[0] for k, v in t.slice(i, 1).to_pydict().items()}  # noqa: E731
             problems.append(f"{kind}: {int(differ.sum())} claims differ, e.g. medcalc {row(base)} vs {row(other)}")
     return problems
 
@@ -298,8 +309,12 @@ def main() -> None:
     failed = False
     cache = tempfile.mkdtemp(prefix="medcalc-numba-cache-")  # empty: the first run compiles
     for label in ("first run, empty cache (compiles)", "second run, cached"):
-        done = subprocess.run([sys.executable, __file__, "--child", "startup", "-", "-"], capture_output=True, text=True,
-                              env={**os.environ, "NUMBA_CACHE_DIR": cache})
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", "startup", "-", "-"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NUMBA_CACHE_DIR": cache},
+        )
         if done.returncode:
             print(f"startup failed:\n{done.stderr}")
             failed = True
@@ -317,8 +332,17 @@ def main() -> None:
             if kind.startswith("score"):  # the command line, whole process: spawn to the output written
                 # score: the sheet back (every input column beside the results, as a user gets by default);
                 # score-narrow: --results-only, the results alone, as the DuckDB query writes them
-                command = [sys.executable, "-c", "import sys; from medcalc.cli import main; sys.exit(main())", "score", str(source),
-                           "--policy", POLICY, "-o", out] + (["--results-only"] if kind == "score-narrow" else [])
+                command = [
+                    sys.executable,
+                    "-c",
+                    "import sys; from medcalc.cli import main; sys.exit(main())",
+                    "score",
+                    str(source),
+                    "--policy",
+                    POLICY,
+                    "-o",
+                    out,
+                ] + (["--results-only"] if kind == "score-narrow" else [])
             t = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True)
             wall[kind] = time.perf_counter() - t
@@ -330,8 +354,11 @@ def main() -> None:
             if not kind.startswith("score"):
                 figures[kind] = json.loads(done.stdout.strip().splitlines()[-1])
         problems = agree(outputs, str(unsorted))
-        print(f"\n{rows:,} rows: {', '.join(outputs)} agree to the fen on every claim" if not problems
-              else f"\n{rows:,} rows: DISAGREE\n  " + "\n  ".join(problems))
+        print(
+            f"\n{rows:,} rows: {', '.join(outputs)} agree to the fen on every claim"
+            if not problems
+            else f"\n{rows:,} rows: DISAGREE\n  " + "\n  ".join(problems)
+        )
         if problems:
             failed = True
             continue
@@ -341,17 +368,25 @@ def main() -> None:
             print(f"  {kind:8} whole process (spawn to output written): {seconds:.2f} s")
         if "duckdb" in figures:
             mine = figures["medcalc"]["read"] + figures["medcalc"]["compute"]
-            print(f"  medcalc compute / DuckDB read+compute: {figures['medcalc']['compute'] / figures['duckdb']['read+compute']:.3f}; "
-                  f"medcalc read+compute vs DuckDB query: {figures['duckdb']['read+compute'] / mine:.2f}x as fast")
+            print(
+                f"  medcalc compute / DuckDB read+compute: "
+                f"{figures['medcalc']['compute'] / figures['duckdb']['read+compute']:.3f}; "
+                f"medcalc read+compute vs DuckDB query: {figures['duckdb']['read+compute'] / mine:.2f}x as fast"
+            )
             if "score" in wall:
-                print(f"  medcalc score / DuckDB, whole process: {wall['score'] / wall['duckdb']:.2f} (the sheet back); "
-                      f"{wall['score-narrow'] / wall['duckdb']:.2f} (--results-only)")
+                print(
+                    f"  medcalc score / DuckDB, whole process: {wall['score'] / wall['duckdb']:.2f} (the sheet back); "
+                    f"{wall['score-narrow'] / wall['duckdb']:.2f} (--results-only)"
+                )
     sys.exit(1 if failed else 0)
 
 
 def _line(kind: str, rows: int, f: dict) -> str:
-    rate = {k: f"{k} {f[k]:.2f} s" + ("" if k == "kernel load" else f" ({rows / f[k]:,.0f} rows/s)")
-            for k in f if k not in ("rows", "peak_mb") and f[k] > 0}
+    rate = {
+        k: f"{k} {f[k]:.2f} s" + ("" if k == "kernel load" else f" ({rows / f[k]:,.0f} rows/s)")
+        for k in f
+        if k not in ("rows", "peak_mb") and f[k] > 0
+    }
     return f"{kind:8} " + "; ".join(rate.values()) + f"; peak memory {f['peak_mb']:,.0f} MB"
 
 

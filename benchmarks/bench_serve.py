@@ -26,17 +26,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"  # loopback only
 #: The README's quick-start quote, and what it pays.
-QUOTE = {"policy": "jiujiang-residents", "settled_on": "2020-06-01", "level": "level2", "total": "20000",
-         "self_funded": "1500"}
+QUOTE = {
+    "policy": "jiujiang-residents",
+    "settled_on": "2020-06-01",
+    "level": "level2",
+    "total": "20000",
+    "self_funded": "1500",
+}
 BASIC = "14480.00"
 
 
 def start_server(deadline: float, workers: int) -> tuple[subprocess.Popen, int]:
     """`medcalc serve --port 0` in a child process, and the port it bound."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    server = subprocess.Popen([sys.executable, "-m", "medcalc.cli", "serve", "--host", HOST, "--port", "0",
-                               "--workers", str(workers)],
-                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "medcalc.cli", "serve", "--host", HOST, "--port", "0", "--workers", str(workers)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     seen: list[str] = []
     port = None
     while time.monotonic() < deadline:
@@ -57,8 +67,10 @@ async def client(port: int, body: bytes, count: int, latencies: list[float]) -> 
     """One keep-alive connection sending ``count`` quotes one after another (as little work per
     request as can be: the clients share the server's two cores)."""
     reader, writer = await asyncio.open_connection(HOST, port)
-    request = (f"POST /quote HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    request = (
+        f"POST /quote HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     length_of = re.compile(rb"(?i)content-length:\s*(\d+)")
     expected = f'"basic":"{BASIC}"'.encode()
     clock = time.perf_counter
@@ -139,13 +151,20 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
     print(f"machine: {os.cpu_count()} cores (server and clients share them), Python {sys.version.split()[0]}")
-    print(f"medcalc serve --workers {args.workers}: POST /quote (explain={str(args.explain).lower()}), "
-          f"{args.requests} requests from {args.clients} "
-          f"keep-alive clients on {HOST}, after {args.warmup} warm-up requests")
-    print(f"{args.requests / elapsed:,.0f} quotes/s; latency p50 {percentile(latencies, 50) * 1000:.2f} ms, "
-          f"p99 {percentile(latencies, 99) * 1000:.2f} ms, max {max(latencies) * 1000:.2f} ms "
-          f"(mean {statistics.fmean(latencies) * 1000:.2f} ms)")
-    print(f"CPU per quote: server {server_cpu / args.requests * 1000:.2f} ms, clients {client_cpu / args.requests * 1000:.2f} ms")
+    print(
+        f"medcalc serve --workers {args.workers}: POST /quote (explain={str(args.explain).lower()}), "
+        f"{args.requests} requests from {args.clients} "
+        f"keep-alive clients on {HOST}, after {args.warmup} warm-up requests"
+    )
+    print(
+        f"{args.requests / elapsed:,.0f} quotes/s; latency p50 {percentile(latencies, 50) * 1000:.2f} ms, "
+        f"p99 {percentile(latencies, 99) * 1000:.2f} ms, max {max(latencies) * 1000:.2f} ms "
+        f"(mean {statistics.fmean(latencies) * 1000:.2f} ms)"
+    )
+    print(
+        f"CPU per quote: server {server_cpu / args.requests * 1000:.2f} ms, "
+        f"clients {client_cpu / args.requests * 1000:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

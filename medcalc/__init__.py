@@ -5,9 +5,9 @@ to claims, keeping each person's year-to-date accumulators. Importing this packa
 reads no policy and does no work.
 """
 
+from .accumulators import Accumulators
 from .api import settle, settle_many, settle_sequence
 from .claims import Claim
-from .accumulators import Accumulators
 from .errors import ClaimError, MedcalcError, PolicyError, PolicyNotFound
 from .money import Fen, Ratio, format_yuan, parse_amount, parse_ratio
 from .policy import Policy
@@ -17,9 +17,18 @@ __version__ = "0.1.0"
 
 #: Imported on first use so ``import medcalc`` stays light: the batch entry points (numpy, Arrow)
 #: and the policy registry (the loader, TOML, pathlib).
-_LAZY = {"find_policy": "policy.registry", "list_policies": "policy.registry", "load_policy": "policy.registry",
-         "settle_table": "batch.tables", "ScoredTable": "batch.tables", "settle_batches": "batch.stream", "settle_arrays": "batch.columns",
-         "fund_impact": "analysis.impact", "Impact": "analysis.impact", "synthetic_claims": "analysis.synthetic"}
+_LAZY = {
+    "find_policy": "policy.registry",
+    "list_policies": "policy.registry",
+    "load_policy": "policy.registry",
+    "settle_table": "batch.tables",
+    "ScoredTable": "batch.tables",
+    "settle_batches": "batch.stream",
+    "settle_arrays": "batch.columns",
+    "fund_impact": "analysis.impact",
+    "Impact": "analysis.impact",
+    "synthetic_claims": "analysis.synthetic",
+}
 
 
 def __getattr__(name: str):

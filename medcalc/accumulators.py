@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 import attrs
 
@@ -27,13 +27,25 @@ DEFAULT_CAP_GROUP = "shared"
 
 #: Accumulator fields, in the order the engine keeps them as columns.
 STATE_FIELDS = (
-    "admissions", "deductible_paid", "in_scope_total", "payable_total", "basic_paid", "above_cost_cap",  # basic
-    "critical_base", "critical_paid",  # 大病保险 / 大额补助
-    "burden", "burden_cap_used", "backstop_cap_paid", "backstop_paid",  # 兜底
-    "basic_carry", "critical_carry",  # exact amounts not yet paid, for cumulative rounding (1/10000 fen)
+    "admissions",
+    "deductible_paid",
+    "in_scope_total",
+    "payable_total",
+    "basic_paid",
+    "above_cost_cap",  # basic
+    "critical_base",
+    "critical_paid",  # 大病保险 / 大额补助
+    "burden",
+    "burden_cap_used",
+    "backstop_cap_paid",
+    "backstop_paid",  # 兜底
+    "basic_carry",
+    "critical_carry",  # exact amounts not yet paid, for cumulative rounding (1/10000 fen)
     "last_deductible",  # the deductible of the year's latest admission (for compounding fractions)
-    "assistance_again_base", "assistance_again_paid",  # 再次救助: the self-pay left after the first stage, paid
-    "backstop_again_base", "backstop_again_paid",  # 再报销: the burden left after the burden cap, paid again
+    "assistance_again_base",
+    "assistance_again_paid",  # 再次救助: the self-pay left after the first stage, paid
+    "backstop_again_base",
+    "backstop_again_paid",  # 再报销: the burden left after the burden cap, paid again
 )
 
 #: Fields that are not money: a count, and the carries in 1/10000 fen.
@@ -65,8 +77,9 @@ def _periods(mapping: Mapping[str, object]) -> dict[str, str]:
     out = {}
     for name, text in dict(mapping).items():
         if not isinstance(text, str) or _PERIOD.fullmatch(text) is None:
-            raise ValueError(f"service_period[{name!r}] is written as 2025-03 (a month) or 2025-Q2 (a quarter), "
-                             f"not {text!r}")
+            raise ValueError(
+                f"service_period[{name!r}] is written as 2025-03 (a month) or 2025-Q2 (a quarter), not {text!r}"
+            )
         out[str(name)] = text
     return out
 
@@ -137,14 +150,21 @@ class Accumulators:
     assistance_paid: Mapping[str, Fen] = attrs.field(factory=dict, converter=lambda m: _amounts(m))
 
     @classmethod
-    def from_fen(cls, person_id: str, year: int, values: dict[str, int],
-                 services: dict[str, dict[str, int]] | None = None) -> "Accumulators":
+    def from_fen(
+        cls, person_id: str, year: int, values: dict[str, int], services: dict[str, dict[str, int]] | None = None
+    ) -> Accumulators:
         """From engine state: ``admissions`` a count, periods keys (kernel.period_key), every other
         field integer fen."""
-        per_service = {name: {s: (period_text(v, year) if name == "service_period" else Fen(v)) for s, v in m.items()}
-                       for name, m in (services or {}).items()}
-        return cls(person_id=person_id, year=year, **per_service,
-                   **{k: (int(v) if k in _NOT_FEN else Fen(int(v))) for k, v in values.items()})
+        per_service = {
+            name: {s: (period_text(v, year) if name == "service_period" else Fen(v)) for s, v in m.items()}
+            for name, m in (services or {}).items()
+        }
+        return cls(
+            person_id=person_id,
+            year=year,
+            **per_service,
+            **{k: (int(v) if k in _NOT_FEN else Fen(int(v))) for k, v in values.items()},
+        )
 
     def values(self) -> tuple[int, ...]:
         return tuple(int(getattr(self, name)) for name in STATE_FIELDS)

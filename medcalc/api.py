@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
-from .claims import Claim
 from .accumulators import Accumulators
+from .claims import Claim
+from .engine.settlements import build_settlements
 from .errors import ClaimError
 from .policy.model import Policy
-from .engine.settlements import build_settlements
 from .settlement import Batch, Settlement
 
 __all__ = ["settle", "settle_sequence", "settle_many"]
@@ -80,14 +80,20 @@ def settle(
         raise ClaimError("history", others[0].person_id, f"earlier claims must belong to person {claim.person_id!r}")
     later = [c for c in history if c.settled_on > claim.settled_on]
     if later:
-        raise ClaimError("history", later[0].settled_on.isoformat(), f"earlier claims must be settled on or before {claim.settled_on}")
+        raise ClaimError(
+            "history",
+            later[0].settled_on.isoformat(),
+            f"earlier claims must be settled on or before {claim.settled_on}",
+        )
     # only the claim's own settlement is made (not the history's, nor the accumulators' objects)
     outcome = _settled(policy, [*history, claim], [accumulators] if accumulators else (), explain)
     last = len(history)
     for reject in outcome.rejects:
         if reject.row == last:
             raise ClaimError(reject.field, _claim_value(claim, reject.field), reject.reason)
-        raise ClaimError("history", reject.row, f"earlier claim {reject.row} was rejected: {reject.field}: {reject.reason}")
+        raise ClaimError(
+            "history", reject.row, f"earlier claim {reject.row} was rejected: {reject.field}: {reject.reason}"
+        )
     return build_settlements(outcome, explain, rows=[last])[0]
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
@@ -18,8 +19,23 @@ from .money import AmountError, Fen, parse_amount
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES
 from .vocabulary import CHINESE_NAMES, choices_text, code_for
 
-__all__ = ["Claim", "FLAG_WORDS", "parse_flag", "GIVEN_FIELDS", "GIVEN_LAYERS", "VISITS", "FIELD_ALIASES", "MAX_TOTAL", "parse_day", "AmountInput", "DayInput", "TextInput",
-           "NamesInput", "FlagInput", "AgeInput"]
+__all__ = [
+    "Claim",
+    "FLAG_WORDS",
+    "parse_flag",
+    "GIVEN_FIELDS",
+    "GIVEN_LAYERS",
+    "VISITS",
+    "FIELD_ALIASES",
+    "MAX_TOTAL",
+    "parse_day",
+    "AmountInput",
+    "DayInput",
+    "TextInput",
+    "NamesInput",
+    "FlagInput",
+    "AgeInput",
+]
 
 # What Claim(...) accepts for each kind of field, for type checkers: each value is converted
 # (and checked, whatever its type, since rows from files arrive untyped) to the field's type.
@@ -41,10 +57,28 @@ AgeInput: TypeAlias = "int | str | None"
 MAX_TOTAL = 10**9
 
 #: Claim columns with a Chinese header in CHINESE_NAMES (the others there are result columns).
-_CLAIM_COLUMNS = ("claim_id", "person_id", "settled_on", "admitted_on", "scheme", "total", "self_funded",
-                  "over_limit", "pre_self_pay", "in_scope", "level", "visit", "age", "diseases", "bed_fees",
-                  "nursing_fees", "policy", "basic_paid",
-                  "critical_base", "critical_paid")
+_CLAIM_COLUMNS = (
+    "claim_id",
+    "person_id",
+    "settled_on",
+    "admitted_on",
+    "scheme",
+    "total",
+    "self_funded",
+    "over_limit",
+    "pre_self_pay",
+    "in_scope",
+    "level",
+    "visit",
+    "age",
+    "diseases",
+    "bed_fees",
+    "nursing_fees",
+    "policy",
+    "basic_paid",
+    "critical_base",
+    "critical_paid",
+)
 
 #: Amounts of earlier layers a claim may carry, as settled elsewhere: 基本医保's payment, the
 #: claim's 大病 base (qualifying self-pay) and 大病's payment. Not given: computed by the policy.
@@ -146,7 +180,7 @@ def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str | Non
 
 _T = TypeVar("_T")
 
-_AN_AMOUNT = "required: an amount of yuan such as 12000 or \"1.2万\""
+_AN_AMOUNT = 'required: an amount of yuan such as 12000 or "1.2万"'
 
 
 def _given(value: _T | None, name: str, reason: str) -> _T:
@@ -356,15 +390,21 @@ class Claim:
 
     def __attrs_post_init__(self) -> None:
         if self.visit == "outpatient" and self.service is None:
-            raise ClaimError("service", NOTHING, "required for an outpatient claim: the outpatient service of the policy "
-                             "(see `medcalc policy show`)")
+            raise ClaimError(
+                "service",
+                NOTHING,
+                "required for an outpatient claim: the outpatient service of the policy (see `medcalc policy show`)",
+            )
         if self.visit == "inpatient" and self.service is not None:
             raise ClaimError("service", self.service, "only outpatient claims name a service")
         if self.admitted_on is not None and self.admitted_on > self.settled_on:
-            raise ClaimError("admitted_on", self.admitted_on.isoformat(), f"must not be after settled_on ({self.settled_on})")
+            raise ClaimError(
+                "admitted_on", self.admitted_on.isoformat(), f"must not be after settled_on ({self.settled_on})"
+            )
         if self.place != "local" and self.referral == "none":
             raise ClaimError(
-                "referral", "none",
+                "referral",
+                "none",
                 "required for care outside the insured area: one of referred, emergency, resident, not_referred",
             )
         if self.total > MAX_TOTAL:
@@ -372,17 +412,24 @@ class Claim:
         parts = self.self_funded + self.over_limit + self.pre_self_pay
         if parts > self.total:
             raise ClaimError(
-                "total", str(self.total),
+                "total",
+                str(self.total),
                 f"must be at least 全自费 + 超限价 + 乙类先行自付 = {Fen(parts)} yuan",
             )
         if self.bed_fees + self.nursing_fees > self.in_scope_cost:
-            raise ClaimError("bed_fees", str(self.bed_fees), "bed and nursing fees are part of the in-scope cost and "
-                             f"must not exceed it ({self.in_scope_cost} yuan)")
+            raise ClaimError(
+                "bed_fees",
+                str(self.bed_fees),
+                "bed and nursing fees are part of the in-scope cost and "
+                f"must not exceed it ({self.in_scope_cost} yuan)",
+            )
         if self.in_scope is not None:
             if parts and self.in_scope != self.total - parts:
                 raise ClaimError(
-                    "in_scope", str(self.in_scope),
-                    f"must equal total − 全自费 − 超限价 − 乙类先行自付 = {Fen(self.total - parts)} yuan when the parts are given",
+                    "in_scope",
+                    str(self.in_scope),
+                    f"must equal total − 全自费 − 超限价 − 乙类先行自付 = {Fen(self.total - parts)} yuan "
+                    "when the parts are given",
                 )
             if self.in_scope > self.total:
                 raise ClaimError("in_scope", str(self.in_scope), f"must not exceed total ({self.total} yuan)")
@@ -402,15 +449,27 @@ class Claim:
                 raise ClaimError(name, str(value), "amount must not be negative")
         if self.basic_paid is None:
             name = "critical_base" if self.critical_base is not None else "critical_paid"
-            raise ClaimError(name, str(getattr(self, name)), "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after")
+            raise ClaimError(
+                name,
+                str(getattr(self, name)),
+                "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after",
+            )
         paid = self.basic_paid + (self.critical_paid or 0)
         if paid > self.in_scope_cost:
-            raise ClaimError("basic_paid", str(self.basic_paid), "the payments given (basic_paid + critical_paid) must "
-                             f"not exceed the in-scope cost ({self.in_scope_cost} yuan)")
+            raise ClaimError(
+                "basic_paid",
+                str(self.basic_paid),
+                "the payments given (basic_paid + critical_paid) must "
+                f"not exceed the in-scope cost ({self.in_scope_cost} yuan)",
+            )
         most = self.in_scope_cost - self.basic_paid + self.pre_self_pay
         if self.critical_base is not None and self.critical_base > most:
-            raise ClaimError("critical_base", str(self.critical_base), "must not exceed the in-scope cost − basic_paid "
-                             f"+ 乙类先行自付 ({Fen(most)} yuan): what a 大病 base is made of")
+            raise ClaimError(
+                "critical_base",
+                str(self.critical_base),
+                "must not exceed the in-scope cost − basic_paid "
+                f"+ 乙类先行自付 ({Fen(most)} yuan): what a 大病 base is made of",
+            )
 
     @property
     def in_scope_cost(self) -> Fen:
@@ -418,10 +477,12 @@ class Claim:
         if self.in_scope is not None:
             return self.in_scope
         # (int arithmetic, then one Fen: Fen's own operators check their operands each time)
-        return Fen(int.__sub__(int.__sub__(int.__sub__(self.total, self.self_funded), self.over_limit), self.pre_self_pay))
+        return Fen(
+            int.__sub__(int.__sub__(int.__sub__(self.total, self.self_funded), self.over_limit), self.pre_self_pay)
+        )
 
     @classmethod
-    def from_mapping(cls, row: Mapping[str, Any]) -> "Claim":
+    def from_mapping(cls, row: Mapping[str, Any]) -> Claim:
         """A claim from a dict of strings or values, accepting national interface names."""
         fields = {f.name for f in attrs.fields(cls)}
         values: dict[str, Any] = {}

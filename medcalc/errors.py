@@ -37,9 +37,11 @@ class UnitNotStated(MedcalcError, ValueError):
 
     def __init__(self, column: str) -> None:
         self.column = column
-        super().__init__(f"column {column!r} holds integer amounts of no stated unit: pass amounts=\"fen\" or "
-                         f"amounts=\"yuan\" (columns under the national interface's or Chinese names, such as "
-                         f"medfee_sumamt or 医疗费总额, are yuan; decimals and text are always yuan)")
+        super().__init__(
+            f'column {column!r} holds integer amounts of no stated unit: pass amounts="fen" or '
+            f'amounts="yuan" (columns under the national interface\'s or Chinese names, such as '
+            f"medfee_sumamt or 医疗费总额, are yuan; decimals and text are always yuan)"
+        )
 
     def __reduce__(self):  # pickled as its column (Dask sends errors between processes)
         return (type(self), (self.column,))
@@ -69,7 +71,7 @@ class ClaimError(MedcalcError):
         where = f"row {self.row}: " if self.row is not None else ""
         return f"{where}{self.field}: {self.detail}"
 
-    def at_row(self, row: int) -> "ClaimError":
+    def at_row(self, row: int) -> ClaimError:
         """The same error, located at an input row."""
         return ClaimError(self.field, self.found, self.reason, row)
 

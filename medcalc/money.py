@@ -184,7 +184,7 @@ def parse_amount(value: object, *, max_fen: int = MAX_FEN) -> Fen:
         fen = int(value)
     elif isinstance(value, bool) or isinstance(value, float):
         raise AmountError(
-            f"amount {value!r} must be an integer, a Decimal or a string such as \"1.5万\" (floats are inexact)"
+            f'amount {value!r} must be an integer, a Decimal or a string such as "1.5万" (floats are inexact)'
         )
     elif isinstance(value, int):
         if value < 0:
@@ -201,9 +201,7 @@ def parse_amount(value: object, *, max_fen: int = MAX_FEN) -> Fen:
             raise AmountError(f"amount text is longer than {MAX_TEXT} characters (got {len(value)} characters)")
         match = _AMOUNT.match(value)
         if not match:
-            raise AmountError(
-                f"amount {value!r} is not a number of yuan such as \"150\", \"150元\" or \"1.5万\""
-            )
+            raise AmountError(f'amount {value!r} is not a number of yuan such as "150", "150元" or "1.5万"')
         fen = _exact_int(_decimal(match["num"]), 6 if match["wan"] else 2, "amount", value)
     else:
         raise AmountError(f"amount must be a number of yuan, got {type(value).__name__} {value!r}")
@@ -213,7 +211,7 @@ def parse_amount(value: object, *, max_fen: int = MAX_FEN) -> Fen:
 
 
 def _in_wan(fen: int) -> str:
-    """" (1000万)" for a bound that is a whole number of 万 yuan."""
+    """ " (1000万)" for a bound that is a whole number of 万 yuan."""
     return f" ({fen // 1_000_000}万)" if fen % 1_000_000 == 0 else ""
 
 
@@ -234,7 +232,7 @@ def parse_ratio(value: object) -> Ratio:
     elif isinstance(value, str) and len(value) <= MAX_TEXT and (match := _RATIO.match(value)):
         number = _decimal(match["num"])
     else:
-        raise AmountError(f"ratio must be a percentage such as \"60%\" (got {value!r})")
+        raise AmountError(f'ratio must be a percentage such as "60%" (got {value!r})')
     units = _exact_int(number, 2, "ratio", value)
     if not 0 <= units <= RATIO_ONE:
         raise AmountError(f"ratio must be within [0%, 100%] (got {value!r})")
@@ -244,13 +242,13 @@ def parse_ratio(value: object) -> Ratio:
 def parse_points(value: object) -> int:
     """Read percentage points such as ``"+10"``, ``"-12"`` or ``"+5点"`` as 0.01-point units."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise AmountError(f"points must be written as a string such as \"+10\" (got {value!r})")
+        raise AmountError(f'points must be written as a string such as "+10" (got {value!r})')
     if isinstance(value, int):
         return value * 100
     if isinstance(value, str) and len(value) <= MAX_TEXT and (match := _POINTS.match(value)):
         units = _exact_int(_decimal(match["num"]), 2, "points", value)
         return -units if match["sign"] == "-" else units
-    raise AmountError(f"points must be a signed number of percentage points such as \"+10\" (got {value!r})")
+    raise AmountError(f'points must be a signed number of percentage points such as "+10" (got {value!r})')
 
 
 def round_half_up(numerator: int, denominator: int) -> int:

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from .claims import Claim
 from .accumulators import Accumulators
+from .claims import Claim
 from .money import Fen, Ratio, format_yuan
 from .policy.model import Citation
 

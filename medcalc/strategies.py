@@ -27,8 +27,9 @@ import itertools
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any, Callable, Collection, Sequence
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -78,8 +79,9 @@ _MAX_AGE = 100
 def _fen_bound(name: str, value: object) -> int:
     """A bound in fen: ``Fen`` or int (fen), or text in yuan such as "1.5万"."""
     if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (int, str)):
-        raise InvalidArgument(f"{name}={value!r} must be Fen (or an int of fen) or yuan text such as \"1.5万\"; "
-                              "floats are inexact")
+        raise InvalidArgument(
+            f'{name}={value!r} must be Fen (or an int of fen) or yuan text such as "1.5万"; floats are inexact'
+        )
     if isinstance(value, str):
         try:
             return int(parse_amount(value))
@@ -93,7 +95,7 @@ def _fen_bound(name: str, value: object) -> int:
 def _ratio_bound(name: str, value: object) -> int:
     """A bound in ratio units (10000 = 100 %): ``Ratio`` or int, or text such as "60%"."""
     if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (int, str)):
-        raise InvalidArgument(f"{name}={value!r} must be a Ratio (or an int of 0.01 % units) or text such as \"60%\"")
+        raise InvalidArgument(f'{name}={value!r} must be a Ratio (or an int of 0.01 % units) or text such as "60%"')
     if isinstance(value, str):
         try:
             return int(parse_ratio(value))
@@ -119,7 +121,9 @@ def _choices(name: str, value: object, allowed: Sequence[str] | None) -> tuple[s
     if value is None:
         return None
     if isinstance(value, (str, st.SearchStrategy)) or not isinstance(value, Collection):
-        raise InvalidArgument(f"{name}={value!r} must be a collection of codes such as {tuple((allowed or LEVELS)[:2])!r}")
+        raise InvalidArgument(
+            f"{name}={value!r} must be a collection of codes such as {tuple((allowed or LEVELS)[:2])!r}"
+        )
     items = tuple(dict.fromkeys(value))
     if not items:
         raise InvalidArgument(f"{name}={value!r} must name at least one code")
@@ -139,7 +143,9 @@ def _size(name: str, value: object) -> int:
 # --- amounts and ratios ---------------------------------------------------------------------------------
 
 
-def amounts(*, min_value: Fen | int | str = Fen(0), max_value: Fen | int | str = Fen(MAX_TOTAL)) -> st.SearchStrategy[Fen]:
+def amounts(
+    *, min_value: Fen | int | str = Fen(0), max_value: Fen | int | str = Fen(MAX_TOTAL)
+) -> st.SearchStrategy[Fen]:
     """Exact amounts of money as ``Fen``, between ``min_value`` and ``max_value`` inclusive.
 
     Bounds are ``Fen`` or ints, both counted in fen here (``Fen(150)`` is 1.50 yuan), or text
@@ -152,7 +158,9 @@ def amounts(*, min_value: Fen | int | str = Fen(0), max_value: Fen | int | str =
     return st.integers(low, high).map(Fen)
 
 
-def ratios(*, min_value: Ratio | int | str = Ratio(0), max_value: Ratio | int | str = Ratio(RATIO_ONE)) -> st.SearchStrategy[Ratio]:
+def ratios(
+    *, min_value: Ratio | int | str = Ratio(0), max_value: Ratio | int | str = Ratio(RATIO_ONE)
+) -> st.SearchStrategy[Ratio]:
     """Exact ratios as ``Ratio``: integers in units of 0.01 percentage point (10000 = 100 %).
 
     That is how policies hold every ratio ("62.5%" is ``Ratio(6250)``); ``str()`` renders
@@ -292,10 +300,14 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
     if draw(st.booleans()):
         wages = [draw(st.integers(1, 20_000_000)), draw(st.integers(1, 20_000_000))]
         change = since + dt.timedelta(days=draw(st.integers(1, 400)))
-        parts.append(f"\n[[reference.wage]]\nsince = {day}\nuntil = {(change - dt.timedelta(days=1)).isoformat()}\n"
-                     f"amount = {_yuan(wages[0])}\nyear = {since.year - 1}\n{_CITE}")
-        parts.append(f"\n[[reference.wage]]\nsince = {change.isoformat()}\namount = {_yuan(wages[1])}\n"
-                     f"year = {change.year - 1}\n{_CITE}")
+        parts.append(
+            f"\n[[reference.wage]]\nsince = {day}\nuntil = {(change - dt.timedelta(days=1)).isoformat()}\n"
+            f"amount = {_yuan(wages[0])}\nyear = {since.year - 1}\n{_CITE}"
+        )
+        parts.append(
+            f"\n[[reference.wage]]\nsince = {change.isoformat()}\namount = {_yuan(wages[1])}\n"
+            f"year = {change.year - 1}\n{_CITE}"
+        )
 
     def deductibles() -> tuple[str, list[int]]:
         """A deductible table by level (amounts, or shares of the wage): its text and largest fen."""
@@ -306,7 +318,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         for level in LEVELS:
             if draw(st.booleans()):
                 units = draw(st.integers(0, 150))
-                cells.append(f'{level} = {{ wage_share = {_pct(units)} }}')
+                cells.append(f"{level} = {{ wage_share = {_pct(units)} }}")
                 largest.append(max((2 * w * units + RATIO_ONE) // (2 * RATIO_ONE) for w in wages))
             else:
                 largest.append(draw(_upto(_SMALL)))
@@ -326,9 +338,12 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
     if draw(st.booleans()):
         compounding = "\ncompounding = true" if draw(st.booleans()) else ""
         floor = f"\nfloor = {_yuan(draw(_upto(_SMALL)))}" if draw(st.booleans()) else ""
-        parts.append(rule("inpatient.deductible_later",
-                          f"from_admission = {draw(st.integers(2, 4))}\nfraction = {_pct(draw(any_ratio))}"
-                          f"{compounding}{floor}"))
+        parts.append(
+            rule(
+                "inpatient.deductible_later",
+                f"from_admission = {draw(st.integers(2, 4))}\nfraction = {_pct(draw(any_ratio))}{compounding}{floor}",
+            )
+        )
     if draw(st.booleans()):
         parts.append(rule("inpatient.deductible_cap", f"yearly = {_yuan(draw(_upto(500_000)))}"))
     if not draw(st.booleans()):
@@ -340,11 +355,14 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         mode = draw(st.sampled_from(("marginal", "step")))
         basis = draw(st.sampled_from(("in_scope", "above_deductible")))
         rounding = draw(st.sampled_from(("", '\nrounding = "cumulative"')))
-        parts.append(rule("inpatient.ratio", f'segments = "{mode}"\nbasis = "{basis}"\nbands = [{", ".join(bands)}]'
-                                             f"{rounding}"))
+        parts.append(
+            rule("inpatient.ratio", f'segments = "{mode}"\nbasis = "{basis}"\nbands = [{", ".join(bands)}]{rounding}')
+        )
     cap = draw(st.sampled_from(("none", "fund", "cost")))
     if cap == "fund":  # lint: a deductible above the fund cap could never be met
-        parts.append(rule("inpatient.cap", f"fund = {_yuan(draw(_upto(10_000_000, 0 if allow_warnings else largest)))}"))
+        parts.append(
+            rule("inpatient.cap", f"fund = {_yuan(draw(_upto(10_000_000, 0 if allow_warnings else largest)))}")
+        )
     elif cap == "cost":
         parts.append(rule("inpatient.cap", f"cost = {_yuan(draw(_upto(10_000_000)))}"))
     if draw(st.booleans()):
@@ -355,25 +373,46 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
             tenths = draw(st.integers(0, 30))
             effect = f'deductible_multiple = "{tenths // 10}.{tenths % 10}"'
         else:
-            effect = (f"deductible_share = {{ share = {_pct(draw(any_ratio))}, floor = {_yuan(draw(_upto(_SMALL)))}, "
-                      'ceiling = "1万" }')
+            effect = (
+                f"deductible_share = {{ share = {_pct(draw(any_ratio))}, floor = {_yuan(draw(_upto(_SMALL)))}, "
+                'ceiling = "1万" }'
+            )
         how = draw(st.sampled_from(("none", "ratio", "points")))
-        change = {"none": "", "ratio": f"ratio = {_pct(draw(any_ratio))}" if how == "ratio" else "",
-                  "points": f'ratio_points = "{draw(st.integers(-30, 30))}"' if how == "points" else ""}[how]
+        change = {
+            "none": "",
+            "ratio": f"ratio = {_pct(draw(any_ratio))}" if how == "ratio" else "",
+            "points": f'ratio_points = "{draw(st.integers(-30, 30))}"' if how == "points" else "",
+        }[how]
         floor = f"floor = {_pct(draw(any_ratio))}" if draw(st.booleans()) else ""
-        parts.append(rule("inpatient.place.away", f'when = {{ place = ["in_province", "out_of_province"] }}\n'
-                                                  f"{effect}\n{change}\n{floor}"))
+        parts.append(
+            rule(
+                "inpatient.place.away",
+                f'when = {{ place = ["in_province", "out_of_province"] }}\n{effect}\n{change}\n{floor}',
+            )
+        )
     if poor:
-        parts.append(rule("inpatient.modifier.poor", f'when = {{ category = ["poverty", "dibao"] }}\n'
-                                                     f'ratio_points = "{poor_points}"\n'
-                                                     f"deductible_fraction = {_pct(draw(any_ratio))}"))
+        parts.append(
+            rule(
+                "inpatient.modifier.poor",
+                f'when = {{ category = ["poverty", "dibao"] }}\n'
+                f'ratio_points = "{poor_points}"\n'
+                f"deductible_fraction = {_pct(draw(any_ratio))}",
+            )
+        )
     if minor:
         parts.append(rule("inpatient.modifier.minor", 'when = { age_under = 18 }\nratio_points = "+5"'))
     if elder:
-        rounding = draw(st.sampled_from(("", 'round_to = "1", rounding = "half_up", ', 'round_to = "0.5", rounding = "down", ')))
-        parts.append(rule("inpatient.modifier.elder", f'when = {{ retired = true }}\nage_points = {{ from_age = '
-                                                      f'{draw(st.integers(0, 70))}, per_year = "+0.{draw(st.integers(1, 9))}", '
-                                                      f'{rounding}at_most = "+{elder_most}" }}'))
+        rounding = draw(
+            st.sampled_from(("", 'round_to = "1", rounding = "half_up", ', 'round_to = "0.5", rounding = "down", '))
+        )
+        parts.append(
+            rule(
+                "inpatient.modifier.elder",
+                f"when = {{ retired = true }}\nage_points = {{ from_age = "
+                f'{draw(st.integers(0, 70))}, per_year = "+0.{draw(st.integers(1, 9))}", '
+                f'{rounding}at_most = "+{elder_most}" }}',
+            )
+        )
     if outpatient:
         for name in SERVICES:
             if draw(st.booleans()):
@@ -425,7 +464,10 @@ def _service(draw, allow_warnings: bool = True, wages: tuple[int, ...] = ()) -> 
     if draw(st.booleans()):
         lines.append(f"visit_cap = {_wage_or_yuan(draw, wages, 20_000)}")
     if draw(st.booleans()):
-        lines.append(f"excluded_if_certified = {_names(draw(st.lists(st.sampled_from(DISEASES), min_size=1, max_size=2, unique=True)))}")
+        lines.append(
+            "excluded_if_certified = "
+            f"{_names(draw(st.lists(st.sampled_from(DISEASES), min_size=1, max_size=2, unique=True)))}"
+        )
     return "\n".join(lines)
 
 
@@ -439,22 +481,35 @@ def _critical(draw, allow_warnings: bool) -> list[tuple[str, str]]:
     uppers = sorted(set(draw(st.lists(st.integers(1, 30_000_000), max_size=3))))
     bands = []
     for upper in uppers:
-        rate = draw(st.one_of(ratio.map(_pct), st.lists(ratio, min_size=3, max_size=3).map(lambda r: _by_level(r, _pct))))
+        rate = draw(
+            st.one_of(ratio.map(_pct), st.lists(ratio, min_size=3, max_size=3).map(lambda r: _by_level(r, _pct)))
+        )
         bands.append(f"{{ below = {_yuan(upper)}, ratio = {rate} }}")
     bands.append(f"{{ ratio = {_pct(draw(ratio))} }}")
     convention = draw(st.sampled_from(("cumulative", "above_threshold")))
     rounding = draw(st.sampled_from(("", '\nrounding = "per_claim"', '\nrounding = "cumulative"')))
     out.append(("critical.bands", f'convention = "{convention}"\nbands = [{", ".join(bands)}]{rounding}'))
     if draw(st.booleans()):  # lint: a threshold above the cap would never pay
-        out.append(("critical.cap", f"amount = {_yuan(draw(_upto(10_000_000 + threshold, 0 if allow_warnings else threshold)))}"))
+        out.append(
+            (
+                "critical.cap",
+                f"amount = {_yuan(draw(_upto(10_000_000 + threshold, 0 if allow_warnings else threshold)))}",
+            )
+        )
     if draw(st.booleans()):
-        change = (f"ratio = {_pct(draw(ratio))}" if draw(st.booleans())
-                  else f'ratio_points = "{draw(st.integers(-30, 30))}"')
+        change = (
+            f"ratio = {_pct(draw(ratio))}" if draw(st.booleans()) else f'ratio_points = "{draw(st.integers(-30, 30))}"'
+        )
         out.append(("critical.place.away", f'when = {{ referral = ["not_referred"] }}\n{change}'))
     if draw(st.booleans()):
-        out.append(("critical.modifier.poor", f'when = {{ category = ["poverty", "dibao"] }}\n'
-                                              f"threshold_fraction = {_pct(draw(ratio))}\n"
-                                              f'ratio_points = "{draw(st.integers(0, 20))}"\nuncapped = {draw(_FLAGS)}'))
+        out.append(
+            (
+                "critical.modifier.poor",
+                f'when = {{ category = ["poverty", "dibao"] }}\n'
+                f"threshold_fraction = {_pct(draw(ratio))}\n"
+                f'ratio_points = "{draw(st.integers(0, 20))}"\nuncapped = {draw(_FLAGS)}',
+            )
+        )
     return out
 
 
@@ -469,14 +524,24 @@ def _assistance(draw, wages: tuple[int, ...] = ()) -> list[tuple[str, str]]:
             if draw(st.booleans()):
                 cap = f"cap = {_wage_or_yuan(draw, wages, 3_000_000)}" if draw(st.booleans()) else ""
                 group = draw(st.sampled_from(("", 'cap_group = "inpatient"', 'cap_group = "outpatient"')))
-                out.append((f"assistance.category.{name}{suffix}",
-                            f'when = {{ category = ["{name}"]{visit} }}\ndeductible = {_wage_or_yuan(draw, wages, 3_000_000)}\n'
-                            f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}\n{group}"))
+                out.append(
+                    (
+                        f"assistance.category.{name}{suffix}",
+                        f'when = {{ category = ["{name}"]{visit} }}\n'
+                        f"deductible = {_wage_or_yuan(draw, wages, 3_000_000)}\n"
+                        f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}\n{group}",
+                    )
+                )
     if draw(st.booleans()):  # 再次救助 on what the first stage left
         cap = f"cap = {_wage_or_yuan(draw, wages, 3_000_000)}" if draw(st.booleans()) else ""
-        out.append(("assistance.again.poor", f'when = {{ category = ["dibao", "poverty"] }}\n'
-                                             f"threshold = {_wage_or_yuan(draw, wages, 3_000_000)}\n"
-                                             f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}"))
+        out.append(
+            (
+                "assistance.again.poor",
+                f'when = {{ category = ["dibao", "poverty"] }}\n'
+                f"threshold = {_wage_or_yuan(draw, wages, 3_000_000)}\n"
+                f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}\n{cap}",
+            )
+        )
     return out
 
 
@@ -490,8 +555,12 @@ def _backstop(draw, wages: tuple[int, ...] = ()) -> list[tuple[str, str]]:
         out.append(("backstop.burden_cap.poor", f'when = {{ category = ["poverty", "dibao"] }}\ncap = {caps}'))
     if draw(st.booleans()):
         threshold = f"\nthreshold = {_wage_or_yuan(draw, wages, 2_000_000)}" if draw(st.booleans()) else ""
-        out.append(("backstop.pay_again.poor", f'when = {{ category = ["poverty"] }}\n'
-                                               f"ratio = {_pct(draw(st.integers(0, RATIO_ONE)))}{threshold}"))
+        out.append(
+            (
+                "backstop.pay_again.poor",
+                f'when = {{ category = ["poverty"] }}\nratio = {_pct(draw(st.integers(0, RATIO_ONE)))}{threshold}',
+            )
+        )
     return out
 
 
@@ -528,7 +597,9 @@ def policies(
     from ``st.data()``: ``policy = data.draw(policies())`` then
     ``data.draw(claim_sequences(policy=policy))``. Shrinks as ``policy_texts`` does.
     """
-    return policy_texts(outpatient=outpatient, layers=layers, allow_warnings=allow_warnings, since=since).map(_load_text)
+    return policy_texts(outpatient=outpatient, layers=layers, allow_warnings=allow_warnings, since=since).map(
+        _load_text
+    )
 
 
 # --- claims ---------------------------------------------------------------------------------------------
@@ -555,11 +626,19 @@ def _levels(options: tuple) -> st.SearchStrategy[str]:
 
 
 def _conditions(policy: Policy) -> list[Condition]:
-    return [value for timeline in policy.timelines.values() for versions in timeline.layers for version in versions
-            for value in version.params.values() if isinstance(value, Condition)]
+    return [
+        value
+        for timeline in policy.timelines.values()
+        for versions in timeline.layers
+        for version in versions
+        for value in version.params.values()
+        if isinstance(value, Condition)
+    ]
 
 
-def _classes(policy: Policy | None) -> tuple[list[tuple[str, ...]], list[tuple[int, int] | None], list[tuple[bool, ...]]]:
+def _classes(
+    policy: Policy | None,
+) -> tuple[list[tuple[str, ...]], list[tuple[int, int] | None], list[tuple[bool, ...]]]:
     """Categories, ages and retirement in classes the policy's conditions treat alike, simplest first."""
     conditions = _conditions(policy) if policy is not None else []
     signature: dict[tuple[bool, ...], list[str]] = {}
@@ -569,8 +648,14 @@ def _classes(policy: Policy | None) -> tuple[list[tuple[str, ...]], list[tuple[i
     categories = [tuple(members) for members in signature.values()]
     bounds = {b for c in conditions for b in (c.age_under, c.age_at_least) if b is not None}
     if policy is not None:  # ratios growing with age start counting at an age: one more class from there
-        bounds |= {value.from_age for timeline in policy.timelines.values() for versions in timeline.layers
-                   for version in versions for value in version.params.values() if isinstance(value, AgePoints)}
+        bounds |= {
+            value.from_age
+            for timeline in policy.timelines.values()
+            for versions in timeline.layers
+            for version in versions
+            for value in version.params.values()
+            if isinstance(value, AgePoints)
+        }
     bounds = sorted({min(max(b, 1), _MAX_AGE) for b in bounds})
     edges = [0, *bounds, _MAX_AGE + 1]
     ages: list[tuple[int, int] | None] = [None] + [(a, b - 1) for a, b in zip(edges, edges[1:]) if a < b]
@@ -631,7 +716,8 @@ def _free_space(levels, visits, services, places, categories) -> _Space:
     """Every combination: claims without a policy (some may be rejected by the policy they meet)."""
     cats = [(c,) for c in (categories or CATEGORIES)]
     kinds = ([("inpatient", None)] if "inpatient" in visits else []) + (
-        [("outpatient", s) for s in (services or SERVICES)] if "outpatient" in visits else [])
+        [("outpatient", s) for s in (services or SERVICES)] if "outpatient" in visits else []
+    )
     pairs = [p for p in _PLACE_REFERRALS if places is None or p[0] in places]
     space = _Space()
     tree = _tree(itertools.product(kinds, levels or LEVELS, pairs, cats, [None, (0, 90)], [(False, True)]))
@@ -640,7 +726,7 @@ def _free_space(levels, visits, services, places, categories) -> _Space:
 
 
 #: Per policy: the branches it settles, per period (computed once, dropped with the policy).
-_ACCEPTED: "weakref.WeakKeyDictionary[Policy, list]" = weakref.WeakKeyDictionary()
+_ACCEPTED: weakref.WeakKeyDictionary[Policy, list] = weakref.WeakKeyDictionary()
 
 
 def _accepted(policy: Policy) -> list[tuple[dt.date, dt.date, list[tuple], dict]]:
@@ -663,17 +749,36 @@ def _accepted(policy: Policy) -> list[tuple[dt.date, dt.date, list[tuple], dict]
                 kinds.append((("outpatient", service), [lv for lv in vocab if lv in rule["levels"]]))
                 # the claim must name a disease of each list (some of its diseases, some with a cap), and
                 # a certification may end the service (without caps) or one disease's cover (with caps)
-                named = tuple(r for r in (tuple(rule.get("diseases") or ()), tuple(rule.get("disease_caps") or ())) if r)
-                needs[service] = (named, frozenset(rule.get("excluded_if_certified") or ()),
-                                  rule.get("disease_caps") is not None)
-        branches = [(kind, level, pair, cat, age, ret) for kind, levels in kinds
-                    for level, pair, cat, age, ret in itertools.product(levels, _PLACE_REFERRALS, categories, ages, retired)]
+                named = tuple(
+                    r for r in (tuple(rule.get("diseases") or ()), tuple(rule.get("disease_caps") or ())) if r
+                )
+                needs[service] = (
+                    named,
+                    frozenset(rule.get("excluded_if_certified") or ()),
+                    rule.get("disease_caps") is not None,
+                )
+        branches = [
+            (kind, level, pair, cat, age, ret)
+            for kind, levels in kinds
+            for level, pair, cat, age, ret in itertools.product(levels, _PLACE_REFERRALS, categories, ages, retired)
+        ]
         for (visit, service), level, (place, referral), cat, age, ret in branches:
-            candidates.append(Claim(
-                person_id=f"x{len(candidates)}", settled_on=start, level=level, total=Fen(10_000), visit=visit,
-                service=service, diseases=[r[0] for r in needs[service][0]] if service else (), place=place, referral=referral,
-                category=cat[0], age=None if age is None else age[0], retired=ret[0],
-            ))
+            candidates.append(
+                Claim(
+                    person_id=f"x{len(candidates)}",
+                    settled_on=start,
+                    level=level,
+                    total=Fen(10_000),
+                    visit=visit,
+                    service=service,
+                    diseases=[r[0] for r in needs[service][0]] if service else (),
+                    place=place,
+                    referral=referral,
+                    category=cat[0],
+                    age=None if age is None else age[0],
+                    retired=ret[0],
+                )
+            )
         rows.append(len(candidates))
         periods.append((start, end, branches, needs))
     rejected = {r.row for r in settle_many(policy, candidates, explain=False).rejects} if candidates else set()
@@ -700,8 +805,17 @@ def _policy_space(policy: Policy, levels, visits, services, places, categories) 
                 kept.append(((visit, service), level, pair, cat, age, ret))
         space.add(start, end, _tree(kept), needs)
     if not space.trees:
-        wanted = ", ".join(f"{k}={v!r}" for k, v in (("levels", levels), ("visits", visits), ("services", services),
-                                                      ("places", places), ("categories", categories)) if v is not None)
+        wanted = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (
+                ("levels", levels),
+                ("visits", visits),
+                ("services", services),
+                ("places", places),
+                ("categories", categories),
+            )
+            if v is not None
+        )
         raise InvalidArgument(f"policy {policy.id} settles no claim with {wanted} on any day")
     return space
 
@@ -753,8 +867,13 @@ def _dates(space: _Space, policy: Policy | None, dates: st.SearchStrategy | None
 
 
 #: What a claim drawn with ``given=True`` gives of earlier layers (claims.GIVEN_FIELDS): nothing, or some of them.
-_GIVEN_MODES = ((), ("basic_paid", "critical_base"), ("basic_paid", "critical_paid"),
-                ("basic_paid", "critical_base", "critical_paid"), ("basic_paid",))
+_GIVEN_MODES = (
+    (),
+    ("basic_paid", "critical_base"),
+    ("basic_paid", "critical_paid"),
+    ("basic_paid", "critical_base", "critical_paid"),
+    ("basic_paid",),
+)
 
 
 def _given_amounts(draw, in_scope: int, pre_self_pay: int, alone: bool) -> dict[str, Fen]:
@@ -775,8 +894,16 @@ def _given_amounts(draw, in_scope: int, pre_self_pay: int, alone: bool) -> dict[
 
 
 @st.composite
-def _one_claim(draw, space: _Space, days: st.SearchStrategy[dt.date], persons, claim_ids, totals,
-               given: bool = False, alone: bool = True) -> Claim:
+def _one_claim(
+    draw,
+    space: _Space,
+    days: st.SearchStrategy[dt.date],
+    persons,
+    claim_ids,
+    totals,
+    given: bool = False,
+    alone: bool = True,
+) -> Claim:
     day = draw(days)
     i = space.period(day)  # a day the space covers: the dates strategy made sure
     node = space.trees[i]
@@ -818,15 +945,30 @@ def _one_claim(draw, space: _Space, days: st.SearchStrategy[dt.date], persons, c
         in_scope = total - self_funded - over_limit - pre_self_pay
         fee = st.integers(0, in_scope // 2)
         extra = dict(
-            visit="outpatient", service=service, diseases=sorted(diseases), certified=sorted(certified),
-            bed_fees=Fen(draw(fee)), nursing_fees=Fen(draw(fee)),
+            visit="outpatient",
+            service=service,
+            diseases=sorted(diseases),
+            certified=sorted(certified),
+            bed_fees=Fen(draw(fee)),
+            nursing_fees=Fen(draw(fee)),
         )
     if given:
         extra.update(_given_amounts(draw, total - self_funded - over_limit - pre_self_pay, pre_self_pay, alone))
     return Claim(
-        person_id=draw(persons), claim_id=draw(claim_ids), settled_on=day, level=level, total=Fen(total),
-        self_funded=Fen(self_funded), over_limit=Fen(over_limit), pre_self_pay=Fen(pre_self_pay),
-        place=place, referral=referral, category=category, age=age, retired=retired, **extra,
+        person_id=draw(persons),
+        claim_id=draw(claim_ids),
+        settled_on=day,
+        level=level,
+        total=Fen(total),
+        self_funded=Fen(self_funded),
+        over_limit=Fen(over_limit),
+        pre_self_pay=Fen(pre_self_pay),
+        place=place,
+        referral=referral,
+        category=category,
+        age=age,
+        retired=retired,
+        **extra,
     )
 
 
@@ -930,7 +1072,9 @@ def claim_sequences(
     @st.composite
     def sequence(draw) -> list[Claim]:
         space = build()
-        days = sorted(draw(st.lists(_dates(space, policy, dates), min_size=1, max_size=max(1, (high + 1) // 2), unique=True)))
+        days = sorted(
+            draw(st.lists(_dates(space, policy, dates), min_size=1, max_size=max(1, (high + 1) // 2), unique=True))
+        )
         claim = _one_claim(space, st.sampled_from(days), people, ids, amounts_, given, policy is None)
         return draw(st.lists(claim, min_size=low, max_size=high))
 

@@ -22,21 +22,46 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from .errors import ClaimError
 from .policy.model import CATEGORIES, PLACES, REFERRALS, SCHEMES, Policy
 
-__all__ = ["WORDS", "LABELS", "SERVICE_LABELS", "CHINESE_NAMES", "fold", "code_for", "level_words", "service_words",
-           "disease_words", "resolve_level", "resolve_service", "suggest", "choices_text"]
+__all__ = [
+    "WORDS",
+    "LABELS",
+    "SERVICE_LABELS",
+    "CHINESE_NAMES",
+    "fold",
+    "code_for",
+    "level_words",
+    "service_words",
+    "disease_words",
+    "resolve_level",
+    "resolve_service",
+    "suggest",
+    "choices_text",
+]
 
 #: medcalc's codes with the Chinese name shown beside them in messages and help.
 LABELS: dict[str, dict[str, str]] = {
     "place": {"local": "市内", "in_province": "省内异地", "out_of_province": "跨省"},
-    "referral": {"none": "无", "referred": "转诊", "emergency": "急诊", "resident": "异地长期居住",
-                 "not_referred": "未转诊"},
-    "category": {"ordinary": "普通", "tekun": "特困", "dibao": "低保", "low_income": "低收入",
-                 "poverty": "返贫致贫", "monitored": "监测对象", "illness_poverty": "因病致困"},
+    "referral": {
+        "none": "无",
+        "referred": "转诊",
+        "emergency": "急诊",
+        "resident": "异地长期居住",
+        "not_referred": "未转诊",
+    },
+    "category": {
+        "ordinary": "普通",
+        "tekun": "特困",
+        "dibao": "低保",
+        "low_income": "低收入",
+        "poverty": "返贫致贫",
+        "monitored": "监测对象",
+        "illness_poverty": "因病致困",
+    },
     "scheme": {"residents": "城乡居民", "employees": "职工"},
     "visit": {"inpatient": "住院", "outpatient": "门诊"},
 }
@@ -87,23 +112,45 @@ SERVICE_LABELS: dict[str, tuple[str, ...]] = {
 #: The one table of Chinese column names (the national interface's labels where it has them):
 #: written by ``--names chinese``, read from a file's header.
 CHINESE_NAMES: dict[str, str] = {
-    "row": "行号", "claim_id": "结算ID", "person_id": "人员编号", "settled_on": "结算日期",
-    "admitted_on": "入院日期", "scheme": "险种类型", "total": "医疗费总额", "self_funded": "全自费金额",
-    "over_limit": "超限价自费金额", "pre_self_pay": "先行自付金额", "in_scope": "符合政策范围金额",
-    "level": "医院等级", "visit": "就诊类型", "age": "年龄", "diseases": "病种名称", "bed_fees": "床位费",
-    "nursing_fees": "护理费", "deductible": "实际支付起付线", "basic": "基本医疗保险统筹基金支出",
-    "critical": "大病保险资金支出", "assistance": "医疗救助基金支出", "backstop": "兜底保障支出",
-    "funds": "基金支付总额", "patient": "个人负担总金额", "policy": "政策",
+    "row": "行号",
+    "claim_id": "结算ID",
+    "person_id": "人员编号",
+    "settled_on": "结算日期",
+    "admitted_on": "入院日期",
+    "scheme": "险种类型",
+    "total": "医疗费总额",
+    "self_funded": "全自费金额",
+    "over_limit": "超限价自费金额",
+    "pre_self_pay": "先行自付金额",
+    "in_scope": "符合政策范围金额",
+    "level": "医院等级",
+    "visit": "就诊类型",
+    "age": "年龄",
+    "diseases": "病种名称",
+    "bed_fees": "床位费",
+    "nursing_fees": "护理费",
+    "deductible": "实际支付起付线",
+    "basic": "基本医疗保险统筹基金支出",
+    "critical": "大病保险资金支出",
+    "assistance": "医疗救助基金支出",
+    "backstop": "兜底保障支出",
+    "funds": "基金支付总额",
+    "patient": "个人负担总金额",
+    "policy": "政策",
     # amounts of earlier layers a claim may carry (settled elsewhere), medcalc's own labels
-    "basic_paid": "已付统筹基金", "critical_base": "大病保险合规自付", "critical_paid": "已付大病保险",
+    "basic_paid": "已付统筹基金",
+    "critical_base": "大病保险合规自付",
+    "critical_paid": "已付大病保险",
 }
 
 # Traditional characters of the shipped labels and disease names (九江's pages are traditional:
 # 縣級醫療機構, 高血壓), folded to simplified so either script names the same thing.
 # The header labels' too (醫療費總額, 人員編號, 結算日期 …), so a sheet from Taiwan-style or Hong Kong-style
 # input methods matches the same columns.
-_TRADITIONAL = str.maketrans("內鄉級醫療機構縣壓門診統區屬轉貧監測對職員險類費總額結編號種齡護實際報銷補億萬負擔個書證費務範圍內合規計線標準數據單價藥檢療養選擇離業戶農參險總額",
-                             "内乡级医疗机构县压门诊统区属转贫监测对职员险类费总额结编号种龄护实际报销补亿万负担个书证费务范围内合规计线标准数据单价药检疗养选择离业户农参险总额")
+_TRADITIONAL = str.maketrans(
+    "內鄉級醫療機構縣壓門診統區屬轉貧監測對職員險類費總額結編號種齡護實際報銷補億萬負擔個書證費務範圍內合規計線標準數據單價藥檢療養選擇離業戶農參險總額",
+    "内乡级医疗机构县压门诊统区属转贫监测对职员险类费总额结编号种龄护实际报销补亿万负担个书证费务范围内合规计线标准数据单价药检疗养选择离业户农参险总额",
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -148,11 +195,15 @@ def suggest(word: str, table: Mapping[str, str], labels: Mapping[str, str]) -> l
     return out[:3]
 
 
-def _unknown(field: str, word: str, table: Mapping[str, str], labels: Mapping[str, str], what: str,
-             choices: str) -> ClaimError:
+def _unknown(
+    field: str, word: str, table: Mapping[str, str], labels: Mapping[str, str], what: str, choices: str
+) -> ClaimError:
     close = suggest(word, table, labels)
-    hint = ("; did you mean " + " or ".join(f"{c} ({labels[c]})" if c in labels else c for c in close) + "?"
-            if close else "")
+    hint = (
+        "; did you mean " + " or ".join(f"{c} ({labels[c]})" if c in labels else c for c in close) + "?"
+        if close
+        else ""
+    )
     return ClaimError(field, word, f"{what}{choices}{hint}")
 
 
@@ -234,9 +285,16 @@ def resolve_level(policy: Policy, word: str) -> str:
     known = choices_text("level", list(policy.levels), policy.levels)
     if fold(word) in ambiguous:
         codes = ambiguous[fold(word)]
-        raise ClaimError("level", word, f"hospital level {word!r} is ambiguous in policy {policy.id}: it has "
-                         + " and ".join(f"{c} ({labels[c]})" for c in codes) + "; name one")
-    raise _unknown("level", word, table, labels, f"unknown hospital level {word!r} for policy {policy.id}; one of ", known)
+        raise ClaimError(
+            "level",
+            word,
+            f"hospital level {word!r} is ambiguous in policy {policy.id}: it has "
+            + " and ".join(f"{c} ({labels[c]})" for c in codes)
+            + "; name one",
+        )
+    raise _unknown(
+        "level", word, table, labels, f"unknown hospital level {word!r} for policy {policy.id}; one of ", known
+    )
 
 
 def service_words(policy: Policy, services: list[str]) -> dict[str, str]:
@@ -254,11 +312,14 @@ def resolve_service(policy: Policy, services: list[str], word: str) -> str | Non
 
 
 def service_hint(policy: Policy, services: list[str], word: str) -> str:
-    """"; did you mean …?" for an unknown service word, or ""."""
+    """ "; did you mean …?" for an unknown service word, or ""."""
     labels = {s: SERVICE_LABELS[s][0] for s in services if s in SERVICE_LABELS}
     close = suggest(word, service_words(policy, services), labels)
-    return ("; did you mean " + " or ".join(f"{c} ({labels[c]})" if c in labels else c for c in close) + "?"
-            if close else "")
+    return (
+        "; did you mean " + " or ".join(f"{c} ({labels[c]})" if c in labels else c for c in close) + "?"
+        if close
+        else ""
+    )
 
 
 def disease_words(names: list[str]) -> dict[str, str]:

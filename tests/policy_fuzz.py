@@ -32,11 +32,40 @@ __all__ = ["mutants", "check_mutant", "run"]
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w-])")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _STRING = re.compile(r'"[^"\n]*"')
-_HUGE = ["9223372036854", "-1", "0", "1" + "0" * 30, "99999999999999999999999", '"9223372036854"', '"1e9"',
-         "1e400", '"150%"', '"-5%"', '"1000000万"', "inf", "nan", "0.1", "[]", "{}", "true"]
+_HUGE = [
+    "9223372036854",
+    "-1",
+    "0",
+    "1" + "0" * 30,
+    "99999999999999999999999",
+    '"9223372036854"',
+    '"1e9"',
+    "1e400",
+    '"150%"',
+    '"-5%"',
+    '"1000000万"',
+    "inf",
+    "nan",
+    "0.1",
+    "[]",
+    "{}",
+    "true",
+]
 _DATES = ["9999-12-31", "0001-01-01", "1899-12-31", "2999-12-31", "2025-02-30", "2025-01-01T00:00:00"]
-_STRINGS = ['"/etc/passwd"', '"../../../../etc/hostname"', '"\x1b]0;pwned\x07\x1b[2J"', '"' + "x" * 300 + '"',
-            '""', '" "', '"\\u0000"', '"../README.md"', '"level1"', '"self"', '"a.toml"', '"anhui-2019"']
+_STRINGS = [
+    '"/etc/passwd"',
+    '"../../../../etc/hostname"',
+    '"\x1b]0;pwned\x07\x1b[2J"',
+    '"' + "x" * 300 + '"',
+    '""',
+    '" "',
+    '"\\u0000"',
+    '"../README.md"',
+    '"level1"',
+    '"self"',
+    '"a.toml"',
+    '"anhui-2019"',
+]
 
 
 def _files(root: Path) -> list[Path]:
@@ -48,17 +77,17 @@ def _mutate(text: str, rng: random.Random, path: Path) -> str | bytes:
     lines = text.splitlines(keepends=True)
     if kind == 0 and (found := list(_NUMBER.finditer(text))):
         m = rng.choice(found)
-        return text[:m.start()] + rng.choice(_HUGE) + text[m.end():]
+        return text[: m.start()] + rng.choice(_HUGE) + text[m.end() :]
     if kind == 1 and (found := list(_DATE.finditer(text))):
         m = rng.choice(found)
-        return text[:m.start()] + rng.choice(_DATES) + text[m.end():]
+        return text[: m.start()] + rng.choice(_DATES) + text[m.end() :]
     if kind == 2 and (found := list(_STRING.finditer(text))):
         m = rng.choice(found)
-        return text[:m.start()] + rng.choice(_STRINGS) + text[m.end():]
+        return text[: m.start()] + rng.choice(_STRINGS) + text[m.end() :]
     if kind == 3:  # a byte that is not UTF-8
         data = text.encode("utf-8")
         i = rng.randrange(len(data) + 1)
-        return data[:i] + bytes([rng.choice([0xff, 0xc3, 0x80, 0xfe])]) + data[i:]
+        return data[:i] + bytes([rng.choice([0xFF, 0xC3, 0x80, 0xFE])]) + data[i:]
     if kind == 4 and lines:
         del lines[rng.randrange(len(lines))]
         return "".join(lines)
@@ -71,19 +100,41 @@ def _mutate(text: str, rng: random.Random, path: Path) -> str | bytes:
         return text + f"\n[nested]\nx = {'[' * depth}{']' * depth}\n"
     if kind == 7 and (found := list(_STRING.finditer(text))) and len(found) > 1:  # swap two values
         a, b = sorted(rng.sample(found, 2), key=lambda m: m.start())
-        return text[:a.start()] + b.group() + text[a.end():b.start()] + a.group() + text[b.end():]
+        return text[: a.start()] + b.group() + text[a.end() : b.start()] + a.group() + text[b.end() :]
     if kind == 8:  # source files outside the root: absolute, .., long names
-        target = rng.choice(['"/etc/passwd"', '"../../../../../../etc/passwd"', '"' + "n" * 300 + '.txt"',
-                             '"../sources"', '"sources/../../../../x"'])
+        target = rng.choice(
+            [
+                '"/etc/passwd"',
+                '"../../../../../../etc/passwd"',
+                '"' + "n" * 300 + '.txt"',
+                '"../sources"',
+                '"sources/../../../../x"',
+            ]
+        )
         return re.sub(r'(?m)^file = "[^"]*"', f"file = {target}", text, count=1) if "file =" in text else text + "\x00"
     if kind == 9 and "[reform]" in text:  # a reform based on itself, by id or by path, or on a path out
         own = re.search(r'(?m)^id = "([^"]*)"', text)
-        base = rng.choice([f'"{own.group(1) if own else "x"}"', f'"{path.name}"', '"../../../../etc/passwd.toml"',
-                           '"/etc/x.toml"', '"./"'])
+        base = rng.choice(
+            [
+                f'"{own.group(1) if own else "x"}"',
+                f'"{path.name}"',
+                '"../../../../etc/passwd.toml"',
+                '"/etc/x.toml"',
+                '"./"',
+            ]
+        )
         return re.sub(r'(?m)^base = "[^"]*"', f"base = {base}", text, count=1)
     if kind == 10 and "[[adjust]]" in text:
-        return re.sub(r"(?m)^levels = .*$", rng.choice(["levels = [{}]", "levels = [[]]", "levels = [1]", "levels = {}"]),
-                      text, count=1) if "levels =" in text else text.replace("[[adjust]]", "[[adjust]]\nlevels = [{}]", 1)
+        return (
+            re.sub(
+                r"(?m)^levels = .*$",
+                rng.choice(["levels = [{}]", "levels = [[]]", "levels = [1]", "levels = {}"]),
+                text,
+                count=1,
+            )
+            if "levels =" in text
+            else text.replace("[[adjust]]", "[[adjust]]\nlevels = [{}]", 1)
+        )
     if kind == 11:  # a header with a comment after it
         return text.replace("[reform]", "[reform]  # comment", 1).replace("[policy]", "[policy]  # c", 1)
     if kind == 12 and lines:  # truncation
@@ -92,11 +143,11 @@ def _mutate(text: str, rng: random.Random, path: Path) -> str | bytes:
         return re.sub(r'(?m)^(region|title|quote) = "', lambda m: m.group() + "\x1b[2J\x07\r", text, count=2)
     if kind == 14 and (found := list(_NUMBER.finditer(text))):
         m = rng.choice(found)  # a plausible but extreme amount
-        return text[:m.start()] + str(rng.choice([10**7, 10**7 + 1, 10**9, 2**63 - 1, 2**31])) + text[m.end():]
-    if (found := list(re.finditer(r"(?m)^\S[^\n]*$", text))):  # swap two random lines
+        return text[: m.start()] + str(rng.choice([10**7, 10**7 + 1, 10**9, 2**63 - 1, 2**31])) + text[m.end() :]
+    if found := list(re.finditer(r"(?m)^\S[^\n]*$", text)):  # swap two random lines
         a, b = sorted(rng.sample(found, 2) if len(found) > 1 else [found[0], found[0]], key=lambda m: m.start())
         if a.start() != b.start():
-            return text[:a.start()] + b.group() + text[a.end():b.start()] + a.group() + text[b.end():]
+            return text[: a.start()] + b.group() + text[a.end() : b.start()] + a.group() + text[b.end() :]
     return text
 
 
@@ -127,8 +178,17 @@ def _claims(policy) -> list:
     for level in list(policy.levels)[:2]:
         for total in ("1000", "250000", "10000000"):
             out.append(medcalc.Claim(person_id="p", settled_on=day, level=level, total=total))
-    out.append(medcalc.Claim(person_id="q", settled_on=day, level=list(policy.levels)[0], total="80000",
-                             category="dibao", place="out_of_province", referral="referred"))
+    out.append(
+        medcalc.Claim(
+            person_id="q",
+            settled_on=day,
+            level=list(policy.levels)[0],
+            total="80000",
+            category="dibao",
+            place="out_of_province",
+            referral="referred",
+        )
+    )
     return out
 
 
@@ -196,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tally = run(args.count, args.seed, Path(tmp))
-    print(f"{args.count} mutants (seed {args.seed}): {tally['loaded']} loaded and settled, "
-          f"{tally['refused']} refused with a PolicyError, in {time.perf_counter() - start:.1f} s")
+    print(
+        f"{args.count} mutants (seed {args.seed}): {tally['loaded']} loaded and settled, "
+        f"{tally['refused']} refused with a PolicyError, in {time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 

@@ -36,8 +36,10 @@ def _of_wage(value, wage):
             raise AssertionError("a wage-based amount in force without a wage: the loader should refuse it")
         return half_up(Fraction(wage) * Fraction(value.units, 10000))
     if isinstance(value, ByLevel):
-        return ByLevel({k: _of_wage(v, wage) for k, v in value.values.items()},
-                       None if value.default is None else _of_wage(value.default, wage))
+        return ByLevel(
+            {k: _of_wage(v, wage) for k, v in value.values.items()},
+            None if value.default is None else _of_wage(value.default, wage),
+        )
     if isinstance(value, tuple):
         return tuple(_of_wage(v, wage) for v in value)
     return value
@@ -50,8 +52,9 @@ class Rules:
         raw = {key: t.at(day) for key, t in policy.timelines.items()}
         raw = {k: v for k, v in raw.items() if v is not None}
         wage = raw["reference.wage"].params["amount"] if "reference.wage" in raw else None
-        self.rules = {k: attrs.evolve(v, params={n: _of_wage(x, wage) for n, x in v.params.items()})
-                      for k, v in raw.items()}
+        self.rules = {
+            k: attrs.evolve(v, params={n: _of_wage(x, wage) for n, x in v.params.items()}) for k, v in raw.items()
+        }
 
     def rule(self, key):
         return self.rules.get(key)
@@ -186,8 +189,14 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
         charged = min(charged, max(0, cap["yearly"] - person.deductible_paid))
 
     # ratio
-    if any(m.get("age_points") is not None for m in rules.named("inpatient.modifier")
-           if applies(attrs.evolve(m["when"], age_under=None, age_at_least=None), claim)) and claim.age is None:
+    if (
+        any(
+            m.get("age_points") is not None
+            for m in rules.named("inpatient.modifier")
+            if applies(attrs.evolve(m["when"], age_under=None, age_at_least=None), claim)
+        )
+        and claim.age is None
+    ):
         return {"rejected": "age"}
     modifiers = [m for m in modifiers if m.get("age_points") is None or claim.age is not None]
     points = sum(m["ratio_points"] or 0 for m in modifiers)
@@ -264,8 +273,16 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
             person.basic_exact += exact
             person.basic_rounded += raw
 
-    return {"charged": charged, "payable": payable, "raw": raw, "paid": paid, "in_scope": in_scope,
-            "above_cap": above_cap, "reduction": 0, "commit": commit}
+    return {
+        "charged": charged,
+        "payable": payable,
+        "raw": raw,
+        "paid": paid,
+        "in_scope": in_scope,
+        "above_cap": above_cap,
+        "reduction": 0,
+        "commit": commit,
+    }
 
 
 def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
@@ -286,8 +303,11 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
         return {"rejected": "certified"}
     cap = rule.get("cap")
     if rule.get("disease_caps") is not None:
-        counted = [amount for disease, amount in rule["disease_caps"].items()
-                   if disease in claim.diseases and disease not in excluded]
+        counted = [
+            amount
+            for disease, amount in rule["disease_caps"].items()
+            if disease in claim.diseases and disease not in excluded
+        ]
         if not counted:
             return {"rejected": "diseases"}
         disease_cap = max(counted) if rule.get("highest_only") else sum(counted)
@@ -297,7 +317,9 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
     if rule.get("fixed") is None and rule["ratio"].get(claim.level) is None:
         return {"rejected": "level"}
     halve = rule.get("halve") or ()
-    reduction = half_up(Fraction(int(claim.bed_fees) * ("bed" in halve) + int(claim.nursing_fees) * ("nursing" in halve), 2))
+    reduction = half_up(
+        Fraction(int(claim.bed_fees) * ("bed" in halve) + int(claim.nursing_fees) * ("nursing" in halve), 2)
+    )
     in_scope = int(claim.in_scope_cost) - reduction
     # period_cost_cap: of the calendar month's (quarter's) in-scope cost, at most its amount counts
     counted, period = in_scope, None
@@ -327,8 +349,16 @@ def outpatient_layer(rules, claim: Claim, person: Person) -> dict:
             person.service_period_cost[name] = before + counted
 
     # the cost above the period cap is the patient's: later layers see it as cost above basic's cap
-    return {"charged": charged, "payable": payable, "raw": raw, "paid": paid, "in_scope": in_scope,
-            "above_cap": in_scope - counted, "reduction": reduction, "commit": commit}
+    return {
+        "charged": charged,
+        "payable": payable,
+        "raw": raw,
+        "paid": paid,
+        "in_scope": in_scope,
+        "above_cap": in_scope - counted,
+        "reduction": reduction,
+        "commit": commit,
+    }
 
 
 def given_layer(claim: Claim, person: Person) -> dict:
@@ -345,8 +375,16 @@ def given_layer(claim: Claim, person: Person) -> dict:
         else:
             person.service_paid[claim.service] = person.service_paid.get(claim.service, 0) + paid
 
-    return {"charged": 0, "payable": in_scope, "raw": paid, "paid": paid, "in_scope": in_scope, "above_cap": 0,
-            "reduction": 0, "commit": commit}
+    return {
+        "charged": 0,
+        "payable": in_scope,
+        "raw": paid,
+        "paid": paid,
+        "in_scope": in_scope,
+        "above_cap": 0,
+        "reduction": 0,
+        "commit": commit,
+    }
 
 
 def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
@@ -375,7 +413,9 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
     again_rule = one_rule(rules, "backstop.pay_again", claim)
     bands_rule = rules.rule("critical.bands")
     base_rule = rules.rule("critical.base")
-    counts = claim.visit == "inpatient" or (base_rule is not None and claim.service in (base_rule.get("services") or ()))
+    counts = claim.visit == "inpatient" or (
+        base_rule is not None and claim.service in (base_rule.get("services") or ())
+    )
     if bands_rule is not None and claim.critical_paid is None:
         split = len({bool(base_rule[k]) for k in ("deductible", "coinsurance", "above_cap")}) == 1
         if counts and claim.basic_paid is not None and claim.critical_base is None and not split:
@@ -399,8 +439,12 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
         covered = payable - above_cap
         cut = half_up(Fraction(covered * (raw - paid), raw)) if raw > 0 else 0
         cut = min(cut, max(covered - paid, 0))
-        parts = {"deductible": charged, "coinsurance": max(covered - cut - paid, 0),
-                 "above_cap": above_cap + cut, "pre_self_pay": int(claim.pre_self_pay)}
+        parts = {
+            "deductible": charged,
+            "coinsurance": max(covered - cut - paid, 0),
+            "above_cap": above_cap + cut,
+            "pre_self_pay": int(claim.pre_self_pay),
+        }
         base = sum(amount for name, amount in parts.items() if base_rule[name])
         if claim.critical_base is not None:
             base = int(claim.critical_base)
@@ -481,14 +525,29 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
         person.pay_again_base = x1
 
     funds = paid + critical + assistance + backstop
-    return {"deductible": charged, "basic": paid, "critical": critical, "assistance": assistance,
-            "backstop": backstop, "patient": total - funds, "in_scope": in_scope}
+    return {
+        "deductible": charged,
+        "basic": paid,
+        "critical": critical,
+        "assistance": assistance,
+        "backstop": backstop,
+        "patient": total - funds,
+        "in_scope": in_scope,
+    }
 
 
 def settle_all(policy: Policy, claims: list[Claim]) -> list[dict]:
     """Every claim's result in input order; people settled in (date, claim id, input row) order."""
-    order = sorted(range(len(claims)), key=lambda i: (claims[i].person_id, claims[i].settled_on.year,
-                                                      claims[i].settled_on, claims[i].claim_id or "", i))
+    order = sorted(
+        range(len(claims)),
+        key=lambda i: (
+            claims[i].person_id,
+            claims[i].settled_on.year,
+            claims[i].settled_on,
+            claims[i].claim_id or "",
+            i,
+        ),
+    )
     people: dict[tuple[str, int], Person] = {}
     results: list[dict] = [{} for _ in claims]
     for i in order:

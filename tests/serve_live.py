@@ -27,9 +27,14 @@ class LiveServer:
     def __init__(self, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if k != "MEDCALC_POLICIES"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen([sys.executable, "-m", "medcalc.cli", "serve", "--port", "0", *args],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                                        cwd=ROOT)  # `python -m` looks in its folder first: this checkout's medcalc
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "medcalc.cli", "serve", "--port", "0", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )  # `python -m` looks in its folder first: this checkout's medcalc
         self.log: list[str] = []
         self.url = self._wait()
         # keep reading the log, so that a chatty server never blocks on a full pipe

@@ -59,19 +59,24 @@ def reform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sweep(reform):
-    return charts.rate_curve_data(None, ["huaibei-2025", reform], points=9, amounts="fen")  # 100, 316, 1000, … 1,000,000 yuan
+    return charts.rate_curve_data(
+        None, ["huaibei-2025", reform], points=9, amounts="fen"
+    )  # 100, 316, 1000, … 1,000,000 yuan
 
 
 def claims_table(n=300, seed=7):
     rng = random.Random(seed)
-    return pa.table({
-        "claim_id": [f"c{i}" for i in range(n)],
-        "person_id": [f"p{rng.randrange(n // 3)}" for _ in range(n)],
-        "settled_on": pa.array([dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(365)) for _ in range(n)],
-                               pa.date32()),
-        "level": [rng.choice(["level1", "level3_province"]) for _ in range(n)],
-        "total": pa.array([rng.randrange(200, 400_000) * 100 for _ in range(n)], pa.int64()),
-    })
+    return pa.table(
+        {
+            "claim_id": [f"c{i}" for i in range(n)],
+            "person_id": [f"p{rng.randrange(n // 3)}" for _ in range(n)],
+            "settled_on": pa.array(
+                [dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(365)) for _ in range(n)], pa.date32()
+            ),
+            "level": [rng.choice(["level1", "level3_province"]) for _ in range(n)],
+            "total": pa.array([rng.randrange(200, 400_000) * 100 for _ in range(n)], pa.int64()),
+        }
+    )
 
 
 def test_import_medcalc_does_not_import_matplotlib():
@@ -104,13 +109,21 @@ def test_rates_lie_in_0_1_and_the_reform_is_never_below_the_baseline(sweep):
     at = base.total.index(1_000_000)
     assert new.funds[at] == 931000  # 95 % of 9 800
     # the reform leaves level 3 alone
-    assert sweep.curve("huaibei-2025", "level3_province").funds == sweep.curve("huaibei-test-reform", "level3_province").funds
+    assert (
+        sweep.curve("huaibei-2025", "level3_province").funds
+        == sweep.curve("huaibei-test-reform", "level3_province").funds
+    )
 
 
 def test_sweep_levels_dates_and_policies_that_differ():
-    data = charts.rate_curve_data(None, ["anhui-2019", "anhui-2025"], points=5, levels=["level1", "level2"], amounts="fen")
-    assert [(c.scenario, c.level) for c in data.curves] == [("anhui-2019", "level1"), ("anhui-2019", "level2"),
-                                                            ("anhui-2025", "level1")]  # 2025 declares no level2
+    data = charts.rate_curve_data(
+        None, ["anhui-2019", "anhui-2025"], points=5, levels=["level1", "level2"], amounts="fen"
+    )
+    assert [(c.scenario, c.level) for c in data.curves] == [
+        ("anhui-2019", "level1"),
+        ("anhui-2019", "level2"),
+        ("anhui-2025", "level1"),
+    ]  # 2025 declares no level2
     assert data.on == {"anhui-2019": dt.date(2022, 1, 1), "anhui-2025": dt.date(2025, 1, 1)}
     with pytest.raises(medcalc.MedcalcError, match="level 'level9' is not declared"):
         charts.rate_curve_data(None, "anhui-2025", levels=["level9"], amounts="fen")
@@ -177,18 +190,27 @@ def test_plots_write_png_and_svg(sweep, tmp_path):
 
 def test_cli_plot_rates_and_burden(tmp_path, capsys, reform):
     claims = tmp_path / "claims.csv"
-    claims.write_text("person_id,settled_on,level,total\np1,2025-03-01,level1,10000\np1,2025-05-01,level1,2万\n"
-                      "p2,2025-04-01,level3_province,50000\np3,2025-04-01,level9,100\n", encoding="utf-8")
+    claims.write_text(
+        "person_id,settled_on,level,total\np1,2025-03-01,level1,10000\np1,2025-05-01,level1,2万\n"
+        "p2,2025-04-01,level3_province,50000\np3,2025-04-01,level9,100\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "rates.png"
-    assert main(["plot", "rates", "--policy", "huaibei-2025", "--reform", reform.file, "--points", "12",
-                 "-o", str(out)]) == 0
+    assert (
+        main(["plot", "rates", "--policy", "huaibei-2025", "--reform", reform.file, "--points", "12", "-o", str(out)])
+        == 0
+    )
     assert out.read_bytes().startswith(PNG) and "huaibei-test-reform; 4 curves" in capsys.readouterr().out
     out = tmp_path / "burden.svg"
-    assert main(["plot", "burden", "--policy", "huaibei-2025", "--claims", str(claims), "--per", "person",
-                 "-o", str(out)]) == 0
+    assert (
+        main(["plot", "burden", "--policy", "huaibei-2025", "--claims", str(claims), "--per", "person", "-o", str(out)])
+        == 0
+    )
     assert "<svg" in out.read_text(encoding="utf-8")
     assert "huaibei-2025 refused 1 claims" in capsys.readouterr().out
-    assert main(["plot", "rates", "--policy", "huaibei-2025", "--claims", str(claims), "-o", str(tmp_path / "c.png")]) == 0
+    assert (
+        main(["plot", "rates", "--policy", "huaibei-2025", "--claims", str(claims), "-o", str(tmp_path / "c.png")]) == 0
+    )
     assert main(["plot", "rates", "--policy", "huaibei-2025", "-o", str(tmp_path / "x.jpg")]) == 2
     assert ".png or .svg" in capsys.readouterr().err
 
@@ -200,8 +222,25 @@ def test_cli_plot_on_policies_of_ones_own(tmp_path, capsys):
     claims = tmp_path / "claims.csv"
     claims.write_text("person_id,settled_on,level,total\np1,2021-07-01,level1,10200\n", encoding="utf-8")
     out = tmp_path / "burden.svg"
-    assert main(["plot", "burden", "--policies", str(folder), "--policy", "test-city", "--reform", "test-province",
-                 "--claims", str(claims), "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                "burden",
+                "--policies",
+                str(folder),
+                "--policy",
+                "test-city",
+                "--reform",
+                "test-province",
+                "--claims",
+                str(claims),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith(f"wrote {out} (test-city, test-province; ")
     assert "<svg" in out.read_text(encoding="utf-8")
 
@@ -216,9 +255,22 @@ def test_a_gb18030_claims_file_is_read_with_or_without_encoding(tmp_path):
     text = "person_id,settled_on,level,total\n张三,2025-03-01,level1,1000\n李四,2025-03-02,level1,2000\n"
     path = tmp_path / "gb.csv"
     path.write_bytes(text.encode("gb18030"))
-    expected = medcalc.settle_table(pa.table({"person_id": ["张三", "李四"], "settled_on": ["2025-03-01", "2025-03-02"],
-                                              "level": ["level1", "level1"], "total": ["1000", "2000"]}),
-                                    "huaibei-2025", amounts="fen").results.column("patient").to_pylist()
+    expected = (
+        medcalc.settle_table(
+            pa.table(
+                {
+                    "person_id": ["张三", "李四"],
+                    "settled_on": ["2025-03-01", "2025-03-02"],
+                    "level": ["level1", "level1"],
+                    "total": ["1000", "2000"],
+                }
+            ),
+            "huaibei-2025",
+            amounts="fen",
+        )
+        .results.column("patient")
+        .to_pylist()
+    )
     for encoding in (None, "gb18030"):
         data = charts.burden_distribution_data(str(path), "huaibei-2025", encoding=encoding, amounts="fen")
         assert data.scenarios[0].patient == sum(expected) and data.scenarios[0].units == 2
@@ -239,8 +291,11 @@ def needs_cjk_font():
 def texts(figure):
     """Every piece of text the figure draws (tick labels are settled by drawing it)."""
     figure.canvas.draw()
-    return [t.get_text() for t in figure.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontproperties"))
-            if t.get_text()]
+    return [
+        t.get_text()
+        for t in figure.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontproperties"))
+        if t.get_text()
+    ]
 
 
 def drawn_without_missing_glyphs(figure):
@@ -299,7 +354,11 @@ def test_chinese_labels_and_amounts_in_wan_when_a_cjk_font_exists(sweep, reform)
     assert "实际报销比例（基金支付 ÷ 医疗费总额）" in rates and "医疗费总额（元，对数刻度）" in rates
     assert {"1万", "10万", "100万"} <= set(rates)  # large amounts in 万, not 10k / 1M
     assert any("一级及以下医疗机构 · huaibei-2025（基线）" == t for t in rates)
-    burden = texts(charts.plot_burden(charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform], amounts="fen"), None))
+    burden = texts(
+        charts.plot_burden(
+            charts.burden_distribution_data(claims_table(), ["huaibei-2025", reform], amounts="fen"), None
+        )
+    )
     assert "个人负担（元）" in burden and "结算笔数" in burden and "1万–2万" in burden and "≥20万" in burden
     assert any("中位数" in t and "万元" in t for t in burden)
     figure = charts.plot_rate_curve(sweep, None)
@@ -314,7 +373,9 @@ def test_without_a_cjk_font_english_labels_and_one_warning(sweep, no_cjk_font, t
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rates = charts.plot_rate_curve(sweep, tmp_path / "r.png")
-        burden = charts.plot_burden(charts.burden_distribution_data(claims_table(60), "huaibei-2025", amounts="fen"), None)
+        burden = charts.plot_burden(
+            charts.burden_distribution_data(claims_table(60), "huaibei-2025", amounts="fen"), None
+        )
     told = [w for w in caught if issubclass(w.category, charts.NoCJKFontWarning)]
     assert len(told) == 1 and "fonts-noto-cjk" in str(told[0].message)  # once, not once a chart
     for figure in (rates, burden):
@@ -331,7 +392,10 @@ def test_cli_warns_once_without_a_cjk_font_and_not_with_ascii(tmp_path, capsys, 
     assert err.count("medcalc: warning: no font with Chinese glyphs found") == 1 and err.count("\n") == 1
     assert not CJK.search((tmp_path / "r.svg").read_text(encoding="utf-8").split("<svg", 1)[1].replace("\u2212", ""))
     charts._warned = False
-    assert main(["plot", "rates", "--policy", "huaibei-2025", "--points", "5", "--ascii", "-o", str(tmp_path / "a.svg")]) == 0
+    assert (
+        main(["plot", "rates", "--policy", "huaibei-2025", "--points", "5", "--ascii", "-o", str(tmp_path / "a.svg")])
+        == 0
+    )
     assert capsys.readouterr().err == ""  # English was asked for: nothing to warn about
 
 
@@ -368,9 +432,9 @@ def test_the_legend_is_outside_the_axes(sweep, reform):
 
 
 def test_amounts_in_wan():
-    assert [charts._wan_label(y * 100) for y in (0, 100, 950, 9500, 10_000, 15_000, 123_456, 10_000_000, 10 ** 8,
-                                                    150_000_000)] == \
-        ["0", "100", "950", "9500", "1万", "1.5万", "12.3万", "1000万", "1亿", "1.5亿"]
+    assert [
+        charts._wan_label(y * 100) for y in (0, 100, 950, 9500, 10_000, 15_000, 123_456, 10_000_000, 10**8, 150_000_000)
+    ] == ["0", "100", "950", "9500", "1万", "1.5万", "12.3万", "1000万", "1亿", "1.5亿"]
     assert charts._amount(2_792_397, True) == "2.792万元" and charts._amount(266_050, True) == "2660.50元"
     assert charts._yuan_label(100_000_000) == "1M" and charts._yuan_label(1_000_000_000) == "10M"
     assert charts._rank("Noto Sans CJK JP") is not None and charts._rank("WenQuanYi Zen Hei") is not None

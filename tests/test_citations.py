@@ -18,8 +18,18 @@ def _norm(text: str) -> str:
 
 
 def test_the_seed_regions_are_shipped():
-    assert {"anhui-2019", "luan-2021", "anhui-2025", "huaibei-2025", "jiujiang-residents", "jiujiang-employees",
-            "hengyang-2023", "hengnan-2019", "chongqing-2023-tier1", "chongqing-2023-tier2"} <= set(SHIPPED)
+    assert {
+        "anhui-2019",
+        "luan-2021",
+        "anhui-2025",
+        "huaibei-2025",
+        "jiujiang-residents",
+        "jiujiang-employees",
+        "hengyang-2023",
+        "hengnan-2019",
+        "chongqing-2023-tier1",
+        "chongqing-2023-tier2",
+    } <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("policy_id", SHIPPED)

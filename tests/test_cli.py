@@ -44,16 +44,42 @@ def test_quote_json(capsys):
     code, out, _ = run(capsys, "quote", "--policy", JIUQUAN, *CLAIM, "--json")
     data = json.loads(out)
     assert code == 0
-    assert (data["basic"], data["patient"], data["deductible"], data["in_scope"]) == ("4087.50", "2412.50", "700.00", "6150.00")
-    assert [s["mechanism"] for s in data["steps"]] == ["decompose", "deductible", "deductible_charged", "ratio", "basic_rounded", "basic", "patient"]
+    assert (data["basic"], data["patient"], data["deductible"], data["in_scope"]) == (
+        "4087.50",
+        "2412.50",
+        "700.00",
+        "6150.00",
+    )
+    assert [s["mechanism"] for s in data["steps"]] == [
+        "decompose",
+        "deductible",
+        "deductible_charged",
+        "ratio",
+        "basic_rounded",
+        "basic",
+        "patient",
+    ]
     assert data["steps"][1]["source"]["quote"].startswith("酒泉市域内一级医疗机构起付标准200元")
 
 
 def test_quote_from_a_claim_file_with_history(capsys, tmp_path):
-    (tmp_path / "claim.json").write_text(json.dumps({"person_id": "p", "settled_on": "2022-03-01", "level": "level2", "total": "6500"}))
-    (tmp_path / "history.json").write_text(json.dumps([{"settled_on": "2022-01-20", "level": "level2", "total": 6500, "self_funded": 350}]))
-    code, out, _ = run(capsys, "quote", "--policy", JIUQUAN, "--claim", str(tmp_path / "claim.json"),
-                       "--history", str(tmp_path / "history.json"), "--json")
+    (tmp_path / "claim.json").write_text(
+        json.dumps({"person_id": "p", "settled_on": "2022-03-01", "level": "level2", "total": "6500"})
+    )
+    (tmp_path / "history.json").write_text(
+        json.dumps([{"settled_on": "2022-01-20", "level": "level2", "total": 6500, "self_funded": 350}])
+    )
+    code, out, _ = run(
+        capsys,
+        "quote",
+        "--policy",
+        JIUQUAN,
+        "--claim",
+        str(tmp_path / "claim.json"),
+        "--history",
+        str(tmp_path / "history.json"),
+        "--json",
+    )
     data = json.loads(out)
     assert code == 0
     assert data["accumulators_before"]["admissions"] == 1
@@ -61,28 +87,57 @@ def test_quote_from_a_claim_file_with_history(capsys, tmp_path):
 
 
 def test_quote_on_a_shipped_policy_by_id(capsys):
-    code, out, _ = run(capsys, "quote", "--policy", "jiujiang-residents", "--date", "2020-06-01", "--level", "level2",
-                       "--total", "2万", "--self-funded", "1500", "--json")
+    code, out, _ = run(
+        capsys,
+        "quote",
+        "--policy",
+        "jiujiang-residents",
+        "--date",
+        "2020-06-01",
+        "--level",
+        "level2",
+        "--total",
+        "2万",
+        "--self-funded",
+        "1500",
+        "--json",
+    )
     assert code == 0
     assert json.loads(out)["basic"] == "14480.00"  # (20000 − 1500 − 400) × 80 %
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["quote", "--policy", JIUQUAN, *CLAIM[:-2], "--level", "level9"],
-     "medcalc: error: --level: unknown hospital level 'level9' for policy test-jiuquan-2022; one of level1 (一级医疗机构), level2 (二级医疗机构), level3 (三级医疗机构); "
-     "did you mean level3 (三级医疗机构) or level2 (二级医疗机构) or level1 (一级医疗机构)? (got 'level9')"),
-    (["quote", "--policy", JIUQUAN, "--date", "2022-01-20", "--total", "6千", "--level", "level2"],
-     "medcalc: error: --total: amount '6千' is not a number of yuan such as \"150\", \"150元\" or \"1.5万\" (got '6千')"),
-    (["quote", "--policy", JIUQUAN, "--date", "2023-01-20", "--total", "100", "--level", "level2"],
-     "medcalc: error: --date: no inpatient.deductible rule in force on 2023-01-20; policy test-jiuquan-2022 covers 2022-01-01 to 2022-12-31 (got '2023-01-20')"),
-    (["quote", "--policy", "no-such-policy", *CLAIM],
-     "medcalc: error: no policy with id 'no-such-policy' in the shipped policies; known ids: anhui-2019, anhui-2025, chongqing-2023-tier1, chongqing-2023-tier2, hengnan-2019, hengyang-2023, huaibei-2025, jiujiang-employees, jiujiang-residents, luan-2021, xiuning"),
-    (["quote", "--policy", "jiujiang-resident", *CLAIM],
-     "medcalc: error: no policy with id 'jiujiang-resident' in the shipped policies; did you mean jiujiang-residents, jiujiang-employees?"),
-    (["quote", "--policy", "missing.toml", *CLAIM], "medcalc: error: missing.toml: no such policy file"),
-    (["quote", "--policy", JIUQUAN, "--claim", "nofile.json"], "medcalc: error: nofile.json: no such file"),
-    (["quote", "--policy", JIUQUAN, "--total", "100", "--level", "level2"], "medcalc: error: settled_on: required: a date such as 2025-03-01"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["quote", "--policy", JIUQUAN, *CLAIM[:-2], "--level", "level9"],
+            "medcalc: error: --level: unknown hospital level 'level9' for policy test-jiuquan-2022; one of level1 (一级医疗机构), level2 (二级医疗机构), level3 (三级医疗机构); "
+            "did you mean level3 (三级医疗机构) or level2 (二级医疗机构) or level1 (一级医疗机构)? (got 'level9')",
+        ),
+        (
+            ["quote", "--policy", JIUQUAN, "--date", "2022-01-20", "--total", "6千", "--level", "level2"],
+            'medcalc: error: --total: amount \'6千\' is not a number of yuan such as "150", "150元" or "1.5万" (got \'6千\')',
+        ),
+        (
+            ["quote", "--policy", JIUQUAN, "--date", "2023-01-20", "--total", "100", "--level", "level2"],
+            "medcalc: error: --date: no inpatient.deductible rule in force on 2023-01-20; policy test-jiuquan-2022 covers 2022-01-01 to 2022-12-31 (got '2023-01-20')",
+        ),
+        (
+            ["quote", "--policy", "no-such-policy", *CLAIM],
+            "medcalc: error: no policy with id 'no-such-policy' in the shipped policies; known ids: anhui-2019, anhui-2025, chongqing-2023-tier1, chongqing-2023-tier2, hengnan-2019, hengyang-2023, huaibei-2025, jiujiang-employees, jiujiang-residents, luan-2021, xiuning",
+        ),
+        (
+            ["quote", "--policy", "jiujiang-resident", *CLAIM],
+            "medcalc: error: no policy with id 'jiujiang-resident' in the shipped policies; did you mean jiujiang-residents, jiujiang-employees?",
+        ),
+        (["quote", "--policy", "missing.toml", *CLAIM], "medcalc: error: missing.toml: no such policy file"),
+        (["quote", "--policy", JIUQUAN, "--claim", "nofile.json"], "medcalc: error: nofile.json: no such file"),
+        (
+            ["quote", "--policy", JIUQUAN, "--total", "100", "--level", "level2"],
+            "medcalc: error: settled_on: required: a date such as 2025-03-01",
+        ),
+    ],
+)
 def test_errors_are_one_line_with_exit_code_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2
@@ -112,33 +167,71 @@ def test_policy_list(capsys):
 def test_policy_check(capsys):
     code, out, _ = run(capsys, "policy", "check", str(CASES / "inherit" / "city.toml"))
     assert code == 0
-    assert out.splitlines()[:2] == [f"ok: test-city (测试市, residents) from {CASES / 'inherit' / 'city.toml'}", "  extends: test-province"]
-    code, _, err = run(capsys, "policy", "check", str(Path(__file__).parent / "broken_policies" / "ratio_over_100.toml"))
+    assert out.splitlines()[:2] == [
+        f"ok: test-city (测试市, residents) from {CASES / 'inherit' / 'city.toml'}",
+        "  extends: test-province",
+    ]
+    code, _, err = run(
+        capsys, "policy", "check", str(Path(__file__).parent / "broken_policies" / "ratio_over_100.toml")
+    )
     assert code == 2 and "inpatient.ratio[0].ratio.level1: a ratio within [0%, 100%]" in err
 
 
 def test_readme_documents_every_subcommand():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    for command in ("medcalc quote", "medcalc score", "medcalc policy list", "medcalc policy show",
-                    "medcalc policy check", "medcalc policy diff", "medcalc serve"):
+    for command in (
+        "medcalc quote",
+        "medcalc score",
+        "medcalc policy list",
+        "medcalc policy show",
+        "medcalc policy check",
+        "medcalc policy diff",
+        "medcalc serve",
+    ):
         assert command in readme
 
 
 def test_quote_explains_every_layer_with_its_accumulators(capsys):
     policy = str(CASES / "critical-cumulative.toml")
-    code, out, _ = run(capsys, "quote", "--policy", policy, "--date", "2024-05-01", "--level", "level1",
-                       "--total", "15万", "--json")
+    code, out, _ = run(
+        capsys, "quote", "--policy", policy, "--date", "2024-05-01", "--level", "level1", "--total", "15万", "--json"
+    )
     data = json.loads(out)
     assert code == 0
-    assert (data["basic"], data["critical"], data["funds"], data["patient"]) == ("0.00", "93800.00", "93800.00", "56200.00")
+    assert (data["basic"], data["critical"], data["funds"], data["patient"]) == (
+        "0.00",
+        "93800.00",
+        "93800.00",
+        "56200.00",
+    )
     steps = [s for s in data["steps"] if s["mechanism"].startswith("critical") or s["title"] == "大病分段 band"]
-    assert [s["mechanism"] for s in steps] == ["critical_base", "critical_threshold", "ratio", "ratio", "ratio",
-                                               "critical_rounded", "critical"]
+    assert [s["mechanism"] for s in steps] == [
+        "critical_base",
+        "critical_threshold",
+        "ratio",
+        "ratio",
+        "ratio",
+        "critical_rounded",
+        "critical",
+    ]
     assert steps[0]["before"] == "0.00" and steps[0]["after"] == "150000.00"
     assert [s["detail"].split(" (")[0] for s in steps[2:5]] == ["18000.00 × 60%", "70000.00 × 65%", "50000.00 × 75%"]
     assert data["accumulators_after"]["critical_paid"] == "93800.00"
-    code, out, _ = run(capsys, "quote", "--policy", policy, "--date", "2024-05-01", "--level", "level1",
-                       "--total", "15万", "--explain", "--width", "200")
+    code, out, _ = run(
+        capsys,
+        "quote",
+        "--policy",
+        policy,
+        "--date",
+        "2024-05-01",
+        "--level",
+        "level1",
+        "--total",
+        "15万",
+        "--explain",
+        "--width",
+        "200",
+    )
     assert "大病保险 critical illness" in out and "大病起付线 annual threshold" in out
 
 
@@ -180,9 +273,20 @@ def test_every_command_takes_policies_folders():
     from medcalc.cli import _parser
 
     leaves = dict(_leaf_parsers(_parser()))
-    assert {" ".join(p) for p in leaves} == {"quote", "score", "impact", "simulate", "reconcile", "policy list",
-                                             "policy show", "policy check", "policy diff", "plot rates", "plot burden",
-                                             "serve"}
+    assert {" ".join(p) for p in leaves} == {
+        "quote",
+        "score",
+        "impact",
+        "simulate",
+        "reconcile",
+        "policy list",
+        "policy show",
+        "policy check",
+        "policy diff",
+        "plot rates",
+        "plot burden",
+        "serve",
+    }
     for path, parser in leaves.items():
         assert "--policies" in parser._option_string_actions, " ".join(path)
 
@@ -208,31 +312,59 @@ def test_policy_tools_on_policies_of_ones_own(capsys, mine):
     assert code == 0 and rules["inpatient.ratio"]["values"]["ratio"] == "level1 95%, level2 95%"
     code, out, _ = run(capsys, "policy", "check", "test-city", "--policies", folder, "--json")
     assert code == 0 and json.loads(out)["chain"] == ["test-city", "test-province"]
-    code, out, _ = run(capsys, "policy", "diff", "test-city", "test-province", "--policies", folder, "--on",
-                       "2021-08-01", "--json")
+    code, out, _ = run(
+        capsys, "policy", "diff", "test-city", "test-province", "--policies", folder, "--on", "2021-08-01", "--json"
+    )
     assert code == 0 and [(c["rule"], c["a"], c["b"]) for c in json.loads(out)["changes"]] == [
-        ("inpatient.ratio", "level1 95%, level2 95%", "90%")]
+        ("inpatient.ratio", "level1 95%, level2 95%", "90%")
+    ]
 
 
 def test_score_reconcile_impact_and_simulate_on_policies_of_ones_own(capsys, mine, tmp_path):
     folder = str(mine.parent)
     claims = tmp_path / "claims.csv"  # each row's region chooses its policy: one of one's own, one shipped
-    claims.write_text("person_id,settled_on,level,total,region,hifp_pay\n"
-                      "p1,2021-07-01,level1,10200,测试市,9500\n"
-                      "p2,2025-03-01,level1,1000,淮北,720\n", encoding="utf-8")
+    claims.write_text(
+        "person_id,settled_on,level,total,region,hifp_pay\n"
+        "p1,2021-07-01,level1,10200,测试市,9500\n"
+        "p2,2025-03-01,level1,1000,淮北,720\n",
+        encoding="utf-8",
+    )
     code, out, _ = run(capsys, "score", str(claims), "--policies", folder, "-o", str(tmp_path / "out.csv"), "--json")
     report = json.loads(out)
     assert (code, report["settled"], report["policy"]) == (0, 2, "test-city, huaibei-2025")
     assert report["totals"]["basic"] == "10220.00"  # 9500 + (1000 − 200) × 90 %
     code, out, _ = run(capsys, "reconcile", str(claims), "--policies", folder, "--json")
     assert (code, json.loads(out)["matched"]) == (0, 2)
-    code, out, _ = run(capsys, "impact", str(claims), "--policies", folder, "--policy", "test-city",
-                       "--reform", "test-province", "--by", "level", "--json")
+    code, out, _ = run(
+        capsys,
+        "impact",
+        str(claims),
+        "--policies",
+        folder,
+        "--policy",
+        "test-city",
+        "--reform",
+        "test-province",
+        "--by",
+        "level",
+        "--json",
+    )
     funds = [g["funds"] for g in json.loads(out)["groups"]["all"]]
     # every row on the baseline: 9500 + 2025's (1000 − 300) × 90 % = 630; the province's 90 % in 2021: 9000 + 630
     assert code == 0 and funds == ["10130.00", "9630.00"]
-    code, out, _ = run(capsys, "simulate", "--policies", folder, "--policy", "test-city", "--reform", "test-province",
-                       "--rows", "50", "--json")
+    code, out, _ = run(
+        capsys,
+        "simulate",
+        "--policies",
+        folder,
+        "--policy",
+        "test-city",
+        "--reform",
+        "test-province",
+        "--rows",
+        "50",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["scenarios"] == ["test-city", "test-province"]
     code, out, _ = run(capsys, "score", str(claims), "-o", str(tmp_path / "out.csv"), "--json")
     assert code == 0 and json.loads(out)["rejected"] == 1  # without the folder, 测试市 is unknown
@@ -258,12 +390,16 @@ def test_errors_about_policy_folders_name_them_and_exit_2(capsys, mine, tmp_path
     cases = [
         (["--policies", str(missing), "--policy", "test-city"], f"--policies {missing}: no such folder"),
         (["--policies", str(a_file), "--policy", "test-city"], f"--policies {a_file}: not a folder"),
-        (["--policies", folder, "--policy", "test-town"],
-         f"no policy with id 'test-town' in {mine.parent.resolve()} or the shipped policies; "
-         "did you mean test-city, test-province?"),
-        (["--policies", folder, "--policies", str(INHERIT), "--region", "火星"],
-         f"no policy for region '火星' in {mine.parent.resolve()}, {INHERIT.resolve()} or the shipped policies "
-         "(see `medcalc policy list`)"),
+        (
+            ["--policies", folder, "--policy", "test-town"],
+            f"no policy with id 'test-town' in {mine.parent.resolve()} or the shipped policies; "
+            "did you mean test-city, test-province?",
+        ),
+        (
+            ["--policies", folder, "--policies", str(INHERIT), "--region", "火星"],
+            f"no policy for region '火星' in {mine.parent.resolve()}, {INHERIT.resolve()} or the shipped policies "
+            "(see `medcalc policy list`)",
+        ),
     ]
     for argv, message in cases:
         assert run(capsys, "quote", *argv, *OWN_CLAIM) == (2, "", f"medcalc: error: {message}\n")

@@ -21,8 +21,8 @@ distributed = pytest.importorskip("distributed")
 
 import medcalc  # noqa: E402
 import medcalc.batch.dask as mdask  # noqa: E402
-from medcalc.cli import main  # noqa: E402
 from medcalc.batch.dask import read_claims, score_dask  # noqa: E402
+from medcalc.cli import main  # noqa: E402
 
 pd = pytest.importorskip("pandas")
 POLICY = "huaibei-2025"  # levels level1 and level3_province, dates from 2025
@@ -30,8 +30,12 @@ POLICY = "huaibei-2025"  # levels level1 and level3_province, dates from 2025
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 
@@ -53,8 +57,17 @@ def random_claims(rows: int = 3000, persons: int = 120, seed: int = 7) -> pa.Tab
     settled_on[bad[20:30]] = None
     person[bad[30:35]] = None
     total_text[bad[35:]] = "-"
-    return pa.table({"claim_id": claim_id, "person_id": person, "settled_on": settled_on, "level": level,
-                     "total": total_text, "self_funded": self_funded, "category": category})
+    return pa.table(
+        {
+            "claim_id": claim_id,
+            "person_id": person,
+            "settled_on": settled_on,
+            "level": level,
+            "total": total_text,
+            "self_funded": self_funded,
+            "category": category,
+        }
+    )
 
 
 def frame(table: pa.Table, npartitions: int):
@@ -92,7 +105,10 @@ def test_decimal_yuan_and_dictionary_columns_through_either_shuffle(client, meth
     amounts = [None if v in ("abc", "-") else v for v in table.column("total").to_pylist()]  # null: rejected
     table = table.set_column(4, "total", pa.array(amounts, pa.string()).cast(pa.decimal128(18, 2)))
     table = table.set_column(3, "level", table.column("level").dictionary_encode())
-    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method=method, amounts="fen"), medcalc.settle_table(table, POLICY, amounts="fen"))
+    assert_same(
+        score_dask(frame(table, 4), POLICY, shuffle_method=method, amounts="fen"),
+        medcalc.settle_table(table, POLICY, amounts="fen"),
+    )
 
 
 def test_a_partition_is_settled_in_input_order_whatever_order_its_rows_arrive_in():
@@ -109,7 +125,10 @@ def test_a_partition_is_settled_in_input_order_whatever_order_its_rows_arrive_in
 
 def test_the_task_shuffle_too(client):
     table = random_claims(seed=11)
-    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method="tasks", amounts="fen"), medcalc.settle_table(table, POLICY, amounts="fen"))
+    assert_same(
+        score_dask(frame(table, 4), POLICY, shuffle_method="tasks", amounts="fen"),
+        medcalc.settle_table(table, POLICY, amounts="fen"),
+    )
 
 
 def test_input_partitioned_by_person_is_scored_without_a_shuffle(client):
@@ -118,8 +137,9 @@ def test_input_partitioned_by_person_is_scored_without_a_shuffle(client):
     key = persons.map(lambda p: hash(p) % 4 if p is not None else 0).to_numpy()
     order = np.argsort(key, kind="stable")  # the file as written by a job partitioned by person
     table = table.take(pa.array(order))
-    frames = [table.take(pa.array(np.flatnonzero(key[order] == k))).to_pandas(types_mapper=pd.ArrowDtype)
-              for k in range(4)]
+    frames = [
+        table.take(pa.array(np.flatnonzero(key[order] == k))).to_pandas(types_mapper=pd.ArrowDtype) for k in range(4)
+    ]
     claims = dd.from_map(lambda k: frames[k], range(4), meta=frames[0].iloc[:0])
     scored = score_dask(claims, POLICY, partitioned_by_person=True, amounts="fen")
     assert "shuffle" not in str(scored.results.dask.keys())
@@ -133,8 +153,10 @@ def test_rows_choose_their_policy_and_the_policy_is_loaded_once_per_worker(clien
     table = table.append_column("policy", pa.array(policy))
     assert_same(score_dask(frame(table, 3), amounts="fen"), medcalc.settle_table(table, amounts="fen"))
     client.run(mdask._POLICIES.clear)
-    assert_same(score_dask(frame(table.drop_columns(["policy"]), 3), POLICY, amounts="fen"),
-                medcalc.settle_table(table.drop_columns(["policy"]), POLICY, amounts="fen"))
+    assert_same(
+        score_dask(frame(table.drop_columns(["policy"]), 3), POLICY, amounts="fen"),
+        medcalc.settle_table(table.drop_columns(["policy"]), POLICY, amounts="fen"),
+    )
     # the tasks carried the id; each worker process loaded the policy once and kept it
     assert all(ids == [POLICY] for ids in client.run(lambda: list(mdask._POLICIES)).values())
 
@@ -168,7 +190,10 @@ def test_a_worker_killed_mid_job_still_gives_every_row_once(client, tmp_path, me
     marker = tmp_path / "killed"
     client.run(_kill_on_first_scoring, str(marker))
     table = random_claims(seed=9)
-    assert_same(score_dask(frame(table, 4), POLICY, shuffle_method=method, amounts="fen"), medcalc.settle_table(table, POLICY, amounts="fen"))
+    assert_same(
+        score_dask(frame(table, 4), POLICY, shuffle_method=method, amounts="fen"),
+        medcalc.settle_table(table, POLICY, amounts="fen"),
+    )
     assert marker.exists()  # a worker did die, after the shuffle, while scoring
     client.wait_for_workers(2)
     assert set(client.scheduler_info()["workers"]) != before
@@ -179,16 +204,22 @@ def test_score_cli_on_a_local_cluster_writes_the_same_rows_as_one_machine(capsys
     source = tmp_path / "claims.csv"
     random_claims(rows=1500, seed=13).to_pandas().to_csv(source, index=False)
     # (--dask writes the results alone, as --results-only does on one machine)
-    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "one.parquet"), "--json",
-                 "--results-only"]) == 0
+    assert (
+        main(
+            ["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "one.parquet"), "--json", "--results-only"]
+        )
+        == 0
+    )
     one = json.loads(capsys.readouterr().out)
     out = tmp_path / "dask.parquet"
-    code = main(["score", str(source), "--policy", POLICY, "--dask", "local:2", "--partitions", "3", "-o", str(out),
-                 "--json"])
+    code = main(
+        ["score", str(source), "--policy", POLICY, "--dask", "local:2", "--partitions", "3", "-o", str(out), "--json"]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert {k: v for k, v in summary.items() if k not in ("output", "rejects_file")} == \
-        {k: v for k, v in one.items() if k not in ("output", "rejects_file")}
+    assert {k: v for k, v in summary.items() if k not in ("output", "rejects_file")} == {
+        k: v for k, v in one.items() if k not in ("output", "rejects_file")
+    }
     assert sorted(p.name for p in out.iterdir()) == ["part.00000.parquet", "part.00001.parquet", "part.00002.parquet"]
     assert pq.read_table(out).sort_by("row").equals(pq.read_table(tmp_path / "one.parquet"))
     rejects = pq.read_table(tmp_path / "dask.rejects.parquet").sort_by("row")
@@ -205,9 +236,12 @@ def test_score_cli_on_a_local_cluster_finds_each_rows_region_in_policies_folders
     # the workers choose each row's policy: they see --policies through the environment they inherit
     folder = own_policies(tmp_path / "mine")
     source = tmp_path / "claims.csv"
-    source.write_text("person_id,settled_on,level,total,region\n"
-                      "p1,2021-07-01,level1,10200,测试市\n"     # (10200 − 200) × 95 % = 9500
-                      "p2,2025-03-01,level1,1000,淮北\n", encoding="utf-8")  # (1000 − 200) × 90 % = 720
+    source.write_text(
+        "person_id,settled_on,level,total,region\n"
+        "p1,2021-07-01,level1,10200,测试市\n"  # (10200 − 200) × 95 % = 9500
+        "p2,2025-03-01,level1,1000,淮北\n",
+        encoding="utf-8",
+    )  # (1000 − 200) × 90 % = 720
     out = tmp_path / "dask.parquet"
     code = main(["score", str(source), "--policies", str(folder), "--dask", "local:1", "-o", str(out), "--json"])
     summary = json.loads(capsys.readouterr().out)

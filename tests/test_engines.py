@@ -10,8 +10,8 @@ import warnings
 import pytest
 
 import medcalc
-from medcalc.engine import compiled
 from medcalc.analysis.synthetic import synthetic_claims
+from medcalc.engine import compiled
 
 
 def test_engine_is_chosen_by_size_option_and_environment(monkeypatch):
@@ -51,9 +51,11 @@ def test_without_numba_batches_settle_interpreted_with_one_warning(monkeypatch):
 
 
 def test_import_and_a_quote_never_load_numba():
-    code = ("import sys, medcalc; "
-            "medcalc.settle('jiujiang-residents', medcalc.Claim(person_id='p', settled_on='2020-06-01', "
-            "level='level2', total=20000)); print('numba' in sys.modules)")
+    code = (
+        "import sys, medcalc; "
+        "medcalc.settle('jiujiang-residents', medcalc.Claim(person_id='p', settled_on='2020-06-01', "
+        "level='level2', total=20000)); print('numba' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

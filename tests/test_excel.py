@@ -17,8 +17,8 @@ import pytest
 pytest.importorskip("python_calamine")
 xlsxwriter = pytest.importorskip("xlsxwriter")
 
-from medcalc.cli import main  # noqa: E402
 from medcalc.batch.files import read_batches  # noqa: E402
+from medcalc.cli import main  # noqa: E402
 
 POLICY = "jiujiang-residents"
 HEADER = ["claim_id", "person_id", "settled_on", "level", "total", "全自费", "pre_self_pay"]
@@ -39,7 +39,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def write_xlsx(path: Path, rows: list[list], header: list[str] = HEADER, sheets: dict[str, list[list]] | None = None) -> Path:
+def write_xlsx(
+    path: Path, rows: list[list], header: list[str] = HEADER, sheets: dict[str, list[list]] | None = None
+) -> Path:
     """A workbook written as Excel would: numbers as numbers, dates as date cells."""
     book = xlsxwriter.Workbook(str(path))
     day = book.add_format({"num_format": "yyyy-mm-dd"})
@@ -108,7 +110,9 @@ def test_xlsx_round_trip_agrees_with_csv_to_the_fen(capsys, tmp_path):
     rejects = sheet_records(tmp_path / "out.xlsx", "rejects")
     # rows as the sheet and the file number them: row 6 of the sheet, line 6 of the CSV file (header: 1)
     assert [(r["row"], r["claim_id"], r["field"]) for r in rejects] == [("6", "c5", "level")]
-    assert [(r["row"], r["claim_id"], r["field"]) for r in read_csv(tmp_path / "out.rejects.csv")] == [("6", "c5", "level")]
+    assert [(r["row"], r["claim_id"], r["field"]) for r in read_csv(tmp_path / "out.rejects.csv")] == [
+        ("6", "c5", "level")
+    ]
 
     # amounts are number cells (not text) shown with two decimals
     from python_calamine import CalamineWorkbook
@@ -137,8 +141,18 @@ def test_amounts_survive_a_round_trip_to_the_fen(tmp_path):
 
 def test_chinese_names_for_results_and_rejects(capsys, tmp_path):
     source = write_xlsx(tmp_path / "claims.xlsx", CELLS)
-    code, _, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.xlsx"),
-                       "--names", "chinese", "--json")
+    code, _, err = run(
+        capsys,
+        "score",
+        str(source),
+        "--policy",
+        POLICY,
+        "-o",
+        str(tmp_path / "out.xlsx"),
+        "--names",
+        "chinese",
+        "--json",
+    )
     assert code == 0, err
     results = sheet_records(tmp_path / "out.xlsx")
     assert results[0]["claim_id"] == "c1"  # (the sheet's own column, under its own name)
@@ -150,27 +164,35 @@ def test_chinese_names_for_results_and_rejects(capsys, tmp_path):
 
 
 def test_sheet_chooses_the_sheet_and_a_missing_one_is_named(capsys, tmp_path):
-    source = write_xlsx(tmp_path / "book.xlsx", [], sheets={"notes": [["note"], ["not claims"]],
-                                                           "claims": [HEADER, *CELLS[:2]]})
+    source = write_xlsx(
+        tmp_path / "book.xlsx", [], sheets={"notes": [["note"], ["not claims"]], "claims": [HEADER, *CELLS[:2]]}
+    )
     code, _, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--json")
     assert code == 2 and "no column is a claim field (the columns: 'note')" in err  # the first sheet, by default
-    code, out, err = run(capsys, "score", str(source), "--sheet", "claims", "--policy", POLICY,
-                         "-o", str(tmp_path / "o.csv"), "--json")
+    code, out, err = run(
+        capsys, "score", str(source), "--sheet", "claims", "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["settled"] == 2
     assert [r["basic"] for r in read_csv(tmp_path / "o.csv")] == ["14480.00", "2341.02"]
-    code, _, err = run(capsys, "score", str(source), "--sheet", "Claims2", "--policy", POLICY, "-o", str(tmp_path / "p.csv"))
+    code, _, err = run(
+        capsys, "score", str(source), "--sheet", "Claims2", "--policy", POLICY, "-o", str(tmp_path / "p.csv")
+    )
     assert code == 2 and err.count("\n") == 1
     assert "no sheet named 'Claims2'; its sheets: notes, claims" in err
-    code, _, err = run(capsys, "score", str(write_csv(tmp_path / "c.csv", CELLS)), "--sheet", "claims", "--policy", POLICY)
+    code, _, err = run(
+        capsys, "score", str(write_csv(tmp_path / "c.csv", CELLS)), "--sheet", "claims", "--policy", POLICY
+    )
     assert code == 2 and "--sheet is for .xlsx files" in err
 
 
 @pytest.mark.parametrize("bad", [1500.005, 0.001, 20000.125])
 def test_a_number_with_more_than_two_decimals_is_not_an_amount(capsys, tmp_path, bad):
-    rows = [["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
-            ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, bad, 0],
-            ["c", "p3", dt.date(2020, 6, 1), "level2", 20000, 1500, 0]]
+    rows = [
+        ["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
+        ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, bad, 0],
+        ["c", "p3", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
+    ]
     source = write_xlsx(tmp_path / "claims.xlsx", rows)
     code, _, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--json")
     assert code == 0, err
@@ -188,7 +210,12 @@ def test_cells_become_decimals_dates_and_text(tmp_path):
     assert batch.schema.field("total").type == pa.decimal128(18, 2)
     assert batch.schema.field("settled_on").type == pa.date32()
     assert batch.column("person_id").to_pylist() == ["p1", "p1", "p4", "p5"]
-    assert batch.column("全自费").to_pylist() == [Decimal("1500.00"), Decimal("120.50"), Decimal("0.07"), Decimal("0.00")]
+    assert batch.column("全自费").to_pylist() == [
+        Decimal("1500.00"),
+        Decimal("120.50"),
+        Decimal("0.07"),
+        Decimal("0.00"),
+    ]
     mixed = write_xlsx(tmp_path / "mixed.xlsx", CELLS)  # text and numbers in a column: text, numbers by their digits
     (batch,) = read_batches(mixed)
     assert batch.column("total").to_pylist() == ["20000.00", "3456.78", "1.5万", "987654.32", "100.00"]
@@ -215,19 +242,24 @@ def test_the_two_decimal_rule_is_round_x_2_equals_x():
 
 def test_types_that_change_between_batches_are_joined_as_text(capsys, tmp_path):
     """Numbers in the first rows, typed text further down: one file, scored as one."""
-    rows = [["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
-            ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
-            ["c", "p3", "2020-06-01", "level2", "2万", "1500元", 0]]
+    rows = [
+        ["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
+        ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
+        ["c", "p3", "2020-06-01", "level2", "2万", "1500元", 0],
+    ]
     source = write_xlsx(tmp_path / "claims.xlsx", rows)
-    code, out, err = run(capsys, "score", str(source), "--policy", POLICY, "--batch-rows", "2",
-                         "-o", str(tmp_path / "out.csv"), "--json")
+    code, out, err = run(
+        capsys, "score", str(source), "--policy", POLICY, "--batch-rows", "2", "-o", str(tmp_path / "out.csv"), "--json"
+    )
     assert code == 0, err
     assert [r["basic"] for r in read_csv(tmp_path / "out.csv")] == ["14480.00"] * 3
 
 
 def test_reconcile_and_impact_read_xlsx(capsys, tmp_path):
-    settled = [["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0, 14480],
-               ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500, 0, 14480.01]]
+    settled = [
+        ["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0, 14480],
+        ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500, 0, 14480.01],
+    ]
     extract = write_xlsx(tmp_path / "extract.xlsx", settled, header=[*HEADER, "hifp_pay"])
     code, out, err = run(capsys, "reconcile", str(extract), "--policy", POLICY, "--json")
     assert code == 3, err
@@ -239,8 +271,9 @@ def test_reconcile_and_impact_read_xlsx(capsys, tmp_path):
     text = write_csv(tmp_path / "claims.csv", CELLS)
     reports = []
     for path in (claims, text):
-        code, out, err = run(capsys, "impact", str(path), "--policy", POLICY, "--adjust", "inpatient.ratio[level2] +5",
-                             "--json")
+        code, out, err = run(
+            capsys, "impact", str(path), "--policy", POLICY, "--adjust", "inpatient.ratio[level2] +5", "--json"
+        )
         assert code == 0, err
         reports.append(json.loads(out)["groups"])
     assert reports[0] == reports[1]
@@ -282,24 +315,43 @@ def test_csv_output_has_a_bom_unless_no_bom(capsys, tmp_path):
     assert run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "a.csv"), "--json")[0] == 0
     assert (tmp_path / "a.csv").read_bytes().startswith(b'\xef\xbb\xbf"row",')
     assert (tmp_path / "a.rejects.csv").read_bytes().startswith(b'\xef\xbb\xbf"row",')
-    assert run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "b.csv"), "--json", "--no-bom")[0] == 0
+    assert (
+        run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "b.csv"), "--json", "--no-bom")[0]
+        == 0
+    )
     assert (tmp_path / "b.csv").read_bytes().startswith(b'"row",')
     assert (tmp_path / "b.rejects.csv").read_bytes().startswith(b'"row",')
     # the mark is only a mark: medcalc reads its own output back by the same names
-    assert read_batches(tmp_path / "a.csv").__next__().column_names == next(read_batches(tmp_path / "b.csv")).column_names
+    assert (
+        read_batches(tmp_path / "a.csv").__next__().column_names == next(read_batches(tmp_path / "b.csv")).column_names
+    )
     assert (tmp_path / "a.csv").read_bytes()[3:] == (tmp_path / "b.csv").read_bytes()
 
 
 def test_reconcile_and_impact_csv_have_a_bom_unless_no_bom(capsys, tmp_path):
-    extract = write_csv(tmp_path / "e.csv", [["a", "p1", "2020-06-01", "level2", 20000, 1500, 0, "14480.01"]],
-                        header=[*HEADER, "hifp_pay"])
+    extract = write_csv(
+        tmp_path / "e.csv",
+        [["a", "p1", "2020-06-01", "level2", 20000, 1500, 0, "14480.01"]],
+        header=[*HEADER, "hifp_pay"],
+    )
     for flags, start in (((), b'\xef\xbb\xbf"row",'), (("--no-bom",), b'"row",')):
         assert run(capsys, "reconcile", str(extract), "--policy", POLICY, "-o", str(tmp_path / "d.csv"), *flags)[0] == 3
         assert (tmp_path / "d.csv").read_bytes().startswith(start)
     claims = write_csv(tmp_path / "claims.csv", CELLS)
     for flags, start in (((), b"\xef\xbb\xbfgrouping,"), (("--no-bom",), b"grouping,")):
-        code, _, err = run(capsys, "impact", str(claims), "--policy", POLICY, "--adjust", "inpatient.ratio[level2] +5",
-                           "--csv", str(tmp_path / "i.csv"), "--json", *flags)
+        code, _, err = run(
+            capsys,
+            "impact",
+            str(claims),
+            "--policy",
+            POLICY,
+            "--adjust",
+            "inpatient.ratio[level2] +5",
+            "--csv",
+            str(tmp_path / "i.csv"),
+            "--json",
+            *flags,
+        )
         assert code == 0, err
         assert (tmp_path / "i.csv").read_bytes().startswith(start)
 
@@ -311,15 +363,19 @@ def _stdin(monkeypatch, data: bytes) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
 
 
-@pytest.mark.parametrize("kind,flags", [("csv", ()), ("jsonl", ()), ("csv", ("--format", "csv")),
-                                        ("jsonl", ("--format", "jsonl")), ("csv-bom", ())])
+@pytest.mark.parametrize(
+    "kind,flags",
+    [("csv", ()), ("jsonl", ()), ("csv", ("--format", "csv")), ("jsonl", ("--format", "jsonl")), ("csv-bom", ())],
+)
 def test_score_dash_reads_standard_input(capsys, tmp_path, monkeypatch, kind, flags):
     source = write_csv(tmp_path / "claims.csv", CELLS)
     assert run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "file.csv"), "--json")[0] == 0
     if kind == "jsonl":
         records = read_csv(source)
-        data = "".join("  " * (i == 0) + json.dumps({k: v for k, v in r.items() if v}, ensure_ascii=False) + "\n"
-                       for i, r in enumerate(records)).encode()
+        data = "".join(
+            "  " * (i == 0) + json.dumps({k: v for k, v in r.items() if v}, ensure_ascii=False) + "\n"
+            for i, r in enumerate(records)
+        ).encode()
     else:
         data = (b"\xef\xbb\xbf" if kind == "csv-bom" else b"") + source.read_bytes()
     _stdin(monkeypatch, data)
@@ -341,7 +397,10 @@ def test_score_dash_writes_stdin_settled_csv_by_default(capsys, tmp_path, monkey
     code, out, err = run(capsys, "score", "-", "--policy", POLICY, "--json")
     assert code == 0, err
     assert json.loads(out)["output"] == "stdin.settled.csv"
-    assert len(read_csv(tmp_path / "stdin.settled.csv")) == 4 and len(read_csv(tmp_path / "stdin.settled.rejects.csv")) == 1
+    assert (
+        len(read_csv(tmp_path / "stdin.settled.csv")) == 4
+        and len(read_csv(tmp_path / "stdin.settled.rejects.csv")) == 1
+    )
 
 
 def test_score_dash_with_bad_input_exits_2(capsys, monkeypatch):
@@ -353,8 +412,10 @@ def test_score_dash_with_bad_input_exits_2(capsys, monkeypatch):
 def test_read_claims_reads_xlsx_and_names_the_bad_cell(tmp_path):
     from medcalc.batch.files import read_claims
 
-    rows = [["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
-            ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500.005, 0]]
+    rows = [
+        ["a", "p1", dt.date(2020, 6, 1), "level2", 20000, 1500, 0],
+        ["b", "p2", dt.date(2020, 6, 1), "level2", 20000, 1500.005, 0],
+    ]
     read = read_claims(write_xlsx(tmp_path / "claims.xlsx", rows))
     assert (read.count, read.rows, [c.total for c in read.claims]) == (2, [2], [2_000_000])  # the sheet's rows
     ((row, field, reason),) = [(r.row, r.field, r.reason) for r in read.rejects]

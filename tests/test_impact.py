@@ -9,9 +9,9 @@ import pyarrow.compute as pc
 import pytest
 
 import medcalc
-from medcalc.cli import main
 from medcalc.analysis.impact import WEIGHT_ONE, fund_impact
 from medcalc.analysis.synthetic import synthetic_claims
+from medcalc.cli import main
 
 REFORM = "huaibei-level1-plus5"
 
@@ -52,8 +52,9 @@ def test_figures_are_the_batch_engines_to_the_fen(claims):
 
 def test_a_level1_raise_pays_more_there_and_rejects_are_kept(claims):
     report = fund_impact(claims, "huaibei-2025", REFORM, by=["level"], amounts="fen")
-    level1 = next(g for g in report.groups if g["grouping"] == "level" and g["value"] == "level1"
-                  and g["scenario"] == REFORM)
+    level1 = next(
+        g for g in report.groups if g["grouping"] == "level" and g["value"] == "level1" and g["scenario"] == REFORM
+    )
     assert level1["change_funds"] > 0 and level1["change_patient"] < 0
     rejected = sum(r["rows"] for r in report.rejected["huaibei-2025"])
     assert rejected > 0 and report.compared + rejected == report.rows == 4000
@@ -63,9 +64,11 @@ def test_a_level1_raise_pays_more_there_and_rejects_are_kept(claims):
 
 def test_an_identity_scenario_changes_nothing(claims, tmp_path):
     path = tmp_path / "same.toml"
-    path.write_text('[reform]\nid = "same"\nbase = "huaibei-2025"\ntitle = "不变"\nauthor = "tests"\n'
-                    'date = 2026-12-01\nsince = 2025-01-01\n[[adjust]]\nrule = "inpatient.ratio"\npoints = "+0"\n',
-                    encoding="utf-8")
+    path.write_text(
+        '[reform]\nid = "same"\nbase = "huaibei-2025"\ntitle = "不变"\nauthor = "tests"\n'
+        'date = 2026-12-01\nsince = 2025-01-01\n[[adjust]]\nrule = "inpatient.ratio"\npoints = "+0"\n',
+        encoding="utf-8",
+    )
     report = fund_impact(claims, "huaibei-2025", str(path), amounts="fen")
     same = _all(report, "same")
     assert same["change_funds"] == same["change_patient"] == same["claims_affected"] == 0
@@ -81,13 +84,21 @@ def test_weights_multiply_every_sum_exactly(claims):
     for name in ("funds", "patient", "change_funds", "claims"):
         assert weighted[name] * 2 == plain[name] * 5, name
     claims_shown = report.table("all")[1]["claims"]  # 2.5 x an odd count ends in .5
-    assert str(claims_shown) == (f"{weighted['claims'] // WEIGHT_ONE}.5000" if weighted["claims"] % WEIGHT_ONE
-                                 else str(weighted["claims"] // WEIGHT_ONE))
+    assert str(claims_shown) == (
+        f"{weighted['claims'] // WEIGHT_ONE}.5000"
+        if weighted["claims"] % WEIGHT_ONE
+        else str(weighted["claims"] // WEIGHT_ONE)
+    )
 
 
-@pytest.mark.parametrize("values, message", [
-    (pa.array([1.5]), "floating-point"), (pa.array(["1.23456"]), "at most 4 decimals"), (pa.array([-1]), "negative"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (pa.array([1.5]), "floating-point"),
+        (pa.array(["1.23456"]), "at most 4 decimals"),
+        (pa.array([-1]), "negative"),
+    ],
+)
 def test_bad_weights_are_refused(values, message):
     table = synthetic_claims("huaibei-2025", 1, seed=1).append_column("w", values)
     with pytest.raises(medcalc.MedcalcError, match=message):
@@ -100,8 +111,24 @@ def test_cli_impact_writes_csv_and_json(claims, tmp_path, capsys):
     source = tmp_path / "claims.csv"  # an extract: amounts in yuan with two decimals
     pyarrow.csv.write_csv(synthetic_claims("huaibei-2025", 4000, seed=11, yuan=True), source)
     out_csv, out_json = tmp_path / "impact.csv", tmp_path / "impact.json"
-    code = main(["impact", str(source), "--policy", "huaibei-2025", "--reform", REFORM, "--by", "level",
-                 "--csv", str(out_csv), "--json-out", str(out_json), "--width", "200"])
+    code = main(
+        [
+            "impact",
+            str(source),
+            "--policy",
+            "huaibei-2025",
+            "--reform",
+            REFORM,
+            "--by",
+            "level",
+            "--csv",
+            str(out_csv),
+            "--json-out",
+            str(out_json),
+            "--width",
+            "200",
+        ]
+    )
     assert code == 0
     shown = capsys.readouterr().out
     assert "fund impact" in shown and "winner" in shown
@@ -113,8 +140,10 @@ def test_cli_impact_writes_csv_and_json(claims, tmp_path, capsys):
 
 
 def test_cli_simulate_prices_a_reform_on_a_synthetic_population(capsys):
-    assert main(["simulate", "--policy", "huaibei-2025", "--reform", REFORM, "--rows", "2000", "--seed", "3",
-                 "--json"]) == 0
+    assert (
+        main(["simulate", "--policy", "huaibei-2025", "--reform", REFORM, "--rows", "2000", "--seed", "3", "--json"])
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == 2000 and report["scenarios"] == ["huaibei-2025", REFORM]
     assert main(["simulate", "--policy", "huaibei-2025", "--reform", REFORM, "--poverty-share", "2"]) == 2

@@ -87,7 +87,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(module)
         for imported in sorted(graph.get(module, ())):
             if state.get(imported) == 1:
-                return path[path.index(imported):] + [imported]
+                return path[path.index(imported) :] + [imported]
             if imported not in state:
                 found = visit(imported)
                 if found:
@@ -115,9 +115,12 @@ def test_the_cycle_check_finds_a_cycle():
 
 
 def test_each_layer_imports_only_its_own_and_lower_layers():
-    upward = [f"{module} (layer {_layer(module)}) imports {imported} (layer {_layer(imported)})"
-              for module, imports in _graph().items() for imported in sorted(imports)
-              if _layer(imported) > _layer(module)]
+    upward = [
+        f"{module} (layer {_layer(module)}) imports {imported} (layer {_layer(imported)})"
+        for module, imports in _graph().items()
+        for imported in sorted(imports)
+        if _layer(imported) > _layer(module)
+    ]
     assert not upward, "\n".join(upward)
 
 
@@ -172,7 +175,7 @@ def _readme_map() -> dict[str, str]:
         head = line.split(" ", 1)[0]
         if head.startswith("medcalc/"):
             current = head
-            entries[current] = line[len(head):]
+            entries[current] = line[len(head) :]
         elif head and not line.startswith(" "):
             current = None  # policies/, tests/, benchmarks/
         elif current is not None:

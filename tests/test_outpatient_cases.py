@@ -23,8 +23,15 @@ def test_outpatient_case(case):
 
 
 def test_outpatient_explanation_cites_the_seed():
-    claim = medcalc.Claim(person_id="p", settled_on="2025-03-01", visit="outpatient", service="large_general",
-                          level="level1", diseases=["冠心病"], total=2000)
+    claim = medcalc.Claim(
+        person_id="p",
+        settled_on="2025-03-01",
+        visit="outpatient",
+        service="large_general",
+        level="level1",
+        diseases=["冠心病"],
+        total=2000,
+    )
     s = medcalc.settle("huaibei-2025", claim)
     mechanisms = [step.mechanism for step in s.steps]
     assert mechanisms[:5] == ["decompose", "deductible_charged", "ratio", "visit_cap", "service_cap"]
@@ -33,10 +40,14 @@ def test_outpatient_explanation_cites_the_seed():
 
 
 def test_unknown_service_and_service_out_of_dates_are_rejected():
-    claims = [medcalc.Claim(person_id="p", settled_on="2025-03-01", visit="outpatient", service="dental", level="level1",
-                            total=100),
-              medcalc.Claim(person_id="p", settled_on="2024-03-01", visit="outpatient", service="general", level="level1",
-                            total=100)]
+    claims = [
+        medcalc.Claim(
+            person_id="p", settled_on="2025-03-01", visit="outpatient", service="dental", level="level1", total=100
+        ),
+        medcalc.Claim(
+            person_id="p", settled_on="2024-03-01", visit="outpatient", service="general", level="level1", total=100
+        ),
+    ]
     batch = medcalc.settle_many("huaibei-2025", claims)
     assert [str(r) for r in batch.rejects] == [
         "row 0: service: policy huaibei-2025 has no outpatient service 'dental'; it has day_ward, general, large_general, two_diseases",

@@ -18,7 +18,8 @@ from tests.policy_text import CITE, make_policy, rule
 DEDUCTIBLE = rule("inpatient.deductible", "amount = 100")
 RATIO = rule("inpatient.ratio", 'ratio = "80%"')
 
-OUTPATIENT_ONLY = """
+OUTPATIENT_ONLY = (
+    """
 [policy]
 id = "clinic-town"
 region = "测试镇"
@@ -37,7 +38,9 @@ until = 2025-12-31
 levels = ["township"]
 ratio = "55%"
 cap = 200
-""" + CITE
+"""
+    + CITE
+)
 
 
 def check(capsys, *argv):
@@ -52,8 +55,12 @@ def test_an_outpatient_only_policy_loads_without_a_hospital_level(tmp_path, caps
     policy = medcalc.load_policy(path)
     assert dict(policy.levels) == {} and dict(policy.institutions) == {"township": "乡镇卫生院"}
     # 100 × 55 % = 55.00
-    s = medcalc.settle(policy, Claim(person_id="p", settled_on="2025-03-01", level="township", total=100,
-                                     visit="outpatient", service="general"))
+    s = medcalc.settle(
+        policy,
+        Claim(
+            person_id="p", settled_on="2025-03-01", level="township", total=100, visit="outpatient", service="general"
+        ),
+    )
     assert s.basic == 5500
     batch = medcalc.settle_many(policy, [Claim(person_id="p", settled_on="2025-03-01", level="township", total=100)])
     assert batch.rejects[0].field == "level" and "outpatient institution" in batch.rejects[0].reason
@@ -70,8 +77,11 @@ def test_an_outpatient_only_policy_loads_without_a_hospital_level(tmp_path, caps
 def test_a_policy_with_neither_levels_nor_institutions_is_refused(tmp_path, capsys):
     path = tmp_path / "none.toml"
     path.write_text(OUTPATIENT_ONLY.replace('[institutions]\ntownship = "乡镇卫生院"\n', ""), encoding="utf-8")
-    with pytest.raises(PolicyError, match=r"levels: a \[levels\] table declaring at least one hospital level, or an "
-                                          r"\[institutions\] table for an outpatient-only policy"):
+    with pytest.raises(
+        PolicyError,
+        match=r"levels: a \[levels\] table declaring at least one hospital level, or an "
+        r"\[institutions\] table for an outpatient-only policy",
+    ):
         medcalc.load_policy(path)
     code, _, err = check(capsys, str(path))
     assert code == 2 and "outpatient-only policy" in err
@@ -82,27 +92,38 @@ def test_inpatient_rules_of_an_outpatient_only_policy_are_flagged(tmp_path):
     path.write_text(OUTPATIENT_ONLY + rule("inpatient.deductible", "amount = 100"), encoding="utf-8")
     assert lint(medcalc.load_policy(path)) == [
         f"{path}: inpatient.deductible can never apply: the policy declares no hospital level in [levels], so it "
-        "settles no admission"]
+        "settles no admission"
+    ]
 
 
 def test_a_policy_that_settles_no_admission_is_warned(tmp_path, capsys):
     policy = make_policy(tmp_path, DEDUCTIBLE)
     assert lint(policy) == [
         f"{tmp_path / 'p.toml'}: the policy settles no inpatient claim on any day: it has no inpatient.ratio (both are "
-        "required for an admission; an outpatient-only policy declares [institutions] and no [levels])"]
+        "required for an admission; an outpatient-only policy declares [institutions] and no [levels])"
+    ]
     code, out, _ = check(capsys, str(tmp_path / "p.toml"))
     assert code == 0 and "warning: " in out and "settles no inpatient claim on any day" in out
-    apart = make_policy(tmp_path, rule("inpatient.deductible", "amount = 100\nuntil = 2020-12-31"),
-                        rule("inpatient.ratio", 'ratio = "80%"', since="2021-01-01"), name="apart")
+    apart = make_policy(
+        tmp_path,
+        rule("inpatient.deductible", "amount = 100\nuntil = 2020-12-31"),
+        rule("inpatient.ratio", 'ratio = "80%"', since="2021-01-01"),
+        name="apart",
+    )
     assert any("inpatient.deductible and inpatient.ratio are never in force on the same day" in w for w in lint(apart))
     assert not any("settles no inpatient claim" in w for w in lint(make_policy(tmp_path, DEDUCTIBLE, RATIO, name="ok")))
 
 
 def test_each_service_is_listed_with_its_days(tmp_path, capsys):
     service = 'levels = ["level1"]\nratio = "50%"'
-    make_policy(tmp_path, DEDUCTIBLE, RATIO, rule("outpatient.service.general", service + "\nuntil = 2020-06-30"),
-                rule("outpatient.service.general", service, since="2021-01-01"),
-                rule("outpatient.service.two", service, since="2020-03-01"))
+    make_policy(
+        tmp_path,
+        DEDUCTIBLE,
+        RATIO,
+        rule("outpatient.service.general", service + "\nuntil = 2020-06-30"),
+        rule("outpatient.service.general", service, since="2021-01-01"),
+        rule("outpatient.service.two", service, since="2020-03-01"),
+    )
     code, out, _ = check(capsys, str(tmp_path / "p.toml"))
     assert code == 0
     assert "  outpatient service general: 2020-01-01 to 2020-06-30, 2021-01-01 to open\n" in out
@@ -113,62 +134,114 @@ AWAY = 'when = { place = ["in_province", "out_of_province"] }\nratio = "50%"'
 
 
 def test_two_place_rules_that_can_match_one_claim_are_warned_and_the_claim_names_both(tmp_path):
-    policy = make_policy(tmp_path, DEDUCTIBLE, RATIO, rule("inpatient.place.away", AWAY),
-                         rule("inpatient.place.referred", 'when = { referral = ["referred"] }\nratio = "70%"'))
+    policy = make_policy(
+        tmp_path,
+        DEDUCTIBLE,
+        RATIO,
+        rule("inpatient.place.away", AWAY),
+        rule("inpatient.place.referred", 'when = { referral = ["referred"] }\nratio = "70%"'),
+    )
     where = tmp_path / "p.toml"
     assert lint(policy) == [
         f"{where}: inpatient.place.away[0] and {where}: inpatient.place.referred[0] can both apply to one claim "
         "(place in_province, out_of_province; referral referred) on 2020-01-01: at most one inpatient.place rule may "
-        "apply, and a claim both match is rejected as ambiguous"]
-    batch = medcalc.settle_many(policy, [Claim(person_id="p", settled_on="2020-05-01", level="level1", total=1000,
-                                               place="in_province", referral="referred")])
+        "apply, and a claim both match is rejected as ambiguous"
+    ]
+    batch = medcalc.settle_many(
+        policy,
+        [
+            Claim(
+                person_id="p",
+                settled_on="2020-05-01",
+                level="level1",
+                total=1000,
+                place="in_province",
+                referral="referred",
+            )
+        ],
+    )
     assert batch.rejects[0].field == "place"
-    assert batch.rejects[0].reason == ("more than one place rule applies (inpatient.place.away and "
-                                       "inpatient.place.referred); the policy is ambiguous")
+    assert batch.rejects[0].reason == (
+        "more than one place rule applies (inpatient.place.away and inpatient.place.referred); the policy is ambiguous"
+    )
 
 
-@pytest.mark.parametrize("a, b", [
-    ('when = { place = ["in_province"], referral = ["referred"] }', 'when = { place = ["in_province"], referral = ["not_referred"] }'),
-    ('when = { place = ["in_province"], referral = ["none"] }', 'when = { place = ["in_province"] }'),  # no such claim
-    ('when = { place = ["in_province"], age_under = 18 }', 'when = { place = ["in_province"], age_at_least = 18 }'),
-    ('when = { place = ["in_province"], retired = true }', 'when = { place = ["in_province"], retired = false }'),
-    ('when = { place = ["in_province"], level = ["level1"] }', 'when = { place = ["in_province"], level = ["level2"] }'),
-    ('when = { place = ["in_province"], visit = ["inpatient"] }', 'when = { place = ["in_province"], service = ["general"] }'),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (
+            'when = { place = ["in_province"], referral = ["referred"] }',
+            'when = { place = ["in_province"], referral = ["not_referred"] }',
+        ),
+        (
+            'when = { place = ["in_province"], referral = ["none"] }',
+            'when = { place = ["in_province"] }',
+        ),  # no such claim
+        ('when = { place = ["in_province"], age_under = 18 }', 'when = { place = ["in_province"], age_at_least = 18 }'),
+        ('when = { place = ["in_province"], retired = true }', 'when = { place = ["in_province"], retired = false }'),
+        (
+            'when = { place = ["in_province"], level = ["level1"] }',
+            'when = { place = ["in_province"], level = ["level2"] }',
+        ),
+        (
+            'when = { place = ["in_province"], visit = ["inpatient"] }',
+            'when = { place = ["in_province"], service = ["general"] }',
+        ),
+    ],
+)
 def test_rules_that_cannot_match_one_claim_are_not_warned(tmp_path, a, b):
-    policy = make_policy(tmp_path, DEDUCTIBLE, RATIO, rule("inpatient.place.a", a + '\nratio = "50%"'),
-                         rule("inpatient.place.b", b + '\nratio = "60%"'),
-                         rule("outpatient.service.general", 'levels = ["level1"]\nratio = "50%"'))
+    policy = make_policy(
+        tmp_path,
+        DEDUCTIBLE,
+        RATIO,
+        rule("inpatient.place.a", a + '\nratio = "50%"'),
+        rule("inpatient.place.b", b + '\nratio = "60%"'),
+        rule("outpatient.service.general", 'levels = ["level1"]\nratio = "50%"'),
+    )
     assert lint(policy) == []
 
 
 def test_overlapping_ages_and_assistance_categories(tmp_path):
-    young = rule("assistance.category.young", 'when = { category = ["dibao"], age_under = 19 }\ndeductible = 0\nratio = "70%"')
+    young = rule(
+        "assistance.category.young", 'when = { category = ["dibao"], age_under = 19 }\ndeductible = 0\nratio = "70%"'
+    )
     adult = rule("assistance.category.adult", 'when = { age_at_least = 18 }\ndeductible = 0\nratio = "50%"')
     policy = make_policy(tmp_path, DEDUCTIBLE, RATIO, young, adult)
     [warning] = lint(policy)
     assert "assistance.category.adult[0] and" in warning and "assistance.category.young[0] can both apply" in warning
     assert "(category dibao; age 18 to 18)" in warning and "at most one assistance.category rule may apply" in warning
-    batch = medcalc.settle_many(policy, [Claim(person_id="p", settled_on="2020-05-01", level="level1", total=1000,
-                                               category="dibao", age=18)])
-    assert batch.rejects[0].reason == ("more than one assistance rule applies (assistance.category.adult and "
-                                       "assistance.category.young); the policy is ambiguous")
+    batch = medcalc.settle_many(
+        policy, [Claim(person_id="p", settled_on="2020-05-01", level="level1", total=1000, category="dibao", age=18)]
+    )
+    assert batch.rejects[0].reason == (
+        "more than one assistance rule applies (assistance.category.adult and "
+        "assistance.category.young); the policy is ambiguous"
+    )
 
 
 def test_rules_in_force_on_different_days_do_not_overlap(tmp_path):
-    policy = make_policy(tmp_path, DEDUCTIBLE, RATIO, rule("inpatient.place.a", AWAY + "\nuntil = 2020-12-31"),
-                         rule("inpatient.place.b", AWAY, since="2021-01-01"))
+    policy = make_policy(
+        tmp_path,
+        DEDUCTIBLE,
+        RATIO,
+        rule("inpatient.place.a", AWAY + "\nuntil = 2020-12-31"),
+        rule("inpatient.place.b", AWAY, since="2021-01-01"),
+    )
     assert lint(policy) == []
 
 
 def test_a_period_cost_cap_the_yearly_deductible_takes_whole_is_warned(tmp_path):
     def policy(deductible, cap, per, name):
-        service = rule("outpatient.service.chronic", f'levels = ["level1"]\nratio = "60%"\ndeductible = {deductible}\n'
-                                                     f'period_cost_cap = {{ amount = {cap}, per = "{per}" }}')
+        service = rule(
+            "outpatient.service.chronic",
+            f'levels = ["level1"]\nratio = "60%"\ndeductible = {deductible}\n'
+            f'period_cost_cap = {{ amount = {cap}, per = "{per}" }}',
+        )
         return make_policy(tmp_path, DEDUCTIBLE, RATIO, service, name=name)
 
     [warning] = lint(policy("{ level1 = 1200, level2 = 400 }", 300, "quarter", "quarters"))
     assert warning.endswith(
         "quarters.toml: outpatient.service.chronic[0]: period_cost_cap counts at most 300.00 a quarter, 1200.00 a year, which the yearly deductible 1200.00 "
-        "takes whole: the service never pays")
+        "takes whole: the service never pays"
+    )
     assert lint(policy(1200, 101, "month", "months")) == []  # 1212 a year: 12 above the deductible

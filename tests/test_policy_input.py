@@ -22,8 +22,15 @@ from medcalc.report.terminal import printable
 SOURCE = "一级医疗机构起付线200元,报销比例90%;二级医疗机构起付线500元,报销比例80%\n"
 
 
-def _policy(deductible: str = "200", *, pid: str = "t-city", region: str = "测试市", source_file: str = "source.txt",
-            quote: str = "一级医疗机构起付线200元", extra: str = "") -> str:
+def _policy(
+    deductible: str = "200",
+    *,
+    pid: str = "t-city",
+    region: str = "测试市",
+    source_file: str = "source.txt",
+    quote: str = "一级医疗机构起付线200元",
+    extra: str = "",
+) -> str:
     return f"""[policy]
 id = "{pid}"
 region = "{region}"
@@ -104,7 +111,9 @@ def test_dates_past_the_year_2999_are_refused(folder):
 def test_deductible_fractions_that_would_leave_int64_are_refused(folder):
     extra = "".join(
         f'\n[[inpatient.modifier.m{i}]]\nsince = 2020-01-01\nwhen = {{ category = ["dibao"] }}\n'
-        f'deductible_fraction = "33.33%"\nsource = "fixture"\nquote = "报销比例90%"\n' for i in range(2))
+        f'deductible_fraction = "33.33%"\nsource = "fixture"\nquote = "报销比例90%"\n'
+        for i in range(2)
+    )
     err = _refused(_write(folder, "fractions.toml", _policy(extra=extra)))
     assert err.path == "inpatient.modifier.m1[0]"
     assert err.found == "11108889/100000000"
@@ -170,8 +179,10 @@ def test_reform_bases_outside_the_policy_root_are_not_read(tmp_path, base):
 
 
 def _reform(base: str, header: str = "[reform]", rid: str = "r-test") -> str:
-    return (f'{header}\nid = "{rid}"\nbase = "{base}"\ntitle = "测试"\nauthor = "me"\ndate = 2026-12-01\n'
-            'since = 2025-01-01\n\n[[adjust]]\nrule = "inpatient.ratio"\npoints = "+5"\n')
+    return (
+        f'{header}\nid = "{rid}"\nbase = "{base}"\ntitle = "测试"\nauthor = "me"\ndate = 2026-12-01\n'
+        'since = 2025-01-01\n\n[[adjust]]\nrule = "inpatient.ratio"\npoints = "+5"\n'
+    )
 
 
 def test_a_reform_header_with_a_comment_is_a_reform(folder):
@@ -207,10 +218,11 @@ def test_adjust_levels_of_tables_are_refused(folder):
 
 def test_a_broken_neighbour_is_skipped_with_a_warning_naming_it(folder):
     _write(folder, "base.toml", _policy(pid="t-base"))
-    (folder / "broken.toml").write_bytes(b"[policy]\nid = \"x\xff\"\n")
+    (folder / "broken.toml").write_bytes(b'[policy]\nid = "x\xff"\n')
     _write(folder, "deep.toml", "x = " + "[" * 2000 + "]" * 2000 + "\n")
-    child = _write(folder, "child.toml", '[policy]\nid = "t-child"\nregion = "测试市"\nscheme = "residents"\n'
-                                         'extends = "t-base"\n')
+    child = _write(
+        folder, "child.toml", '[policy]\nid = "t-child"\nregion = "测试市"\nscheme = "residents"\nextends = "t-base"\n'
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         policy = medcalc.load_policy(child)
@@ -232,8 +244,9 @@ def test_the_scan_by_id_reads_headers_and_parses_only_what_is_not_plain(folder):
     tricky = _write(folder, "tricky.toml", 'note = """\n[policy]\nid = "wrong"\n"""\n' + _policy(pid="t-tricky"))
     assert read_header(tricky, "tricky.toml")["policy"]["id"] == "t-tricky"
     # a line like an id inside a multi-line string of the table itself is not taken for it
-    noted = _write(folder, "noted.toml", _policy(pid="t-noted").replace(
-        '"t-noted"', "'t-noted'\nnote = \"\"\"\nid = \"wrong\"\n\"\"\""))
+    noted = _write(
+        folder, "noted.toml", _policy(pid="t-noted").replace('"t-noted"', '\'t-noted\'\nnote = """\nid = "wrong"\n"""')
+    )
     assert read_header(noted, "noted.toml")["policy"]["id"] == "t-noted"
     # a file whose header is fine but whose body is not is found by id, and loading it says what is wrong
     _write(folder, "body.toml", _policy(pid="t-body") + "\n[[[not toml\n")
@@ -261,7 +274,10 @@ def test_the_scan_by_id_stays_inside_the_policy_root_and_its_depth(folder):
 
 
 def test_printable_escapes_controls_but_keeps_text():
-    assert printable("怀北\x1b]0;x\x07\x1b[2J\r\x9b\u202e市\n二行\t") == "怀北\\x1b]0;x\\x07\\x1b[2J\\x0d\\x9b\\u202e市\n二行\t"
+    assert (
+        printable("怀北\x1b]0;x\x07\x1b[2J\r\x9b\u202e市\n二行\t")
+        == "怀北\\x1b]0;x\\x07\\x1b[2J\\x0d\\x9b\\u202e市\n二行\t"
+    )
 
 
 def test_control_characters_are_escaped_in_policy_show_and_quote_explain(folder, capsys):
@@ -270,8 +286,25 @@ def test_control_characters_are_escaped_in_policy_show_and_quote_explain(folder,
     (folder / "source.txt").write_text(SOURCE.replace("200元", "200元\x1b[31m"), encoding="utf-8")
     assert main(["policy", "show", str(path), "--on", "2024-01-01"]) == 0
     shown = capsys.readouterr().out
-    assert main(["quote", "--policy", str(path), "--date", "2024-01-01", "--level", "level1", "--total", "5000",
-                 "--explain", "--width", "200"]) == 0
+    assert (
+        main(
+            [
+                "quote",
+                "--policy",
+                str(path),
+                "--date",
+                "2024-01-01",
+                "--level",
+                "level1",
+                "--total",
+                "5000",
+                "--explain",
+                "--width",
+                "200",
+            ]
+        )
+        == 0
+    )
     explained = capsys.readouterr().out
     for out in (shown, explained):
         assert "\x1b" not in out and "\x07" not in out
@@ -306,9 +339,16 @@ def test_a_days_version_is_found_by_bisection_not_by_a_scan(monkeypatch):
     # Timeline.at must not test every version: count in_force calls on a 4000-version timeline.
     fixture = model.Citation(source=model.Source("s", "t", False), quote="q", verified=False)
     start = dt.date(2000, 1, 1)
-    versions = tuple(model.RuleVersion(key="k", since=start + dt.timedelta(days=2 * i),
-                                       until=start + dt.timedelta(days=2 * i), citation=fixture, params={})
-                     for i in range(4000))
+    versions = tuple(
+        model.RuleVersion(
+            key="k",
+            since=start + dt.timedelta(days=2 * i),
+            until=start + dt.timedelta(days=2 * i),
+            citation=fixture,
+            params={},
+        )
+        for i in range(4000)
+    )
     timeline = model.Timeline("k", (versions,))
     calls = 0
     real = model.RuleVersion.in_force
@@ -326,9 +366,12 @@ def test_a_days_version_is_found_by_bisection_not_by_a_scan(monkeypatch):
 
 
 def test_many_versions_load_and_the_last_one_is_found(folder):
-    body = "".join(f'\n[[inpatient.cap]]\nsince = {dt.date(2020, 1, 1) + dt.timedelta(days=i)}\n'
-                   f'until = {dt.date(2020, 1, 1) + dt.timedelta(days=i)}\nfund = {1000 + i}\n'
-                   'source = "fixture"\nquote = "报销比例90%"\n' for i in range(2000))
+    body = "".join(
+        f"\n[[inpatient.cap]]\nsince = {dt.date(2020, 1, 1) + dt.timedelta(days=i)}\n"
+        f"until = {dt.date(2020, 1, 1) + dt.timedelta(days=i)}\nfund = {1000 + i}\n"
+        'source = "fixture"\nquote = "报销比例90%"\n'
+        for i in range(2000)
+    )
     policy = medcalc.load_policy(_write(folder, "many.toml", _policy(extra=body)))
     last = policy.at(dt.date(2020, 1, 1) + dt.timedelta(days=1999)).rule("inpatient.cap")
     assert last["fund"] == (1000 + 1999) * 100

@@ -98,10 +98,16 @@ def test_a_value_for_every_level_covers_levels_a_child_adds(city):
 
 
 def test_scheme_must_match_parent(tmp_path):
-    (tmp_path / "base.toml").write_text((INHERIT / "base.toml").read_text(encoding="utf-8").replace('file = "source.txt"\n', ""), encoding="utf-8")
+    (tmp_path / "base.toml").write_text(
+        (INHERIT / "base.toml").read_text(encoding="utf-8").replace('file = "source.txt"\n', ""), encoding="utf-8"
+    )
     (tmp_path / "child.toml").write_text(
-        '[policy]\nid = "c"\nregion = "x"\nscheme = "employees"\nextends = "test-province"\n', encoding="utf-8")
-    with pytest.raises(PolicyError, match=r"child.toml: policy.scheme: the scheme of the extended policy 'test-province' \('residents'\) \(got 'employees'\)"):
+        '[policy]\nid = "c"\nregion = "x"\nscheme = "employees"\nextends = "test-province"\n', encoding="utf-8"
+    )
+    with pytest.raises(
+        PolicyError,
+        match=r"child.toml: policy.scheme: the scheme of the extended policy 'test-province' \('residents'\) \(got 'employees'\)",
+    ):
         medcalc.load_policy(tmp_path / "child.toml")
 
 
@@ -123,8 +129,9 @@ def _folder_with_city(folder: Path, ratio: str) -> Path:
     folder.mkdir()
     for name in ("base.toml", "source.txt"):
         (folder / name).write_bytes((INHERIT / name).read_bytes())
-    (folder / "city.toml").write_text((INHERIT / "city.toml").read_text(encoding="utf-8").replace('"95%"', f'"{ratio}"'),
-                                      encoding="utf-8")
+    (folder / "city.toml").write_text(
+        (INHERIT / "city.toml").read_text(encoding="utf-8").replace('"95%"', f'"{ratio}"'), encoding="utf-8"
+    )
     return folder
 
 
@@ -155,8 +162,12 @@ def test_a_file_in_a_policy_folder_extends_a_policy_of_another(tmp_path, monkeyp
     (bases / "city.toml").unlink()
     town = tmp_path / "town"
     town.mkdir()
-    (town / "city.toml").write_text((INHERIT / "city.toml").read_text(encoding="utf-8").replace(
-        "[levels]", '[sources.fixture]\ntitle = "t"\nofficial = true\nfile = "source.txt"\n\n[levels]'), encoding="utf-8")
+    (town / "city.toml").write_text(
+        (INHERIT / "city.toml")
+        .read_text(encoding="utf-8")
+        .replace("[levels]", '[sources.fixture]\ntitle = "t"\nofficial = true\nfile = "source.txt"\n\n[levels]'),
+        encoding="utf-8",
+    )
     (town / "source.txt").write_bytes((INHERIT / "source.txt").read_bytes())
     with pytest.raises(PolicyError) as info:
         medcalc.load_policy(town / "city.toml")
@@ -170,19 +181,25 @@ def test_lookups_that_find_nothing_name_the_folders_searched(tmp_path, monkeypat
     monkeypatch.setenv("MEDCALC_POLICIES", str(INHERIT))
     with pytest.raises(medcalc.PolicyNotFound) as info:
         medcalc.load_policy("test-town", search=[given])
-    assert str(info.value) == (f"no policy with id 'test-town' in {given.resolve()}, {INHERIT.resolve()} or the shipped "
-                               "policies; did you mean test-city, test-province?")
+    assert str(info.value) == (
+        f"no policy with id 'test-town' in {given.resolve()}, {INHERIT.resolve()} or the shipped "
+        "policies; did you mean test-city, test-province?"
+    )
     with pytest.raises(medcalc.PolicyNotFound) as info:
         medcalc.find_policy("火星", dt.date(2021, 7, 1), search=[given])
-    assert str(info.value) == (f"no policy for region '火星' in {given.resolve()}, {INHERIT.resolve()} or the shipped "
-                               "policies (see `medcalc policy list`)")
+    assert str(info.value) == (
+        f"no policy for region '火星' in {given.resolve()}, {INHERIT.resolve()} or the shipped "
+        "policies (see `medcalc policy list`)"
+    )
 
 
 def test_a_policy_folder_that_does_not_exist_is_an_error_naming_it(tmp_path, monkeypatch):
     missing = tmp_path / "nowhere"
     with pytest.raises(medcalc.PolicyNotFound, match=f"^search: {re.escape(str(missing))}: no such folder$"):
         medcalc.load_policy("huaibei-2025", search=[missing])
-    with pytest.raises(medcalc.PolicyNotFound, match=f"^search: {re.escape(str(INHERIT / 'city.toml'))}: not a folder$"):
+    with pytest.raises(
+        medcalc.PolicyNotFound, match=f"^search: {re.escape(str(INHERIT / 'city.toml'))}: not a folder$"
+    ):
         medcalc.find_policy("淮北", dt.date(2025, 3, 1), search=[INHERIT / "city.toml"])
     monkeypatch.setenv("MEDCALC_POLICIES", str(missing))
     with pytest.raises(medcalc.PolicyNotFound, match=f"^MEDCALC_POLICIES: {re.escape(str(missing))}: no such folder$"):

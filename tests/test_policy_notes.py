@@ -98,11 +98,17 @@ def test_notes_call_missing_only_rules_the_file_does_not_define(policy_id):
 
 def test_the_prose_check_catches_a_false_not_encoded():
     huaibei = medcalc.load_policy("huaibei-2025")
-    stale = ("Seed 004 numbers that are NOT encoded because the engine does not yet settle these\n"
-             "categories: day-bed (日间病床) …; 普通门诊 (no deductible, 60%); 两病 (55%); 大额普通门诊.")
+    stale = (
+        "Seed 004 numbers that are NOT encoded because the engine does not yet settle these\n"
+        "categories: day-bed (日间病床) …; 普通门诊 (no deductible, 60%); 两病 (55%); 大额普通门诊."
+    )
     keys = claims_of_missing(stale)
-    assert keys == {"outpatient.service.day_ward", "outpatient.service.general", "outpatient.service.two_diseases",
-                    "outpatient.service.large_general"}
+    assert keys == {
+        "outpatient.service.day_ward",
+        "outpatient.service.general",
+        "outpatient.service.two_diseases",
+        "outpatient.service.large_general",
+    }
     assert all(_defined(huaibei, k) for k in keys)
     assert claims_of_missing("Not encoded: outpatient, 互联网+.") == {"outpatient", "outpatient.service.telehealth"}
     assert claims_of_missing("大病保险 is not encoded: no threshold.") == {"critical.threshold"}
@@ -120,9 +126,26 @@ def test_every_file_lists_what_it_does_not_encode_and_the_documents_it_lacks(pol
 
 # ------------------------------------------------------------------ quotes carry their values
 
-_NOT_VALUES = {"since", "until", "source", "quote", "verified", "note", "disabled", "when", "levels", "places",
-               "diseases", "excluded_if_certified", "halve", "convention", "segments", "basis", "services",
-               "cap_group"}
+_NOT_VALUES = {
+    "since",
+    "until",
+    "source",
+    "quote",
+    "verified",
+    "note",
+    "disabled",
+    "when",
+    "levels",
+    "places",
+    "diseases",
+    "excluded_if_certified",
+    "halve",
+    "convention",
+    "segments",
+    "basis",
+    "services",
+    "cap_group",
+}
 _MARKED = re.compile(r"\b(a choice|read as)\b", re.I)
 
 
@@ -170,8 +193,9 @@ def uncarried(data: dict) -> list[tuple[str, object, str]]:
                     values = {k: v for k, v in version.items() if k not in _NOT_VALUES}
                     for value in _leaves(values):
                         if not _carried(value, quote):
-                            out.append((f"{family}.{rule}{'.' + name if name else ''}[{i}]", value,
-                                        version.get("note", "")))
+                            out.append(
+                                (f"{family}.{rule}{'.' + name if name else ''}[{i}]", value, version.get("note", ""))
+                            )
     return out
 
 
@@ -183,10 +207,12 @@ def test_a_value_the_quote_does_not_carry_is_marked_a_choice_or_a_reading(policy
 
 
 def test_the_carry_check_finds_a_value_missing_from_its_quote():
-    data = tomllib.loads('[[critical.threshold]]\nsince = 2020-01-01\namount = 0\nsource = "s"\n'
-                         'quote = "超过最高支付限额(10万元)的费用由大病保险基金按照90%的比例支付"\n'
-                         '[[backstop.burden_cap.poor]]\nsince = 2020-01-01\ncap = { level1 = 3000 }\n'
-                         'source = "s"\nquote = "在县域内就诊个人年度自付费用不超过0.3万元"\n')
+    data = tomllib.loads(
+        '[[critical.threshold]]\nsince = 2020-01-01\namount = 0\nsource = "s"\n'
+        'quote = "超过最高支付限额(10万元)的费用由大病保险基金按照90%的比例支付"\n'
+        "[[backstop.burden_cap.poor]]\nsince = 2020-01-01\ncap = { level1 = 3000 }\n"
+        'source = "s"\nquote = "在县域内就诊个人年度自付费用不超过0.3万元"\n'
+    )
     assert uncarried(data) == [("critical.threshold[0]", 0, "")]  # 0.3万 carries 3000; nothing carries 0
 
 

@@ -42,11 +42,13 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def measured(*argv: str) -> tuple[int, str, float]:
     """``medcalc ARGV`` in a child process: its exit code, standard error and peak RSS in MB."""
-    probe = ("import resource, subprocess, sys\n"
-             "done = subprocess.run([sys.executable, '-m', 'medcalc.cli', *sys.argv[1:]], capture_output=True, text=True)\n"
-             "sys.stderr.write(done.stderr)\n"
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-             "sys.exit(done.returncode)\n")
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'medcalc.cli', *sys.argv[1:]], capture_output=True, text=True)\n"
+        "sys.stderr.write(done.stderr)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(done.returncode)\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, env=env, timeout=120)
     return done.returncode, done.stderr, int(done.stdout.split()[-1]) / 1024  # Linux: kilobytes
@@ -75,8 +77,16 @@ def rewritten(source: Path, target: Path, sheet_xml=None, extra: dict[str, bytes
     return target
 
 
-CLAIM = {(0, 0): "person_id", (0, 1): "settled_on", (0, 2): "level", (0, 3): "total",
-         (1, 0): "p1", (1, 1): "2021-07-01", (1, 2): "level1", (1, 3): 1000}
+CLAIM = {
+    (0, 0): "person_id",
+    (0, 1): "settled_on",
+    (0, 2): "level",
+    (0, 3): "total",
+    (1, 0): "p1",
+    (1, 1): "2021-07-01",
+    (1, 2): "level1",
+    (1, 3): 1000,
+}
 
 
 # ---------------------------------------------------------------- .xlsx: the archive and the sheet
@@ -96,8 +106,11 @@ def test_two_far_cells_are_refused_before_the_reader_builds_its_grid(tmp_path):
 
 def test_a_lying_dimension_is_not_believed(tmp_path):
     source = workbook(tmp_path / "plain.xlsx", {**CLAIM, (1048575, 25): 1})  # Z1048576: 27 million cells
-    bomb = rewritten(source, tmp_path / "lying.xlsx",
-                     lambda xml: xml.replace(b'<dimension ref="A1:Z1048576"/>', b'<dimension ref="A1:D2"/>'))
+    bomb = rewritten(
+        source,
+        tmp_path / "lying.xlsx",
+        lambda xml: xml.replace(b'<dimension ref="A1:Z1048576"/>', b'<dimension ref="A1:D2"/>'),
+    )
     with zipfile.ZipFile(bomb) as archive:
         assert b'<dimension ref="A1:D2"/>' in archive.read("xl/worksheets/sheet1.xml")
     with pytest.raises(MedcalcError) as caught:
@@ -109,28 +122,39 @@ def test_a_lying_dimension_is_not_believed(tmp_path):
 def test_a_dimension_claiming_too_much_is_checked_against_the_cells(tmp_path):
     # <dimension ref="A1:XFD1048576"/> over two cells: the reader places cells by their own references
     source = workbook(tmp_path / "plain.xlsx", CLAIM)
-    claims = rewritten(source, tmp_path / "claims.xlsx",
-                       lambda xml: xml.replace(b'<dimension ref="A1:D2"/>', b'<dimension ref="A1:XFD1048576"/>'))
-    batch, = read_batches(claims)
+    claims = rewritten(
+        source,
+        tmp_path / "claims.xlsx",
+        lambda xml: xml.replace(b'<dimension ref="A1:D2"/>', b'<dimension ref="A1:XFD1048576"/>'),
+    )
+    (batch,) = read_batches(claims)
     assert batch.num_rows == 1 and batch.column("person_id").to_pylist() == ["p1"]
 
 
 def test_cells_without_references_are_placed_as_the_reader_places_them(tmp_path):
     # a cell without r= follows the one before it: Y1048576 then Z1048576 (the slow, exact scan)
     source = workbook(tmp_path / "plain.xlsx", {**CLAIM, (1048575, 24): 1})
-    bomb = rewritten(source, tmp_path / "unreferenced.xlsx",
-                     lambda xml: xml.replace(b"<v>1</v></c></row></sheetData>", b"<v>1</v></c><c><v>2</v></c></row>"
-                                                                                b"</sheetData>"))
+    bomb = rewritten(
+        source,
+        tmp_path / "unreferenced.xlsx",
+        lambda xml: xml.replace(b"<v>1</v></c></row></sheetData>", b"<v>1</v></c><c><v>2</v></c></row></sheetData>"),
+    )
     with pytest.raises(MedcalcError, match=r"column Z: 27,262,976 cells from A1"):
         list(read_batches(bomb))
     # the reader reads a cell under any prefix, bound or not: so is it counted here
-    far = rewritten(source, tmp_path / "prefixed.xlsx",
-                    lambda xml: xml.replace(b'<c r="Y1048576"><v>1</v></c>', b'<x:c r="XFD1048576"><v>1</v></x:c>'))
+    far = rewritten(
+        source,
+        tmp_path / "prefixed.xlsx",
+        lambda xml: xml.replace(b'<c r="Y1048576"><v>1</v></c>', b'<x:c r="XFD1048576"><v>1</v></x:c>'),
+    )
     with pytest.raises(MedcalcError, match=r"column XFD \(16,384 columns\), over the limit max_columns=1,000"):
         list(read_batches(far))
     # an empty, styled cell (<c r=.. s=../>) is skipped by the reader, and so here
-    styled = rewritten(source, tmp_path / "styled.xlsx",
-                       lambda xml: xml.replace(b'<c r="Y1048576"><v>1</v></c>', b'<c r="Y1048576" s="0"/>'))
+    styled = rewritten(
+        source,
+        tmp_path / "styled.xlsx",
+        lambda xml: xml.replace(b'<c r="Y1048576"><v>1</v></c>', b'<c r="Y1048576" s="0"/>'),
+    )
     assert sum(b.num_rows for b in read_batches(styled)) == 1
 
 
@@ -143,8 +167,11 @@ def test_a_part_that_unpacks_a_thousand_times_is_refused(tmp_path):
 
 def test_shared_strings_and_sheet_sizes_are_bounded(tmp_path):
     source = workbook(tmp_path / "plain.xlsx", CLAIM)  # its text cells are shared strings
-    with pytest.raises(MedcalcError, match=r"shared strings \(xl/sharedStrings.xml\) unpack to [\d,]+ bytes, over the "
-                                           r"limit max_shared_strings_bytes=100"):
+    with pytest.raises(
+        MedcalcError,
+        match=r"shared strings \(xl/sharedStrings.xml\) unpack to [\d,]+ bytes, over the "
+        r"limit max_shared_strings_bytes=100",
+    ):
         list(read_batches(source, limits=ReadLimits(max_shared_strings_bytes=100)))
     with pytest.raises(MedcalcError, match=r"sheet part xl/worksheets/sheet1.xml unpacks to .* max_sheet_bytes=100 "):
         list(read_batches(source, limits=ReadLimits(max_sheet_bytes=100)))
@@ -156,11 +183,32 @@ def test_shared_strings_and_sheet_sizes_are_bounded(tmp_path):
 def test_a_sheet_over_a_lowered_limit_is_refused_and_a_raised_one_reads_it(capsys, tmp_path):
     rows = {**CLAIM, **{(r, c): v for r in range(2, 40) for c, v in enumerate((f"p{r}", "2021-07-01", "level1", 500))}}
     source = workbook(tmp_path / "claims.xlsx", rows)  # 40 rows x 4 columns: 160 cells
-    code, _, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"),
-                       "--limit", "max_sheet_cells=159")
+    code, _, err = run(
+        capsys,
+        "score",
+        str(source),
+        "--policy",
+        POLICY,
+        "-o",
+        str(tmp_path / "out.csv"),
+        "--limit",
+        "max_sheet_cells=159",
+    )
     assert code == 2 and "160 cells from A1, over the limit max_sheet_cells=159" in err
-    code, out, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"),
-                         "--limit", "max_sheet_cells=160", "--limit", "max_columns=4", "--json")
+    code, out, err = run(
+        capsys,
+        "score",
+        str(source),
+        "--policy",
+        POLICY,
+        "-o",
+        str(tmp_path / "out.csv"),
+        "--limit",
+        "max_sheet_cells=160",
+        "--limit",
+        "max_columns=4",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["settled"] == 39
 
@@ -179,23 +227,31 @@ def test_a_header_naming_a_column_twice_exits_2_before_rows_are_read(capsys, tmp
 
 def test_an_id_typed_as_a_number_past_15_digits_rejects_its_row(capsys, tmp_path):
     header = {(0, 0): "人员编号", (0, 1): "claim_id", (0, 2): "settled_on", (0, 3): "level", (0, 4): "total"}
-    people = [(340601199001011234, "c1"),      # 18 digits: Excel holds 340601199001011328
-              (340601199001011236, "c2"),      # another person: the same float as the first
-              ("340601199001011234", "c3"),    # typed as text: its digits
-              (999999999999999, "c4"),         # 15 digits: exact
-              (1001, 12.5),                    # a claim id with a fraction
-              (1002, 7)]                       # integral: its digits
+    people = [
+        (340601199001011234, "c1"),  # 18 digits: Excel holds 340601199001011328
+        (340601199001011236, "c2"),  # another person: the same float as the first
+        ("340601199001011234", "c3"),  # typed as text: its digits
+        (999999999999999, "c4"),  # 15 digits: exact
+        (1001, 12.5),  # a claim id with a fraction
+        (1002, 7),
+    ]  # integral: its digits
     cells = dict(header)
     for r, (person, claim) in enumerate(people, 1):
         cells.update({(r, 0): person, (r, 1): claim, (r, 2): "2021-07-01", (r, 3): "level1", (r, 4): 100})
     source = workbook(tmp_path / "ids.xlsx", cells)
-    code, out, err = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--json", "--results-only")
+    code, out, err = run(
+        capsys, "score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--json", "--results-only"
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert (summary["rows"], summary["settled"], summary["rejected"]) == (6, 3, 3)
     with open(tmp_path / "out.rejects.csv", encoding="utf-8-sig") as handle:
         rejects = list(csv.DictReader(handle))
-    assert [(r["row"], r["field"]) for r in rejects] == [("2", "人员编号"), ("3", "人员编号"), ("6", "claim_id")]  # sheet rows
+    assert [(r["row"], r["field"]) for r in rejects] == [
+        ("2", "人员编号"),
+        ("3", "人员编号"),
+        ("6", "claim_id"),
+    ]  # sheet rows
     assert all("format the column as Text" in r["reason"] and "15 significant digits" in r["reason"] for r in rejects)
     with open(tmp_path / "out.csv", encoding="utf-8-sig") as handle:
         settled = {r["row"]: (r["person_id"], r["claim_id"]) for r in csv.DictReader(handle)}
@@ -203,13 +259,16 @@ def test_an_id_typed_as_a_number_past_15_digits_rejects_its_row(capsys, tmp_path
 
 
 def test_a_long_text_cell_in_a_sheet_rejects_its_row(tmp_path):
-    source = workbook(tmp_path / "long.xlsx", {**CLAIM, (2, 0): "p2", (2, 1): "2021-07-01", (2, 2): "x" * 5000,
-                                               (2, 3): 100})
-    batch, = read_batches(source)
+    source = workbook(
+        tmp_path / "long.xlsx", {**CLAIM, (2, 0): "p2", (2, 1): "2021-07-01", (2, 2): "x" * 5000, (2, 3): 100}
+    )
+    (batch,) = read_batches(source)
     reasons = batch.column("_invalid").to_pylist()
     assert reasons[0] is None
-    assert reasons[1] == "level\x1fa cell of 5,000 characters, over the limit max_cell_chars=1,000; " \
-                         "raise it with --limit max_cell_chars=N if the file is genuine"
+    assert (
+        reasons[1] == "level\x1fa cell of 5,000 characters, over the limit max_cell_chars=1,000; "
+        "raise it with --limit max_cell_chars=N if the file is genuine"
+    )
 
 
 # ---------------------------------------------------------------- CSV
@@ -217,7 +276,7 @@ def test_a_long_text_cell_in_a_sheet_rejects_its_row(tmp_path):
 
 def test_a_header_of_a_million_columns_is_refused_before_the_body_is_read(tmp_path):
     wide = tmp_path / "wide.csv"
-    wide.write_text(",".join(f"c{i}" for i in range(10 ** 6)) + "\n1\n")
+    wide.write_text(",".join(f"c{i}" for i in range(10**6)) + "\n1\n")
     assert wide.stat().st_size > 7_000_000
     code, err, rss = measured("score", str(wide), "--policy", POLICY, "-o", str(tmp_path / "out.csv"))
     assert code == 2 and "the header line is longer than max_header_chars=65,536 characters" in err, err
@@ -235,29 +294,46 @@ def test_too_many_columns_are_refused_naming_the_limit(tmp_path):
 def test_a_cell_of_four_million_characters_rejects_its_row_without_its_text(tmp_path):
     # "0." and 4 million zeros and "1": before, read as a total of 0.00 and settled
     long = tmp_path / "long.csv"
-    long.write_text("person_id,settled_on,level,total\np1,2021-07-01,level1,1000\n"
-                    "p2,2021-07-01,level1,0." + "0" * 4_000_000 + "1\np3,2021-07-01,level1,200\n")
-    code, err, rss = measured("score", str(long), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--json", "--results-only")
+    long.write_text(
+        "person_id,settled_on,level,total\np1,2021-07-01,level1,1000\n"
+        "p2,2021-07-01,level1,0." + "0" * 4_000_000 + "1\np3,2021-07-01,level1,200\n"
+    )
+    code, err, rss = measured(
+        "score", str(long), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--json", "--results-only"
+    )
     assert code == 0, err
     assert rss < MAX_RSS_MB, rss
     with open(tmp_path / "out.rejects.csv", encoding="utf-8-sig") as handle:
         rejects = list(csv.DictReader(handle))
-    assert rejects == [{"row": "3", "claim_id": "", "field": "total",  # (line 3)
-                        "reason": "a cell of 4,000,003 characters, over the limit max_cell_chars=1,000; "
-                                  "raise it with --limit max_cell_chars=N if the file is genuine"}]
+    assert rejects == [
+        {
+            "row": "3",
+            "claim_id": "",
+            "field": "total",  # (line 3)
+            "reason": "a cell of 4,000,003 characters, over the limit max_cell_chars=1,000; "
+            "raise it with --limit max_cell_chars=N if the file is genuine",
+        }
+    ]
     with open(tmp_path / "out.csv", encoding="utf-8-sig") as handle:
         assert [(r["row"], r["total"]) for r in csv.DictReader(handle)] == [("2", "1000.00"), ("4", "200.00")]
     # a line longer than a block Arrow reads at once (small --batch-rows): exit 2, naming the limit
-    code, err, _ = measured("score", str(long), "--policy", POLICY, "-o", str(tmp_path / "out.csv"),
-                            "--batch-rows", "1000")
+    code, err, _ = measured(
+        "score", str(long), "--policy", POLICY, "-o", str(tmp_path / "out.csv"), "--batch-rows", "1000"
+    )
     assert code == 2 and "a line is over 65,536 bytes" in err and "max_cell_chars=1,000" in err, err
 
 
 def test_cell_lengths_count_characters_not_bytes(tmp_path):
     claims = tmp_path / "claims.csv"
-    claims.write_text("person_id,settled_on,level,total\n" + "医" * 1000 + ",2021-07-01,level1,10\n"
-                      + "医" * 1001 + ",2021-07-01,level1,10\n", encoding="utf-8")
-    batch, = read_batches(claims)
+    claims.write_text(
+        "person_id,settled_on,level,total\n"
+        + "医" * 1000
+        + ",2021-07-01,level1,10\n"
+        + "医" * 1001
+        + ",2021-07-01,level1,10\n",
+        encoding="utf-8",
+    )
+    (batch,) = read_batches(claims)
     assert batch.column("_invalid").to_pylist()[0] is None
     assert batch.column("_invalid").to_pylist()[1].startswith("person_id\x1fa cell of 1,001 characters")
     assert batch.column("person_id").to_pylist()[1] is None  # never parsed, never shown

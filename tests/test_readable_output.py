@@ -40,27 +40,83 @@ def assert_no_number_split(text: str) -> None:
     for before, after in zip(lines, lines[1:]):
         if not (before and after) or re.match(r"\d+\. .*\s{2,}[\d,]+\.\d\d$", before):
             continue  # a step's title line ends with its amount, right-aligned
-        assert not (before[-1].isdigit() and after[0].isdigit() or before[-1] in ".," and after[0].isdigit()), \
-            (before, after)
+        assert not (before[-1].isdigit() and after[0].isdigit() or before[-1] in ".," and after[0].isdigit()), (
+            before,
+            after,
+        )
 
 
 # ---------------------------------------------------------------- the quote: header and --explain
 
+
 def test_quote_header_names_the_person_the_visit_the_service_and_the_level_in_words(capsys):
-    code, out, err = run(capsys, "quote", "--region", "淮北", "--date", "2025-03-01", "--visit", "outpatient",
-                         "--service", "two_diseases", "--diseases", "高血压,糖尿病", "--level", "level1",
-                         "--total", "400", "--person", "张三", "--age", "67", "--category", "低保", "--width", "80")
+    code, out, err = run(
+        capsys,
+        "quote",
+        "--region",
+        "淮北",
+        "--date",
+        "2025-03-01",
+        "--visit",
+        "outpatient",
+        "--service",
+        "two_diseases",
+        "--diseases",
+        "高血压,糖尿病",
+        "--level",
+        "level1",
+        "--total",
+        "400",
+        "--person",
+        "张三",
+        "--age",
+        "67",
+        "--category",
+        "低保",
+        "--width",
+        "80",
+    )
     assert (code, err) == (0, "")
     head = " ".join(inner(out)[1:6])
-    for words in ("huaibei-2025", "淮北市", "person 张三", "城乡居民 residents", "低保 dibao", "67岁", "门诊 outpatient",
-                  "两病 two_diseases", "病种 糖尿病, 高血压", "一级及以下医疗机构 (level1)", "市内 local", "settled 2025-03-01"):
+    for words in (
+        "huaibei-2025",
+        "淮北市",
+        "person 张三",
+        "城乡居民 residents",
+        "低保 dibao",
+        "67岁",
+        "门诊 outpatient",
+        "两病 two_diseases",
+        "病种 糖尿病, 高血压",
+        "一级及以下医疗机构 (level1)",
+        "市内 local",
+        "settled 2025-03-01",
+    ):
         assert words in head, words
     assert "level level1" not in out and widest(out) <= 80
 
 
 def test_quote_header_gives_the_place_the_referral_and_a_common_form_of_the_level_as_the_policy_names_it(capsys):
-    code, out, _ = run(capsys, "quote", "--region", "九江", "--scheme", "居民", "--date", "2020-06-01", "--level", "三级",
-                       "--place", "跨省", "--referral", "转诊", "--total", "5万", "--width", "80")
+    code, out, _ = run(
+        capsys,
+        "quote",
+        "--region",
+        "九江",
+        "--scheme",
+        "居民",
+        "--date",
+        "2020-06-01",
+        "--level",
+        "三级",
+        "--place",
+        "跨省",
+        "--referral",
+        "转诊",
+        "--total",
+        "5万",
+        "--width",
+        "80",
+    )
     assert code == 0
     assert "市内三级医疗机构 (level3)" in out and "跨省 out_of_province, 转诊 referred" in out
     assert re.search(r"医疗费总额 total\s+│\s+50,000\.00", out)  # amounts grouped
@@ -68,10 +124,33 @@ def test_quote_header_gives_the_place_the_referral_and_a_common_form_of_the_leve
 
 EXPLAINED = [
     ["--policy", "luan-2021", "--date", "2021-05-01", "--level", "level2", "--total", "1.2万"],
-    ["--policy", str(CASES / "critical-cumulative.toml"), "--date", "2024-05-01", "--level", "level1", "--total", "15万"],
+    [
+        "--policy",
+        str(CASES / "critical-cumulative.toml"),
+        "--date",
+        "2024-05-01",
+        "--level",
+        "level1",
+        "--total",
+        "15万",
+    ],
     ["--region", "九江", "--scheme", "employees", "--date", "2020-06-01", "--level", "level3", "--total", "80万"],
-    ["--region", "淮北", "--date", "2025-03-01", "--visit", "outpatient", "--service", "day_ward", "--level", "level1",
-     "--total", "3000", "--bed-fees", "400"],
+    [
+        "--region",
+        "淮北",
+        "--date",
+        "2025-03-01",
+        "--visit",
+        "outpatient",
+        "--service",
+        "day_ward",
+        "--level",
+        "level1",
+        "--total",
+        "3000",
+        "--bed-fees",
+        "400",
+    ],
 ]
 
 
@@ -94,8 +173,21 @@ def test_quote_explain_fits_80_columns_and_splits_no_number(capsys, monkeypatch,
 
 
 def test_quote_explain_keeps_a_number_with_its_unit_in_a_wrapped_chinese_quote(capsys):
-    code, out, _ = run(capsys, "quote", "--policy", "luan-2021", "--date", "2021-05-01", "--level", "level2",
-                       "--total", "1.2万", "--explain", "--width", "80")
+    code, out, _ = run(
+        capsys,
+        "quote",
+        "--policy",
+        "luan-2021",
+        "--date",
+        "2021-05-01",
+        "--level",
+        "level2",
+        "--total",
+        "1.2万",
+        "--explain",
+        "--width",
+        "80",
+    )
     text = "".join(inner(out))
     for piece in ("起付线200元", "起付线500元", "起付线700元", "起付线1000元", "报销比例85%"):
         assert piece in text
@@ -104,6 +196,7 @@ def test_quote_explain_keeps_a_number_with_its_unit_in_a_wrapped_chinese_quote(c
 
 
 # ---------------------------------------------------------------- score and impact: fitted, grouped, with rates
+
 
 def grouped(plain: str) -> str:
     """'152647037.00' as a person reads it: '152,647,037.00'."""
@@ -128,15 +221,18 @@ def synthetic(tmp_path_factory):
 def test_score_summary_fits_groups_amounts_and_gives_both_rates(capsys, monkeypatch, tmp_path, synthetic, width):
     from fractions import Fraction
 
-    from medcalc.report.display import percent, wan
     from medcalc.money import parse_amount
+    from medcalc.report.display import percent, wan
 
     out_file = str(tmp_path / "out.csv")
-    code, data, _ = run(capsys, "score", str(synthetic), "--policy", "huaibei-2025", "--amounts", "fen", "-o", out_file,
-                        "--json")
+    code, data, _ = run(
+        capsys, "score", str(synthetic), "--policy", "huaibei-2025", "--amounts", "fen", "-o", out_file, "--json"
+    )
     report = json.loads(data)
     monkeypatch.setenv("COLUMNS", str(width))
-    code, out, err = run(capsys, "score", str(synthetic), "--policy", "huaibei-2025", "--amounts", "fen", "-o", out_file)
+    code, out, err = run(
+        capsys, "score", str(synthetic), "--policy", "huaibei-2025", "--amounts", "fen", "-o", out_file
+    )
     assert (code, err) == (0, "")
     assert widest(out) <= width and "…" not in out
     totals = report["totals"]
@@ -144,10 +240,14 @@ def test_score_summary_fits_groups_amounts_and_gives_both_rates(capsys, monkeypa
         assert grouped(totals[key]) in out, key  # e.g. 152,647,037.00: whole, grouped
     funds, total, in_scope = (parse_amount(totals[k]) for k in ("funds", "total", "in_scope"))
     assert total > 10**6 and wan(total) in out  # from 1万 yuan up: in 万 too
-    assert report["rates"] == {"funds_of_total": percent(Fraction(funds, total)),
-                               "funds_of_in_scope": percent(Fraction(funds, in_scope))}
+    assert report["rates"] == {
+        "funds_of_total": percent(Fraction(funds, total)),
+        "funds_of_in_scope": percent(Fraction(funds, in_scope)),
+    }
     assert re.search(r"实际报销比例 funds / total\s+│\s+" + re.escape(report["rates"]["funds_of_total"]), out)
-    assert re.search(r"政策范围内报销比例 funds / in-scope\s+│\s+" + re.escape(report["rates"]["funds_of_in_scope"]), out)
+    assert re.search(
+        r"政策范围内报销比例 funds / in-scope\s+│\s+" + re.escape(report["rates"]["funds_of_in_scope"]), out
+    )
     # machine output stays plain numbers: no separators in the CSV written
     with open(out_file, encoding="utf-8-sig", newline="") as handle:
         first = next(csv.DictReader(handle))
@@ -155,10 +255,21 @@ def test_score_summary_fits_groups_amounts_and_gives_both_rates(capsys, monkeypa
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_impact_fits_any_width_with_whole_grouped_amounts_and_the_overall_rates(capsys, monkeypatch, tmp_path,
-                                                                                 synthetic, width):
-    argv = ["impact", str(synthetic), "--policy", "huaibei-2025", "--amounts", "fen", "--adjust",
-            "inpatient.ratio[level1] +5", "--by", "level,cost_band"]
+def test_impact_fits_any_width_with_whole_grouped_amounts_and_the_overall_rates(
+    capsys, monkeypatch, tmp_path, synthetic, width
+):
+    argv = [
+        "impact",
+        str(synthetic),
+        "--policy",
+        "huaibei-2025",
+        "--amounts",
+        "fen",
+        "--adjust",
+        "inpatient.ratio[level1] +5",
+        "--by",
+        "level,cost_band",
+    ]
     code, data, _ = run(capsys, *argv, "--json")
     report = json.loads(data)
     monkeypatch.setenv("COLUMNS", str(width))
@@ -171,8 +282,9 @@ def test_impact_fits_any_width_with_whole_grouped_amounts_and_the_overall_rates(
                 assert grouped(row[key]) in out, (grouping, row["group"], key)
             assert row["rate"] in out and row["rate_in_scope"] in out
     base, reform = report["groups"]["all"]
-    assert f"实际报销比例 {base['rate']} of the total, {base['rate_in_scope']} of the in-scope cost" in \
-        re.sub(r"\s+", " ", out)
+    assert f"实际报销比例 {base['rate']} of the total, {base['rate_in_scope']} of the in-scope cost" in re.sub(
+        r"\s+", " ", out
+    )
     assert "+" + grouped(reform["change_funds"]) in out
     assert f"rate {base['rate']} → {reform['rate']}" in re.sub(r"\s+", " ", out)
 
@@ -185,8 +297,18 @@ def test_impact_rows_are_counted_from_1(capsys, tmp_path, synthetic):
     table = pq.read_table(synthetic)
     api = fund_impact(table, "huaibei-2025", "huaibei-level1-plus5", amounts="fen")
     (group,) = api.rejected["huaibei-2025"]
-    code, data, _ = run(capsys, "impact", str(synthetic), "--policy", "huaibei-2025", "--amounts", "fen",
-                        "--reform", "huaibei-level1-plus5", "--json")
+    code, data, _ = run(
+        capsys,
+        "impact",
+        str(synthetic),
+        "--policy",
+        "huaibei-2025",
+        "--amounts",
+        "fen",
+        "--reform",
+        "huaibei-level1-plus5",
+        "--json",
+    )
     (shown,) = json.loads(data)["rejected"]["huaibei-2025"]
     assert shown["first_rows"] == [r + 1 for r in group["first_rows"]]  # the API counts from 0, as settle_table
 
@@ -199,8 +321,23 @@ def test_score_summary_piped_to_a_file_fits_80_columns(tmp_path, synthetic):
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["PYTHONPATH"] = str(Path(__file__).parents[1])
     with open(tmp_path / "summary.txt", "w", encoding="utf-8") as handle:
-        done = subprocess.run([sys.executable, "-m", "medcalc.cli", "score", str(synthetic), "--policy", "huaibei-2025",
-                               "--amounts", "fen", "-o", str(tmp_path / "out.csv")], stdout=handle, env=env)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "medcalc.cli",
+                "score",
+                str(synthetic),
+                "--policy",
+                "huaibei-2025",
+                "--amounts",
+                "fen",
+                "-o",
+                str(tmp_path / "out.csv"),
+            ],
+            stdout=handle,
+            env=env,
+        )
     assert done.returncode == 0
     text = (tmp_path / "summary.txt").read_text(encoding="utf-8")
     assert "实际报销比例" in text and widest(text) <= 80 and "…" not in text
@@ -214,7 +351,13 @@ NATIONAL = [
     {"setl_id": "c", "psn_no": "p3", "setl_time": "2025-13-45", "level": "level1", "medfee_sumamt": "5000"},
     {"setl_id": "d", "psn_no": "p4", "setl_time": "2025-03-04", "level": "level7", "medfee_sumamt": "5000"},
 ]
-CHINESE = {"setl_id": "结算ID", "psn_no": "人员编号", "setl_time": "结算日期", "level": "医院等级", "medfee_sumamt": "医疗费总额"}
+CHINESE = {
+    "setl_id": "结算ID",
+    "psn_no": "人员编号",
+    "setl_time": "结算日期",
+    "level": "医院等级",
+    "medfee_sumamt": "医疗费总额",
+}
 
 
 def write_claims(path: Path, rows: list[dict]) -> Path:
@@ -275,8 +418,9 @@ def test_an_xlsx_files_third_row_is_row_3(capsys, tmp_path):
     for r, row in enumerate([list(NATIONAL[0])] + [list(x.values()) for x in NATIONAL]):
         sheet.write_row(r, 0, row)
     book.close()
-    code, data, err = run(capsys, "score", str(source), "--policy", "huaibei-2025", "-o", str(tmp_path / "o.csv"),
-                          "--json")
+    code, data, err = run(
+        capsys, "score", str(source), "--policy", "huaibei-2025", "-o", str(tmp_path / "o.csv"), "--json"
+    )
     assert code == 0, err
     rejects = read_rejects(tmp_path / "o.rejects.csv")
     assert [(r["row"], r["field"]) for r in rejects] == [("4", "setl_time"), ("5", "level")]  # the sheet's own rows
@@ -296,23 +440,40 @@ def test_reconcile_counts_rows_from_1_and_names_the_extracts_column(capsys, tmp_
 
 def test_a_claim_files_error_names_its_own_key(capsys, tmp_path):
     claim = tmp_path / "claim.json"
-    claim.write_text(json.dumps({"psn_no": "p1", "结算日期": "2025-13-01", "医院等级": "一级", "医疗费总额": "100"},
-                                ensure_ascii=False), encoding="utf-8")
+    claim.write_text(
+        json.dumps(
+            {"psn_no": "p1", "结算日期": "2025-13-01", "医院等级": "一级", "医疗费总额": "100"}, ensure_ascii=False
+        ),
+        encoding="utf-8",
+    )
     code, out, err = run(capsys, "quote", "--policy", "huaibei-2025", "--claim", str(claim))
     assert (code, out) == (2, "")
     assert err.startswith("medcalc: error: 结算日期: ") and "'2025-13-01'" in err
     claim.write_text(json.dumps({"setl_time": "2025-03-01", "level": "四级", "medfee_sumamt": "100"}), encoding="utf-8")
     assert run(capsys, "quote", "--policy", "huaibei-2025", "--claim", str(claim))[2].startswith(
-        "medcalc: error: level: unknown hospital level '四级'")
+        "medcalc: error: level: unknown hospital level '四级'"
+    )
     code, _, err = run(capsys, "quote", "--policy", "huaibei-2025", "--claim", str(claim), "--level", "四级")
     assert code == 2 and err.startswith("medcalc: error: --level: unknown hospital level '四级'")
     # a flag replaces the file's field under any of its names: --date and setl_time do not conflict
-    code, out, err = run(capsys, "quote", "--policy", "huaibei-2025", "--claim", str(claim), "--level", "level1",
-                         "--date", "2025-04-01", "--json")
+    code, out, err = run(
+        capsys,
+        "quote",
+        "--policy",
+        "huaibei-2025",
+        "--claim",
+        str(claim),
+        "--level",
+        "level1",
+        "--date",
+        "2025-04-01",
+        "--json",
+    )
     assert (code, err) == (0, "") and json.loads(out)["settled_on"] == "2025-04-01"
 
 
 # ---------------------------------------------------------------- the formats and the wrapping themselves
+
 
 def test_amounts_for_people_are_exact_and_grouped():
     from fractions import Fraction
@@ -326,16 +487,20 @@ def test_amounts_for_people_are_exact_and_grouped():
     assert count(123_4567_0000, 10_000) == "1,234,567" and count(12_345, 10_000) == "1.2345"
     assert percent(Fraction(181, 250)) == "72.40%" and percent(Fraction(-1, 3), signed=True) == "-33.33%"
     assert percent(None) == "—"
-    assert grouped_text("total 12000.00 − 全自费 1500.00 = 10500.00, settled 2025-03-01") == \
-        "total 12,000.00 − 全自费 1,500.00 = 10,500.00, settled 2025-03-01"
+    assert (
+        grouped_text("total 12000.00 − 全自费 1500.00 = 10500.00, settled 2025-03-01")
+        == "total 12,000.00 − 全自费 1,500.00 = 10,500.00, settled 2025-03-01"
+    )
 
 
 @pytest.mark.parametrize("width", [12, 20, 33, 48, 76])
 def test_wrapping_keeps_numbers_with_their_units_and_every_line_within_the_width(width):
     from medcalc.report.layout import wrap
 
-    text = ("“一级及以下医疗机构起付线200元,医保政策范围内报销比例85%;三级(省属)医疗机构起付线1000元,报销比例70%”"
-            " — total 12,000.00 × 90% (anhui-2024-out-of-province.txt)")
+    text = (
+        "“一级及以下医疗机构起付线200元,医保政策范围内报销比例85%;三级(省属)医疗机构起付线1000元,报销比例70%”"
+        " — total 12,000.00 × 90% (anhui-2024-out-of-province.txt)"
+    )
     lines = [line.plain for line in wrap(text, width)]
     assert all(cell_len(line) <= width for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost

@@ -8,16 +8,15 @@ or are Chinese, so the CSV guard (medcalc.batch.safe_cells) is part of every rou
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from medcalc.analysis.impact import AMOUNTS as IMPACT_AMOUNTS, fund_impact
+from medcalc.analysis.impact import AMOUNTS as IMPACT_AMOUNTS
+from medcalc.analysis.impact import fund_impact
 from medcalc.analysis.reconcile import reconcile
-from medcalc.batch.tables import ROW_COLUMN
 from medcalc.batch.files import OUTPUT_NAMES, REJECT_NAMES, concat_parts, read_batches
-from medcalc.batch.tables import RESULT_FIELDS, settle_table
+from medcalc.batch.tables import RESULT_FIELDS, ROW_COLUMN, settle_table
 from medcalc.cli import main
 from medcalc.money import parse_amount
 from medcalc.policy.registry import adjusted_policy
@@ -25,16 +24,52 @@ from medcalc.policy.registry import adjusted_policy
 POLICY = "jiujiang-residents"
 ADJUST = "inpatient.ratio[level1] +5"
 CLAIMS = [
-    {"claim_id": '=HYPERLINK("http://x","y")', "person_id": "-p1", "settled_on": "2020-03-01", "level": "level2",
-     "total": "20000", "self_funded": "1500", "region": "=evil"},
-    {"claim_id": "+cmd|' /C calc'!A0", "person_id": "=p2", "settled_on": "2020-04-01", "level": "level1",
-     "total": "3456.78", "self_funded": "0", "pre_self_pay": "12.34", "region": "住院"},
-    {"claim_id": "@SUM(1+1)", "person_id": "张三", "settled_on": "2020-05-01", "level": "level3", "total": "98765.43",
-     "self_funded": "100", "region": "@r"},
-    {"claim_id": "'=already quoted", "person_id": "-p1", "settled_on": "2020-06-01", "level": "level2",
-     "total": "1.5万", "self_funded": "0", "region": "=evil"},
-    {"claim_id": "\t住院-甲", "person_id": "p5", "settled_on": "2020-06-02", "level": "level1", "total": "888.88",
-     "self_funded": "8.88", "region": "住院"},
+    {
+        "claim_id": '=HYPERLINK("http://x","y")',
+        "person_id": "-p1",
+        "settled_on": "2020-03-01",
+        "level": "level2",
+        "total": "20000",
+        "self_funded": "1500",
+        "region": "=evil",
+    },
+    {
+        "claim_id": "+cmd|' /C calc'!A0",
+        "person_id": "=p2",
+        "settled_on": "2020-04-01",
+        "level": "level1",
+        "total": "3456.78",
+        "self_funded": "0",
+        "pre_self_pay": "12.34",
+        "region": "住院",
+    },
+    {
+        "claim_id": "@SUM(1+1)",
+        "person_id": "张三",
+        "settled_on": "2020-05-01",
+        "level": "level3",
+        "total": "98765.43",
+        "self_funded": "100",
+        "region": "@r",
+    },
+    {
+        "claim_id": "'=already quoted",
+        "person_id": "-p1",
+        "settled_on": "2020-06-01",
+        "level": "level2",
+        "total": "1.5万",
+        "self_funded": "0",
+        "region": "=evil",
+    },
+    {
+        "claim_id": "\t住院-甲",
+        "person_id": "p5",
+        "settled_on": "2020-06-02",
+        "level": "level1",
+        "total": "888.88",
+        "self_funded": "8.88",
+        "region": "住院",
+    },
     # rejected: a value that is a formula, a level that begins with a minus
     {"claim_id": "-bad", "person_id": "p4", "settled_on": "2020-05-01", "level": "level3", "total": "=1+1"},
     {"claim_id": "=rej", "person_id": "p6", "settled_on": "2020-05-01", "level": "-level9", "total": "100"},
@@ -74,8 +109,17 @@ def text(value) -> str | None:
 # ---------------------------------------------------------------- score -o
 
 
-@pytest.mark.parametrize("fmt,names", [("csv", "medcalc"), ("csv", "chinese"), ("csv", "national"),
-                                       ("jsonl", "medcalc"), ("parquet", "medcalc"), ("xlsx", "medcalc")])
+@pytest.mark.parametrize(
+    "fmt,names",
+    [
+        ("csv", "medcalc"),
+        ("csv", "chinese"),
+        ("csv", "national"),
+        ("jsonl", "medcalc"),
+        ("parquet", "medcalc"),
+        ("xlsx", "medcalc"),
+    ],
+)
 def test_score_output_reads_back_to_the_same_ids_and_fen(capsys, tmp_path, fmt, names):
     if fmt == "xlsx":
         pytest.importorskip("python_calamine")
@@ -83,8 +127,9 @@ def test_score_output_reads_back_to_the_same_ids_and_fen(capsys, tmp_path, fmt, 
     source = write_jsonl(tmp_path / "claims.jsonl", CLAIMS)
     expected = settle_table(concat_parts(list(read_batches(source))), POLICY, first_row=1)
     out = tmp_path / f"out.{fmt}"
-    code, _ = run(capsys, "score", str(source), "--policy", POLICY, "-o", str(out), "--names", names, "--json",
-                  "--results-only")  # (the sheet back, each row's own columns beside these: tests/test_sheet_back.py)
+    code, _ = run(
+        capsys, "score", str(source), "--policy", POLICY, "-o", str(out), "--names", names, "--json", "--results-only"
+    )  # (the sheet back, each row's own columns beside these: tests/test_sheet_back.py)
     assert code == 0
     results = read_back(out, "results" if fmt == "xlsx" else None)
     rejects = read_back(out if fmt == "xlsx" else tmp_path / f"out.rejects.{fmt}", "rejects" if fmt == "xlsx" else None)
@@ -112,12 +157,32 @@ def test_score_output_reads_back_to_the_same_ids_and_fen(capsys, tmp_path, fmt, 
 # ---------------------------------------------------------------- simulate --save
 
 
-@pytest.mark.parametrize("policy,fmt", [("jiujiang-residents", "csv"), ("jiujiang-residents", "parquet"),
-                                        ("jiujiang-residents", "jsonl"), ("huaibei-2025", "csv")])
+@pytest.mark.parametrize(
+    "policy,fmt",
+    [
+        ("jiujiang-residents", "csv"),
+        ("jiujiang-residents", "parquet"),
+        ("jiujiang-residents", "jsonl"),
+        ("huaibei-2025", "csv"),
+    ],
+)
 def test_a_saved_simulation_scores_to_the_money_the_simulation_settled(capsys, tmp_path, policy, fmt):
     saved = tmp_path / f"sim.{fmt}"
-    code, out = run(capsys, "simulate", "--policy", policy, "--adjust", ADJUST, "--rows", "300", "--by", "level",
-                    "--save", str(saved), "--json")
+    code, out = run(
+        capsys,
+        "simulate",
+        "--policy",
+        policy,
+        "--adjust",
+        ADJUST,
+        "--rows",
+        "300",
+        "--by",
+        "level",
+        "--save",
+        str(saved),
+        "--json",
+    )
     assert code == 0
     simulated = json.loads(out)
     code, out = run(capsys, "score", str(saved), "--policy", policy, "-o", str(tmp_path / "scored.csv"), "--json")
@@ -136,8 +201,9 @@ def test_a_saved_simulation_scores_to_the_money_the_simulation_settled(capsys, t
 
 def test_saved_simulation_amounts_are_yuan_with_two_decimals(capsys, tmp_path):
     saved = tmp_path / "sim.csv"
-    code, _ = run(capsys, "simulate", "--policy", POLICY, "--adjust", ADJUST, "--rows", "50", "--save", str(saved),
-                  "--json")
+    code, _ = run(
+        capsys, "simulate", "--policy", POLICY, "--adjust", ADJUST, "--rows", "50", "--save", str(saved), "--json"
+    )
     assert code == 0
     from medcalc.analysis.synthetic import synthetic_claims
 
@@ -171,11 +237,28 @@ def test_reconcile_differences_read_back_to_the_same_money(capsys, tmp_path):
 
 def test_impact_csv_reads_back_to_the_same_groups_and_money(capsys, tmp_path):
     source = write_jsonl(tmp_path / "claims.jsonl", CLAIMS)
-    code, _ = run(capsys, "impact", str(source), "--policy", POLICY, "--adjust", ADJUST, "--by", "region,level",
-                  "--csv", str(tmp_path / "impact.csv"), "--json")
+    code, _ = run(
+        capsys,
+        "impact",
+        str(source),
+        "--policy",
+        POLICY,
+        "--adjust",
+        ADJUST,
+        "--by",
+        "region,level",
+        "--csv",
+        str(tmp_path / "impact.csv"),
+        "--json",
+    )
     assert code == 0
-    report = fund_impact(concat_parts(list(read_batches(source))), POLICY, [adjusted_policy(POLICY, [ADJUST])],
-                         by=["region", "level"], first_row=1)
+    report = fund_impact(
+        concat_parts(list(read_batches(source))),
+        POLICY,
+        [adjusted_policy(POLICY, [ADJUST])],
+        by=["region", "level"],
+        first_row=1,
+    )
     expected = [{"grouping": g, **row} for g in ("all", "region", "level") for row in report.table(g)]
     got = read_back(tmp_path / "impact.csv")
     assert len(got) == len(expected)

@@ -51,8 +51,8 @@ def assert_no_formula_cells(rows: list[dict[str, str]], amounts: set[str] = froz
 def test_each_dangerous_cell_gets_one_quote_and_harmless_cells_none():
     column = pa.array(DANGEROUS + HARMLESS + [None])
     escaped = escape_column(column).to_pylist()
-    assert escaped[:len(DANGEROUS)] == ["'" + cell for cell in DANGEROUS]
-    assert escaped[len(DANGEROUS):] == HARMLESS + [None]
+    assert escaped[: len(DANGEROUS)] == ["'" + cell for cell in DANGEROUS]
+    assert escaped[len(DANGEROUS) :] == HARMLESS + [None]
     assert unescape_column(pa.array(escaped)).to_pylist() == DANGEROUS + HARMLESS + [None]
 
 
@@ -65,7 +65,11 @@ def test_escape_and_unescape_are_inverse_on_any_text_and_the_cell_function_agree
     assert unescape_column(escaped).to_pylist() == texts
     assert escaped.to_pylist() == [escape_text(t) for t in texts]
     assert not any(t.startswith(tuple(FORMULA_STARTS)) for t in escaped.to_pylist())
-    assert escape_text("'=x") == "''=x" and unescape_column(pa.array(["''=x", "'a", "'"])).to_pylist() == ["'=x", "'a", "'"]
+    assert escape_text("'=x") == "''=x" and unescape_column(pa.array(["''=x", "'a", "'"])).to_pylist() == [
+        "'=x",
+        "'a",
+        "'",
+    ]
 
 
 def test_a_column_no_cell_of_which_needs_it_is_returned_as_it_is():
@@ -86,12 +90,33 @@ def test_a_column_no_cell_of_which_needs_it_is_returned_as_it_is():
 def claims_jsonl(path: Path) -> Path:
     """Claims whose ids, persons and regions begin with the dangerous characters; two rows rejected."""
     rows = [
-        {"claim_id": DANGEROUS[0], "person_id": "-p1", "settled_on": "2020-03-01", "level": "level2", "total": "20000",
-         "self_funded": "1500", "region": "=evil"},
-        {"claim_id": DANGEROUS[1], "person_id": "=p2", "settled_on": "2020-04-01", "level": "level1", "total": "3456.78",
-         "self_funded": "0", "region": "住院"},
-        {"claim_id": "@SUM(1+1)", "person_id": "张三", "settled_on": "2020-05-01", "level": "level3", "total": "98765.43",
-         "self_funded": "100", "region": "@r"},
+        {
+            "claim_id": DANGEROUS[0],
+            "person_id": "-p1",
+            "settled_on": "2020-03-01",
+            "level": "level2",
+            "total": "20000",
+            "self_funded": "1500",
+            "region": "=evil",
+        },
+        {
+            "claim_id": DANGEROUS[1],
+            "person_id": "=p2",
+            "settled_on": "2020-04-01",
+            "level": "level1",
+            "total": "3456.78",
+            "self_funded": "0",
+            "region": "住院",
+        },
+        {
+            "claim_id": "@SUM(1+1)",
+            "person_id": "张三",
+            "settled_on": "2020-05-01",
+            "level": "level3",
+            "total": "98765.43",
+            "self_funded": "100",
+            "region": "@r",
+        },
         {"claim_id": "-bad", "person_id": "p4", "settled_on": "2020-05-01", "level": "level3", "total": "=1+1"},
         {"claim_id": "\tlevel", "person_id": "p5", "settled_on": "2020-05-01", "level": "-level9", "total": "100"},
     ]
@@ -119,7 +144,9 @@ def test_score_csv_results_and_rejects_show_text_not_formulas(capsys, tmp_path):
 
 
 def test_reconcile_differences_csv_shows_text_not_formulas(capsys, tmp_path):
-    rows = [json.loads(line) for line in claims_jsonl(tmp_path / "c.jsonl").read_text(encoding="utf-8").splitlines()][:3]
+    rows = [json.loads(line) for line in claims_jsonl(tmp_path / "c.jsonl").read_text(encoding="utf-8").splitlines()][
+        :3
+    ]
     for row in rows:
         row["hifp_pay"] = "1.00"  # paid: wrong on every row
     extract = tmp_path / "extract.jsonl"
@@ -135,8 +162,20 @@ def test_reconcile_differences_csv_shows_text_not_formulas(capsys, tmp_path):
 
 def test_impact_csv_shows_text_not_formulas(capsys, tmp_path):
     source = claims_jsonl(tmp_path / "claims.jsonl")
-    code, _ = run(capsys, "impact", str(source), "--policy", POLICY, "--adjust", "inpatient.ratio[level1] +5",
-                  "--by", "region", "--csv", str(tmp_path / "impact.csv"), "--json")
+    code, _ = run(
+        capsys,
+        "impact",
+        str(source),
+        "--policy",
+        POLICY,
+        "--adjust",
+        "inpatient.ratio[level1] +5",
+        "--by",
+        "region",
+        "--csv",
+        str(tmp_path / "impact.csv"),
+        "--json",
+    )
     assert code == 0
     written = csv_rows(tmp_path / "impact.csv")
     assert {r["group"] for r in written if r["grouping"] == "region"} == {"'=evil", "住院", "'@r"}
@@ -156,7 +195,8 @@ def test_simulate_save_csv_goes_through_the_same_guard(tmp_path):
     writer.close()
     assert csv_rows(tmp_path / "saved.csv") == [
         {"claim_id": "'=1+1", "total": "1.00", "self_funded": "0.00", "pre_self_pay": "0.01"},
-        {"claim_id": "C2", "total": "2.50", "self_funded": "0.05", "pre_self_pay": "0.00"}]
+        {"claim_id": "C2", "total": "2.50", "self_funded": "0.05", "pre_self_pay": "0.00"},
+    ]
 
 
 # ---------------------------------------------------------------- .xlsx

@@ -18,20 +18,28 @@ def layers(s):
     return tuple(medcalc.format_yuan(v) for v in (s.basic, s.critical, s.assistance, s.backstop, s.patient))
 
 
-@pytest.mark.parametrize("category, expected", [
-    # basic (300000 − 200) × 90 % = 269820; 大病 base = deductible 200 + co-insurance 29980 = 30180;
-    # ordinary: threshold 15000, band 1 at 60 %: 15180 × 60 % = 9108
-    ("ordinary", ("269820.00", "9108.00", "0.00", "0.00", "21072.00")),
-    # 低保 tilt: threshold 7500, +5 points: 22680 × 65 % = 14742
-    ("dibao", ("269820.00", "14742.00", "0.00", "0.00", "15438.00")),
-])
+@pytest.mark.parametrize(
+    "category, expected",
+    [
+        # basic (300000 − 200) × 90 % = 269820; 大病 base = deductible 200 + co-insurance 29980 = 30180;
+        # ordinary: threshold 15000, band 1 at 60 %: 15180 × 60 % = 9108
+        ("ordinary", ("269820.00", "9108.00", "0.00", "0.00", "21072.00")),
+        # 低保 tilt: threshold 7500, +5 points: 22680 × 65 % = 14742
+        ("dibao", ("269820.00", "14742.00", "0.00", "0.00", "15438.00")),
+    ],
+)
 def test_anhui_2025_basic_and_critical(category, expected):
     assert layers(settle("anhui-2025", settled_on="2025-05-01", level="level1", category=category)) == expected
 
 
 def test_huaibei_inherits_the_provincial_chain():
-    assert layers(settle("huaibei-2025", settled_on="2025-05-01", level="level1")) == \
-        ("269820.00", "9108.00", "0.00", "0.00", "21072.00")
+    assert layers(settle("huaibei-2025", settled_on="2025-05-01", level="level1")) == (
+        "269820.00",
+        "9108.00",
+        "0.00",
+        "0.00",
+        "21072.00",
+    )
 
 
 def test_critical_cap_and_its_removal_for_tilted_people():
@@ -45,13 +53,20 @@ def test_critical_cap_and_its_removal_for_tilted_people():
 
 def test_xiuning_assistance_after_basic_and_critical():
     # 低保: in-scope left 300000 − 269820 − 14742 = 15438, no deductible, 70 % = 10806.60
-    assert layers(settle("xiuning", settled_on="2025-05-01", level="level1", category="dibao")) == \
-        ("269820.00", "14742.00", "10806.60", "0.00", "4631.40")
+    assert layers(settle("xiuning", settled_on="2025-05-01", level="level1", category="dibao")) == (
+        "269820.00",
+        "14742.00",
+        "10806.60",
+        "0.00",
+        "4631.40",
+    )
     # 低收入: left 300000 − 269820 − 9108 = 21072; above the 20000 deductible: 1072 × 50 % = 536
     assert settle("xiuning", settled_on="2025-05-01", level="level1", category="low_income").assistance == 53600
 
 
-@pytest.mark.parametrize("level, cap", [("level1", "3000.00"), ("level3_city", "5000.00"), ("level3_province", "10000.00")])
+@pytest.mark.parametrize(
+    "level, cap", [("level1", "3000.00"), ("level3_city", "5000.00"), ("level3_province", "10000.00")]
+)
 def test_anhui_351_backstop_caps_the_poor_burden_by_level(level, cap):
     s = settle("anhui-2019", settled_on="2021-05-01", level=level, category="poverty")
     assert medcalc.format_yuan(s.patient) == cap
@@ -82,8 +97,10 @@ def test_luan_settles_at_its_official_ratios_over_the_whole_provincial_span(day)
 
 def test_luan_ratio_versions_outside_2021_are_marked_choices():
     policy = medcalc.load_policy("luan-2021")
-    cites = {day: policy.at(medcalc.claims.parse_day(day)).rule("inpatient.ratio").citation
-             for day in ("2020-06-01", "2021-06-01", "2022-06-01")}
+    cites = {
+        day: policy.at(medcalc.claims.parse_day(day)).rule("inpatient.ratio").citation
+        for day in ("2020-06-01", "2021-06-01", "2022-06-01")
+    }
     assert [c.verified for c in cites.values()] == [False, True, False]
     assert cites["2020-06-01"].note.startswith("A choice:") and cites["2022-06-01"].note.startswith("A choice:")
     assert len(cites["2020-06-01"].quotes) == 2  # the 2019-07-01 sentence and the ratio sentence

@@ -24,13 +24,27 @@ from medcalc.serve.limits import Limits  # noqa: E402
 
 from .test_cli import INHERIT, own_policies  # noqa: E402
 
-QUICK = {"policy": "jiujiang-residents", "settled_on": "2020-06-01", "level": "level2", "total": "20000",
-         "self_funded": "1500"}
-QUICK_ARGS = ["quote", "--policy", "jiujiang-residents", "--date", "2020-06-01", "--level", "level2", "--total",
-              "20000", "--self-funded", "1500"]
-CSV = ("person_id,settled_on,level,total,self_funded\n"
-       "p1,2020-06-01,level2,2万,1500\n"
-       "p2,2020-06-02,level9,5000,0\n")
+QUICK = {
+    "policy": "jiujiang-residents",
+    "settled_on": "2020-06-01",
+    "level": "level2",
+    "total": "20000",
+    "self_funded": "1500",
+}
+QUICK_ARGS = [
+    "quote",
+    "--policy",
+    "jiujiang-residents",
+    "--date",
+    "2020-06-01",
+    "--level",
+    "level2",
+    "--total",
+    "20000",
+    "--self-funded",
+    "1500",
+]
+CSV = "person_id,settled_on,level,total,self_funded\np1,2020-06-01,level2,2万,1500\np2,2020-06-02,level9,5000,0\n"
 
 
 #: The test client's address: a Host the app answers by default (it refuses the client's own "testserver").
@@ -66,8 +80,9 @@ def test_quote_is_the_cli_settlement(client, capsys):
     _, out, _ = cli(capsys, *QUICK_ARGS, "--json")
     expected = json.loads(out)
     assert list(data) == list(expected)  # the same field names, in the same order
-    assert {k: v for k, v in data.items() if k not in ("steps", "accumulators_before", "accumulators_after")} == \
-        {k: v for k, v in expected.items() if k not in ("steps", "accumulators_before", "accumulators_after")}
+    assert {k: v for k, v in data.items() if k not in ("steps", "accumulators_before", "accumulators_after")} == {
+        k: v for k, v in expected.items() if k not in ("steps", "accumulators_before", "accumulators_after")
+    }
     assert data["steps"] == [] and data["accumulators_before"] is None  # without explain
 
 
@@ -94,16 +109,34 @@ def test_quote_explained_has_every_step_quote_and_accumulators(client, capsys):
 
 
 def test_quote_claim_object_words_and_amounts(client):
-    plain = client.post("/quote", json={"policy": "jiujiang-residents", "claim": {
-        "settled_on": "2020/6/1", "level": "二级", "total": "2万", "self_funded": "1500元"}}).json()
+    plain = client.post(
+        "/quote",
+        json={
+            "policy": "jiujiang-residents",
+            "claim": {"settled_on": "2020/6/1", "level": "二级", "total": "2万", "self_funded": "1500元"},
+        },
+    ).json()
     assert plain["basic"] == "14480.00"
     # a JSON number is read exactly, as yuan (never through a float)
-    exact = client.post("/quote", content=b'{"policy": "jiujiang-residents", "settled_on": "2020-06-01", '
-                                          b'"level": "level2", "total": 20000.01, "self_funded": 1500}').json()
+    exact = client.post(
+        "/quote",
+        content=b'{"policy": "jiujiang-residents", "settled_on": "2020-06-01", '
+        b'"level": "level2", "total": 20000.01, "self_funded": 1500}',
+    ).json()
     assert (exact["total"], exact["in_scope"]) == ("20000.01", "18500.01")
-    national = client.post("/quote", json={"policy": "jiujiang-residents", "claim": {
-        "psn_no": "x", "setl_time": "2020-06-01", "level": "level2", "medfee_sumamt": "20000",
-        "fulamt_ownpay_amt": "1500"}}).json()
+    national = client.post(
+        "/quote",
+        json={
+            "policy": "jiujiang-residents",
+            "claim": {
+                "psn_no": "x",
+                "setl_time": "2020-06-01",
+                "level": "level2",
+                "medfee_sumamt": "20000",
+                "fulamt_ownpay_amt": "1500",
+            },
+        },
+    ).json()
     assert (national["person_id"], national["basic"]) == ("x", "14480.00")
 
 
@@ -112,8 +145,9 @@ def test_quote_by_region_and_date(client):
     del by_region["policy"]
     data = client.post("/quote", json=by_region).json()
     assert (data["policy"], data["basic"]) == ("jiujiang-residents", "14480.00")
-    pinyin = client.post("/quote", json={**by_region, "region": "jiujiang", "scheme": "residents",
-                                         "on": "2020-01-01"}).json()
+    pinyin = client.post(
+        "/quote", json={**by_region, "region": "jiujiang", "scheme": "residents", "on": "2020-01-01"}
+    ).json()
     assert pinyin["policy"] == "jiujiang-residents"
 
 
@@ -128,9 +162,18 @@ def test_quote_with_history_and_accumulators_as_the_cli(client, capsys, tmp_path
 
 
 def test_quote_a_persons_year_in_order(client):
-    data = client.post("/quote", json={"region": "九江", "scheme": "居民", "claims": [
-        {"settled_on": "2020-02-10", "level": "level1", "total": 3000},
-        {"settled_on": "2020-06-01", "level": "level2", "total": "2万", "self_funded": 1500}], "explain": True}).json()
+    data = client.post(
+        "/quote",
+        json={
+            "region": "九江",
+            "scheme": "居民",
+            "claims": [
+                {"settled_on": "2020-02-10", "level": "level1", "total": 3000},
+                {"settled_on": "2020-06-01", "level": "level2", "total": "2万", "self_funded": 1500},
+            ],
+            "explain": True,
+        },
+    ).json()
     assert data["policy"] == "jiujiang-residents"
     assert [s["settled_on"] for s in data["settlements"]] == ["2020-02-10", "2020-06-01"]
     second = data["settlements"][1]
@@ -163,28 +206,48 @@ def test_bad_claim_is_422_with_the_field_and_the_cli_message(client, capsys):
     assert body["field"] == "level" and body["status"] == 422
     # the same message; the CLI names its flag where the API names the JSON field
     assert body["error"] == cli_error(capsys, *[a if a != "level2" else "三级医" for a in QUICK_ARGS]).replace(
-        "--level: ", "level: ", 1)
-    for field, value, flag in (("category", "低宝", "--category"), ("total", "abc", "--total"),
-                               ("settled_on", "2020-13-01", "--date"), ("place", "火星", "--place")):
+        "--level: ", "level: ", 1
+    )
+    for field, value, flag in (
+        ("category", "低宝", "--category"),
+        ("total", "abc", "--total"),
+        ("settled_on", "2020-13-01", "--date"),
+        ("place", "火星", "--place"),
+    ):
         body = client.post("/quote", json={**QUICK, field: value}).json()
         assert body["field"] == field
         assert body["error"] == cli_error(capsys, *QUICK_ARGS, flag, value).replace(f"{flag}: ", f"{field}: ", 1)
-    missing = client.post("/quote", json={"policy": "jiujiang-residents", "settled_on": "2020-06-01", "level": "level2"})
+    missing = client.post(
+        "/quote", json={"policy": "jiujiang-residents", "settled_on": "2020-06-01", "level": "level2"}
+    )
     assert (missing.status_code, missing.json()["field"]) == (422, "total")
     unknown = client.post("/quote", json={**QUICK, "totl": 5}).json()
     assert unknown["field"] == "totl" and "unknown field" in unknown["error"]
 
 
 def test_bad_history_and_sequence_name_the_claim(client):
-    body = client.post("/quote", json={**QUICK, "history": [{"settled_on": "2020-02-10", "level": "x", "total": 1}]}).json()
+    body = client.post(
+        "/quote", json={**QUICK, "history": [{"settled_on": "2020-02-10", "level": "x", "total": 1}]}
+    ).json()
     assert body["field"] == "history" and body["error"].startswith("history: earlier claim 0 was rejected: level:")
     body = client.post("/quote", json={**QUICK, "history": [{"settled_on": "2020-02-10", "level": "level1"}]}).json()
-    assert (body["field"], body["error"]) == ("total", "history: claim 1: total: required: an amount of yuan such as "
-                                                       "12000 or \"1.2万\"")
-    body = client.post("/quote", json={"policy": "jiujiang-residents", "claims": [
-        {"settled_on": "2020-02-10", "level": "level1", "total": 3000},
-        {"settled_on": "2020-06-01", "level": "level7", "total": 3000}]}).json()
-    assert (body["field"], body["claim"]) == ("level", 2) and body["error"].startswith("claims: claim 2: level: unknown")
+    assert (body["field"], body["error"]) == (
+        "total",
+        'history: claim 1: total: required: an amount of yuan such as 12000 or "1.2万"',
+    )
+    body = client.post(
+        "/quote",
+        json={
+            "policy": "jiujiang-residents",
+            "claims": [
+                {"settled_on": "2020-02-10", "level": "level1", "total": 3000},
+                {"settled_on": "2020-06-01", "level": "level7", "total": 3000},
+            ],
+        },
+    ).json()
+    assert (body["field"], body["claim"]) == ("level", 2) and body["error"].startswith(
+        "claims: claim 2: level: unknown"
+    )
 
 
 def test_unknown_policy_is_404_with_the_closest_ids(client, capsys):
@@ -208,8 +271,14 @@ def test_no_request_names_a_file_path(client, tmp_path, monkeypatch):
         assert answer.status_code == 422, name
         assert "never by a file path" in answer.json()["error"]
         assert client.get(f"/policies/{name}").status_code in (404, 422)
-    upload = client.post("/score", content=(CSV.replace("person_id,", "policy,person_id,")
-                                            .replace("\np1", f"\n{policy},p1").replace("\np2", "\njiujiang-residents,p2")))
+    upload = client.post(
+        "/score",
+        content=(
+            CSV.replace("person_id,", "policy,person_id,")
+            .replace("\np1", f"\n{policy},p1")
+            .replace("\np2", "\njiujiang-residents,p2")
+        ),
+    )
     assert upload.status_code == 422 and upload.json()["field"] == "policy"
 
 
@@ -254,7 +323,11 @@ def test_bodies_over_the_limits_are_413():
     small = TestClient(create_app(Limits(request=200, upload=300)), base_url=LOCAL)
     answer = small.post("/quote", json={**QUICK, "claim_id": "x" * 300})
     assert answer.status_code == 413
-    assert answer.json() == {"status": 413, "error": "request body over the limit of 200 bytes (200 bytes)", "limit": 200}
+    assert answer.json() == {
+        "status": 413,
+        "error": "request body over the limit of 200 bytes (200 bytes)",
+        "limit": 200,
+    }
     assert small.post("/quote", json=QUICK).status_code == 200
 
     def chunks():  # no Content-Length: counted as it streams
@@ -279,13 +352,20 @@ def test_serve_limits_and_defaults_on_the_command_line(monkeypatch, capsys):
     assert (seen["host"], seen["port"], seen["workers"]) == ("127.0.0.1", 8000, 1)  # this machine only, by default
     import os
 
-    assert json.loads(os.environ["MEDCALC_SERVE_LIMITS"]) == {"request": 1 << 20, "upload": 32 << 20,
-                                                              "header_timeout": 10, "body_timeout": 30,
-                                                              "listed_rows": 1000, "read": SERVE_READ}
+    assert json.loads(os.environ["MEDCALC_SERVE_LIMITS"]) == {
+        "request": 1 << 20,
+        "upload": 32 << 20,
+        "header_timeout": 10,
+        "body_timeout": 30,
+        "listed_rows": 1000,
+        "read": SERVE_READ,
+    }
     assert main(["serve", "--host", "0.0.0.0", "--max-upload", "2", "--max-request", "64"]) == 0
     assert "reachable from other machines, with no authentication" in capsys.readouterr().err
-    assert {k: v for k, v in json.loads(os.environ["MEDCALC_SERVE_LIMITS"]).items() if k in ("request", "upload")} \
-        == {"request": 64 << 10, "upload": 2 << 20}
+    assert {k: v for k, v in json.loads(os.environ["MEDCALC_SERVE_LIMITS"]).items() if k in ("request", "upload")} == {
+        "request": 64 << 10,
+        "upload": 2 << 20,
+    }
     from medcalc.serve.app import app_from_environment
 
     limited = TestClient(app_from_environment(), base_url=LOCAL)
@@ -293,9 +373,16 @@ def test_serve_limits_and_defaults_on_the_command_line(monkeypatch, capsys):
     assert main(["serve", "--workers", "0"]) == 2
 
 
-SERVE_READ = {"max_columns": 200, "max_header_chars": 65_536, "max_cell_chars": 1_000, "max_sheet_cells": 2_000_000,
-              "max_sheet_bytes": 256 << 20, "max_shared_strings_bytes": 64 << 20, "max_xlsx_bytes": 512 << 20,
-              "max_compression_ratio": 200}
+SERVE_READ = {
+    "max_columns": 200,
+    "max_header_chars": 65_536,
+    "max_cell_chars": 1_000,
+    "max_sheet_cells": 2_000_000,
+    "max_sheet_bytes": 256 << 20,
+    "max_shared_strings_bytes": 64 << 20,
+    "max_xlsx_bytes": 512 << 20,
+    "max_compression_ratio": 200,
+}
 
 
 def test_serve_read_limits_on_the_command_line(monkeypatch, capsys):
@@ -318,14 +405,23 @@ def test_serve_read_limits_on_the_command_line(monkeypatch, capsys):
 
     limited = TestClient(app_from_environment(), base_url=LOCAL)
     header = "person_id,settled_on,level,total"
-    assert limited.post("/score?policy=jiujiang-residents", content=f"{header}\np1,2020-06-01,level2,20000\n"
-                        .encode()).json()["settled"] == 1
-    answer = limited.post("/score?policy=jiujiang-residents", content=f"{header},age\np1,2020-06-01,level2,1,3\n"
-                          .encode())
+    assert (
+        limited.post(
+            "/score?policy=jiujiang-residents", content=f"{header}\np1,2020-06-01,level2,20000\n".encode()
+        ).json()["settled"]
+        == 1
+    )
+    answer = limited.post(
+        "/score?policy=jiujiang-residents", content=f"{header},age\np1,2020-06-01,level2,1,3\n".encode()
+    )
     assert answer.status_code == 413
-    assert answer.json() == {"status": 413, "field": "file", "read_limit": "max_columns",
-                             "error": "upload: the header has 5 columns, over the limit max_columns=4; raise it with "
-                                      "--limit max_columns=N if the file is genuine"}
+    assert answer.json() == {
+        "status": 413,
+        "field": "file",
+        "read_limit": "max_columns",
+        "error": "upload: the header has 5 columns, over the limit max_columns=4; raise it with "
+        "--limit max_columns=N if the file is genuine",
+    }
     for bad in ("max_columns", "max_colums=4", "max_columns=0", "max_columns=-1"):
         assert main(["serve", "--limit", bad]) == 2
         assert "max_colum" in capsys.readouterr().err  # parse_override's message, as score --limit says it
@@ -349,8 +445,12 @@ def test_one_policy_has_rules_versions_levels_services_sources_and_quotes(client
     data = client.get("/policies/huaibei-2025").json()
     assert data["chain"] == ["huaibei-2025", "anhui-2025"]
     assert data["levels"] == {"level1": "一级及以下医疗机构", "level3_province": "三级(省属)医疗机构"}
-    assert data["services"] == {"day_ward": "日间病床", "general": "普通门诊", "large_general": "大额普通门诊",
-                                "two_diseases": "两病"}
+    assert data["services"] == {
+        "day_ward": "日间病床",
+        "general": "普通门诊",
+        "large_general": "大额普通门诊",
+        "two_diseases": "两病",
+    }
     general = data["rules"]["outpatient.service.general"][0]
     assert general["since"] == "2025-01-01" and general["values"]["ratio"] == "60%"
     assert general["source"] == "huaibei-2025-news" and "年度报销限额150元" in general["quote"]
@@ -367,7 +467,10 @@ def test_rules_in_force_on_a_day_are_policy_show(client, capsys):
     assert {k: data[k] for k in shown} == shown
     assert data["inpatient"] is True
     two = next(s for s in data["services"] if s["code"] == "two_diseases")
-    assert two["levels"] == [{"code": "level1", "label": "一级及以下医疗机构"}] and two["diseases"] == ["高血压", "糖尿病"]
+    assert two["levels"] == [{"code": "level1", "label": "一级及以下医疗机构"}] and two["diseases"] == [
+        "高血压",
+        "糖尿病",
+    ]
     assert {"code": "dibao", "label": "低保"} in data["choices"]["category"]
     bad = client.get("/policies/huaibei-2025/on/2025-02-30")
     assert (bad.status_code, bad.json()["field"]) == (422, "date")
@@ -399,8 +502,9 @@ def test_own_policy_folders_are_searched(tmp_path, monkeypatch):
 
 
 def test_score_csv_body_is_the_cli_score(client, capsys, tmp_path):
-    answer = client.post("/score", params={"policy": "jiujiang-residents"}, content=CSV.encode(),
-                         headers={"content-type": "text/csv"})
+    answer = client.post(
+        "/score", params={"policy": "jiujiang-residents"}, content=CSV.encode(), headers={"content-type": "text/csv"}
+    )
     assert answer.status_code == 200
     data = answer.json()
     (tmp_path / "c.csv").write_text(CSV, encoding="utf-8")
@@ -417,10 +521,21 @@ def test_score_every_format_and_a_form_upload(client, tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    jsonl = "\n".join(json.dumps(r, ensure_ascii=False) for r in [
-        {"person_id": "p1", "settled_on": "2020-06-01", "level": "level2", "total": "2万", "self_funded": "1500"}])
-    table = pa.table({"psn_no": ["p1"], "setl_time": ["2020-06-01"], "level": ["level2"],
-                      "medfee_sumamt": pa.array([20000]), "fulamt_ownpay_amt": pa.array([1500])})
+    jsonl = "\n".join(
+        json.dumps(r, ensure_ascii=False)
+        for r in [
+            {"person_id": "p1", "settled_on": "2020-06-01", "level": "level2", "total": "2万", "self_funded": "1500"}
+        ]
+    )
+    table = pa.table(
+        {
+            "psn_no": ["p1"],
+            "setl_time": ["2020-06-01"],
+            "level": ["level2"],
+            "medfee_sumamt": pa.array([20000]),
+            "fulamt_ownpay_amt": pa.array([1500]),
+        }
+    )
     sink = io.BytesIO()
     pq.write_table(table, sink)
     bodies = [("claims.jsonl", jsonl.encode()), ("claims.parquet", sink.getvalue()), ("claims.csv", CSV.encode())]
@@ -430,8 +545,9 @@ def test_score_every_format_and_a_form_upload(client, tmp_path):
         book_path = tmp_path / "c.xlsx"
         book = xlsxwriter.Workbook(str(book_path))
         sheet = book.add_worksheet("claims")
-        for i, row in enumerate([["person_id", "settled_on", "level", "total", "self_funded"],
-                                 ["p1", "2020-06-01", "level2", 20000, 1500]]):
+        for i, row in enumerate(
+            [["person_id", "settled_on", "level", "total", "self_funded"], ["p1", "2020-06-01", "level2", 20000, 1500]]
+        ):
             sheet.write_row(i, 0, row)
         book.close()
         pytest.importorskip("python_calamine")
@@ -451,29 +567,49 @@ def test_score_options_and_errors(client):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"person_id": ["p"], "settled_on": ["2020-06-01"], "level": ["level2"],
-                             "total": pa.array([2000000])}), parquet_int)
+    pq.write_table(
+        pa.table({"person_id": ["p"], "settled_on": ["2020-06-01"], "level": ["level2"], "total": pa.array([2000000])}),
+        parquet_int,
+    )
     refused = client.post("/score?policy=jiujiang-residents", content=parquet_int.getvalue())
-    assert refused.status_code == 422 and refused.json()["field"] == "total" and 'amounts="fen"' in refused.json()["error"]
+    assert (
+        refused.status_code == 422 and refused.json()["field"] == "total" and 'amounts="fen"' in refused.json()["error"]
+    )
     fen = client.post("/score?policy=jiujiang-residents&amounts=fen", content=parquet_int.getvalue()).json()
     assert fen["results"][0]["total"] == "20000.00"
     national = client.post("/score?policy=jiujiang-residents&names=national", content=CSV.encode()).json()
     assert national["results"][0]["hifp_pay"] == "14480.00"
     chinese = client.post("/score?policy=jiujiang-residents&names=chinese", content=CSV.encode()).json()
     assert chinese["rejects"][0]["原因"].startswith("unknown hospital level")
-    by_row = client.post("/score", content=CSV.replace("person_id,", "region,person_id,")
-                         .replace("\np", "\n九江市,p").replace(",2020", ",2020") .encode()).json()
+    by_row = client.post(
+        "/score",
+        content=CSV.replace("person_id,", "region,person_id,")
+        .replace("\np", "\n九江市,p")
+        .replace(",2020", ",2020")
+        .encode(),
+    ).json()
     assert by_row["rejected"] == 2 and "has several policies" in next(iter(by_row["rejects_by_reason"]))
-    by_id = client.post("/score", content=CSV.replace("person_id,", "policy,person_id,")
-                        .replace("\np1", "\njiujiang-residents,p1").replace("\np2", "\nnone-such,p2").encode()).json()
+    by_id = client.post(
+        "/score",
+        content=CSV.replace("person_id,", "policy,person_id,")
+        .replace("\np1", "\njiujiang-residents,p1")
+        .replace("\np2", "\nnone-such,p2")
+        .encode(),
+    ).json()
     assert by_id["settled"] == 1 and "no policy with id 'none-such'" in by_id["rejects"][0]["reason"]
-    for query, field in (("policy=jiujiang-residents&amounts=cents", "amounts"), ("region=九江", "on"),
-                         ("policy=nope", "policy"), ("policy=jiujiang-residents&format=xls", "format"),
-                         ("policy=jiujiang-residents&sheet=a", "sheet")):
+    for query, field in (
+        ("policy=jiujiang-residents&amounts=cents", "amounts"),
+        ("region=九江", "on"),
+        ("policy=nope", "policy"),
+        ("policy=jiujiang-residents&format=xls", "format"),
+        ("policy=jiujiang-residents&sheet=a", "sheet"),
+    ):
         answer = client.post(f"/score?{query}", content=CSV.encode())
         assert answer.json().get("field") == field, (query, answer.json())
     assert client.post("/score?policy=nope", content=CSV.encode()).status_code == 404
-    unknown_column = client.post("/score?policy=jiujiang-residents", content=b"person_id,settled_on,levle,total\np,2020-06-01,level2,1\n")
+    unknown_column = client.post(
+        "/score?policy=jiujiang-residents", content=b"person_id,settled_on,levle,total\np,2020-06-01,level2,1\n"
+    )
     assert unknown_column.status_code == 422 and "column 'levle' is not a claim field" in unknown_column.json()["error"]
     assert client.post("/score?policy=jiujiang-residents", content=b"").json()["field"] == "file"
     named = client.post("/score?policy=jiujiang-residents", files={"file": ("claims.txt", CSV.encode())}).json()
@@ -486,11 +622,19 @@ def test_score_options_and_errors(client):
 
 def test_openapi_schema_and_docs_page(client):
     schema = client.get("/openapi.json").json()
-    for path in ("/quote", "/score", "/policies", "/policies/{policy_id}", "/policies/{policy_id}/on/{day}",
-                 "/regions/{region}/on/{day}", "/health"):
+    for path in (
+        "/quote",
+        "/score",
+        "/policies",
+        "/policies/{policy_id}",
+        "/policies/{policy_id}/on/{day}",
+        "/regions/{region}/on/{day}",
+        "/health",
+    ):
         assert path in schema["paths"], path
-    assert schema["paths"]["/quote"]["post"]["requestBody"]["content"]["application/json"]["schema"] == \
-        {"$ref": "#/components/schemas/QuoteRequest"}
+    assert schema["paths"]["/quote"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/QuoteRequest"
+    }
     assert {"QuoteRequest", "ClaimIn", "SettlementOut", "ErrorOut", "ScoreOut"} <= set(schema["components"]["schemas"])
     docs = client.get("/docs")
     assert docs.status_code == 200 and "POST" in docs.text and "/policies/{policy_id}/on/{day}" in docs.text
@@ -520,9 +664,12 @@ def test_the_page_is_served_with_nothing_from_another_host(client):
 
 
 def test_import_medcalc_never_loads_the_web_stack():
-    code = ("import sys, medcalc, medcalc.cli, medcalc.serve, medcalc.serve.quotes, medcalc.serve.catalogue, "
-            "medcalc.serve.uploads; from medcalc.cli import _parser; _parser(); "
-            "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'pydantic') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).parents[1])
+    code = (
+        "import sys, medcalc, medcalc.cli, medcalc.serve, medcalc.serve.quotes, medcalc.serve.catalogue, "
+        "medcalc.serve.uploads; from medcalc.cli import _parser; _parser(); "
+        "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'pydantic') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+    )
     assert done.stdout.strip() == "[]"

@@ -13,7 +13,11 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_serve.py"
 
 def test_serve_benchmark_prints_quotes_per_second_and_latencies():
     serve_extra_or_skip()
-    done = subprocess.run([sys.executable, str(BENCH), "--requests", "200", "--warmup", "20", "--deadline", "120"],
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--requests", "200", "--warmup", "20", "--deadline", "120"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "quotes/s; latency p50" in done.stdout and "p99" in done.stdout and "200 requests from 4" in done.stdout

@@ -65,8 +65,9 @@ def server():
 # ---------------------------------------------------------------- talking to the server
 
 
-def ask(server: LiveServer, method: str, path: str, body: bytes | None = None,
-        content_type: str | None = None) -> tuple[int, bytes]:
+def ask(
+    server: LiveServer, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+) -> tuple[int, bytes]:
     host, port = server.url.removeprefix("http://").rsplit(":", 1)
     assert host == "127.0.0.1"
     connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
@@ -79,13 +80,24 @@ def ask(server: LiveServer, method: str, path: str, body: bytes | None = None,
         connection.close()
 
 
-def upload(server: LiveServer, body: bytes, filename: str | None = None, query: str = f"policy={POLICY}",
-           content_type: str | None = None) -> tuple[int, bytes]:
+def upload(
+    server: LiveServer,
+    body: bytes,
+    filename: str | None = None,
+    query: str = f"policy={POLICY}",
+    content_type: str | None = None,
+) -> tuple[int, bytes]:
     """POST /score: ``body`` as the request body, or as a form's file part named ``filename``."""
     if filename is not None:
         boundary = uuid.uuid4().hex
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + body
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         content_type = f"multipart/form-data; boundary={boundary}"
     return ask(server, "POST", f"/score?{query}", body, content_type)
 
@@ -145,25 +157,20 @@ def far_cells_xlsx() -> bytes:
     """A workbook of one sheet whose only cells are A1 and XFD1048576, written by hand: 1.5 KB."""
     main = "http://schemas.openxmlformats.org"
     parts = {
-        "[Content_Types].xml":
-            f'<Types xmlns="{main}/package/2006/content-types"><Default Extension="rels" ContentType="application/'
-            f'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            f'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
-            f'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
-        "_rels/.rels":
-            f'<Relationships xmlns="{main}/package/2006/relationships"><Relationship Id="rId1" Type="{main}/'
-            f'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        "xl/workbook.xml":
-            f'<workbook xmlns="{main}/spreadsheetml/2006/main" xmlns:r="{main}/officeDocument/2006/relationships">'
-            f'<sheets><sheet name="claims" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        "xl/_rels/workbook.xml.rels":
-            f'<Relationships xmlns="{main}/package/2006/relationships"><Relationship Id="rId1" Type="{main}/'
-            f'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-        "xl/worksheets/sheet1.xml":
-            f'<worksheet xmlns="{main}/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
-            f'<t>person_id</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
-            f'</worksheet>',
+        "[Content_Types].xml": f'<Types xmlns="{main}/package/2006/content-types"><Default Extension="rels" ContentType="application/'
+        f'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        f'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+        f'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{main}/package/2006/relationships"><Relationship Id="rId1" Type="{main}/'
+        f'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{main}/spreadsheetml/2006/main" xmlns:r="{main}/officeDocument/2006/relationships">'
+        f'<sheets><sheet name="claims" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{main}/package/2006/relationships"><Relationship Id="rId1" Type="{main}/'
+        f'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{main}/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+        f'<t>person_id</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+        f"</worksheet>",
     }
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -178,9 +185,11 @@ def test_an_xlsx_of_two_far_cells_is_413_naming_the_limit(server):
     data = refused(*upload(server, bomb, filename="bomb.xlsx"), 413)
     assert data["read_limit"] == "max_columns" and data["field"] == "file"
     # the CLI's message, about the file as the caller named it
-    assert data["error"] == ("bomb.xlsx: sheet 'claims' reaches row 1,048,576, column XFD (16,384 columns), over the "
-                             "limit max_columns=200 (columns of a sheet); raise it with --limit max_columns=N if the "
-                             "file is genuine")
+    assert data["error"] == (
+        "bomb.xlsx: sheet 'claims' reaches row 1,048,576, column XFD (16,384 columns), over the "
+        "limit max_columns=200 (columns of a sheet); raise it with --limit max_columns=N if the "
+        "file is genuine"
+    )
     still_serving(server)
 
 
@@ -223,10 +232,14 @@ def test_a_cell_of_four_million_zeros_rejects_its_row_only(server):
     still_serving(server)
 
 
-@pytest.mark.parametrize("body", [
-    b"[" * 100_000 + b"]" * 100_000,
-    b'{"policy":"jiujiang-residents","settled_on":"2020-06-01","level":"level2","total":1e5000}',
-], ids=["nested-100000", "total-1e5000"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"policy":"jiujiang-residents","settled_on":"2020-06-01","level":"level2","total":1e5000}',
+    ],
+    ids=["nested-100000", "total-1e5000"],
+)
 def test_quote_bodies_that_are_no_claim_answer_422(server, body):
     refused(*ask(server, "POST", "/quote", body, "application/json"), 422)
     still_serving(server)
@@ -241,7 +254,11 @@ def test_an_8_mib_csv_of_rejected_rows_gets_a_small_answer(server):
     assert status == 200, body[:500]
     data = json.loads(body)
     assert (data["rows"], data["settled"], data["rejected"]) == (rows, 0, rows)
-    assert data["rejects_omitted"] == rows - 1000 and [r["row"] for r in data["rejects"][:3]] == [2, 3, 4]  # (the upload's lines)
+    assert data["rejects_omitted"] == rows - 1000 and [r["row"] for r in data["rejects"][:3]] == [
+        2,
+        3,
+        4,
+    ]  # (the upload's lines)
     assert len(body) < 300_000
     still_serving(server)
 

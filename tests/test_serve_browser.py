@@ -27,15 +27,23 @@ def browser():
     serve_extra_or_skip()
     pytest.importorskip("selenium", reason="needs selenium (pip install selenium, in the test extra)")
     if CHROMIUM is None or DRIVER is None:
-        pytest.skip("needs headless Chromium and its driver: apt-get install chromium chromium-driver "
-                    f"(chromium: {CHROMIUM or 'not found'}, chromedriver: {DRIVER or 'not found'})")
+        pytest.skip(
+            "needs headless Chromium and its driver: apt-get install chromium chromium-driver "
+            f"(chromium: {CHROMIUM or 'not found'}, chromedriver: {DRIVER or 'not found'})"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1200,1600", "--lang=zh-CN"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1600",
+        "--lang=zh-CN",
+    ):
         options.add_argument(argument)
     # the driver given by path: selenium never looks for (or downloads) one of its own
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)

@@ -31,8 +31,13 @@ from medcalc.serve.limits import LIMITS_VARIABLE, Limits  # noqa: E402
 from .serve_live import LiveServer, serve_extra_or_skip  # noqa: E402
 
 LOCAL = "http://127.0.0.1"
-QUICK = {"policy": "jiujiang-residents", "settled_on": "2020-06-01", "level": "level2", "total": "20000",
-         "self_funded": "1500"}
+QUICK = {
+    "policy": "jiujiang-residents",
+    "settled_on": "2020-06-01",
+    "level": "level2",
+    "total": "20000",
+    "self_funded": "1500",
+}
 #: Seconds a close may come after its deadline: the machine's two cores are shared with other test runs.
 MARGIN = 12.0
 SLOW_HEAD = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
@@ -56,7 +61,7 @@ def trickle_heads(port: int, count: int, give_up: float, gap: float = 0.2) -> li
             for s in sockets:
                 if s not in closed:
                     try:
-                        s.send(stream[sent:sent + 1])
+                        s.send(stream[sent : sent + 1])
                     except OSError:  # reset: the server has closed it
                         closed[s] = time.monotonic() - start
             sent += 1
@@ -76,7 +81,9 @@ def trickle_heads(port: int, count: int, give_up: float, gap: float = 0.2) -> li
     return [(closed.get(s), got[s]) for s in sockets]
 
 
-def raw_exchange(port: int, head: bytes, pieces: list[bytes] = (), gap: float = 0.0, wait: float = 30.0) -> tuple[float, bytes]:
+def raw_exchange(
+    port: int, head: bytes, pieces: list[bytes] = (), gap: float = 0.0, wait: float = 30.0
+) -> tuple[float, bytes]:
     """Send a head, then ``pieces`` of a body ``gap`` seconds apart; read until the server closes or ``wait``
     seconds pass. The seconds from the last byte sent to the close, and what the server sent."""
     with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
@@ -107,7 +114,9 @@ def _complete(answer: bytes) -> bool:
     if b"\r\n\r\n" not in answer:
         return False
     head, _, body = answer.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), None)
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), None
+    )
     return length is not None and len(body) >= length
 
 
@@ -127,8 +136,13 @@ async def _echo_length(scope, receive, send) -> None:
             return
         size, more = size + len(message.get("body", b"")), message.get("more_body", False)
     body = json.dumps({"received": size}).encode()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -139,8 +153,15 @@ def protocol_server(request, monkeypatch):
     if request.param == "HttpToolsDeadlines":
         pytest.importorskip("httptools")
     monkeypatch.setenv(LIMITS_VARIABLE, Limits(header_timeout=1, body_timeout=1).to_environment())
-    config = uvicorn.Config(_echo_length, host="127.0.0.1", port=0, http=f"medcalc.serve.deadlines:{request.param}",
-                            ws="none", lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        _echo_length,
+        host="127.0.0.1",
+        port=0,
+        http=f"medcalc.serve.deadlines:{request.param}",
+        ws="none",
+        lifespan="off",
+        log_level="warning",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
@@ -187,8 +208,18 @@ def test_each_protocol_answers_408_to_a_body_that_stops_and_waits_for_one_that_t
 def live():
     """`medcalc serve --workers 2` with 1 s and 2 s deadlines, one more Host name and one CORS origin."""
     serve_extra_or_skip()
-    server = LiveServer("--workers", "2", "--header-timeout", "1", "--body-timeout", "2",
-                        "--allowed-host", "desk.example", "--cors-origin", "https://desk.example")
+    server = LiveServer(
+        "--workers",
+        "2",
+        "--header-timeout",
+        "1",
+        "--body-timeout",
+        "2",
+        "--allowed-host",
+        "desk.example",
+        "--cors-origin",
+        "https://desk.example",
+    )
     yield server
     server.stop()
 
@@ -219,15 +250,14 @@ def test_the_server_closes_50_trickling_heads_and_still_answers(live):
 
 
 def test_the_server_answers_408_to_a_stalled_body(live):
-    head = (b"POST /quote HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n")
+    head = b"POST /quote HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
     seconds, answer = raw_exchange(_port(live), head, [b'{"policy": '], wait=2 + MARGIN)
     assert status_and_json(answer) == (408, {"status": 408, "error": "request body stopped for 2 s"})
     assert 1.8 <= seconds <= 2 + MARGIN
     # a body that keeps coming, slower in all than the deadline, is answered
     body = json.dumps(QUICK).encode()
     head = head.replace(b"1000", str(len(body)).encode())
-    pieces = [body[i:i + 20] for i in range(0, len(body), 20)]
+    pieces = [body[i : i + 20] for i in range(0, len(body), 20)]
     _, answer = raw_exchange(_port(live), head, pieces, gap=0.5, wait=MARGIN)
     assert status_and_json(answer)[1]["patient"] == "5520.00" and 0.5 * len(pieces) > 2
 
@@ -270,8 +300,13 @@ def test_host_names_from_the_command_line(monkeypatch, capsys):
     capsys.readouterr()
     assert hosts("--host", "0.0.0.0") == ["localhost", "127.0.0.1", "[::1]"]
     assert "give the names clients use with --allowed-host" in capsys.readouterr().err
-    assert hosts("--allowed-host", "Desk.Example", "--allowed-host", "fe80::1") == \
-        ["localhost", "127.0.0.1", "[::1]", "desk.example", "[fe80::1]"]
+    assert hosts("--allowed-host", "Desk.Example", "--allowed-host", "fe80::1") == [
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "desk.example",
+        "[fe80::1]",
+    ]
     assert "*" in hosts("--allowed-host", "*")
     assert "DNS rebinding" in capsys.readouterr().err
     assert host_name("[::1]:8000") == "[::1]" and host_name("Example.COM:80") == "example.com"
@@ -292,19 +327,31 @@ def test_the_live_server_refuses_other_host_names(live):
 
 
 def _preflight(client: TestClient, origin: str):
-    return client.options("/quote", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
-                                             "Access-Control-Request-Headers": "content-type"})
+    return client.options(
+        "/quote",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
 
 
 def test_no_cross_origin_access_by_default():
     client = TestClient(create_app(), base_url=LOCAL)
-    for answer in (client.get("/health", headers={"Origin": "https://evil.example"}),
-                   client.post("/quote", json=QUICK, headers={"Origin": "https://evil.example"}),
-                   client.post("/quote", json={}, headers={"Origin": "https://evil.example"}),
-                   client.get("/", headers={"Origin": "https://evil.example"})):
+    for answer in (
+        client.get("/health", headers={"Origin": "https://evil.example"}),
+        client.post("/quote", json=QUICK, headers={"Origin": "https://evil.example"}),
+        client.post("/quote", json={}, headers={"Origin": "https://evil.example"}),
+        client.get("/", headers={"Origin": "https://evil.example"}),
+    ):
         assert not any(k.lower().startswith("access-control-") for k in answer.headers), answer.headers
     refused = _preflight(client, "https://evil.example")
-    assert refused.status_code == 403 and refused.json()["field"] == "Origin" and "--cors-origin" in refused.json()["error"]
+    assert (
+        refused.status_code == 403
+        and refused.json()["field"] == "Origin"
+        and "--cors-origin" in refused.json()["error"]
+    )
     assert "access-control-allow-origin" not in refused.headers
 
 
@@ -315,7 +362,9 @@ def test_named_origins_may_call_the_api():
     assert allowed.headers["access-control-allow-origin"] == "https://desk.example"
     assert "POST" in allowed.headers["access-control-allow-methods"]
     answer = client.post("/quote", json=QUICK, headers={"Origin": "https://desk.example"})
-    assert answer.headers["access-control-allow-origin"] == "https://desk.example" and answer.json()["basic"] == "14480.00"
+    assert (
+        answer.headers["access-control-allow-origin"] == "https://desk.example" and answer.json()["basic"] == "14480.00"
+    )
     error = client.post("/quote", json={}, headers={"Origin": "https://desk.example"})  # errors are readable too
     assert error.status_code == 422 and error.headers["access-control-allow-origin"] == "https://desk.example"
     assert _preflight(client, "https://evil.example").status_code == 403
@@ -341,13 +390,15 @@ def test_cors_origins_on_the_command_line(monkeypatch, capsys):
 
 def test_the_live_server_lets_its_named_origin_read_and_refuses_others(live):
     connection = http.client.HTTPConnection("127.0.0.1", _port(live), timeout=MARGIN)
-    connection.request("OPTIONS", "/quote", headers={"Origin": "https://desk.example",
-                                                     "Access-Control-Request-Method": "POST"})
+    connection.request(
+        "OPTIONS", "/quote", headers={"Origin": "https://desk.example", "Access-Control-Request-Method": "POST"}
+    )
     allowed = connection.getresponse()
     allowed.read()
     assert allowed.status == 200 and allowed.getheader("access-control-allow-origin") == "https://desk.example"
-    connection.request("OPTIONS", "/quote", headers={"Origin": "https://evil.example",
-                                                     "Access-Control-Request-Method": "POST"})
+    connection.request(
+        "OPTIONS", "/quote", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     refused = connection.getresponse()
     assert refused.status == 403 and json.loads(refused.read())["status"] == 403
     connection.close()
@@ -370,8 +421,9 @@ def test_score_lists_the_first_rows_and_says_how_many_more():
     assert [r["row"] for r in data["results"]] == [4, 7, 10] and data["results_omitted"] == 3
     assert [r["row"] for r in data["rejects"]] == [2, 3, 5] and data["rejects_omitted"] == 11
     assert data["rejects_by_reason"] == {next(iter(data["rejects_by_reason"])): 14}  # the summary counts every row
-    small = TestClient(create_app(), base_url=LOCAL).post("/score?policy=jiujiang-residents",
-                                                          content=text.encode()).json()
+    small = (
+        TestClient(create_app(), base_url=LOCAL).post("/score?policy=jiujiang-residents", content=text.encode()).json()
+    )
     assert len(small["results"]) == 6 and len(small["rejects"]) == 14
     assert small["results_omitted"] == small["rejects_omitted"] == 0
 

@@ -55,7 +55,8 @@ def test_the_readme_block_has_curl_examples_for_every_endpoint():
     for endpoint in ("/quote", "/score", "/policies/", "/regions/"):
         assert endpoint in commands
     assert sum(1 for c, e in examples() if c.startswith("curl") and e is not None) == sum(
-        1 for c, _ in examples() if c.startswith("curl"))  # every curl answer is checked
+        1 for c, _ in examples() if c.startswith("curl")
+    )  # every curl answer is checked
 
 
 def test_readme_curl_examples_against_a_live_server(tmp_path):

@@ -14,10 +14,12 @@ import pytest
 from medcalc.cli import main
 
 POLICY = "jiujiang-residents"
-SHEET = ("姓名,人员编号,结算日期,医院等级,医疗费总额,全自费,备注\n"
-         "张三,p1,2020/6/1,level2,\"20,000\",1500,首次\n"
-         "李四,p2,2020年6月2日,level9,20000,1500,\n"
-         "王五,p3,2020-06-03,level2,1.2万,,复诊\n")
+SHEET = (
+    "姓名,人员编号,结算日期,医院等级,医疗费总额,全自费,备注\n"
+    '张三,p1,2020/6/1,level2,"20,000",1500,首次\n'
+    "李四,p2,2020年6月2日,level9,20000,1500,\n"
+    "王五,p3,2020-06-03,level2,1.2万,,复诊\n"
+)
 RESULTS = ["policy", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient"]
 
 
@@ -37,13 +39,27 @@ def test_the_sheet_comes_back_with_the_results_added(capsys, tmp_path, extra):
     assert header == ["row", "姓名", "人员编号", "结算日期", "医院等级", "医疗费总额", "全自费", "备注", *RESULTS]
     # the total stays in the sheet's own column, as medcalc read it
     assert [(r["row"], r["姓名"], r["医疗费总额"], r["basic"], r["备注"]) for r in rows] == [
-        ("2", "张三", "20000.00", "14480.00", "首次"), ("4", "王五", "12000.00", "9280.00", "复诊")]  # the lines
+        ("2", "张三", "20000.00", "14480.00", "首次"),
+        ("4", "王五", "12000.00", "9280.00", "复诊"),
+    ]  # the lines
     assert [r["结算日期"] for r in rows] == ["2020-06-01", "2020-06-03"]  # dates as dates: ISO, whatever was typed
     header, rejects = _read(tmp_path / "out.rejects.csv")
-    assert header == ["row", "claim_id", "field", "reason", "姓名", "人员编号", "结算日期", "医院等级", "医疗费总额", "全自费",
-                      "备注"]
-    assert [(r["row"], r["field"], r["姓名"], r["医院等级"], r["结算日期"]) for r in rejects] == \
-        [("3", "医院等级", "李四", "level9", "2020年6月2日")]  # a refused row's cells as given
+    assert header == [
+        "row",
+        "claim_id",
+        "field",
+        "reason",
+        "姓名",
+        "人员编号",
+        "结算日期",
+        "医院等级",
+        "医疗费总额",
+        "全自费",
+        "备注",
+    ]
+    assert [(r["row"], r["field"], r["姓名"], r["医院等级"], r["结算日期"]) for r in rejects] == [
+        ("3", "医院等级", "李四", "level9", "2020年6月2日")
+    ]  # a refused row's cells as given
 
 
 def test_results_only_keeps_the_narrow_tables(capsys, tmp_path):
@@ -58,8 +74,22 @@ def test_results_only_keeps_the_narrow_tables(capsys, tmp_path):
 def test_parquet_keeps_dates_as_dates_and_text_as_text(capsys, tmp_path):
     source = tmp_path / "bureau.csv"
     source.write_text(SHEET, encoding="utf-8")
-    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.parquet"), "--names", "national",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(source),
+                "--policy",
+                POLICY,
+                "-o",
+                str(tmp_path / "out.parquet"),
+                "--names",
+                "national",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["settled"] == 2
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.column("结算日期").to_pylist() == [dt.date(2020, 6, 1), dt.date(2020, 6, 3)]
@@ -98,8 +128,10 @@ def test_progress_moves_as_rows_are_read_and_settled(capsys, tmp_path, monkeypat
 
     monkeypatch.setattr(Progress, "advance", advance)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--batch-rows", "500",
-                 *extra]) == 0
+    assert (
+        main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "o.csv"), "--batch-rows", "500", *extra])
+        == 0
+    )
     capsys.readouterr()
     read = [rows for what, rows in steps if what == "read"]
     settled = [rows for what, rows in steps if what == "settled"]
@@ -130,16 +162,25 @@ def test_a_streamed_file_out_of_order_names_the_line(capsys, tmp_path):
 
 def test_xlsx_passes_a_decimal_no_float_holds_through_as_text(capsys, tmp_path):
     pytest.importorskip("xlsxwriter")
-    import pyarrow as pa
     from decimal import Decimal
 
+    import pyarrow as pa
     from python_calamine import CalamineWorkbook
 
     source = tmp_path / "claims.parquet"
-    pq.write_table(pa.table({"person_id": ["p1"], "settled_on": ["2020-06-01"], "level": ["level2"],
-                             "total": ["20000"], "weight": pa.array([Decimal("0.12345678901234567890")],
-                                                                   pa.decimal128(30, 20)),
-                             "share": pa.array([Decimal("12.50")], pa.decimal128(10, 2))}), source)
+    pq.write_table(
+        pa.table(
+            {
+                "person_id": ["p1"],
+                "settled_on": ["2020-06-01"],
+                "level": ["level2"],
+                "total": ["20000"],
+                "weight": pa.array([Decimal("0.12345678901234567890")], pa.decimal128(30, 20)),
+                "share": pa.array([Decimal("12.50")], pa.decimal128(10, 2)),
+            }
+        ),
+        source,
+    )
     assert main(["score", str(source), "--policy", POLICY, "-o", str(tmp_path / "out.xlsx")]) == 0
     capsys.readouterr()
     header, row = CalamineWorkbook.from_path(str(tmp_path / "out.xlsx")).get_sheet_by_name("results").to_python()

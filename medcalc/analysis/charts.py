@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import attrs
 
@@ -60,11 +61,31 @@ SWEEP_LOW, SWEEP_HIGH = 100 * 100, 1_000_000 * 100
 #: Font families with Chinese glyphs, in order of preference: an entry names a family or, followed by a
 #: space, its variants ("Noto Sans CJK" is also "Noto Sans CJK JP"; each Noto CJK face has all the hanzi).
 #: Sans before serif, Simplified-Chinese faces before the others; Linux, then macOS and Windows names.
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans CJK",
-              "Source Han Sans", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "WenQuanYi", "Sarasa Gothic SC",
-              "Noto Serif CJK SC", "Noto Serif SC", "Source Han Serif SC", "Source Han Serif CN", "Noto Serif CJK",
-              "Source Han Serif", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Microsoft YaHei", "SimHei",
-              "AR PL UMing CN", "Droid Sans Fallback")
+_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "Noto Sans CJK",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi",
+    "Sarasa Gothic SC",
+    "Noto Serif CJK SC",
+    "Noto Serif SC",
+    "Source Han Serif SC",
+    "Source Han Serif CN",
+    "Noto Serif CJK",
+    "Source Han Serif",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Microsoft YaHei",
+    "SimHei",
+    "AR PL UMing CN",
+    "Droid Sans Fallback",
+)
 
 _QUANTILES = (("median", Fraction(1, 2)), ("p90", Fraction(9, 10)), ("p99", Fraction(99, 100)))
 
@@ -80,13 +101,13 @@ class RateCurve:
     total cost each, ``[low, high)`` (the last bin includes ``high``), with the bin's sums.
     """
 
-    scenario: str            # policy id
-    level: str               # level code
-    level_name: str          # the policy's Chinese name of the level
-    low: tuple[int, ...]     # bin's lower edge of total cost
-    high: tuple[int, ...]    # bin's upper edge
-    total: tuple[int, ...]   # Σ total of the claims in the point
-    funds: tuple[int, ...]   # Σ funds (basic + 大病 + 救助 + 兜底)
+    scenario: str  # policy id
+    level: str  # level code
+    level_name: str  # the policy's Chinese name of the level
+    low: tuple[int, ...]  # bin's lower edge of total cost
+    high: tuple[int, ...]  # bin's upper edge
+    total: tuple[int, ...]  # Σ total of the claims in the point
+    funds: tuple[int, ...]  # Σ funds (basic + 大病 + 救助 + 兜底)
     claims: tuple[int, ...]  # number of claims in the point
 
     @property
@@ -105,10 +126,10 @@ class RateCurveData:
     """Rate curves of every scenario and level. ``mode``: "sweep" (synthetic claims) or "claims"."""
 
     mode: str
-    scenarios: tuple[str, ...]          # policy ids, the baseline first
+    scenarios: tuple[str, ...]  # policy ids, the baseline first
     curves: tuple[RateCurve, ...]
-    on: dict[str, dt.date | None]       # the day each scenario's sweep was settled on (None for claims)
-    rejected: dict[str, int]            # claims each scenario could not settle
+    on: dict[str, dt.date | None]  # the day each scenario's sweep was settled on (None for claims)
+    rejected: dict[str, int]  # claims each scenario could not settle
 
     def curve(self, scenario: str, level: str) -> RateCurve:
         for c in self.curves:
@@ -122,11 +143,11 @@ class BurdenDistribution:
     """One scenario's patient burden (个人负担): histogram counts over the shared bins, quantiles in fen."""
 
     scenario: str
-    counts: tuple[int, ...]   # one per bin of BurdenData.lows
-    units: int                # claims or person-years counted (= sum of counts)
-    patient: int              # Σ patient burden, fen
+    counts: tuple[int, ...]  # one per bin of BurdenData.lows
+    units: int  # claims or person-years counted (= sum of counts)
+    patient: int  # Σ patient burden, fen
     quantiles: dict[str, int]  # "median", "p90", "p99": nearest-rank, an observed burden in fen
-    rejected: int             # claims the scenario could not settle (not counted)
+    rejected: int  # claims the scenario could not settle (not counted)
 
 
 @attrs.frozen
@@ -138,7 +159,7 @@ class BurdenData:
     """
 
     per: str
-    lows: tuple[int, ...]     # fen; lows[0] == 0
+    lows: tuple[int, ...]  # fen; lows[0] == 0
     scenarios: tuple[BurdenDistribution, ...]
 
     def scenario(self, name: str) -> BurdenDistribution:
@@ -173,8 +194,10 @@ def _claims_table(claims: Any, amounts: str | None, encoding: str | None = None)
 
         from ..batch.files import read_batches
 
-        parts = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
-                 for b in read_batches(claims, encoding=encoding)]
+        parts = [
+            pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
+            for b in read_batches(claims, encoding=encoding)
+        ]
         if not parts:
             raise MedcalcError(f"{claims}: no claims in the file")
         table = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
@@ -204,8 +227,9 @@ def _newest_day(policy: Policy) -> dt.date:
     """The first day of the newest rule set under which the policy settles inpatient claims."""
     spans = policy.coverage(ADMISSION_RULES)
     if not spans:
-        raise MedcalcError(f"policy {policy.id!r} settles no inpatient claim on any day "
-                           "(no inpatient deductible and ratio in force)")
+        raise MedcalcError(
+            f"policy {policy.id!r} settles no inpatient claim on any day (no inpatient deductible and ratio in force)"
+        )
 
     def covered(day: dt.date) -> bool:
         return any(a <= day and (b is None or day <= b) for a, b in spans)
@@ -253,7 +277,8 @@ def rate_curve_data(
     rules change while it settles inpatient claims). A level a scenario does not declare has
     no curve for that scenario.
 
-    ``claims`` a table (Arrow, pandas, polars, dict of columns; integer amounts under medcalc's names in the unit ``amounts`` states, as for ``settle_table``)
+    ``claims`` a table (Arrow, pandas, polars, dict of columns; integer amounts under medcalc's names
+    in the unit ``amounts`` states, as for ``settle_table``)
     or a claims file (CSV, JSON lines, Parquet, read as ``medcalc score`` reads it): every
     scenario settles all of them; claims are binned by total on a log scale (``points`` bins
     between the smallest and largest total) and each bin's rate is Σfunds / Σtotal per level.
@@ -283,26 +308,30 @@ def rate_curve_data(
             days[policy.id] = day
             mine = [lv for lv in chosen if lv in policy.levels]
             level = [lv for lv in mine for _ in totals]
-            table = pa.table({
-                "person_id": [f"{lv}#{i}" for lv in mine for i in range(len(totals))],  # one person a claim
-                "settled_on": pa.array([day] * len(level), pa.date32()),
-                "level": level,
-                "total": pa.array(totals * len(mine), pa.int64()),
-                "self_funded": pa.array([0] * len(level), pa.int64()),
-            })
+            table = pa.table(
+                {
+                    "person_id": [f"{lv}#{i}" for lv in mine for i in range(len(totals))],  # one person a claim
+                    "settled_on": pa.array([day] * len(level), pa.date32()),
+                    "level": level,
+                    "total": pa.array(totals * len(mine), pa.int64()),
+                    "self_funded": pa.array([0] * len(level), pa.int64()),
+                }
+            )
             scored = settle_table(table, policy, amounts="fen")
             if scored.rejects.num_rows:  # a fresh ordinary claim on a covered day must settle
                 first = scored.rejects.to_pylist()[0]
-                raise MedcalcError(f"{policy.id} on {day}: the sweep's claims do not settle: "
-                                   f"{first['field']}: {first['reason']}")
+                raise MedcalcError(
+                    f"{policy.id} on {day}: the sweep's claims do not settle: {first['field']}: {first['reason']}"
+                )
             rejected[policy.id] = 0
             rows = scored.results.column("row").to_pylist()
             funds = scored.results.column("funds").to_pylist()
             for lv in mine:
                 part = [i for i, r in enumerate(rows) if level[r] == lv]
                 t = tuple(totals)
-                curves.append(RateCurve(policy.id, lv, policy.levels[lv], t, t, t,
-                                        tuple(funds[i] for i in part), (1,) * len(t)))
+                curves.append(
+                    RateCurve(policy.id, lv, policy.levels[lv], t, t, t, tuple(funds[i] for i in part), (1,) * len(t))
+                )
         return RateCurveData("sweep", tuple(p.id for p in scenarios), tuple(curves), days, rejected)
 
     if on is not None:
@@ -346,10 +375,18 @@ def rate_curve_data(
             sums_f = _int_bincount(which[mask], funds[mask], len(n))
             used = [i for i in range(len(n)) if n[i]]
             hi_edge = edges[1:] if len(edges) > 1 else edges
-            curves.append(RateCurve(policy.id, level, policy.levels[level],
-                                    tuple(edges[i] for i in used), tuple(hi_edge[i] for i in used),
-                                    tuple(sums_t[i] for i in used), tuple(sums_f[i] for i in used),
-                                    tuple(int(n[i]) for i in used)))
+            curves.append(
+                RateCurve(
+                    policy.id,
+                    level,
+                    policy.levels[level],
+                    tuple(edges[i] for i in used),
+                    tuple(hi_edge[i] for i in used),
+                    tuple(sums_t[i] for i in used),
+                    tuple(sums_f[i] for i in used),
+                    tuple(int(n[i]) for i in used),
+                )
+            )
     return RateCurveData("claims", tuple(p.id for p in scenarios), tuple(curves), days, rejected)
 
 
@@ -360,8 +397,10 @@ def _settle_all(table, policy: Policy, amounts: str | None):
     scored = settle_table(table, policy, amounts=amounts)
     if table.num_rows and not scored.results.num_rows:
         first = scored.rejects.to_pylist()[0]
-        raise MedcalcError(f"{policy.id} settles none of the {table.num_rows} claims; the first is refused on "
-                           f"{first['field']}: {first['reason']}")
+        raise MedcalcError(
+            f"{policy.id} settles none of the {table.num_rows} claims; the first is refused on "
+            f"{first['field']}: {first['reason']}"
+        )
     return scored
 
 
@@ -391,7 +430,7 @@ def _burden_lows(bins: Any, largest: int) -> list[int]:
     try:
         lows = [int(parse_amount(b)) for b in bins]
     except (TypeError, ValueError) as exc:
-        raise MedcalcError(f"bins: lower bounds in yuan such as 0, 500, \"1万\" ({exc})") from None
+        raise MedcalcError(f'bins: lower bounds in yuan such as 0, 500, "1万" ({exc})') from None
     if not lows or lows[0] != 0 or any(a >= b for a, b in zip(lows, lows[1:])):
         raise MedcalcError("bins: lower bounds must rise from 0 (every burden is counted; the last bin is open)")
     return lows
@@ -449,8 +488,11 @@ def burden_distribution_data(
         which = np.searchsorted(lows_arr, b, side="right") - 1
         counts = np.bincount(which, minlength=len(lows)) if len(b) else np.zeros(len(lows), np.int64)
         quantiles = {name: int(b[max(math.ceil(q * len(b)) - 1, 0)]) for name, q in _QUANTILES} if len(b) else {}
-        out.append(BurdenDistribution(policy.id, tuple(int(c) for c in counts), int(len(b)), int(b.sum()),
-                                      quantiles, rejected[policy.id]))
+        out.append(
+            BurdenDistribution(
+                policy.id, tuple(int(c) for c in counts), int(len(b)), int(b.sum()), quantiles, rejected[policy.id]
+            )
+        )
     return BurdenData(per, tuple(lows), tuple(out))
 
 
@@ -561,8 +603,12 @@ def _rc(chinese: bool | None) -> tuple[dict[str, Any], bool]:
         raise MedcalcError("no font with Chinese glyphs is installed (e.g. Noto Sans CJK SC): drop chinese=True")
     if chinese is None and font is None and not _warned:
         _warned = True
-        warnings.warn("no font with Chinese glyphs found (install one, e.g. Debian's fonts-noto-cjk): "
-                      "charts are labelled in English", NoCJKFontWarning, stacklevel=3)
+        warnings.warn(
+            "no font with Chinese glyphs found (install one, e.g. Debian's fonts-noto-cjk): "
+            "charts are labelled in English",
+            NoCJKFontWarning,
+            stacklevel=3,
+        )
     rc: dict[str, Any] = {"svg.hashsalt": "medcalc", "font.size": 10}  # stable SVG ids
     if font is not None:
         # the CJK font first (its Latin glyphs are fine too); DejaVu Sans for anything it lacks
@@ -616,10 +662,13 @@ def _amount(fen: int, zh: bool) -> str:
 def _equal_curves(data: RateCurveData) -> set[tuple[str, str]]:
     """(scenario, level) of each reform curve that is point for point the baseline's at that level."""
     baseline = {c.level: c for c in data.curves if c.scenario == data.scenarios[0]}
-    return {(c.scenario, c.level) for c in data.curves
-            if c.scenario != data.scenarios[0] and c.level in baseline
-            and (c.total, c.funds, c.claims) == (baseline[c.level].total, baseline[c.level].funds,
-                                                 baseline[c.level].claims)}
+    return {
+        (c.scenario, c.level)
+        for c in data.curves
+        if c.scenario != data.scenarios[0]
+        and c.level in baseline
+        and (c.total, c.funds, c.claims) == (baseline[c.level].total, baseline[c.level].funds, baseline[c.level].claims)
+    }
 
 
 def _legend_below(figure, axes, columns: int) -> None:
@@ -666,11 +715,21 @@ def plot_rate_curve(data: RateCurveData, path: str | Path | None = None, *, chin
                 role = "基线" if s == 0 else ("改革方案，与基线相同" if (c.scenario, c.level) in equal else "改革方案")
                 label = f"{c.level_name} · {c.scenario}（{role}）"
             else:
-                role = "baseline" if s == 0 else ("reform, same as baseline" if (c.scenario, c.level) in equal
-                                                  else "reform")
+                role = (
+                    "baseline"
+                    if s == 0
+                    else ("reform, same as baseline" if (c.scenario, c.level) in equal else "reform")
+                )
                 label = f"{c.level} · {c.scenario} ({role})"
-            line, = axes.plot(x, y, color=colours[c.level], marker="o" if data.mode == "claims" else None,
-                              markersize=3, label=label, **style)
+            (line,) = axes.plot(
+                x,
+                y,
+                color=colours[c.level],
+                marker="o" if data.mode == "claims" else None,
+                markersize=3,
+                label=label,
+                **style,
+            )
             line.set_gid(f"{c.scenario}/{c.level}")
         axes.set_xscale("log")
         spans = [v for c in data.curves for v in c.mean_total]
@@ -727,13 +786,12 @@ def plot_burden(data: BurdenData, path: str | Path | None = None, *, chinese: bo
             q = dist.quantiles
             same = s > 0 and (dist.counts, dist.quantiles) == (base.counts, base.quantiles)
             if zh:
-                summary = (f"中位数 {_amount(q['median'], zh)}，P90 {_amount(q['p90'], zh)}" if q else "无结算")
+                summary = f"中位数 {_amount(q['median'], zh)}，P90 {_amount(q['p90'], zh)}" if q else "无结算"
                 role = "基线" if s == 0 else ("改革方案，与基线相同" if same else "改革方案")
                 refused = f"；拒付 {dist.rejected} 笔" if dist.rejected else ""
                 label = f"{dist.scenario}（{role}）：n={dist.units}；{summary}{refused}"
             else:
-                summary = (f"median {_amount(q['median'], zh)}, p90 {_amount(q['p90'], zh)}" if q
-                           else "nothing settled")
+                summary = f"median {_amount(q['median'], zh)}, p90 {_amount(q['p90'], zh)}" if q else "nothing settled"
                 role = "baseline" if s == 0 else ("reform, same as baseline" if same else "reform")
                 refused = f"; {dist.rejected} claims refused" if dist.rejected else ""
                 label = f"{dist.scenario} ({role}): n={dist.units}; {summary}{refused}"

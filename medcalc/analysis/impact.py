@@ -20,18 +20,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
 
+from ..batch.tables import RowNumbers, canonical_names, settle_table, split_row_numbers, to_arrow
 from ..errors import MedcalcError
-from .groupings import COST_BANDS, GROUPINGS
 from ..money import format_yuan, round_half_up
 from ..policy.model import Policy
 from ..policy.registry import load_policy
-from ..batch.tables import RowNumbers, canonical_names, settle_table, split_row_numbers, to_arrow
+from .groupings import COST_BANDS, GROUPINGS
 
 __all__ = ["fund_impact", "Impact", "GROUPINGS", "COST_BANDS", "WEIGHT_ONE", "AMOUNTS"]
 
@@ -77,8 +78,12 @@ class Impact:
         for g in self.groups:
             if g["grouping"] != grouping:
                 continue
-            row = {"scenario": g["scenario"], "group": g["value"], "claims": _count(g["claims"]),
-                   "persons": g["persons"]}
+            row = {
+                "scenario": g["scenario"],
+                "group": g["value"],
+                "claims": _count(g["claims"]),
+                "persons": g["persons"],
+            }
             for name in AMOUNTS:
                 row[name] = self.yuan(g[name])
             row["rate"] = _percent(g["rate"])
@@ -93,10 +98,15 @@ class Impact:
     def to_dict(self) -> dict[str, Any]:
         groupings = list(dict.fromkeys(g["grouping"] for g in self.groups))
         return {
-            "baseline": self.baseline, "scenarios": list(self.scenarios), "rows": self.rows,
-            "compared": self.compared, "weighted": self.weighted,
+            "baseline": self.baseline,
+            "scenarios": list(self.scenarios),
+            "rows": self.rows,
+            "compared": self.compared,
+            "weighted": self.weighted,
             "groups": {name: self.table(name) for name in groupings},
-            "winners": self.winners, "losers": self.losers, "rejected": self.rejected,
+            "winners": self.winners,
+            "losers": self.losers,
+            "rejected": self.rejected,
         }
 
     def to_json(self) -> str:
@@ -222,15 +232,31 @@ def fund_impact(
                 groups.append(_group(scenario, grouping, value, at, f, figures[base.id], w, person_codes, changed))
         if scenario != base.id:
             changes[scenario], winners[scenario], losers[scenario] = _row_changes(
-                table, keep, f, figures[base.id], person_codes, by_field, top, shown)
-    return Impact(baseline=base.id, scenarios=tuple(ids), rows=n, compared=len(keep), weighted=weights is not None,
-                  groups=groups, winners=winners, losers=losers, rejected=rejected, row_changes=changes)
+                table, keep, f, figures[base.id], person_codes, by_field, top, shown
+            )
+    return Impact(
+        baseline=base.id,
+        scenarios=tuple(ids),
+        rows=n,
+        compared=len(keep),
+        weighted=weights is not None,
+        groups=groups,
+        winners=winners,
+        losers=losers,
+        rejected=rejected,
+        row_changes=changes,
+    )
 
 
 def _group(scenario, grouping, value, at, f, base_f, w, person_codes, changed) -> dict[str, Any]:
     weights = w[at]
-    row: dict[str, Any] = {"scenario": scenario, "grouping": grouping, "value": value,
-                           "claims": int(weights.sum()), "persons": int(len(np.unique(person_codes[at])))}
+    row: dict[str, Any] = {
+        "scenario": scenario,
+        "grouping": grouping,
+        "value": value,
+        "claims": int(weights.sum()),
+        "persons": int(len(np.unique(person_codes[at]))),
+    }
     for name in AMOUNTS:
         row[name] = _weighted_sum(f[name][at], weights)
     row["rate"] = Fraction(row["funds"], row["total"]) if row["total"] else None  # 实际报销比例
@@ -276,8 +302,11 @@ def _row_changes(table, keep, f, base_f, person_codes, by_field, top: int, shown
     ids = by_field["person_id"].take(pa.array(first_row)).to_pylist() if "person_id" in by_field else first_row.tolist()
 
     def listed(order) -> list[dict[str, Any]]:
-        return [{"person_id": ids[i], "claims": int(claims[i]), "patient_change": format_yuan(int(burden[i]))}
-                for i in order if burden[i] != 0]
+        return [
+            {"person_id": ids[i], "claims": int(claims[i]), "patient_change": format_yuan(int(burden[i]))}
+            for i in order
+            if burden[i] != 0
+        ]
 
     order = np.argsort(burden, kind="stable")
     return changes, listed(order[:top]), listed(order[::-1][:top])
@@ -287,8 +316,9 @@ def _reject_summary(rejects, shown: RowNumbers = RowNumbers()) -> list[dict[str,
     if not rejects.num_rows:
         return []
     summary: dict[tuple[str, str], list[int]] = {}
-    for row, field, reason in zip(rejects.column("row").to_pylist(), rejects.column("field").to_pylist(),
-                                  rejects.column("reason").to_pylist()):
+    for row, field, reason in zip(
+        rejects.column("row").to_pylist(), rejects.column("field").to_pylist(), rejects.column("reason").to_pylist()
+    ):
         summary.setdefault((field, reason), []).append(int(shown(row)))
     return [{"field": f, "reason": r, "rows": len(rows), "first_rows": rows[:5]} for (f, r), rows in summary.items()]
 
@@ -329,14 +359,21 @@ def _weights(column, name: str, shown: RowNumbers = RowNumbers()) -> np.ndarray:
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if column.null_count:
-        raise MedcalcError(f"weight column {name!r}: row {int(shown(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]))} has no weight")
+        raise MedcalcError(
+            f"weight column {name!r}: row "
+            f"{int(shown(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]))} has no weight"
+        )
     if pa.types.is_floating(column.type):
         raise MedcalcError(f"weight column {name!r} holds floating-point numbers; give integers, decimals or text")
     try:
         exact = pc.cast(column, pa.decimal128(24, 4))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise MedcalcError(f"weight column {name!r}: every weight must be a number with at most 4 decimals ({exc})") from None
+        raise MedcalcError(
+            f"weight column {name!r}: every weight must be a number with at most 4 decimals ({exc})"
+        ) from None
     units = pc.cast(pc.multiply(exact, pa.scalar(WEIGHT_ONE, pa.decimal128(6, 0))), pa.int64()).to_numpy()
     if (units < 0).any():
-        raise MedcalcError(f"weight column {name!r}: row {int(shown(np.flatnonzero(units < 0)[0]))} has a negative weight")
+        raise MedcalcError(
+            f"weight column {name!r}: row {int(shown(np.flatnonzero(units < 0)[0]))} has a negative weight"
+        )
     return units.astype(np.int64)

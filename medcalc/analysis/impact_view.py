@@ -19,26 +19,50 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report.display import count, percent, signed_yuan, wan, yuan
-from .impact import WEIGHT_ONE, Impact
 from ..report.layout import Cell, Paragraph, fits, stacked
 from ..report.terminal import printable
+from .impact import WEIGHT_ONE, Impact
 
 __all__ = ["ImpactView"]
 
 #: (label, key) of the figures of a group, in order.
 FIGURES = (
-    ("claims 人次", "claims"), ("persons 人数", "persons"), ("total 医疗费总额", "total"),
-    ("in-scope 政策范围内", "in_scope"), ("basic 基本医保", "basic"), ("critical 大病/大额", "critical"),
-    ("assistance 医疗救助", "assistance"), ("backstop 兜底", "backstop"), ("funds 基金支付", "funds"),
-    ("patient 个人负担", "patient"), ("rate 实际报销比例", "rate"), ("in-scope rate 政策范围内", "rate_in_scope"),
-    ("Δ funds 基金变化", "change_funds"), ("Δ patient 个人变化", "change_patient"), ("claims changed", "claims_affected"),
+    ("claims 人次", "claims"),
+    ("persons 人数", "persons"),
+    ("total 医疗费总额", "total"),
+    ("in-scope 政策范围内", "in_scope"),
+    ("basic 基本医保", "basic"),
+    ("critical 大病/大额", "critical"),
+    ("assistance 医疗救助", "assistance"),
+    ("backstop 兜底", "backstop"),
+    ("funds 基金支付", "funds"),
+    ("patient 个人负担", "patient"),
+    ("rate 实际报销比例", "rate"),
+    ("in-scope rate 政策范围内", "rate_in_scope"),
+    ("Δ funds 基金变化", "change_funds"),
+    ("Δ patient 个人变化", "change_patient"),
+    ("claims changed", "claims_affected"),
     ("persons changed", "persons_affected"),
 )
 #: Short headers of the same figures, for the table with one row per scenario and group.
-_WIDE = {"claims": "claims", "persons": "persons", "total": "total", "in_scope": "in-scope", "basic": "basic",
-         "critical": "critical", "assistance": "assist.", "backstop": "backstop", "funds": "funds",
-         "patient": "patient", "rate": "rate", "rate_in_scope": "in-scope rate", "change_funds": "Δ funds",
-         "change_patient": "Δ patient", "claims_affected": "claims Δ", "persons_affected": "persons Δ"}
+_WIDE = {
+    "claims": "claims",
+    "persons": "persons",
+    "total": "total",
+    "in_scope": "in-scope",
+    "basic": "basic",
+    "critical": "critical",
+    "assistance": "assist.",
+    "backstop": "backstop",
+    "funds": "funds",
+    "patient": "patient",
+    "rate": "rate",
+    "rate_in_scope": "in-scope rate",
+    "change_funds": "Δ funds",
+    "change_patient": "Δ patient",
+    "claims_affected": "claims Δ",
+    "persons_affected": "persons Δ",
+}
 
 
 def _cells(report: Impact, g: dict[str, Any]) -> list[str]:
@@ -73,8 +97,11 @@ class ImpactView:
         yield from self._overall()
         for grouping in dict.fromkeys(g["grouping"] for g in report.groups):
             rows = [g for g in report.groups if g["grouping"] == grouping]
-            title = (f"fund impact · {printable(self.what)} · by {grouping}" + (" · weighted" if report.weighted else "")
-                     + " · yuan 元")
+            title = (
+                f"fund impact · {printable(self.what)} · by {grouping}"
+                + (" · weighted" if report.weighted else "")
+                + " · yuan 元"
+            )
             wide = self._wide(title, rows)
             if fits(console, options, wide):
                 yield wide
@@ -84,11 +111,20 @@ class ImpactView:
         for scenario, groups in report.rejected.items():
             for group in groups:
                 first = ", ".join(str(r) for r in group["first_rows"])
-                yield Paragraph(Text(printable(f"{scenario}: {group['rows']:,} rows rejected ({group['field']}: "
-                                               f"{group['reason']}); first rows {first}"), style="yellow"))
-        yield Paragraph(f"{report.compared:,} of {report.rows:,} rows compared (settled under every scenario); "
-                        "amounts in yuan; rate = funds / total cost (实际报销比例), in-scope rate = funds / in-scope "
-                        "cost (政策范围内报销比例)")
+                yield Paragraph(
+                    Text(
+                        printable(
+                            f"{scenario}: {group['rows']:,} rows rejected ({group['field']}: "
+                            f"{group['reason']}); first rows {first}"
+                        ),
+                        style="yellow",
+                    )
+                )
+        yield Paragraph(
+            f"{report.compared:,} of {report.rows:,} rows compared (settled under every scenario); "
+            "amounts in yuan; rate = funds / total cost (实际报销比例), in-scope rate = funds / in-scope "
+            "cost (政策范围内报销比例)"
+        )
 
     def _overall(self):
         """One sentence per scenario: funds of total, the rates; a reform's changes against the baseline."""
@@ -103,18 +139,22 @@ class ImpactView:
             if g is None:
                 continue
             funds, total = Impact.fen(g["funds"]), Impact.fen(g["total"])
-            text = (f"{printable(scenario)}{' (baseline)' if scenario == report.baseline else ''}: "
-                    f"{count(g['claims'], WEIGHT_ONE)} claims of {g['persons']:,} persons; funds paid "
-                    f"{yuan(funds)} yuan ({wan(funds)}) of {yuan(total)} ({wan(total)}); 实际报销比例 "
-                    f"{percent(g['rate'])} of the total, {percent(g['rate_in_scope'])} of the in-scope cost")
+            text = (
+                f"{printable(scenario)}{' (baseline)' if scenario == report.baseline else ''}: "
+                f"{count(g['claims'], WEIGHT_ONE)} claims of {g['persons']:,} persons; funds paid "
+                f"{yuan(funds)} yuan ({wan(funds)}) of {yuan(total)} ({wan(total)}); 实际报销比例 "
+                f"{percent(g['rate'])} of the total, {percent(g['rate_in_scope'])} of the in-scope cost"
+            )
             if scenario != report.baseline:
                 change = Impact.fen(g["change_funds"])
                 before = Impact.fen(base["funds"])
                 relative = percent(Fraction(change, before), signed=True) if before else "—"
-                text += (f"; against the baseline funds {signed_yuan(change)} ({relative}), patients "
-                         f"{signed_yuan(Impact.fen(g['change_patient']))}; rate {percent(base['rate'])} → "
-                         f"{percent(g['rate'])}; paid differently: {g['claims_affected']:,} claims of "
-                         f"{g['persons_affected']:,} persons")
+                text += (
+                    f"; against the baseline funds {signed_yuan(change)} ({relative}), patients "
+                    f"{signed_yuan(Impact.fen(g['change_patient']))}; rate {percent(base['rate'])} → "
+                    f"{percent(g['rate'])}; paid differently: {g['claims_affected']:,} claims of "
+                    f"{g['persons_affected']:,} persons"
+                )
             yield Paragraph(text)
 
     def _wide(self, title: str, rows: list[dict[str, Any]]) -> Table:

@@ -38,26 +38,45 @@ Which step explains a difference (the rule, applied to the steps ``explain.py`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import attrs
 import numpy as np
 
+from ..batch.cells import amount_column
+from ..batch.tables import (
+    RowNumbers,
+    canonical_names,
+    check_amounts,
+    settle_table,
+    split_row_numbers,
+    to_arrow,
+    unit_of,
+)
 from ..errors import MedcalcError
 from ..money import AmountError, Fen, apply_ratio, format_yuan, parse_amount
 from ..policy.model import Policy
 from ..settlement import Step
-from ..batch.cells import amount_column
-from ..batch.tables import RowNumbers, canonical_names, check_amounts, settle_table, split_row_numbers, to_arrow, unit_of
 
 __all__ = ["reconcile", "Reconciliation", "PAID_FIELDS", "DIFFERENCE_COLUMNS"]
 
 #: The paid fields an extract may carry, in the order the layers feed each other.
 PAID_FIELDS = ("deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
 _LAYERS = PAID_FIELDS[:5]
-DIFFERENCE_COLUMNS = ("row", "claim_id", "field", "paid", "recomputed", "difference", "step", "explanation",
-                      "rule", "quote")
+DIFFERENCE_COLUMNS = (
+    "row",
+    "claim_id",
+    "field",
+    "paid",
+    "recomputed",
+    "difference",
+    "step",
+    "explanation",
+    "rule",
+    "quote",
+)
 _AMOUNT_COLUMNS = ("paid", "recomputed", "difference")
 
 
@@ -104,11 +123,22 @@ class Reconciliation:
             for name in _AMOUNT_COLUMNS:
                 d[name] = format_yuan(d[name])
         return {
-            "rows": self.rows, "matched": self.matched, "differing": self.differing, "rejected": self.rejected,
-            "tolerance": format_yuan(self.tolerance), "fields": dict(self.fields),
-            "totals": {field: {"column": t["column"], "rows": t["rows"], "paid": format_yuan(t["paid"]),
-                               "recomputed": format_yuan(t["recomputed"]), "difference": format_yuan(t["difference"])}
-                       for field, t in self.totals.items()},
+            "rows": self.rows,
+            "matched": self.matched,
+            "differing": self.differing,
+            "rejected": self.rejected,
+            "tolerance": format_yuan(self.tolerance),
+            "fields": dict(self.fields),
+            "totals": {
+                field: {
+                    "column": t["column"],
+                    "rows": t["rows"],
+                    "paid": format_yuan(t["paid"]),
+                    "recomputed": format_yuan(t["recomputed"]),
+                    "difference": format_yuan(t["difference"]),
+                }
+                for field, t in self.totals.items()
+            },
             "differences": differences,
             "rejects": self.rejects.to_pylist(),
         }
@@ -126,14 +156,21 @@ class Reconciliation:
         from ..batch.files import fen_to_yuan
         from ..batch.safe_cells import escape_column
 
-        columns = [fen_to_yuan(self.differences.column(c), text=True) if c in _AMOUNT_COLUMNS
-                   else escape_column(self.differences.column(c)) for c in DIFFERENCE_COLUMNS]
+        columns = [
+            fen_to_yuan(self.differences.column(c), text=True)
+            if c in _AMOUNT_COLUMNS
+            else escape_column(self.differences.column(c))
+            for c in DIFFERENCE_COLUMNS
+        ]
         path = Path(path)
         with open(path, "wb") as handle:
             if bom:
                 handle.write(b"\xef\xbb\xbf")
-            pacsv.write_csv(pa.table(columns, names=list(DIFFERENCE_COLUMNS)), handle,
-                            write_options=pacsv.WriteOptions(quoting_style="needed"))
+            pacsv.write_csv(
+                pa.table(columns, names=list(DIFFERENCE_COLUMNS)),
+                handle,
+                write_options=pacsv.WriteOptions(quoting_style="needed"),
+            )
         return path
 
     def __rich__(self, limit: int = 50):
@@ -180,7 +217,9 @@ def reconcile(
     for field, column_name in columns.items():
         column = table.column(column_name)
         rejected: list[tuple[np.ndarray, str, str]] = []
-        paid[field] = amount_column(column, column_name, unit_of(column_name, field, amounts), rejected, required=False).astype(np.int64)  # differences of two amounts
+        paid[field] = amount_column(
+            column, column_name, unit_of(column_name, field, amounts), rejected, required=False
+        ).astype(np.int64)  # differences of two amounts
         given[field] = ~_empty(column)
         for rows, name, reason in rejected:
             for row in rows.tolist():
@@ -231,21 +270,37 @@ def reconcile(
     for field in order:
         mask = given[field][rows]
         p, r = int(paid[field][rows][mask].sum()), int(recomputed[field][mask].sum())
-        totals[field] = {"column": columns[field], "rows": int(mask.sum()), "paid": Fen(p), "recomputed": Fen(r),
-                         "difference": Fen(p - r)}
+        totals[field] = {
+            "column": columns[field],
+            "rows": int(mask.sum()),
+            "paid": Fen(p),
+            "recomputed": Fen(r),
+            "difference": Fen(p - r),
+        }
 
     # problems of rows medcalc rejected anyway are not repeated: its reason comes first
     problem_rows = np.fromiter(problems, np.int64, len(problems))
-    rejects = _rejects(scored.rejects, {int(r): problems[int(r)] for r in problem_rows[np.isin(problem_rows, settled)]},
-                       claim_ids, shown)
+    rejects = _rejects(
+        scored.rejects,
+        {int(r): problems[int(r)] for r in problem_rows[np.isin(problem_rows, settled)]},
+        claim_ids,
+        shown,
+    )
     report = Reconciliation(
-        rows=n, matched=int(len(rows) - len(differing_rows)), differing=len(differing_rows), differences=differences,
-        rejects=rejects, totals=totals, tolerance=tolerance, fields=columns,
+        rows=n,
+        matched=int(len(rows) - len(differing_rows)),
+        differing=len(differing_rows),
+        differences=differences,
+        rejects=rejects,
+        totals=totals,
+        tolerance=tolerance,
+        fields=columns,
         traces={int(shown(row)): traces[row] for row in differing_rows.tolist()},
     )
     if report.matched + report.differing + report.rejected != n:  # checked, never assumed
-        raise RuntimeError(f"{n} rows in but {report.matched} matched, {report.differing} differing "
-                           f"and {report.rejected} rejected")
+        raise RuntimeError(
+            f"{n} rows in but {report.matched} matched, {report.differing} differing and {report.rejected} rejected"
+        )
     return report
 
 
@@ -273,16 +328,32 @@ def own_step(field: str, steps: Iterable[Step]) -> Step | None:
         if cap is not None and raw is not None and cap.amount is not None and cap.amount < raw:
             return cap
         visit = first(basic, "visit_cap")
-        if (visit is not None and figure is not None and figure.base is not None and figure.rate is not None
-                and figure.amount is not None and figure.amount < apply_ratio(figure.base, figure.rate)):
+        if (
+            visit is not None
+            and figure is not None
+            and figure.base is not None
+            and figure.rate is not None
+            and figure.amount is not None
+            and figure.amount < apply_ratio(figure.base, figure.rate)
+        ):
             return visit
-        return (first(basic, "floor") or first(basic, "cost_cap") or first(basic, "period_cost_cap") or figure
-                or first(basic, "deductible_charged")
-                or last(basic, "basic"))
+        return (
+            first(basic, "floor")
+            or first(basic, "cost_cap")
+            or first(basic, "period_cost_cap")
+            or figure
+            or first(basic, "deductible_charged")
+            or last(basic, "basic")
+        )
     if field == "critical":
         rounded, cap = first(critical, "critical_rounded"), first(critical, "critical_cap")
-        if (cap is not None and rounded is not None and cap.amount is not None and rounded.amount is not None
-                and cap.amount < rounded.amount):
+        if (
+            cap is not None
+            and rounded is not None
+            and cap.amount is not None
+            and rounded.amount is not None
+            and cap.amount < rounded.amount
+        ):
             return cap
         return last(critical, "ratio") or first(critical, "critical_threshold") or last(critical, "critical")
     if field == "assistance":
@@ -297,7 +368,9 @@ def own_step(field: str, steps: Iterable[Step]) -> Step | None:
 
 def _by_layer(steps: tuple[Step, ...]) -> dict[str, list[Step]]:
     """A trace's steps by layer: layer 1 ends at its total ('basic'), layer 2 at 'critical'."""
-    layers: dict[str, list[Step]] = {k: [] for k in ("decompose", "basic", "critical", "assistance", "backstop", "patient")}
+    layers: dict[str, list[Step]] = {
+        k: [] for k in ("decompose", "basic", "critical", "assistance", "backstop", "patient")
+    }
     layer = "basic"
     for step in steps:
         m = step.mechanism
@@ -332,7 +405,7 @@ def _explain(step: Step | None, cause: str, field: str, columns: dict[str, str])
 def _tolerance(value: Any) -> Fen:
     """Integers are fen (a Fen too); text or a Decimal is yuan, as amounts are everywhere else."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise MedcalcError(f"tolerance must be integer fen, a Fen or yuan as text such as \"0.01\" (got {value!r})")
+        raise MedcalcError(f'tolerance must be integer fen, a Fen or yuan as text such as "0.01" (got {value!r})')
     if isinstance(value, int):
         if value < 0:
             raise MedcalcError(f"tolerance must not be negative (got {value} fen)")
@@ -367,8 +440,10 @@ def _paid_columns(names: list[str], fields: Iterable[str] | None) -> dict[str, s
             wanted.append(known[name])
         found = {f: found[f] for f in PAID_FIELDS if f in wanted}
     if not found:
-        raise MedcalcError("the extract has no paid column to compare; give one of "
-                           + ", ".join(f"{f} ({OUTPUT_NAMES['national'][f]})" for f in PAID_FIELDS))
+        raise MedcalcError(
+            "the extract has no paid column to compare; give one of "
+            + ", ".join(f"{f} ({OUTPUT_NAMES['national'][f]})" for f in PAID_FIELDS)
+        )
     return {f: found[f] for f in PAID_FIELDS if f in found}
 
 
@@ -420,8 +495,9 @@ def _traces(table, policy, amounts: str | None, rows: np.ndarray) -> dict[int, t
     return {int(keep[i]): steps for i, steps in part.traces.items()}
 
 
-def _rejects(scored_rejects, problems: dict[int, list[tuple[str, str]]],
-             claim_ids: dict[int, str | None], shown: RowNumbers):
+def _rejects(
+    scored_rejects, problems: dict[int, list[tuple[str, str]]], claim_ids: dict[int, str | None], shown: RowNumbers
+):
     """Rows medcalc could not settle, and settled rows whose paid values could not be compared."""
     import pyarrow as pa
 
@@ -436,9 +512,11 @@ def _rejects(scored_rejects, problems: dict[int, list[tuple[str, str]]],
         fields.append(", ".join(dict.fromkeys(name for name, _ in found)))
         reasons.append("; ".join(reason for _, reason in found))
     order = np.argsort(np.array(rows, np.int64), kind="stable")
-    return pa.table({
-        "row": pa.array(shown(np.array(rows, np.int64)[order]), pa.int64()),
-        "claim_id": pa.array([ids[i] for i in order], pa.string()),
-        "field": pa.array([fields[i] for i in order], pa.string()),
-        "reason": pa.array([reasons[i] for i in order], pa.string()),
-    })
+    return pa.table(
+        {
+            "row": pa.array(shown(np.array(rows, np.int64)[order]), pa.int64()),
+            "claim_id": pa.array([ids[i] for i in order], pa.string()),
+            "field": pa.array([fields[i] for i in order], pa.string()),
+            "reason": pa.array([reasons[i] for i in order], pa.string()),
+        }
+    )

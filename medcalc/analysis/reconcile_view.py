@@ -34,18 +34,28 @@ class ReconcileView:
         head = Table(title="medcalc reconcile", show_header=False)
         head.add_column("")
         head.add_column("", justify="right", no_wrap=True)
-        for label, value in (("rows", r.rows), ("matched", r.matched), ("differing", r.differing),
-                             ("rejected", r.rejected)):
+        for label, value in (
+            ("rows", r.rows),
+            ("matched", r.matched),
+            ("differing", r.differing),
+            ("rejected", r.rejected),
+        ):
             head.add_row(label, f"{value:,}")
         head.add_row("tolerance (yuan)", yuan(r.tolerance))
         yield head
         totals = Table(title="paid vs recomputed (yuan)", header_style="bold")
         for name in ("field", "rows", "paid", "recomputed", "difference"):
-            totals.add_column(name, justify="left" if name == "field" else "right", no_wrap=name != "field",
-                              overflow="fold")
+            totals.add_column(
+                name, justify="left" if name == "field" else "right", no_wrap=name != "field", overflow="fold"
+            )
         for t in r.totals.values():
-            totals.add_row(Text(printable(t["column"])), f"{t['rows']:,}", yuan(t["paid"]), yuan(t["recomputed"]),
-                           signed_yuan(t["difference"]))
+            totals.add_row(
+                Text(printable(t["column"])),
+                f"{t['rows']:,}",
+                yuan(t["paid"]),
+                yuan(t["recomputed"]),
+                signed_yuan(t["difference"]),
+            )
         yield totals
         if r.differences.num_rows:
             shown = r.differences.slice(0, self.limit).to_pylist()
@@ -58,11 +68,16 @@ class ReconcileView:
             if r.differences.num_rows > self.limit:
                 yield Text(f"… and {r.differences.num_rows - self.limit:,} more differences (write them all with -o)")
         if r.rejected:
-            reasons = Counter(f"{f}: {why}" for f, why in zip(r.rejects.column("field").to_pylist(),
-                                                              r.rejects.column("reason").to_pylist()))
+            reasons = Counter(
+                f"{f}: {why}"
+                for f, why in zip(r.rejects.column("field").to_pylist(), r.rejects.column("reason").to_pylist())
+            )
             first: dict[str, int] = {}
-            for row, f, why in zip(r.rejects.column("row").to_pylist(), r.rejects.column("field").to_pylist(),
-                                   r.rejects.column("reason").to_pylist()):
+            for row, f, why in zip(
+                r.rejects.column("row").to_pylist(),
+                r.rejects.column("field").to_pylist(),
+                r.rejects.column("reason").to_pylist(),
+            ):
                 first.setdefault(f"{f}: {why}", row)
             table = Table(title="rows not compared (rejected)", header_style="bold")
             table.add_column("reason", overflow="fold")
@@ -75,14 +90,26 @@ class ReconcileView:
     @staticmethod
     def _table(shown: list[dict], explained: bool = True) -> Table:
         table = Table(title="differences (yuan)", header_style="bold", show_lines=explained)
-        for name, justify in (("row", "right"), ("claim", "left"), ("field", "left"), ("paid", "right"),
-                              ("recomputed", "right"), ("difference", "right")):
+        for name, justify in (
+            ("row", "right"),
+            ("claim", "left"),
+            ("field", "left"),
+            ("paid", "right"),
+            ("recomputed", "right"),
+            ("difference", "right"),
+        ):
             table.add_column(name, justify=justify, no_wrap=justify == "right", overflow="fold")
         if explained:
             table.add_column("explained by", min_width=_EXPLANATION, ratio=1)
         for d in shown:
-            cells = [f"{d['row']:,}", Text(printable(d["claim_id"] or "")), Text(printable(d["field"])),
-                     yuan(d["paid"]), yuan(d["recomputed"]), signed_yuan(d["difference"])]
+            cells = [
+                f"{d['row']:,}",
+                Text(printable(d["claim_id"] or "")),
+                Text(printable(d["field"])),
+                yuan(d["paid"]),
+                yuan(d["recomputed"]),
+                signed_yuan(d["difference"]),
+            ]
             if explained:
                 cells.append(Paragraph(printable(d["explanation"])))
             table.add_row(*cells)
@@ -93,8 +120,10 @@ class ReconcileView:
         yield Text("differences (yuan)", style="bold", justify="center")
         for d in shown:
             claim = f" · claim {d['claim_id']}" if d["claim_id"] else ""
-            line = (f"row {d['row']:,}{claim} · {d['field']}: paid {yuan(d['paid'])}, recomputed "
-                    f"{yuan(d['recomputed'])}, difference {signed_yuan(d['difference'])}")
+            line = (
+                f"row {d['row']:,}{claim} · {d['field']}: paid {yuan(d['paid'])}, recomputed "
+                f"{yuan(d['recomputed'])}, difference {signed_yuan(d['difference'])}"
+            )
             yield Text("")
             yield from wrap(Text(printable(line), style="bold"), width)
             for text_line in wrap(Text(printable(d["explanation"])), width - 4):

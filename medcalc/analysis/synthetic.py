@@ -39,11 +39,22 @@ DEFAULT_POOR = ("tekun", "dibao", "poverty")
 AMOUNT_COLUMNS = ("total", "self_funded", "pre_self_pay")
 
 
-def synthetic_arrays(rows: int, levels, *, seed: int = 2026, year: int = 2025, shuffle: bool = True,
-                     claims_per_person: tuple[int, int] = (1, 10), poverty_share: float = 0.10,
-                     poor_categories=DEFAULT_POOR, out_of_area_share: float = 0.05,
-                     outpatient_share: float = 0.0, outpatient_services=(), outpatient_levels=(),
-                     median_yuan: int = 5400) -> dict[str, np.ndarray]:
+def synthetic_arrays(
+    rows: int,
+    levels,
+    *,
+    seed: int = 2026,
+    year: int = 2025,
+    shuffle: bool = True,
+    claims_per_person: tuple[int, int] = (1, 10),
+    poverty_share: float = 0.10,
+    poor_categories=DEFAULT_POOR,
+    out_of_area_share: float = 0.05,
+    outpatient_share: float = 0.0,
+    outpatient_services=(),
+    outpatient_levels=(),
+    median_yuan: int = 5400,
+) -> dict[str, np.ndarray]:
     """The claims as numpy columns (medcalc's column names), ``rows`` of them; see the module docstring."""
     rng = np.random.default_rng(seed)
     low, high = claims_per_person
@@ -72,9 +83,18 @@ def synthetic_arrays(rows: int, levels, *, seed: int = 2026, year: int = 2025, s
     kind = kinds[rng.integers(0, len(kinds), size=len(per_person) + 1)]
     category = np.where(poor_person[person], kind[person], "ordinary")
     claim_id = np.char.add("C", np.char.zfill(np.arange(rows).astype(str), 9))
-    cols = {"claim_id": claim_id, "person_id": person, "settled_on": settled_on, "level": level,
-            "total": total, "self_funded": self_funded, "pre_self_pay": pre_self_pay,
-            "place": place, "referral": referral, "category": category}
+    cols = {
+        "claim_id": claim_id,
+        "person_id": person,
+        "settled_on": settled_on,
+        "level": level,
+        "total": total,
+        "self_funded": self_funded,
+        "pre_self_pay": pre_self_pay,
+        "place": place,
+        "referral": referral,
+        "category": category,
+    }
     if outpatient_services:
         services = np.array(list(outpatient_services))
         cols["visit"] = np.where(outpatient, "outpatient", "inpatient")
@@ -90,8 +110,9 @@ def synthetic_arrays(rows: int, levels, *, seed: int = 2026, year: int = 2025, s
     return cols
 
 
-def synthetic_claims(policy: Policy | str, rows: int, *, seed: int = 2026, year: int | None = None,
-                     yuan: bool = False, **shape):
+def synthetic_claims(
+    policy: Policy | str, rows: int, *, seed: int = 2026, year: int | None = None, yuan: bool = False, **shape
+):
     """A seeded claim set the policy can settle, as a pyarrow Table (strings dictionary-encoded).
 
     ``shape``: the keywords of ``synthetic_arrays`` (poverty_share, out_of_area_share,
@@ -107,14 +128,20 @@ def synthetic_claims(policy: Policy | str, rows: int, *, seed: int = 2026, year:
     on = policy.at(dt.date(year, 7, 1))
     shape.setdefault("poor_categories", _tilted_categories(on) or DEFAULT_POOR)
     if shape.get("outpatient_share"):
-        services = [r for r in on.named("outpatient.service")
-                    if not r.get("diseases") and not r.get("disease_caps") and not r.get("halve")]
+        services = [
+            r
+            for r in on.named("outpatient.service")
+            if not r.get("diseases") and not r.get("disease_caps") and not r.get("halve")
+        ]
         if not services:
             raise ValueError(f"{policy.id} has no outpatient service without a disease list to draw visits for")
         shape["outpatient_services"] = [r.key.rsplit(".", 1)[1] for r in services]
         shape["outpatient_levels"] = sorted(set().union(*(r["levels"] for r in services)))
-    levels = [lv for lv in policy.levels if on.rule("inpatient.deductible") is None
-              or _has_level(on.rule("inpatient.deductible"), lv)]
+    levels = [
+        lv
+        for lv in policy.levels
+        if on.rule("inpatient.deductible") is None or _has_level(on.rule("inpatient.deductible"), lv)
+    ]
     cols = synthetic_arrays(rows, levels, seed=seed, year=year, **shape)
     arrays = {}
     for name, values in cols.items():

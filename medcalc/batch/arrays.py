@@ -7,7 +7,8 @@ imports neither.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,8 +105,11 @@ def take_rows(values: Any, rows: np.ndarray) -> Any:
     wanted = rows if ordered else rows[order]
     bounds = np.cumsum([0] + [len(c) for c in values.chunks])
     cuts = np.searchsorted(wanted, bounds)
-    parts = [chunk.take(pa.array(wanted[cuts[k]:cuts[k + 1]] - bounds[k]))
-             for k, chunk in enumerate(values.chunks) if cuts[k + 1] > cuts[k]]
+    parts = [
+        chunk.take(pa.array(wanted[cuts[k] : cuts[k + 1]] - bounds[k]))
+        for k, chunk in enumerate(values.chunks)
+        if cuts[k + 1] > cuts[k]
+    ]
     taken = pa.concat_arrays(parts) if parts else values.chunks[0].slice(0, 0)
     if order is not None:  # back to the order asked for
         back = np.empty(len(rows), np.int64)

@@ -41,7 +41,9 @@ def is_integer_column(column) -> bool:
     return pa.types.is_integer(kind)
 
 
-def amount_column(column, name: str, amounts: str | None, rejected: list, *, required: bool, absent: int = 0) -> np.ndarray:
+def amount_column(
+    column, name: str, amounts: str | None, rejected: list, *, required: bool, absent: int = 0
+) -> np.ndarray:
     """An amount column as integer fen (int64, or int32 from decimals that fit); rows that are not
     amounts are refused, not zeroed.
 
@@ -61,7 +63,7 @@ def amount_column(column, name: str, amounts: str | None, rejected: list, *, req
     values = _within_range(_fen_given(column, kind, name, amounts, rejected, plain), column, name, rejected)
     if nulls is not None:
         if required:
-            rejected.append((np.flatnonzero(nulls), name, "required: an amount of yuan such as 12000 or \"1.2万\""))
+            rejected.append((np.flatnonzero(nulls), name, 'required: an amount of yuan such as 12000 or "1.2万"'))
         elif absent:
             values = np.where(nulls, absent, values)
     return values
@@ -129,9 +131,10 @@ def _plain_amounts(column) -> bool:
         if not len(chunk) or chunk.null_count == len(chunk):
             continue
         wide = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[chunk.offset:
-                                                                                   chunk.offset + len(chunk) + 1]
-        data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+        offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
         if not (((data >= 48) & (data <= 57)) | (data == 46)).all():  # bytes of null cells count too: safe side
             return False
         length = np.diff(offsets)
@@ -167,8 +170,10 @@ def _fen_given(column, kind, name: str, amounts: str | None, rejected: list, pla
     if pa.types.is_null(kind):
         return np.zeros(len(column), np.int64)
     if pa.types.is_floating(kind):
-        raise MedcalcError(f"column {name!r} holds floating-point numbers ({kind}), which cannot carry every amount of "
-                           "fen exactly; give decimals, integer fen or text")
+        raise MedcalcError(
+            f"column {name!r} holds floating-point numbers ({kind}), which cannot carry every amount of "
+            "fen exactly; give decimals, integer fen or text"
+        )
     if pa.types.is_integer(kind):
         if amounts is None:
             raise UnitNotStated(name)
@@ -229,7 +234,11 @@ def fen_from_decimal(column, name: str, rejected: list) -> np.ndarray:
         # the common case (a Parquet file's amounts, held as decimal64): the unscaled words are
         # fen already, narrowed to int32 when they fit, straight from Arrow's buffers
         views = [_values_of(c, np.int64) for c in chunks if len(c)]
-        if views and -_STORED_MAX <= min(int(v.min()) for v in views) and max(int(v.max()) for v in views) <= _STORED_MAX:
+        if (
+            views
+            and -_STORED_MAX <= min(int(v.min()) for v in views)
+            and max(int(v.max()) for v in views) <= _STORED_MAX
+        ):
             return np.concatenate(views, out=np.empty(len(column), np.int32), casting="unsafe")  # (in range: checked)
     parts = []
     for chunk in chunks:
@@ -318,7 +327,7 @@ def _date32_days(column) -> np.ndarray:
 
 def _values_of(chunk, dtype, words: int = 1) -> np.ndarray:
     """An Arrow array's fixed-width values buffer as numpy, without a copy (``words`` per value)."""
-    return np.frombuffer(chunk.buffers()[1], dtype)[words * chunk.offset: words * (chunk.offset + len(chunk))]
+    return np.frombuffer(chunk.buffers()[1], dtype)[words * chunk.offset : words * (chunk.offset + len(chunk))]
 
 
 def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
@@ -339,8 +348,9 @@ def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
         for i, value in bad.items():
             rejected.append((np.flatnonzero(code == i), name, f"a date such as 2025-03-01 (got {value!r})"))
         if name == "settled_on":
-            rejected.append((np.flatnonzero(np.isnat(out) & ~np.isin(code, list(bad))), name,
-                             "required: a date such as 2025-03-01"))
+            rejected.append(
+                (np.flatnonzero(np.isnat(out) & ~np.isin(code, list(bad))), name, "required: a date such as 2025-03-01")
+            )
     return out
 
 

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 import numpy as np
 
 from ..accumulators import Accumulators
+from ..claims import GIVEN_FIELDS
 from ..engine import checks
 from ..engine import rows as row_moves
 from ..engine.compiled import choose_engine, in_ranges, kernel_functions
 from ..engine.kernel import RESULTS as PAYMENTS
-from ..claims import GIVEN_FIELDS
 from ..engine.pipeline import Encoded, given_columns, run, vocabulary
-from .arrays import Numbers, factorize, is_arrow, picked, take_rows
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from ..settlement import Reject, Step
 from ..vocabulary import WORDS, choices_text, fold, level_words, service_words
+from .arrays import Numbers, factorize, is_arrow, picked, take_rows
 
 __all__ = ["BatchColumns", "settle_arrays", "RESULT_COLUMNS"]
 
@@ -86,8 +87,14 @@ class BatchColumns:
         return len(self.row)
 
 
-def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=None,
-           words: Mapping[str, str] | None = None, empty: int = -1) -> np.ndarray:
+def _codes(
+    values: Any,
+    vocabulary: tuple[str, ...] | list[str],
+    n: int,
+    gather=None,
+    words: Mapping[str, str] | None = None,
+    empty: int = -1,
+) -> np.ndarray:
     """Names as int16 codes in the vocabulary, -1 where outside it; length 0 when not given.
     ``gather``: the compiled row gather, for large batches (one pass, not numpy's fancy index).
     ``words``: folded word -> name (medcalc.vocabulary: 跨省, 三级 …), for names not in the
@@ -118,9 +125,9 @@ def _codes(values: Any, vocabulary: tuple[str, ...] | list[str], n: int, gather=
             if indices.null_count:
                 indices = indices.fill_null(len(table) - 1)
             if gather is None:
-                out[at: at + len(chunk)] = table[indices.to_numpy()]
+                out[at : at + len(chunk)] = table[indices.to_numpy()]
             else:
-                gather(indices.to_numpy(), table, out[at: at + len(chunk)])
+                gather(indices.to_numpy(), table, out[at : at + len(chunk)])
             at += len(chunk)
         return out
     names, inverse = factorize(values)
@@ -139,11 +146,17 @@ def _disease_masks(values: Any, vocab, n: int) -> np.ndarray:
         return np.broadcast_to(np.int64(0), (n,))
     if is_arrow(values):
         values = values.to_pylist()
-    texts = np.array([",".join(v) if isinstance(v, (list, tuple, set, frozenset)) else ("" if v is None else str(v))
-                      for v in values], dtype=str)
+    texts = np.array(
+        [
+            ",".join(v) if isinstance(v, (list, tuple, set, frozenset)) else ("" if v is None else str(v))
+            for v in values
+        ],
+        dtype=str,
+    )
     names, inverse = np.unique(texts, return_inverse=True)
-    masks = np.array([vocab.disease_mask([x.strip() for x in re.split(r"[,;|、，]", t) if x.strip()]) for t in names],
-                     np.int64)
+    masks = np.array(
+        [vocab.disease_mask([x.strip() for x in re.split(r"[,;|、，]", t) if x.strip()]) for t in names], np.int64
+    )
     return masks[inverse.reshape(-1)]
 
 
@@ -238,7 +251,8 @@ def settle_arrays(
     Defaults are those of the claim record: place local, referral none, category
     ordinary, parts 0, in-scope cost derived from the parts (``in_scope`` < 0 also means
     "derive"), earlier layers computed (``basic_paid``, ``critical_base``, ``critical_paid``:
-    amounts settled elsewhere, ``engine.checks.NOT_GIVEN`` where a row gives none). Every row comes back settled or rejected with its reason. Name columns
+    amounts settled elsewhere, ``engine.checks.NOT_GIVEN`` where a row gives none). Every row comes back
+    settled or rejected with its reason. Name columns
     (person, level, place …) may be numpy arrays or pyarrow arrays (encoded by hashing,
     much faster than numpy's sort of strings). ``rejected``: rows the caller already
     refused, as (rows, field, reason); they are reported and never settled. ``trace``
@@ -257,30 +271,48 @@ def settle_arrays(
     gather = kernel_functions(chosen, row_moves)["gather"] if chosen == "compiled" else None
     level_code = _codes(level, list(vocab), n, gather, level_words(policy)[0])
     # an empty cell is not given: the claim's default (local, no referral, ordinary, inpatient), as in the API
-    codes = {field: _codes(values, choices, n, gather, WORDS[field], choices.index(default))
-             for field, values, choices, default in (
-                 ("place", place, PLACES, "local"), ("referral", referral, REFERRALS, "none"),
-                 ("category", category, CATEGORIES, "ordinary"), ("visit", visit, ("inpatient", "outpatient"), "inpatient"))}
+    codes = {
+        field: _codes(values, choices, n, gather, WORDS[field], choices.index(default))
+        for field, values, choices, default in (
+            ("place", place, PLACES, "local"),
+            ("referral", referral, REFERRALS, "none"),
+            ("category", category, CATEGORIES, "ordinary"),
+            ("visit", visit, ("inpatient", "outpatient"), "inpatient"),
+        )
+    }
     if service is None:
         service_code = np.zeros(0, np.int16)
     else:
         named = np.asarray(service).astype(str)
-        service_code = _codes(np.where(named == "None", "", named), vocab.services + [""], n,
-                              words=service_words(policy, vocab.services))
+        service_code = _codes(
+            np.where(named == "None", "", named), vocab.services + [""], n, words=service_words(policy, vocab.services)
+        )
         service_code[service_code == len(vocab.services)] = -1
     ages = np.zeros(0, np.int64) if age is None else np.asarray(age, np.int64)  # checked as given, never narrowed
-    amounts = {name: _fen(values, name) for name, values in (
-        ("total", total), ("self_funded", self_funded), ("over_limit", over_limit), ("pre_self_pay", pre_self_pay),
-        ("in_scope", in_scope), ("bed_fees", bed_fees), ("nursing_fees", nursing_fees), ("basic_paid", basic_paid),
-        ("critical_base", critical_base), ("critical_paid", critical_paid))}
+    amounts = {
+        name: _fen(values, name)
+        for name, values in (
+            ("total", total),
+            ("self_funded", self_funded),
+            ("over_limit", over_limit),
+            ("pre_self_pay", pre_self_pay),
+            ("in_scope", in_scope),
+            ("bed_fees", bed_fees),
+            ("nursing_fees", nursing_fees),
+            ("basic_paid", basic_paid),
+            ("critical_base", critical_base),
+            ("critical_paid", critical_paid),
+        )
+    }
     kind = np.int32 if all(a.dtype == np.int32 for a in amounts.values() if len(a)) else np.int64
     amounts = {name: a.astype(kind, copy=False) for name, a in amounts.items()}
     wrong_scheme = np.zeros(0, np.int8)
     if scheme is not None:
         schemes, scheme_code = factorize(scheme)
         # 居民, 职工 … name a scheme as its code does (looked up once per distinct value)
-        wrong_scheme = np.array([v is not None and WORDS["scheme"].get(fold(str(v)), str(v)) != policy.scheme
-                                 for v in schemes], np.int8)[scheme_code]
+        wrong_scheme = np.array(
+            [v is not None and WORDS["scheme"].get(fold(str(v)), str(v)) != policy.scheme for v in schemes], np.int8
+        )[scheme_code]
     people, person = factorize(person_id)
     missing_person = np.zeros(len(people) + 1, np.int8)
     for i, name in enumerate(() if isinstance(people, Numbers) else people):
@@ -291,18 +323,49 @@ def settle_arrays(
     in_scope_cost = np.zeros(n, kind)
     check_rows = kernel_functions(chosen, checks)["check_rows"]
     # every argument but the level count, service_given and missing_person is per row: cut to ranges
-    in_ranges(check_rows, n, threads, (
-        days, level_code, len(policy.levels), codes["place"], codes["referral"], codes["category"], ages,
-        codes["visit"], service_code, service is not None, amounts["total"], amounts["self_funded"],
-        amounts["over_limit"], amounts["pre_self_pay"], amounts["in_scope"], amounts["bed_fees"],
-        amounts["nursing_fees"], amounts["basic_paid"], amounts["critical_base"], amounts["critical_paid"], wrong_scheme,
-        person, missing_person, check, in_scope_cost),
-        (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24))
+    in_ranges(
+        check_rows,
+        n,
+        threads,
+        (
+            days,
+            level_code,
+            len(policy.levels),
+            codes["place"],
+            codes["referral"],
+            codes["category"],
+            ages,
+            codes["visit"],
+            service_code,
+            service is not None,
+            amounts["total"],
+            amounts["self_funded"],
+            amounts["over_limit"],
+            amounts["pre_self_pay"],
+            amounts["in_scope"],
+            amounts["bed_fees"],
+            amounts["nursing_fees"],
+            amounts["basic_paid"],
+            amounts["critical_base"],
+            amounts["critical_paid"],
+            wrong_scheme,
+            person,
+            missing_person,
+            check,
+            in_scope_cost,
+        ),
+        (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24),
+    )
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
-    words = {"policy": policy.id, "levels": known, "places": choices_text("place", PLACES),
-             "referrals": choices_text("referral", REFERRALS), "categories": choices_text("category", CATEGORIES),
-             "services": ", ".join(vocab.services) or "none",
-             "scheme": repr(policy.scheme)}
+    words = {
+        "policy": policy.id,
+        "levels": known,
+        "places": choices_text("place", PLACES),
+        "referrals": choices_text("referral", REFERRALS),
+        "categories": choices_text("category", CATEGORIES),
+        "services": ", ".join(vocab.services) or "none",
+        "scheme": repr(policy.scheme),
+    }
     rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
     for c in np.flatnonzero(np.bincount(check.view(np.uint8), minlength=len(checks.CHECKS))[1:]) + 1:
         field, reason = checks.CHECKS[c]
@@ -314,23 +377,30 @@ def settle_arrays(
 
     # day ordinals as int32 (they are below 2^22; a row without a date is refused by the checks)
     ordinals = np.add(days, _EPOCH_ORDINAL, out=np.empty(n, np.int32), casting="unsafe")
-    cols = {"level": level_code, "day": ordinals,
-            "age": column(ages, -1),
-            "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int64), 0),
-            "service": column(service_code, -1), "diseases": _disease_masks(diseases, vocab, n),
-            "certified": _disease_masks(certified, vocab, n), "in_scope": in_scope_cost,
-            "fee_reduction": column(np.zeros(0), 0)}
+    cols = {
+        "level": level_code,
+        "day": ordinals,
+        "age": column(ages, -1),
+        "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int64), 0),
+        "service": column(service_code, -1),
+        "diseases": _disease_masks(diseases, vocab, n),
+        "certified": _disease_masks(certified, vocab, n),
+        "in_scope": in_scope_cost,
+        "fee_reduction": column(np.zeros(0), 0),
+    }
     cols.update((name, column(values, 0)) for name, values in codes.items())
-    cols.update((name, column(values, 0)) for name, values in amounts.items()
-                if name != "in_scope" and name not in GIVEN_FIELDS)
+    cols.update(
+        (name, column(values, 0)) for name, values in amounts.items() if name != "in_scope" and name not in GIVEN_FIELDS
+    )
     cols.update(given_columns({name: amounts[name] for name in GIVEN_FIELDS}, n))
     # ties on a day are broken by claim id: ranked later, only for the rows that tie
     ids = claim_id if isinstance(claim_id, ClaimIds) else ClaimIds(claim_id, n=n)
     enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])
     for rows, field, reason in rejects:
         enc.reject(rows, field, reason)
-    outcome = run(policy, enc, accumulators, trace, engine=engine, threads=threads, keep_state=keep_state,
-                  chunk_rows=chunk_rows)
+    outcome = run(
+        policy, enc, accumulators, trace, engine=engine, threads=threads, keep_state=keep_state, chunk_rows=chunk_rows
+    )
     return BatchColumns(outcome.settled, _SettledColumns(outcome, threads), outcome)
 
 
@@ -349,8 +419,13 @@ class _SettledColumns(Mapping):
         if outcome.engine != "compiled":
             return outcome.payments[outcome.settled].T.astype(np.int64, order="C")
         out = np.empty((len(PAYMENTS), len(outcome.settled)), np.int64)
-        in_ranges(kernel_functions("compiled", row_moves)["take_columns"], len(outcome.settled), self._threads,
-                  (outcome.settled, outcome.payments, out.T), (0, 2))
+        in_ranges(
+            kernel_functions("compiled", row_moves)["take_columns"],
+            len(outcome.settled),
+            self._threads,
+            (outcome.settled, outcome.payments, out.T),
+            (0, 2),
+        )
         return out
 
     def __getitem__(self, name: str) -> np.ndarray:

@@ -31,16 +31,17 @@ their Arrow types (pandas ``ArrowDtype``), the policy, field and reason columns 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import attrs
 import numpy as np
 
 from ..errors import MedcalcError
-from .files import OUTPUT_NAMES, detect_encoding, fen_to_yuan, format_of
 from ..policy.model import Policy
 from ..policy.registry import load_policy
+from .files import OUTPUT_NAMES, detect_encoding, fen_to_yuan, format_of
 from .tables import RESULT_FIELDS, ScoredTable, canonical_names, check_amounts, check_given, settle_table
 
 __all__ = ["DaskScored", "read_claims", "score_dask", "write_parquet"]
@@ -85,15 +86,22 @@ class DaskScored:
         results, rejects = dask.compute(self.results, self.rejects, **kwargs)
         return (results.sort_values("row", ignore_index=True), rejects.sort_values("row", ignore_index=True))
 
-    def persist(self, **kwargs) -> "DaskScored":
+    def persist(self, **kwargs) -> DaskScored:
         """Score every partition once into (cluster) memory; both frames then read from it."""
         import dask
 
         return _frames(dask.persist(*self.parts, **kwargs), self.results._meta, self.rejects._meta)
 
 
-def read_claims(path: str | Path | list, fmt: str | None = None, *, blocksize: int | str | None = None,
-                storage_options: dict | None = None, encoding: str | None = None, **options):
+def read_claims(
+    path: str | Path | list,
+    fmt: str | None = None,
+    *,
+    blocksize: int | str | None = None,
+    storage_options: dict | None = None,
+    encoding: str | None = None,
+    **options,
+):
     """Claims from Parquet or CSV files as a Dask DataFrame: local paths, globs, or fsspec URLs.
 
     Parquet keeps its Arrow types (decimal yuan stay exact); CSV columns are all read as text,
@@ -133,8 +141,9 @@ def _unescaped(frame):
 
     for name in frame.columns:
         column = frame[name]
-        if (column.dtype == object or str(column.dtype).startswith("string")) and \
-                column.str.startswith("'", na=False).any():  # (the usual partition: no such cell, one pass)
+        if (column.dtype == object or str(column.dtype).startswith("string")) and column.str.startswith(
+            "'", na=False
+        ).any():  # (the usual partition: no such cell, one pass)
             frame[name] = column.map(lambda v: unescape_text(v) if isinstance(v, str) else v)
     return frame
 
@@ -167,8 +176,10 @@ def score_dask(
     if isinstance(claims, (str, Path, list, tuple)):
         claims = read_claims(claims)
     if not isinstance(claims, dd.DataFrame):
-        raise TypeError(f"cannot score a {type(claims).__name__} on Dask: give a dask DataFrame or Parquet/CSV paths "
-                        "(for an in-memory table, medcalc.settle_table is the faster way)")
+        raise TypeError(
+            f"cannot score a {type(claims).__name__} on Dask: give a dask DataFrame or Parquet/CSV paths "
+            "(for an in-memory table, medcalc.settle_table is the faster way)"
+        )
     ref = _policy_ref(policy)
     loaded = _policy(ref)  # here too: an unknown id fails now, once, not in every task
     index = claims.index.name
@@ -181,8 +192,13 @@ def score_dask(
     empty = _settle(_arrow(claims._meta), loaded, amounts, given)  # the output types, from no rows
     schemas = (empty.results.schema, empty.rejects.schema)
 
-    gathered = _by_person(claims, None if partitioned_by_person else person, first_row=first_row,
-                          npartitions=npartitions, shuffle_method=shuffle_method)
+    gathered = _by_person(
+        claims,
+        None if partitioned_by_person else person,
+        first_row=first_row,
+        npartitions=npartitions,
+        shuffle_method=shuffle_method,
+    )
     parts = _scoring(gathered, ref, amounts, schemas, given)
     return _frames(parts, _pandas(empty.results), _pandas(empty.rejects))
 
@@ -220,9 +236,16 @@ def _frames(parts: tuple, results_meta, rejects_meta) -> DaskScored:
     return DaskScored(results, rejects, tuple(parts))
 
 
-def write_parquet(scored: DaskScored, results: str | Path, rejects: str | Path, *, names: str = "medcalc",
-                  summarize: Callable[[ScoredTable], Any] | None = None, storage_options: dict | None = None,
-                  compute: bool = True) -> list:
+def write_parquet(
+    scored: DaskScored,
+    results: str | Path,
+    rejects: str | Path,
+    *,
+    names: str = "medcalc",
+    summarize: Callable[[ScoredTable], Any] | None = None,
+    storage_options: dict | None = None,
+    compute: bool = True,
+) -> list:
     """Write results and rejects as directories of Parquet part files, in one scoring pass.
 
     Files as ``medcalc score`` writes them: amounts as decimal128(18, 2) yuan, columns named by
@@ -235,8 +258,9 @@ def write_parquet(scored: DaskScored, results: str | Path, rejects: str | Path, 
     if names not in OUTPUT_NAMES:
         raise MedcalcError(f"names must be one of {', '.join(OUTPUT_NAMES)}")
     write = dask.delayed(_write_part, pure=False)
-    tasks = [write(p, i, str(results), str(rejects), names, summarize, storage_options)
-             for i, p in enumerate(scored.parts)]
+    tasks = [
+        write(p, i, str(results), str(rejects), names, summarize, storage_options) for i, p in enumerate(scored.parts)
+    ]
     return list(dask.compute(*tasks)) if compute else tasks
 
 
@@ -270,8 +294,9 @@ def _score_part(frame, ref: str | None, amounts: str | None, schemas, given: tup
         table, rows = table.take(pa.array(order)), rows[order]
     scored = _settle(table.drop_columns([ROW_COLUMN]), _policy(ref), amounts, given)
     # settle_table numbered the rows 0.. in this partition: map positions to global numbers
-    return ScoredTable(_renumber(scored.results, rows).cast(results_schema),
-                       _renumber(scored.rejects, rows).cast(rejects_schema))
+    return ScoredTable(
+        _renumber(scored.results, rows).cast(results_schema), _renumber(scored.rejects, rows).cast(rejects_schema)
+    )
 
 
 def _settle(table, policy: Policy | None, amounts: str | None, given: tuple[str, ...] = ()) -> ScoredTable:
@@ -310,9 +335,12 @@ def _pandas(table):
     """Arrow to pandas without loss: row and amounts as int64 (never null), the rest in their Arrow types."""
     import pandas as pd
 
-    return pd.DataFrame({
-        name: column.to_numpy() if name in _INT_COLUMNS else pd.arrays.ArrowExtensionArray(column)
-        for name, column in zip(table.column_names, table.columns)})
+    return pd.DataFrame(
+        {
+            name: column.to_numpy() if name in _INT_COLUMNS else pd.arrays.ArrowExtensionArray(column)
+            for name, column in zip(table.column_names, table.columns)
+        }
+    )
 
 
 def _arrow(frame):
@@ -321,8 +349,9 @@ def _arrow(frame):
     table = pa.Table.from_pandas(frame, preserve_index=False)
     # an empty object column has no type in pandas: it is text (what an empty CSV column is)
     if any(pa.types.is_null(t) for t in table.schema.types):
-        table = pa.table([c.cast(pa.string()) if pa.types.is_null(c.type) else c for c in table.columns],
-                         names=table.column_names)
+        table = pa.table(
+            [c.cast(pa.string()) if pa.types.is_null(c.type) else c for c in table.columns], names=table.column_names
+        )
     return table
 
 
@@ -331,8 +360,9 @@ def _write_part(part: ScoredTable, index: int, results: str, rejects: str, names
     import pyarrow.parquet as pq
 
     for where, table, rename, repeated in (
-            (results, part.results, OUTPUT_NAMES[names], ("settled_on", "policy")),
-            (rejects, part.rejects, {}, ("field", "reason"))):
+        (results, part.results, OUTPUT_NAMES[names], ("settled_on", "policy")),
+        (rejects, part.rejects, {}, ("field", "reason")),
+    ):
         fs, root = fsspec.core.url_to_fs(where, **(storage_options or {}))
         fs.makedirs(root, exist_ok=True)
         out = _formatted(table, rename)
@@ -372,8 +402,11 @@ def _undictionary(frame):
     import pandas as pd
     import pyarrow as pa
 
-    coded = {name: pd.ArrowDtype(dtype.pyarrow_dtype.value_type) for name, dtype in frame.dtypes.items()
-             if isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype)}
+    coded = {
+        name: pd.ArrowDtype(dtype.pyarrow_dtype.value_type)
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype)
+    }
     return frame.astype(coded) if coded else frame
 
 
@@ -389,8 +422,10 @@ def _policy_ref(policy: Policy | str | Path | None) -> str | None:
             pass
         if policy.file and Path(policy.file).is_file():
             return str(Path(policy.file).resolve())
-        raise MedcalcError(f"policy {policy.id!r} has no id or file the workers could load it from; "
-                           "give its id or the path of its TOML file")
+        raise MedcalcError(
+            f"policy {policy.id!r} has no id or file the workers could load it from; "
+            "give its id or the path of its TOML file"
+        )
     raise TypeError(f"policy must be an id, a path or a Policy, not {type(policy).__name__}")
 
 

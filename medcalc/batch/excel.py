@@ -24,10 +24,11 @@ Both libraries are the optional extra ``excel`` and are imported only when an .x
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import re
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -45,10 +46,29 @@ MAX_ROWS = 1_048_576
 #: Claim columns that are true or false (an Excel TRUE/FALSE cell reads as 1 or 0).
 _FLAGS = frozenset({"retired"})
 #: Paid columns of a settled file or an extract (reconcile reads them): amounts too.
-_PAID = ("deductible", "basic", "critical", "assistance", "backstop", "funds", "patient",
-         "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "backstop_pay", "fund_pay_sumamt", "psn_part_amt",
-         "实际支付起付线", "基本医疗保险统筹基金支出", "大病保险资金支出", "医疗救助基金支出", "兜底保障支出",
-         "基金支付总额", "个人负担总金额")
+_PAID = (
+    "deductible",
+    "basic",
+    "critical",
+    "assistance",
+    "backstop",
+    "funds",
+    "patient",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifmi_pay",
+    "maf_pay",
+    "backstop_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "实际支付起付线",
+    "基本医疗保险统筹基金支出",
+    "大病保险资金支出",
+    "医疗救助基金支出",
+    "兜底保障支出",
+    "基金支付总额",
+    "个人负担总金额",
+)
 
 
 def _calamine():
@@ -95,8 +115,13 @@ def _open(path: Path):
         raise MedcalcError(f"{path}: not a readable .xlsx file: {exc}") from None
 
 
-def read_xlsx_batches(path: str | Path, batch_rows: int = 1 << 16, sheet: str | None = None,
-                      limits: ReadLimits = DEFAULT_LIMITS, header_row: int | None = None) -> Iterator[Any]:
+def read_xlsx_batches(
+    path: str | Path,
+    batch_rows: int = 1 << 16,
+    sheet: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    header_row: int | None = None,
+) -> Iterator[Any]:
     """The claims of one sheet (``sheet`` by name, else the first) as Arrow record batches, each
     row numbered by the sheet's own row (ROW_COLUMN). The header is the row ``header_row`` (from
     1), else the first of the first HEADER_SCAN rows that names claim columns (title rows and
@@ -138,8 +163,9 @@ def read_xlsx_batches(path: str | Path, batch_rows: int = 1 << 16, sheet: str | 
         raise MedcalcError(f"{path}: not a readable .xlsx file: {exc}") from None
 
 
-def _header_row(path: Path, rows: Iterator[tuple[int, Sequence[Any]]], header_row: int | None
-                ) -> tuple[Sequence[Any] | None, Iterator[tuple[int, Sequence[Any]]]]:
+def _header_row(
+    path: Path, rows: Iterator[tuple[int, Sequence[Any]]], header_row: int | None
+) -> tuple[Sequence[Any] | None, Iterator[tuple[int, Sequence[Any]]]]:
     """The header's cells and the rows under it: the row ``header_row``, else the first of the
     first HEADER_SCAN rows naming claim columns, else the first row (and then the rows looked at
     while searching are data again)."""
@@ -187,7 +213,8 @@ _SMALL_PART_BYTES = 16 << 20
 _RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 20
 #: A cell with a value is a <c …> not closed at once (<c r="Z9" s="1"/> is a styled, empty cell,
-#: which the reader skips). The slow, exact scan: rows and cells in order, for sheets whose cells do not all say where they are.
+#: which the reader skips). The slow, exact scan: rows and cells in order, for sheets whose cells do not all
+#: say where they are.
 _ROW_OR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _R_ATTRIBUTE = re.compile(rb"\sr\s*=\s*([\"'])(.*?)\1", re.S)
 _REFERENCE = re.compile(rb"([A-Za-z]{1,3})?([0-9]{1,7})?")
@@ -224,8 +251,10 @@ def _check_archive(path: Path, sheet: str | None, limits: ReadLimits, *, scan: b
             raise MedcalcError(f"{path}: no sheet named {sheet!r}; its sheets: {', '.join(names)}")
         chosen = targets.get(names[0] if sheet is None else sheet)
         if chosen is None or chosen not in parts:
-            raise MedcalcError(f"{path}: not a readable .xlsx file: the part of sheet "
-                               f"{names[0] if sheet is None else sheet!r} is missing")
+            raise MedcalcError(
+                f"{path}: not a readable .xlsx file: the part of sheet "
+                f"{names[0] if sheet is None else sheet!r} is missing"
+            )
         # every part the reader reads on opening (workbook, relationships, styles, shared strings)
         # is unpacked here once through zipfile, which stops at its declared size and checks its
         # checksum: a part that unpacks to more than it declares is refused, not believed
@@ -236,8 +265,13 @@ def _check_archive(path: Path, sheet: str | None, limits: ReadLimits, *, scan: b
         if not scan:
             return None
         if parts[chosen].file_size > limits.max_sheet_bytes:  # (a sheet kept outside xl/worksheets/)
-            raise _refuse(path, f"its sheet part {chosen} unpacks to {parts[chosen].file_size:,} bytes",
-                          "max_sheet_bytes", limits.max_sheet_bytes, "bytes of one sheet's XML")
+            raise _refuse(
+                path,
+                f"its sheet part {chosen} unpacks to {parts[chosen].file_size:,} bytes",
+                "max_sheet_bytes",
+                limits.max_sheet_bytes,
+                "bytes of one sheet's XML",
+            )
         extent = _scan_extent(path, archive, parts[chosen], limits)
     _check_extent(path, names[0] if sheet is None else sheet, extent, limits)
     return extent
@@ -253,20 +287,39 @@ def _check_sizes(path: Path, infos: Iterable[Any], limits: ReadLimits) -> None:
         total += info.file_size
         lower = info.filename.lower()
         if lower.endswith("sharedstrings.xml") and info.file_size > limits.max_shared_strings_bytes:
-            raise _refuse(path, f"its shared strings ({info.filename}) unpack to {info.file_size:,} bytes",
-                          "max_shared_strings_bytes", limits.max_shared_strings_bytes,
-                          "bytes of the text every sheet shares, held in memory by the reader")
+            raise _refuse(
+                path,
+                f"its shared strings ({info.filename}) unpack to {info.file_size:,} bytes",
+                "max_shared_strings_bytes",
+                limits.max_shared_strings_bytes,
+                "bytes of the text every sheet shares, held in memory by the reader",
+            )
         if lower.startswith("xl/worksheets/") and info.file_size > limits.max_sheet_bytes:
-            raise _refuse(path, f"its sheet part {info.filename} unpacks to {info.file_size:,} bytes",
-                          "max_sheet_bytes", limits.max_sheet_bytes, "bytes of one sheet's XML")
+            raise _refuse(
+                path,
+                f"its sheet part {info.filename} unpacks to {info.file_size:,} bytes",
+                "max_sheet_bytes",
+                limits.max_sheet_bytes,
+                "bytes of one sheet's XML",
+            )
         if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
             ratio = info.file_size / max(info.compress_size, 1)
-            raise _refuse(path, f"its part {info.filename} unpacks {ratio:,.0f} times ({info.compress_size:,} bytes "
-                                f"to {info.file_size:,})", "max_compression_ratio", limits.max_compression_ratio,
-                          "unpacked over packed size of a part")
+            raise _refuse(
+                path,
+                f"its part {info.filename} unpacks {ratio:,.0f} times ({info.compress_size:,} bytes "
+                f"to {info.file_size:,})",
+                "max_compression_ratio",
+                limits.max_compression_ratio,
+                "unpacked over packed size of a part",
+            )
     if total > limits.max_xlsx_bytes:
-        raise _refuse(path, f"its parts unpack to {total:,} bytes", "max_xlsx_bytes", limits.max_xlsx_bytes,
-                      "bytes of the whole workbook unpacked")
+        raise _refuse(
+            path,
+            f"its parts unpack to {total:,} bytes",
+            "max_xlsx_bytes",
+            limits.max_xlsx_bytes,
+            "bytes of the whole workbook unpacked",
+        )
 
 
 def _sheet_parts(path: Path, archive: Any, parts: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -367,8 +420,9 @@ def _beyond(columns: int, rows: int) -> tuple[Any, Any]:
     past_columns = re.compile(rb'<c r="(?:' + _greater(letters, _UPPER) + rb')[1-9][0-9]*"[^>]*(?<!/)>')
     digits = str(max(rows, 1))
     lead, zeros = digits[0], len(digits) - 1
-    past_rows = re.compile(rb'<c r="[A-Z]{1,3}(?:[1-9][0-9]{%d,}|[%s-9][0-9]{%d})"[^>]*(?<!/)>'
-                           % (zeros + 1, lead.encode(), zeros))  # row >= lead x 10^zeros
+    past_rows = re.compile(
+        rb'<c r="[A-Z]{1,3}(?:[1-9][0-9]{%d,}|[%s-9][0-9]{%d})"[^>]*(?<!/)>' % (zeros + 1, lead.encode(), zeros)
+    )  # row >= lead x 10^zeros
     return past_columns, past_rows
 
 
@@ -377,8 +431,7 @@ def _exact(text: bytes, top: int, right: int) -> tuple[int, int]:
     found = _PLAIN_CELL.findall(text)
     if not found:
         return top, right
-    return (max(top, max(map(int, {f[1] for f in found}))),
-            max(right, max(map(_column_number, {f[0] for f in found}))))
+    return (max(top, max(map(int, {f[1] for f in found}))), max(right, max(map(_column_number, {f[0] for f in found}))))
 
 
 _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -394,10 +447,18 @@ def _greater(value: bytes, alphabet: bytes) -> bytes:
     longer = b"[" + first[:1] + b"-" + first[-1:] + b"]" + any_of + b"{%d,}" % len(value)
     choices = [longer]
     for i, character in enumerate(value):
-        above = alphabet[alphabet.index(character) + 1:]
+        above = alphabet[alphabet.index(character) + 1 :]
         if above:
-            choices.append(re.escape(value[:i]) + b"[" + above[:1] + b"-" + above[-1:] + b"]"
-                           + any_of + b"{%d}" % (len(value) - i - 1))
+            choices.append(
+                re.escape(value[:i])
+                + b"["
+                + above[:1]
+                + b"-"
+                + above[-1:]
+                + b"]"
+                + any_of
+                + b"{%d}" % (len(value) - i - 1)
+            )
     return b"|".join(choices)
 
 
@@ -430,8 +491,10 @@ def _follow_cells(path: Path, part: Any, limits: ReadLimits) -> SheetExtent:
             given = _R_ATTRIBUTE.search(attributes)
             reference = _REFERENCE.fullmatch(given.group(2)) if given else None
             if given and (reference is None or not any(reference.groups())):
-                raise MedcalcError(f"{path}: not a readable .xlsx file: a cell or row reference "
-                                   f"{given.group(2)[:40].decode('latin-1')!r} is not understood")
+                raise MedcalcError(
+                    f"{path}: not a readable .xlsx file: a cell or row reference "
+                    f"{given.group(2)[:40].decode('latin-1')!r} is not understood"
+                )
             if kind == b"row":
                 row = int(reference.group(2)) if reference and reference.group(2) else row + 1
                 column = 0
@@ -458,11 +521,17 @@ def _column_number(letters: bytes) -> int:
 def _check_extent(path: Path, sheet: str, extent: SheetExtent, limits: ReadLimits) -> None:
     where = f"sheet {sheet!r} reaches row {extent.rows:,}, column {_letters(extent.columns - 1)}"
     if extent.columns > limits.max_columns:
-        raise _refuse(path, f"{where} ({extent.columns:,} columns)", "max_columns", limits.max_columns,
-                      "columns of a sheet")
+        raise _refuse(
+            path, f"{where} ({extent.columns:,} columns)", "max_columns", limits.max_columns, "columns of a sheet"
+        )
     if extent.cells > limits.max_sheet_cells:
-        raise _refuse(path, f"{where}: {extent.cells:,} cells from A1", "max_sheet_cells", limits.max_sheet_cells,
-                      "rows x columns of a sheet, which the reader holds as a grid")
+        raise _refuse(
+            path,
+            f"{where}: {extent.cells:,} cells from A1",
+            "max_sheet_cells",
+            limits.max_sheet_cells,
+            "rows x columns of a sheet, which the reader holds as a grid",
+        )
 
 
 # -------- cells
@@ -473,8 +542,10 @@ def _check_names(path: Path, names: list[str]) -> None:
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
         if name in seen:
-            raise MedcalcError(f"{path}: the header names column {name!r} twice (columns {_letters(seen[name])} and "
-                               f"{_letters(index)}); give each column its own name")
+            raise MedcalcError(
+                f"{path}: the header names column {name!r} twice (columns {_letters(seen[name])} and "
+                f"{_letters(index)}); give each column its own name"
+            )
         seen[name] = index
 
 
@@ -494,8 +565,13 @@ def _letters(index: int) -> str:
     return out
 
 
-def _batch(names: list[str], rows: list[Sequence[Any]], pa, limits: ReadLimits = DEFAULT_LIMITS,
-           numbers: list[int] | None = None) -> Any:
+def _batch(
+    names: list[str],
+    rows: list[Sequence[Any]],
+    pa,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    numbers: list[int] | None = None,
+) -> Any:
     n = len(rows)
     invalid: list[str | None] = [None] * n
     arrays, kept = [], []
@@ -522,8 +598,9 @@ def _column(name: str, cells: list[Any], invalid: list[str | None], pa, limits: 
     if amount and kinds <= {float, int}:
         return _decimal_yuan(name, cells, invalid, pa)
     if kinds <= {dt.date, dt.datetime} and all(not isinstance(c, dt.datetime) or c.time() == dt.time() for c in cells):
-        return pa.array([None if c == "" else (c.date() if isinstance(c, dt.datetime) else c) for c in cells],
-                        pa.date32())
+        return pa.array(
+            [None if c == "" else (c.date() if isinstance(c, dt.datetime) else c) for c in cells], pa.date32()
+        )
     ident = is_id(name)
     longest = limits.max_cell_chars
     out: list[str | None] = []
@@ -543,7 +620,9 @@ def _column(name: str, cells: list[Any], invalid: list[str | None], pa, limits: 
 
 def _too_long(length: int, limit: int) -> str:
     """The reason refusing a cell over max_cell_chars: its length, never its text."""
-    return f"a cell of {length:,} characters, over the limit max_cell_chars={limit:,}; {how_to_change('max_cell_chars')}"
+    return (
+        f"a cell of {length:,} characters, over the limit max_cell_chars={limit:,}; {how_to_change('max_cell_chars')}"
+    )
 
 
 def is_id(name: str) -> bool:
@@ -556,9 +635,11 @@ _IDS = frozenset({"person_id", "claim_id"})
 #: (an 18-digit 身份证号 or 人员编号) may already be another id (340601199001011234 is kept as
 #: 340601199001011328), so two people could merge. One reason for every such cell of a column, so
 #: that the rejects group by it; the row number says where.
-_NUMBER_ID = ("an id typed as a number: Excel keeps a number to 15 significant digits, so an id of 16 or more "
-              "digits (or with a fraction) may not be the one typed; format the column as Text in Excel and "
-              "type the ids again (a number cannot be turned back into its digits)")
+_NUMBER_ID = (
+    "an id typed as a number: Excel keeps a number to 15 significant digits, so an id of 16 or more "
+    "digits (or with a fraction) may not be the one typed; format the column as Text in Excel and "
+    "type the ids again (a number cannot be turned back into its digits)"
+)
 
 
 def _exact_id(cell: float) -> bool:
@@ -575,7 +656,7 @@ def _decimal_yuan(name: str, cells: list[Any], invalid: list[str | None], pa) ->
     with np.errstate(invalid="ignore", over="ignore"):
         fen = np.rint(x * 100)
         # fen / 100 is the float nearest fen/100 yuan: equal to x exactly when round(x, 2) == x
-        exact = np.isfinite(x) & (np.abs(fen) < 2.0 ** 53) & (fen / 100 == x)
+        exact = np.isfinite(x) & (np.abs(fen) < 2.0**53) & (fen / 100 == x)
     for i in np.flatnonzero(given & ~exact):
         if invalid[i] is None:
             invalid[i] = invalid_reason(name, _not_an_amount(cells[i]))
@@ -627,14 +708,21 @@ class XlsxBook:
         self.path = Path(path)
         # constant memory: each row goes to disk once written. Text stays text: no cell becomes
         # a formula, number or link because of what it says (a claim id "=1+1" is not computed)
-        self._book = xlsxwriter.Workbook(str(self.path), {"constant_memory": True, "strings_to_formulas": False,
-                                                          "strings_to_numbers": False, "strings_to_urls": False})
+        self._book = xlsxwriter.Workbook(
+            str(self.path),
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
         self.amount_format = self._book.add_format({"num_format": "0.00"})
         self.date_format = self._book.add_format({"num_format": "yyyy-mm-dd"})
         self.header_format = self._book.add_format({"bold": True})
         self._closed = False
 
-    def sheet(self, name: str) -> "XlsxSheet":
+    def sheet(self, name: str) -> XlsxSheet:
         return XlsxSheet(self, self._book.add_worksheet(name))
 
     def close(self) -> None:
@@ -660,8 +748,9 @@ class XlsxSheet:
             self._sheet.freeze_panes(1, 0)
             self._headed = True
         if self.rows + table.num_rows > MAX_ROWS - 1:
-            raise MedcalcError(f"{self.book.path}: an .xlsx sheet holds at most {MAX_ROWS - 1:,} rows; "
-                               "write .csv or .parquet for more")
+            raise MedcalcError(
+                f"{self.book.path}: an .xlsx sheet holds at most {MAX_ROWS - 1:,} rows; write .csv or .parquet for more"
+            )
         columns = []
         for name in table.column_names:
             column = table.column(name)
@@ -688,8 +777,12 @@ class XlsxSheet:
                 elif isinstance(value, str):
                     write_string(r, j, value)
                 elif isinstance(value, dt.date):  # a date cell, as the sheet it came from had (datetimes too)
-                    write_datetime(r, j, value if isinstance(value, dt.datetime) else
-                                   dt.datetime(value.year, value.month, value.day), day)
+                    write_datetime(
+                        r,
+                        j,
+                        value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day),
+                        day,
+                    )
                 elif isinstance(value, Decimal):  # a sheet's own number, passed through: the number it was,
                     # where a float holds it exactly as written (Excel's own cells do); else its text
                     if Decimal(repr(float(value))) == value:

@@ -16,24 +16,39 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import attrs
 
 from ..claims import Claim
 from ..errors import ClaimError, MedcalcError
 from ..settlement import Reject
-from .safe_cells import escape_column, unescape_batch, unescape_text
+from ..vocabulary import CHINESE_NAMES
 from .headers import HEADER_SCAN
 from .limits import DEFAULT_LIMITS, ReadLimits, how_to_change
+from .safe_cells import escape_column, unescape_batch, unescape_text
 from .tables import INVALID_COLUMN, ROW_COLUMN, invalid_reason, names_a_header
-from ..vocabulary import CHINESE_NAMES
 
-__all__ = ["FORMATS", "format_of", "read_claims", "ReadResult", "read_batches", "count_rows", "ResultWriter",
-           "OUTPUT_NAMES", "REJECT_NAMES", "fen_to_yuan", "detect_encoding", "decode_text", "parse_json",
-           "text_encoding", "json_number_text"]
+__all__ = [
+    "FORMATS",
+    "format_of",
+    "read_claims",
+    "ReadResult",
+    "read_batches",
+    "count_rows",
+    "ResultWriter",
+    "OUTPUT_NAMES",
+    "REJECT_NAMES",
+    "fen_to_yuan",
+    "detect_encoding",
+    "decode_text",
+    "parse_json",
+    "text_encoding",
+    "json_number_text",
+]
 
 
 FORMATS = ("csv", "jsonl", "parquet", "xlsx")
@@ -41,26 +56,63 @@ FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 #: Output column names: medcalc's own, and the national settlement interface's.
 OUTPUT_NAMES = {
     "medcalc": {
-        "row": "row", "claim_id": "claim_id", "person_id": "person_id", "settled_on": "settled_on",
-        "total": "total", "in_scope": "in_scope", "deductible": "deductible", "basic": "basic",
-        "critical": "critical", "assistance": "assistance", "backstop": "backstop", "funds": "funds",
-        "patient": "patient", "policy": "policy",
+        "row": "row",
+        "claim_id": "claim_id",
+        "person_id": "person_id",
+        "settled_on": "settled_on",
+        "total": "total",
+        "in_scope": "in_scope",
+        "deductible": "deductible",
+        "basic": "basic",
+        "critical": "critical",
+        "assistance": "assistance",
+        "backstop": "backstop",
+        "funds": "funds",
+        "patient": "patient",
+        "policy": "policy",
     },
     "national": {
-        "row": "row", "claim_id": "setl_id", "person_id": "psn_no", "settled_on": "setl_time",
-        "total": "medfee_sumamt", "in_scope": "inscp_scp_amt", "deductible": "act_pay_dedc", "basic": "hifp_pay",
-        "critical": "hifmi_pay", "assistance": "maf_pay", "backstop": "backstop_pay", "funds": "fund_pay_sumamt",
-        "patient": "psn_part_amt", "policy": "policy",
+        "row": "row",
+        "claim_id": "setl_id",
+        "person_id": "psn_no",
+        "settled_on": "setl_time",
+        "total": "medfee_sumamt",
+        "in_scope": "inscp_scp_amt",
+        "deductible": "act_pay_dedc",
+        "basic": "hifp_pay",
+        "critical": "hifmi_pay",
+        "assistance": "maf_pay",
+        "backstop": "backstop_pay",
+        "funds": "fund_pay_sumamt",
+        "patient": "psn_part_amt",
+        "policy": "policy",
     },
     # the national interface's own Chinese labels, where it has them: the one table that a
     # file's Chinese header is read by too (medcalc.vocabulary.CHINESE_NAMES)
-    "chinese": {field: CHINESE_NAMES[field] for field in (
-        "row", "claim_id", "person_id", "settled_on", "total", "in_scope", "deductible", "basic", "critical",
-        "assistance", "backstop", "funds", "patient", "policy")},
+    "chinese": {
+        field: CHINESE_NAMES[field]
+        for field in (
+            "row",
+            "claim_id",
+            "person_id",
+            "settled_on",
+            "total",
+            "in_scope",
+            "deductible",
+            "basic",
+            "critical",
+            "assistance",
+            "backstop",
+            "funds",
+            "patient",
+            "policy",
+        )
+    },
 }
 #: Reject column names, where they are not medcalc's.
-REJECT_NAMES = {"chinese": {"row": CHINESE_NAMES["row"], "claim_id": CHINESE_NAMES["claim_id"], "field": "字段",
-                            "reason": "原因"}}
+REJECT_NAMES = {
+    "chinese": {"row": CHINESE_NAMES["row"], "claim_id": CHINESE_NAMES["claim_id"], "field": "字段", "reason": "原因"}
+}
 _MONEY = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
 
 
@@ -71,11 +123,19 @@ def format_of(path: str | Path, given: str | None = None) -> str:
             raise MedcalcError(f"format {given!r} is not one of {', '.join(FORMATS)}")
         return given
     suffix = Path(path).suffix.lower()
-    known = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet",
-             ".xlsx": "xlsx"}
+    known = {
+        ".csv": "csv",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+        ".xlsx": "xlsx",
+    }
     if suffix not in known:
-        raise MedcalcError(f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
-                           f"use .csv, .jsonl, .parquet or .xlsx, or give --format")
+        raise MedcalcError(
+            f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
+            f"use .csv, .jsonl, .parquet or .xlsx, or give --format"
+        )
     return known[suffix]
 
 
@@ -148,6 +208,7 @@ def parse_json(text: str) -> Any:
     Every failure is a ValueError: bad syntax, NaN, an integer of more digits than Python reads
     (4300), and nesting deeper than the interpreter's stack (RecursionError, which would
     otherwise escape as an internal error)."""
+
     def constant(word: str) -> Any:
         raise ValueError(f"{word} is not a number")
 
@@ -177,7 +238,10 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
             try:
                 rows = csv.DictReader(handle)
                 for record in rows:  # (cells written as text by medcalc read as they were; numbered by line)
-                    yield {**{k: unescape_text(v) for k, v in record.items() if v not in (None, "")}, LINE: rows.line_num}
+                    yield {
+                        **{k: unescape_text(v) for k, v in record.items() if v not in (None, "")},
+                        LINE: rows.line_num,
+                    }
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise MedcalcError(f"{path}: not a readable CSV file: {exc}") from None
     elif fmt == "jsonl":
@@ -195,11 +259,16 @@ def _records(path: Path, fmt: str, encoding: str | None = None, sheet: str | Non
                     except ValueError as exc:  # JSONDecodeError is one
                         yield {"__error__": f"not valid JSON: {getattr(exc, 'msg', exc)}", LINE: number}
                         continue
-                    yield {**record, LINE: number} if isinstance(record, dict) else \
-                        {"__error__": "a line must be a JSON object", LINE: number}
+                    yield (
+                        {**record, LINE: number}
+                        if isinstance(record, dict)
+                        else {"__error__": "a line must be a JSON object", LINE: number}
+                    )
             except UnicodeDecodeError as exc:
-                raise MedcalcError(f"{path}: line {number + 1} cannot be read as {handle.encoding}: {exc.reason}; "
-                                   "give the file's encoding with --encoding") from None
+                raise MedcalcError(
+                    f"{path}: line {number + 1} cannot be read as {handle.encoding}: {exc.reason}; "
+                    "give the file's encoding with --encoding"
+                ) from None
     elif fmt == "xlsx":
         from .excel import read_xlsx_batches
 
@@ -259,8 +328,13 @@ def _parquet():
     return pq
 
 
-def read_claims(path: str | Path, fmt: str | None = None, defaults: dict[str, Any] | None = None,
-                encoding: str | None = None, sheet: str | None = None) -> ReadResult:
+def read_claims(
+    path: str | Path,
+    fmt: str | None = None,
+    defaults: dict[str, Any] | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> ReadResult:
     """Read every row; ``defaults`` fills fields a row leaves empty (e.g. a scheme for the file)."""
     path = Path(path)
     if not path.is_file():
@@ -304,9 +378,15 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int | None:
     return max(lines - (fmt == "csv"), 0)  # the header line is not a row (quoted newlines make this an estimate)
 
 
-def read_batches(path: str | Path, fmt: str | None = None, batch_rows: int = 1 << 20,
-                 encoding: str | None = None, sheet: str | None = None,
-                 limits: ReadLimits = DEFAULT_LIMITS, header_row: int | None = None) -> Iterator[Any]:
+def read_batches(
+    path: str | Path,
+    fmt: str | None = None,
+    batch_rows: int = 1 << 20,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    header_row: int | None = None,
+) -> Iterator[Any]:
     """The file's claims as Arrow record batches of about ``batch_rows`` rows, in file order.
 
     CSV, JSON-lines and .xlsx batches carry each row's number as the user sees it (ROW_COLUMN: the
@@ -381,13 +461,19 @@ def compact_decimals(batch: Any) -> Any:
 
     for i, field in enumerate(batch.schema):
         if pa.types.is_decimal128(field.type) and field.type.precision <= 18:
-            batch = batch.set_column(i, field.name, batch.column(i).cast(pa.decimal64(field.type.precision,
-                                                                                       field.type.scale)))
+            batch = batch.set_column(
+                i, field.name, batch.column(i).cast(pa.decimal64(field.type.precision, field.type.scale))
+            )
     return batch
 
 
-def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
-                 limits: ReadLimits = DEFAULT_LIMITS, header_row: int | None = None) -> Iterator[Any]:
+def _csv_batches(
+    path: Path,
+    batch_rows: int,
+    encoding: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    header_row: int | None = None,
+) -> Iterator[Any]:
     """A CSV file's rows as batches of text columns. The header is read first, at most
     ``max_header_chars`` of it, and its columns counted (``max_columns``) before Arrow reads the
     body; a cell over ``max_cell_chars`` rejects its row (``_long_cells``)."""
@@ -406,8 +492,9 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
     types = {name: pa.string() for name in header}  # text: medcalc parses every value itself
     # only an empty cell is null: Arrow's default markers (N/A, NaN, null, #N/A …) stay text, which
     # is then refused as an amount instead of read as "not given"
-    options = pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
-                                   quoted_strings_can_be_null=True)
+    options = pacsv.ConvertOptions(
+        column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True
+    )
     # Arrow reads in blocks, and a line must fit in one ("straddling object" otherwise). A block
     # holds the longest line the limits allow (every column's cell at its longest, 4 bytes a
     # character), so that an over-long cell is a rejected row, not a failed file; a longer line
@@ -415,8 +502,12 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
     longest_line = len(header) * (4 * limits.max_cell_chars + 3)
     block = max(1 << 16, batch_rows * 64, longest_line)
     # Arrow skips a UTF-8 byte-order mark itself and transcodes any other encoding to UTF-8
-    reader_options = pacsv.ReadOptions(column_names=header, skip_rows=lines_above, block_size=block,
-                                       encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding)
+    reader_options = pacsv.ReadOptions(
+        column_names=header,
+        skip_rows=lines_above,
+        block_size=block,
+        encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
+    )
     # an empty line is kept, as a row of empty cells (which the scorer skips): each row is then the
     # line after the one before, and is numbered by it
     parse = pacsv.ParseOptions(ignore_empty_lines=False)
@@ -430,16 +521,17 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str | None = None,
             line += batch.num_rows
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if "straddl" in str(exc):
-            raise MedcalcError(f"{path}: a line is over {block:,} bytes, the most read at once (more than "
-                               f"{len(header):,} cells of max_cell_chars={limits.max_cell_chars:,} characters can "
-                               f"be); {how_to_change('max_cell_chars')}") from None
+            raise MedcalcError(
+                f"{path}: a line is over {block:,} bytes, the most read at once (more than "
+                f"{len(header):,} cells of max_cell_chars={limits.max_cell_chars:,} characters can "
+                f"be); {how_to_change('max_cell_chars')}"
+            ) from None
         raise MedcalcError(f"{path}: not a valid CSV file in {encoding}: {exc}") from None
 
 
-
-
-def _csv_header(path: Path, handle: Any, limits: ReadLimits, header_row: int | None = None
-                ) -> tuple[list[str] | None, int]:
+def _csv_header(
+    path: Path, handle: Any, limits: ReadLimits, header_row: int | None = None
+) -> tuple[list[str] | None, int]:
     """The header and the lines up to and including it: the line ``header_row`` (from 1), else the
     first of the first HEADER_SCAN rows that names claim columns (``names_a_header``), else the
     first. Each row is read a line at a time (a quoted name may hold a line break), at most
@@ -450,8 +542,10 @@ def _csv_header(path: Path, handle: Any, limits: ReadLimits, header_row: int | N
         nonlocal lines
         while line := handle.readline(limits.max_header_chars + 1):
             if len(line) > limits.max_header_chars:  # each row's line bounded on its own
-                raise MedcalcError(f"{path}: the header line is longer than max_header_chars="
-                                   f"{limits.max_header_chars:,} characters; {how_to_change('max_header_chars')}")
+                raise MedcalcError(
+                    f"{path}: the header line is longer than max_header_chars="
+                    f"{limits.max_header_chars:,} characters; {how_to_change('max_header_chars')}"
+                )
             lines += 1
             yield line
 
@@ -490,8 +584,10 @@ def _csv_header(path: Path, handle: Any, limits: ReadLimits, header_row: int | N
         if header is None:  # no row names claim columns: the first is the header, as it always was
             header, lines = first, first_lines
     if header is not None and len(header) > limits.max_columns:
-        raise MedcalcError(f"{path}: the header has {len(header):,} columns, over the limit max_columns="
-                           f"{limits.max_columns:,}; {how_to_change('max_columns')}")
+        raise MedcalcError(
+            f"{path}: the header has {len(header):,} columns, over the limit max_columns="
+            f"{limits.max_columns:,}; {how_to_change('max_columns')}"
+        )
     return header, lines
 
 
@@ -511,10 +607,19 @@ def _long_cells(batch: Any, limit: int) -> Any:
         long = pc.fill_null(pc.greater(lengths, limit), False)
         if not pc.any(long).as_py():
             continue
-        said = pa.array([None if n is None or n <= limit else
-                         invalid_reason(name, f"a cell of {n:,} characters, over the limit max_cell_chars={limit:,}; "
-                                              f"{how_to_change('max_cell_chars')}") for n in lengths.to_pylist()],
-                        pa.string())
+        said = pa.array(
+            [
+                None
+                if n is None or n <= limit
+                else invalid_reason(
+                    name,
+                    f"a cell of {n:,} characters, over the limit max_cell_chars={limit:,}; "
+                    f"{how_to_change('max_cell_chars')}",
+                )
+                for n in lengths.to_pylist()
+            ],
+            pa.string(),
+        )
         reasons = said if reasons is None else pc.coalesce(reasons, said)  # a row's first long cell names it
         batch = batch.set_column(index, name, pc.if_else(long, pa.scalar(None, pa.string()), column))
     if reasons is not None:
@@ -573,8 +678,11 @@ def _as_text(key: str, value: Any) -> str | None:
         return ",".join(value)
     if isinstance(value, (list, tuple, dict)):
         shown = json.dumps(value, ensure_ascii=False, default=str)
-        raise _WrongKind(key, f"must be a number or a string, not a JSON {'object' if isinstance(value, dict) else 'list'} "
-                              f"(got {shown[:80]})")
+        raise _WrongKind(
+            key,
+            f"must be a number or a string, not a JSON {'object' if isinstance(value, dict) else 'list'} "
+            f"(got {shown[:80]})",
+        )
     if isinstance(value, Decimal):
         return json_number_text(value)  # 1E+2 as "100": the digits, exactly (within bounds)
     return str(value)
@@ -595,9 +703,17 @@ class ResultWriter:
     removes it again). In .xlsx every text cell is a string cell, never a formula.
     """
 
-    def __init__(self, path: str | Path, fmt: str | None = None, names: dict[str, str] | None = None, *,
-                 bom: bool = True, book: Any = None, sheet: str = "results",
-                 money: Iterable[str] = _MONEY) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        fmt: str | None = None,
+        names: dict[str, str] | None = None,
+        *,
+        bom: bool = True,
+        book: Any = None,
+        sheet: str = "results",
+        money: Iterable[str] = _MONEY,
+    ) -> None:
         self.path = Path(path)
         self.fmt = format_of(self.path, fmt)
         self.names = names or {}
@@ -616,14 +732,14 @@ class ResultWriter:
         self._behind: Any = None
         self.rows = 0
 
-    def write(self, table: Any, passed: tuple[str, ...] | frozenset[str] = (),
-              amounts: tuple[str, ...] | frozenset[str] = ()) -> None:
+    def write(
+        self, table: Any, passed: tuple[str, ...] | frozenset[str] = (), amounts: tuple[str, ...] | frozenset[str] = ()
+    ) -> None:
         """Write a table; ``passed``: the input's own columns in it (medcalc.batch.sheet_back), written
         under their own names, as they are except ``amounts`` among them: fen, written as yuan."""
         # in slices: converting amounts to decimals doubles a slice's memory, not the whole table's
         for start in range(0, max(table.num_rows, 1), self.SLICE_ROWS):
-            self._write(table.slice(start, self.SLICE_ROWS), frozenset(passed) - frozenset(amounts),
-                        frozenset(amounts))
+            self._write(table.slice(start, self.SLICE_ROWS), frozenset(passed) - frozenset(amounts), frozenset(amounts))
 
     SLICE_ROWS = 1 << 18
 
@@ -638,8 +754,11 @@ class ResultWriter:
             if name in passed:
                 if pa.types.is_dictionary(column.type):
                     column = column.cast(column.type.value_type)
-                if self.fmt == "xlsx" and (pa.types.is_temporal(column.type) or pa.types.is_decimal(column.type)
-                                           or pa.types.is_integer(column.type)):
+                if self.fmt == "xlsx" and (
+                    pa.types.is_temporal(column.type)
+                    or pa.types.is_decimal(column.type)
+                    or pa.types.is_integer(column.type)
+                ):
                     pass  # date cells and numbers, as a sheet holds them
                 elif self.fmt != "parquet":
                     column = _as_text_column(column)  # (dates as ISO text)
@@ -674,13 +793,19 @@ class ResultWriter:
                 # Min/max statistics on rows, ids, dates and policies, the columns a reader filters
                 # row groups by; on the ten amount columns they cost 0.7 s per 10^7 rows.
                 described = [self.names.get(c, c) for c in table.column_names if c not in money and c not in passed]
-                self._writer = _parquet().ParquetWriter(self.path, out.schema,
-                                                        use_dictionary=[c for c in fields if c in repeated],
-                                                        write_statistics=described,
-                                                        store_decimal_as_integer=True, store_schema=False)
+                self._writer = _parquet().ParquetWriter(
+                    self.path,
+                    out.schema,
+                    use_dictionary=[c for c in fields if c in repeated],
+                    write_statistics=described,
+                    store_decimal_as_integer=True,
+                    store_schema=False,
+                )
             self._write_behind(out)
         elif self.fmt == "xlsx":
-            self._sheet.write(out, {m if m in amounts else self.names.get(m, m) for m in money if m in table.column_names})
+            self._sheet.write(
+                out, {m if m in amounts else self.names.get(m, m) for m in money if m in table.column_names}
+            )
         elif self.fmt == "csv":
             import pyarrow.csv as pacsv
 
@@ -688,8 +813,9 @@ class ResultWriter:
                 self._handle = open(self.path, "wb")
                 if self.bom:  # Excel reads a CSV file as UTF-8 only when it begins with the mark
                     self._handle.write(codecs.BOM_UTF8)
-                self._writer = pacsv.CSVWriter(self._handle, out.schema,
-                                               write_options=pacsv.WriteOptions(quoting_style="needed"))
+                self._writer = pacsv.CSVWriter(
+                    self._handle, out.schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+                )
             self._writer.write_table(out)
         else:
             if self._handle is None:
@@ -712,8 +838,12 @@ class ResultWriter:
 
     def close(self, empty_schema: Any = None) -> None:
         """Finish the file; a file that got no rows is still written, with its header."""
-        if self._writer is None and self._handle is None and empty_schema is not None and (
-                self._sheet is None or not self._sheet.rows):
+        if (
+            self._writer is None
+            and self._handle is None
+            and empty_schema is not None
+            and (self._sheet is None or not self._sheet.rows)
+        ):
             self.write(empty_schema.empty_table())
         if self._pending is not None:
             self._behind.shutdown()
@@ -735,8 +865,9 @@ def _as_text_column(column: Any) -> Any:
     try:
         return column.cast(pa.string())
     except pa.ArrowInvalid:
-        return pa.array([None if v is None else v.decode("utf-8", "backslashreplace") for v in column.to_pylist()],
-                        pa.string())
+        return pa.array(
+            [None if v is None else v.decode("utf-8", "backslashreplace") for v in column.to_pylist()], pa.string()
+        )
 
 
 def _stored_yuan(column: Any) -> Any:

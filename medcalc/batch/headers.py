@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -53,7 +53,7 @@ def normalize(name: str) -> Header:
     match = _UNIT.search(text)
     if match and match.start() > 0:
         unit = "万元" if match[1] in ("万元", "万") else "元"
-        text = text[:match.start()]
+        text = text[: match.start()]
     return Header(text, unit)
 
 
@@ -90,8 +90,10 @@ def match_headers(names: Iterable[str], known: Mapping[str, str], ignored: Itera
                 continue
             close = closest(header.key, keys)
             if close is not None:
-                raise MedcalcError(f"column {name!r} is not a claim field; did you mean {spelled[close]!r}? (rename the column, "
-                                   "or give it a name further from medcalc's if it is something else)")
+                raise MedcalcError(
+                    f"column {name!r} is not a claim field; did you mean {spelled[close]!r}? (rename the column, "
+                    "or give it a name further from medcalc's if it is something else)"
+                )
             unused.append(name)
             continue
         if field in by_field:

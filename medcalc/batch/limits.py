@@ -56,7 +56,7 @@ class ReadLimits:
     #: Excel, LibreOffice or xlsxwriter pack 5-30 times; deflate's most is about 1 000.
     max_compression_ratio: int = attrs.field(default=200, validator=_positive)
 
-    def evolve(self, **changes: int) -> "ReadLimits":
+    def evolve(self, **changes: int) -> ReadLimits:
         return attrs.evolve(self, **changes)
 
 

@@ -20,8 +20,20 @@ __all__ = ["naming_values", "MAX_VALUES"]
 #: value would make the rejects' reasons as many as their rows).
 MAX_VALUES = 200
 
-_AMOUNTS = frozenset({"total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees",
-                      "basic_paid", "critical_base", "critical_paid"})
+_AMOUNTS = frozenset(
+    {
+        "total",
+        "self_funded",
+        "over_limit",
+        "pre_self_pay",
+        "in_scope",
+        "bed_fees",
+        "nursing_fees",
+        "basic_paid",
+        "critical_base",
+        "critical_paid",
+    }
+)
 
 
 def naming_values(table, rows: np.ndarray, field: str, reason: str) -> list[tuple[np.ndarray, str]]:

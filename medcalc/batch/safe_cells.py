@@ -29,8 +29,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMULA_STARTS", "escape_column", "unescape_column", "escape_text", "unescape_text", "escape_columns",
-           "unescape_batch"]
+__all__ = [
+    "FORMULA_STARTS",
+    "escape_column",
+    "unescape_column",
+    "escape_text",
+    "unescape_text",
+    "escape_columns",
+    "unescape_batch",
+]
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP: = + - @ tab CR).
 FORMULA_STARTS = "=+-@\t\r"
@@ -98,8 +105,7 @@ def _rewrite(column: Any, pattern: str, first_bytes: bytes, *, escape: bool) -> 
     hit = pc.match_substring_regex(column, pattern)
     if not pc.any(hit).as_py():
         return column
-    changed = (pc.binary_join_element_wise("'", column, "") if escape
-               else pc.utf8_slice_codeunits(column, 1))
+    changed = pc.binary_join_element_wise("'", column, "") if escape else pc.utf8_slice_codeunits(column, 1)
     return pc.if_else(hit, changed, column)
 
 
@@ -119,7 +125,7 @@ def _may_start_with(column: Any, first_bytes: bytes) -> bool:
         if data is None or data.size == 0:
             continue
         width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        starts = np.frombuffer(offsets, width)[chunk.offset:chunk.offset + len(chunk)]
+        starts = np.frombuffer(offsets, width)[chunk.offset : chunk.offset + len(chunk)]
         text = np.frombuffer(data, np.uint8)
         if table[np.take(text, starts, mode="clip")].any():
             return True

@@ -22,8 +22,18 @@ __all__ = ["results_back", "rejects_back", "ADDED_RESULTS"]
 
 #: The result columns added to the input's own (the claim id, the person and the date are the
 #: input's already; the total, the in-scope cost and the policy replace the input's where it has them).
-ADDED_RESULTS = ("policy", "total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds",
-                 "patient")
+ADDED_RESULTS = (
+    "policy",
+    "total",
+    "in_scope",
+    "deductible",
+    "basic",
+    "critical",
+    "assistance",
+    "backstop",
+    "funds",
+    "patient",
+)
 
 
 def results_back(part: Any, names: dict[str, str]) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
@@ -40,9 +50,11 @@ def results_back(part: Any, names: dict[str, str]) -> tuple[Any, tuple[str, ...]
     added = ("row", *(f for f in ADDED_RESULTS if f not in part.input_fields))
     taken = {names.get(c, c) for c in added} | set(added)  # (the names written, and medcalc's until then)
     kept = [c for c in inputs.column_names if c not in taken]
-    columns = [results.column("row"),
-               *(results.column(replaced[c]) if c in replaced else inputs.column(c) for c in kept),
-               *(results.column(f) for f in added[1:])]
+    columns = [
+        results.column("row"),
+        *(results.column(replaced[c]) if c in replaced else inputs.column(c) for c in kept),
+        *(results.column(f) for f in added[1:]),
+    ]
     amounts = tuple(c for c in kept if replaced.get(c) in ("total", "in_scope"))
     return pa.table(columns, names=["row", *kept, *added[1:]]), tuple(kept), amounts
 

@@ -10,8 +10,9 @@ never scored wrongly: a person seen again later would restart from empty accumul
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,9 @@ def settle_batches(
         last = _check_sorted(person, last, start, offset, numbers)
         cut = _last_person_start(person)
         if cut > 0:
-            yield settle_table(table.slice(0, cut), policy, amounts=amounts, first_row=start, given=given, keep_columns=keep_columns)
+            yield settle_table(
+                table.slice(0, cut), policy, amounts=amounts, first_row=start, given=given, keep_columns=keep_columns
+            )
             start += cut
         carry = table.slice(cut)
     if carry is not None and carry.num_rows:
@@ -100,9 +103,11 @@ def _check_sorted(person, previous, start: int, offset: int, numbers=None):
             row = base + later
             if numbers is not None:  # the row as the file numbers it (a CSV line, a sheet's row)
                 row = numbers[row - start].as_py()
-            raise UnsortedInput(f"row {row}: person {fresh[later].as_py()!r} comes after "
-                                f"{fresh[earlier].as_py()!r}; streamed input must be sorted by person id "
-                                "(sort it, or score the file in one piece without --stream)")
+            raise UnsortedInput(
+                f"row {row}: person {fresh[later].as_py()!r} comes after "
+                f"{fresh[earlier].as_py()!r}; streamed input must be sorted by person id "
+                "(sort it, or score the file in one piece without --stream)"
+            )
     valid = values.drop_null()
     return valid[len(valid) - 1].as_py() if len(valid) else previous
 
@@ -112,7 +117,10 @@ def _last_person_start(person) -> int:
     import pyarrow.compute as pc
 
     last = person[len(person) - 1]
-    same = pc.equal(person, last).to_numpy(zero_copy_only=False) if last.is_valid else \
-        person.is_null().to_numpy(zero_copy_only=False)
+    same = (
+        pc.equal(person, last).to_numpy(zero_copy_only=False)
+        if last.is_valid
+        else person.is_null().to_numpy(zero_copy_only=False)
+    )
     differ = np.flatnonzero(~np.asarray(same, dtype=bool))
     return int(differ[-1]) + 1 if len(differ) else 0

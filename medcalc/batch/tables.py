@@ -31,8 +31,9 @@ import datetime as dt
 import functools
 import os
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -43,12 +44,24 @@ from ..errors import MedcalcError, UnitNotStated
 from ..policy.model import Policy
 from ..policy.registry import find_policy, load_policy, policy_by_id
 from ..settlement import Reject, Step
-from .cells import BLANK_PATTERN, amount_column, day_column, flag_column, is_integer_column, whole_number_column
 from ..vocabulary import CHINESE_NAMES
+from .cells import BLANK_PATTERN, amount_column, day_column, flag_column, is_integer_column, whole_number_column
 from .headers import HeaderMatch, match_headers, normalize
 
-__all__ = ["ScoredTable", "settle_table", "to_arrow", "read_header", "canonical_names", "names_a_header", "ROW_COLUMN",
-           "RowNumbers", "split_row_numbers", "RESULT_FIELDS", "CLAIM_FIELDS", "REJECT_COLUMNS"]
+__all__ = [
+    "ScoredTable",
+    "settle_table",
+    "to_arrow",
+    "read_header",
+    "canonical_names",
+    "names_a_header",
+    "ROW_COLUMN",
+    "RowNumbers",
+    "split_row_numbers",
+    "RESULT_FIELDS",
+    "CLAIM_FIELDS",
+    "REJECT_COLUMNS",
+]
 
 #: Result columns in fen (int64), after row, claim_id, person_id, settled_on (and policy).
 RESULT_FIELDS = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
@@ -59,19 +72,45 @@ _STORED = tuple(f for f in RESULT_FIELDS if f not in ("funds", "patient"))
 _STORED_MAX = np.iinfo(np.int32).max
 assert MAX_TOTAL <= _STORED_MAX  # so every stored amount (none exceeds its total) fits
 
-_AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees",
-            *GIVEN_FIELDS)
+_AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees", *GIVEN_FIELDS)
 _NAMES = ("level", "place", "referral", "category", "visit", "service", "scheme")
 #: Columns the batch engine reads, beside the amounts and names.
-CLAIM_FIELDS = ("person_id", "claim_id", "settled_on", "admitted_on", "age", "retired", "diseases", "certified",
-                *_NAMES, *_AMOUNTS)
+CLAIM_FIELDS = (
+    "person_id",
+    "claim_id",
+    "settled_on",
+    "admitted_on",
+    "age",
+    "retired",
+    "diseases",
+    "certified",
+    *_NAMES,
+    *_AMOUNTS,
+)
 _ROUTING = ("policy", "region")
 #: Columns of a settled file (ours or the national interface's): read back, they are not claim data.
-_OUTPUT_COLUMNS = frozenset({"row", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient",
-                             "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "backstop_pay", "fund_pay_sumamt",
-                             "psn_part_amt", "tier",
-                             # the Chinese headers of a settled file (--names chinese)
-                             *(CHINESE_NAMES[f] for f in ("row", *RESULT_FIELDS[2:]))})
+_OUTPUT_COLUMNS = frozenset(
+    {
+        "row",
+        "deductible",
+        "basic",
+        "critical",
+        "assistance",
+        "backstop",
+        "funds",
+        "patient",
+        "act_pay_dedc",
+        "hifp_pay",
+        "hifmi_pay",
+        "maf_pay",
+        "backstop_pay",
+        "fund_pay_sumamt",
+        "psn_part_amt",
+        "tier",
+        # the Chinese headers of a settled file (--names chinese)
+        *(CHINESE_NAMES[f] for f in ("row", *RESULT_FIELDS[2:])),
+    }
+)
 _REQUIRED = ("person_id", "settled_on", "level", "total")
 #: Set by a reader on rows it could not read at all (``invalid_reason``); they are refused as they are.
 INVALID_COLUMN = "_invalid"
@@ -83,8 +122,10 @@ _FIELD_MARK = "\x1f"  # between the field and the reason in an INVALID_COLUMN va
 
 #: Why a row whose id column holds floating-point numbers is refused (a frame's float64 ids, an
 #: 18-digit 身份证号 become another number: two people would merge).
-FLOAT_ID = ("an id stored as a floating-point number, which cannot hold every id exactly (18 digits become "
-            "another number, and two people's claims would merge); store the column as text")
+FLOAT_ID = (
+    "an id stored as a floating-point number, which cannot hold every id exactly (18 digits become "
+    "another number, and two people's claims would merge); store the column as text"
+)
 
 
 def invalid_reason(field: str, reason: str) -> str:
@@ -144,9 +185,13 @@ def to_arrow(data: Any):
     if module.startswith("polars"):
         return data.to_arrow()
     if isinstance(data, dict):
-        return pa.table({k: v if type(v).__module__.startswith("pyarrow") else pa.array(np.asarray(v)) for k, v in data.items()})
-    raise TypeError(f"cannot score a {type(data).__name__}: give a pyarrow Table or RecordBatch, "
-                    "a pandas or polars DataFrame, or a dict of columns")
+        return pa.table(
+            {k: v if type(v).__module__.startswith("pyarrow") else pa.array(np.asarray(v)) for k, v in data.items()}
+        )
+    raise TypeError(
+        f"cannot score a {type(data).__name__}: give a pyarrow Table or RecordBatch, "
+        "a pandas or polars DataFrame, or a dict of columns"
+    )
 
 
 #: The columns that give a layer's payment in a settled file (``given=``): the national interface's
@@ -163,11 +208,14 @@ def check_given(given: Iterable[str]) -> frozenset[str]:
     given = frozenset(given)
     unknown = sorted(given - set(GIVEN_LAYERS))
     if unknown:
-        raise MedcalcError(f"given: {unknown[0]!r} is not a layer whose payment a file may give; one of "
-                           + ", ".join(GIVEN_LAYERS))
+        raise MedcalcError(
+            f"given: {unknown[0]!r} is not a layer whose payment a file may give; one of " + ", ".join(GIVEN_LAYERS)
+        )
     if "critical" in given and "basic" not in given:  # (as claims.Claim: 大病's figures only with basic's)
-        raise MedcalcError("given: critical needs basic too (a 大病 payment settled elsewhere goes with the basic "
-                           "payment it was settled after)")
+        raise MedcalcError(
+            "given: critical needs basic too (a 大病 payment settled elsewhere goes with the basic "
+            "payment it was settled after)"
+        )
     return given
 
 
@@ -182,7 +230,9 @@ def read_header(names: Sequence[str], given: Iterable[str] = ()) -> HeaderMatch:
     taken = {name: GIVEN_LAYERS[layer] for layer in check_given(given) for name in GIVEN_SOURCES[layer]}
     known = {**{f: f for f in (*CLAIM_FIELDS, *_ROUTING)}, **FIELD_ALIASES, **taken}
     names = list(names)
-    match = match_headers([n for n in names if n not in (INVALID_COLUMN, ROW_COLUMN)], known, _OUTPUT_COLUMNS - set(taken))
+    match = match_headers(
+        [n for n in names if n not in (INVALID_COLUMN, ROW_COLUMN)], known, _OUTPUT_COLUMNS - set(taken)
+    )
     if INVALID_COLUMN in names:  # a reader's own column: rows it could not read
         match.fields[INVALID_COLUMN] = INVALID_COLUMN
     return match
@@ -220,7 +270,13 @@ def names_a_header(cells: Sequence[object]) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _header_keys() -> frozenset[str]:
-    names = (*CLAIM_FIELDS, *_ROUTING, *FIELD_ALIASES, *_OUTPUT_COLUMNS, *(n for s in GIVEN_SOURCES.values() for n in s))
+    names = (
+        *CLAIM_FIELDS,
+        *_ROUTING,
+        *FIELD_ALIASES,
+        *_OUTPUT_COLUMNS,
+        *(n for s in GIVEN_SOURCES.values() for n in s),
+    )
     return frozenset(normalize(name).key for name in names)
 
 
@@ -260,9 +316,9 @@ def settle_table(
     as given, in input order) of the settled rows (``ScoredTable.inputs``, dates as dates) and of
     the rejected rows (``ScoredTable.rejected_inputs``, as given), for the user's sheet back.
     """
-    from ..engine.compiled import choose_engine
-
     import pyarrow as pa
+
+    from ..engine.compiled import choose_engine
 
     check_amounts(amounts)
     table = to_arrow(data)
@@ -274,11 +330,16 @@ def settle_table(
     fields = header.fields
     if table.num_columns and not set(fields.values()) & set(CLAIM_FIELDS):
         shown = ", ".join(repr(c) for c in table.column_names[:8]) + (" …" if table.num_columns > 8 else "")
-        raise MedcalcError(f"no column is a claim field (the columns: {shown}); the claims need at least person_id, "
-                           "settled_on, level and total, named as medcalc, the national interface or its Chinese "
-                           "labels do (人员编号, 结算日期, 医院等级, 医疗费总额)")
-    inputs = table.select([c for c in table.column_names if c not in header.ignored and c != INVALID_COLUMN]) \
-        if keep_columns else None
+        raise MedcalcError(
+            f"no column is a claim field (the columns: {shown}); the claims need at least person_id, "
+            "settled_on, level and total, named as medcalc, the national interface or its Chinese "
+            "labels do (人员编号, 结算日期, 医院等级, 医疗费总额)"
+        )
+    inputs = (
+        table.select([c for c in table.column_names if c not in header.ignored and c != INVALID_COLUMN])
+        if keep_columns
+        else None
+    )
     table = table.select(list(fields)).rename_columns([fields[c] for c in fields])
     table = _stated_units(table, header.units)
     n = table.num_rows
@@ -291,8 +352,9 @@ def settle_table(
     collector.inputs = inputs
     del inputs
     # integer amounts are yuan under the national interface's or a Chinese name, or a header stating 元
-    yuan_columns = frozenset(field for name, field in fields.items()
-                             if normalize(name).key != field or header.units.get(field))
+    yuan_columns = frozenset(
+        field for name, field in fields.items() if normalize(name).key != field or header.units.get(field)
+    )
     table = _binary_as_text(table, collector.names)
     readable = None  # rows a reader could read and that are not blank (None: all)
     if INVALID_COLUMN in table.column_names:
@@ -316,8 +378,9 @@ def settle_table(
     rows_left = readable  # input row numbers of the table's rows (None: the same, row for row)
     missing = [f for f in _REQUIRED if f not in table.column_names]
     if missing:  # every row is refused, none dropped (but the blank ones)
-        collector.reject(np.arange(n) if rows_left is None else rows_left, missing[0],
-                         "required: the file has no such column")
+        collector.reject(
+            np.arange(n) if rows_left is None else rows_left, missing[0], "required: the file has no such column"
+        )
         return collector.finish(trace)
     if readable is not None:
         table = table.take(_int_array(readable))
@@ -341,8 +404,18 @@ def settle_table(
         else:
             where = rows if rows_left is None else rows_left[rows]
         refused_here = refused if rows is None else _restricted(refused, rows, table.num_rows)
-        _settle_part(pol, part, person if rows is None else person[rows], where, collector, trace, refused_here,
-                     engine, threads, chunk_rows)
+        _settle_part(
+            pol,
+            part,
+            person if rows is None else person[rows],
+            where,
+            collector,
+            trace,
+            refused_here,
+            engine,
+            threads,
+            chunk_rows,
+        )
         del part
     del table, person, refused
     pool.release_unused()
@@ -408,11 +481,13 @@ def _may_be_blank(column) -> np.ndarray | None:
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return None
     out, base = [], 0
-    for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]):
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
         n = len(chunk)
         if n:
             wide = pa.types.is_large_string(chunk.type)
-            offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[chunk.offset:chunk.offset + n + 1]
+            offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[
+                chunk.offset : chunk.offset + n + 1
+            ]
             data = np.frombuffer(chunk.buffers()[2], np.uint8) if chunk.buffers()[2] is not None else None
             if data is None or not len(data):
                 data = np.zeros(1, np.uint8)  # (every cell empty)
@@ -445,8 +520,9 @@ def _stated_units(table, units: dict[str, str]):
         text = column.cast(pa.string())
         blank = pc.match_substring_regex(text, BLANK_PATTERN)
         own_unit = pc.match_substring_regex(text, "[万元]")  # "1.5万", "150元": the cell's own unit, as written
-        text = pc.if_else(blank, pa.scalar(None, pa.string()),
-                          pc.if_else(own_unit, text, pc.binary_join_element_wise(text, "万", "")))
+        text = pc.if_else(
+            blank, pa.scalar(None, pa.string()), pc.if_else(own_unit, text, pc.binary_join_element_wise(text, "万", ""))
+        )
         table = table.set_column(table.column_names.index(field), field, text)
     return table
 
@@ -473,8 +549,9 @@ def _binary_as_text(table, names: dict[str, str]):
                     bad_values.append(value)
             label = names.get(field.name, field.name)
             at = pc.index_in(column, value_set=pa.array(bad_values, field.type))  # null where the value is UTF-8
-            reasons = pa.array([invalid_reason(label, f"not UTF-8 text (got {v!r})") for v in bad_values],
-                               pa.string()).take(at)
+            reasons = pa.array(
+                [invalid_reason(label, f"not UTF-8 text (got {v!r})") for v in bad_values], pa.string()
+            ).take(at)
             bad = at.is_valid()
             if INVALID_COLUMN in table.column_names:  # a row a reader already refused keeps its reason
                 reasons = pc.coalesce(table.column(INVALID_COLUMN), reasons)
@@ -485,7 +562,9 @@ def _binary_as_text(table, names: dict[str, str]):
     return table
 
 
-def _restricted(refused: list[tuple[np.ndarray, str, str]], rows: np.ndarray, n: int) -> list[tuple[np.ndarray, str, str]]:
+def _restricted(
+    refused: list[tuple[np.ndarray, str, str]], rows: np.ndarray, n: int
+) -> list[tuple[np.ndarray, str, str]]:
     """Refused rows (positions in a table of ``n`` rows) as positions among ``rows``."""
     position = np.full(n, -1, np.int64)
     position[rows] = np.arange(len(rows))
@@ -524,8 +603,14 @@ def _amounts_as_fen(table, amounts: str | None, refused: list, threads: int = 1,
         unit = "yuan" if name in aliased else amounts
         # an empty in-scope cell means "derive it from the parts" (the engine's -1), as in the claim API,
         # and an empty amount of an earlier layer "compute it"
-        fen = amount_column(table.column(name), name, unit, problems, required=name == "total",
-                   absent=-1 if name == "in_scope" else NOT_GIVEN if name in GIVEN_FIELDS else 0)
+        fen = amount_column(
+            table.column(name),
+            name,
+            unit,
+            problems,
+            required=name == "total",
+            absent=-1 if name == "in_scope" else NOT_GIVEN if name in GIVEN_FIELDS else 0,
+        )
         if fen.dtype != np.int32 and len(fen) and -_STORED_MAX <= fen.min() and fen.max() <= _STORED_MAX:
             fen = fen.astype(np.int32)
         return _int_array(fen), problems
@@ -569,7 +654,7 @@ def _index_type(n: int):
 def _waves(items, size: int) -> list[list]:
     """Items in groups of ``size``."""
     items = list(items)
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _in_threads(function, items, threads: int) -> list:
@@ -588,7 +673,9 @@ def _int_array(values: np.ndarray):
     import pyarrow as pa
 
     values = np.ascontiguousarray(values)
-    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32(), np.dtype(np.int16): pa.int16()}[values.dtype]
+    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32(), np.dtype(np.int16): pa.int16()}[
+        values.dtype
+    ]
     return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
 
 
@@ -674,8 +761,9 @@ class _Collector:
             self.seen[rows] += 1
             self.reject_groups.append((rows, self.names.get(field, field), reason))
 
-    def settled(self, where: np.ndarray | None, rows: np.ndarray, values: dict[str, np.ndarray], policy_id: str,
-                persons: int) -> None:
+    def settled(
+        self, where: np.ndarray | None, rows: np.ndarray, values: dict[str, np.ndarray], policy_id: str, persons: int
+    ) -> None:
         """Settled rows of one policy: ``values`` (the _STORED amounts, int64) of its settled
         ``rows``, in their order; ``where``: the input row of each of the policy's rows (None:
         the same, row for row: the one policy of the table, whose arrays are kept as they are)."""
@@ -708,8 +796,10 @@ class _Collector:
         seen += self.is_settled
         if not (seen == 1).all():
             rejected = sum(len(g[0]) for g in self.reject_groups)
-            raise RuntimeError(f"{n} rows in but {int(self.is_settled.sum())} settled and {rejected} rejected, "
-                               f"{int((seen == 0).sum())} missing and {int((seen > 1).sum())} twice")
+            raise RuntimeError(
+                f"{n} rows in but {int(self.is_settled.sum())} settled and {rejected} rejected, "
+                f"{int((seen == 0).sum())} missing and {int((seen > 1).sum())} twice"
+            )
         rows = np.flatnonzero(self.is_settled)
         inputs, rejected_inputs = self._inputs_back(rows)
         del seen
@@ -756,8 +846,17 @@ class _Collector:
         results["row"] = _int_array(self.number(rows))
         for name in RESULT_FIELDS:
             results[name] = _int_array(columns.pop(name))
-        return ScoredTable(pa.table(results), rejects, self.traces, self.persons, self.unused, inputs, rejected_inputs,
-                           self.fields, self.skipped)
+        return ScoredTable(
+            pa.table(results),
+            rejects,
+            self.traces,
+            self.persons,
+            self.unused,
+            inputs,
+            rejected_inputs,
+            self.fields,
+            self.skipped,
+        )
 
     def _inputs_back(self, rows: np.ndarray):
         """The kept input columns at the settled ``rows`` (dates read as the engine read them) and
@@ -768,14 +867,21 @@ class _Collector:
             return None, None
         inputs, self.inputs = self.inputs, None
         settled = inputs if len(rows) == inputs.num_rows else inputs.take(_int_array(rows))
-        dates = {name for field in ("settled_on", "admitted_on") if (name := self.names.get(field, field)) in
-                 settled.column_names}
+        dates = {
+            name
+            for field in ("settled_on", "admitted_on")
+            if (name := self.names.get(field, field)) in settled.column_names
+        }
         for name in dates:
             days = day_column(settled.column(name), None, name)
-            settled = settled.set_column(settled.column_names.index(name), name,
-                                         pa.array(days, pa.date32(), mask=np.isnat(days)))
-        rejected = inputs.take(_int_array(self._reject_positions)) if len(self._reject_positions) else \
-            inputs.schema.empty_table()
+            settled = settled.set_column(
+                settled.column_names.index(name), name, pa.array(days, pa.date32(), mask=np.isnat(days))
+            )
+        rejected = (
+            inputs.take(_int_array(self._reject_positions))
+            if len(self._reject_positions)
+            else inputs.schema.empty_table()
+        )
         return settled, rejected
 
     def _rejects(self):
@@ -790,14 +896,23 @@ class _Collector:
         by_row = np.argsort(reject_rows, kind="stable")
         reject_rows, which = reject_rows[by_row], which[by_row]
         self._reject_positions = reject_rows
-        ids = (take_rows(self.table.column("claim_id"), reject_rows).cast(pa.string())
-               if "claim_id" in self.table.column_names else pa.nulls(len(reject_rows), pa.string()))
-        return pa.table({
-            "row": _int_array(self.number(reject_rows)),
-            "claim_id": ids,
-            "field": pa.DictionaryArray.from_arrays(_int_array(which), pa.array([f for f, _ in reasons], pa.string())),
-            "reason": pa.DictionaryArray.from_arrays(_int_array(which), pa.array([r for _, r in reasons], pa.string())),
-        })
+        ids = (
+            take_rows(self.table.column("claim_id"), reject_rows).cast(pa.string())
+            if "claim_id" in self.table.column_names
+            else pa.nulls(len(reject_rows), pa.string())
+        )
+        return pa.table(
+            {
+                "row": _int_array(self.number(reject_rows)),
+                "claim_id": ids,
+                "field": pa.DictionaryArray.from_arrays(
+                    _int_array(which), pa.array([f for f, _ in reasons], pa.string())
+                ),
+                "reason": pa.DictionaryArray.from_arrays(
+                    _int_array(which), pa.array([r for _, r in reasons], pa.string())
+                ),
+            }
+        )
 
 
 def _route(table, policy, collector: _Collector, numbers: np.ndarray):
@@ -827,8 +942,10 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
             collector.reject(numbers[codes == names.index(None)], "policy", "required")
         return
     if "region" not in table.column_names:
-        raise MedcalcError("no policy given: name one, or give the claims a 'policy' column (ids) "
-                           "or a 'region' column (with 'scheme' where a region has several)")
+        raise MedcalcError(
+            "no policy given: name one, or give the claims a 'policy' column (ids) "
+            "or a 'region' column (with 'scheme' where a region has several)"
+        )
     undated: list[tuple[np.ndarray, str, str]] = []
     day = day_column(table.column("settled_on"), undated)
     scheme = table.column("scheme") if "scheme" in table.column_names else None
@@ -865,8 +982,18 @@ def _route(table, policy, collector: _Collector, numbers: np.ndarray):
         yield pol, np.flatnonzero(assigned == index)
 
 
-def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | None, collector: _Collector, trace,
-                 rejected: list[tuple[np.ndarray, str, str]], engine: str, threads: int, chunk_rows: int) -> None:
+def _settle_part(
+    policy: Policy,
+    part,
+    person: np.ndarray,
+    where: np.ndarray | None,
+    collector: _Collector,
+    trace,
+    rejected: list[tuple[np.ndarray, str, str]],
+    engine: str,
+    threads: int,
+    chunk_rows: int,
+) -> None:
     """Settle the rows of one policy: ``part`` (amounts in fen already), the input row of each
     (``where``; None: the part is the input, row for row), their person codes, and the rows
     refused so far (as positions in ``part``)."""
@@ -897,10 +1024,19 @@ def _settle_part(policy: Policy, part, person: np.ndarray, where: np.ndarray | N
                 kwargs[name] = column
         kwargs["person_id"] = person if rows is None else person[rows]
         if "claim_id" in collector.table.column_names:
-            kwargs["claim_id"] = ClaimIds(collector.table.column("claim_id"), where if rows is None else input_rows(rows),
-                                          n=sub.num_rows)
-        return settle_arrays(policy, **kwargs, rejected=refused, trace=traced, engine=engine, threads=threads,
-                             keep_state=False, chunk_rows=chunk_rows)
+            kwargs["claim_id"] = ClaimIds(
+                collector.table.column("claim_id"), where if rows is None else input_rows(rows), n=sub.num_rows
+            )
+        return settle_arrays(
+            policy,
+            **kwargs,
+            rejected=refused,
+            trace=traced,
+            engine=engine,
+            threads=threads,
+            keep_state=False,
+            chunk_rows=chunk_rows,
+        )
 
     batch = settle(None, False)
     from .reasons import naming_values

@@ -18,8 +18,8 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 # Arrow's allocator (mimalloc) returns freed memory to the system at once rather than after a
 # delay: a command holding a file of millions of rows then peaks at its live data (10^7 rows
@@ -38,7 +38,9 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="medcalc", description="What China's basic medical insurance pays on a claim, exact to the fen.")
+    parser = _Parser(
+        prog="medcalc", description="What China's basic medical insurance pays on a claim, exact to the fen."
+    )
     parser.add_argument("--version", action="version", version=f"medcalc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     output, policy_choice = _output_options(), _policy_options()
@@ -84,7 +86,9 @@ def _policy_folders(folders: Sequence[str]):
         return
     for folder in folders:
         if not Path(folder).is_dir():
-            raise MedcalcError(f"--policies {folder}: " + ("not a folder" if Path(folder).exists() else "no such folder"))
+            raise MedcalcError(
+                f"--policies {folder}: " + ("not a folder" if Path(folder).exists() else "no such folder")
+            )
     before = os.environ.get(POLICIES_VARIABLE)
     own = [str(Path(folder).absolute()) for folder in folders]  # a worker may start in another folder
     os.environ[POLICIES_VARIABLE] = os.pathsep.join(own + ([before] if before else []))

@@ -12,8 +12,20 @@ import argparse
 from pathlib import Path
 
 from ..errors import MedcalcError
-from .options import (INPUT_FORMATS, _console, add_reform_options, amounts_option, bom_option, encoding_option,
-                      header_row_option, limits_option, policies_option, read_limits, reform_scenarios, sheet_option)
+from .options import (
+    INPUT_FORMATS,
+    _console,
+    add_reform_options,
+    amounts_option,
+    bom_option,
+    encoding_option,
+    header_row_option,
+    limits_option,
+    policies_option,
+    read_limits,
+    reform_scenarios,
+    sheet_option,
+)
 
 __all__ = ["add_commands", "render_impact"]
 
@@ -26,17 +38,24 @@ def add_commands(sub, output: argparse.ArgumentParser) -> None:
     policies_option(shared)
     shared.add_argument("--policy", required=True, help="the baseline: a policy id or a policy TOML file")
     add_reform_options(shared)
-    shared.add_argument("--by", default="level,category,cost_band",
-                        help=f"groupings, comma-separated, from {', '.join(GROUPINGS)} (default level,category,cost_band)")
+    shared.add_argument(
+        "--by",
+        default="level,category,cost_band",
+        help=f"groupings, comma-separated, from {', '.join(GROUPINGS)} (default level,category,cost_band)",
+    )
     shared.add_argument("--top", type=int, default=5, help="winners and losers listed per reform (default 5)")
     shared.add_argument("--csv", metavar="FILE", help="also write every grouping's figures as CSV")
     shared.add_argument("--json-out", dest="json_out", metavar="FILE", help="also write the whole report as JSON")
     bom_option(shared)
 
-    impact = sub.add_parser("impact", parents=[shared, output], help="fund impact of reforms on a claims file",
-                            description="Score one claims file under a baseline policy and each reform; report fund "
-                                        "paid, patient burden and effective rates per layer and group, the claims and "
-                                        "persons affected, and the biggest winners and losers.")
+    impact = sub.add_parser(
+        "impact",
+        parents=[shared, output],
+        help="fund impact of reforms on a claims file",
+        description="Score one claims file under a baseline policy and each reform; report fund "
+        "paid, patient burden and effective rates per layer and group, the claims and "
+        "persons affected, and the biggest winners and losers.",
+    )
     impact.add_argument("file", help="claims: .csv, .jsonl, .parquet or .xlsx")
     impact.add_argument("--format", dest="in_format", choices=INPUT_FORMATS, help="input format if not by extension")
     sheet_option(impact)
@@ -47,16 +66,28 @@ def add_commands(sub, output: argparse.ArgumentParser) -> None:
     amounts_option(impact)
     impact.set_defaults(run=_impact)
 
-    simulate = sub.add_parser("simulate", parents=[shared, output], help="price reforms on a synthetic population",
-                              description="Generate a seeded synthetic claim set for the baseline's region "
-                                          "(medcalc.analysis.synthetic) and report the fund impact of each reform on it.")
+    simulate = sub.add_parser(
+        "simulate",
+        parents=[shared, output],
+        help="price reforms on a synthetic population",
+        description="Generate a seeded synthetic claim set for the baseline's region "
+        "(medcalc.analysis.synthetic) and report the fund impact of each reform on it.",
+    )
     simulate.add_argument("--rows", type=int, default=100_000, help="claims to generate (default 100000)")
     simulate.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     simulate.add_argument("--year", type=int, help="claims' year (default: the first year the baseline covers in full)")
-    simulate.add_argument("--outpatient-share", dest="outpatient_share", default="0",
-                          help="share of claims that are 普通门诊 visits, e.g. 0.6 (default 0)")
-    simulate.add_argument("--poverty-share", dest="poverty_share", default="0.10",
-                          help="share of persons in the categories the policy tilts for (default 0.10)")
+    simulate.add_argument(
+        "--outpatient-share",
+        dest="outpatient_share",
+        default="0",
+        help="share of claims that are 普通门诊 visits, e.g. 0.6 (default 0)",
+    )
+    simulate.add_argument(
+        "--poverty-share",
+        dest="poverty_share",
+        default="0.10",
+        help="share of persons in the categories the policy tilts for (default 0.10)",
+    )
     simulate.add_argument("--save", metavar="FILE", help="also write the generated claims (.parquet or .csv)")
     simulate.set_defaults(run=_simulate)
 
@@ -69,13 +100,29 @@ def _impact(args: argparse.Namespace) -> int:
     from ..analysis.impact import fund_impact
     from ..batch.files import concat_parts, read_batches
 
-    parts = list(read_batches(args.file, args.in_format, encoding=args.encoding, sheet=args.sheet,
-                              limits=read_limits(args), header_row=args.header_row))
+    parts = list(
+        read_batches(
+            args.file,
+            args.in_format,
+            encoding=args.encoding,
+            sheet=args.sheet,
+            limits=read_limits(args),
+            header_row=args.header_row,
+        )
+    )
     if not parts:
         raise MedcalcError(f"{args.file}: no rows")
     table = concat_parts(parts)
-    report = fund_impact(table, args.policy, reform_scenarios(args), amounts=args.amounts, by=_groupings(args),
-                         weight=args.weight, top=args.top, first_row=1)  # rows counted from 1, as in every file
+    report = fund_impact(
+        table,
+        args.policy,
+        reform_scenarios(args),
+        amounts=args.amounts,
+        by=_groupings(args),
+        weight=args.weight,
+        top=args.top,
+        first_row=1,
+    )  # rows counted from 1, as in every file
     return _show(args, report, f"{args.file}")
 
 
@@ -88,7 +135,9 @@ def _simulate(args: argparse.Namespace) -> int:
         try:
             shares[name] = float(getattr(args, name))  # a share of rows, not money
         except ValueError:
-            raise MedcalcError(f"--{name.replace('_', '-')}: a number between 0 and 1 (got {getattr(args, name)!r})") from None
+            raise MedcalcError(
+                f"--{name.replace('_', '-')}: a number between 0 and 1 (got {getattr(args, name)!r})"
+            ) from None
         if not 0 <= shares[name] <= 1:
             raise MedcalcError(f"--{name.replace('_', '-')}: a number between 0 and 1 (got {getattr(args, name)!r})")
     if args.rows <= 0:
@@ -107,8 +156,9 @@ def _simulate(args: argparse.Namespace) -> int:
         writer.write(claims)
         writer.close()
     # synthetic claims hold int64 fen
-    report = fund_impact(claims, args.policy, reform_scenarios(args), amounts="fen", by=_groupings(args), top=args.top,
-                         first_row=1)
+    report = fund_impact(
+        claims, args.policy, reform_scenarios(args), amounts="fen", by=_groupings(args), top=args.top, first_row=1
+    )
     return _show(args, report, f"{args.rows:,} synthetic claims (seed {args.seed})")
 
 

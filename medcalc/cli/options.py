@@ -33,11 +33,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _word_of(field: str):
     """An argparse type: a code or a word for it (居民, 门诊 …), as the code; else exit 2 with the closest."""
+
     def convert(value: str) -> str:
         try:
             return code_for(field, value)
         except ClaimError as exc:
             raise argparse.ArgumentTypeError(exc.detail) from None
+
     convert.__name__ = field  # argparse names the type in its message
     return convert
 
@@ -54,11 +56,15 @@ def _given_layers(value: str) -> tuple[str, ...]:
 
 def amounts_option(parser: argparse.ArgumentParser) -> None:
     """--amounts: the unit of integer amount columns under medcalc's names (a Parquet file's int64 total …)."""
-    parser.add_argument("--amounts", choices=("fen", "yuan"), default=None,
-                        help="the unit of integer amount columns under medcalc's names (total, self_funded …); "
-                             "without it such a column is refused (exit 2). Columns under the national interface's "
-                             "or Chinese names (medfee_sumamt, 医疗费总额 …) are yuan, and so are decimals and text "
-                             "(every CSV, JSON-lines and .xlsx amount)")
+    parser.add_argument(
+        "--amounts",
+        choices=("fen", "yuan"),
+        default=None,
+        help="the unit of integer amount columns under medcalc's names (total, self_funded …); "
+        "without it such a column is refused (exit 2). Columns under the national interface's "
+        "or Chinese names (medfee_sumamt, 医疗费总额 …) are yuan, and so are decimals and text "
+        "(every CSV, JSON-lines and .xlsx amount)",
+    )
 
 
 def _output_options() -> argparse.ArgumentParser:
@@ -70,9 +76,14 @@ def _output_options() -> argparse.ArgumentParser:
 
 def policies_option(parser: argparse.ArgumentParser) -> None:
     """--policies DIR (repeatable): folders of the user's own policies, for every lookup by id or region."""
-    parser.add_argument("--policies", action="append", default=[], metavar="DIR",
-                        help=f"a folder of your own policies, searched by id and region before ${POLICIES_VARIABLE} "
-                             "and the shipped policies; repeat for several")
+    parser.add_argument(
+        "--policies",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"a folder of your own policies, searched by id and region before ${POLICIES_VARIABLE} "
+        "and the shipped policies; repeat for several",
+    )
 
 
 def _policy_options(required_date: bool = False) -> argparse.ArgumentParser:
@@ -99,30 +110,46 @@ def sheet_option(parser: argparse.ArgumentParser) -> None:
 
 def header_row_option(parser: argparse.ArgumentParser) -> None:
     """The --header-row option of a command that reads a claims file."""
-    parser.add_argument("--header-row", dest="header_row", type=int, metavar="N",
-                        help="the line (CSV) or sheet row (.xlsx) of the header, from 1 (default: the first of the "
-                             "first 30 that names two claim columns or more; title rows above it are skipped)")
+    parser.add_argument(
+        "--header-row",
+        dest="header_row",
+        type=int,
+        metavar="N",
+        help="the line (CSV) or sheet row (.xlsx) of the header, from 1 (default: the first of the "
+        "first 30 that names two claim columns or more; title rows above it are skipped)",
+    )
 
 
 def bom_option(parser: argparse.ArgumentParser) -> None:
     """The --no-bom option of a command that writes CSV."""
-    parser.add_argument("--no-bom", dest="bom", action="store_false",
-                        help="write CSV without the UTF-8 byte-order mark (by default it is written, so that Excel "
-                             "opens the file as UTF-8)")
+    parser.add_argument(
+        "--no-bom",
+        dest="bom",
+        action="store_false",
+        help="write CSV without the UTF-8 byte-order mark (by default it is written, so that Excel "
+        "opens the file as UTF-8)",
+    )
 
 
 def encoding_option(parser: argparse.ArgumentParser, what: str) -> None:
     """The --encoding option of a command that reads text files (``what`` it reads)."""
-    parser.add_argument("--encoding", help=f"text encoding of {what} (default: UTF-8, with or without BOM, or GB18030, "
-                                           "detected)")
+    parser.add_argument(
+        "--encoding", help=f"text encoding of {what} (default: UTF-8, with or without BOM, or GB18030, detected)"
+    )
 
 
 def limits_option(parser: argparse.ArgumentParser) -> None:
     """--limit NAME=VALUE (repeatable): raise or lower a read limit (medcalc.batch.limits.ReadLimits)."""
-    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
-                        help="change a limit on what the file may hold, e.g. max_sheet_cells=50000000 (names: "
-                             "max_columns, max_header_chars, max_cell_chars, max_sheet_cells, max_sheet_bytes, "
-                             "max_shared_strings_bytes, max_xlsx_bytes, max_compression_ratio); repeat for several")
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="limits",
+        help="change a limit on what the file may hold, e.g. max_sheet_cells=50000000 (names: "
+        "max_columns, max_header_chars, max_cell_chars, max_sheet_cells, max_sheet_bytes, "
+        "max_shared_strings_bytes, max_xlsx_bytes, max_compression_ratio); repeat for several",
+    )
 
 
 def read_limits(args: argparse.Namespace):
@@ -141,11 +168,20 @@ def read_limits(args: argparse.Namespace):
 
 def add_reform_options(parser: argparse.ArgumentParser) -> None:
     """--reform FILE|ID (repeatable), and a one-line reform: --adjust "RULE[LEVELS] +5" [--since DATE]."""
-    parser.add_argument("--reform", action="append", default=[],
-                        help="a reform (id or TOML file with a [reform] table), or another policy; repeat for several")
-    parser.add_argument("--adjust", action="append", default=[], metavar="CHANGE",
-                        help='a one-line reform of the baseline, e.g. "inpatient.ratio[level1] +5" or '
-                             '"critical.threshold *50%%"; repeat to combine changes into one reform named "adjusted"')
+    parser.add_argument(
+        "--reform",
+        action="append",
+        default=[],
+        help="a reform (id or TOML file with a [reform] table), or another policy; repeat for several",
+    )
+    parser.add_argument(
+        "--adjust",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help='a one-line reform of the baseline, e.g. "inpatient.ratio[level1] +5" or '
+        '"critical.threshold *50%%"; repeat to combine changes into one reform named "adjusted"',
+    )
     parser.add_argument("--since", help="with --adjust: from when (default: when the baseline's newest rules began)")
 
 
@@ -159,7 +195,7 @@ def reform_scenarios(args: argparse.Namespace, *, required: bool = True) -> list
     if args.adjust:
         reforms.append(adjusted_policy(args.policy, args.adjust, since=args.since))
     if required and not reforms:
-        raise MedcalcError("name a reform: --reform FILE|ID, or --adjust \"RULE[LEVELS] +POINTS\"")
+        raise MedcalcError('name a reform: --reform FILE|ID, or --adjust "RULE[LEVELS] +POINTS"')
     return reforms
 
 

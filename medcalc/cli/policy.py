@@ -12,8 +12,8 @@ import datetime as dt
 from typing import Any
 
 from ..api import settle_many
-from ..policy.describe import coverage, policy_row, rules_on
 from ..money import format_yuan
+from ..policy.describe import coverage, policy_row, rules_on
 from ..policy.model import ADMISSION_RULES, Policy
 from ..policy.registry import list_policies, load_policy, search_folders
 from ..report.terminal import markup, printable
@@ -70,20 +70,37 @@ def _policy_list(args: argparse.Namespace) -> int:
 def _policy_show(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     spans = policy.coverage(ADMISSION_RULES)
-    day = _day(args.on, "--on") if args.on else (spans[0][0] if spans else min(policy.change_days(), default=dt.date.today()))
+    day = (
+        _day(args.on, "--on")
+        if args.on
+        else (spans[0][0] if spans else min(policy.change_days(), default=dt.date.today()))
+    )
     rules = rules_on(policy, day)
     if args.json:
-        _print_json({"id": policy.id, "region": policy.region, "scheme": policy.scheme, "tier": policy.tier,
-                     "on": day.isoformat(), "chain": list(policy.chain), "levels": dict(policy.levels),
-                     "covers": coverage(policy), "notes": policy.notes, "rules": rules})
+        _print_json(
+            {
+                "id": policy.id,
+                "region": policy.region,
+                "scheme": policy.scheme,
+                "tier": policy.tier,
+                "on": day.isoformat(),
+                "chain": list(policy.chain),
+                "levels": dict(policy.levels),
+                "covers": coverage(policy),
+                "notes": policy.notes,
+                "rules": rules,
+            }
+        )
         return EXIT_OK
     from rich.tree import Tree
 
     escape = markup  # every piece of policy text: control characters escaped, then rich markup
 
-    tree = Tree(f"[bold]{escape(policy.id)}[/bold] · {escape(policy.region)} · {policy.scheme}"
-                f"{' ' + escape(policy.tier) if policy.tier else ''} · on {day} · extends "
-                f"{escape(' → '.join(policy.chain[1:]) or 'nothing')}")
+    tree = Tree(
+        f"[bold]{escape(policy.id)}[/bold] · {escape(policy.region)} · {policy.scheme}"
+        f"{' ' + escape(policy.tier) if policy.tier else ''} · on {day} · extends "
+        f"{escape(' → '.join(policy.chain[1:]) or 'nothing')}"
+    )
     levels = tree.add("levels")
     for code, name in policy.levels.items():
         levels.add(escape(f"{code}: {name}"))
@@ -94,9 +111,11 @@ def _policy_show(args: argparse.Namespace) -> int:
             node.add(escape(f"{name}: {value}"))
         s = r["source"]
         flag = "" if s["verified"] else " [yellow]\\[unverified 未核实][/yellow]"
-        node.add(f"[italic]{escape('“' + s['quote'] + '”')}[/italic] — {escape(s['title'])}"
-                 f"{escape(' ' + s['document']) if s['document'] else ''}{flag}"
-                 + (escape(f"\nnote: {s['note']}") if s["note"] else ""))
+        node.add(
+            f"[italic]{escape('“' + s['quote'] + '”')}[/italic] — {escape(s['title'])}"
+            f"{escape(' ' + s['document']) if s['document'] else ''}{flag}"
+            + (escape(f"\nnote: {s['note']}") if s["note"] else "")
+        )
     if not rules:
         tree.add("no rule is in force on this day")
     if policy.notes.strip():
@@ -110,27 +129,40 @@ def _policy_check(args: argparse.Namespace) -> int:
 
     policy = load_policy(args.file)
     versions = [v for t in policy.timelines.values() for layer in t.layers for v in layer if not v.disabled]
-    services = {name: [[a.isoformat(), b.isoformat() if b else None] for a, b in spans]
-                for name, spans in services_covered(policy).items()}
+    services = {
+        name: [[a.isoformat(), b.isoformat() if b else None] for a, b in spans]
+        for name, spans in services_covered(policy).items()
+    }
     report = {
-        "id": policy.id, "region": policy.region, "scheme": policy.scheme, "file": policy.file,
-        "chain": list(policy.chain), "rule_versions": len(versions),
-        "unverified": sum(1 for v in versions if not v.citation.verified), "covers": coverage(policy),
-        "services": services, "warnings": lint(policy),
+        "id": policy.id,
+        "region": policy.region,
+        "scheme": policy.scheme,
+        "file": policy.file,
+        "chain": list(policy.chain),
+        "rule_versions": len(versions),
+        "unverified": sum(1 for v in versions if not v.citation.verified),
+        "covers": coverage(policy),
+        "services": services,
+        "warnings": lint(policy),
     }
     if args.json:
         _print_json(report)
         return EXIT_OK
     covers = ", ".join(f"{a} to {b or 'open'}" for a, b in report["covers"]) or (
-        "no day (no inpatient deductible and ratio in force)" if policy.levels
-        else "none (an outpatient-only policy: no hospital level in [levels])")
+        "no day (no inpatient deductible and ratio in force)"
+        if policy.levels
+        else "none (an outpatient-only policy: no hospital level in [levels])"
+    )
     print(printable(f"ok: {policy.id} ({policy.region}, {policy.scheme}) from {policy.file}"))
     print(f"  extends: {' -> '.join(policy.chain[1:]) or 'nothing'}")
     print(f"  rule versions: {len(versions)}, of which unverified: {report['unverified']}")
     print(f"  settles inpatient claims dated: {covers}")
     for name, spans in report["services"].items():
-        print(printable(f"  outpatient service {name}: " + (", ".join(f"{a} to {b or 'open'}" for a, b in spans)
-                                                            or "no day")))
+        print(
+            printable(
+                f"  outpatient service {name}: " + (", ".join(f"{a} to {b or 'open'}" for a, b in spans) or "no day")
+            )
+        )
     for warning in report["warnings"]:
         print(printable(f"  warning: {warning}"))
     return EXIT_OK
@@ -150,9 +182,16 @@ def _policy_diff(args: argparse.Namespace) -> int:
             va = ra["values"].get(name) if ra else None
             vb = rb["values"].get(name) if rb else None
             if va != vb:
-                changes.append({"rule": key, "value": name, "a": va, "b": vb,
-                                "source_a": ra["source"]["title"] if ra else None,
-                                "source_b": rb["source"]["title"] if rb else None})
+                changes.append(
+                    {
+                        "rule": key,
+                        "value": name,
+                        "a": va,
+                        "b": vb,
+                        "source_a": ra["source"]["title"] if ra else None,
+                        "source_b": rb["source"]["title"] if rb else None,
+                    }
+                )
     report: dict[str, Any] = {"a": f"{a.id} on {day_a}", "b": f"{b.id} on {day_b}", "changes": changes}
     if args.claims:
         report["claims"] = _diff_claims(args.claims, a, b, args.encoding)
@@ -166,8 +205,18 @@ def _policy_diff(args: argparse.Namespace) -> int:
     for col in ("rule", "value", "A", "B", "sources (A → B)"):
         table.add_column(col, overflow="fold")
     for c in changes:
-        table.add_row(*(markup(v) for v in (c["rule"], c["value"], c["a"] or "—", c["b"] or "—",
-                                            f"{c['source_a'] or '—'} → {c['source_b'] or '—'}")))
+        table.add_row(
+            *(
+                markup(v)
+                for v in (
+                    c["rule"],
+                    c["value"],
+                    c["a"] or "—",
+                    c["b"] or "—",
+                    f"{c['source_a'] or '—'} → {c['source_b'] or '—'}",
+                )
+            )
+        )
     if not changes:
         table.add_row("(no differences)", "", "", "", "")
     console.print(table)
@@ -176,10 +225,15 @@ def _policy_diff(args: argparse.Namespace) -> int:
         from ..report.display import grouped_text
         from ..report.layout import Paragraph
 
-        console.print(Paragraph(grouped_text(
-            f"claims settled under both: {r['settled_both']:,}; changed: {r['changed']:,}; "
-            f"funds A {r['funds_a']} → B {r['funds_b']} (difference {r['difference']}); "
-            f"largest change {r['largest_change']} on row {r['largest_row']} (rows counted from 1)")))
+        console.print(
+            Paragraph(
+                grouped_text(
+                    f"claims settled under both: {r['settled_both']:,}; changed: {r['changed']:,}; "
+                    f"funds A {r['funds_a']} → B {r['funds_b']} (difference {r['difference']}); "
+                    f"largest change {r['largest_change']} on row {r['largest_row']} (rows counted from 1)"
+                )
+            )
+        )
     return EXIT_OK
 
 
@@ -193,7 +247,9 @@ def _diff_claims(path: str, a: Policy, b: Policy, encoding: str | None = None) -
     deltas = {i: settled_b[i].funds - settled_a[i].funds for i in both}
     largest = max(both, key=lambda i: abs(deltas[i]), default=None)
     return {
-        "rows": read.count, "settled_both": len(both), "changed": sum(1 for d in deltas.values() if d),
+        "rows": read.count,
+        "settled_both": len(both),
+        "changed": sum(1 for d in deltas.values() if d),
         "funds_a": format_yuan(sum(settled_a[i].funds for i in both)),
         "funds_b": format_yuan(sum(settled_b[i].funds for i in both)),
         "difference": format_yuan(sum(deltas.values())),

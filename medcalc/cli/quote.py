@@ -49,10 +49,20 @@ _CLAIM_FLAGS = {
 
 def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
     """Register ``quote`` on the CLI's subparsers."""
-    quote = sub.add_parser("quote", parents=[policy_choice, output], help="settle one claim and show the breakdown",
-                           description="Settle one claim and show what each layer pays and why.")
-    quote.add_argument("--claim", metavar="FILE", help="the claim as a JSON or TOML file ('-' for JSON on stdin); flags override its fields")
-    quote.add_argument("--history", metavar="FILE", help="the person's earlier claims this year: a JSON array (or TOML [[claims]])")
+    quote = sub.add_parser(
+        "quote",
+        parents=[policy_choice, output],
+        help="settle one claim and show the breakdown",
+        description="Settle one claim and show what each layer pays and why.",
+    )
+    quote.add_argument(
+        "--claim",
+        metavar="FILE",
+        help="the claim as a JSON or TOML file ('-' for JSON on stdin); flags override its fields",
+    )
+    quote.add_argument(
+        "--history", metavar="FILE", help="the person's earlier claims this year: a JSON array (or TOML [[claims]])"
+    )
     encoding_option(quote, "--claim and --history")
     quote.add_argument("--person", help="person id (default: 'person')")
     quote.add_argument("--claim-id", dest="claim_id")
@@ -63,23 +73,34 @@ def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.Ar
     quote.add_argument("--over-limit", dest="over_limit", help="超限价自费: above price limits")
     quote.add_argument("--pre-self-pay", dest="pre_self_pay", help="乙类先行自付: class-B co-pay")
     quote.add_argument("--in-scope", dest="in_scope", help="政策范围内费用, if known directly")
-    quote.add_argument("--level", help="hospital level: its code or the policy's Chinese name (三级, 三级医院, 3 where "
-                                       "the policy has one such level; see `medcalc policy list`)")
+    quote.add_argument(
+        "--level",
+        help="hospital level: its code or the policy's Chinese name (三级, 三级医院, 3 where "
+        "the policy has one such level; see `medcalc policy list`)",
+    )
     quote.add_argument("--place", help="one of " + choices_text("place", PLACES) + ", or 本地, 省外 …")
     quote.add_argument("--referral", help="one of " + choices_text("referral", REFERRALS))
     quote.add_argument("--category", help="person category: one of " + choices_text("category", CATEGORIES))
     quote.add_argument("--age", help="age in years")
     quote.add_argument("--retired", action="store_true", default=None, help="the person is retired (employees)")
     quote.add_argument("--visit", type=_word_of("visit"), help="inpatient 住院 (default) or outpatient 门诊")
-    quote.add_argument("--service", help="outpatient service of the policy, e.g. general 普通门诊, two_diseases 两病 "
-                                         "(see `medcalc policy show`)")
+    quote.add_argument(
+        "--service",
+        help="outpatient service of the policy, e.g. general 普通门诊, two_diseases 两病 (see `medcalc policy show`)",
+    )
     quote.add_argument("--diseases", help="diseases the visit treats, comma-separated, e.g. 高血压,糖尿病")
     quote.add_argument("--certified", help="慢特病 the person is certified for, comma-separated")
     quote.add_argument("--bed-fees", dest="bed_fees", help="bed fees within the in-scope cost (日间病床)")
     quote.add_argument("--nursing-fees", dest="nursing_fees", help="nursing fees within the in-scope cost (日间病床)")
-    quote.add_argument("--basic-paid", dest="basic_paid", help="what basic insurance paid, settled elsewhere: only the "
-                       "later layers are computed (a 大病 or assistance office's policy)")
-    quote.add_argument("--critical-base", dest="critical_base", help="the claim's 大病 qualifying self-pay, if known directly")
+    quote.add_argument(
+        "--basic-paid",
+        dest="basic_paid",
+        help="what basic insurance paid, settled elsewhere: only the "
+        "later layers are computed (a 大病 or assistance office's policy)",
+    )
+    quote.add_argument(
+        "--critical-base", dest="critical_base", help="the claim's 大病 qualifying self-pay, if known directly"
+    )
     quote.add_argument("--critical-paid", dest="critical_paid", help="what 大病 insurance paid, settled elsewhere")
     quote.add_argument("--explain", action="store_true", help="show every step with the policy sentence behind it")
     quote.set_defaults(run=_quote)
@@ -124,8 +145,10 @@ def _read_data_file(name: str, encoding: str | None = None) -> object:
         with open(path, "rb") as handle:
             data = handle.read(MAX_CLAIM_FILE + 1)
     if len(data) > MAX_CLAIM_FILE:  # read no further: a claim or a year's history is a few kilobytes
-        raise MedcalcError(f"{name}: over {MAX_CLAIM_FILE >> 20} MiB, more than a claim or a history holds; "
-                           "score a file of many claims with `medcalc score`")
+        raise MedcalcError(
+            f"{name}: over {MAX_CLAIM_FILE >> 20} MiB, more than a claim or a history holds; "
+            "score a file of many claims with `medcalc score`"
+        )
     text = decode_text(data, name, encoding)
     if path.suffix == ".toml":
         try:

@@ -19,53 +19,111 @@ from ..errors import MedcalcError
 from ..policy.model import Policy
 from ..report.score_summary import ScoreSummary
 from ..report.terminal import markup, printable
-from .options import (EXIT_BAD_INPUT, EXIT_OK, INPUT_FORMATS, _choose_policy, _console, _given_layers, _print_json,
-                      amounts_option, bom_option, encoding_option, header_row_option, limits_option, read_limits,
-                      sheet_option)
+from .options import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    INPUT_FORMATS,
+    _choose_policy,
+    _console,
+    _given_layers,
+    _print_json,
+    amounts_option,
+    bom_option,
+    encoding_option,
+    header_row_option,
+    limits_option,
+    read_limits,
+    sheet_option,
+)
 
 
 def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
     """Register ``score`` on the CLI's subparsers."""
-    score = sub.add_parser("score", parents=[policy_choice, output], help="settle a file of claims",
-                           description="Settle every claim of a CSV, JSON-lines, Parquet or .xlsx file; write the "
-                                       "settled rows and, beside them, the rejected rows with their reasons.")
-    score.add_argument("file", help="claims: .csv, .jsonl, .parquet or .xlsx (columns: medcalc's or the national "
-                                    "interface's names); '-' for CSV or JSON lines on standard input")
-    score.add_argument("-o", "--output", help="settled rows out (.csv, .jsonl, .parquet, .xlsx); default: "
-                                              "FILE.settled.csv (stdin.settled.csv for '-')")
-    score.add_argument("--rejects", help="rejected rows out; default: OUTPUT with .rejects before the extension "
-                                         "(.xlsx: a second sheet, 'rejects', of OUTPUT)")
-    score.add_argument("--format", dest="in_format", choices=INPUT_FORMATS, help="input format if not by extension "
-                                                                               "(for '-': sniffed if not given)")
+    score = sub.add_parser(
+        "score",
+        parents=[policy_choice, output],
+        help="settle a file of claims",
+        description="Settle every claim of a CSV, JSON-lines, Parquet or .xlsx file; write the "
+        "settled rows and, beside them, the rejected rows with their reasons.",
+    )
+    score.add_argument(
+        "file",
+        help="claims: .csv, .jsonl, .parquet or .xlsx (columns: medcalc's or the national "
+        "interface's names); '-' for CSV or JSON lines on standard input",
+    )
+    score.add_argument(
+        "-o",
+        "--output",
+        help="settled rows out (.csv, .jsonl, .parquet, .xlsx); default: FILE.settled.csv (stdin.settled.csv for '-')",
+    )
+    score.add_argument(
+        "--rejects",
+        help="rejected rows out; default: OUTPUT with .rejects before the extension "
+        "(.xlsx: a second sheet, 'rejects', of OUTPUT)",
+    )
+    score.add_argument(
+        "--format",
+        dest="in_format",
+        choices=INPUT_FORMATS,
+        help="input format if not by extension (for '-': sniffed if not given)",
+    )
     sheet_option(score)
     header_row_option(score)
     encoding_option(score, "a CSV or JSON-lines file")
     limits_option(score)
     score.add_argument("--output-format", choices=INPUT_FORMATS, help="output format if not by extension")
-    score.add_argument("--names", choices=("medcalc", "national", "chinese"), default="medcalc",
-                       help="output column names: medcalc's, the national settlement interface's (hifp_pay, …), or "
-                            "its Chinese labels (基本医疗保险统筹基金支出, …; the rejects' too)")
+    score.add_argument(
+        "--names",
+        choices=("medcalc", "national", "chinese"),
+        default="medcalc",
+        help="output column names: medcalc's, the national settlement interface's (hifp_pay, …), or "
+        "its Chinese labels (基本医疗保险统筹基金支出, …; the rejects' too)",
+    )
     bom_option(score)
     amounts_option(score)
-    score.add_argument("--given", type=_given_layers, default=(), metavar="LAYERS",
-                       help="layers settled elsewhere, comma-separated (basic, critical): the file's hifp_pay (or "
-                            "basic) column is read as basic_paid, hifmi_pay / hifob_pay (or critical) as critical_paid, "
-                            "and only the later layers are computed")
-    score.add_argument("--results-only", dest="results_only", action="store_true",
-                       help="write only the results (row, claim id, person, date, policy, amounts) and the rejects' "
-                            "row, field and reason; by default each row's own columns are written too, the results "
-                            "added after them")
+    score.add_argument(
+        "--given",
+        type=_given_layers,
+        default=(),
+        metavar="LAYERS",
+        help="layers settled elsewhere, comma-separated (basic, critical): the file's hifp_pay (or "
+        "basic) column is read as basic_paid, hifmi_pay / hifob_pay (or critical) as critical_paid, "
+        "and only the later layers are computed",
+    )
+    score.add_argument(
+        "--results-only",
+        dest="results_only",
+        action="store_true",
+        help="write only the results (row, claim id, person, date, policy, amounts) and the rejects' "
+        "row, field and reason; by default each row's own columns are written too, the results "
+        "added after them",
+    )
     score.add_argument("--strict", action="store_true", help="fail (exit 2) if any row is rejected")
-    score.add_argument("--stream", action="store_true",
-                       help="score record batch by batch in bounded memory; the file must be sorted by person id")
-    score.add_argument("--batch-rows", dest="batch_rows", type=int, default=1 << 20,
-                       help="rows per record batch read (default 1048576)")
-    score.add_argument("--dask", metavar="SCHEDULER",
-                       help="score on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N "
-                            "worker processes here; FILE may be a directory, glob or URL of Parquet/CSV files, and "
-                            "the outputs are directories of Parquet part files (pip install 'medcalc[dask]')")
-    score.add_argument("--partitions", type=int, default=None,
-                       help="with --dask: partitions to score after gathering rows by person (default: as read)")
+    score.add_argument(
+        "--stream",
+        action="store_true",
+        help="score record batch by batch in bounded memory; the file must be sorted by person id",
+    )
+    score.add_argument(
+        "--batch-rows",
+        dest="batch_rows",
+        type=int,
+        default=1 << 20,
+        help="rows per record batch read (default 1048576)",
+    )
+    score.add_argument(
+        "--dask",
+        metavar="SCHEDULER",
+        help="score on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N "
+        "worker processes here; FILE may be a directory, glob or URL of Parquet/CSV files, and "
+        "the outputs are directories of Parquet part files (pip install 'medcalc[dask]')",
+    )
+    score.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="with --dask: partitions to score after gathering rows by person (default: as read)",
+    )
     score.set_defaults(run=_score)
 
 
@@ -160,15 +218,28 @@ def _score_file(args: argparse.Namespace) -> int:
 
         book = XlsxBook(output)  # results and rejects: two sheets of one workbook
     elif rejects_path == output:
-        raise MedcalcError(f"--rejects {rejects_path}: the same file as the settled rows; only an .xlsx file holds both")
+        raise MedcalcError(
+            f"--rejects {rejects_path}: the same file as the settled rows; only an .xlsx file holds both"
+        )
     results = ResultWriter(output, out_format, OUTPUT_NAMES[args.names], bom=args.bom, book=book, sheet="results")
-    rejects = ResultWriter(rejects_path, rejects_format, REJECT_NAMES.get(args.names), bom=args.bom, book=book,
-                           sheet="rejects")
+    rejects = ResultWriter(
+        rejects_path, rejects_format, REJECT_NAMES.get(args.names), bom=args.bom, book=book, sheet="rejects"
+    )
     summary = ScoreSummary()
     try:
         with _progress(interactive, total_rows) as (advance_read, advance):
-            batches = _counted(read_batches(args.file, args.in_format, args.batch_rows, args.encoding, sheet=args.sheet,
-                                            limits=limits, header_row=args.header_row), advance_read)
+            batches = _counted(
+                read_batches(
+                    args.file,
+                    args.in_format,
+                    args.batch_rows,
+                    args.encoding,
+                    sheet=args.sheet,
+                    limits=limits,
+                    header_row=args.header_row,
+                ),
+                advance_read,
+            )
             for part in _scored_parts(args, policy, batches):
                 results.write(*results_back(part, OUTPUT_NAMES[args.names]))  # (table, input columns, amounts)
                 rejects.write(*rejects_back(part, REJECT_NAMES.get(args.names)))
@@ -191,7 +262,7 @@ def _score_file(args: argparse.Namespace) -> int:
     return _report_score(args, summary, policy, output, rejects_path)
 
 
-def _report_score(args: argparse.Namespace, summary: "ScoreSummary", policy: Policy | None, output, rejects_path) -> int:
+def _report_score(args: argparse.Namespace, summary: ScoreSummary, policy: Policy | None, output, rejects_path) -> int:
     """Print the summary of a scored file (either path); exit 2 with --strict if any row was rejected."""
     report = summary.report(policy, output, rejects_path)
     if args.json:
@@ -235,8 +306,13 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
             raise MedcalcError(f"--dask local:N needs a number of worker processes (got {args.dask!r})")
         import logging
 
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=int(workers),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
     else:
         cluster = None
     try:
@@ -249,8 +325,9 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
                 fs.rm(fs.glob(f"{root.rstrip('/')}/part.*.parquet"))
             # rows numbered as the file shows them: a CSV file's lines (its header is line 1), Parquet's from 1
             first = 2 if (args.in_format or Path(str(args.file)).suffix.lower().lstrip(".")) == "csv" else 1
-            scored = score_dask(claims, policy, amounts=args.amounts, first_row=first, npartitions=args.partitions,
-                                given=args.given)
+            scored = score_dask(
+                claims, policy, amounts=args.amounts, first_row=first, npartitions=args.partitions, given=args.given
+            )
             try:
                 parts = write_parquet(scored, output, rejects_path, names=args.names, summarize=_part_summary)
             except BaseException:
@@ -266,7 +343,7 @@ def _score_dask(args: argparse.Namespace, policy: Policy | None) -> int:
     return _report_score(args, summary, policy, output, rejects_path)
 
 
-def _part_summary(part) -> "ScoreSummary":
+def _part_summary(part) -> ScoreSummary:
     """The summary of one scored part, made on the worker that scored it (a few numbers travel back)."""
     summary = ScoreSummary()
     summary.add(part)
@@ -275,13 +352,14 @@ def _part_summary(part) -> "ScoreSummary":
 
 def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
     """ScoredTables of the file: streamed part by part (sorted input), or the file in one piece."""
-    from ..engine.compiled import AUTO_COMPILED_ROWS, load_in_background
     from ..batch.stream import settle_batches
     from ..batch.tables import settle_table
+    from ..engine.compiled import AUTO_COMPILED_ROWS, load_in_background
 
     if args.stream:
-        yield from settle_batches(batches, policy, amounts=args.amounts, first_row=1, given=args.given,
-                                  keep_columns=not args.results_only)
+        yield from settle_batches(
+            batches, policy, amounts=args.amounts, first_row=1, given=args.given, keep_columns=not args.results_only
+        )
         return
     batches = iter(batches)
     first = [next(batches, None)]
@@ -291,8 +369,14 @@ def _scored_parts(args: argparse.Namespace, policy: Policy | None, batches):
         load_in_background()
     # neither the first batch nor the table is kept in a local here: each is freed once compacted,
     # and settle_table can free the decimals it turns into fen
-    yield settle_table(_whole_file(_prepend(first, batches)), policy, amounts=args.amounts, first_row=1,
-                       given=args.given, keep_columns=not args.results_only)
+    yield settle_table(
+        _whole_file(_prepend(first, batches)),
+        policy,
+        amounts=args.amounts,
+        first_row=1,
+        given=args.given,
+        keep_columns=not args.results_only,
+    )
 
 
 def _prepend(held: list, rest):
@@ -317,8 +401,16 @@ def _RESULT_SCHEMA():
 
     from ..batch.tables import RESULT_FIELDS
 
-    return pa.schema([("row", pa.int64()), ("claim_id", pa.string()), ("person_id", pa.string()),
-                      ("settled_on", pa.string()), ("policy", pa.string())] + [(f, pa.int64()) for f in RESULT_FIELDS])
+    return pa.schema(
+        [
+            ("row", pa.int64()),
+            ("claim_id", pa.string()),
+            ("person_id", pa.string()),
+            ("settled_on", pa.string()),
+            ("policy", pa.string()),
+        ]
+        + [(f, pa.int64()) for f in RESULT_FIELDS]
+    )
 
 
 def _REJECT_SCHEMA():
@@ -346,10 +438,24 @@ class _progress:
     def __enter__(self):
         if not self.interactive:
             return (lambda rows: None), (lambda rows: None)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        self._progress = Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+        self._progress = Progress(
+            TextColumn("{task.description:>8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
         self._progress.start()
         read = self._progress.add_task("read", total=self.total)
         settled = self._progress.add_task("settled", total=self.total)
@@ -369,9 +475,9 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from ..money import parse_amount
     from ..report.display import wan, yuan
     from ..report.layout import Paragraph
-    from ..money import parse_amount
 
     table = Table(title=f"medcalc score · {markup(summary['policy'])} · amounts in yuan 元", header_style="bold")
     table.add_column("")
@@ -380,9 +486,16 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     for label, key in (("rows read", "rows"), ("settled", "settled"), ("rejected", "rejected"), ("persons", "persons")):
         table.add_row(label, f"{summary[key]:,}", "")
     table.add_section()
-    labels = {"total": "医疗费总额 total", "in_scope": "政策范围内 in-scope", "basic": "基本医保 basic",
-              "critical": "大病/大额 second layer", "assistance": "医疗救助 assistance", "backstop": "兜底 backstop",
-              "funds": "基金支付 all funds", "patient": "个人负担 patient"}
+    labels = {
+        "total": "医疗费总额 total",
+        "in_scope": "政策范围内 in-scope",
+        "basic": "基本医保 basic",
+        "critical": "大病/大额 second layer",
+        "assistance": "医疗救助 assistance",
+        "backstop": "兜底 backstop",
+        "funds": "基金支付 all funds",
+        "patient": "个人负担 patient",
+    }
     for key, label in labels.items():
         fen = parse_amount(summary["totals"][key])
         table.add_row(label, yuan(fen), wan(fen) if abs(fen) >= 1_000_000 else "")  # from 1万 yuan up
@@ -400,12 +513,23 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
             reasons.add_row(Text(printable(reason)), f"{n:,}", f"{summary['first_row_by_reason'][reason]:,}")
         rest = listed[_REASONS_SHOWN:]
         if rest:
-            reasons.add_row(Text(f"… {len(rest):,} more reasons (every one is in the rejects file)"),
-                            f"{sum(n for _, n in rest):,}", "")
+            reasons.add_row(
+                Text(f"… {len(rest):,} more reasons (every one is in the rejects file)"),
+                f"{sum(n for _, n in rest):,}",
+                "",
+            )
         console.print(reasons)
     if summary.get("columns_not_used"):
-        console.print(Paragraph("columns not used (no claim field; passed through): "
-                                + ", ".join(printable(c) for c in summary["columns_not_used"])))
-    console.print(Paragraph(f"settled rows: {summary['output']}\nrejected rows: {summary['rejects_file']}\n"
-                            "rows are numbered as the file shows them: the line of a CSV or JSON-lines "
-                            "file, the row of a sheet (Parquet: from 1)"))
+        console.print(
+            Paragraph(
+                "columns not used (no claim field; passed through): "
+                + ", ".join(printable(c) for c in summary["columns_not_used"])
+            )
+        )
+    console.print(
+        Paragraph(
+            f"settled rows: {summary['output']}\nrejected rows: {summary['rejects_file']}\n"
+            "rows are numbered as the file shows them: the line of a CSV or JSON-lines "
+            "file, the row of a sheet (Parquet: from 1)"
+        )
+    )

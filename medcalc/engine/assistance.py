@@ -16,9 +16,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..policy.model import ResolvedPolicy, RuleVersion
 from ..accumulators import DEFAULT_CAP_GROUP
-from .common import Gathered, NO_LIMIT, LayerBuild, RuleIndex, choose_one
+from ..policy.model import ResolvedPolicy, RuleVersion
+from .common import NO_LIMIT, Gathered, LayerBuild, RuleIndex, choose_one
 
 __all__ = ["AssistanceTables", "build"]
 
@@ -29,12 +29,21 @@ class AssistanceTables:
     again_rules: list[RuleVersion] = attrs.Factory(list)
 
 
-def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
+def build(
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]
+) -> LayerBuild:
     n = len(variant)
-    p = {"rule": np.full(n, -1, np.int64), "deductible": np.zeros(n, np.int64), "ratio": np.zeros(n, np.int64),
-         "cap": np.full(n, NO_LIMIT, np.int64), "group": np.zeros(n, np.int64),
-         "again_rule": np.full(n, -1, np.int64), "again_threshold": np.zeros(n, np.int64),
-         "again_ratio": np.zeros(n, np.int64), "again_cap": np.full(n, NO_LIMIT, np.int64)}
+    p = {
+        "rule": np.full(n, -1, np.int64),
+        "deductible": np.zeros(n, np.int64),
+        "ratio": np.zeros(n, np.int64),
+        "cap": np.full(n, NO_LIMIT, np.int64),
+        "group": np.zeros(n, np.int64),
+        "again_rule": np.full(n, -1, np.int64),
+        "again_threshold": np.zeros(n, np.int64),
+        "again_ratio": np.zeros(n, np.int64),
+        "again_cap": np.full(n, NO_LIMIT, np.int64),
+    }
     index, again_index = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     for v, resolved in enumerate(variants):
@@ -42,8 +51,15 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         rows = np.flatnonzero(variant == v)
         again = resolved.named("assistance.again")
         if again and len(rows):
-            _stage_two(again, rows, Gathered(cols, None if len(rows) == len(variant) else rows), level_codes,
-                       again_index, problems, p)
+            _stage_two(
+                again,
+                rows,
+                Gathered(cols, None if len(rows) == len(variant) else rows),
+                level_codes,
+                again_index,
+                problems,
+                p,
+            )
         if not rules or not len(rows):
             continue
         sub = Gathered(cols, None if len(rows) == len(variant) else rows)

@@ -26,11 +26,17 @@ class BackstopTables:
     again_rules: list[RuleVersion]
 
 
-def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
+def build(
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]
+) -> LayerBuild:
     n = len(variant)
-    p = {"cap_rule": np.full(n, -1, np.int64), "cap": np.zeros(n, np.int64),
-         "again_rule": np.full(n, -1, np.int64), "again_ratio": np.zeros(n, np.int64),
-         "again_threshold": np.zeros(n, np.int64)}
+    p = {
+        "cap_rule": np.full(n, -1, np.int64),
+        "cap": np.zeros(n, np.int64),
+        "again_rule": np.full(n, -1, np.int64),
+        "again_ratio": np.zeros(n, np.int64),
+        "again_threshold": np.zeros(n, np.int64),
+    }
     caps, agains = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     if not any(r.named("backstop.burden_cap") or r.named("backstop.pay_again") for r in variants):
@@ -40,14 +46,16 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         if not len(rows):
             continue
         sub = Gathered(cols, None if len(rows) == len(variant) else rows)
-        chosen = choose_one(resolved.named("backstop.burden_cap"), rows, sub, level_codes, caps, problems, "category",
-                            "burden cap")
+        chosen = choose_one(
+            resolved.named("backstop.burden_cap"), rows, sub, level_codes, caps, problems, "category", "burden cap"
+        )
         p["cap_rule"][rows] = chosen
         for i in np.unique(chosen[chosen >= 0]):
             hit = chosen == i
             p["cap"][rows[hit]] = level_array(caps.rules[i]["cap"], level_codes)[sub["level"][hit]]
-        chosen = choose_one(resolved.named("backstop.pay_again"), rows, sub, level_codes, agains, problems, "category",
-                            "pay-again")
+        chosen = choose_one(
+            resolved.named("backstop.pay_again"), rows, sub, level_codes, agains, problems, "category", "pay-again"
+        )
         p["again_rule"][rows] = chosen
         for i in np.unique(chosen[chosen >= 0]):
             p["again_ratio"][rows[chosen == i]] = agains.rules[i]["ratio"]

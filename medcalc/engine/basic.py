@@ -13,13 +13,14 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ADMISSION_RULES, PLACES, ResolvedPolicy, RuleVersion
-from .common import GIVEN_BASIC, Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, level_array, matches
+from .common import GIVEN_BASIC, NO_LIMIT, BandSet, Gathered, LayerBuild, RuleIndex, choose_one, level_array, matches
 from .kernel import SCHEDULE_FIXED, SCHEDULE_SHARE
 
 __all__ = ["REQUIRED_RULES", "BasicTables", "build"]
 
 #: Rules without which an inpatient claim cannot be settled.
 REQUIRED_RULES = ADMISSION_RULES
+
 
 @attrs.define
 class BasicTables:
@@ -76,12 +77,23 @@ class _Builder:
         schedules = np.zeros((max(1, len(self.schedule_rows)), A, len(self.levels)), dtype=np.int64)
         for d, table in enumerate(self.schedule_rows):
             schedules[d, : table.shape[0]] = table
-            schedules[d, table.shape[0]:] = table[-1]  # the last entry repeats for later admissions
-        return BasicTables(edges, rates, flags[:, 0], flags[:, 1], self.bands.sources, schedules,
-                           self.schedules.rules, self.places.rules, self.modifiers.rules)
+            schedules[d, table.shape[0] :] = table[-1]  # the last entry repeats for later admissions
+        return BasicTables(
+            edges,
+            rates,
+            flags[:, 0],
+            flags[:, 1],
+            self.bands.sources,
+            schedules,
+            self.schedules.rules,
+            self.places.rules,
+            self.modifiers.rules,
+        )
 
 
-def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
+def build(
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]
+) -> LayerBuild:
     """Per-row parameters of the basic layer; rows it cannot settle come back as problems."""
     n = len(variant)
     p = {
@@ -145,14 +157,20 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
         problems.append((rows[missing], "level", f"rule {deductible.key} in force has no deductible for this level"))
 
     # Place rules: at most one may apply to a claim.
-    chosen = choose_one(resolved.named("inpatient.place"), rows, sub, builder.levels, builder.places, problems,
-                        "place", "place")
+    chosen = choose_one(
+        resolved.named("inpatient.place"), rows, sub, builder.levels, builder.places, problems, "place", "place"
+    )
     p["place_rule"][rows] = chosen
     # Care outside the insured area is settled only by a place rule: never silently on the local table.
     unmatched = (sub["place"] != PLACES.index("local")) & (chosen < 0)
     if unmatched.any():
-        problems.append((rows[unmatched], "place",
-                         "no place rule of the policy applies to care outside the insured area with this referral status"))
+        problems.append(
+            (
+                rows[unmatched],
+                "place",
+                "no place rule of the policy applies to care outside the insured area with this referral status",
+            )
+        )
 
     p["band"][rows] = builder.band(ratio, None)
     p["cumulative"][rows] = int(ratio.get("rounding") == "cumulative")
@@ -176,7 +194,9 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
         if rule.get("deductible") is not None:
             amounts = level_array(rule["deductible"], builder.levels)[level[hit]]
             if (amounts < 0).any():
-                problems.append((where[amounts < 0], "level", f"place rule {rule.key} has no deductible for this level"))
+                problems.append(
+                    (where[amounts < 0], "level", f"place rule {rule.key} has no deductible for this level")
+                )
             p["schedule"][where] = -1
             p["fixed_deductible"][where] = np.maximum(amounts, 0)
         elif rule.get("deductible_multiple") is not None:
@@ -194,10 +214,13 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
         hit = matches(rule["when"], sub, builder.levels)
         if rule.get("age_points") is not None:
             # a ratio that grows with age needs the age: a claim the rule would otherwise fit is refused without it
-            ageless = matches(attrs.evolve(rule["when"], age_under=None, age_at_least=None), sub, builder.levels) \
-                & (sub["age"] < 0)
+            ageless = matches(attrs.evolve(rule["when"], age_under=None, age_at_least=None), sub, builder.levels) & (
+                sub["age"] < 0
+            )
             if ageless.any():
-                problems.append((rows[ageless], "age", f"modifier {rule.key} sets the ratio by age; the claim states no age"))
+                problems.append(
+                    (rows[ageless], "age", f"modifier {rule.key} sets the ratio by age; the claim states no age")
+                )
             hit &= sub["age"] >= 0
         if not hit.any():
             continue

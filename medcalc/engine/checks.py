@@ -46,8 +46,14 @@ CHECKS = (
     ("basic_paid", "amount must not be negative"),
     ("critical_base", "amount must not be negative"),
     ("critical_paid", "amount must not be negative"),
-    ("critical_base", "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after"),
-    ("critical_paid", "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after"),
+    (
+        "critical_base",
+        "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after",
+    ),
+    (
+        "critical_paid",
+        "needs basic_paid: a 大病 figure settled elsewhere goes with the basic payment it was settled after",
+    ),
     ("basic_paid", "the payments given (basic_paid + critical_paid) must not exceed the in-scope cost"),
     ("critical_base", "must not exceed the in-scope cost − basic_paid + 乙类先行自付: what a 大病 base is made of"),
     ("scheme", "claim is for another scheme but policy {policy} is for {scheme}"),
@@ -60,9 +66,33 @@ def value_at(column, i, default):
     return int(column[i]) if len(column) else default  # int: exact in CPython, int64 in numba
 
 
-def check_rows(day, level, levels, place, referral, category, age, visit, service, service_given, total,
-               self_funded, over_limit, pre_self_pay, given_in_scope, bed_fees, nursing_fees, basic_paid,
-               critical_base, critical_paid, wrong_scheme, person, missing_person, code, in_scope):
+def check_rows(
+    day,
+    level,
+    levels,
+    place,
+    referral,
+    category,
+    age,
+    visit,
+    service,
+    service_given,
+    total,
+    self_funded,
+    over_limit,
+    pre_self_pay,
+    given_in_scope,
+    bed_fees,
+    nursing_fees,
+    basic_paid,
+    critical_base,
+    critical_paid,
+    wrong_scheme,
+    person,
+    missing_person,
+    code,
+    in_scope,
+):
     """Write each row's first failing check into ``code`` (0: none) and its in-scope cost into
     ``in_scope``: the one given, or total − 全自费 − 超限价 − 乙类先行自付 where not (or negative).
 

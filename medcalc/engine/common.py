@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Sequence
+from collections.abc import Sequence
 
 import attrs
 import numpy as np
 
-from ..vocabulary import fold
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
+from ..vocabulary import fold
 
-__all__ = ["Gathered", "Vocabulary", "choose_one", "NO_LIMIT", "half_up", "matches", "level_array", "RuleIndex", "BandSet", "LayerBuild"]
+__all__ = [
+    "Gathered",
+    "Vocabulary",
+    "choose_one",
+    "NO_LIMIT",
+    "half_up",
+    "matches",
+    "level_array",
+    "RuleIndex",
+    "BandSet",
+    "LayerBuild",
+]
 
 #: Stands for "no limit" in int64 columns (larger than any amount of fen).
 NO_LIMIT = np.int64(1) << 60
@@ -64,8 +75,13 @@ class Vocabulary(list):
     ``assistance_groups``: assistance cap groups (columns of the per-group assistance state).
     """
 
-    def __init__(self, levels: Sequence[str], services: Sequence[str] = (), diseases: Sequence[str] = (),
-                 assistance_groups: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        levels: Sequence[str],
+        services: Sequence[str] = (),
+        diseases: Sequence[str] = (),
+        assistance_groups: Sequence[str] = (),
+    ) -> None:
         super().__init__(levels)
         self.index_of = {code: i for i, code in enumerate(self)}
         self.services = list(services)
@@ -84,8 +100,12 @@ class Vocabulary(list):
 def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[str]) -> np.ndarray:
     """Rows a rule's ``when`` applies to (an empty set in the condition means any)."""
     mask = np.ones(len(cols["place"]), dtype=bool)
-    for column, chosen, vocabulary in (("place", cond.places, PLACES), ("referral", cond.referrals, REFERRALS),
-                                       ("level", cond.levels, level_codes), ("category", cond.categories, CATEGORIES)):
+    for column, chosen, vocabulary in (
+        ("place", cond.places, PLACES),
+        ("referral", cond.referrals, REFERRALS),
+        ("level", cond.levels, level_codes),
+        ("category", cond.categories, CATEGORIES),
+    ):
         if chosen:
             allowed = np.zeros(len(vocabulary), dtype=bool)  # a lookup table: cheaper than np.isin
             allowed[[vocabulary.index(x) for x in chosen if x in vocabulary]] = True
@@ -112,8 +132,16 @@ def level_array(table: ByLevel, level_codes: Sequence[str]) -> np.ndarray:
     return np.array([(-1 if table.get(lv) is None else table.get(lv)) for lv in level_codes], dtype=np.int64)
 
 
-def choose_one(rules, rows: np.ndarray, sub: dict[str, np.ndarray], level_codes: Sequence[str], index: "RuleIndex",
-               problems: list, field: str, what: str) -> np.ndarray:
+def choose_one(
+    rules,
+    rows: np.ndarray,
+    sub: dict[str, np.ndarray],
+    level_codes: Sequence[str],
+    index: RuleIndex,
+    problems: list,
+    field: str,
+    what: str,
+) -> np.ndarray:
     """For each row, the index of the one rule of a named family that applies (-1: none).
 
     A row two rules apply to is ambiguous: it is added to ``problems`` (rejected), naming ``what``.
@@ -125,8 +153,14 @@ def choose_one(rules, rows: np.ndarray, sub: dict[str, np.ndarray], level_codes:
         if clash.any():  # named by both rules: the one chosen before, and this one
             for earlier in sorted(set(chosen[clash].tolist())):
                 both = clash & (chosen == earlier)
-                problems.append((rows[both], field, f"more than one {what} rule applies ({index.rules[earlier].key} "
-                                                    f"and {rule.key}); the policy is ambiguous"))
+                problems.append(
+                    (
+                        rows[both],
+                        field,
+                        f"more than one {what} rule applies ({index.rules[earlier].key} "
+                        f"and {rule.key}); the policy is ambiguous",
+                    )
+                )
         chosen[hit & (chosen < 0)] = index(rule)
     return chosen
 

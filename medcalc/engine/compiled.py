@@ -19,15 +19,24 @@ import os
 import threading
 import types
 import warnings
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import checks, kernel, rows
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ENGINES", "AUTO_COMPILED_ROWS", "kernel_functions", "choose_engine", "numba_available", "load_in_background",
-           "in_ranges", "low_high"]
+__all__ = [
+    "ENGINES",
+    "AUTO_COMPILED_ROWS",
+    "kernel_functions",
+    "choose_engine",
+    "numba_available",
+    "load_in_background",
+    "in_ranges",
+    "low_high",
+]
 
 #: How a batch is settled: "auto" (by size), "compiled" (numba) or "interpreted" (CPython).
 ENGINES = ("auto", "compiled", "interpreted")
@@ -68,8 +77,12 @@ def numba_available() -> bool:
     try:
         import numba  # noqa: F401
     except Exception as exc:  # an ImportError, or a broken install that fails as it loads
-        warnings.warn(f"numba cannot be imported ({exc}); batches are settled by the interpreted kernel, "
-                      "which is exact but much slower", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"numba cannot be imported ({exc}); batches are settled by the interpreted kernel, "
+            "which is exact but much slower",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return False
     return True
 
@@ -90,6 +103,7 @@ _compiling = threading.Lock()
 def load_in_background() -> None:
     """Import numba and make the compiled kernels in a thread, for a caller about to read a
     large batch: Arrow reads a file in its own threads, which hide most of numba's import."""
+
     def load() -> None:
         if numba_available():
             for module in (kernel, checks, rows):
@@ -98,13 +112,13 @@ def load_in_background() -> None:
     threading.Thread(target=load, name="medcalc-load-kernels", daemon=True).start()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _interpreted(name: str) -> dict[str, Callable]:
     module = {m.__name__: m for m in (kernel, checks, rows)}[name]
     return {name: getattr(module, name) for name in module.FUNCTIONS}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(name: str) -> dict[str, Callable]:
     import numba
 
@@ -139,7 +153,7 @@ def in_ranges(function: Callable, rows: int, threads: int, args: tuple, per_row:
     def run(k: int):
         cut = list(args)
         for i in per_row:
-            cut[i] = args[i][bounds[k]:bounds[k + 1]]
+            cut[i] = args[i][bounds[k] : bounds[k + 1]]
         return function(*cut)
 
     with ThreadPoolExecutor(threads - 1) as pool:  # (a range's error is raised here, not lost)

@@ -17,7 +17,19 @@ import numpy as np
 
 from ..money import RATIO_ONE
 from ..policy.model import ResolvedPolicy, RuleVersion
-from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL, Gathered, NO_LIMIT, BandSet, LayerBuild, RuleIndex, choose_one, half_up, matches
+from .common import (
+    GIVEN_BASE,
+    GIVEN_BASIC,
+    GIVEN_CRITICAL,
+    NO_LIMIT,
+    BandSet,
+    Gathered,
+    LayerBuild,
+    RuleIndex,
+    choose_one,
+    half_up,
+    matches,
+)
 
 __all__ = ["CriticalTables", "build"]
 
@@ -34,11 +46,27 @@ class CriticalTables:
     modifiers: list[RuleVersion]
 
 
-def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]) -> LayerBuild:
+def build(
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]
+) -> LayerBuild:
     n = len(variant)
-    p = {name: np.zeros(n, np.int64) for name in (
-        "active", "base_deductible", "base_coinsurance", "base_above_cap", "base_pre_self_pay",
-        "threshold", "above_threshold", "band", "points", "place_rule", "modifier_mask", "cumulative")}
+    p = {
+        name: np.zeros(n, np.int64)
+        for name in (
+            "active",
+            "base_deductible",
+            "base_coinsurance",
+            "base_above_cap",
+            "base_pre_self_pay",
+            "threshold",
+            "above_threshold",
+            "band",
+            "points",
+            "place_rule",
+            "modifier_mask",
+            "cumulative",
+        )
+    }
     p["cap"] = np.full(n, NO_LIMIT, np.int64)
     p["place_rule"][:] = -1
     bands = BandSet(level_codes)
@@ -64,10 +92,15 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             unsplit = (sub["given"] & (GIVEN_BASIC | GIVEN_BASE) == GIVEN_BASIC) & (p["active"][rows] == 1)
             if unsplit.any():
                 counted = ", ".join(part for part in _BASE_PARTS[:3] if base[part])
-                problems.append((rows[unsplit], "basic_paid",
-                                 f"with basic_paid given the self-pay is not split into deductible, co-insurance and cost "
-                                 f"above the cap, and the 大病 base of {base.key} counts only {counted or 'none of them'}: "
-                                 f"give critical_base (the claim's qualifying self-pay) too"))
+                problems.append(
+                    (
+                        rows[unsplit],
+                        "basic_paid",
+                        f"with basic_paid given the self-pay is not split into deductible, co-insurance and cost "
+                        f"above the cap, and the 大病 base of {base.key} counts only {counted or 'none of them'}: "
+                        f"give critical_base (the claim's qualifying self-pay) too",
+                    )
+                )
         p["above_threshold"][rows] = int(band_rule["convention"] == "above_threshold")
         p["cumulative"][rows] = int(band_rule.get("rounding") == "cumulative")
         cap = resolved.rule("critical.cap")
@@ -78,7 +111,9 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         p["band"][rows] = default_band
         lacking = bands.missing_level(default_band, level)
 
-        chosen = choose_one(resolved.named("critical.place"), rows, sub, level_codes, places, problems, "place", "大病 place")
+        chosen = choose_one(
+            resolved.named("critical.place"), rows, sub, level_codes, places, problems, "place", "大病 place"
+        )
         p["place_rule"][rows] = chosen
         for index in np.unique(chosen[chosen >= 0]):
             rule = places.rules[index]
@@ -112,7 +147,6 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
         p["modifier_mask"][rows] = bits
     given = cols["given"] & GIVEN_CRITICAL != 0
     if given.any():  # a claim that gives the layer's payment is not refused for the layer's rules
-        problems = [(rows[~given[rows]], field, reason) for rows, field, reason in problems
-                    if not given[rows].all()]
+        problems = [(rows[~given[rows]], field, reason) for rows, field, reason in problems if not given[rows].all()]
     edges, rates = bands.arrays()
     return LayerBuild(p, CriticalTables(edges, rates, bands.sources, places.rules, modifiers.rules), problems)

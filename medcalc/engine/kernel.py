@@ -34,7 +34,6 @@ rounding) stays below 8.1 x 10^18.
 
 from __future__ import annotations
 
-
 RATIO_ONE = 10000  # money.RATIO_ONE: 100 % in units of 0.01 %
 NO_LIMIT = 1 << 60  # "no limit" in parameter columns (common.NO_LIMIT)
 
@@ -68,18 +67,74 @@ S_KEYED = 19
 
 #: What a profile row holds: the claim's codes, then each layer's parameters (its build's columns).
 PROFILE_CODES = ("level", "visit", "service")
-BASIC_PARAMS = ("band", "schedule", "fixed_deductible", "share", "share_floor", "share_ceiling", "deductible_num",
-                "deductible_den", "later_from", "later_fraction", "later_compounding", "later_floor", "deductible_cap", "points", "floor", "fund_cap",
-                "cost_cap", "place_rule", "modifier_mask", "cumulative")
-OUTPATIENT_PARAMS = ("rule", "deductible", "ratio", "fixed", "cap", "visit_cap", "halve_bed", "halve_nursing",
-                     "period_months", "period_cap")
-CRITICAL_PARAMS = ("active", "base_deductible", "base_coinsurance", "base_above_cap", "base_pre_self_pay", "threshold",
-                   "above_threshold", "band", "points", "place_rule", "modifier_mask", "cap", "cumulative")
-ASSISTANCE_PARAMS = ("rule", "deductible", "ratio", "cap", "group", "again_rule", "again_threshold", "again_ratio",
-                     "again_cap")
+BASIC_PARAMS = (
+    "band",
+    "schedule",
+    "fixed_deductible",
+    "share",
+    "share_floor",
+    "share_ceiling",
+    "deductible_num",
+    "deductible_den",
+    "later_from",
+    "later_fraction",
+    "later_compounding",
+    "later_floor",
+    "deductible_cap",
+    "points",
+    "floor",
+    "fund_cap",
+    "cost_cap",
+    "place_rule",
+    "modifier_mask",
+    "cumulative",
+)
+OUTPATIENT_PARAMS = (
+    "rule",
+    "deductible",
+    "ratio",
+    "fixed",
+    "cap",
+    "visit_cap",
+    "halve_bed",
+    "halve_nursing",
+    "period_months",
+    "period_cap",
+)
+CRITICAL_PARAMS = (
+    "active",
+    "base_deductible",
+    "base_coinsurance",
+    "base_above_cap",
+    "base_pre_self_pay",
+    "threshold",
+    "above_threshold",
+    "band",
+    "points",
+    "place_rule",
+    "modifier_mask",
+    "cap",
+    "cumulative",
+)
+ASSISTANCE_PARAMS = (
+    "rule",
+    "deductible",
+    "ratio",
+    "cap",
+    "group",
+    "again_rule",
+    "again_threshold",
+    "again_ratio",
+    "again_cap",
+)
 BACKSTOP_PARAMS = ("cap_rule", "cap", "again_rule", "again_ratio", "again_threshold")
-LAYER_PARAMS = {"basic": BASIC_PARAMS, "outpatient": OUTPATIENT_PARAMS, "critical": CRITICAL_PARAMS,
-                "assistance": ASSISTANCE_PARAMS, "backstop": BACKSTOP_PARAMS}
+LAYER_PARAMS = {
+    "basic": BASIC_PARAMS,
+    "outpatient": OUTPATIENT_PARAMS,
+    "critical": CRITICAL_PARAMS,
+    "assistance": ASSISTANCE_PARAMS,
+    "backstop": BACKSTOP_PARAMS,
+}
 PROFILE_FIELDS = PROFILE_CODES + tuple(f"{layer}.{name}" for layer, names in LAYER_PARAMS.items() for name in names)
 _P = {name: i for i, name in enumerate(PROFILE_FIELDS)}
 
@@ -164,25 +219,48 @@ TRACE = (
     "basic",
     "step_band",  # the band a step schedule pays the whole stretch at
     # outpatient
-    "service_deductible_before", "service_paid_before", "service_cap", "service_raw",
+    "service_deductible_before",
+    "service_paid_before",
+    "service_cap",
+    "service_raw",
     "service_counted",  # the in-scope cost counted toward the deductible and ratio (a period cap may cut it)
     "service_period_before",  # in-scope cost counted in the claim's month / quarter before it
     "service_period_cap",  # the cap on it (NO_LIMIT: none)
     # 大病
-    "critical_part_deductible", "critical_part_coinsurance", "critical_part_above_cap", "critical_part_pre_self_pay",
+    "critical_part_deductible",
+    "critical_part_coinsurance",
+    "critical_part_above_cap",
+    "critical_part_pre_self_pay",
     "critical_base_claim",  # this claim's qualifying self-pay
-    "critical_base_before", "critical_threshold",
+    "critical_base_before",
+    "critical_threshold",
     "critical_low",  # the stretch paid, on the band axis
-    "critical_high", "critical_raw", "critical_paid_before", "critical",
+    "critical_high",
+    "critical_raw",
+    "critical_paid_before",
+    "critical",
     # 医疗救助
-    "assistance_base_claim", "assistance_base_before", "assistance_raw", "assistance_paid_before", "assistance",
-    "assistance_again_base_claim", "assistance_again_base_before", "assistance_again_raw",  # 再次救助
-    "assistance_again_paid_before", "assistance_again",
+    "assistance_base_claim",
+    "assistance_base_before",
+    "assistance_raw",
+    "assistance_paid_before",
+    "assistance",
+    "assistance_again_base_claim",
+    "assistance_again_base_before",
+    "assistance_again_raw",  # 再次救助
+    "assistance_again_paid_before",
+    "assistance_again",
     # 兜底
-    "backstop_burden_claim", "backstop_burden_before", "backstop_cap_used", "backstop_cap_paid_before",
+    "backstop_burden_claim",
+    "backstop_burden_before",
+    "backstop_cap_used",
+    "backstop_cap_paid_before",
     "backstop_cap_pay",
-    "backstop_again_base_claim", "backstop_again_base_before", "backstop_again_raw",  # 再报销 (an assistance stage)
-    "backstop_again_paid_before", "backstop_again",
+    "backstop_again_base_claim",
+    "backstop_again_base_before",
+    "backstop_again_raw",  # 再报销 (an assistance stage)
+    "backstop_again_paid_before",
+    "backstop_again",
     "backstop",
 )
 _T = {name: i for i, name in enumerate(TRACE)}
@@ -221,10 +299,14 @@ T_CRITICAL = _T["critical"]
 T_ASSISTANCE_BASE_CLAIM = _T["assistance_base_claim"]
 T_ASSISTANCE_AGAIN_BASE_CLAIM = _T["assistance_again_base_claim"]
 T_BACKSTOP_AGAIN_BASE_CLAIM = _T["backstop_again_base_claim"]  # (兜底's paying again is such a stage too)
-for _first, _stage in ((T_ASSISTANCE_BASE_CLAIM, "assistance"), (T_ASSISTANCE_AGAIN_BASE_CLAIM, "assistance_again"),
-                       (T_BACKSTOP_AGAIN_BASE_CLAIM, "backstop_again")):
-    assert TRACE[_first:_first + 5] == tuple(f"{_stage}{part}" for part in (
-        "_base_claim", "_base_before", "_raw", "_paid_before", "")), "assistance trace fields out of order"
+for _first, _stage in (
+    (T_ASSISTANCE_BASE_CLAIM, "assistance"),
+    (T_ASSISTANCE_AGAIN_BASE_CLAIM, "assistance_again"),
+    (T_BACKSTOP_AGAIN_BASE_CLAIM, "backstop_again"),
+):
+    assert TRACE[_first : _first + 5] == tuple(
+        f"{_stage}{part}" for part in ("_base_claim", "_base_before", "_raw", "_paid_before", "")
+    ), "assistance trace fields out of order"
 T_BURDEN_CLAIM = _T["backstop_burden_claim"]
 T_BURDEN_BEFORE = _T["backstop_burden_before"]
 T_CAP_USED = _T["backstop_cap_used"]
@@ -237,6 +319,7 @@ BANDED = ("basic", "critical")
 
 
 # ----------------------------------------------------------------------------- arithmetic
+
 
 def half_up(num, den):
     """num / den rounded half up, for num >= 0 and den > 0."""
@@ -295,6 +378,7 @@ def copy_state(source, target):
 
 
 # ----------------------------------------------------------------------------- layer 1: admissions
+
 
 def basic(i, p, prof, st, level, in_scope, total, schedules, edges, rates, step, basis, trace, tr, tb):
     """基本医保 for one admission: returns (deductible, payable, above cost cap, raw, paid)."""
@@ -378,6 +462,7 @@ def basic(i, p, prof, st, level, in_scope, total, schedules, edges, rates, step,
 
 # ----------------------------------------------------------------------------- layer 1: given
 
+
 def basic_given(i, p, prof, st, in_scope, paid, services, trace, tr):
     """基本医保 as the claim gives it (settled elsewhere, ``paid``): not computed, so no deductible
     is known and the rest of the in-scope cost is its co-insurance. The year's admissions, in-scope
@@ -397,6 +482,7 @@ def basic_given(i, p, prof, st, in_scope, paid, services, trace, tr):
 
 
 # ----------------------------------------------------------------------------- layer 1: outpatient
+
 
 def period_key(months, month):
     """The calendar period of a month of the year (0-11) that a cap per ``months`` months counts
@@ -462,8 +548,27 @@ def outpatient(i, p, prof, st, in_scope, month, services, trace, tr):
 
 # ----------------------------------------------------------------------------- layer 2: 大病 / 大额
 
-def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, raw, paid, given_base, given_pay, edges,
-             rates, trace, tr, tb):
+
+def critical(
+    i,
+    p,
+    prof,
+    st,
+    level,
+    pre_self_pay,
+    deductible,
+    payable,
+    above,
+    raw,
+    paid,
+    given_base,
+    given_pay,
+    edges,
+    rates,
+    trace,
+    tr,
+    tb,
+):
     """大病保险 or 大额医疗费用补助 on the year's qualifying self-pay; returns what it pays. A claim may
     give its qualifying self-pay (``given_base``) or the layer's payment (``given_pay``): -1 if not."""
     active = prof[p, C_ACTIVE] == 1
@@ -479,8 +584,12 @@ def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, ra
     part_pre = pre_self_pay
     if not active:
         part_deductible = part_coinsurance = part_above = part_pre = 0
-    claim_base = (part_deductible * prof[p, C_BASE_DEDUCTIBLE] + part_coinsurance * prof[p, C_BASE_COINSURANCE]
-                  + part_above * prof[p, C_BASE_ABOVE_CAP] + part_pre * prof[p, C_BASE_PRE_SELF_PAY])
+    claim_base = (
+        part_deductible * prof[p, C_BASE_DEDUCTIBLE]
+        + part_coinsurance * prof[p, C_BASE_COINSURANCE]
+        + part_above * prof[p, C_BASE_ABOVE_CAP]
+        + part_pre * prof[p, C_BASE_PRE_SELF_PAY]
+    )
     if given_base >= 0 and active:
         claim_base = given_base
 
@@ -520,6 +629,7 @@ def critical(i, p, prof, st, level, pre_self_pay, deductible, payable, above, ra
 
 # ----------------------------------------------------------------------------- layer 3: 医疗救助
 
+
 def assistance_stage(i, st, base_at, paid_at, claim_base, threshold, ratio, cap, trace, tr, trace_at):
     """One stage of 医疗救助 against its year: the claim adds ``claim_base`` to the year's base at
     ``st[base_at]``; the stretch above the annual ``threshold`` (charged once) is paid at ``ratio``
@@ -545,17 +655,38 @@ def assistance(i, p, prof, st, in_scope, paid_so_far, services, groups, trace, t
     """医疗救助 on the in-scope self-pay left, against its cap group's year (its deductible the
     threshold); then 再次救助 on what that left, against its own year. Returns both together."""
     g = prof[p, A_GROUP]
-    first = assistance_stage(i, st, S_KEYED + 4 * services + g, S_KEYED + 4 * services + groups + g,
-                             max(in_scope - paid_so_far, 0) if prof[p, A_RULE] >= 0 else 0, prof[p, A_DEDUCTIBLE],
-                             prof[p, A_RATIO], prof[p, A_CAP], trace, tr, T_ASSISTANCE_BASE_CLAIM)
+    first = assistance_stage(
+        i,
+        st,
+        S_KEYED + 4 * services + g,
+        S_KEYED + 4 * services + groups + g,
+        max(in_scope - paid_so_far, 0) if prof[p, A_RULE] >= 0 else 0,
+        prof[p, A_DEDUCTIBLE],
+        prof[p, A_RATIO],
+        prof[p, A_CAP],
+        trace,
+        tr,
+        T_ASSISTANCE_BASE_CLAIM,
+    )
     left = max(in_scope - paid_so_far - first, 0)
-    again = assistance_stage(i, st, S_AGAIN_BASE, S_AGAIN_PAID, left if prof[p, A_AGAIN_RULE] >= 0 else 0,
-                             prof[p, A_AGAIN_THRESHOLD], prof[p, A_AGAIN_RATIO], prof[p, A_AGAIN_CAP], trace, tr,
-                             T_ASSISTANCE_AGAIN_BASE_CLAIM)
+    again = assistance_stage(
+        i,
+        st,
+        S_AGAIN_BASE,
+        S_AGAIN_PAID,
+        left if prof[p, A_AGAIN_RULE] >= 0 else 0,
+        prof[p, A_AGAIN_THRESHOLD],
+        prof[p, A_AGAIN_RATIO],
+        prof[p, A_AGAIN_CAP],
+        trace,
+        tr,
+        T_ASSISTANCE_AGAIN_BASE_CLAIM,
+    )
     return first + again
 
 
 # ----------------------------------------------------------------------------- layer 4: 兜底
+
 
 def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
     """兜底: the year's burden capped by where care happened, then the rest paid again at a
@@ -571,9 +702,19 @@ def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
     cap_used = max(st[S_BURDEN_CAP_USED], prof[p, K_CAP]) if capped else st[S_BURDEN_CAP_USED]
     paid_before = st[S_BACKSTOP_CAP_PAID]
     cap_pay = min(max(max(after - cap_used, 0) - paid_before, 0), left) if capped else 0
-    again = assistance_stage(i, st, S_BACKSTOP_AGAIN_BASE, S_BACKSTOP_AGAIN_PAID,
-                             left - cap_pay if prof[p, K_AGAIN_RULE] >= 0 else 0, prof[p, K_AGAIN_THRESHOLD],
-                             prof[p, K_AGAIN_RATIO], NO_LIMIT, trace, tr, T_BACKSTOP_AGAIN_BASE_CLAIM)
+    again = assistance_stage(
+        i,
+        st,
+        S_BACKSTOP_AGAIN_BASE,
+        S_BACKSTOP_AGAIN_PAID,
+        left - cap_pay if prof[p, K_AGAIN_RULE] >= 0 else 0,
+        prof[p, K_AGAIN_THRESHOLD],
+        prof[p, K_AGAIN_RATIO],
+        NO_LIMIT,
+        trace,
+        tr,
+        T_BACKSTOP_AGAIN_BASE_CLAIM,
+    )
     pay = cap_pay + again
     st[S_BURDEN] = after
     st[S_BURDEN_CAP_USED] = cap_used
@@ -591,10 +732,38 @@ def backstop(i, p, prof, st, in_scope, paid_so_far, trace, tr):
 
 # ----------------------------------------------------------------------------- the loop
 
-def settle_rows(person, year, month, profile, total, in_scope, pre_self_pay, basic_paid, critical_base, critical_paid,
-                prof, schedules, basic_edges, basic_rates,
-                basic_step, basic_basis, critical_edges, critical_rates, services, groups, first_group, initial, final,
-                st, res, trace, tr, tb, acc):
+
+def settle_rows(
+    person,
+    year,
+    month,
+    profile,
+    total,
+    in_scope,
+    pre_self_pay,
+    basic_paid,
+    critical_base,
+    critical_paid,
+    prof,
+    schedules,
+    basic_edges,
+    basic_rates,
+    basic_step,
+    basic_basis,
+    critical_edges,
+    critical_rates,
+    services,
+    groups,
+    first_group,
+    initial,
+    final,
+    st,
+    res,
+    trace,
+    tr,
+    tb,
+    acc,
+):
     """Settle rows given in settlement order, writing their payments to ``res[:, i]``.
 
     ``person``, ``year``: a row's person-year, which keeps one set of accumulators; the rows of
@@ -633,14 +802,45 @@ def settle_rows(person, year, month, profile, total, in_scope, pre_self_pay, bas
         if given_basic >= 0:
             deductible, payable, above, raw, paid = basic_given(i, p, prof, st, cost, given_basic, services, trace, tr)
         elif prof[p, P_VISIT] == 0:
-            deductible, payable, above, raw, paid = basic(i, p, prof, st, level, cost, total[i], schedules,
-                                                          basic_edges, basic_rates, basic_step, basic_basis,
-                                                          trace, tr, tb)
+            deductible, payable, above, raw, paid = basic(
+                i,
+                p,
+                prof,
+                st,
+                level,
+                cost,
+                total[i],
+                schedules,
+                basic_edges,
+                basic_rates,
+                basic_step,
+                basic_basis,
+                trace,
+                tr,
+                tb,
+            )
         else:
             deductible, payable, above, raw, paid = outpatient(i, p, prof, st, cost, month[i], services, trace, tr)
-        second = critical(i, p, prof, st, level, pre_self_pay[i], deductible, payable, above, raw, paid,
-                          given_at(critical_base, i), given_at(critical_paid, i), critical_edges, critical_rates,
-                          trace, tr, tb)
+        second = critical(
+            i,
+            p,
+            prof,
+            st,
+            level,
+            pre_self_pay[i],
+            deductible,
+            payable,
+            above,
+            raw,
+            paid,
+            given_at(critical_base, i),
+            given_at(critical_paid, i),
+            critical_edges,
+            critical_rates,
+            trace,
+            tr,
+            tb,
+        )
         third = assistance(i, p, prof, st, cost, paid + second, services, groups, trace, tr)
         fourth = backstop(i, p, prof, st, cost, paid + second + third, trace, tr)
         res[0, i] = deductible
@@ -656,6 +856,20 @@ def settle_rows(person, year, month, profile, total, in_scope, pre_self_pay, bas
 
 #: The kernel's functions, callees before their callers (the order they are compiled in);
 #: the last is the loop, the one not inlined.
-FUNCTIONS = ("half_up", "rounded", "clamp_rate", "banded", "given_at", "copy_state", "basic", "basic_given",
-             "period_key", "outpatient", "critical",
-             "assistance_stage", "assistance", "backstop", "settle_rows")
+FUNCTIONS = (
+    "half_up",
+    "rounded",
+    "clamp_rate",
+    "banded",
+    "given_at",
+    "copy_state",
+    "basic",
+    "basic_given",
+    "period_key",
+    "outpatient",
+    "critical",
+    "assistance_stage",
+    "assistance",
+    "backstop",
+    "settle_rows",
+)

@@ -25,13 +25,22 @@ class OutpatientTables:
     rules: list[RuleVersion]
 
 
-def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], vocab: Vocabulary) -> LayerBuild:
+def build(
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], vocab: Vocabulary
+) -> LayerBuild:
     n = len(variant)
-    p = {"rule": np.full(n, -1, np.int64), "deductible": np.zeros(n, np.int64), "ratio": np.zeros(n, np.int64),
-         "fixed": np.full(n, -1, np.int64), "cap": np.full(n, NO_LIMIT, np.int64),
-         "visit_cap": np.full(n, NO_LIMIT, np.int64), "halve_bed": np.zeros(n, np.int64),
-         "halve_nursing": np.zeros(n, np.int64), "period_months": np.zeros(n, np.int64),
-         "period_cap": np.full(n, NO_LIMIT, np.int64)}
+    p = {
+        "rule": np.full(n, -1, np.int64),
+        "deductible": np.zeros(n, np.int64),
+        "ratio": np.zeros(n, np.int64),
+        "fixed": np.full(n, -1, np.int64),
+        "cap": np.full(n, NO_LIMIT, np.int64),
+        "visit_cap": np.full(n, NO_LIMIT, np.int64),
+        "halve_bed": np.zeros(n, np.int64),
+        "halve_nursing": np.zeros(n, np.int64),
+        "period_months": np.zeros(n, np.int64),
+        "period_cap": np.full(n, NO_LIMIT, np.int64),
+    }
     index = RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     outpatient = (cols["visit"] == 1) & (cols["given"] & GIVEN_BASIC == 0)  # (a payment given needs no rule)
@@ -46,36 +55,59 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
             p["rule"][rows] = index(rule)
             allowed_levels = np.isin(level, [vocab.index(lv) for lv in rule["levels"]])
             if not allowed_levels.all():
-                problems.append((rows[~allowed_levels], "level",
-                                 f"outpatient service {service!r} is paid only at {', '.join(sorted(rule['levels']))}"))
+                problems.append(
+                    (
+                        rows[~allowed_levels],
+                        "level",
+                        f"outpatient service {service!r} is paid only at {', '.join(sorted(rule['levels']))}",
+                    )
+                )
             places = rule["places"] or frozenset({"local"})
             # a filed long-term resident (备案) is settled as if at home
             where = np.where(cols["referral"][rows] == resident, local, sub_places)
             ok_place = np.isin(where, [PLACES.index(x) for x in places])
             if not ok_place.all():
-                problems.append((rows[~ok_place], "place",
-                                 f"outpatient service {service!r} pays only care {', '.join(sorted(places))} "
-                                 "(or of filed long-term residents)"))
+                problems.append(
+                    (
+                        rows[~ok_place],
+                        "place",
+                        f"outpatient service {service!r} pays only care {', '.join(sorted(places))} "
+                        "(or of filed long-term residents)",
+                    )
+                )
             if rule.get("diseases"):
                 named = (cols["diseases"][rows] & vocab.disease_mask(rule["diseases"])) != 0
                 if not named.all():
-                    problems.append((rows[~named], "diseases", f"outpatient service {service!r} pays only for "
-                                     f"{', '.join(rule['diseases'])}; the claim names none of them"))
+                    problems.append(
+                        (
+                            rows[~named],
+                            "diseases",
+                            f"outpatient service {service!r} pays only for "
+                            f"{', '.join(rule['diseases'])}; the claim names none of them",
+                        )
+                    )
             excluded = vocab.disease_mask(rule.get("excluded_if_certified") or ())
             certified = cols["certified"][rows] & excluded  # certified 慢特病 that end this cover
             if excluded and rule.get("disease_caps") is None:
                 ended = certified != 0
                 if ended.any():
-                    problems.append((rows[ended], "certified",
-                                     f"outpatient service {service!r} ends once the person is certified for "
-                                     f"{', '.join(rule['excluded_if_certified'])}"))
+                    problems.append(
+                        (
+                            rows[ended],
+                            "certified",
+                            f"outpatient service {service!r} ends once the person is certified for "
+                            f"{', '.join(rule['excluded_if_certified'])}",
+                        )
+                    )
             if rule.get("fixed") is not None:
                 p["fixed"][rows] = level_array(rule["fixed"], vocab)[level]
             else:
                 p["ratio"][rows] = level_array(rule["ratio"], vocab)[level]
                 lacking = p["ratio"][rows] < 0
                 if lacking.any():
-                    problems.append((rows[lacking], "level", f"outpatient service {service!r} has no ratio for this level"))
+                    problems.append(
+                        (rows[lacking], "level", f"outpatient service {service!r} has no ratio for this level")
+                    )
             # a yearly deductible by level is charged up to the highest level used in the year
             if rule.get("deductible") is not None:
                 p["deductible"][rows] = np.maximum(level_array(rule["deductible"], vocab)[level], 0)
@@ -85,15 +117,23 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
                 # a disease counts if the claim names it, unless the person is certified for it as a
                 # 慢特病 that may not be enjoyed twice
                 masks = cols["diseases"][rows] & ~certified
-                per_disease = np.stack([np.where(masks & vocab.disease_mask([d]), amount, 0) for d, amount in caps.items()])
+                per_disease = np.stack(
+                    [np.where(masks & vocab.disease_mask([d]), amount, 0) for d, amount in caps.items()]
+                )
                 disease_cap = per_disease.max(axis=0) if rule.get("highest_only") else per_disease.sum(axis=0)
                 if rule.get("ceiling") is not None:
                     disease_cap = np.minimum(disease_cap, rule["ceiling"])
                 none = (masks & vocab.disease_mask(list(caps))) == 0
                 if none.any():
-                    problems.append((rows[none], "diseases", f"outpatient service {service!r} pays only for "
-                                     f"{', '.join(caps)} (not for a disease certified as 慢特病 where that ends "
-                                     "the cover); the claim names none of them"))
+                    problems.append(
+                        (
+                            rows[none],
+                            "diseases",
+                            f"outpatient service {service!r} pays only for "
+                            f"{', '.join(caps)} (not for a disease certified as 慢特病 where that ends "
+                            "the cover); the claim names none of them",
+                        )
+                    )
                 p["cap"][rows] = np.minimum(p["cap"][rows], disease_cap)
             if rule.get("visit_cap") is not None:
                 p["visit_cap"][rows] = rule["visit_cap"]
@@ -106,8 +146,9 @@ def build(variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, n
     return LayerBuild(p, OutpatientTables(index.rules), problems)
 
 
-def fee_reduction(halve_bed: np.ndarray, halve_nursing: np.ndarray, bed_fees: np.ndarray,
-                  nursing_fees: np.ndarray) -> np.ndarray:
+def fee_reduction(
+    halve_bed: np.ndarray, halve_nursing: np.ndarray, bed_fees: np.ndarray, nursing_fees: np.ndarray
+) -> np.ndarray:
     """Fees the policy counts at half (日间病床 bed and nursing), per row: taken off the bill
     before anything is paid, rounded half up once."""
     return half_up(bed_fees * halve_bed + nursing_fees * halve_nursing, 2)

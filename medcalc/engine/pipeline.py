@@ -10,19 +10,19 @@ intermediate columns that explain it. The stateful settlement itself is the kern
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 import numpy as np
 
+from ..accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators, period_code
 from ..claims import GIVEN_FIELDS, Claim
 from ..errors import ClaimError
+from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from ..settlement import Reject
 from ..vocabulary import resolve_level, resolve_service, service_hint
-from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
 from . import assistance, backstop, basic, critical, kernel, outpatient
 from . import rows as row_moves
-from ..accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators, period_code
 from .basic import REQUIRED_RULES
 from .checks import NOT_GIVEN
 from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL, Vocabulary
@@ -31,7 +31,13 @@ from .profiles import KEY_COLUMNS, profile_codes
 
 #: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
 #: basic insurance: ``basic`` settles admissions, ``outpatient`` the outpatient services.
-LAYERS = {"basic": basic, "outpatient": outpatient, "critical": critical, "assistance": assistance, "backstop": backstop}
+LAYERS = {
+    "basic": basic,
+    "outpatient": outpatient,
+    "critical": critical,
+    "assistance": assistance,
+    "backstop": backstop,
+}
 #: Rows the kernel settles in one call: its inputs gathered into settlement order stay in cache.
 CHUNK_ROWS = 1 << 15
 #: A column of given amounts no row gives: read as not given by the kernel.
@@ -58,7 +64,7 @@ class Outcome:
     tables: dict[str, object]  # per layer: lookups and the rules they came from
     reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason)
     final: np.ndarray  # each person-year's accumulators after the run, as kernel state vectors (none: not kept)
-    keys: "_StateKeys"  # (person id, year) of each person-year
+    keys: _StateKeys  # (person id, year) of each person-year
     vocab: Vocabulary  # names the columns of the keyed state (services, assistance cap groups)
     initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
     accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
@@ -132,10 +138,29 @@ def reject_objects(groups: Sequence[tuple[np.ndarray, str, str]], claim_ids: Seq
     return sorted(out, key=lambda r: r.row)
 
 
-COLUMNS = ("level", "place", "referral", "category", "age", "retired", "day",
-           "total", "self_funded", "over_limit", "pre_self_pay", "in_scope",
-           "visit", "service", "diseases", "certified", "bed_fees", "nursing_fees", "fee_reduction",
-           *GIVEN_FIELDS, "given")
+COLUMNS = (
+    "level",
+    "place",
+    "referral",
+    "category",
+    "age",
+    "retired",
+    "day",
+    "total",
+    "self_funded",
+    "over_limit",
+    "pre_self_pay",
+    "in_scope",
+    "visit",
+    "service",
+    "diseases",
+    "certified",
+    "bed_fees",
+    "nursing_fees",
+    "fee_reduction",
+    *GIVEN_FIELDS,
+    "given",
+)
 
 _GIVEN_BITS = dict(zip(GIVEN_FIELDS, (GIVEN_BASIC, GIVEN_BASE, GIVEN_CRITICAL)))
 
@@ -170,19 +195,29 @@ def vocabulary(policy: Policy) -> Vocabulary:
 
 def _vocabulary(policy: Policy) -> Vocabulary:
     prefix = "outpatient.service."
-    services = sorted(k[len(prefix):] for k in policy.timelines if k.startswith(prefix))
+    services = sorted(k[len(prefix) :] for k in policy.timelines if k.startswith(prefix))
     diseases: set[str] = set()
     for key in policy.timelines:
         if key.startswith(prefix):
             for layer in policy.timelines[key].layers:
                 for version in layer:
-                    diseases |= (set(version.get("disease_caps") or ()) | set(version.get("excluded_if_certified") or ())
-                                 | set(version.get("diseases") or ()))
+                    diseases |= (
+                        set(version.get("disease_caps") or ())
+                        | set(version.get("excluded_if_certified") or ())
+                        | set(version.get("diseases") or ())
+                    )
     if len(diseases) > 62:
         raise ValueError(f"policy {policy.id} names {len(diseases)} diseases; medcalc handles at most 62")
-    groups = sorted({version.get("cap_group") or DEFAULT_CAP_GROUP
-                     for key, timeline in policy.timelines.items() if key.startswith("assistance.category.")
-                     for layer in timeline.layers for version in layer if not version.disabled})
+    groups = sorted(
+        {
+            version.get("cap_group") or DEFAULT_CAP_GROUP
+            for key, timeline in policy.timelines.items()
+            if key.startswith("assistance.category.")
+            for layer in timeline.layers
+            for version in layer
+            if not version.disabled
+        }
+    )
     return Vocabulary(list(policy.levels) + list(policy.institutions), services, sorted(diseases), groups)
 
 
@@ -196,8 +231,9 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     person = np.array([people.setdefault(c.person_id, len(people)) for c in claims], np.int64)
     ids = [c.claim_id for c in claims]
     rank = {cid: i for i, cid in enumerate(sorted({cid or "" for cid in ids}))}
-    enc = Encoded(cols, person, list(people), np.array([rank[cid or ""] for cid in ids], np.int64), ids,
-                  np.ones(n, bool), [])
+    enc = Encoded(
+        cols, person, list(people), np.array([rank[cid or ""] for cid in ids], np.int64), ids, np.ones(n, bool), []
+    )
     cols["service"][:] = -1
     given = False  # some claim gives an amount of an earlier layer
     for i, c in enumerate(claims):
@@ -214,8 +250,12 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
             service = resolve_service(policy, vocab.services, c.service or "")
             if service is None:
                 have = ", ".join(vocab.services) or "none"
-                enc.reject([i], "service", f"policy {policy.id} has no outpatient service {c.service!r}; it has {have}"
-                           + service_hint(policy, vocab.services, c.service or ""))
+                enc.reject(
+                    [i],
+                    "service",
+                    f"policy {policy.id} has no outpatient service {c.service!r}; it has {have}"
+                    + service_hint(policy, vocab.services, c.service or ""),
+                )
                 continue
             cols["visit"][i] = 1
             cols["service"][i] = vocab.services.index(service)
@@ -225,8 +265,12 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
         cols["nursing_fees"][i] = c.nursing_fees
         if c.visit == "inpatient" and level in policy.institutions:
             known_levels = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
-            enc.reject([i], "level", f"{c.level!r} is an outpatient institution of policy {policy.id}; an admission needs "
-                                     f"a hospital level: one of {known_levels}")
+            enc.reject(
+                [i],
+                "level",
+                f"{c.level!r} is an outpatient institution of policy {policy.id}; an admission needs "
+                f"a hospital level: one of {known_levels}",
+            )
             continue
         cols["level"][i] = code
         cols["place"][i] = PLACES.index(c.place)
@@ -259,8 +303,9 @@ def _coverage_text(policy: Policy) -> str:
     return f"policy {policy.id} covers {shown}"
 
 
-def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: np.ndarray,
-                      engine: str | None = None, threads: int = 1) -> tuple[np.ndarray, list[ResolvedPolicy]]:
+def _resolve_variants(
+    policy: Policy, enc: Encoded, services: list[str], live: np.ndarray, engine: str | None = None, threads: int = 1
+) -> tuple[np.ndarray, list[ResolvedPolicy]]:
     """The rule versions in force for each row's day; rows on a day without them are rejected.
 
     Rules are looked up once per distinct day, and rows mapped through a table of the days
@@ -299,20 +344,33 @@ def _resolve_variants(policy: Policy, enc: Encoded, services: list[str], live: n
         offset = day[live] - first
         service = enc.cols["service"][live]
         column = np.where(service >= 0, service, len(services))
-        missing = ~in_force[offset, column] & (enc.cols["given"][live] & GIVEN_BASIC == 0)  # (a layer 1 given needs no rule)
+        missing = ~in_force[offset, column] & (
+            enc.cols["given"][live] & GIVEN_BASIC == 0
+        )  # (a layer 1 given needs no rule)
         for d, s in sorted(set(zip(offset[missing].tolist(), column[missing].tolist()))):
             rows = live[missing & (offset == d) & (column == s)]
             date = dt.date.fromordinal(first + d)
             if s == len(services):
                 resolved = variants[day_variant[d]]
                 absent = next(k for k in REQUIRED_RULES if resolved.rule(k) is None)
-                enc.reject(rows, "settled_on", f"no {absent} rule in force on {date}; {_coverage_text(policy)}"
-                           + ("" if policy.coverage(REQUIRED_RULES) else
-                              " (a claim that gives basic_paid, the basic payment settled elsewhere, needs none)"))
+                enc.reject(
+                    rows,
+                    "settled_on",
+                    f"no {absent} rule in force on {date}; {_coverage_text(policy)}"
+                    + (
+                        ""
+                        if policy.coverage(REQUIRED_RULES)
+                        else " (a claim that gives basic_paid, the basic payment settled elsewhere, needs none)"
+                    ),
+                )
             else:
                 key = f"outpatient.service.{services[s]}"
                 spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"
-                enc.reject(rows, "settled_on", f"outpatient service {services[s]!r} is not in force on {date}; it covers {spans}")
+                enc.reject(
+                    rows,
+                    "settled_on",
+                    f"outpatient service {services[s]!r} is not in force on {date}; it covers {spans}",
+                )
         variant[~enc.ok] = -1
         used = np.flatnonzero(np.bincount(variant[variant >= 0], minlength=len(variants)))
         if len(used) < len(variants):  # keep only the versions some settled row uses, numbered densely
@@ -336,9 +394,15 @@ def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPo
     return cached
 
 
-def settlement_order(person: np.ndarray, day: np.ndarray, tie: np.ndarray | None = None,
-                     rank_ties=None, rows: np.ndarray | None = None,
-                     engine: str | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def settlement_order(
+    person: np.ndarray,
+    day: np.ndarray,
+    tie: np.ndarray | None = None,
+    rank_ties=None,
+    rows: np.ndarray | None = None,
+    engine: str | None = None,
+    threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``rows`` (default: all) sorted by (person, settlement day, claim-id rank, input row):
     the settling order, with the person and the day of each position in it.
 
@@ -392,8 +456,9 @@ class _StateKeys(Sequence):
     def _keys(self) -> list[tuple[str, int]]:
         if self._list is None:
             people = self._people
-            self._list = list(zip([str(people[p]) for p in (self._groups // 10000).tolist()],
-                                  (self._groups % 10000).tolist()))
+            self._list = list(
+                zip([str(people[p]) for p in (self._groups // 10000).tolist()], (self._groups % 10000).tolist())
+            )
         return self._list
 
     def __len__(self) -> int:
@@ -420,8 +485,10 @@ def _years(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     start, end = dt.date.fromordinal(first), dt.date.fromordinal(last)
     # the days of the range by month: each month's first day (clipped to the range) as an offset
     months = (end.year - start.year) * 12 + end.month - start.month + 1
-    firsts = [max(dt.date(start.year + (start.month - 1 + k) // 12, (start.month - 1 + k) % 12 + 1, 1).toordinal() - first, 0)
-              for k in range(months)]
+    firsts = [
+        max(dt.date(start.year + (start.month - 1 + k) // 12, (start.month - 1 + k) % 12 + 1, 1).toordinal() - first, 0)
+        for k in range(months)
+    ]
     index = np.zeros(last - first + 1, np.int32)  # month number in the range, by day
     index[firsts[1:]] = 1
     index = np.cumsum(index, dtype=np.int32)
@@ -434,8 +501,9 @@ def _years(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _KEPT_PROFILE_SETS = 256
 
 
-def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[ResolvedPolicy], variant: np.ndarray,
-                        pcols: dict[str, np.ndarray]) -> tuple[dict, np.ndarray, dict]:
+def _profile_parameters(
+    policy: Policy, vocab: Vocabulary, variants: list[ResolvedPolicy], variant: np.ndarray, pcols: dict[str, np.ndarray]
+) -> tuple[dict, np.ndarray, dict]:
     """Each layer's build on the profiles' representative rows, the profile table ``prof``, and
     a dict for what callers derive from them (kept with them: the kernel's tables per engine).
 
@@ -443,8 +511,12 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
     before (as every single claim of a known kind is) takes its parameters from the policy's
     cache instead of looking them up again.
     """
-    key = ("profiles", tuple(id(v) for v in variants), tuple(variant.tolist()),
-           tuple(tuple(pcols[name].tolist()) for name in KEY_COLUMNS))  # (values, whatever their dtype)
+    key = (
+        "profiles",
+        tuple(id(v) for v in variants),
+        tuple(variant.tolist()),
+        tuple(tuple(pcols[name].tolist()) for name in KEY_COLUMNS),
+    )  # (values, whatever their dtype)
     kept = policy._cache.get(key)
     if kept is not None:
         return kept[1], kept[2], kept[3]
@@ -461,15 +533,22 @@ def _profile_parameters(policy: Policy, vocab: Vocabulary, variants: list[Resolv
         if len(kept_sets) >= _KEPT_PROFILE_SETS:
             for old in kept_sets:
                 del policy._cache[old]
-        policy._cache[key] = (tuple(variants), builds, prof, derived)  # holding the variants keeps their ids in the key theirs
+        policy._cache[key] = (
+            tuple(variants),
+            builds,
+            prof,
+            derived,
+        )  # holding the variants keeps their ids in the key theirs
     return builds, prof, derived
 
 
 def _person_years(person: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows in settlement order: where each person-year starts, and its key person * 10000 + year."""
     if len(person) <= 1:  # (no claim, or one: nothing to compare)
-        return (np.zeros(len(person), np.int64),
-                np.array([p * 10000 + y for p, y in zip(person.tolist(), year.tolist())], np.int64))
+        return (
+            np.zeros(len(person), np.int64),
+            np.array([p * 10000 + y for p, y in zip(person.tolist(), year.tolist())], np.int64),
+        )
     new = np.empty(len(person), bool)
     new[0] = True
     np.not_equal(person[1:], person[:-1], out=new[1:])
@@ -515,8 +594,9 @@ def run(
     variant, variants = _resolve_variants(policy, enc, vocab.services, live, engine, threads)
     live = _still_live(enc, live)
     profile, representative = profile_codes(cols, variant, live, engine, threads)
-    builds, prof, derived = _profile_parameters(policy, vocab, variants, variant[representative],
-                                                {name: cols[name][representative] for name in KEY_COLUMNS})
+    builds, prof, derived = _profile_parameters(
+        policy, vocab, variants, variant[representative], {name: cols[name][representative] for name in KEY_COLUMNS}
+    )
     for build in builds.values():
         for rows, field, reason in build.problems:
             bad = np.zeros(len(representative), bool)
@@ -534,9 +614,11 @@ def run(
         p = profile[settled]
         reduction = np.zeros(n, np.int64)
         reduction[settled] = outpatient.fee_reduction(
-            prof[p, bed], prof[p, nursing],
-            cols["bed_fees"][settled], cols["nursing_fees"][settled])
-        cols = dict(cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction)
+            prof[p, bed], prof[p, nursing], cols["bed_fees"][settled], cols["nursing_fees"][settled]
+        )
+        cols = dict(
+            cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction
+        )
 
     ordered, person_at, day_at = _ordered(enc, settled, engine, threads)
     year_at, month_at = _years(day_at)
@@ -569,9 +651,18 @@ def run(
     native = chosen == "interpreted"
     tables = derived.get(chosen)
     if tables is None:
-        tables = (prof, np.ascontiguousarray(t_basic.schedules, np.int64), t_basic.edges, t_basic.rates,
-                  t_basic.step.astype(np.int64), t_basic.basis_in_scope.astype(np.int64), t_critical.edges,
-                  t_critical.rates, max(1, len(vocab.services)), max(1, len(vocab.assistance_groups)))
+        tables = (
+            prof,
+            np.ascontiguousarray(t_basic.schedules, np.int64),
+            t_basic.edges,
+            t_basic.rates,
+            t_basic.step.astype(np.int64),
+            t_basic.basis_in_scope.astype(np.int64),
+            t_critical.edges,
+            t_critical.rates,
+            max(1, len(vocab.services)),
+            max(1, len(vocab.assistance_groups)),
+        )
         if native:
             # CPython runs the kernel on Python ints: indexing an object array returns the int
             # itself, not a numpy scalar, whose arithmetic is several times slower (exact either way)
@@ -622,6 +713,7 @@ def run(
     after: dict[int, Accumulators] = {}
     band_traces = None
     if trace:  # by input row, as the results are
+
         def by_row(values: np.ndarray) -> np.ndarray:
             out = np.zeros((n,) + values.shape[1:], np.int64)
             out[ordered] = values
@@ -638,10 +730,28 @@ def run(
             key = keys[int(key_of_position[at])]
             before[row] = _accumulators_from(key, acc[0, at], vocab)
             after[row] = _accumulators_from(key, acc[1, at], vocab)
-    return Outcome(policy, claims, settled, cols, results, band_traces, variant, variants,
-                   {name: _ProfileParams(prof, profile, name) for name in LAYERS},
-                   {name: b.tables for name, b in builds.items()},
-                   enc.reject_groups, final, keys, vocab, initial, before, after, enc.claim_ids, chosen, res)
+    return Outcome(
+        policy,
+        claims,
+        settled,
+        cols,
+        results,
+        band_traces,
+        variant,
+        variants,
+        {name: _ProfileParams(prof, profile, name) for name in LAYERS},
+        {name: b.tables for name, b in builds.items()},
+        enc.reject_groups,
+        final,
+        keys,
+        vocab,
+        initial,
+        before,
+        after,
+        enc.claim_ids,
+        chosen,
+        res,
+    )
 
 
 def _still_live(enc: Encoded, live: np.ndarray | None = None) -> np.ndarray:
@@ -665,12 +775,16 @@ def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, in
         return [(0, rows, 0)]
     firsts = np.unique(np.searchsorted(starts, np.arange(0, rows, size), side="right") - 1)
     bounds = np.append(starts[firsts], rows)
-    return [(int(bounds[k]), int(bounds[k + 1]), int(firsts[k])) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]]
+    return [
+        (int(bounds[k]), int(bounds[k + 1]), int(firsts[k])) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]
+    ]
 
 
 #: Per layer: where each of its parameters lies in a profile row.
-_PARAM_COLUMNS = {layer: {name: kernel.PROFILE_FIELDS.index(f"{layer}.{name}") for name in params}
-                  for layer, params in kernel.LAYER_PARAMS.items()}
+_PARAM_COLUMNS = {
+    layer: {name: kernel.PROFILE_FIELDS.index(f"{layer}.{name}") for name in params}
+    for layer, params in kernel.LAYER_PARAMS.items()
+}
 
 
 class _ProfileParams(Mapping):
@@ -680,7 +794,7 @@ class _ProfileParams(Mapping):
         self._prof, self._profile = prof, profile
         self._at = _PARAM_COLUMNS[layer]
 
-    def __getitem__(self, name: str) -> "_ProfileColumn":
+    def __getitem__(self, name: str) -> _ProfileColumn:
         return _ProfileColumn(self._prof, self._profile, self._at[name])
 
     def __iter__(self):
@@ -727,18 +841,25 @@ def _slices_of(vocab: Vocabulary) -> dict[str, slice]:
 
 def _state_vector(acc: Accumulators, vocab: Vocabulary, width: int) -> np.ndarray:
     vector = np.zeros(width, np.int64)
-    vector[:len(STATE_FIELDS)] = acc.values()
+    vector[: len(STATE_FIELDS)] = acc.values()
     for name, where in _keyed_slices(vocab).items():
         names = getattr(vocab, KEYED_FIELDS[name])
         for item, value in getattr(acc, name).items():
             if item in names:
-                vector[where.start + names.index(item)] = period_code(value, acc.year) if name == "service_period" else value
+                vector[where.start + names.index(item)] = (
+                    period_code(value, acc.year) if name == "service_period" else value
+                )
     return vector
 
 
 def _accumulators_from(key: tuple[str, int], vector: np.ndarray, vocab: Vocabulary) -> Accumulators:
     values = vector.tolist()
-    keyed = {name: {item: values[where.start + i] for i, item in enumerate(getattr(vocab, KEYED_FIELDS[name]))
-                    if values[where.start + i]}
-             for name, where in _keyed_slices(vocab).items()}
+    keyed = {
+        name: {
+            item: values[where.start + i]
+            for i, item in enumerate(getattr(vocab, KEYED_FIELDS[name]))
+            if values[where.start + i]
+        }
+        for name, where in _keyed_slices(vocab).items()
+    }
     return Accumulators.from_fen(key[0], key[1], dict(zip(STATE_FIELDS, values)), keyed)

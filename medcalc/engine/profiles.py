@@ -18,15 +18,27 @@ from .compiled import choose_engine, in_ranges, kernel_functions, low_high
 __all__ = ["KEY_COLUMNS", "profile_codes"]
 
 #: The claim columns a profile is made of (with the rule versions in force, ``variant``).
-KEY_COLUMNS = ("level", "visit", "service", "place", "referral", "category", "age", "retired", "diseases", "certified",
-               "given")
+KEY_COLUMNS = (
+    "level",
+    "visit",
+    "service",
+    "place",
+    "referral",
+    "category",
+    "age",
+    "retired",
+    "diseases",
+    "certified",
+    "given",
+)
 
 #: Up to this many possible keys, profiles are numbered by a table of the keys present (no sort).
 _TABLE_KEYS = 1 << 22
 
 
-def profile_codes(cols: dict[str, np.ndarray], variant: np.ndarray, live: np.ndarray,
-                  engine: str | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def profile_codes(
+    cols: dict[str, np.ndarray], variant: np.ndarray, live: np.ndarray, engine: str | None = None, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """(profile of each row, -1 where not live; a representative row of each profile).
 
     Each key column is packed into one int64 key by mixed radix over the values the live

@@ -87,5 +87,14 @@ def take_columns(rows, target, out):
 
 
 #: The functions numba compiles (none calls another).
-FUNCTIONS = ("pack_keys", "unpack_keys", "value_range", "mark_days", "look_up_days", "add_digit", "gather", "scatter",
-             "take_columns")
+FUNCTIONS = (
+    "pack_keys",
+    "unpack_keys",
+    "value_range",
+    "mark_days",
+    "look_up_days",
+    "add_digit",
+    "gather",
+    "scatter",
+    "take_columns",
+)

@@ -23,7 +23,7 @@ _PAYMENTS = ("deductible", "basic", "critical", "assistance", "backstop")
 _AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope")
 
 
-def build_settlements(outcome: "Outcome", explain: bool = True, rows: Any = None) -> list[Settlement]:
+def build_settlements(outcome: Outcome, explain: bool = True, rows: Any = None) -> list[Settlement]:
     """Settlement objects for every settled row (or just the settled ``rows`` given), in input order."""
     import numpy as np  # (loaded with the engine already; not at import)
 
@@ -42,24 +42,26 @@ def build_settlements(outcome: "Outcome", explain: bool = True, rows: Any = None
         r = {k: v[j] for k, v in results.items()}
         c = {k: v[j] for k, v in columns.items()}
         funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
-        out.append(Settlement(
-            claim=outcome.claims[i],
-            row=i,
-            policy_id=outcome.policy.id,
-            policy_scheme=outcome.policy.scheme,
-            total=Fen(c["total"]),
-            self_funded=Fen(c["self_funded"]),
-            over_limit=Fen(c["over_limit"]),
-            pre_self_pay=Fen(c["pre_self_pay"]),
-            in_scope=Fen(c["in_scope"]),
-            deductible=Fen(r["deductible"]),
-            basic=Fen(r["basic"]),
-            critical=Fen(r["critical"]),
-            assistance=Fen(r["assistance"]),
-            backstop=Fen(r["backstop"]),
-            patient=Fen(c["total"] - funds),
-            steps=tuple(steps_for(outcome, i, r, c)) if explain else (),
-            before=outcome.accumulators_before.get(i),  # recorded only when explaining
-            after=outcome.accumulators_after.get(i),
-        ))
+        out.append(
+            Settlement(
+                claim=outcome.claims[i],
+                row=i,
+                policy_id=outcome.policy.id,
+                policy_scheme=outcome.policy.scheme,
+                total=Fen(c["total"]),
+                self_funded=Fen(c["self_funded"]),
+                over_limit=Fen(c["over_limit"]),
+                pre_self_pay=Fen(c["pre_self_pay"]),
+                in_scope=Fen(c["in_scope"]),
+                deductible=Fen(r["deductible"]),
+                basic=Fen(r["basic"]),
+                critical=Fen(r["critical"]),
+                assistance=Fen(r["assistance"]),
+                backstop=Fen(r["backstop"]),
+                patient=Fen(c["total"] - funds),
+                steps=tuple(steps_for(outcome, i, r, c)) if explain else (),
+                before=outcome.accumulators_before.get(i),  # recorded only when explaining
+                after=outcome.accumulators_after.get(i),
+            )
+        )
     return out

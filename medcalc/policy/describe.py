@@ -42,8 +42,12 @@ def describe(name: str, value: Any) -> str:
         return ", ".join(f"{level} {_one(name, v)}" for level, v in value.values.items())
     if isinstance(value, Condition):
         parts = []
-        for label, items in (("place", value.places), ("referral", value.referrals), ("level", value.levels),
-                             ("category", value.categories)):
+        for label, items in (
+            ("place", value.places),
+            ("referral", value.referrals),
+            ("level", value.levels),
+            ("category", value.categories),
+        ):
             if items:
                 parts.append(f"{label} in {', '.join(sorted(items))}")
         if value.age_under is not None:
@@ -66,8 +70,10 @@ def describe(name: str, value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_one(name, v)}" for k, v in value.items())
     if isinstance(value, tuple) and value and isinstance(value[0], Band):
-        return "; ".join(f"{'to ' + format_yuan(b.upper) if b.upper is not None else 'above'}: {describe('ratio', b.ratio)}"
-                         for b in value)
+        return "; ".join(
+            f"{'to ' + format_yuan(b.upper) if b.upper is not None else 'above'}: {describe('ratio', b.ratio)}"
+            for b in value
+        )
     if isinstance(value, tuple):
         return " | ".join(f"#{i + 1}: {describe(name, v)}" for i, v in enumerate(value))
     return _one(name, value)
@@ -78,8 +84,10 @@ def describe_rule(rule: RuleVersion) -> dict[str, str]:
     values = {name: describe(name, value) for name, value in rule.params.items() if value is not None}
     for use in rule.wage:  # amounts derived from the reference wage in force: say how
         wage = use.wage
-        values[f"{use.path} (from the wage)"] = (f"{use.term.words()} 社平工资 {format_yuan(wage['amount'])} "
-                                                 f"(reference.wage[{wage.index}]) = {format_yuan(use.amount)}")
+        values[f"{use.path} (from the wage)"] = (
+            f"{use.term.words()} 社平工资 {format_yuan(wage['amount'])} "
+            f"(reference.wage[{wage.index}]) = {format_yuan(use.amount)}"
+        )
     return values
 
 
@@ -90,9 +98,17 @@ def coverage(policy: Policy) -> list[list[str | None]]:
 
 def policy_row(p: Policy) -> dict[str, Any]:
     """A policy as one row of ``medcalc policy list --json`` (and ``GET /policies``)."""
-    return {"id": p.id, "region": p.region, "aliases": list(p.aliases), "scheme": p.scheme, "tier": p.tier,
-            "extends": p.chain[1] if len(p.chain) > 1 else None, "covers": coverage(p), "levels": dict(p.levels),
-            "file": p.file}
+    return {
+        "id": p.id,
+        "region": p.region,
+        "aliases": list(p.aliases),
+        "scheme": p.scheme,
+        "tier": p.tier,
+        "extends": p.chain[1] if len(p.chain) > 1 else None,
+        "covers": coverage(p),
+        "levels": dict(p.levels),
+        "file": p.file,
+    }
 
 
 def rules_on(policy: Policy, day: dt.date) -> list[dict[str, Any]]:
@@ -100,10 +116,22 @@ def rules_on(policy: Policy, day: dt.date) -> list[dict[str, Any]]:
     out = []
     for key, rule in sorted(policy.at(day).rules.items()):
         c = rule.citation
-        out.append({
-            "rule": key, "since": rule.since.isoformat(), "until": rule.until.isoformat() if rule.until else None,
-            "values": describe_rule(rule), "file": rule.file,
-            "source": {"id": c.source.id, "title": c.source.title, "document": c.source.document,
-                       "address": c.source.address, "quote": c.quote, "verified": c.verified, "note": c.note},
-        })
+        out.append(
+            {
+                "rule": key,
+                "since": rule.since.isoformat(),
+                "until": rule.until.isoformat() if rule.until else None,
+                "values": describe_rule(rule),
+                "file": rule.file,
+                "source": {
+                    "id": c.source.id,
+                    "title": c.source.title,
+                    "document": c.source.document,
+                    "address": c.source.address,
+                    "quote": c.quote,
+                    "verified": c.verified,
+                    "note": c.note,
+                },
+            }
+        )
     return out

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import NOTHING, PolicyError
 
@@ -69,8 +69,12 @@ def _read_bytes(path: Path, shown: str, key: str, found: object) -> bytes:
     except FileNotFoundError:
         raise PolicyError(shown, key, found, "a file that exists") from None
     except (OSError, ValueError) as exc:  # a directory, no permission, a name too long
-        raise PolicyError(shown, key, found, f"a readable file ({exc.strerror or exc})" if isinstance(exc, OSError)
-                          else "a readable file") from None
+        raise PolicyError(
+            shown,
+            key,
+            found,
+            f"a readable file ({exc.strerror or exc})" if isinstance(exc, OSError) else "a readable file",
+        ) from None
     if len(data) > MAX_FILE_BYTES:
         raise PolicyError(shown, key, found, f"a file of at most {MAX_FILE_BYTES >> 20} MB")
     return data
@@ -80,7 +84,9 @@ def _decode(data: bytes, shown: str, key: str, found: object) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyError(shown, key, found, f"UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start} is not)") from None
+        raise PolicyError(
+            shown, key, found, f"UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start} is not)"
+        ) from None
 
 
 def read_toml(path: Path, shown: str) -> dict:

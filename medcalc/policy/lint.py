@@ -20,8 +20,14 @@ __all__ = ["lint", "services_covered", "ONE_MATCH"]
 
 #: The rules an admission needs (engine.basic.REQUIRED_RULES, repeated: the policy package does not import the engine).
 #: Named families of which at most one rule may apply to a claim (the engine rejects a claim two match).
-ONE_MATCH = ("inpatient.place", "critical.place", "assistance.category", "assistance.again", "backstop.burden_cap",
-             "backstop.pay_again")
+ONE_MATCH = (
+    "inpatient.place",
+    "critical.place",
+    "assistance.category",
+    "assistance.again",
+    "backstop.burden_cap",
+    "backstop.pay_again",
+)
 _SERVICE = "outpatient.service."
 #: The layers after basic insurance: a policy of only these settles claims that give basic_paid.
 _LATER_LAYERS = ("critical", "assistance", "backstop")
@@ -36,14 +42,16 @@ def _rising(rule: RuleVersion, table: ByLevel, levels: list[str]) -> str | None:
     known = [(lv, table.get(lv)) for lv in levels if table.get(lv) is not None]
     for (low, a), (high, b) in zip(known, known[1:]):
         if b > a:
-            return (f"{_ref(rule)}: ratio rises from {low} ({Ratio(a)}) to {high} ({Ratio(b)}); levels are declared "
-                    f"from lowest to highest and ratios usually fall as the level rises")
+            return (
+                f"{_ref(rule)}: ratio rises from {low} ({Ratio(a)}) to {high} ({Ratio(b)}); levels are declared "
+                f"from lowest to highest and ratios usually fall as the level rises"
+            )
     return None
 
 
 def services_covered(policy: Policy) -> dict[str, list[tuple[dt.date, dt.date | None]]]:
     """Each outpatient service of the policy and the date spans it is in force (None: open-ended)."""
-    names = sorted(k[len(_SERVICE):] for k in policy.timelines if k.startswith(_SERVICE))
+    names = sorted(k[len(_SERVICE) :] for k in policy.timelines if k.startswith(_SERVICE))
     return {name: policy.coverage((_SERVICE + name,)) for name in names}
 
 
@@ -59,20 +67,28 @@ def _overlap(a: Condition, b: Condition, policy: Policy) -> str | None:
     # care outside the insured area always states a referral status (a claim there cannot have "none")
     if not places or not referrals or (places <= set(PLACES[1:]) and referrals == {"none"}):
         return None
-    for label, mine, theirs, allowed in (("place", a.places, b.places, places), ("referral", a.referrals, b.referrals, referrals)):
+    for label, mine, theirs, allowed in (
+        ("place", a.places, b.places, places),
+        ("referral", a.referrals, b.referrals, referrals),
+    ):
         if mine or theirs:
             parts.append(f"{label} {', '.join(sorted(allowed))}")
-    for label, mine, theirs, universe in (("level", a.levels, b.levels, list(policy.levels) + list(policy.institutions)),
-                                          ("category", a.categories, b.categories, CATEGORIES)):
+    for label, mine, theirs, universe in (
+        ("level", a.levels, b.levels, list(policy.levels) + list(policy.institutions)),
+        ("category", a.categories, b.categories, CATEGORIES),
+    ):
         allowed = _both(mine, theirs, universe)
         if not allowed:
             return None
         if mine or theirs:
             parts.append(f"{label} {', '.join(sorted(allowed))}")
-    services = sorted(k[len(_SERVICE):] for k in policy.timelines if k.startswith(_SERVICE))
+    services = sorted(k[len(_SERVICE) :] for k in policy.timelines if k.startswith(_SERVICE))
     kinds = [("inpatient", None)] + [("outpatient", s) for s in services]
-    fits = [(visit, service) for visit, service in kinds
-            if all((not c.visits or visit in c.visits) and (not c.services or service in c.services) for c in (a, b))]
+    fits = [
+        (visit, service)
+        for visit, service in kinds
+        if all((not c.visits or visit in c.visits) and (not c.services or service in c.services) for c in (a, b))
+    ]
     if not fits:
         return None
     if a.visits or b.visits or a.services or b.services:
@@ -101,9 +117,11 @@ def _period_cap_below_deductible(service: RuleVersion) -> str | None:
     largest = 0 if table is None else max([table.default] if table.default is not None else table.values.values())
     if periods * limit.amount > largest:
         return None
-    return (f"{_ref(service)}: period_cost_cap counts at most {format_yuan(limit.amount)} a {limit.per}, "
-            f"{format_yuan(periods * limit.amount)} a year, which the yearly deductible {format_yuan(largest)} "
-            f"takes whole: the service never pays")
+    return (
+        f"{_ref(service)}: period_cost_cap counts at most {format_yuan(limit.amount)} a {limit.per}, "
+        f"{format_yuan(periods * limit.amount)} a year, which the yearly deductible {format_yuan(largest)} "
+        f"takes whole: the service never pays"
+    )
 
 
 def lint(policy: Policy) -> list[str]:
@@ -118,23 +136,34 @@ def lint(policy: Policy) -> list[str]:
     later = sorted({k.split(".")[0] for k in policy.timelines if k.split(".")[0] in _LATER_LAYERS})
     if policy.levels and not policy.coverage(ADMISSION_RULES):
         absent = [k for k in ADMISSION_RULES if k not in policy.timelines]
-        why = (f"it has no {' and no '.join(absent)}" if absent
-               else "inpatient.deductible and inpatient.ratio are never in force on the same day")
+        why = (
+            f"it has no {' and no '.join(absent)}"
+            if absent
+            else "inpatient.deductible and inpatient.ratio are never in force on the same day"
+        )
         if later:  # a 大病 or assistance office's policy: it settles on the platform's own basic payment
-            warn(f"{policy.file}: the policy computes no basic payment of an admission on any day: {why}; it settles "
-                 f"only admissions that give basic_paid (what basic insurance paid, settled elsewhere), by its later "
-                 f"layers ({', '.join(later)})")
+            warn(
+                f"{policy.file}: the policy computes no basic payment of an admission on any day: {why}; it settles "
+                f"only admissions that give basic_paid (what basic insurance paid, settled elsewhere), by its later "
+                f"layers ({', '.join(later)})"
+            )
         else:
-            warn(f"{policy.file}: the policy settles no inpatient claim on any day: {why} (both are required for an "
-                 f"admission; an outpatient-only policy declares [institutions] and no [levels])")
+            warn(
+                f"{policy.file}: the policy settles no inpatient claim on any day: {why} (both are required for an "
+                f"admission; an outpatient-only policy declares [institutions] and no [levels])"
+            )
     if not policy.levels and not any(k.startswith(_SERVICE) for k in policy.timelines) and not later:
-        warn(f"{policy.file}: the policy settles nothing: it declares no hospital level, no outpatient service and "
-             f"no later layer (critical, assistance, backstop)")
+        warn(
+            f"{policy.file}: the policy settles nothing: it declares no hospital level, no outpatient service and "
+            f"no later layer (critical, assistance, backstop)"
+        )
     if not policy.levels:
         inpatient = sorted(k for k in policy.timelines if k.startswith("inpatient."))
         if inpatient:
-            warn(f"{policy.file}: {', '.join(inpatient)} can never apply: the policy declares no hospital level in "
-                 f"[levels], so it settles no admission")
+            warn(
+                f"{policy.file}: {', '.join(inpatient)} can never apply: the policy declares no hospital level in "
+                f"[levels], so it settles no admission"
+            )
     seen: set[tuple[int, int]] = set()
     for day in policy.change_days():
         rules = policy.at(day)
@@ -145,8 +174,10 @@ def lint(policy: Policy) -> list[str]:
                 witness = _overlap(a["when"], b["when"], policy)
                 if witness is not None:
                     seen.add((id(a), id(b)))
-                    warn(f"{_ref(a)} and {_ref(b)} can both apply to one claim ({witness}) on {day}: at most one "
-                         f"{family} rule may apply, and a claim both match is rejected as ambiguous")
+                    warn(
+                        f"{_ref(a)} and {_ref(b)} can both apply to one claim ({witness}) on {day}: at most one "
+                        f"{family} rule may apply, and a claim both match is rejected as ambiguous"
+                    )
         ratio = rules.rule("inpatient.ratio")
         deductible = rules.rule("inpatient.deductible")
         annual = rules.rule("inpatient.cap")
@@ -158,18 +189,24 @@ def lint(policy: Policy) -> list[str]:
             boosts = [m for m in rules.named("inpatient.modifier") if (m.get("ratio_points") or 0) > 0]
             stacked = highest + sum(m["ratio_points"] for m in boosts)
             if boosts and stacked > RATIO_ONE:
-                warn(f"{_ref(ratio)}: with {', '.join(m.key for m in boosts)} the ratio can reach "
-                     f"{stacked / 100:g}% and is clamped to 100%")
+                warn(
+                    f"{_ref(ratio)}: with {', '.join(m.key for m in boosts)} the ratio can reach "
+                    f"{stacked / 100:g}% and is clamped to 100%"
+                )
         if deductible is not None and annual is not None and annual.get("fund") is not None:
             tables = deductible["by_admission"] or (deductible["amount"],)
             largest = max(v for t in tables for v in ([t.default] if t.default is not None else t.values.values()))
             if largest > annual["fund"]:
-                warn(f"{_ref(deductible)}: a deductible of {format_yuan(largest)} is above the annual fund cap "
-                     f"{format_yuan(annual['fund'])} ({_ref(annual)})")
+                warn(
+                    f"{_ref(deductible)}: a deductible of {format_yuan(largest)} is above the annual fund cap "
+                    f"{format_yuan(annual['fund'])} ({_ref(annual)})"
+                )
         for service in rules.named("outpatient.service"):
             warn(_period_cap_below_deductible(service))
         threshold, cap = rules.rule("critical.threshold"), rules.rule("critical.cap")
         if threshold is not None and cap is not None and threshold["amount"] > cap["amount"]:
-            warn(f"{_ref(threshold)}: the 大病 threshold {format_yuan(threshold['amount'])} is above its annual cap "
-                 f"{format_yuan(cap['amount'])}")
+            warn(
+                f"{_ref(threshold)}: the 大病 threshold {format_yuan(threshold['amount'])} is above its annual cap "
+                f"{format_yuan(cap['amount'])}"
+            )
     return found

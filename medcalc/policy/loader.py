@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import NOTHING, PolicyError
 from .files import confined, read_text, read_toml
@@ -54,9 +54,16 @@ def _read_toml(file: _File) -> dict:
     return read_toml(file.path, file.shown)
 
 
-def load_file(path: Path, find_parent: Callable[[str], Path | None], shown: str | None = None,
-              roots: tuple[Path, ...] | None = None, data: dict | None = None, *, searched: str = "",
-              roots_of: Callable[[Path], tuple[Path, ...]] | None = None) -> Policy:
+def load_file(
+    path: Path,
+    find_parent: Callable[[str], Path | None],
+    shown: str | None = None,
+    roots: tuple[Path, ...] | None = None,
+    data: dict | None = None,
+    *,
+    searched: str = "",
+    roots_of: Callable[[Path], tuple[Path, ...]] | None = None,
+) -> Policy:
     """Load one policy file and, recursively, the policies it extends.
 
     ``roots``: the folders it may read source texts from (default: its own folder);
@@ -67,9 +74,16 @@ def load_file(path: Path, find_parent: Callable[[str], Path | None], shown: str 
     return _load(Path(path), find_parent, shown or str(path), (), roots, data, searched, roots_of)
 
 
-def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, seen: tuple[str, ...],
-          roots: tuple[Path, ...] | None = None, data: dict | None = None, searched: str = "",
-          roots_of: Callable[[Path], tuple[Path, ...]] | None = None) -> Policy:
+def _load(
+    path: Path,
+    find_parent: Callable[[str], Path | None],
+    shown: str,
+    seen: tuple[str, ...],
+    roots: tuple[Path, ...] | None = None,
+    data: dict | None = None,
+    searched: str = "",
+    roots_of: Callable[[Path], tuple[Path, ...]] | None = None,
+) -> Policy:
     file = _File(path, shown, roots)
     data = _read_toml(file) if data is None else data
     for key in data:
@@ -77,26 +91,44 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
             raise file.error(key, key, "an allowed top-level table: " + ", ".join(list(_TOP) + _FAMILIES))
     meta = _read_meta(file, data.get("policy"))
     if meta["id"] in seen:
-        raise file.error("policy.extends", meta["extends"], "an extends chain without cycles: " + " -> ".join(seen + (meta["id"],)))
+        raise file.error(
+            "policy.extends", meta["extends"], "an extends chain without cycles: " + " -> ".join(seen + (meta["id"],))
+        )
 
     parent: Policy | None = None
     if meta["extends"] is not None:
         parent_path = find_parent(meta["extends"])
         if parent_path is None:
-            raise file.error("policy.extends", meta["extends"],
-                             "the id of a policy that exists" + (f" in {searched}" if searched else ""))
-        parent = _load(parent_path, find_parent, _shown_near(parent_path, path, shown), seen + (meta["id"],),
-                       roots_of(parent_path) if roots_of else roots, searched=searched, roots_of=roots_of)
+            raise file.error(
+                "policy.extends",
+                meta["extends"],
+                "the id of a policy that exists" + (f" in {searched}" if searched else ""),
+            )
+        parent = _load(
+            parent_path,
+            find_parent,
+            _shown_near(parent_path, path, shown),
+            seen + (meta["id"],),
+            roots_of(parent_path) if roots_of else roots,
+            searched=searched,
+            roots_of=roots_of,
+        )
         if parent.scheme != meta["scheme"]:
-            raise file.error("policy.scheme", meta["scheme"], f"the scheme of the extended policy {parent.id!r} ({parent.scheme!r})")
+            raise file.error(
+                "policy.scheme", meta["scheme"], f"the scheme of the extended policy {parent.id!r} ({parent.scheme!r})"
+            )
 
     levels = dict(parent.levels) if parent else {}
     levels.update(_read_levels(file, data.get("levels", {})))
     institutions = dict(parent.institutions) if parent else {}
     institutions.update(_read_levels(file, data.get("institutions", {}), "institutions"))
     if not levels and not institutions:  # an outpatient-only policy declares its institutions alone
-        raise file.error("levels", NOTHING, "a [levels] table declaring at least one hospital level, or an [institutions] "
-                                            "table for an outpatient-only policy (or an extended policy that has one)")
+        raise file.error(
+            "levels",
+            NOTHING,
+            "a [levels] table declaring at least one hospital level, or an [institutions] "
+            "table for an outpatient-only policy (or an extended policy that has one)",
+        )
     sources = dict(parent.sources) if parent else {}
     sources.update(_read_sources(file, data.get("sources", {})))
 
@@ -135,9 +167,11 @@ def _load(path: Path, find_parent: Callable[[str], Path | None], shown: str, see
     return derive(policy)
 
 
-_NOT_ENCODED_HELP = ("an array of the rules the notes say are not encoded: a rule family (\"critical\"), a rule "
-                     "(\"critical.threshold\", \"assistance.category\") or a named rule "
-                     "(\"outpatient.service.chronic\"); families: " + ", ".join(_FAMILIES))
+_NOT_ENCODED_HELP = (
+    'an array of the rules the notes say are not encoded: a rule family ("critical"), a rule '
+    '("critical.threshold", "assistance.category") or a named rule '
+    '("outpatient.service.chronic"); families: ' + ", ".join(_FAMILIES)
+)
 
 
 def _known_rule_path(item: str) -> bool:
@@ -154,9 +188,11 @@ def _check_not_encoded(file: _File, policy: Policy, not_encoded: list[str]) -> N
         if defined:
             version = policy.timelines[defined[0]].layers[0][0]
             raise file.error(
-                f"policy.not_encoded[{i}]", item,
+                f"policy.not_encoded[{i}]",
+                item,
                 f"a rule this policy does not define; it defines {', '.join(defined)} ({defined[0]} in "
-                f"{version.file}): correct the notes and this list")
+                f"{version.file}): correct the notes and this list",
+            )
 
 
 #: Bounds on the deductible fraction a claim can get (a place rule's multiple times every
@@ -178,7 +214,9 @@ def check_deductible_fractions(file: _File, policy: Policy) -> None:
         last = None
         for key in keys:
             rule = policy.timelines[key].at(day)
-            value = None if rule is None else rule.get("deductible_multiple" if ".place." in key else "deductible_fraction")
+            value = (
+                None if rule is None else rule.get("deductible_multiple" if ".place." in key else "deductible_fraction")
+            )
             if value is None:
                 continue
             fraction = Fraction(value, 10000)
@@ -189,10 +227,12 @@ def check_deductible_fractions(file: _File, policy: Policy) -> None:
             last = rule
             if num * place_num > MAX_FRACTION_NUM or den * place_den > MAX_FRACTION_DEN:
                 raise file.error(
-                    f"{last.key}[{last.index}]", f"{num * place_num}/{den * place_den}",
+                    f"{last.key}[{last.index}]",
+                    f"{num * place_num}/{den * place_den}",
                     f"deductible fractions and multiples in force together on {day} whose product, reduced term by "
                     f"term, has a numerator of at most {MAX_FRACTION_NUM} and a denominator of at most "
-                    f"{MAX_FRACTION_DEN} (the engine's exact int64 range)")
+                    f"{MAX_FRACTION_DEN} (the engine's exact int64 range)",
+                )
 
 
 def _check_layers(file: _File, policy: Policy) -> None:
@@ -216,10 +256,12 @@ def _words(items: list[str] | tuple[str, ...]) -> str:
 
 def _layer_sentence(keys: tuple[str, ...], present: list[str], missing: list[str], day: dt.date) -> str:
     """Why a layer cannot run on a day, as a sentence."""
-    return (f"the layer runs only with {_words(keys)} all in force on the same days, but on {day} "
-            f"{_words(present)} {'is' if len(present) == 1 else 'are'} in force and {_words(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not: give {'it' if len(missing) == 1 else 'them'} "
-            f"a version for that day, or end {_words(present)} before it")
+    return (
+        f"the layer runs only with {_words(keys)} all in force on the same days, but on {day} "
+        f"{_words(present)} {'is' if len(present) == 1 else 'are'} in force and {_words(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not: give {'it' if len(missing) == 1 else 'them'} "
+        f"a version for that day, or end {_words(present)} before it"
+    )
 
 
 def _shown_near(target: Path, origin: Path, origin_shown: str) -> str:
@@ -231,8 +273,9 @@ def _shown_near(target: Path, origin: Path, origin_shown: str) -> str:
         return str(target)
 
 
-def _header(file: _File, section: str, table: object, keys: frozenset[str] | set[str],
-            required: tuple[str, ...]) -> dict:
+def _header(
+    file: _File, section: str, table: object, keys: frozenset[str] | set[str], required: tuple[str, ...]
+) -> dict:
     """A file's header table ([policy] or [reform]): a table of known keys, the required ones
     present (``id`` first), and a valid id."""
     if not isinstance(table, dict):
@@ -256,7 +299,7 @@ def _read_meta(file: _File, table: object) -> dict:
         raise file.error("policy.scheme", table["scheme"], "one of " + ", ".join(repr(s) for s in SCHEMES))
     tier = table.get("tier")
     if tier is not None and (not isinstance(tier, str) or not tier.strip()):
-        raise file.error("policy.tier", tier, "a contribution tier name such as \"一档\"")
+        raise file.error("policy.tier", tier, 'a contribution tier name such as "一档"')
     extends = table.get("extends")
     if extends is not None and (not isinstance(extends, str) or not _ID.match(extends)):
         raise file.error("policy.extends", extends, "the id of the policy this one builds on")
@@ -286,7 +329,7 @@ def _read_meta(file: _File, table: object) -> dict:
 
 def _read_levels(file: _File, table: object, key: str = "levels") -> dict[str, str]:
     if not isinstance(table, dict):
-        raise file.error(key, table, "a table of level code = \"Chinese name\"")
+        raise file.error(key, table, 'a table of level code = "Chinese name"')
     for code, name in table.items():
         if not _LEVEL.match(code):
             raise file.error(f"{key}.{code}", code, "a level code of lowercase letters, digits and '_'")
@@ -310,14 +353,21 @@ def _read_sources(file: _File, table: object) -> dict[str, Source]:
             raise file.error(f"{where}.title", entry.get("title", NOTHING), "the document's title")
         if not isinstance(entry.get("official"), bool):
             raise file.error(
-                f"{where}.official", entry.get("official", NOTHING),
+                f"{where}.official",
+                entry.get("official", NOTHING),
                 "true (a government or hospital document) or false (an unofficial page: its values are unverified)",
             )
         text_file = entry.get("file")
         text_path = None
         if text_file is not None:
-            text_path = confined(file.shown, f"{where}.file", text_file, file.path.parent, file.roots,
-                                 "the source's text, relative to this policy file")
+            text_path = confined(
+                file.shown,
+                f"{where}.file",
+                text_file,
+                file.path.parent,
+                file.roots,
+                "the source's text, relative to this policy file",
+            )
             _load_source_text(file, f"{where}.file", text_file, text_path)
         date = entry.get("date")
         if date is not None:
@@ -385,7 +435,8 @@ def _read_versions(file, key, spec, versions, ctx, sources) -> tuple[RuleVersion
         if before.until is None or this.since <= before.until or this.since <= before.since:
             ran = "open-ended" if before.until is None else f"running to {before.until}"
             raise file.error(
-                f"{key}[{i}].since", this.since.isoformat(),
+                f"{key}[{i}].since",
+                this.since.isoformat(),
                 f"versions in date order without overlap (version [{i - 1}] from {before.since} is {ran})",
             )
     return tuple(parsed)
@@ -396,7 +447,9 @@ def _read_version(file, where, key, spec, body, ctx, sources, index) -> RuleVers
         raise file.error(where, body, "a table")
     for name in body:
         if name not in VERSION_FIELDS and name not in spec.fields:
-            raise file.error(f"{where}.{name}", name, "one of the keys " + ", ".join(list(VERSION_FIELDS) + list(spec.fields)))
+            raise file.error(
+                f"{where}.{name}", name, "one of the keys " + ", ".join(list(VERSION_FIELDS) + list(spec.fields))
+            )
 
     def dated(name: str, required: bool) -> dt.date | None:
         if name not in body:
@@ -449,8 +502,14 @@ def _read_version(file, where, key, spec, body, ctx, sources, index) -> RuleVers
             except Invalid as exc:
                 raise file.error(_join(where, exc.path), exc.found, exc.allowed) from None
     return RuleVersion(
-        key=key, since=since, until=until, citation=citation, params=params, disabled=disabled,
-        file=file.shown, index=index,
+        key=key,
+        since=since,
+        until=until,
+        citation=citation,
+        params=params,
+        disabled=disabled,
+        file=file.shown,
+        index=index,
     )
 
 
@@ -468,7 +527,9 @@ def _check_full_levels(file, where, value, ctx) -> None:
         missing = sorted(ctx.required - table.levels())
         if missing:
             sub = f"{where}[{i}]" if isinstance(value, tuple) else where
-            raise file.error(sub, sorted(table.levels()), "a value for every declared level; missing " + ", ".join(missing))
+            raise file.error(
+                sub, sorted(table.levels()), "a value for every declared level; missing " + ", ".join(missing)
+            )
 
 
 def _read_citation(file, where, body, sources, required: bool) -> Citation | None:
@@ -479,7 +540,9 @@ def _read_citation(file, where, body, sources, required: bool) -> Citation | Non
     sid = body["source"]
     source = sources.get(sid) if isinstance(sid, str) else None
     if source is None:
-        raise file.error(f"{where}.source", sid, "the id of a source declared in [sources]: " + ", ".join(sorted(sources)))
+        raise file.error(
+            f"{where}.source", sid, "the id of a source declared in [sources]: " + ", ".join(sorted(sources))
+        )
     quote = body.get("quote")
     quotes = _read_quotes(file, f"{where}.quote", quote)
     text = _source_text(source)
@@ -487,13 +550,16 @@ def _read_citation(file, where, body, sources, required: bool) -> Citation | Non
         for i, passage in enumerate(quotes):
             if normalise_quote_text(passage) not in text:
                 key = f"{where}.quote" if isinstance(quote, str) else f"{where}.quote[{i}]"
-                raise file.error(key, passage, f"a verbatim quote of the text of source {sid!r}{misquote_hint(passage, text)}")
+                raise file.error(
+                    key, passage, f"a verbatim quote of the text of source {sid!r}{misquote_hint(passage, text)}"
+                )
     verified = body.get("verified", True)
     if not isinstance(verified, bool):
         raise file.error(f"{where}.verified", verified, "true or false")
     if not source.official and verified:
         raise file.error(
-            f"{where}.verified", body.get("verified", NOTHING),
+            f"{where}.verified",
+            body.get("verified", NOTHING),
             f"must be false: source {sid!r} is an unofficial page (official = false), so its values are unverified",
         )
     note = body.get("note")
@@ -502,8 +568,10 @@ def _read_citation(file, where, body, sources, required: bool) -> Citation | Non
     return Citation(source=source, quote=" … ".join(quotes), verified=verified, note=note, quotes=quotes)
 
 
-_QUOTE_HELP = ("the sentence of the source this value comes from, verbatim: one contiguous passage, or an array "
-               "of passages (each verbatim) when the value is taken from several sentences")
+_QUOTE_HELP = (
+    "the sentence of the source this value comes from, verbatim: one contiguous passage, or an array "
+    "of passages (each verbatim) when the value is taken from several sentences"
+)
 
 
 def _read_quotes(file: _File, key: str, quote: object) -> tuple[str, ...]:
@@ -532,8 +600,10 @@ def misquote_hint(quote: str, text: str) -> str:
             high = mid - 1
     width = ""
     if unicodedata.normalize("NFKC", wanted) in unicodedata.normalize("NFKC", text):
-        width = ("; the quote matches if full-width and half-width characters are read alike: copy them "
-                 "as the source text writes them")
+        width = (
+            "; the quote matches if full-width and half-width characters are read alike: copy them "
+            "as the source text writes them"
+        )
     if low == 0:
         return f"; its first character {wanted[:1]!r} is nowhere in the source text{width}"
     at = text.index(wanted[:low]) + low
@@ -546,7 +616,9 @@ def misquote_hint(quote: str, text: str) -> str:
         difference = f"{ours!r} where the source has {theirs!r}"
     else:
         difference = f"{ours!r} where the source text ends"
-    before = wanted[max(0, low - 12):low]
-    snippet = ("…" if at > 12 else "") + text[max(0, at - 12):at + 12] + ("…" if at + 12 < len(text) else "")
-    return (f"; they first differ at character {low + 1} of the quote (whitespace ignored): after "
-            f"'{'…' if low > 12 else ''}{before}' it has {difference} (source there: '{snippet}'){width}")
+    before = wanted[max(0, low - 12) : low]
+    snippet = ("…" if at > 12 else "") + text[max(0, at - 12) : at + 12] + ("…" if at + 12 < len(text) else "")
+    return (
+        f"; they first differ at character {low + 1} of the quote (whitespace ignored): after "
+        f"'{'…' if low > 12 else ''}{before}' it has {difference} (source there: '{snippet}'){width}"
+    )

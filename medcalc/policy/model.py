@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from typing import Mapping
+from collections.abc import Mapping
 
 import attrs
 
@@ -195,7 +195,7 @@ class WageUse:
 
     path: str
     term: WageAmount
-    wage: "RuleVersion"
+    wage: RuleVersion
     amount: int
 
 
@@ -260,7 +260,7 @@ class Timeline:
 class ResolvedPolicy:
     """The rule versions of one policy in force on some day(s). Identity-compared."""
 
-    policy: "Policy"
+    policy: Policy
     rules: Mapping[str, RuleVersion]
     _named: dict[str, list[RuleVersion]] = attrs.field(factory=dict, repr=False)
 

@@ -35,28 +35,48 @@ every error names the file, the key path, the value found and what is allowed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import attrs
 
 from ..errors import NOTHING, PolicyError, PolicyNotFound
 from ..money import RATIO_ONE, round_half_up
 from .files import confined, read_toml
-from .loader import _FAMILIES, _ID, _check_layers, _File, check_deductible_fractions, _header, _read_family, _read_toml
+from .loader import _FAMILIES, _ID, _check_layers, _File, _header, _read_family, _read_toml, check_deductible_fractions
 from .loader import _read_sources as _read_policy_sources
 from .model import Band, ByLevel, Citation, PeriodCap, Policy, RuleVersion, Source, Timeline, WageAmount
 from .schema import Invalid, ParseContext, _points, _ratio, parse_date
 from .wage import derive
 
-__all__ = ["is_reform_file", "is_reform", "load_reform", "one_line_reform", "parse_adjustment", "RATIO_FIELDS", "AMOUNT_FIELDS"]
+__all__ = [
+    "is_reform_file",
+    "is_reform",
+    "load_reform",
+    "one_line_reform",
+    "parse_adjustment",
+    "RATIO_FIELDS",
+    "AMOUNT_FIELDS",
+]
 
 _REFORM_KEYS = {"id", "base", "title", "author", "date", "since", "notes"}
 _ADJUST_KEYS = {"rule", "levels", "points", "scale", "since", "until", "note"}
 #: Fields ``points`` changes (ratios, in every level and band), and fields ``scale`` changes (fen).
 RATIO_FIELDS = ("ratio", "bands", "floor")
-AMOUNT_FIELDS = ("amount", "by_admission", "deductible", "fixed", "cap", "fund", "cost", "yearly", "visit_cap",
-                 "ceiling", "disease_caps", "period_cost_cap")
+AMOUNT_FIELDS = (
+    "amount",
+    "by_admission",
+    "deductible",
+    "fixed",
+    "cap",
+    "fund",
+    "cost",
+    "yearly",
+    "visit_cap",
+    "ceiling",
+    "disease_caps",
+    "period_cost_cap",
+)
 
 
 def is_reform_file(path: Path) -> bool:
@@ -74,8 +94,13 @@ def is_reform(data: dict) -> bool:
     return "reform" in data and "policy" not in data
 
 
-def load_reform(path: Path, load_base: Callable[[str | Path], Policy], shown: str | None = None,
-                roots: tuple[Path, ...] | None = None, data: dict | None = None) -> Policy:
+def load_reform(
+    path: Path,
+    load_base: Callable[[str | Path], Policy],
+    shown: str | None = None,
+    roots: tuple[Path, ...] | None = None,
+    data: dict | None = None,
+) -> Policy:
     """Load a reform file onto its base policy.
 
     ``load_base`` loads the base from an id, or from a path this function has checked lies
@@ -105,8 +130,14 @@ def _checked_base(file: _File, load_base: Callable[[str | Path], Policy]) -> Cal
     return load
 
 
-def one_line_reform(base: Policy, adjustments: list[str], *, since: dt.date | str | None = None,
-                    id: str = "adjusted", author: str = "medcalc user") -> Policy:
+def one_line_reform(
+    base: Policy,
+    adjustments: list[str],
+    *,
+    since: dt.date | str | None = None,
+    id: str = "adjusted",
+    author: str = "medcalc user",
+) -> Policy:
     """A reform of a loaded policy given as one-line adjustments, e.g. ``"inpatient.ratio[level1] +5"``.
 
     Each line is ``RULE[LEVEL,...] +N`` / ``-N`` (points on ratios) or ``RULE *N%`` (scale on
@@ -119,9 +150,17 @@ def one_line_reform(base: Policy, adjustments: list[str], *, since: dt.date | st
         days = [d for d in base.change_days() if base.at(d).rules]
         since = days[-1] if days else None
     adjust = [parse_adjustment(line) for line in adjustments]
-    data = {"reform": {"id": id, "base": base.id, "title": "; ".join(adjustments) or "no change",
-                       "author": author, "date": dt.date.today(), **({"since": since} if since else {})},
-            "adjust": adjust}
+    data = {
+        "reform": {
+            "id": id,
+            "base": base.id,
+            "title": "; ".join(adjustments) or "no change",
+            "author": author,
+            "date": dt.date.today(),
+            **({"since": since} if since else {}),
+        },
+        "adjust": adjust,
+    }
     file = _File(Path("."), f"adjustments {adjustments!r}")
     return _reform(file, data, lambda name, folder: base)
 
@@ -130,11 +169,16 @@ def parse_adjustment(line: str) -> dict:
     """``"inpatient.ratio[level1,level2] +5"`` -> an [[adjust]] table (rule, levels, points or scale)."""
     import re
 
-    match = re.fullmatch(r"\s*([a-z_.]+[a-z_])\s*(?:\[([a-z0-9_,\s]+)\])?\s+([+-]\s*\d+(?:\.\d+)?|[*×]\s*\d+(?:\.\d+)?%)\s*", line)
+    match = re.fullmatch(
+        r"\s*([a-z_.]+[a-z_])\s*(?:\[([a-z0-9_,\s]+)\])?\s+([+-]\s*\d+(?:\.\d+)?|[*×]\s*\d+(?:\.\d+)?%)\s*", line
+    )
     if not match:
-        raise PolicyError(f"adjustment {line!r}", "", line,
-                          'RULE[LEVELS] +POINTS or RULE *PERCENT, e.g. "inpatient.ratio[level1] +5" or '
-                          '"critical.threshold *50%"')
+        raise PolicyError(
+            f"adjustment {line!r}",
+            "",
+            line,
+            'RULE[LEVELS] +POINTS or RULE *PERCENT, e.g. "inpatient.ratio[level1] +5" or "critical.threshold *50%"',
+        )
     rule, levels, change = match.groups()
     out: dict = {"rule": rule}
     if levels:
@@ -153,8 +197,14 @@ def _reform(file: _File, data: dict, load_base: Callable[[str, Path], Policy]) -
             raise file.error(key, key, "an allowed top-level table: reform, adjust, sources, " + ", ".join(_FAMILIES))
     meta = _read_meta(file, data.get("reform"))
     base = load_base(meta["base"], file.path.parent)
-    proposal = Source(id="proposal", title=meta["title"], official=False,
-                      document=f"proposal by {meta['author']}", date=meta["date"], defined_in=file.shown)
+    proposal = Source(
+        id="proposal",
+        title=meta["title"],
+        official=False,
+        document=f"proposal by {meta['author']}",
+        date=meta["date"],
+        defined_in=file.shown,
+    )
     sources = dict(base.sources)
     sources.update(_read_sources(file, data.get("sources", {})))
     sources["proposal"] = proposal
@@ -171,19 +221,35 @@ def _reform(file: _File, data: dict, load_base: Callable[[str, Path], Policy]) -
     for i, body in enumerate(adjusts):
         version = _adjusted(file, f"adjust[{i}]", body, base, meta, citation, ctx, i)
         if version.key in own:
-            raise file.error(f"adjust[{i}].rule", version.key,
-                             "a rule the reform neither adjusts twice nor also writes as a whole version")
+            raise file.error(
+                f"adjust[{i}].rule",
+                version.key,
+                "a rule the reform neither adjusts twice nor also writes as a whole version",
+            )
         own[version.key] = (version,)
 
     timelines = {}
     for key in sorted(set(own) | set(base.timelines)):
         inherited = base.timelines[key].layers if key in base.timelines else ()
         timelines[key] = Timeline(key, ((own[key],) if key in own else ()) + inherited)
-    notes = (f"Reform {meta['id']!r} of {base.id}: {meta['title']} (proposal by {meta['author']}, {meta['date']}). "
-             + meta["notes"]).strip()
-    policy = Policy(id=meta["id"], region=base.region, scheme=base.scheme, tier=base.tier, aliases=(),
-                    notes=notes, levels=base.levels, institutions=base.institutions, sources=sources,
-                    timelines=timelines, file=file.shown, chain=(meta["id"],) + base.chain)
+    notes = (
+        f"Reform {meta['id']!r} of {base.id}: {meta['title']} (proposal by {meta['author']}, {meta['date']}). "
+        + meta["notes"]
+    ).strip()
+    policy = Policy(
+        id=meta["id"],
+        region=base.region,
+        scheme=base.scheme,
+        tier=base.tier,
+        aliases=(),
+        notes=notes,
+        levels=base.levels,
+        institutions=base.institutions,
+        sources=sources,
+        timelines=timelines,
+        file=file.shown,
+        chain=(meta["id"],) + base.chain,
+    )
     _check_layers(file, policy)
     check_deductible_fractions(file, policy)
     return derive(policy)
@@ -193,9 +259,15 @@ def _read_meta(file: _File, table: object) -> dict:
     table = _header(file, "reform", table, _REFORM_KEYS, ("id", "base", "title", "author", "date"))
     for key in ("base", "title", "author"):
         if not isinstance(table[key], str) or not table[key].strip():
-            raise file.error(f"reform.{key}", table[key], {"base": "the id or path of the policy it changes",
-                                                           "title": "what the proposal changes, in a sentence",
-                                                           "author": "who proposes it"}[key])
+            raise file.error(
+                f"reform.{key}",
+                table[key],
+                {
+                    "base": "the id or path of the policy it changes",
+                    "title": "what the proposal changes, in a sentence",
+                    "author": "who proposes it",
+                }[key],
+            )
     meta = dict(table)
     for key in ("date", "since"):  # since may be missing: each change then gives its own
         meta[key] = _date(file, f"reform.{key}", table.get(key))
@@ -239,8 +311,9 @@ def _cite_proposal(table: object, meta: dict) -> object:
     return out
 
 
-def _adjusted(file: _File, where: str, body: object, base: Policy, meta: dict, citation: Citation,
-              ctx: ParseContext, index: int) -> RuleVersion:
+def _adjusted(
+    file: _File, where: str, body: object, base: Policy, meta: dict, citation: Citation, ctx: ParseContext, index: int
+) -> RuleVersion:
     """A new version of one rule: the base's version in force on ``since``, changed."""
     if not isinstance(body, dict):
         raise file.error(where, body, "a table with rule and points or scale")
@@ -264,8 +337,11 @@ def _adjusted(file: _File, where: str, body: object, base: Policy, meta: dict, c
         raise file.error(where, changes or NOTHING, "exactly one of points, scale")
     levels = body.get("levels")
     if levels is not None:
-        if (not isinstance(levels, list) or not levels
-                or any(not isinstance(lv, str) or lv not in base.levels for lv in levels)):
+        if (
+            not isinstance(levels, list)
+            or not levels
+            or any(not isinstance(lv, str) or lv not in base.levels for lv in levels)
+        ):
             raise file.error(f"{where}.levels", levels, "an array of the base's levels: " + ", ".join(base.levels))
         levels = frozenset(levels)
     try:
@@ -280,9 +356,12 @@ def _adjusted(file: _File, where: str, body: object, base: Policy, meta: dict, c
     touched = [f for f in fields if current.get(f) is not None]
     if not touched:
         present = sorted(k for k, v in current.params.items() if v is not None)
-        raise file.error(f"{where}.{changes[0]}", body[changes[0]],
-                         f"a change for the values of {key}; its fields are {', '.join(present)}, and "
-                         f"{changes[0]} changes only {', '.join(fields)}")
+        raise file.error(
+            f"{where}.{changes[0]}",
+            body[changes[0]],
+            f"a change for the values of {key}; its fields are {', '.join(present)}, and "
+            f"{changes[0]} changes only {', '.join(fields)}",
+        )
     params = dict(current.params)
     try:
         for name in touched:
@@ -292,9 +371,15 @@ def _adjusted(file: _File, where: str, body: object, base: Policy, meta: dict, c
     what = f"{changes[0]} {body[changes[0]]}" + (f" on {', '.join(sorted(levels))}" if levels else "")
     note = body.get("note")
     described = f"{what}, applied to {key} of {current.file or base.id}"
-    return RuleVersion(key=key, since=since, until=until,
-                       citation=attrs.evolve(citation, note=f"{described}. {note}" if note else described),
-                       params=params, file=file.shown, index=index)
+    return RuleVersion(
+        key=key,
+        since=since,
+        until=until,
+        citation=attrs.evolve(citation, note=f"{described}. {note}" if note else described),
+        params=params,
+        file=file.shown,
+        index=index,
+    )
 
 
 def _date(file: _File, where: str, value: object) -> dt.date | None:
@@ -321,8 +406,10 @@ def _change(value, apply, levels: frozenset[str] | None):
         return apply(value)
     if isinstance(value, ByLevel):
         if levels is None:
-            return ByLevel({k: _change(v, apply, None) for k, v in value.values.items()},
-                           None if value.default is None else _change(value.default, apply, None))
+            return ByLevel(
+                {k: _change(v, apply, None) for k, v in value.values.items()},
+                None if value.default is None else _change(value.default, apply, None),
+            )
         # a default-valued table becomes explicit where only some levels change
         values = {lv: value.get(lv) for lv in (levels | value.levels()) if value.get(lv) is not None}
         return ByLevel({k: _change(v, apply, None) if k in levels else v for k, v in values.items()}, value.default)
@@ -333,9 +420,11 @@ def _change(value, apply, levels: frozenset[str] | None):
     if isinstance(value, tuple):
         return tuple(_change(v, apply, levels) for v in value)
     if isinstance(value, WageAmount):
-        raise Invalid("a change of amounts written in yuan: this one is a share or multiple of the reference wage "
-                      "(write a whole version with the new wage_share or wage_multiple, or adjust reference.wage)",
-                      value.written)
+        raise Invalid(
+            "a change of amounts written in yuan: this one is a share or multiple of the reference wage "
+            "(write a whole version with the new wage_share or wage_multiple, or adjust reference.wage)",
+            value.written,
+        )
     if isinstance(value, dict):  # disease caps
         return {k: apply(v) for k, v in value.items()}
     raise Invalid(f"a value that can be changed (this one is {type(value).__name__})", value)

@@ -14,19 +14,32 @@ import datetime as dt
 import difflib
 import os
 import warnings
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import PolicyError, PolicyNotFound
 from .files import is_inside, read_header, read_toml, walk_toml
 from .loader import load_file
-from .reform import is_reform, load_reform, one_line_reform
 from .model import ADMISSION_RULES, Policy
+from .reform import is_reform, load_reform, one_line_reform
 
-__all__ = ["shipped_root", "load_policy", "policy_by_id", "adjusted_policy", "policy_files", "policy_root", "list_policies", "find_policy", "PolicyWarning",
-           "clear_caches", "POLICIES_VARIABLE", "env_folders", "search_folders"]
+__all__ = [
+    "shipped_root",
+    "load_policy",
+    "policy_by_id",
+    "adjusted_policy",
+    "policy_files",
+    "policy_root",
+    "list_policies",
+    "find_policy",
+    "PolicyWarning",
+    "clear_caches",
+    "POLICIES_VARIABLE",
+    "env_folders",
+    "search_folders",
+]
 
 #: Folders of your own policies (``os.pathsep``-separated), searched after a call's
 #: ``search=`` folders and before the shipped policies.
@@ -71,13 +84,15 @@ def _ids_under(root: Path) -> tuple[tuple[str, Path, bool], ...]:
     out = []
     paths, truncated = walk_toml(root, max_depth=SCAN_DEPTH, max_files=SCAN_FILES) if root.is_dir() else ([], False)
     if truncated:
-        warnings.warn(f"{root}: looked for policies in the first {SCAN_FILES} .toml files only", PolicyWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{root}: looked for policies in the first {SCAN_FILES} .toml files only", PolicyWarning, stacklevel=2
+        )
     for path in paths:
         resolved = path.resolve()
         if not is_inside(resolved, (root,)):
-            warnings.warn(f"{path}: skipped: a link to a file outside the policy root {root}", PolicyWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"{path}: skipped: a link to a file outside the policy root {root}", PolicyWarning, stacklevel=2
+            )
             continue
         try:
             data = read_header(resolved, str(path))
@@ -154,9 +169,15 @@ def _load_cached(path: Path, roots: tuple[Path, ...], shown: str) -> Policy:
     if not is_reform(data):
         # Folders are scanned for ids only when the file extends another policy.
         # a parent found in another policy folder reads inside that folder, as a reform's base does
-        return load_file(path, lambda parent_id: policy_files(roots).get(parent_id), shown, allowed, data,
-                         searched=_where(roots),
-                         roots_of=lambda parent: tuple(dict.fromkeys((policy_root(parent, search), roots[-1]))))
+        return load_file(
+            path,
+            lambda parent_id: policy_files(roots).get(parent_id),
+            shown,
+            allowed,
+            data,
+            searched=_where(roots),
+            roots_of=lambda parent: tuple(dict.fromkeys((policy_root(parent, search), roots[-1]))),
+        )
     loading = _LOADING.get()
     token = _LOADING.set(loading + (path,))
     try:
@@ -208,7 +229,9 @@ def policy_by_id(policy_id: str, *, search: Iterable[Path | str] | None = None, 
     close = difflib.get_close_matches(policy_id, list(files), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known ids: {', '.join(sorted(policy_files(roots)))}"
     shown = policy_id if len(policy_id) <= 80 else policy_id[:60] + "…"
-    path_note = " (a file names its policies by id, never by a file path)" if named_by_data and _path_like(policy_id) else ""
+    path_note = (
+        " (a file names its policies by id, never by a file path)" if named_by_data and _path_like(policy_id) else ""
+    )
     raise PolicyNotFound(f"no policy with id {shown!r}{path_note} in {_where(roots)}{hint}")
 
 
@@ -253,8 +276,14 @@ def _names(policy: Policy) -> set[str]:
     return names
 
 
-def find_policy(region: str, on: "dt.date", *, scheme: str | None = None, tier: str | None = None,
-                search: Iterable[Path | str] | None = None) -> Policy:
+def find_policy(
+    region: str,
+    on: dt.date,
+    *,
+    scheme: str | None = None,
+    tier: str | None = None,
+    search: Iterable[Path | str] | None = None,
+) -> Policy:
     """The policy of a region (Chinese name, pinyin alias or id) in force on a day.
 
     Among the policies whose names match and which settle inpatient claims on ``on``, the
@@ -277,14 +306,18 @@ def find_policy(region: str, on: "dt.date", *, scheme: str | None = None, tier: 
         named = [p for p in named if p.tier == tier] or _none(region, f"tier {tier!r}", named)
     covering = [p for p in named if any(a <= on and (b is None or on <= b) for a, b in p.coverage(ADMISSION_RULES))]
     if not covering:
-        spans = "; ".join(f"{p.id} covers " + (", ".join(f"{a} to {b or 'open'}" for a, b in p.coverage(ADMISSION_RULES)) or "no day")
-                          for p in named)
+        spans = "; ".join(
+            f"{p.id} covers " + (", ".join(f"{a} to {b or 'open'}" for a, b in p.coverage(ADMISSION_RULES)) or "no day")
+            for p in named
+        )
         raise PolicyNotFound(f"no policy for region {region!r} settles claims on {on}: {spans}")
     deepest = max(len(p.chain) for p in covering)
     best = [p for p in covering if len(p.chain) == deepest]
     if len(best) > 1:
         options = ", ".join(f"{p.id} ({p.scheme}{' ' + p.tier if p.tier else ''})" for p in best)
-        raise PolicyNotFound(f"region {region!r} on {on} has several policies: {options}; choose with --scheme or --tier, or --policy")
+        raise PolicyNotFound(
+            f"region {region!r} on {on} has several policies: {options}; choose with --scheme or --tier, or --policy"
+        )
     return best[0]
 
 
@@ -293,8 +326,14 @@ def _none(region: str, what: str, named: list[Policy]) -> list[Policy]:
     raise PolicyNotFound(f"region {region!r} has no policy with {what}; it has {have}")
 
 
-def adjusted_policy(base: Policy | str, adjustments: list[str], *, since: dt.date | str | None = None,
-                    id: str = "adjusted", author: str = "medcalc user") -> Policy:
+def adjusted_policy(
+    base: Policy | str,
+    adjustments: list[str],
+    *,
+    since: dt.date | str | None = None,
+    id: str = "adjusted",
+    author: str = "medcalc user",
+) -> Policy:
     """A reform given as one-line adjustments, e.g. ``"inpatient.ratio[level1] +5"``, of a policy
     given loaded or by id or path (``medcalc.policy.reform.one_line_reform``)."""
     policy = base if isinstance(base, Policy) else load_policy(base)

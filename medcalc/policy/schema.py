@@ -9,18 +9,38 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Mapping
 
 import attrs
 
 from ..errors import NOTHING
-from ..money import AmountError, RATIO_ONE, parse_amount, parse_points, parse_ratio
-from .model import (CATEGORIES, PERIODS, PLACES, REFERRALS, AgePoints, Band, ByLevel, Condition, DeductibleShare, PeriodCap,
-                    WageAmount)
+from ..money import RATIO_ONE, AmountError, parse_amount, parse_points, parse_ratio
+from .model import (
+    CATEGORIES,
+    PERIODS,
+    PLACES,
+    REFERRALS,
+    AgePoints,
+    Band,
+    ByLevel,
+    Condition,
+    DeductibleShare,
+    PeriodCap,
+    WageAmount,
+)
 
-__all__ = ["RuleSpec", "RULES", "LAYER_REQUIRED", "Invalid", "VERSION_FIELDS", "MAX_AMOUNT", "MAX_COUNT",
-           "FIRST_DAY", "LAST_DAY"]
+__all__ = [
+    "RuleSpec",
+    "RULES",
+    "LAYER_REQUIRED",
+    "Invalid",
+    "VERSION_FIELDS",
+    "MAX_AMOUNT",
+    "MAX_COUNT",
+    "FIRST_DAY",
+    "LAST_DAY",
+]
 
 #: The largest amount a policy may state, in fen: 1000万 yuan, the largest total of one claim
 #: (claims.MAX_TOTAL). With ratios at most RATIO_ONE = 10^4, every amount x ratio the engine
@@ -42,7 +62,7 @@ class Invalid(Exception):
         self.found = found
         self.path = path
 
-    def under(self, segment: str) -> "Invalid":
+    def under(self, segment: str) -> Invalid:
         joined = f"{segment}.{self.path}" if self.path and not self.path.startswith("[") else f"{segment}{self.path}"
         return Invalid(self.allowed, self.found, joined)
 
@@ -86,10 +106,16 @@ def _is_wage_table(value: object) -> bool:
 
 def _amount(value: object, ctx: ParseContext) -> int:
     if _is_wage_table(value):
-        allowed = ", ".join(f"{key}{'.<name>' if RULES[key].named else ''}.{field}"
-                            for key, fields in WAGE_FIELDS.items() for field in fields)
-        raise Invalid(f"an amount of yuan such as 200 or \"1.5万\" (a share or multiple of the reference wage is "
-                      f"allowed only in {allowed})", value)
+        allowed = ", ".join(
+            f"{key}{'.<name>' if RULES[key].named else ''}.{field}"
+            for key, fields in WAGE_FIELDS.items()
+            for field in fields
+        )
+        raise Invalid(
+            f'an amount of yuan such as 200 or "1.5万" (a share or multiple of the reference wage is '
+            f"allowed only in {allowed})",
+            value,
+        )
     if isinstance(value, float):
         raise Invalid('an amount written as an integer or a string such as "1.5万" (floats are inexact)', value)
     try:
@@ -105,10 +131,12 @@ def _wage_amount(value: object, ctx: ParseContext) -> int | WageAmount:
     """An amount of yuan, or a share or multiple of the reference wage in force ([[reference.wage]])."""
     if isinstance(value, dict):
         if not _is_wage_table(value):
-            raise Invalid('an amount of yuan such as 200 or "1.5万", or one of { wage_share = "10%" } (a share of the '
-                          'reference wage in force, [[reference.wage]]) or { wage_multiple = "6" } (a multiple of it)',
-                          value)
-        (key, term), = value.items()
+            raise Invalid(
+                'an amount of yuan such as 200 or "1.5万", or one of { wage_share = "10%" } (a share of the '
+                'reference wage in force, [[reference.wage]]) or { wage_multiple = "6" } (a multiple of it)',
+                value,
+            )
+        ((key, term),) = value.items()
         try:
             units = _ratio(term, ctx) if key == "wage_share" else _multiple(term, ctx)
         except Invalid as exc:
@@ -120,7 +148,7 @@ def _wage_amount(value: object, ctx: ParseContext) -> int | WageAmount:
 def _wage(value: object, ctx: ParseContext) -> int:
     fen = _amount(value, ctx)
     if fen <= 0:
-        raise Invalid("a yearly wage above 0 yuan, such as 85000 or \"8.5万\"", value)
+        raise Invalid('a yearly wage above 0 yuan, such as 85000 or "8.5万"', value)
     return fen
 
 
@@ -267,7 +295,9 @@ def _set_of(choices: tuple[str, ...] | None) -> Parser:
         items = value if isinstance(value, list) else [value]
         for i, item in enumerate(items):
             if item not in allowed:
-                raise Invalid("one of " + ", ".join(repr(c) for c in allowed), item, f"[{i}]" if isinstance(value, list) else "")
+                raise Invalid(
+                    "one of " + ", ".join(repr(c) for c in allowed), item, f"[{i}]" if isinstance(value, list) else ""
+                )
         return frozenset(items)
 
     return parse
@@ -354,8 +384,13 @@ def _age_points(from_age, per_year, at_most, round_to, rounding) -> AgePoints:
 
 
 _AGE_POINTS = _table(
-    {"from_age": (_age, True), "per_year": (_positive_points, True), "at_most": (_positive_points, True),
-     "round_to": (_positive_points, False), "rounding": (_choice("half_up", "down"), False)},
+    {
+        "from_age": (_age, True),
+        "per_year": (_positive_points, True),
+        "at_most": (_positive_points, True),
+        "round_to": (_positive_points, False),
+        "rounding": (_choice("half_up", "down"), False),
+    },
     _age_points,
 )
 
@@ -391,8 +426,9 @@ def _check_bands(bands: tuple[Band, ...], raw: object = None) -> None:
         if band.upper is None and not last:
             raise Invalid("a 'below' bound on every band but the last", _MISSING, f"[{i}].below")
         if band.upper is not None and last:
-            raise Invalid("no 'below' bound on the last band (it runs to infinity)", _written(raw, i, "below"),
-                          f"[{i}].below")
+            raise Invalid(
+                "no 'below' bound on the last band (it runs to infinity)", _written(raw, i, "below"), f"[{i}].below"
+            )
         if band.upper is not None:
             if band.upper <= previous:
                 raise Invalid(
@@ -424,9 +460,9 @@ _SEGMENTS = ("marginal", "step")
 _BASES = ("in_scope", "above_deductible")
 _ALLOWED_WITH_BANDS = {
     "segments": 'one of "marginal" (each part of the cost at its band\'s ratio) or "step" (the whole payable '
-                "part at the ratio of the band where the year's cumulative cost ends)",
+    "part at the ratio of the band where the year's cumulative cost ends)",
     "basis": 'one of "in_scope" (the year\'s cumulative in-scope cost) or "above_deductible" (the year\'s '
-             "cumulative cost above deductibles)",
+    "cumulative cost above deductibles)",
 }
 
 
@@ -492,8 +528,12 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.deductible_later",
             "再次住院起付线 later admissions",
-            {"from_admission": (_admission_number, True), "fraction": (_ratio, True),
-             "compounding": (_bool, False), "floor": (_amount, False)},
+            {
+                "from_admission": (_admission_number, True),
+                "fraction": (_ratio, True),
+                "compounding": (_bool, False),
+                "floor": (_amount, False),
+            },
         ),
         RuleSpec(
             "inpatient.deductible_cap",
@@ -539,8 +579,12 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.modifier",
             "人群倾斜 person modifier",
-            {"when": (_CONDITION, True), "ratio_points": (_points, False), "age_points": (_AGE_POINTS, False),
-             "deductible_fraction": (_ratio, False)},
+            {
+                "when": (_CONDITION, True),
+                "ratio_points": (_points, False),
+                "age_points": (_AGE_POINTS, False),
+                "deductible_fraction": (_ratio, False),
+            },
             named=True,
             check=_check_modifier,
         ),
@@ -584,8 +628,11 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "critical.bands",
             "大病保险分段 bands",
-            {"convention": (_choice("cumulative", "above_threshold"), True), "bands": (_list_of(_BAND), True),
-             "rounding": (_choice(*ROUNDINGS), False)},
+            {
+                "convention": (_choice("cumulative", "above_threshold"), True),
+                "bands": (_list_of(_BAND), True),
+                "rounding": (_choice(*ROUNDINGS), False),
+            },
             check=_check_critical_bands,
         ),
         RuleSpec("critical.cap", "大病保险年度限额 annual cap", {"amount": (_wage_amount, True)}),
@@ -612,17 +659,25 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "assistance.category",
             "医疗救助 medical assistance",
-            {"when": (_CONDITION, True), "deductible": (_wage_amount, True), "ratio": (_ratio, True),
-             "cap": (_wage_amount, False),
-             "cap_group": (_text, False)},
+            {
+                "when": (_CONDITION, True),
+                "deductible": (_wage_amount, True),
+                "ratio": (_ratio, True),
+                "cap": (_wage_amount, False),
+                "cap_group": (_text, False),
+            },
             named=True,
         ),
         # 再次救助: a second stage on what the first assistance left, with its own threshold and cap.
         RuleSpec(
             "assistance.again",
             "再次救助 assistance again",
-            {"when": (_CONDITION, True), "threshold": (_wage_amount, True), "ratio": (_ratio, True),
-             "cap": (_wage_amount, False)},
+            {
+                "when": (_CONDITION, True),
+                "threshold": (_wage_amount, True),
+                "ratio": (_ratio, True),
+                "cap": (_wage_amount, False),
+            },
             named=True,
         ),
         # 兜底: caps on the year's personal burden, and paying the rest again at a ratio (optionally

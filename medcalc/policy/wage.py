@@ -15,7 +15,7 @@ and its builds therefore only ever see fen.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import attrs
 
@@ -55,8 +55,10 @@ def _replace(value: object, wage: int) -> object:
     if isinstance(value, WageAmount):
         return value.of(wage)
     if isinstance(value, ByLevel):
-        return ByLevel({k: _replace(v, wage) for k, v in value.values.items()},
-                       None if value.default is None else _replace(value.default, wage))
+        return ByLevel(
+            {k: _replace(v, wage) for k, v in value.values.items()},
+            None if value.default is None else _replace(value.default, wage),
+        )
     if isinstance(value, tuple):
         return tuple(_replace(v, wage) for v in value)
     return value
@@ -75,8 +77,11 @@ def derive(policy: Policy) -> Policy:
     derived amount exceeds 1000万 yuan. Checked on the change days of the rules and the wage only:
     nothing in force changes between them.
     """
-    based = {key: t for key, t in policy.timelines.items() if key != WAGE_KEY
-             and any(wage_terms(v) for layer in t.layers for v in layer)}
+    based = {
+        key: t
+        for key, t in policy.timelines.items()
+        if key != WAGE_KEY and any(wage_terms(v) for layer in t.layers for v in layer)
+    }
     policy.derived.clear()
     if not based:
         return policy
@@ -97,19 +102,26 @@ def derive(policy: Policy) -> Policy:
             path, term = terms[0]
             if wage is None:
                 raise PolicyError(
-                    version.file, f"{where}.{path}", term.written,
+                    version.file,
+                    f"{where}.{path}",
+                    term.written,
                     f"an amount tied to the reference wage needs a [[{WAGE_KEY}]] version in force on every day "
-                    f"this version is; none is in force on {day} (add one, or write the amount in yuan)")
+                    f"this version is; none is in force on {day} (add one, or write the amount in yuan)",
+                )
             uses = []
             for path, term in terms:
                 amount = term.of(wage["amount"])
                 if amount > _MAX_AMOUNT:
                     raise PolicyError(
-                        version.file, f"{where}.{path}", term.written,
+                        version.file,
+                        f"{where}.{path}",
+                        term.written,
                         f"an amount of at most {_MAX_AMOUNT // 100} yuan (1000万, the largest claim total): "
                         f"{term.words()} the reference wage {format_yuan(wage['amount'])} of {WAGE_KEY}"
-                        f"[{wage.index}] in {wage.file} (in force on {day}) is {format_yuan(amount)}")
+                        f"[{wage.index}] in {wage.file} (in force on {day}) is {format_yuan(amount)}",
+                    )
                 uses.append(WageUse(path, term, wage, amount))
             policy.derived[(id(version), id(wage))] = attrs.evolve(
-                version, params=derived_params(version, wage["amount"]), wage=tuple(uses))
+                version, params=derived_params(version, wage["amount"]), wage=tuple(uses)
+            )
     return policy

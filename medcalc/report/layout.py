@@ -16,7 +16,7 @@ its columns until ``153,730,357.06`` became ``1537…``. Here instead:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions
@@ -54,7 +54,7 @@ def _may_break(text: str, i: int) -> bool:
 def _soft_break(text: str, i: int) -> bool:
     """Where a piece too long for a line is broken first: after '/', or a hyphen between letters."""
     a, b = text[i - 1], text[i]
-    return a == "/" or (a == "-" and b.isalpha() and text[i - 2:i - 1].isalpha())
+    return a == "/" or (a == "-" and b.isalpha() and text[i - 2 : i - 1].isalpha())
 
 
 def _line_starts(text: str, width: int) -> list[int]:
@@ -70,7 +70,7 @@ def _line_starts(text: str, width: int) -> list[int]:
             else:  # one piece wider than a line: after a / or a hyphen if one fits, else by cells
                 soft = [i for i in range(start + 1, b) if _soft_break(text, i) and cell_len(text[start:i]) <= width]
                 end = soft[-1] if soft else start + 1
-                while not soft and end < b and cell_len(text[start:end + 1]) <= width:
+                while not soft and end < b and cell_len(text[start : end + 1]) <= width:
                     end += 1
                 start = end
             starts.append(start)
@@ -124,8 +124,15 @@ class Cell:
         self.text, self.number = text, number
 
 
-def stacked(title: str | None, labels: Sequence[str], blocks: Sequence[Sequence[tuple[str, Sequence[Cell | str]]]],
-            width: int, label_header: str = "", max_header: int = 16, repeat_first: bool = False) -> list[Table]:
+def stacked(
+    title: str | None,
+    labels: Sequence[str],
+    blocks: Sequence[Sequence[tuple[str, Sequence[Cell | str]]]],
+    width: int,
+    label_header: str = "",
+    max_header: int = 16,
+    repeat_first: bool = False,
+) -> list[Table]:
     """Records side by side as columns (header: the record's name; one row per label) under a
     label column, as many per table as fit ``width`` cells, in order; the next ones in the next
     table, under the same labels. ``blocks``: records that belong together (a group's scenarios)
@@ -163,14 +170,15 @@ def stacked(title: str | None, labels: Sequence[str], blocks: Sequence[Sequence[
     for n, group in enumerate(tables_columns):
         table = Table(title=title if n == 0 else None, header_style="bold")
         table.add_column(label_header, overflow="fold", min_width=min(label_width, max(4, width // 3)))
-        for header, cells, w in group:
+        for header, _cells, w in group:
             table.add_column(Text(header, overflow="fold"), justify="right", min_width=w, max_width=w)
         for i, label in enumerate(labels):
             row = [Text(label)]
             for _, cells, _ in group:
                 cell = cells[i] if i < len(cells) else Cell("")
-                row.append(Text(cell.text, no_wrap=cell.number, overflow="fold",
-                                justify="right" if cell.number else "left"))
+                row.append(
+                    Text(cell.text, no_wrap=cell.number, overflow="fold", justify="right" if cell.number else "left")
+                )
             table.add_row(*row)
         tables.append(table)
     return tables

@@ -18,12 +18,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .display import grouped_text, percent, yuan
-from .layout import wrap
 from ..policy.model import Policy
 from ..settlement import Settlement, Step
-from .terminal import printable
 from ..vocabulary import LABELS, SERVICE_LABELS, fold
+from .display import grouped_text, percent, yuan
+from .layout import wrap
+from .terminal import printable
 
 __all__ = ["settlement_view", "print_settlement", "header_lines"]
 
@@ -86,8 +86,11 @@ def header_lines(s: Settlement, policy: Policy | None = None) -> list[list[str]]
     if c.referral != "none":
         place += ", " + _word("referral", c.referral)
     visit.append(place)
-    dates = ([f"claim {c.claim_id}"] if c.claim_id else []) + (
-        [f"admitted {c.admitted_on}"] if c.admitted_on else []) + [f"settled {c.settled_on}"]
+    dates = (
+        ([f"claim {c.claim_id}"] if c.claim_id else [])
+        + ([f"admitted {c.admitted_on}"] if c.admitted_on else [])
+        + [f"settled {c.settled_on}"]
+    )
     if c.certified:
         dates.append("慢特病 certified " + ", ".join(c.certified))
     return [[printable(p) for p in line] for line in (first, person, visit, dates)]
@@ -140,8 +143,12 @@ def _breakdown(s: Settlement) -> Table:
             table.add_row(label, yuan(value))
     table.add_section()
     second = "大额医疗费用补助 supplementary" if s.policy_scheme == "employees" else "大病保险 critical illness"
-    layers = [("基本医保统筹 basic insurance", s.basic, given_basic), (second, s.critical, s.claim.critical_paid is not None),
-              ("医疗救助 medical assistance", s.assistance, False), ("兜底 backstop", s.backstop, False)]
+    layers = [
+        ("基本医保统筹 basic insurance", s.basic, given_basic),
+        (second, s.critical, s.claim.critical_paid is not None),
+        ("医疗救助 medical assistance", s.assistance, False),
+        ("兜底 backstop", s.backstop, False),
+    ]
     for label, value, given in layers:
         table.add_row(label + (" (given)" if given else ""), yuan(value))
     table.add_row(Text("基金支付总额 all funds", style="bold"), Text(yuan(s.funds), style="bold"))
@@ -164,8 +171,14 @@ def _source(step: Step) -> Text:
             source.append(" [unverified 未核实]", style="yellow")
         if cite.note:
             source.append(printable(f"\nnote: {cite.note}"))
-    elif step.mechanism in ("decompose", "basic_rounded", "patient", "deductible_charged", "basic_given",
-                            "critical_given"):
+    elif step.mechanism in (
+        "decompose",
+        "basic_rounded",
+        "patient",
+        "deductible_charged",
+        "basic_given",
+        "critical_given",
+    ):
         source.append("medcalc convention (docs/conventions.md §1-§3)", style="dim")
     return source
 
@@ -188,8 +201,15 @@ class StepBlocks:
             how = grouped_text(printable(step.detail))
             if step.before is not None and step.after is not None:
                 how += f"\nyear to date {yuan(step.before)} → {yuan(step.after)}"
-            out.append((str(n), Text(printable(step.title), style="bold"), Text(how),
-                        "" if step.amount is None else yuan(step.amount), _source(step)))
+            out.append(
+                (
+                    str(n),
+                    Text(printable(step.title), style="bold"),
+                    Text(how),
+                    "" if step.amount is None else yuan(step.amount),
+                    _source(step),
+                )
+            )
         return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions):

@@ -40,22 +40,28 @@ class ScoreSummary:
         self.rejected += part.rejects.num_rows
         if r.num_rows:  # a part holds whole people, so distinct counts add up
             # counted while settling where it could be (part.persons): no hash of every id here
-            self.persons += part.persons if part.persons is not None else pc.count_distinct(r.column("person_id")).as_py()
+            self.persons += (
+                part.persons if part.persons is not None else pc.count_distinct(r.column("person_id")).as_py()
+            )
             for name in _SUMMED:
                 self.totals[name] += pc.sum(r.column(name)).as_py()
             self.policies.update(dict.fromkeys(pc.unique(r.column("policy")).cast("string").to_pylist()))
         if part.rejects.num_rows:  # counted by Arrow, one row per distinct reason
-            counts = part.rejects.select(["field", "reason", "row"]).group_by(["field", "reason"]).aggregate(
-                [([], "count_all"), ("row", "min")])
-            for field, reason, count, first in zip(*(counts.column(c).to_pylist()
-                                                     for c in ("field", "reason", "count_all", "row_min"))):
+            counts = (
+                part.rejects.select(["field", "reason", "row"])
+                .group_by(["field", "reason"])
+                .aggregate([([], "count_all"), ("row", "min")])
+            )
+            for field, reason, count, first in zip(
+                *(counts.column(c).to_pylist() for c in ("field", "reason", "count_all", "row_min"))
+            ):
                 self._reason(f"{field}: {reason}", count, first)
 
     def _reason(self, reason: str, count: int, first: int) -> None:
         self.reasons[reason] += count
         self.first_rows[reason] = min(first, self.first_rows.get(reason, first))
 
-    def merge(self, other: "ScoreSummary") -> None:
+    def merge(self, other: ScoreSummary) -> None:
         """Add another part's counts (parts of whole people: distinct persons add up too)."""
         self.rows += other.rows
         self.settled += other.settled
@@ -73,13 +79,19 @@ class ScoreSummary:
         total, in_scope, funds = (self.totals[name] for name in ("total", "in_scope", "funds"))
         return {
             "policy": policy.id if policy is not None else ", ".join(self.policies) or "(by row)",
-            "rows": self.rows, "settled": self.settled, "rejected": self.rejected, "persons": self.persons,
+            "rows": self.rows,
+            "settled": self.settled,
+            "rejected": self.rejected,
+            "persons": self.persons,
             "totals": {name: format_yuan(self.totals[name]) for name in _SUMMED},
             # 实际报销比例 and 政策范围内报销比例 of the settled rows, exact sums divided once
-            "rates": {"funds_of_total": percent(Fraction(funds, total) if total else None),
-                      "funds_of_in_scope": percent(Fraction(funds, in_scope) if in_scope else None)},
+            "rates": {
+                "funds_of_total": percent(Fraction(funds, total) if total else None),
+                "funds_of_in_scope": percent(Fraction(funds, in_scope) if in_scope else None),
+            },
             "rejects_by_reason": dict(self.reasons.most_common()),
             "first_row_by_reason": {reason: self.first_rows[reason] for reason, _ in self.reasons.most_common()},
             "columns_not_used": list(self.unused),
-            "output": str(output), "rejects_file": str(rejects_path),
+            "output": str(output),
+            "rejects_file": str(rejects_path),
         }

@@ -22,8 +22,16 @@ import re
 
 import attrs
 
-__all__ = ["Access", "HostCheck", "CrossOrigin", "ACCESS_VARIABLE", "LOCAL_HOSTS", "host_name", "listen_hosts",
-           "check_origin"]
+__all__ = [
+    "Access",
+    "HostCheck",
+    "CrossOrigin",
+    "ACCESS_VARIABLE",
+    "LOCAL_HOSTS",
+    "host_name",
+    "listen_hosts",
+    "check_origin",
+]
 
 #: How ``medcalc serve`` hands ``Access`` to each worker process, as JSON.
 ACCESS_VARIABLE = "MEDCALC_SERVE_ACCESS"
@@ -71,16 +79,23 @@ class Access:
         return json.dumps({"hosts": list(self.hosts), "origins": list(self.origins)})
 
     @classmethod
-    def from_environment(cls, text: str | None) -> "Access":
+    def from_environment(cls, text: str | None) -> Access:
         given = json.loads(text or "{}")
-        return cls(hosts=tuple(host_name(h) if h != "*" else h for h in given.get("hosts", LOCAL_HOSTS)),
-                   origins=tuple(given.get("origins", ())))
+        return cls(
+            hosts=tuple(host_name(h) if h != "*" else h for h in given.get("hosts", LOCAL_HOSTS)),
+            origins=tuple(given.get("origins", ())),
+        )
 
 
 async def _answer(send, status: int, body: dict[str, object]) -> None:
     data = json.dumps(body, ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -105,9 +120,16 @@ class HostCheck:
             await self.app(scope, receive, send)
             return
         named = "no Host header" if given is None else f"Host {given!r} is not a name of this server"
-        await _answer(send, 400, {"status": 400, "field": "Host",
-                                  "error": f"{named} (it answers {', '.join(sorted(self.hosts))}; "
-                                           f"medcalc serve --allowed-host NAME adds one)"})
+        await _answer(
+            send,
+            400,
+            {
+                "status": 400,
+                "field": "Host",
+                "error": f"{named} (it answers {', '.join(sorted(self.hosts))}; "
+                f"medcalc serve --allowed-host NAME adds one)",
+            },
+        )
 
 
 class CrossOrigin:
@@ -120,17 +142,32 @@ class CrossOrigin:
         if self.origins:
             from starlette.middleware.cors import CORSMiddleware
 
-            app = CORSMiddleware(app, allow_origins=sorted(self.origins), allow_methods=["GET", "POST"],
-                                 allow_headers=["Content-Type"], max_age=600)
+            app = CORSMiddleware(
+                app,
+                allow_origins=sorted(self.origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type"],
+                max_age=600,
+            )
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] == "OPTIONS":
             origin = _header(scope, b"origin")
-            if (origin is not None and _header(scope, b"access-control-request-method") is not None
-                    and not (self.any or origin in self.origins)):
-                await _answer(send, 403, {"status": 403, "field": "Origin",
-                                          "error": f"cross-origin requests from {origin} are not allowed "
-                                                   f"(medcalc serve --cors-origin ORIGIN allows one)"})
+            if (
+                origin is not None
+                and _header(scope, b"access-control-request-method") is not None
+                and not (self.any or origin in self.origins)
+            ):
+                await _answer(
+                    send,
+                    403,
+                    {
+                        "status": 403,
+                        "field": "Origin",
+                        "error": f"cross-origin requests from {origin} are not allowed "
+                        f"(medcalc serve --cors-origin ORIGIN allows one)",
+                    },
+                )
                 return
         await self.app(scope, receive, send)

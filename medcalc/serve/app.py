@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
-from fastapi import FastAPI, Path as PathParameter, Query, Request
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParameter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -45,8 +46,11 @@ _LOG = logging.getLogger("medcalc.serve")
 #: A quote of more claims than this is settled on a worker thread, so that it does not hold up other requests.
 _INLINE_CLAIMS = 8
 #: The page's and docs' headers: scripts and styles from this server only, never framed elsewhere.
-_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 _DESCRIPTION = """What China's basic medical insurance pays on a claim, exact to the fen, with the policy sentence
 behind each number. Amounts are yuan strings with two decimals; errors are JSON `{"status", "error", "field"}`
@@ -60,19 +64,30 @@ _DAY = PathParameter(description="a date: 2025-03-01, 20250301, 2025/3/1")
 def _errors(status: int, *more: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description": "a bad request: the field and why"}}
     for code in (status, *more):
-        out[code] = {"model": ErrorOut, "description": {404: "no such policy (with the closest ids) or region",
-                                                        413: "the body, or the uploaded file's shape, is over "
-                                                             "a limit"}.get(code, "error")}
+        out[code] = {
+            "model": ErrorOut,
+            "description": {
+                404: "no such policy (with the closest ids) or region",
+                413: "the body, or the uploaded file's shape, is over a limit",
+            }.get(code, "error"),
+        }
     return out
 
 
 def create_app(limits: Limits | None = None, access: Access | None = None) -> FastAPI:
-    """The application; policies come from the folders configured for medcalc (``MEDCALC_POLICIES`` and the shipped ones).
+    """The application; policies come from the folders configured for medcalc (``MEDCALC_POLICIES`` and the
+    shipped ones).
     By default it answers Host names of this machine only (``access.LOCAL_HOSTS``) and no other origin."""
     limits = limits or Limits()
     access = access or Access()
-    app = FastAPI(title="medcalc", version=__version__, description=_DESCRIPTION, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+    app = FastAPI(
+        title="medcalc",
+        version=__version__,
+        description=_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.add_middleware(BodyLimit, limits=limits)  # the last added runs first: Host, then CORS, then sizes
     app.add_middleware(CrossOrigin, access=access)
     app.add_middleware(HostCheck, access=access)
@@ -98,73 +113,139 @@ def create_app(limits: Limits | None = None, access: Access | None = None) -> Fa
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.post("/quote", summary="settle one claim, or a person's claims of the year in order", tags=["quote"],
-              response_model=None, responses={200: {"model": SettlementOut | SequenceOut,
-                                                    "description": "the settlement (one claim) or the settlements "
-                                                                   "(claims), as Settlement.to_dict()"},
-                                               **_errors(404, 413)},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": {"$ref": "#/components/schemas/QuoteRequest"}}}}})
+    @app.post(
+        "/quote",
+        summary="settle one claim, or a person's claims of the year in order",
+        tags=["quote"],
+        response_model=None,
+        responses={
+            200: {
+                "model": SettlementOut | SequenceOut,
+                "description": "the settlement (one claim) or the settlements (claims), as Settlement.to_dict()",
+            },
+            **_errors(404, 413),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/QuoteRequest"}}},
+            }
+        },
+    )
     async def post_quote(request: Request) -> JSONResponse:
         data = read_json(await request.body())
         many = sum(len(v) for v in (data.get("claims"), data.get("history")) if isinstance(v, list))
         result = quote(data) if many <= _INLINE_CLAIMS else await run_in_threadpool(quote, data)
         return JSONResponse(result)
 
-    @app.get("/policies", summary="every policy: id, region, aliases, scheme, tier, dates covered, levels",
-             tags=["policies"])
+    @app.get(
+        "/policies", summary="every policy: id, region, aliases, scheme, tier, dates covered, levels", tags=["policies"]
+    )
     async def get_policies() -> JSONResponse:
         return JSONResponse(await run_in_threadpool(catalogue.index))
 
-    @app.get("/policies/{policy_id}", summary="one policy: rules with every version, levels, services, sources, quotes",
-             tags=["policies"], responses=_errors(404))
+    @app.get(
+        "/policies/{policy_id}",
+        summary="one policy: rules with every version, levels, services, sources, quotes",
+        tags=["policies"],
+        responses=_errors(404),
+    )
     async def get_policy(policy_id: str = _ID) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(catalogue.detail, policy_id))
 
-    @app.get("/policies/{policy_id}/on/{day}", summary="the rules in force on a day, and what a claim may choose then",
-             tags=["policies"], responses=_errors(404))
+    @app.get(
+        "/policies/{policy_id}/on/{day}",
+        summary="the rules in force on a day, and what a claim may choose then",
+        tags=["policies"],
+        responses=_errors(404),
+    )
     async def get_policy_on(policy_id: str = _ID, day: str = _DAY) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(catalogue.on_day, policy_id, day))
 
-    @app.get("/regions/{region}/on/{day}", summary="the policy of a region in force on a day, as /policies/{id}/on/{day}",
-             tags=["policies"], responses=_errors(404))
-    async def get_region_on(region: str = PathParameter(description="Chinese, short or pinyin name: 九江, 淮北市, huaibei"),
-                            day: str = _DAY,
-                            scheme: Optional[str] = Query(None, description="residents 居民 or employees 职工"),
-                            tier: Optional[str] = Query(None, description="contribution tier, e.g. 一档")) -> JSONResponse:
+    @app.get(
+        "/regions/{region}/on/{day}",
+        summary="the policy of a region in force on a day, as /policies/{id}/on/{day}",
+        tags=["policies"],
+        responses=_errors(404),
+    )
+    async def get_region_on(
+        region: str = PathParameter(description="Chinese, short or pinyin name: 九江, 淮北市, huaibei"),
+        day: str = _DAY,
+        scheme: str | None = Query(None, description="residents 居民 or employees 职工"),
+        tier: str | None = Query(None, description="contribution tier, e.g. 一档"),
+    ) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(catalogue.region_on, region, day, scheme, tier))
 
     documented = dict.fromkeys(CONTENT_TYPES.values())  # the first content type of each format
-    upload_types = {t: {"schema": {"type": "string", "format": "binary"}}
-                    for t, fmt in CONTENT_TYPES.items() if documented[fmt] is None and not documented.update({fmt: t})}
-    upload_types["multipart/form-data"] = {"schema": {"type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": "the claims file (.csv, .jsonl, .parquet, .xlsx)"}}}}
+    upload_types = {
+        t: {"schema": {"type": "string", "format": "binary"}}
+        for t, fmt in CONTENT_TYPES.items()
+        if documented[fmt] is None and not documented.update({fmt: t})
+    }
+    upload_types["multipart/form-data"] = {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "the claims file (.csv, .jsonl, .parquet, .xlsx)",
+                }
+            },
+        }
+    }
 
-    @app.post("/score", summary="settle an uploaded claims file: CSV, JSON lines, Parquet or .xlsx", tags=["score"],
-              response_model=None,
-              responses={200: {"model": ScoreOut, "description": f"the summary, and the first {limits.listed_rows} "
-                                                                 f"settled rows and rejects"},
-                         **_errors(404, 413)},
-              openapi_extra={"requestBody": {"required": True, "content": upload_types,
-                                             "description": f"the file as the body, or the 'file' part of a form; at "
-                                                            f"most {limits.upload} bytes"}})
+    @app.post(
+        "/score",
+        summary="settle an uploaded claims file: CSV, JSON lines, Parquet or .xlsx",
+        tags=["score"],
+        response_model=None,
+        responses={
+            200: {
+                "model": ScoreOut,
+                "description": f"the summary, and the first {limits.listed_rows} settled rows and rejects",
+            },
+            **_errors(404, 413),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": upload_types,
+                "description": f"the file as the body, or the 'file' part of a form; at most {limits.upload} bytes",
+            }
+        },
+    )
     async def post_score(
         request: Request,
-        policy: Optional[str] = Query(None, description="policy id for every row (else each row's policy or region column)"),
-        region: Optional[str] = Query(None, description="instead of policy: a region, with on"),
-        on: Optional[str] = Query(None, description="with region: the date the policy must cover"),
-        scheme: Optional[str] = Query(None, description="with region: residents 居民 or employees 职工"),
-        tier: Optional[str] = Query(None, description="with region: contribution tier"),
-        amounts: Optional[Literal["fen", "yuan"]] = Query(None, description="unit of integer amount columns under "
-                                                                             "medcalc's names (Parquet)"),
-        sheet: Optional[str] = Query(None, description="the sheet of an .xlsx file (default: the first)"),
-        encoding: Optional[str] = Query(None, description="text encoding (default: UTF-8 or GB18030, detected)"),
+        policy: str | None = Query(
+            None, description="policy id for every row (else each row's policy or region column)"
+        ),
+        region: str | None = Query(None, description="instead of policy: a region, with on"),
+        on: str | None = Query(None, description="with region: the date the policy must cover"),
+        scheme: str | None = Query(None, description="with region: residents 居民 or employees 职工"),
+        tier: str | None = Query(None, description="with region: contribution tier"),
+        amounts: Literal["fen", "yuan"] | None = Query(
+            None, description="unit of integer amount columns under medcalc's names (Parquet)"
+        ),
+        sheet: str | None = Query(None, description="the sheet of an .xlsx file (default: the first)"),
+        encoding: str | None = Query(None, description="text encoding (default: UTF-8 or GB18030, detected)"),
         names: Literal["medcalc", "national", "chinese"] = Query("medcalc", description="result column names"),
-        format: Optional[Literal["csv", "jsonl", "parquet", "xlsx"]] = Query(
-            None, description="the upload's format (default: by file name, content type, or sniffed)"),
+        format: Literal["csv", "jsonl", "parquet", "xlsx"] | None = Query(
+            None, description="the upload's format (default: by file name, content type, or sniffed)"
+        ),
     ) -> JSONResponse:
-        options = {"policy": policy, "region": region, "on": on, "scheme": scheme, "tier": tier, "amounts": amounts,
-                   "sheet": sheet, "encoding": encoding, "names": names}
+        options = {
+            "policy": policy,
+            "region": region,
+            "on": on,
+            "scheme": scheme,
+            "tier": tier,
+            "amounts": amounts,
+            "sheet": sheet,
+            "encoding": encoding,
+            "names": names,
+        }
         spool = Spool(limits.upload)
         content_type, filename, form = request.headers.get("content-type", ""), None, None
         try:
@@ -182,8 +263,17 @@ def create_app(limits: Limits | None = None, access: Access | None = None) -> Fa
             if not spool.size:
                 raise ApiError(422, "file: required: the upload is empty", "file")
             fmt = detect_format(format, filename, content_type, spool.head)
-            return JSONResponse(await run_in_threadpool(score, spool.path, fmt, options, listed=limits.listed_rows,
-                                                        limits=limits.read, name=upload_name(filename)))
+            return JSONResponse(
+                await run_in_threadpool(
+                    score,
+                    spool.path,
+                    fmt,
+                    options,
+                    listed=limits.listed_rows,
+                    limits=limits.read,
+                    name=upload_name(filename),
+                )
+            )
         finally:
             if form is not None:
                 await form.close()
@@ -192,7 +282,9 @@ def create_app(limits: Limits | None = None, access: Access | None = None) -> Fa
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}")
+            _, defs = models_json_schema(
+                [(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}"
+            )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
             app.openapi_schema = schema
         return app.openapi_schema
@@ -242,16 +334,22 @@ def _handlers(app: FastAPI) -> None:
         problems = exc.errors()
         first = problems[0] if problems else {"loc": ("request",), "msg": "invalid"}
         field = str(first["loc"][-1])
-        text = "; ".join(f"{e['loc'][-1]}: {e['msg']}" + (f" (got {e['input']!r})" if "input" in e else "")
-                         for e in problems)
+        text = "; ".join(
+            f"{e['loc'][-1]}: {e['msg']}" + (f" (got {e['input']!r})" if "input" in e else "") for e in problems
+        )
         return answer(ApiError(422, text, field))
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        text = {404: f"no such page or endpoint: {request.method} {request.url.path} (see /docs)",
-                405: f"{request.method} is not allowed on {request.url.path} (see /docs)"}.get(exc.status_code, str(exc.detail))
-        return JSONResponse({"status": exc.status_code, "error": text}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        text = {
+            404: f"no such page or endpoint: {request.method} {request.url.path} (see /docs)",
+            405: f"{request.method} is not allowed on {request.url.path} (see /docs)",
+        }.get(exc.status_code, str(exc.detail))
+        return JSONResponse(
+            {"status": exc.status_code, "error": text},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def on_internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -31,15 +31,29 @@ def index() -> list[dict[str, Any]]:
 
 def _source(policy: Policy, source_id: str) -> dict[str, Any]:
     s = policy.sources[source_id]
-    return {"id": s.id, "title": s.title, "official": s.official, "document": s.document,
-            "date": s.date.isoformat() if s.date else None, "address": s.address}
+    return {
+        "id": s.id,
+        "title": s.title,
+        "official": s.official,
+        "document": s.document,
+        "date": s.date.isoformat() if s.date else None,
+        "address": s.address,
+    }
 
 
 def _version(v: RuleVersion) -> dict[str, Any]:
     c = v.citation
-    return {"since": v.since.isoformat(), "until": v.until.isoformat() if v.until else None, "disabled": v.disabled,
-            "values": {} if v.disabled else describe_rule(v), "file": v.file,
-            "source": c.source.id, "quote": c.quote, "verified": c.verified, "note": c.note}
+    return {
+        "since": v.since.isoformat(),
+        "until": v.until.isoformat() if v.until else None,
+        "disabled": v.disabled,
+        "values": {} if v.disabled else describe_rule(v),
+        "file": v.file,
+        "source": c.source.id,
+        "quote": c.quote,
+        "verified": c.verified,
+        "note": c.note,
+    }
 
 
 def _service_label(code: str) -> str:
@@ -49,24 +63,38 @@ def _service_label(code: str) -> str:
 def detail(policy_id: str) -> dict[str, Any]:
     """One policy: its rules with every version (own first, then inherited), levels, services, sources."""
     p = policy_by_id(policy_id)
-    services = sorted(k[len(_SERVICE):] for k in p.timelines if k.startswith(_SERVICE))
+    services = sorted(k[len(_SERVICE) :] for k in p.timelines if k.startswith(_SERVICE))
     return {
-        "id": p.id, "region": p.region, "aliases": list(p.aliases), "scheme": p.scheme, "tier": p.tier,
-        "chain": list(p.chain), "file": p.file, "covers": coverage(p),
+        "id": p.id,
+        "region": p.region,
+        "aliases": list(p.aliases),
+        "scheme": p.scheme,
+        "tier": p.tier,
+        "chain": list(p.chain),
+        "file": p.file,
+        "covers": coverage(p),
         "change_days": [d.isoformat() for d in p.change_days()],
-        "levels": dict(p.levels), "institutions": dict(p.institutions),
+        "levels": dict(p.levels),
+        "institutions": dict(p.institutions),
         "services": {code: _service_label(code) for code in services},
         "notes": p.notes,
         "sources": {sid: _source(p, sid) for sid in p.sources},
-        "rules": {key: [_version(v) for layer in timeline.layers for v in layer]
-                  for key, timeline in sorted(p.timelines.items())},
+        "rules": {
+            key: [_version(v) for layer in timeline.layers for v in layer]
+            for key, timeline in sorted(p.timelines.items())
+        },
     }
 
 
 def choices() -> dict[str, list[dict[str, str]]]:
     """The words of the fields that do not depend on the policy, with their Chinese labels."""
-    codes = {"place": PLACES, "referral": REFERRALS, "category": CATEGORIES, "visit": ("inpatient", "outpatient"),
-             "scheme": SCHEMES}
+    codes = {
+        "place": PLACES,
+        "referral": REFERRALS,
+        "category": CATEGORIES,
+        "visit": ("inpatient", "outpatient"),
+        "scheme": SCHEMES,
+    }
     return {field: [{"code": c, "label": LABELS[field][c]} for c in values] for field, values in codes.items()}
 
 
@@ -78,17 +106,31 @@ def _in_force(p: Policy, day: dt.date) -> dict[str, Any]:
     for key in sorted(resolved.rules):
         if key.startswith(_SERVICE):
             rule = resolved.rules[key]
-            code = key[len(_SERVICE):]
+            code = key[len(_SERVICE) :]
             diseases = list(dict.fromkeys([*(rule.get("disease_caps") or ()), *(rule.get("diseases") or ())]))
-            services.append({"code": code, "label": _service_label(code),
-                             "levels": [{"code": lv, "label": names.get(lv, lv)} for lv in sorted(rule["levels"])],
-                             "diseases": diseases})
+            services.append(
+                {
+                    "code": code,
+                    "label": _service_label(code),
+                    "levels": [{"code": lv, "label": names.get(lv, lv)} for lv in sorted(rule["levels"])],
+                    "diseases": diseases,
+                }
+            )
     settles = all(resolved.rule(k) is not None for k in ADMISSION_RULES)
     return {
-        "id": p.id, "region": p.region, "scheme": p.scheme, "tier": p.tier, "on": day.isoformat(),
-        "chain": list(p.chain), "levels": dict(p.levels), "covers": coverage(p), "notes": p.notes,
+        "id": p.id,
+        "region": p.region,
+        "scheme": p.scheme,
+        "tier": p.tier,
+        "on": day.isoformat(),
+        "chain": list(p.chain),
+        "levels": dict(p.levels),
+        "covers": coverage(p),
+        "notes": p.notes,
         "rules": rules_on(p, day),
-        "inpatient": settles, "services": services, "choices": choices(),
+        "inpatient": settles,
+        "services": services,
+        "choices": choices(),
     }
 
 

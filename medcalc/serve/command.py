@@ -32,6 +32,7 @@ def _positive_size(unit: int, name: str):
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{name}: more than 0 (got {text!r})")
         return int(value * unit)
+
     convert.__name__ = name
     return convert
 
@@ -68,41 +69,94 @@ def add_serve_command(sub) -> argparse.ArgumentParser:
 
     defaults = Limits()
     serve = sub.add_parser(
-        "serve", help="a JSON web API and a quote page (pip install \"medcalc[serve]\")",
+        "serve",
+        help='a JSON web API and a quote page (pip install "medcalc[serve]")',
         description="Serve the JSON API (POST /quote, POST /score, GET /policies …, the OpenAPI schema at "
-                    "/openapi.json and its docs at /docs) and the quote page at /, on the same engine and "
-                    "policies as the CLI.")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1: this machine only; there is no authentication)")
+        "/openapi.json and its docs at /docs) and the quote page at /, on the same engine and "
+        "policies as the CLI.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; there is no authentication)",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 for any free port)")
-    serve.add_argument("--max-upload", dest="max_upload", type=_positive_size(1 << 20, "max-upload"),
-                       default=defaults.upload, metavar="MiB",
-                       help=f"largest upload to POST /score, in MiB (default {defaults.upload >> 20})")
-    serve.add_argument("--max-request", dest="max_request", type=_positive_size(1 << 10, "max-request"),
-                       default=defaults.request, metavar="KiB",
-                       help=f"largest JSON request body, in KiB (default {defaults.request >> 10})")
-    serve.add_argument("--max-listed-rows", dest="listed_rows", type=_positive_count, default=defaults.listed_rows,
-                       metavar="N", help=f"most settled rows, and most rejects, a POST /score answer lists (default "
-                                         f"{defaults.listed_rows}; the summary counts every row)")
-    serve.add_argument("--header-timeout", dest="header_timeout", type=_positive_seconds,
-                       default=defaults.header_timeout, metavar="SECONDS",
-                       help=f"close a connection that has not sent a whole request head this long after it opened "
-                            f"or after its last answer (default {defaults.header_timeout:g})")
-    serve.add_argument("--body-timeout", dest="body_timeout", type=_positive_seconds, default=defaults.body_timeout,
-                       metavar="SECONDS", help=f"answer 408 and close when a request body stops arriving this long "
-                                               f"(default {defaults.body_timeout:g})")
-    serve.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
-                       help="change a limit on what an uploaded file may hold, as score --limit does (the server's "
-                            "own defaults are tighter: max_columns=200, max_sheet_cells=2000000 …; see the README); "
-                            "repeat for several")
-    serve.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
-                       help="a Host name requests may give beside localhost, 127.0.0.1, [::1] and --host "
-                            "(repeatable; * allows any: no defence against DNS rebinding)")
-    serve.add_argument("--cors-origin", dest="cors_origins", action="append", default=[], type=_origin,
-                       metavar="ORIGIN", help="a web origin whose pages may call the API, as https://desk.example "
-                                              "(repeatable; default none)")
-    serve.add_argument("--workers", type=int, default=1,
-                       help="worker processes (default 1; one per core serves the most quotes per second)")
+    serve.add_argument(
+        "--max-upload",
+        dest="max_upload",
+        type=_positive_size(1 << 20, "max-upload"),
+        default=defaults.upload,
+        metavar="MiB",
+        help=f"largest upload to POST /score, in MiB (default {defaults.upload >> 20})",
+    )
+    serve.add_argument(
+        "--max-request",
+        dest="max_request",
+        type=_positive_size(1 << 10, "max-request"),
+        default=defaults.request,
+        metavar="KiB",
+        help=f"largest JSON request body, in KiB (default {defaults.request >> 10})",
+    )
+    serve.add_argument(
+        "--max-listed-rows",
+        dest="listed_rows",
+        type=_positive_count,
+        default=defaults.listed_rows,
+        metavar="N",
+        help=f"most settled rows, and most rejects, a POST /score answer lists (default "
+        f"{defaults.listed_rows}; the summary counts every row)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        dest="header_timeout",
+        type=_positive_seconds,
+        default=defaults.header_timeout,
+        metavar="SECONDS",
+        help=f"close a connection that has not sent a whole request head this long after it opened "
+        f"or after its last answer (default {defaults.header_timeout:g})",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        dest="body_timeout",
+        type=_positive_seconds,
+        default=defaults.body_timeout,
+        metavar="SECONDS",
+        help=f"answer 408 and close when a request body stops arriving this long (default {defaults.body_timeout:g})",
+    )
+    serve.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="limits",
+        help="change a limit on what an uploaded file may hold, as score --limit does (the server's "
+        "own defaults are tighter: max_columns=200, max_sheet_cells=2000000 …; see the README); "
+        "repeat for several",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name requests may give beside localhost, 127.0.0.1, [::1] and --host "
+        "(repeatable; * allows any: no defence against DNS rebinding)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="ORIGIN",
+        help="a web origin whose pages may call the API, as https://desk.example (repeatable; default none)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1; one per core serves the most quotes per second)",
+    )
     serve.add_argument("--access-log", dest="access_log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
     return serve
@@ -123,10 +177,10 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError as exc:
         raise MedcalcError(f"serve needs the web stack ({exc.name} is not installed): {INSTALL_HINT}") from None
+    from ..batch.limits import parse_override
     from ..policy.registry import list_policies
     from .access import ACCESS_VARIABLE, Access, host_name, listen_hosts
     from .deadlines import PROTOCOL
-    from ..batch.limits import parse_override
     from .limits import LIMITS_VARIABLE, SERVE_READ_LIMITS, Limits
 
     read = SERVE_READ_LIMITS
@@ -138,22 +192,45 @@ def _serve(args: argparse.Namespace) -> int:
         raise MedcalcError(f"--workers must be at least 1 (got {args.workers})")
     policies = list_policies()  # every configured policy loads now: a broken folder stops here, not on a request
     if not _loopback(args.host):
-        print(f"medcalc: warning: serving on {args.host}: reachable from other machines, with no authentication",
-              file=sys.stderr)
+        print(
+            f"medcalc: warning: serving on {args.host}: reachable from other machines, with no authentication",
+            file=sys.stderr,
+        )
     hosts = listen_hosts(args.host) + tuple(dict.fromkeys(h if h == "*" else host_name(h) for h in args.allowed_hosts))
     if "*" in hosts:
-        print("medcalc: warning: --allowed-host '*': requests naming any host are answered, so a web page can reach "
-              "this server by DNS rebinding", file=sys.stderr)
+        print(
+            "medcalc: warning: --allowed-host '*': requests naming any host are answered, so a web page can reach "
+            "this server by DNS rebinding",
+            file=sys.stderr,
+        )
     elif hosts == listen_hosts(args.host) and host_name(args.host) in ("0.0.0.0", "[::]"):
-        print(f"medcalc: note: listening on {args.host}, requests must still name localhost, 127.0.0.1 or [::1] as "
-              f"their Host: give the names clients use with --allowed-host", file=sys.stderr)
-    limits = Limits(request=args.max_request, upload=args.max_upload, header_timeout=args.header_timeout,
-                    body_timeout=args.body_timeout, listed_rows=args.listed_rows, read=read)
+        print(
+            f"medcalc: note: listening on {args.host}, requests must still name localhost, 127.0.0.1 or [::1] as "
+            f"their Host: give the names clients use with --allowed-host",
+            file=sys.stderr,
+        )
+    limits = Limits(
+        request=args.max_request,
+        upload=args.max_upload,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        listed_rows=args.listed_rows,
+        read=read,
+    )
     # each worker makes its app from the environment (the --policies folders are in MEDCALC_POLICIES already)
     os.environ[LIMITS_VARIABLE] = limits.to_environment()
     os.environ[ACCESS_VARIABLE] = Access(hosts=hosts, origins=tuple(dict.fromkeys(args.cors_origins))).to_environment()
     print(f"medcalc serve: {len(policies)} policies; the quote page at /, the API docs at /docs", file=sys.stderr)
-    uvicorn.run("medcalc.serve.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info", access_log=args.access_log, server_header=False,
-                http=PROTOCOL, ws="none")
+    uvicorn.run(
+        "medcalc.serve.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        access_log=args.access_log,
+        server_header=False,
+        http=PROTOCOL,
+        ws="none",
+    )
     return 0

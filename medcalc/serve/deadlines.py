@@ -38,8 +38,12 @@ def _limits(text: str | None) -> Limits:
 
 def _timeout_answer(message: str) -> bytes:
     body = json.dumps({"status": 408, "error": message}).encode()
-    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: "
-            + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\nconnection: close\r\n\r\n"
+        + body
+    )
 
 
 class _Deadlines:
@@ -137,6 +141,7 @@ except ImportError:  # httptools not installed: uvicorn itself would use h11
     Protocol: type = H11Deadlines
     PROTOCOL = "medcalc.serve.deadlines:H11Deadlines"
 else:
+
     class HttpToolsDeadlines(_Deadlines, HttpToolsProtocol):
         """uvicorn's httptools protocol (the C parser, its default when installed) with the read deadlines."""
 

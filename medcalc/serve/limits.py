@@ -27,8 +27,13 @@ LIMITS_VARIABLE = "MEDCALC_SERVE_LIMITS"
 #: What an upload to ``POST /score`` may hold: the CLI's limits, tightened for a service that reads
 #: strangers' files (a whole sheet is some 160 MB at the Excel reader's peak, not 1.6 GB). Cells keep
 #: the CLI's ``max_cell_chars``, so that a row is rejected for the same cell either way.
-SERVE_READ_LIMITS = DEFAULT_LIMITS.evolve(max_sheet_cells=2_000_000, max_columns=200, max_sheet_bytes=256 << 20,
-                                          max_shared_strings_bytes=64 << 20, max_xlsx_bytes=512 << 20)
+SERVE_READ_LIMITS = DEFAULT_LIMITS.evolve(
+    max_sheet_cells=2_000_000,
+    max_columns=200,
+    max_sheet_bytes=256 << 20,
+    max_shared_strings_bytes=64 << 20,
+    max_xlsx_bytes=512 << 20,
+)
 _READ_NAMES = tuple(a.name for a in attrs.fields(ReadLimits))
 
 
@@ -51,12 +56,19 @@ class Limits:
         return self.upload if path in self.upload_paths else self.request
 
     def to_environment(self) -> str:
-        return json.dumps({"request": self.request, "upload": self.upload, "header_timeout": self.header_timeout,
-                           "body_timeout": self.body_timeout, "listed_rows": self.listed_rows,
-                           "read": attrs.asdict(self.read)})
+        return json.dumps(
+            {
+                "request": self.request,
+                "upload": self.upload,
+                "header_timeout": self.header_timeout,
+                "body_timeout": self.body_timeout,
+                "listed_rows": self.listed_rows,
+                "read": attrs.asdict(self.read),
+            }
+        )
 
     @classmethod
-    def from_environment(cls, text: str | None) -> "Limits":
+    def from_environment(cls, text: str | None) -> Limits:
         """The limits of ``to_environment`` (keys missing or unknown: the defaults)."""
         given = json.loads(text or "{}")
         types = {"request": int, "upload": int, "header_timeout": float, "body_timeout": float, "listed_rows": int}
@@ -77,8 +89,7 @@ def _size(n: int) -> str:
 
 
 def too_large_body(limit: int) -> dict[str, object]:
-    return {"status": 413, "error": f"request body over the limit of {_size(limit)} ({limit} bytes)",
-            "limit": limit}
+    return {"status": 413, "error": f"request body over the limit of {_size(limit)} ({limit} bytes)", "limit": limit}
 
 
 class BodyLimit:
@@ -124,7 +135,15 @@ class BodyLimit:
 
 async def _refuse(send, limit: int) -> None:
     body = json.dumps(too_large_body(limit), ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..claims import parse_day
 from ..errors import ClaimError, PolicyNotFound
@@ -46,8 +47,12 @@ def policy_by_id(text: str, field: str = "policy") -> Policy:
     if not isinstance(text, str) or not text.strip():
         raise ApiError(422, f"{field}: a policy id such as jiujiang-residents (see GET /policies)", field)
     if looks_like_a_path(text):
-        raise ApiError(422, f"{field}: {text!r} is not a policy id; the API names policies by id, never by a file "
-                            "path (see GET /policies)", field)
+        raise ApiError(
+            422,
+            f"{field}: {text!r} is not a policy id; the API names policies by id, never by a file "
+            "path (see GET /policies)",
+            field,
+        )
     try:
         return _loaded(os.environ.get(POLICIES_VARIABLE), text)
     except PolicyNotFound as exc:
@@ -119,5 +124,9 @@ def check_policy_ids(values: list[Any]) -> None:
     """
     for value in values:
         if isinstance(value, str) and looks_like_a_path(value):
-            raise ApiError(422, f"policy column: {value!r} is not a policy id; an upload names policies by id, never "
-                                "by a file path (see GET /policies)", "policy")
+            raise ApiError(
+                422,
+                f"policy column: {value!r} is not a policy id; an upload names policies by id, never "
+                "by a file path (see GET /policies)",
+                "policy",
+            )

@@ -14,21 +14,23 @@ accumulators before and after); ``table`` (the CLI's table, as ``view``: see ``v
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from ..api import settle, settle_sequence
-from ..claims import FIELD_ALIASES, Claim
 from ..accumulators import Accumulators
-from ..errors import ClaimError, MedcalcError
+from ..api import settle, settle_sequence
 from ..batch.files import parse_json
+from ..claims import FIELD_ALIASES, Claim
+from ..errors import ClaimError, MedcalcError
 from .lookup import choose_policy
 from .problems import ApiError
 
 __all__ = ["quote", "read_json", "REQUEST_KEYS"]
 
 #: Keys of a quote request that are not claim fields (the others, at the top level, are the claim's).
-REQUEST_KEYS = frozenset({"policy", "region", "on", "scheme", "tier", "claim", "claims", "history", "accumulators",
-                          "explain", "table"})
+REQUEST_KEYS = frozenset(
+    {"policy", "region", "on", "scheme", "tier", "claim", "claims", "history", "accumulators", "explain", "table"}
+)
 #: The person of a claim that names none (as ``medcalc quote`` without ``--person``).
 DEFAULT_PERSON = "person"
 
@@ -112,8 +114,9 @@ def quote(request: Mapping[str, Any]) -> dict[str, Any]:
     else:
         fields = {k: v for k, v in request.items() if k not in REQUEST_KEYS}
         if not fields:
-            raise ApiError(422, "claim: required: the claim (an object, or its fields at the top level), or claims",
-                           "claim")
+            raise ApiError(
+                422, "claim: required: the claim (an object, or its fields at the top level), or claims", "claim"
+            )
     claim = _claim(fields, "")
     history = _claims(request["history"], "history", claim.person_id) if request.get("history") is not None else []
     policy = choose_policy(request, claim.settled_on)
@@ -127,12 +130,16 @@ def _sequence(request: Mapping[str, Any], explain: bool, table: bool) -> dict[st
     value = request["claims"]
     if not isinstance(value, list) or not value:
         raise ApiError(422, "claims: must be a non-empty array of claims", "claims")
-    first = next((v for k, v in value[0].items() if FIELD_ALIASES.get(k, k) == "person_id"), DEFAULT_PERSON) \
-        if isinstance(value[0], dict) else DEFAULT_PERSON
+    first = (
+        next((v for k, v in value[0].items() if FIELD_ALIASES.get(k, k) == "person_id"), DEFAULT_PERSON)
+        if isinstance(value[0], dict)
+        else DEFAULT_PERSON
+    )
     claims = _claims(value, "claims", str(first))
     policy = choose_policy(request, max(c.settled_on for c in claims))
-    accumulators = _accumulators(request.get("accumulators"), claims[0].person_id,
-                                 min(c.settled_on for c in claims).year)
+    accumulators = _accumulators(
+        request.get("accumulators"), claims[0].person_id, min(c.settled_on for c in claims).year
+    )
     batch = settle_sequence(policy, claims, accumulators=accumulators, explain=explain)
     if batch.rejects:  # a person's year is settled whole or not at all, as a quote with its history is
         r = batch.rejects[0]

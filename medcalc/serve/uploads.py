@@ -26,24 +26,37 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from ..errors import MedcalcError
 from ..batch.files import FORMATS, OUTPUT_NAMES, REJECT_NAMES, concat_parts, fen_to_yuan, format_of, read_batches
 from ..batch.limits import ReadLimits, how_to_change
+from ..errors import MedcalcError
 from .limits import SERVE_READ_LIMITS
 from .lookup import check_policy_ids, choose_policy
 from .problems import ApiError, api_error
 
-__all__ = ["Spool", "detect_format", "score", "read_upload", "upload_name", "CONTENT_TYPES", "SCORE_OPTIONS",
-           "LISTED_ROWS"]
+__all__ = [
+    "Spool",
+    "detect_format",
+    "score",
+    "read_upload",
+    "upload_name",
+    "CONTENT_TYPES",
+    "SCORE_OPTIONS",
+    "LISTED_ROWS",
+]
 
 #: Content types of the four formats (the first of each is the one documented).
 CONTENT_TYPES = {
-    "text/csv": "csv", "application/csv": "csv",
-    "application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "application/x-jsonlines": "jsonl",
-    "application/vnd.apache.parquet": "parquet", "application/x-parquet": "parquet",
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
 #: Options of a scoring request (query parameters), beside the upload.
@@ -148,13 +161,17 @@ def upload_name(filename: str | None) -> str:
     return name[:200] or "upload"
 
 
-def read_upload(path: Path, fmt: str, options: Mapping[str, Any], limits: ReadLimits = SERVE_READ_LIMITS,
-                name: str = "upload") -> list[Any]:
+def read_upload(
+    path: Path, fmt: str, options: Mapping[str, Any], limits: ReadLimits = SERVE_READ_LIMITS, name: str = "upload"
+) -> list[Any]:
     """The upload's record batches, read under ``limits``: a file refused by a limit is 413 naming it
     (``read_limit``), any other unreadable file 422, with the CLI's message about the file ``name``."""
     try:
-        return list(read_batches(path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet"),
-                                 limits=limits))
+        return list(
+            read_batches(
+                path, fmt, encoding=_option(options, "encoding"), sheet=_option(options, "sheet"), limits=limits
+            )
+        )
     except MedcalcError as exc:
         error = api_error(exc)  # (its status and field, as for any other request)
         error.message = error.message.replace(str(path), name)
@@ -164,12 +181,18 @@ def read_upload(path: Path, fmt: str, options: Mapping[str, Any], limits: ReadLi
         raise error from None
 
 
-def score(path: Path, fmt: str, options: Mapping[str, Any], listed: int = LISTED_ROWS,
-          limits: ReadLimits = SERVE_READ_LIMITS, name: str = "upload") -> dict[str, Any]:
+def score(
+    path: Path,
+    fmt: str,
+    options: Mapping[str, Any],
+    listed: int = LISTED_ROWS,
+    limits: ReadLimits = SERVE_READ_LIMITS,
+    name: str = "upload",
+) -> dict[str, Any]:
     """Settle the uploaded file (read under ``limits``, called ``name`` in messages); the CLI's summary,
     and the first ``listed`` settled rows and rejected rows."""
-    from ..report.score_summary import ScoreSummary  # as `medcalc score` reports it
     from ..batch.tables import canonical_names, settle_table
+    from ..report.score_summary import ScoreSummary  # as `medcalc score` reports it
 
     names = _option(options, "names") or "medcalc"
     if names not in OUTPUT_NAMES:
@@ -205,9 +228,17 @@ def score(path: Path, fmt: str, options: Mapping[str, Any], listed: int = LISTED
         summary.add(scored)
         results = _yuan_rows(_first_rows(scored.results, listed), OUTPUT_NAMES[names])
         rejects = _yuan_rows(_first_rows(scored.rejects, listed), REJECT_NAMES.get(names))
-        results_omitted, rejects_omitted = scored.results.num_rows - len(results), scored.rejects.num_rows - len(rejects)
+        results_omitted, rejects_omitted = (
+            scored.results.num_rows - len(results),
+            scored.rejects.num_rows - len(rejects),
+        )
     report = summary.report(policy, "", "")
     for key in ("output", "rejects_file"):  # the CLI's files: the API answers with the rows instead
         report.pop(key, None)
-    return {**report, "results": results, "results_omitted": results_omitted, "rejects": rejects,
-            "rejects_omitted": rejects_omitted}
+    return {
+        **report,
+        "results": results,
+        "results_omitted": results_omitted,
+        "rejects": rejects,
+        "rejects_omitted": rejects_omitted,
+    }

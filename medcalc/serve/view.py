@@ -72,9 +72,17 @@ def renderable_data(renderable: Any) -> list[dict[str, Any]]:
         return [{"kind": "text", "text": " · ".join(parts)} for parts in renderable.lines]
     if isinstance(renderable, StepBlocks):  # the terminal's blocks, as the table they are laid out from
         rows = [[_plain(cell) for cell in row] for row in renderable.rows()]
-        return [{"kind": "table", "title": renderable.title, "columns": list(renderable.columns),
-                 "align": ["right", "left", "left", "right", "left"], "rows": rows, "section_ends": [],
-                 "bold_rows": []}]
+        return [
+            {
+                "kind": "table",
+                "title": renderable.title,
+                "columns": list(renderable.columns),
+                "align": ["right", "left", "left", "right", "left"],
+                "rows": rows,
+                "section_ends": [],
+                "bold_rows": [],
+            }
+        ]
     if isinstance(renderable, Panel):
         return renderable_data(renderable.renderable)
     if isinstance(renderable, (Text, str)):
@@ -83,13 +91,17 @@ def renderable_data(renderable: Any) -> list[dict[str, Any]]:
         columns = renderable.columns
         cells = [list(c.cells) for c in columns]
         rows = [[_plain(cells[j][i]) for j in range(len(columns))] for i in range(renderable.row_count)]
-        return [{
-            "kind": "table",
-            "title": _plain(renderable.title) or None,
-            "columns": [_plain(c.header) for c in columns],
-            "align": [c.justify for c in columns],
-            "rows": rows,
-            "section_ends": [i for i, row in enumerate(renderable.rows) if row.end_section],
-            "bold_rows": [i for i in range(renderable.row_count) if any(_bold(cells[j][i]) for j in range(len(columns)))],
-        }]
+        return [
+            {
+                "kind": "table",
+                "title": _plain(renderable.title) or None,
+                "columns": [_plain(c.header) for c in columns],
+                "align": [c.justify for c in columns],
+                "rows": rows,
+                "section_ends": [i for i, row in enumerate(renderable.rows) if row.end_section],
+                "bold_rows": [
+                    i for i in range(renderable.row_count) if any(_bold(cells[j][i]) for j in range(len(columns)))
+                ],
+            }
+        ]
     return [{"kind": "text", "text": _as_text(renderable)}]

@@ -34,14 +34,18 @@ def _columns(batch):
         certified=[",".join(c.certified) for c in batch],
         bed_fees=np.array([int(c.bed_fees) for c in batch], np.int64),
         nursing_fees=np.array([int(c.nursing_fees) for c in batch], np.int64),
-        **{name: np.array([NOT_GIVEN if getattr(c, name) is None else int(getattr(c, name)) for c in batch], np.int64)
-           for name in GIVEN_FIELDS},
+        **{
+            name: np.array([NOT_GIVEN if getattr(c, name) is None else int(getattr(c, name)) for c in batch], np.int64)
+            for name in GIVEN_FIELDS
+        },
     )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True),
-       batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=14, given=given)))
+@given(
+    policy=policies(allow_warnings=True),
+    batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=14, given=given)),
+)
 def test_batch_equals_one_by_one(policy, batch):
     objects = medcalc.settle_many(policy, batch, explain=False)
     columns = settle_arrays(policy, **_columns(batch))
@@ -51,5 +55,8 @@ def test_batch_equals_one_by_one(policy, batch):
     assert list(columns.row) == sorted(expected)
     for j, row in enumerate(columns.row):
         s = expected[int(row)]
-        got = {name: int(columns.columns[name][j]) for name in ("deductible", "basic", "critical", "assistance", "backstop", "patient")}
+        got = {
+            name: int(columns.columns[name][j])
+            for name in ("deductible", "basic", "critical", "assistance", "backstop", "patient")
+        }
         assert got == {name: int(getattr(s, name)) for name in got}

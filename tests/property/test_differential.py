@@ -21,11 +21,19 @@ def _engine(policy, batch):
         if i in rejected:
             rows.append({"rejected": rejected[i]})
         else:
-            rows.append({
-                **{k: int(outcome.results[k][i]) for k in ("deductible", "basic", "critical", "assistance", "backstop")},
-                "patient": int(outcome.columns["total"][i] - sum(outcome.results[k][i] for k in ("basic", "critical", "assistance", "backstop"))),
-                "in_scope": int(outcome.columns["in_scope"][i]),
-            })
+            rows.append(
+                {
+                    **{
+                        k: int(outcome.results[k][i])
+                        for k in ("deductible", "basic", "critical", "assistance", "backstop")
+                    },
+                    "patient": int(
+                        outcome.columns["total"][i]
+                        - sum(outcome.results[k][i] for k in ("basic", "critical", "assistance", "backstop"))
+                    ),
+                    "in_scope": int(outcome.columns["in_scope"][i]),
+                }
+            )
     return rows
 
 
@@ -35,8 +43,15 @@ def test_engine_equals_reference_on_random_policies(policy, batch):
     assert _engine(policy, batch) == settle_all(policy, batch)
 
 
-SHIPPED = ["luan-2021", "anhui-2025", "jiujiang-residents", "jiujiang-employees", "hengyang-2023", "hengnan-2019",
-           "chongqing-2023-tier1"]
+SHIPPED = [
+    "luan-2021",
+    "anhui-2025",
+    "jiujiang-residents",
+    "jiujiang-employees",
+    "hengyang-2023",
+    "hengnan-2019",
+    "chongqing-2023-tier1",
+]
 
 
 @settings(max_examples=60, deadline=None)
@@ -46,8 +61,11 @@ def test_engine_equals_reference_on_shipped_policies(data):
     coverage = policy.coverage(("inpatient.deductible", "inpatient.ratio"))
     start = coverage[0][0] - dt.timedelta(days=30)  # some claims fall before the policy starts
     # no policy= here: claims it rejects (an unknown level, a day before it starts) are part of the test
-    batch = data.draw(claim_sequences(levels=tuple(policy.levels) + ("level9",),
-                                      dates=st.dates(start, start + dt.timedelta(days=500))))
+    batch = data.draw(
+        claim_sequences(
+            levels=tuple(policy.levels) + ("level9",), dates=st.dates(start, start + dt.timedelta(days=500))
+        )
+    )
     assert _engine(policy, batch) == settle_all(policy, batch)
 
 
@@ -55,6 +73,9 @@ def test_engine_equals_reference_on_shipped_policies(data):
 @given(policy=policies(allow_warnings=True), data=st.data())
 def test_engine_equals_reference_on_claims_the_policy_settles_close_together(policy, data):
     # claims within five months: many share a person's calendar month or quarter (caps per period)
-    batch = data.draw(claim_sequences(policy=policy, persons=2, max_size=12,
-                                      dates=st.dates(dt.date(2020, 1, 1), dt.date(2020, 5, 31))))
+    batch = data.draw(
+        claim_sequences(
+            policy=policy, persons=2, max_size=12, dates=st.dates(dt.date(2020, 1, 1), dt.date(2020, 5, 31))
+        )
+    )
     assert _engine(policy, batch) == settle_all(policy, batch)

@@ -66,12 +66,32 @@ _DIGITS = st.text("0123456789", min_size=1, max_size=12)
 amount_cells = st.one_of(
     st.integers(0, 10**8).map(str),
     st.builds(lambda a, b: f"{a}.{b}", _DIGITS, st.text("0123456789", min_size=1, max_size=4)),
-    st.builds(lambda a, u: f"{a}{u}", st.decimals(0, 2000, places=3, allow_nan=False).map(str),
-              st.sampled_from(["万", "元", "万元", " 元", ""])),
+    st.builds(
+        lambda a, u: f"{a}{u}",
+        st.decimals(0, 2000, places=3, allow_nan=False).map(str),
+        st.sampled_from(["万", "元", "万元", " 元", ""]),
+    ),
     st.integers(0, 10**9).map(lambda n: f"{n:,}"),
     st.text("0123456789,.-+eE万元 ", max_size=45),
-    st.sampled_from(["N/A", "NaN", "-", "1e3", "1,5", "Infinity", "", " ", "0x10", "١٢٣", "１２３", "12 000",
-                     "680564733841876926926749214863541422912", "0." + "0" * 60 + "1", "12000.0000000000000000000000009"]),
+    st.sampled_from(
+        [
+            "N/A",
+            "NaN",
+            "-",
+            "1e3",
+            "1,5",
+            "Infinity",
+            "",
+            " ",
+            "0x10",
+            "١٢٣",
+            "１２３",
+            "12 000",
+            "680564733841876926926749214863541422912",
+            "0." + "0" * 60 + "1",
+            "12000.0000000000000000000000009",
+        ]
+    ),
     st.text(max_size=12),
 )
 
@@ -81,9 +101,15 @@ amount_cells = st.one_of(
 def test_a_cell_becomes_money_only_if_it_is_an_amount(totals, funded):
     n = len(totals)
     funded = (funded * n)[:n]
-    table = pa.table({"person_id": [f"p{i}" for i in range(n)], "settled_on": ["2020-06-01"] * n,
-                      "level": ["level2"] * n, "total": pa.array(totals, pa.string()),
-                      "全自费": pa.array(funded, pa.string())})
+    table = pa.table(
+        {
+            "person_id": [f"p{i}" for i in range(n)],
+            "settled_on": ["2020-06-01"] * n,
+            "level": ["level2"] * n,
+            "total": pa.array(totals, pa.string()),
+            "全自费": pa.array(funded, pa.string()),
+        }
+    )
     scored = settle_table(table, POLICY)
     assert scored.rows == n == scored.results.num_rows + scored.rejects.num_rows
     settled = dict(zip(scored.results.column("row").to_pylist(), scored.results.column("total").to_pylist()))
@@ -105,8 +131,9 @@ def test_a_cell_becomes_money_only_if_it_is_an_amount(totals, funded):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet", ".xlsx"])
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=400))
 def test_random_bytes_exit_0_or_2_never_a_crash(tmp_path, capsys, suffix, data):
     path = tmp_path / f"claims{suffix}"
@@ -124,17 +151,33 @@ def test_random_bytes_exit_0_or_2_never_a_crash(tmp_path, capsys, suffix, data):
 _CELL_TEXT = st.text(string.printable + "万元年月日中文姓名，。", max_size=20)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.fixed_dictionaries({
-    "person_id": _CELL_TEXT, "settled_on": st.one_of(_CELL_TEXT, st.dates().map(str)),
-    "level": st.sampled_from(["level1", "level2", "三级", "", "x"]), "total": amount_cells,
-    "retired": st.sampled_from(["", "0", "1", "是", "否", "7", "-1", "true"]), "age": _CELL_TEXT,
-    "备注": _CELL_TEXT}), min_size=1, max_size=8), suffix=st.sampled_from([".csv", ".jsonl"]))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "person_id": _CELL_TEXT,
+                "settled_on": st.one_of(_CELL_TEXT, st.dates().map(str)),
+                "level": st.sampled_from(["level1", "level2", "三级", "", "x"]),
+                "total": amount_cells,
+                "retired": st.sampled_from(["", "0", "1", "是", "否", "7", "-1", "true"]),
+                "age": _CELL_TEXT,
+                "备注": _CELL_TEXT,
+            }
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    suffix=st.sampled_from([".csv", ".jsonl"]),
+)
 def test_random_cells_in_files_keep_every_row(tmp_path, capsys, rows, suffix):
     path = Path(tmp_path) / f"claims{suffix}"
     if suffix == ".csv":
-        assume(all("\r" not in v and "\n" not in v for r in rows for v in r.values()))  # (Arrow reads no newline in a cell)
+        assume(
+            all("\r" not in v and "\n" not in v for r in rows for v in r.values())
+        )  # (Arrow reads no newline in a cell)
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()

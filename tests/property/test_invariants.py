@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 import medcalc
 from medcalc import Fen
-from tests.policy_text import make_policy, rule
 from medcalc.strategies import claim_sequences, policies
+from tests.policy_text import make_policy, rule
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS
@@ -31,10 +33,16 @@ def test_payouts_within_bounds_and_identity_holds(policy, batch):
 @SETTINGS
 @given(cap=st.integers(0, 5_000_000), batch=claim_sequences(persons=2, max_size=15, visits=["inpatient"]))
 def test_a_persons_basic_payments_in_a_year_never_exceed_the_cap(tmp_path_factory, cap, batch):
-    policy = make_policy(tmp_path_factory.mktemp("p"), rule("inpatient.deductible", "amount = 100"),
-                         rule("inpatient.ratio", 'ratio = { level1 = "90%", level2 = "80%" }'),
-                         rule("inpatient.cap", f'fund = "{cap // 100}.{cap % 100:02d}"'))
-    batch = [attrs.evolve(c, level="level1" if c.level == "level3" else c.level, place="local", referral="none") for c in batch]
+    policy = make_policy(
+        tmp_path_factory.mktemp("p"),
+        rule("inpatient.deductible", "amount = 100"),
+        rule("inpatient.ratio", 'ratio = { level1 = "90%", level2 = "80%" }'),
+        rule("inpatient.cap", f'fund = "{cap // 100}.{cap % 100:02d}"'),
+    )
+    batch = [
+        attrs.evolve(c, level="level1" if c.level == "level3" else c.level, place="local", referral="none")
+        for c in batch
+    ]
     result = medcalc.settle_many(policy, batch)
     paid: dict = {}
     for s in result.settlements:
@@ -49,12 +57,22 @@ MARGINAL = 'segments = "marginal"\nbasis = "in_scope"\nbands = [ { below = 5000,
 
 
 @SETTINGS
-@given(history=claim_sequences(persons=1, max_size=4, visits=["inpatient"]), extra=st.integers(0, 5_000_000), data=st.data())
+@given(
+    history=claim_sequences(persons=1, max_size=4, visits=["inpatient"]),
+    extra=st.integers(0, 5_000_000),
+    data=st.data(),
+)
 def test_payout_is_non_decreasing_in_cost_with_marginal_segments(tmp_path_factory, history, extra, data):
-    policy = make_policy(tmp_path_factory.mktemp("p"), rule("inpatient.deductible", "by_admission = [800, 400]"),
-                         rule("inpatient.ratio", MARGINAL), rule("inpatient.cap", 'fund = "5万"'))
-    history = [attrs.evolve(c, level="level1", place="local", referral="none", settled_on=c.settled_on.replace(year=2020))
-               for c in history]
+    policy = make_policy(
+        tmp_path_factory.mktemp("p"),
+        rule("inpatient.deductible", "by_admission = [800, 400]"),
+        rule("inpatient.ratio", MARGINAL),
+        rule("inpatient.cap", 'fund = "5万"'),
+    )
+    history = [
+        attrs.evolve(c, level="level1", place="local", referral="none", settled_on=c.settled_on.replace(year=2020))
+        for c in history
+    ]
     base = data.draw(st.integers(0, 5_000_000))
     last = medcalc.Claim(person_id="p0", settled_on="2020-12-31", level="level1", total=Fen(base), claim_id="zz")
     more = attrs.evolve(last, total=Fen(base + extra))
@@ -64,19 +82,32 @@ def test_payout_is_non_decreasing_in_cost_with_marginal_segments(tmp_path_factor
 
 
 @SETTINGS
-@given(ratio=st.integers(0, 10000), bump=st.integers(0, 10000), deductible=st.integers(0, 500_000),
-       cut=st.integers(0, 500_000), batch=claim_sequences(persons=2, visits=["inpatient"]))
+@given(
+    ratio=st.integers(0, 10000),
+    bump=st.integers(0, 10000),
+    deductible=st.integers(0, 500_000),
+    cut=st.integers(0, 500_000),
+    batch=claim_sequences(persons=2, visits=["inpatient"]),
+)
 def test_a_higher_ratio_or_lower_deductible_never_pays_less(tmp_path_factory, ratio, bump, deductible, cut, batch):
     def policy(r, d, name):
-        return make_policy(tmp_path_factory.mktemp(name), rule("inpatient.deductible", f'amount = "{d // 100}.{d % 100:02d}"'),
-                           rule("inpatient.ratio", f'ratio = "{r // 100}.{r % 100:02d}%"'), rule("inpatient.cap", 'fund = "3万"'),
-                           name=name)
+        return make_policy(
+            tmp_path_factory.mktemp(name),
+            rule("inpatient.deductible", f'amount = "{d // 100}.{d % 100:02d}"'),
+            rule("inpatient.ratio", f'ratio = "{r // 100}.{r % 100:02d}%"'),
+            rule("inpatient.cap", 'fund = "3万"'),
+            name=name,
+        )
 
     higher = min(10000, ratio + bump)
     lower_d = max(0, deductible - cut)
-    batch = [attrs.evolve(c, level="level2" if c.level == "level3" else c.level, place="local", referral="none") for c in batch]
+    batch = [
+        attrs.evolve(c, level="level2" if c.level == "level3" else c.level, place="local", referral="none")
+        for c in batch
+    ]
     base = medcalc.settle_many(policy(ratio, deductible, "base"), batch)
     better = medcalc.settle_many(policy(higher, lower_d, "better"), batch)
+
     # per person-year totals (caps may shift payments between claims, never the total down)
     def totals(b):
         out: dict = {}
@@ -84,6 +115,7 @@ def test_a_higher_ratio_or_lower_deductible_never_pays_less(tmp_path_factory, ra
             key = (s.claim.person_id, s.claim.settled_on.year)
             out[key] = out.get(key, 0) + s.basic
         return out
+
     t0, t1 = totals(base), totals(better)
     assert all(t1[k] >= t0[k] for k in t0)
     if not any(True for _ in []):
@@ -94,7 +126,9 @@ def test_a_higher_ratio_or_lower_deductible_never_pays_less(tmp_path_factory, ra
 
 
 @SETTINGS
-@given(policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=14), seed=st.integers(0, 2**32 - 1))
+@given(
+    policy=policies(allow_warnings=True), batch=claim_sequences(persons=4, max_size=14), seed=st.integers(0, 2**32 - 1)
+)
 def test_shuffling_the_rows_of_many_people_changes_nothing(policy, batch, seed):
     # distinct claim ids make the settlement order total, so input order cannot matter
     batch = [attrs.evolve(c, claim_id=f"c{i:03d}") for i, c in enumerate(batch)]

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import medcalc
-from medcalc.engine.pipeline import settle_claims
-from medcalc.batch.columns import settle_arrays
-from medcalc.strategies import claim_sequences, policies
 from medcalc.analysis.synthetic import synthetic_claims
+from medcalc.batch.columns import settle_arrays
+from medcalc.engine.pipeline import settle_claims
+from medcalc.strategies import claim_sequences, policies
 
 
 def _everything(outcome):
@@ -24,8 +24,10 @@ def _everything(outcome):
         "settled": rows.tolist(),
         "rejects": [(r.row, r.field, r.reason) for r in outcome.rejects],
         "results": {k: np.asarray(v)[rows].tolist() for k, v in outcome.results.items()},
-        "bands": {layer: {k: np.asarray(v)[rows].tolist() for k, v in parts.items()}
-                  for layer, parts in (outcome.bands or {}).items()},
+        "bands": {
+            layer: {k: np.asarray(v)[rows].tolist() for k, v in parts.items()}
+            for layer, parts in (outcome.bands or {}).items()
+        },
         "before": {r: a.to_dict() for r, a in outcome.accumulators_before.items()},
         "after": {r: a.to_dict() for r, a in outcome.accumulators_after.items()},
         "final": {k: a.to_dict() for k, a in outcome.accumulators.items()},
@@ -33,8 +35,10 @@ def _everything(outcome):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True),
-       batch=st.booleans().flatmap(lambda given: claim_sequences(persons=3, max_size=12, given=given)))
+@given(
+    policy=policies(allow_warnings=True),
+    batch=st.booleans().flatmap(lambda given: claim_sequences(persons=3, max_size=12, given=given)),
+)
 def test_compiled_equals_interpreted(policy, batch):
     interpreted = settle_claims(policy, batch, trace=True, engine="interpreted")
     compiled = settle_claims(policy, batch, trace=True, engine="compiled")

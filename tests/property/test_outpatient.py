@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,27 +12,50 @@ import medcalc
 from medcalc import Claim, Fen
 from tests.policy_text import make_policy, rule
 
-SETTINGS = settings(max_examples=100, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 BASIC = (rule("inpatient.deductible", "amount = 0"), rule("inpatient.ratio", 'ratio = "50%"'))
 DISEASES = ("高血压", "糖尿病", "冠心病")
 
-visits = st.lists(st.tuples(st.integers(0, 364), st.integers(0, 300_000), st.sampled_from(["a", "b", "c"]),
-                            st.lists(st.sampled_from(DISEASES), min_size=1, max_size=3, unique=True)),
-                  min_size=1, max_size=25)
+visits = st.lists(
+    st.tuples(
+        st.integers(0, 364),
+        st.integers(0, 300_000),
+        st.sampled_from(["a", "b", "c"]),
+        st.lists(st.sampled_from(DISEASES), min_size=1, max_size=3, unique=True),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 def _visits(data, service_of=lambda s: s):
-    return [Claim(person_id="p", visit="outpatient", service=service_of(s), level="level1", total=Fen(total),
-                  settled_on=dt.date(2025, 1, 1) + dt.timedelta(days=day), diseases=diseases)
-            for day, total, s, diseases in data]
+    return [
+        Claim(
+            person_id="p",
+            visit="outpatient",
+            service=service_of(s),
+            level="level1",
+            total=Fen(total),
+            settled_on=dt.date(2025, 1, 1) + dt.timedelta(days=day),
+            diseases=diseases,
+        )
+        for day, total, s, diseases in data
+    ]
 
 
 @SETTINGS
 @given(data=visits, cap=st.integers(0, 50_000), visit_cap=st.integers(0, 20_000), deductible=st.integers(0, 10_000))
 def test_visit_and_annual_caps_hold_and_services_never_share_a_cap(tmp_path_factory, data, cap, visit_cap, deductible):
-    services = [rule(f"outpatient.service.{s}", f'levels = ["level1"]\nratio = "{70 + i * 10}%"\ndeductible = {deductible}\n'
-                     f"cap = {cap}\nvisit_cap = {visit_cap}") for i, s in enumerate("abc")]
+    services = [
+        rule(
+            f"outpatient.service.{s}",
+            f'levels = ["level1"]\nratio = "{70 + i * 10}%"\ndeductible = {deductible}\n'
+            f"cap = {cap}\nvisit_cap = {visit_cap}",
+        )
+        for i, s in enumerate("abc")
+    ]
     policy = make_policy(tmp_path_factory.mktemp("p"), *BASIC, *services)
     batch = medcalc.settle_many(policy, _visits(data))
     paid: dict[str, int] = {}
@@ -50,11 +72,17 @@ def test_visit_and_annual_caps_hold_and_services_never_share_a_cap(tmp_path_fact
 
 @SETTINGS
 @given(data=visits, caps=st.lists(st.integers(0, 30_000), min_size=3, max_size=3), ceiling=st.integers(0, 60_000))
-def test_disease_caps_add_up_to_the_ceiling_and_highest_only_never_pays_more_than_the_best(tmp_path_factory, data, caps,
-                                                                                            ceiling):
+def test_disease_caps_add_up_to_the_ceiling_and_highest_only_never_pays_more_than_the_best(
+    tmp_path_factory, data, caps, ceiling
+):
     table = "{ " + ", ".join(f'"{d}" = {c}' for d, c in zip(DISEASES, caps)) + " }"
-    summed = rule("outpatient.service.summed", f'levels = ["level1"]\nratio = "100%"\ndisease_caps = {table}\nceiling = {ceiling}')
-    highest = rule("outpatient.service.highest", f'levels = ["level1"]\nratio = "100%"\ndisease_caps = {table}\nhighest_only = true')
+    summed = rule(
+        "outpatient.service.summed", f'levels = ["level1"]\nratio = "100%"\ndisease_caps = {table}\nceiling = {ceiling}'
+    )
+    highest = rule(
+        "outpatient.service.highest",
+        f'levels = ["level1"]\nratio = "100%"\ndisease_caps = {table}\nhighest_only = true',
+    )
     policy = make_policy(tmp_path_factory.mktemp("p"), *BASIC, summed, highest)
     diseases = sorted({d for _, _, _, ds in data for d in ds})  # the person's diseases over the year
     data = [(day, total, s, diseases) for day, total, s, _ in data]
@@ -67,30 +95,42 @@ def test_disease_caps_add_up_to_the_ceiling_and_highest_only_never_pays_more_tha
     assert total_highest == min(spent, max(cap_of[d] for d in diseases) * 100)  # 100 %: the cap or the cost
 
 
-periodic_visits = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 60_000), st.sampled_from(["a", "b"]),
-                                     st.just(["高血压"])), min_size=1, max_size=25)
+periodic_visits = st.lists(
+    st.tuples(st.integers(0, 200), st.integers(0, 60_000), st.sampled_from(["a", "b"]), st.just(["高血压"])),
+    min_size=1,
+    max_size=25,
+)
 
 
 @SETTINGS
-@given(data=periodic_visits, amounts=st.lists(st.integers(0, 100_000), min_size=2, max_size=2),
-       pers=st.lists(st.sampled_from(["month", "quarter"]), min_size=2, max_size=2), deductible=st.integers(0, 20_000),
-       cap=st.one_of(st.none(), st.integers(0, 200_000)), visit_cap=st.one_of(st.none(), st.integers(0, 20_000)))
-def test_period_cost_cap_bounds_each_calendar_period_and_every_engine_agrees(tmp_path_factory, data, amounts, pers,
-                                                                             deductible, cap, visit_cap):
+@given(
+    data=periodic_visits,
+    amounts=st.lists(st.integers(0, 100_000), min_size=2, max_size=2),
+    pers=st.lists(st.sampled_from(["month", "quarter"]), min_size=2, max_size=2),
+    deductible=st.integers(0, 20_000),
+    cap=st.one_of(st.none(), st.integers(0, 200_000)),
+    visit_cap=st.one_of(st.none(), st.integers(0, 20_000)),
+)
+def test_period_cost_cap_bounds_each_calendar_period_and_every_engine_agrees(
+    tmp_path_factory, data, amounts, pers, deductible, cap, visit_cap
+):
     from medcalc.engine.pipeline import settle_claims
     from tests.reference import settle_all
 
     def body(i):
-        text = (f'levels = ["level1"]\nratio = "{60 + 20 * i}%"\ndeductible = "{deductible / 100:.2f}"\n'
-                f'period_cost_cap = {{ amount = "{amounts[i] / 100:.2f}", per = "{pers[i]}" }}')
+        text = (
+            f'levels = ["level1"]\nratio = "{60 + 20 * i}%"\ndeductible = "{deductible / 100:.2f}"\n'
+            f'period_cost_cap = {{ amount = "{amounts[i] / 100:.2f}", per = "{pers[i]}" }}'
+        )
         if cap is not None:
             text += f'\ncap = "{cap / 100:.2f}"'
         if visit_cap is not None:
             text += f'\nvisit_cap = "{visit_cap / 100:.2f}"'
         return text
 
-    policy = make_policy(tmp_path_factory.mktemp("p"), *BASIC, *(rule(f"outpatient.service.{s}", body(i))
-                                                                 for i, s in enumerate("ab")))
+    policy = make_policy(
+        tmp_path_factory.mktemp("p"), *BASIC, *(rule(f"outpatient.service.{s}", body(i)) for i, s in enumerate("ab"))
+    )
     claims = _visits(data)
     traced = settle_claims(policy, claims, trace=True, engine="interpreted")
     assert not traced.rejects

@@ -28,24 +28,41 @@ LEVELS = ("level1", "level3_province")
 @st.composite
 def claim_tables(draw):
     n = draw(st.integers(1, 25))
-    rows = draw(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 60), st.sampled_from(LEVELS),
-                                   st.integers(0, 40_000_000), st.sampled_from(("ordinary", "dibao"))),
-                         min_size=n, max_size=n))
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, 4),
+                st.integers(0, 60),
+                st.sampled_from(LEVELS),
+                st.integers(0, 40_000_000),
+                st.sampled_from(("ordinary", "dibao")),
+            ),
+            min_size=n,
+            max_size=n,
+        )
+    )
     person = [r[0] for r in rows]
     category = {p: c for p, *_, c in rows}  # one category per person
-    return pa.table({
-        "claim_id": [f"c{i:03d}" for i in range(n)], "person_id": person,
-        "settled_on": [dt.date(2025, 1, 1) + dt.timedelta(days=r[1] * 6) for r in rows],
-        "level": [r[2] for r in rows], "total": pa.array([r[3] for r in rows], pa.int64()),
-        "category": [category[p] for p in person],
-    })
+    return pa.table(
+        {
+            "claim_id": [f"c{i:03d}" for i in range(n)],
+            "person_id": person,
+            "settled_on": [dt.date(2025, 1, 1) + dt.timedelta(days=r[1] * 6) for r in rows],
+            "level": [r[2] for r in rows],
+            "total": pa.array([r[3] for r in rows], pa.int64()),
+            "category": [category[p] for p in person],
+        }
+    )
 
 
 def _raise(tmp: Path, points: int, levels: tuple[str, ...]) -> medcalc.Policy:
     path = tmp / f"raise-{points}-{'-'.join(levels)}.toml"
-    path.write_text(f'[reform]\nid = "raise"\nbase = "huaibei-2025"\ntitle = "提高比例"\nauthor = "tests"\n'
-                    f'date = 2026-12-01\nsince = 2025-01-01\n[[adjust]]\nrule = "inpatient.ratio"\n'
-                    f'levels = {list(levels)!r}\npoints = "+{points}"\n'.replace("'", '"'), encoding="utf-8")
+    path.write_text(
+        f'[reform]\nid = "raise"\nbase = "huaibei-2025"\ntitle = "提高比例"\nauthor = "tests"\n'
+        f'date = 2026-12-01\nsince = 2025-01-01\n[[adjust]]\nrule = "inpatient.ratio"\n'
+        f'levels = {list(levels)!r}\npoints = "+{points}"\n'.replace("'", '"'),
+        encoding="utf-8",
+    )
     return medcalc.load_policy(path)
 
 
@@ -61,17 +78,24 @@ def test_raising_a_ratio_never_lowers_a_persons_year(tmp_path, claims, points, l
         mine = person == p
         assert funds_more[mine].sum() >= funds_base[mine].sum() - mine.sum()  # a fen a claim of rounding
     basic_base, basic_more = base.column("basic").to_numpy(), more.column("basic").to_numpy()
-    order = np.lexsort((base.column("claim_id").to_numpy(zero_copy_only=False),
-                        base.column("settled_on").to_numpy(), person))
+    order = np.lexsort(
+        (base.column("claim_id").to_numpy(zero_copy_only=False), base.column("settled_on").to_numpy(), person)
+    )
     first = order[np.r_[True, person[order][1:] != person[order][:-1]]]
     assert (funds_more[first] >= funds_base[first]).all()
     assert (basic_more[first] >= basic_base[first]).all()
 
 
 def test_a_later_claim_can_be_paid_less_when_an_earlier_one_is_paid_more(tmp_path):
-    claims = pa.table({"person_id": ["p", "p"], "claim_id": ["a", "b"],
-                       "settled_on": [dt.date(2025, 3, 1), dt.date(2025, 6, 1)],
-                       "level": ["level1", "level3_province"], "total": pa.array([10_000_000, 5_000_000])})
+    claims = pa.table(
+        {
+            "person_id": ["p", "p"],
+            "claim_id": ["a", "b"],
+            "settled_on": [dt.date(2025, 3, 1), dt.date(2025, 6, 1)],
+            "level": ["level1", "level3_province"],
+            "total": pa.array([10_000_000, 5_000_000]),
+        }
+    )
     base = medcalc.settle_table(claims, "huaibei-2025", amounts="fen").results.to_pydict()
     more = medcalc.settle_table(claims, _raise(tmp_path, 5, ("level1",)), amounts="fen").results.to_pydict()
     # claim a: 100,000 yuan at level 1 -> basic 90 % then 95 % of 99,800; its 大病 base 10,180 then 5,190

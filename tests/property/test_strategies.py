@@ -26,8 +26,10 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 
 
 def test_import_medcalc_does_not_import_hypothesis():
-    code = ("import sys, medcalc; assert 'hypothesis' not in sys.modules; "
-            "import medcalc.strategies; assert 'hypothesis' in sys.modules")
+    code = (
+        "import sys, medcalc; assert 'hypothesis' not in sys.modules; "
+        "import medcalc.strategies; assert 'hypothesis' in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
@@ -41,21 +43,24 @@ def test_amounts_are_fen_within_bounds(low, width, data):
     assert isinstance(ratio, Ratio) and 1250 <= ratio <= 9000 and str(ratio).endswith("%")
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: mst.amounts(min_value=Fen(500), max_value=Fen(100)), "min_value"),
-    (lambda: mst.amounts(max_value=1.5), "floats"),
-    (lambda: mst.amounts(min_value=-1), "negative"),
-    (lambda: mst.ratios(max_value=10001), "10000"),
-    (lambda: mst.ratios(min_value="90%", max_value="60%"), "min_value"),
-    (lambda: mst.claim_sequences(min_size=3, max_size=2), "min_size"),
-    (lambda: mst.claims(places=["moon"]), "one of local"),
-    (lambda: mst.claims(visits="inpatient"), "collection"),
-    (lambda: mst.claims(persons=0), "persons"),
-    (lambda: mst.claims(dates=[dt.date(2020, 1, 1)]), "strategy"),
-    (lambda: mst.claims(policy="huaibei-2025", levels=["level9"]), "level9"),
-    (lambda: mst.claims(policy="huaibei-2025", services=["dental"]), "dental"),
-    (lambda: mst.policy_texts(layers=["reinsurance"]), "reinsurance"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: mst.amounts(min_value=Fen(500), max_value=Fen(100)), "min_value"),
+        (lambda: mst.amounts(max_value=1.5), "floats"),
+        (lambda: mst.amounts(min_value=-1), "negative"),
+        (lambda: mst.ratios(max_value=10001), "10000"),
+        (lambda: mst.ratios(min_value="90%", max_value="60%"), "min_value"),
+        (lambda: mst.claim_sequences(min_size=3, max_size=2), "min_size"),
+        (lambda: mst.claims(places=["moon"]), "one of local"),
+        (lambda: mst.claims(visits="inpatient"), "collection"),
+        (lambda: mst.claims(persons=0), "persons"),
+        (lambda: mst.claims(dates=[dt.date(2020, 1, 1)]), "strategy"),
+        (lambda: mst.claims(policy="huaibei-2025", levels=["level9"]), "level9"),
+        (lambda: mst.claims(policy="huaibei-2025", services=["dental"]), "dental"),
+        (lambda: mst.policy_texts(layers=["reinsurance"]), "reinsurance"),
+    ],
+)
 def test_bad_options_raise_invalid_argument_at_once(make, message):
     with pytest.raises(InvalidArgument, match=message):
         make()
@@ -83,7 +88,9 @@ def test_claims_for_a_shipped_policy_settle_without_rejection(policy_id, options
     policy = medcalc.load_policy(policy_id)
 
     @settings(max_examples=30, deadline=None)
-    @given(batch=mst.claim_sequences(policy=policy, max_size=10, **options), one=mst.claims(policy=policy_id, **options))
+    @given(
+        batch=mst.claim_sequences(policy=policy, max_size=10, **options), one=mst.claims(policy=policy_id, **options)
+    )
     def check(batch, one):
         result = medcalc.settle_many(policy, [*batch, one], explain=False)
         assert result.rejects == ()
@@ -104,23 +111,31 @@ def test_random_policies_load_lint_clean_and_accept_the_claims_drawn_for_them(tm
     batch = data.draw(mst.claim_sequences(policy=policy, persons=2, max_size=8))
     assert medcalc.settle_many(policy, batch, explain=False).rejects == ()
     loaded = data.draw(mst.policies(outpatient=False, layers=()))
-    assert lint(loaded) == [] and not any(k.startswith(("outpatient", "critical", "assistance", "backstop"))
-                                          for k in loaded.timelines)
+    assert lint(loaded) == [] and not any(
+        k.startswith(("outpatient", "critical", "assistance", "backstop")) for k in loaded.timelines
+    )
 
 
 HUAIBEI = medcalc.load_policy("huaibei-2025")
 
 
 def test_a_failing_claim_shrinks_to_the_minimal_one():
-    found = find(mst.claims(policy=HUAIBEI), lambda c: c.total >= Fen(100_000), settings=settings(database=None, derandomize=True))
+    found = find(
+        mst.claims(policy=HUAIBEI),
+        lambda c: c.total >= Fen(100_000),
+        settings=settings(database=None, derandomize=True),
+    )
     assert found == Claim(person_id="p0", settled_on="2025-01-01", level="level1", total=Fen(100_000))
     assert found.place == "local" and found.category == "ordinary" and found.age is None and found.claim_id is None
 
 
 def test_a_failing_sequence_shrinks_to_few_claims_on_the_earliest_day():
     small = mst.amounts(max_value=Fen(10**6))  # totals shrink as above; kept small so this shrinks fast
-    found = find(mst.claim_sequences(policy=HUAIBEI, max_size=6, totals=small), lambda b: len({c.person_id for c in b}) >= 2,
-                 settings=settings(database=None, derandomize=True))
+    found = find(
+        mst.claim_sequences(policy=HUAIBEI, max_size=6, totals=small),
+        lambda b: len({c.person_id for c in b}) >= 2,
+        settings=settings(database=None, derandomize=True),
+    )
     assert found == [Claim(person_id=p, settled_on="2025-01-01", level="level1", total=Fen(0)) for p in ("p0", "p1")]
 
 

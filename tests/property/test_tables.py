@@ -13,44 +13,50 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import medcalc
-from medcalc.claims import GIVEN_FIELDS
-from medcalc.errors import ClaimError
 from medcalc.batch.stream import settle_batches
 from medcalc.batch.tables import settle_table
+from medcalc.claims import GIVEN_FIELDS
+from medcalc.errors import ClaimError
 from medcalc.strategies import claim_sequences, policies
 
 FIELDS = ("deductible", "basic", "critical", "assistance", "backstop", "patient")
 
 
 def as_table(batch) -> pa.Table:
-    return pa.table({
-        "person_id": [c.person_id for c in batch],
-        "claim_id": [c.claim_id for c in batch],
-        "settled_on": pa.array([c.settled_on for c in batch], pa.date32()),
-        "level": [c.level for c in batch],
-        "total": pa.array([int(c.total) for c in batch], pa.int64()),
-        "self_funded": pa.array([int(c.self_funded) for c in batch], pa.int64()),
-        "over_limit": pa.array([int(c.over_limit) for c in batch], pa.int64()),
-        "pre_self_pay": pa.array([int(c.pre_self_pay) for c in batch], pa.int64()),
-        "place": [c.place for c in batch],
-        "referral": [c.referral for c in batch],
-        "category": [c.category for c in batch],
-        "age": pa.array([c.age for c in batch], pa.int64()),
-        "retired": pa.array([c.retired for c in batch], pa.bool_()),
-        "visit": [c.visit for c in batch],
-        "service": [c.service for c in batch],
-        "diseases": [list(c.diseases) for c in batch],
-        "certified": [list(c.certified) for c in batch],
-        "bed_fees": pa.array([int(c.bed_fees) for c in batch], pa.int64()),
-        "nursing_fees": pa.array([int(c.nursing_fees) for c in batch], pa.int64()),
-        **{name: pa.array([getattr(c, name) and int(getattr(c, name)) for c in batch], pa.int64())
-           for name in GIVEN_FIELDS},  # (null: not given)
-    })
+    return pa.table(
+        {
+            "person_id": [c.person_id for c in batch],
+            "claim_id": [c.claim_id for c in batch],
+            "settled_on": pa.array([c.settled_on for c in batch], pa.date32()),
+            "level": [c.level for c in batch],
+            "total": pa.array([int(c.total) for c in batch], pa.int64()),
+            "self_funded": pa.array([int(c.self_funded) for c in batch], pa.int64()),
+            "over_limit": pa.array([int(c.over_limit) for c in batch], pa.int64()),
+            "pre_self_pay": pa.array([int(c.pre_self_pay) for c in batch], pa.int64()),
+            "place": [c.place for c in batch],
+            "referral": [c.referral for c in batch],
+            "category": [c.category for c in batch],
+            "age": pa.array([c.age for c in batch], pa.int64()),
+            "retired": pa.array([c.retired for c in batch], pa.bool_()),
+            "visit": [c.visit for c in batch],
+            "service": [c.service for c in batch],
+            "diseases": [list(c.diseases) for c in batch],
+            "certified": [list(c.certified) for c in batch],
+            "bed_fees": pa.array([int(c.bed_fees) for c in batch], pa.int64()),
+            "nursing_fees": pa.array([int(c.nursing_fees) for c in batch], pa.int64()),
+            **{
+                name: pa.array([getattr(c, name) and int(getattr(c, name)) for c in batch], pa.int64())
+                for name in GIVEN_FIELDS
+            },  # (null: not given)
+        }
+    )
 
 
 def one_claim_at_a_time(policy, batch) -> tuple[dict[int, dict[str, int]], set[int]]:
     """Each claim settled alone, in settlement order, from its person-year's accumulators so far."""
-    order = sorted(range(len(batch)), key=lambda i: (batch[i].person_id, batch[i].settled_on, batch[i].claim_id or "", i))
+    order = sorted(
+        range(len(batch)), key=lambda i: (batch[i].person_id, batch[i].settled_on, batch[i].claim_id or "", i)
+    )
     state: dict[tuple[str, int], medcalc.Accumulators] = {}
     settled, rejected = {}, set()
     for i in order:
@@ -74,9 +80,12 @@ def table_results(scored) -> tuple[dict[int, dict[str, int]], set[int]]:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(allow_warnings=True),
-       batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=16, given=given)), chunk=st.integers(1, 20),
-       threads=st.sampled_from([1, 3]))
+@given(
+    policy=policies(allow_warnings=True),
+    batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=16, given=given)),
+    chunk=st.integers(1, 20),
+    threads=st.sampled_from([1, 3]),
+)
 def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, batch, chunk, threads):
     expected, expected_rejects = one_claim_at_a_time(policy, batch)
     table = as_table(batch)
