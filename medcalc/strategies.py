@@ -36,7 +36,7 @@ from hypothesis.errors import InvalidArgument
 
 from .api import settle_many
 from .claims import MAX_TOTAL, VISITS, Claim
-from .engine.basic import REQUIRED_RULES
+from .engine.layers.basic import REQUIRED_RULES
 from .engine.pipeline import vocabulary
 from .money import RATIO_ONE, AmountError, Fen, Ratio, parse_amount, parse_ratio
 from .policy import CATEGORIES, PLACES, Policy, load_policy

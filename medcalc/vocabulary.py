@@ -7,7 +7,7 @@ a table's column is encoded. Hospital levels and outpatient services are the pol
 a level is named by its code, by the policy's Chinese label (``[levels]`` of its TOML), or by a
 common form of that label (三级, 三级医院, 3, 三甲) where exactly one level of the policy is of
 that form; services by their code or their Chinese name. Those words are built from the
-policy once and cached on it (``policy._cache``), and resolved where the policy is known (the
+policy once and kept with it (``Policy.memo``), and resolved where the policy is known (the
 pipeline's encoding and the batch engine's per-dictionary lookup), so a code always stays the
 engine's code for itself and a word only ever adds a way of writing one.
 
@@ -256,23 +256,24 @@ def level_words(policy: Policy) -> tuple[dict[str, str], dict[str, tuple[str, ..
     Codes and labels always name their level; a common form only where one level has it.
     Outpatient institutions (``[institutions]``) count as levels. Built once per policy.
     """
-    cached = policy._cache.get("level_words")
-    if cached is None:
-        labels = {**policy.institutions, **policy.levels}
-        claimed: dict[str, set[str]] = {}
-        for code, label in labels.items():
-            for form in _level_forms(label):
-                claimed.setdefault(form, set()).add(code)
-        table = {form: next(iter(codes)) for form, codes in claimed.items() if len(codes) == 1}
-        ambiguous = {form: tuple(sorted(codes)) for form, codes in claimed.items() if len(codes) > 1}
-        for code, label in labels.items():  # exact labels and codes win over any derived form
-            table[fold(label)] = code
-            ambiguous.pop(fold(label), None)
-        for code in labels:
-            table[fold(code)] = code
-            ambiguous.pop(fold(code), None)
-        cached = policy._cache["level_words"] = (table, ambiguous)
-    return cached
+    return policy.memo("level_words", _level_words)
+
+
+def _level_words(policy: Policy) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    labels = {**policy.institutions, **policy.levels}
+    claimed: dict[str, set[str]] = {}
+    for code, label in labels.items():
+        for form in _level_forms(label):
+            claimed.setdefault(form, set()).add(code)
+    table = {form: next(iter(codes)) for form, codes in claimed.items() if len(codes) == 1}
+    ambiguous = {form: tuple(sorted(codes)) for form, codes in claimed.items() if len(codes) > 1}
+    for code, label in labels.items():  # exact labels and codes win over any derived form
+        table[fold(label)] = code
+        ambiguous.pop(fold(label), None)
+    for code in labels:
+        table[fold(code)] = code
+        ambiguous.pop(fold(code), None)
+    return table, ambiguous
 
 
 def resolve_level(policy: Policy, word: str) -> str:
@@ -299,10 +300,7 @@ def resolve_level(policy: Policy, word: str) -> str:
 
 def service_words(policy: Policy, services: list[str]) -> dict[str, str]:
     """The policy's service words: folded code or Chinese name -> service code. Built once per policy."""
-    cached = policy._cache.get("service_words")
-    if cached is None:
-        cached = policy._cache["service_words"] = _table({s: SERVICE_LABELS.get(s, ()) for s in services})
-    return cached
+    return policy.memo("service_words", lambda _: _table({s: SERVICE_LABELS.get(s, ()) for s in services}))
 
 
 def resolve_service(policy: Policy, services: list[str], word: str) -> str | None:

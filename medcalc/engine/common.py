@@ -15,28 +15,19 @@ import numpy as np
 
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, RuleVersion
 from ..vocabulary import fold
+from .arithmetic import NO_LIMIT
 
 __all__ = [
     "Gathered",
     "Vocabulary",
     "choose_one",
     "NO_LIMIT",
-    "half_up",
     "matches",
     "level_array",
     "RuleIndex",
     "BandSet",
     "LayerBuild",
 ]
-
-#: Stands for "no limit" in int64 columns (larger than any amount of fen).
-NO_LIMIT = np.int64(1) << 60
-
-
-def half_up(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
-    """num / den rounded half up, elementwise, for non-negative num and positive den."""
-    return (2 * num + den) // (2 * den)
-
 
 #: Bits of the ``given`` column: the amounts of earlier layers a claim gives (claims.GIVEN_FIELDS),
 #: so that the layer is taken as given instead of computed. A profile key column: a layer's build

@@ -1,10 +1,12 @@
 """The kernel compiled: the same functions as ``medcalc.engine.kernel``, handed to numba.
 
-The kernel module stays plain Python (CPython runs it for single claims). For batches,
-``kernel_functions("compiled")`` copies each kernel function into one shared globals
-dict and replaces it there by ``numba.njit(copy, nogil=True, cache=True)``, callees
-first, so that the compiled callers call (inline) the compiled callees. numba is imported only
-here, on the first large batch: ``import medcalc`` and ``medcalc quote`` never load it.
+The kernel's modules stay plain Python (CPython runs them for single claims). For batches,
+``kernel_functions("compiled")`` copies each kernel function (a module's ``FUNCTIONS``: the
+loop's, and those of the modules it ``CALLS``: the arithmetic and each layer's) into a copy
+of its module's globals and replaces it there by ``numba.njit(copy, nogil=True,
+cache=True)``, callees first, so that the compiled callers call (inline) the compiled
+callees. numba is imported only here, on the first large batch: ``import medcalc`` and
+``medcalc quote`` never load it.
 
 Compiled code is cached on disk (numba's own cache: beside the package, or in the user's
 cache directory when the package directory is read-only; ``NUMBA_CACHE_DIR`` overrides
@@ -15,11 +17,13 @@ one warning.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import threading
 import types
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import checks, kernel, rows
@@ -112,29 +116,63 @@ def load_in_background() -> None:
     threading.Thread(target=load, name="medcalc-load-kernels", daemon=True).start()
 
 
+_MODULES = {m.__name__: m for m in (kernel, checks, rows)}
+
+
 @functools.cache
 def _interpreted(name: str) -> dict[str, Callable]:
-    module = {m.__name__: m for m in (kernel, checks, rows)}[name]
+    module = _MODULES[name]
     return {name: getattr(module, name) for name in module.FUNCTIONS}
 
 
 @functools.cache
 def _compiled(name: str) -> dict[str, Callable]:
+    """A kernel module's functions compiled, with those of the modules it calls (its CALLS,
+    compiled first, each in a copy of its own globals in which the kernel functions it names
+    are the compiled ones)."""
     import numba
 
-    module = {m.__name__: m for m in (kernel, checks, rows)}[name]
-    shared = dict(vars(module))  # the module's globals: constants, numpy, and the functions
-    for name in module.FUNCTIONS:
-        original = getattr(module, name)
-        copy = types.FunctionType(original.__code__, shared, name, original.__defaults__)
-        # the cache is keyed by module, name and source file: the copy is the original to it
-        copy.__module__, copy.__qualname__ = original.__module__, original.__qualname__
-        # Callees are inlined into the loop, and no reference counts are kept: the kernel
-        # allocates nothing, and counting every array passed to a layer for every row
-        # (atomic increments) cost more than the arithmetic.
-        inline = "always" if module is kernel and name != kernel.FUNCTIONS[-1] else "never"
-        shared[name] = numba.njit(copy, nogil=True, cache=True, inline=inline, _nrt=False)
-    return {name: shared[name] for name in module.FUNCTIONS}
+    entry = _MODULES[name]
+    modules = [*getattr(entry, "CALLS", ()), entry]
+    done: dict[int, Callable] = {}  # id(the function as written) -> compiled
+    # numba caches a function by its own source file only: the loop, into which the layers'
+    # functions are inlined, is named after all of its modules' sources, so that a change to any
+    # of them compiles it again instead of reading a stale cache
+    stamp = _sources_stamp(modules)
+    for module in modules:
+        shared = dict(vars(module))  # the module's globals: constants, numpy, and the functions
+        for key, value in shared.items():
+            if id(value) in done:
+                shared[key] = done[id(value)]
+        for function in module.FUNCTIONS:
+            original = getattr(module, function)
+            if id(original) in done:  # (a function another module already compiled, imported here)
+                shared[function] = done[id(original)]
+                continue
+            copy = types.FunctionType(original.__code__, shared, function, original.__defaults__)
+            # the cache is keyed by module, name and source file: the copy is the original to it
+            copy.__module__, copy.__qualname__ = original.__module__, original.__qualname__
+            last = module is entry and function == entry.FUNCTIONS[-1]
+            if last and len(modules) > 1:
+                copy.__qualname__ = f"{original.__qualname__}_{stamp}"
+            # The kernel's callees are inlined into its loop, and no reference counts are kept: the
+            # kernel allocates nothing, and counting every array passed to a layer for every row
+            # (atomic increments) cost more than the arithmetic.
+            inline = "always" if entry is kernel and not last else "never"
+            shared[function] = done[id(original)] = numba.njit(copy, nogil=True, cache=True, inline=inline, _nrt=False)
+    return {function: done[id(getattr(entry, function))] for function in entry.FUNCTIONS}
+
+
+def _sources_stamp(modules: list[types.ModuleType]) -> str:
+    """A short digest of the source files of ``modules`` and of the modules their functions come from."""
+    files = sorted(
+        {m.__file__ for m in modules if m.__file__}
+        | {getattr(m, f).__code__.co_filename for m in modules for f in m.FUNCTIONS}
+    )
+    digest = hashlib.blake2b(digest_size=6)
+    for file in files:
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
 
 
 def in_ranges(function: Callable, rows: int, threads: int, args: tuple, per_row: tuple[int, ...]) -> list:

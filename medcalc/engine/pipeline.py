@@ -15,29 +15,27 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 import numpy as np
 
-from ..accumulators import DEFAULT_CAP_GROUP, KEYED_FIELDS, STATE_FIELDS, Accumulators, period_code
+from ..accumulators import Accumulators
 from ..claims import GIVEN_FIELDS, Claim
 from ..errors import ClaimError
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy, ResolvedPolicy
-from ..settlement import Reject
 from ..vocabulary import resolve_level, resolve_service, service_hint
-from . import assistance, backstop, basic, critical, kernel, outpatient
+from . import kernel
 from . import rows as row_moves
-from .basic import REQUIRED_RULES
 from .checks import NOT_GIVEN
 from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL, Vocabulary
 from .compiled import choose_engine, in_ranges, kernel_functions, low_high
+from .compiled_policy import CompiledPolicy
+from .layers import CHAIN, outpatient
+from .layers.basic import REQUIRED_RULES
+from .outcome import Outcome, ProfileParams, StateKeys
 from .profiles import KEY_COLUMNS, profile_codes
+from .state import from_vector, sizes, to_vector
+from .state import width as state_width
 
 #: The payer chain, in order: each layer takes what the previous ones left. Layer 1 is
 #: basic insurance: ``basic`` settles admissions, ``outpatient`` the outpatient services.
-LAYERS = {
-    "basic": basic,
-    "outpatient": outpatient,
-    "critical": critical,
-    "assistance": assistance,
-    "backstop": backstop,
-}
+LAYERS = CHAIN
 #: Rows the kernel settles in one call: its inputs gathered into settlement order stay in cache.
 CHUNK_ROWS = 1 << 15
 #: A column of given amounts no row gives: read as not given by the kernel.
@@ -46,66 +44,6 @@ _NOTHING_GIVEN = np.zeros(0, np.int64)
 TRACE_FIELDS = kernel.TRACE
 
 __all__ = ["COLUMNS", "Encoded", "Outcome", "encode_claims", "run", "settle_claims", "settlement_order"]
-
-
-@attrs.define
-class Outcome:
-    """Everything one pipeline run produced, in input-row order."""
-
-    policy: Policy
-    claims: Sequence[Claim] | None  # the claim objects, when the input was objects
-    settled: np.ndarray  # input rows that were settled
-    columns: dict[str, np.ndarray]  # input columns, all rows
-    results: dict[str, np.ndarray]  # kernel.RESULTS (and TRACE_FIELDS when traced), all rows (0 where rejected)
-    bands: dict[str, dict[str, np.ndarray]] | None  # per banded layer: portions, rates (when traced)
-    variant: np.ndarray
-    variants: list[ResolvedPolicy]
-    params: dict[str, Mapping]  # per layer: parameter -> value per input row (read from its profile)
-    tables: dict[str, object]  # per layer: lookups and the rules they came from
-    reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason)
-    final: np.ndarray  # each person-year's accumulators after the run, as kernel state vectors (none: not kept)
-    keys: _StateKeys  # (person id, year) of each person-year
-    vocab: Vocabulary  # names the columns of the keyed state (services, assistance cap groups)
-    initial: dict[tuple[str, int], Accumulators]  # the accumulators given as input
-    accumulators_before: dict[int, Accumulators]  # input row -> its person-year's state before it (when traced)
-    accumulators_after: dict[int, Accumulators]  # ... and after it
-    claim_ids: Sequence[str | None] = ()
-    engine: str = "interpreted"  # the engine that settled them
-    payments: np.ndarray | None = None  # the same results by input row, side by side: (rows, RESULTS)
-    _accumulators: dict[tuple[str, int], Accumulators] | None = None
-    _rejects: list[Reject] | None = None
-
-    @property
-    def rejects(self) -> list[Reject]:
-        """Rejected rows as records, by row (built on first use)."""
-        if self._rejects is None:
-            self._rejects = reject_objects(self.reject_groups, self.claim_ids)
-        return self._rejects
-
-    @property
-    def persons(self) -> int:
-        """How many people the settled rows belong to."""
-        return self.keys.persons()
-
-    @property
-    def state(self) -> dict[str, np.ndarray]:
-        """The final accumulators as columns, one entry per person-year (keyed ones as blocks; the
-        ``service_period`` block holds the kernel's period keys, ``accumulators.period_text`` words one)."""
-        state = {name: self.final[:, j] for j, name in enumerate(STATE_FIELDS)}
-        state.update((name, self.final[:, where]) for name, where in _keyed_slices(self.vocab).items())
-        return state
-
-    @property
-    def accumulators(self) -> dict[tuple[str, int], Accumulators]:
-        """(person id, year) -> accumulators after the run, built on first use (objects are costly)."""
-        if self._accumulators is None:
-            if len(self.final) < len(self.keys):
-                raise ValueError("the accumulators after the run were not kept (keep_state=False)")
-            final = {key: _accumulators_from(key, self.final[j], self.vocab) for j, key in enumerate(self.keys)}
-            for key, acc in self.initial.items():
-                final.setdefault(key, acc)
-            self._accumulators = final
-        return self._accumulators
 
 
 @attrs.define
@@ -130,12 +68,6 @@ class Encoded:
         if len(rows):
             self.ok[rows] = False
             self.reject_groups.append((rows, field, reason))
-
-
-def reject_objects(groups: Sequence[tuple[np.ndarray, str, str]], claim_ids: Sequence[str | None]) -> list[Reject]:
-    """Reject records, by row, from grouped rejects (built only when someone asks for objects)."""
-    out = [Reject(int(r), field, reason, claim_ids[r]) for rows, field, reason in groups for r in rows.tolist()]
-    return sorted(out, key=lambda r: r.row)
 
 
 COLUMNS = (
@@ -187,38 +119,7 @@ def vocabulary(policy: Policy) -> Vocabulary:
 
     Computed once per loaded policy: every settlement (encoding and running) asks for it.
     """
-    cached = policy._cache.get("vocabulary")
-    if cached is None:
-        cached = policy._cache["vocabulary"] = _vocabulary(policy)
-    return cached
-
-
-def _vocabulary(policy: Policy) -> Vocabulary:
-    prefix = "outpatient.service."
-    services = sorted(k[len(prefix) :] for k in policy.timelines if k.startswith(prefix))
-    diseases: set[str] = set()
-    for key in policy.timelines:
-        if key.startswith(prefix):
-            for layer in policy.timelines[key].layers:
-                for version in layer:
-                    diseases |= (
-                        set(version.get("disease_caps") or ())
-                        | set(version.get("excluded_if_certified") or ())
-                        | set(version.get("diseases") or ())
-                    )
-    if len(diseases) > 62:
-        raise ValueError(f"policy {policy.id} names {len(diseases)} diseases; medcalc handles at most 62")
-    groups = sorted(
-        {
-            version.get("cap_group") or DEFAULT_CAP_GROUP
-            for key, timeline in policy.timelines.items()
-            if key.startswith("assistance.category.")
-            for layer in timeline.layers
-            for version in layer
-            if not version.disabled
-        }
-    )
-    return Vocabulary(list(policy.levels) + list(policy.institutions), services, sorted(diseases), groups)
+    return CompiledPolicy.of(policy).vocab
 
 
 def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
@@ -304,13 +205,14 @@ def _coverage_text(policy: Policy) -> str:
 
 
 def _resolve_variants(
-    policy: Policy, enc: Encoded, services: list[str], live: np.ndarray, engine: str | None = None, threads: int = 1
+    compiled: CompiledPolicy, enc: Encoded, live: np.ndarray, engine: str | None = None, threads: int = 1
 ) -> tuple[np.ndarray, list[ResolvedPolicy]]:
     """The rule versions in force for each row's day; rows on a day without them are rejected.
 
     Rules are looked up once per distinct day, and rows mapped through a table of the days
     in their range (no sort).
     """
+    policy, services = compiled.policy, compiled.vocab.services
     variant = np.empty(len(enc.ok), np.int32)
     variant.fill(-1)  # (np.full's Python wrapper costs more than a single claim's whole lookup)
     variants: list[ResolvedPolicy] = []
@@ -320,7 +222,7 @@ def _resolve_variants(
     day = enc.cols["day"]
     if len(live) == 1:  # one claim: its day's rules, without a table of days
         row = int(live[0])
-        resolved, in_force = _rules_on(policy, int(day[row]), services)
+        resolved, in_force = compiled.rules_on(int(day[row]))
         service = int(enc.cols["service"][row])
         if in_force[service if service >= 0 else len(services)] or enc.cols["given"][row] & GIVEN_BASIC:
             variant[row] = 0
@@ -334,7 +236,7 @@ def _resolve_variants(
     day_variant = np.full(len(present), -1, np.int32)
     in_force = np.ones((len(present), len(services) + 1), bool)  # per day: each service, then admissions
     for d in np.flatnonzero(present).tolist():
-        resolved, in_force[d] = _rules_on(policy, first + d, services)
+        resolved, in_force[d] = compiled.rules_on(first + d)
         if id(resolved) not in index:
             index[id(resolved)] = len(variants)
             variants.append(resolved)
@@ -379,19 +281,6 @@ def _resolve_variants(
             variants = [variants[i] for i in used.tolist()]
             variant = np.where(variant >= 0, renumber[np.maximum(variant, 0)], -1).astype(np.int32)
     return variant, variants
-
-
-def _rules_on(policy: Policy, day: int, services: list[str]) -> tuple[ResolvedPolicy, np.ndarray]:
-    """The versions in force on a day (an ordinal), and which visits they settle: one flag per
-    outpatient service, then admissions. Kept per policy: a file's parts share its days."""
-    key = ("rules_on", day)
-    cached = policy._cache.get(key)
-    if cached is None:
-        resolved = policy.at(dt.date.fromordinal(day))
-        flags = [resolved.rule(f"outpatient.service.{name}") is not None for name in services]
-        flags.append(all(resolved.rule(k) is not None for k in REQUIRED_RULES))
-        cached = policy._cache[key] = (resolved, np.array(flags, bool))
-    return cached
 
 
 def settlement_order(
@@ -446,35 +335,6 @@ def settlement_order(
     return order, person_at, day_at
 
 
-class _StateKeys(Sequence):
-    """(person id, year) of each state row, made into tuples only when asked for."""
-
-    def __init__(self, people: Sequence[str], groups: np.ndarray) -> None:
-        self._people, self._groups = people, groups
-        self._list: list[tuple[str, int]] | None = None
-
-    def _keys(self) -> list[tuple[str, int]]:
-        if self._list is None:
-            people = self._people
-            self._list = list(
-                zip([str(people[p]) for p in (self._groups // 10000).tolist()], (self._groups % 10000).tolist())
-            )
-        return self._list
-
-    def __len__(self) -> int:
-        return len(self._groups)
-
-    def persons(self) -> int:
-        """How many people the person-years belong to (they come grouped by person)."""
-        return int(np.count_nonzero(np.diff(self._groups // 10000))) + 1 if len(self._groups) else 0
-
-    def __getitem__(self, j):
-        return self._keys()[j]
-
-    def __iter__(self):
-        return iter(self._keys())
-
-
 def _years(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The calendar year and the month in it (0-11) of each day (ordinals), through a table of
     the days in their range."""
@@ -495,51 +355,6 @@ def _years(day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     absolute = start.year * 12 + start.month - 1 + np.arange(months, dtype=np.int32)
     at = index[day - first]
     return (absolute // 12)[at], (absolute % 12)[at]
-
-
-#: Profile parameter sets a policy keeps for later calls (a single claim's kinds recur).
-_KEPT_PROFILE_SETS = 256
-
-
-def _profile_parameters(
-    policy: Policy, vocab: Vocabulary, variants: list[ResolvedPolicy], variant: np.ndarray, pcols: dict[str, np.ndarray]
-) -> tuple[dict, np.ndarray, dict]:
-    """Each layer's build on the profiles' representative rows, the profile table ``prof``, and
-    a dict for what callers derive from them (kept with them: the kernel's tables per engine).
-
-    The builds read only the profile's codes and rule versions, so a set of profiles seen
-    before (as every single claim of a known kind is) takes its parameters from the policy's
-    cache instead of looking them up again.
-    """
-    key = (
-        "profiles",
-        tuple(id(v) for v in variants),
-        tuple(variant.tolist()),
-        tuple(tuple(pcols[name].tolist()) for name in KEY_COLUMNS),
-    )  # (values, whatever their dtype)
-    kept = policy._cache.get(key)
-    if kept is not None:
-        return kept[1], kept[2], kept[3]
-    builds = {name: layer.build(variants, variant, pcols, vocab) for name, layer in LAYERS.items()}
-    derived: dict = {}
-    prof = np.zeros((len(variant), len(kernel.PROFILE_FIELDS)), np.int64)
-    for j, name in enumerate(kernel.PROFILE_CODES):
-        prof[:, j] = pcols[name]
-    for name, params in kernel.LAYER_PARAMS.items():
-        for name_in_layer in params:
-            prof[:, _PARAM_COLUMNS[name][name_in_layer]] = builds[name].columns[name_in_layer]
-    if len(variant) <= 64:  # small sets only: a batch's hundreds of profiles rarely recur
-        kept_sets = [k for k in policy._cache if isinstance(k, tuple) and k and k[0] == "profiles"]
-        if len(kept_sets) >= _KEPT_PROFILE_SETS:
-            for old in kept_sets:
-                del policy._cache[old]
-        policy._cache[key] = (
-            tuple(variants),
-            builds,
-            prof,
-            derived,
-        )  # holding the variants keeps their ids in the key theirs
-    return builds, prof, derived
 
 
 def _person_years(person: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -589,14 +404,16 @@ def run(
     """
     n = len(enc.ok)
     cols = enc.cols
-    vocab = vocabulary(policy)
+    compiled = CompiledPolicy.of(policy)
+    vocab = compiled.vocab
     live = _still_live(enc)
-    variant, variants = _resolve_variants(policy, enc, vocab.services, live, engine, threads)
+    variant, variants = _resolve_variants(compiled, enc, live, engine, threads)
     live = _still_live(enc, live)
     profile, representative = profile_codes(cols, variant, live, engine, threads)
-    builds, prof, derived = _profile_parameters(
-        policy, vocab, variants, variant[representative], {name: cols[name][representative] for name in KEY_COLUMNS}
+    made = compiled.profile_tables(
+        variants, variant[representative], {name: cols[name][representative] for name in KEY_COLUMNS}
     )
+    builds, prof = made.builds, made.params
     for build in builds.values():
         for rows, field, reason in build.problems:
             bad = np.zeros(len(representative), bool)
@@ -607,14 +424,14 @@ def run(
         profile[~enc.ok] = -1
 
     # fees counted at half are off the bill before anything is paid (日间病床)
-    bed, nursing = _PARAM_COLUMNS["outpatient"]["halve_bed"], _PARAM_COLUMNS["outpatient"]["halve_nursing"]
-    if "halving" not in derived:
-        derived["halving"] = bool((prof[:, bed] | prof[:, nursing]).any())
-    if derived["halving"] and len(settled):
+    bed, nursing = prof["outpatient"][:, outpatient.HALVE_BED], prof["outpatient"][:, outpatient.HALVE_NURSING]
+    if made.halving is None:
+        made.halving = bool((bed | nursing).any())
+    if made.halving and len(settled):
         p = profile[settled]
         reduction = np.zeros(n, np.int64)
         reduction[settled] = outpatient.fee_reduction(
-            prof[p, bed], prof[p, nursing], cols["bed_fees"][settled], cols["nursing_fees"][settled]
+            bed[p], nursing[p], cols["bed_fees"][settled], cols["nursing_fees"][settled]
         )
         cols = dict(
             cols, total=cols["total"] - reduction, in_scope=cols["in_scope"] - reduction, fee_reduction=reduction
@@ -624,12 +441,12 @@ def run(
     year_at, month_at = _years(day_at)
     initial = {(a.person_id, a.year): a for a in accumulators}
     starts, groups = _person_years(person_at, year_at)
-    keys = _StateKeys(enc.people, groups)
-    width = _state_width(vocab)
+    keys = StateKeys(enc.people, groups)
+    width = state_width(vocab)
     init = np.zeros((len(groups) if initial else 0, width), np.int64)
     for j, key in enumerate(keys if initial else ()):
         if key in initial:
-            init[j] = _state_vector(initial[key], vocab, width)
+            init[j] = to_vector(initial[key], vocab, width)
     final = np.zeros((len(groups) if keep_state else 0, width), np.int64)
 
     t_basic, t_critical = builds["basic"].tables, builds["critical"].tables
@@ -641,6 +458,7 @@ def run(
     tr = np.zeros((len(kernel.TRACE), traced), np.int64)
     tb = np.zeros((2, 2, traced, bands), np.int64)
     acc = np.zeros((2, traced, width), np.int64)
+    traces = kernel.Traces(trace, tr, tb, acc)
     chosen = choose_engine(engine, len(ordered))
     inputs = (profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])  # by input row: gathered per chunk
     # amounts of earlier layers, gathered only where some row gives one (else the kernel reads
@@ -649,10 +467,10 @@ def run(
     if given:
         inputs += tuple(cols[name] for name in GIVEN_FIELDS)
     native = chosen == "interpreted"
-    tables = derived.get(chosen)
+    tables = made.kernel.get(chosen)
     if tables is None:
-        tables = (
-            prof,
+        arrays = (
+            *(prof[name] for name in ("codes", *LAYERS)),
             np.ascontiguousarray(t_basic.schedules, np.int64),
             t_basic.edges,
             t_basic.rates,
@@ -660,14 +478,12 @@ def run(
             t_basic.basis_in_scope.astype(np.int64),
             t_critical.edges,
             t_critical.rates,
-            max(1, len(vocab.services)),
-            max(1, len(vocab.assistance_groups)),
         )
         if native:
             # CPython runs the kernel on Python ints: indexing an object array returns the int
             # itself, not a numpy scalar, whose arithmetic is several times slower (exact either way)
-            tables = tuple(t.astype(object) if isinstance(t, np.ndarray) else t for t in tables)
-        derived[chosen] = tables
+            arrays = tuple(t.astype(object) for t in arrays)
+        tables = made.kernel[chosen] = kernel.PolicyTables(*arrays, *sizes(vocab))
 
     settle_rows = kernel_functions(chosen)["settle_rows"]
     moves = kernel_functions(chosen, row_moves)
@@ -683,16 +499,17 @@ def run(
         person, year, month = person_at[start:stop], year_at[start:stop], month_at[start:stop]
         if native:  # Python lists of Python ints: what CPython indexes fastest (rows are few)
             gathered = [column[rows].tolist() for column in inputs] + [[]] * (0 if given else len(GIVEN_FIELDS))
-            person, year, month, state = person.tolist(), year.tolist(), month.tolist(), [0] * width
+            person, year, month, scratch = person.tolist(), year.tolist(), month.tolist(), [0] * width
         else:
             gathered = np.empty((len(inputs), stop - start), np.int64)
             for column, target in zip(inputs, gathered):
                 gather(rows, column, target)
             if not given:
                 gathered = list(gathered) + [_NOTHING_GIVEN] * len(GIVEN_FIELDS)
-            state = np.zeros(width, np.int64)
+            scratch = np.zeros(width, np.int64)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
-        settle_rows(person, year, month, *gathered, *tables, first_group, init, final, state, out, trace, tr, tb, acc)
+        rows_in = kernel.ClaimRows(person, year, month, *gathered)
+        settle_rows(rows_in, tables, first_group, init, final, scratch, out, traces)
         if native:
             res[rows] = out.T
         else:
@@ -728,8 +545,8 @@ def run(
         key_of_position = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(ordered))))
         for at, row in enumerate(ordered.tolist()):
             key = keys[int(key_of_position[at])]
-            before[row] = _accumulators_from(key, acc[0, at], vocab)
-            after[row] = _accumulators_from(key, acc[1, at], vocab)
+            before[row] = from_vector(key, acc[0, at], vocab)
+            after[row] = from_vector(key, acc[1, at], vocab)
     return Outcome(
         policy,
         claims,
@@ -739,7 +556,7 @@ def run(
         band_traces,
         variant,
         variants,
-        {name: _ProfileParams(prof, profile, name) for name in LAYERS},
+        {name: ProfileParams(prof[name], profile, layer.PARAMS) for name, layer in LAYERS.items()},
         {name: b.tables for name, b in builds.items()},
         enc.reject_groups,
         final,
@@ -778,88 +595,3 @@ def _chunks(rows: int, starts: np.ndarray, size: int) -> list[tuple[int, int, in
     return [
         (int(bounds[k]), int(bounds[k + 1]), int(firsts[k])) for k in range(len(firsts)) if bounds[k + 1] > bounds[k]
     ]
-
-
-#: Per layer: where each of its parameters lies in a profile row.
-_PARAM_COLUMNS = {
-    layer: {name: kernel.PROFILE_FIELDS.index(f"{layer}.{name}") for name in params}
-    for layer, params in kernel.LAYER_PARAMS.items()
-}
-
-
-class _ProfileParams(Mapping):
-    """A layer's parameters per input row, read from the row's profile when asked for."""
-
-    def __init__(self, prof: np.ndarray, profile: np.ndarray, layer: str) -> None:
-        self._prof, self._profile = prof, profile
-        self._at = _PARAM_COLUMNS[layer]
-
-    def __getitem__(self, name: str) -> _ProfileColumn:
-        return _ProfileColumn(self._prof, self._profile, self._at[name])
-
-    def __iter__(self):
-        return iter(self._at)
-
-    def __len__(self) -> int:
-        return len(self._at)
-
-
-class _ProfileColumn:
-    """One parameter per input row: ``column[row]``."""
-
-    def __init__(self, prof: np.ndarray, profile: np.ndarray, at: int) -> None:
-        self._prof, self._profile, self._at = prof, profile, at
-
-    def __getitem__(self, row: int) -> int:
-        return int(self._prof[self._profile[row], self._at])
-
-
-def _state_width(vocab: Vocabulary) -> int:
-    """The length of a person-year's state vector: the fields, then the keyed ones."""
-    return _keyed_slices(vocab)["assistance_paid"].stop
-
-
-def _keyed_slices(vocab: Vocabulary) -> dict[str, slice]:
-    """Where each keyed accumulator (per service, per assistance cap group) lies in a state vector
-    (worked out once per vocabulary: every run asks)."""
-    kept = vocab.__dict__.get("_keyed_slices")
-    if kept is None:
-        kept = vocab.__dict__["_keyed_slices"] = _slices_of(vocab)
-    return kept
-
-
-def _slices_of(vocab: Vocabulary) -> dict[str, slice]:
-    sizes = {"services": max(1, len(vocab.services)), "assistance_groups": max(1, len(vocab.assistance_groups))}
-    start = kernel.S_KEYED
-    out = {}
-    for name, names in KEYED_FIELDS.items():  # (the kernel's order)
-        size = sizes[names]
-        out[name] = slice(start, start + size)
-        start += size
-    return out
-
-
-def _state_vector(acc: Accumulators, vocab: Vocabulary, width: int) -> np.ndarray:
-    vector = np.zeros(width, np.int64)
-    vector[: len(STATE_FIELDS)] = acc.values()
-    for name, where in _keyed_slices(vocab).items():
-        names = getattr(vocab, KEYED_FIELDS[name])
-        for item, value in getattr(acc, name).items():
-            if item in names:
-                vector[where.start + names.index(item)] = (
-                    period_code(value, acc.year) if name == "service_period" else value
-                )
-    return vector
-
-
-def _accumulators_from(key: tuple[str, int], vector: np.ndarray, vocab: Vocabulary) -> Accumulators:
-    values = vector.tolist()
-    keyed = {
-        name: {
-            item: values[where.start + i]
-            for i, item in enumerate(getattr(vocab, KEYED_FIELDS[name]))
-            if values[where.start + i]
-        }
-        for name, where in _keyed_slices(vocab).items()
-    }
-    return Accumulators.from_fen(key[0], key[1], dict(zip(STATE_FIELDS, values)), keyed)

@@ -13,7 +13,7 @@ from ..money import Fen
 from ..settlement import Settlement
 
 if TYPE_CHECKING:
-    from .pipeline import Outcome
+    from .outcome import Outcome
 
 __all__ = ["build_settlements"]
 

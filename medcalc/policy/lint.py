@@ -18,7 +18,8 @@ from .model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, ByLevel, Cond
 
 __all__ = ["lint", "services_covered", "ONE_MATCH"]
 
-#: The rules an admission needs (engine.basic.REQUIRED_RULES, repeated: the policy package does not import the engine).
+#: The rules an admission needs (engine.layers.basic.REQUIRED_RULES, repeated: the policy package does not
+#: import the engine).
 #: Named families of which at most one rule may apply to a claim (the engine rejects a claim two match).
 ONE_MATCH = (
     "inpatient.place",

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import attrs
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Source",
@@ -294,7 +297,10 @@ class Policy:
     chain: tuple[str, ...]  # ids from this policy up to its root base
     #: Rules this file's notes say are not encoded (checked at load to be absent): [policy] not_encoded.
     not_encoded: tuple[str, ...] = ()
-    _cache: dict = attrs.field(factory=dict, repr=False)
+    #: The ResolvedPolicy of each set of versions in force (``at``): equal sets share one object.
+    _resolved: dict = attrs.field(factory=dict, repr=False, eq=False)
+    #: What is derived from the policy once it is loaded, by name (``memo``).
+    _memo: dict = attrs.field(factory=dict, repr=False, eq=False)
     #: (id of a version with wage terms, id of the reference.wage version) -> that version with the
     #: amounts derived in fen (``medcalc.policy.wage.derive`` fills it at load).
     derived: dict = attrs.field(factory=dict, repr=False)
@@ -316,10 +322,19 @@ class Policy:
                 if derived is not None:
                     chosen[key] = derived
         signature = tuple(sorted((k, id(v)) for k, v in chosen.items()))
-        cached = self._cache.get(signature)
+        cached = self._resolved.get(signature)
         if cached is None:
-            cached = self._cache[signature] = ResolvedPolicy(self, chosen)
+            cached = self._resolved[signature] = ResolvedPolicy(self, chosen)
         return cached
+
+    def memo(self, name: str, build: Callable[[Policy], _T]) -> _T:
+        """``build(self)``, made once per policy and kept under ``name``: the tables of its words
+        (``medcalc.vocabulary``), its engine form (``medcalc.engine.compiled_policy``). A loaded
+        policy does not change, so what is derived from it never goes stale."""
+        value = self._memo.get(name)
+        if value is None:
+            value = self._memo[name] = build(self)
+        return value
 
     def change_days(self) -> list[dt.date]:
         """Every day on which some rule changes, sorted."""
