@@ -165,10 +165,14 @@ def test_no_library_module_imports_the_cli():
             assert not imported, f"{_name(path)} imports {sorted(imported)}"
 
 
+#: The contributor page holding the map of modules (it was the README's "Layout").
+MAP_PAGE = PACKAGE.parent / "docs" / "contributing" / "layout.md"
+
+
 def _readme_map() -> dict[str, str]:
-    """The README's map of modules: entry (``medcalc/x.py`` or ``medcalc/pkg/``) -> its text."""
-    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
-    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    """The docs' map of modules (MAP_PAGE): entry (``medcalc/x.py`` or ``medcalc/pkg/``) -> its text."""
+    page = MAP_PAGE.read_text(encoding="utf-8")
+    block = page.split("\n```\n", 2)[1]
     entries: dict[str, str] = {}
     current = None
     for line in block.splitlines():

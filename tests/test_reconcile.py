@@ -372,10 +372,10 @@ def test_the_readme_example_and_its_figures():
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "medcalc.analysis.reconcile" in b)
+    page = (Path(__file__).parents[1] / "docs" / "how-to" / "reconcile.md").read_text(encoding="utf-8")
+    code = next(b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "medcalc.analysis.reconcile" in b)
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/how-to/reconcile.md", "exec"), namespace)
     audit = namespace["audit"]
     assert (audit.matched, audit.differing, audit.rejected) == (1, 1, 1)
     d = audit.differences.to_pylist()[0]

@@ -1,4 +1,4 @@
-"""The README's `medcalc serve` curl examples, run with curl against a live server, answers checked.
+"""The docs' `medcalc serve` curl examples (docs/how-to/serve.md, once the README's), run with curl against a live server, answers checked.
 
 Each command of the block after "Calling it" runs in bash (in a folder of its own, so that
 ``claims.csv`` is written there), with the README's ``http://127.0.0.1:8000`` pointed at the
@@ -18,7 +18,7 @@ import pytest
 
 from .serve_live import LiveServer, serve_extra_or_skip
 
-README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).parents[1] / "docs" / "how-to" / "serve.md").read_text(encoding="utf-8")
 SHOWN_URL = "http://127.0.0.1:8000"
 
 

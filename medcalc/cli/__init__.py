@@ -27,7 +27,6 @@ from pathlib import Path
 # imports pyarrow; a value set in the environment wins.
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
 
-from .. import __version__
 from ..errors import MedcalcError, UnitNotStated
 from ..policy.registry import POLICIES_VARIABLE
 from ..report.terminal import printable
@@ -37,11 +36,24 @@ from .options import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, _output_options, _P
 __all__ = ["main"]
 
 
+class _Version(argparse.Action):
+    """--version: the installed package's version, read from its metadata only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help="show medcalc's version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .. import __version__
+
+        print(f"medcalc {__version__}")  # on stdout, as argparse's own version action prints
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="medcalc", description="What China's basic medical insurance pays on a claim, exact to the fen."
     )
-    parser.add_argument("--version", action="version", version=f"medcalc {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     output, policy_choice = _output_options(), _policy_options()
     # each command module adds its subparser(s) and sets ``run``, its handler; in this order --help lists them
