@@ -76,7 +76,12 @@ def test_passes_cut_into_row_ranges_on_several_threads_settle_to_the_same_fen(mo
         return out
 
     monkeypatch.setattr(compiled, "in_ranges", counted)
-    for module in ("medcalc.engine.pipeline", "medcalc.engine.profiles", "medcalc.batch.columns"):
+    for module in (
+        "medcalc.engine.in_force",
+        "medcalc.engine.ordering",
+        "medcalc.engine.profiles",
+        "medcalc.batch.columns",
+    ):
         monkeypatch.setattr(sys.modules[module], "in_ranges", counted)
     got = medcalc.settle_table(claims, "huaibei-2025", amounts="yuan", engine="compiled", threads=threads)
     assert calls and set(calls) == {threads}  # every pass was cut

@@ -21,8 +21,9 @@ from ..claims import GIVEN_FIELDS
 from ..engine import checks
 from ..engine import rows as row_moves
 from ..engine.compiled import choose_engine, in_ranges, kernel_functions
+from ..engine.encoding import Encoded, given_columns
 from ..engine.kernel import RESULTS as PAYMENTS
-from ..engine.pipeline import Encoded, given_columns, run, vocabulary
+from ..engine.pipeline import run, vocabulary
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from ..settlement import Reject, Step
 from ..vocabulary import WORDS, choices_text, fold, level_words, service_words

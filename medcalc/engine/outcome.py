@@ -31,7 +31,7 @@ class Outcome:
     claims: Sequence[Claim] | None  # the claim objects, when the input was objects
     settled: np.ndarray  # input rows that were settled
     columns: dict[str, np.ndarray]  # input columns, all rows
-    results: dict[str, np.ndarray]  # kernel.RESULTS (and TRACE_FIELDS when traced), all rows (0 where rejected)
+    results: dict[str, np.ndarray]  # kernel.RESULTS (and kernel.TRACE when traced), all rows (0 where rejected)
     bands: dict[str, dict[str, np.ndarray]] | None  # per banded layer: portions, rates (when traced)
     variant: np.ndarray
     variants: list[ResolvedPolicy]
