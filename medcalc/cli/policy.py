@@ -140,7 +140,7 @@ def _policy_check(args: argparse.Namespace) -> int:
         "file": policy.file,
         "chain": list(policy.chain),
         "rule_versions": len(versions),
-        "unverified": sum(1 for v in versions if not v.citation.verified),
+        "unverified": sum(1 for v in versions if v.citation is not None and not v.citation.verified),
         "covers": coverage(policy),
         "services": services,
         "warnings": lint(policy),
