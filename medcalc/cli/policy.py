@@ -133,7 +133,7 @@ def _policy_check(args: argparse.Namespace) -> int:
         name: [[a.isoformat(), b.isoformat() if b else None] for a, b in spans]
         for name, spans in services_covered(policy).items()
     }
-    report = {
+    report: dict[str, Any] = {
         "id": policy.id,
         "region": policy.region,
         "scheme": policy.scheme,
