@@ -404,14 +404,14 @@ def _RESULT_SCHEMA():
 
     from ..batch.tables import RESULT_FIELDS
 
-    texts: list[tuple[str, pa.DataType]] = [
+    columns: list[tuple[str, pa.DataType]] = [
         ("row", pa.int64()),
         ("claim_id", pa.string()),
         ("person_id", pa.string()),
         ("settled_on", pa.string()),
         ("policy", pa.string()),
     ]
-    return pa.schema(texts + [(f, pa.int64()) for f in RESULT_FIELDS])
+    return pa.schema(columns + [(f, pa.int64()) for f in RESULT_FIELDS])
 
 
 def _REJECT_SCHEMA():

@@ -68,8 +68,8 @@ class _Deadlines(_Protocol):
     """The two deadlines, over the parts both uvicorn protocols share: ``cycle`` (the request being
     served, None before the first), ``transport``, ``flow``, ``loop``, and the hooks below."""
 
-    _head_timer = None
-    _body_timer = None
+    _head_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
     _head_started = False  # some bytes of the awaited head have come
 
     def __init__(self, *args, **kwargs) -> None:
