@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -155,7 +156,7 @@ class Accumulators:
     ) -> Accumulators:
         """From engine state: ``admissions`` a count, periods keys (kernel.period_key), every other
         field integer fen."""
-        per_service = {
+        per_service: dict[str, Any] = {  # field -> its mapping (of period texts or of fen)
             name: {s: (period_text(v, year) if name == "service_period" else Fen(v)) for s, v in m.items()}
             for name, m in (services or {}).items()
         }

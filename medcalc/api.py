@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 from .accumulators import Accumulators
 from .claims import Claim
@@ -22,7 +24,7 @@ def _policy(policy: PolicyLike) -> Policy:
         return policy
     from .policy.registry import load_policy  # (the registry loads on first use, not at import)
 
-    return load_policy(policy)
+    return load_policy(policy if isinstance(policy, str) else Path(policy))  # (a PathLike's str() need not be its path)
 
 
 def settle_many(
@@ -98,5 +100,5 @@ def settle(
 
 
 def _claim_value(claim: Claim, field: str) -> object:
-    value = getattr(claim, field, None)
+    value: Any = getattr(claim, field, None)
     return value.isoformat() if hasattr(value, "isoformat") else value

@@ -378,7 +378,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
                 'ceiling = "1万" }'
             )
         how = draw(st.sampled_from(("none", "ratio", "points")))
-        change = {
+        ratio_change = {
             "none": "",
             "ratio": f"ratio = {_pct(draw(any_ratio))}" if how == "ratio" else "",
             "points": f'ratio_points = "{draw(st.integers(-30, 30))}"' if how == "points" else "",
@@ -387,7 +387,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         parts.append(
             rule(
                 "inpatient.place.away",
-                f'when = {{ place = ["in_province", "out_of_province"] }}\n{effect}\n{change}\n{floor}',
+                f'when = {{ place = ["in_province", "out_of_province"] }}\n{effect}\n{ratio_change}\n{floor}',
             )
         )
     if poor:
@@ -656,10 +656,11 @@ def _classes(
             for value in version.params.values()
             if isinstance(value, AgePoints)
         }
-    bounds = sorted({min(max(b, 1), _MAX_AGE) for b in bounds})
-    edges = [0, *bounds, _MAX_AGE + 1]
+    edges = [0, *sorted({min(max(b, 1), _MAX_AGE) for b in bounds}), _MAX_AGE + 1]
     ages: list[tuple[int, int] | None] = [None] + [(a, b - 1) for a, b in zip(edges, edges[1:]) if a < b]
-    retired = [(False,), (True,)] if any(c.retired is not None for c in conditions) else [(False, True)]
+    retired: list[tuple[bool, ...]] = (
+        [(False,), (True,)] if any(c.retired is not None for c in conditions) else [(False, True)]
+    )
     return categories, ages, retired
 
 
@@ -736,23 +737,26 @@ def _accepted(policy: Policy) -> list[tuple[dt.date, dt.date, list[tuple], dict]
     vocab = vocabulary(policy)
     categories, ages, retired = _classes(policy)
     days = policy.change_days()
-    periods, candidates, rows = [], [], []
+    periods: list[tuple[dt.date, dt.date, list[tuple], dict]] = []
+    candidates: list[Claim] = []
+    rows: list[int] = []  # each period's end in candidates
     for i, start in enumerate(days):
         end = days[i + 1] - dt.timedelta(days=1) if i + 1 < len(days) else dt.date(start.year + 1, 12, 31)
         resolved = policy.at(start)
-        kinds, needs = [], {}
+        kinds: list[tuple[tuple[str, str | None], list[str]]] = []
+        needs: dict[str, tuple[tuple[tuple[str, ...], ...], frozenset[str], bool]] = {}
         if all(resolved.rule(k) is not None for k in REQUIRED_RULES):
             kinds.append((("inpatient", None), list(policy.levels)))
-        for service in vocab.services:
-            rule = resolved.rule(f"outpatient.service.{service}")
+        for code in vocab.services:
+            rule = resolved.rule(f"outpatient.service.{code}")
             if rule is not None:
-                kinds.append((("outpatient", service), [lv for lv in vocab if lv in rule["levels"]]))
+                kinds.append((("outpatient", code), [lv for lv in vocab if lv in rule["levels"]]))
                 # the claim must name a disease of each list (some of its diseases, some with a cap), and
                 # a certification may end the service (without caps) or one disease's cover (with caps)
                 named = tuple(
                     r for r in (tuple(rule.get("diseases") or ()), tuple(rule.get("disease_caps") or ())) if r
                 )
-                needs[service] = (
+                needs[code] = (
                     named,
                     frozenset(rule.get("excluded_if_certified") or ()),
                     rule.get("disease_caps") is not None,
@@ -905,7 +909,8 @@ def _one_claim(
     alone: bool = True,
 ) -> Claim:
     day = draw(days)
-    i = space.period(day)  # a day the space covers: the dates strategy made sure
+    i = space.period(day)
+    assert i is not None, f"{day} is outside the claim space (its dates strategy draws only days inside)"
     node = space.trees[i]
     visit, service = draw(_pick(tuple(node)))
     node = node[(visit, service)]

@@ -498,6 +498,21 @@ def test_own_policy_folders_are_searched(tmp_path, monkeypatch):
     assert INHERIT.is_dir()
 
 
+def test_a_disabled_version_without_source_is_listed_with_none(tmp_path, monkeypatch):
+    # test-city switches inpatient.modifier.poor off for 2021H1 with no source (a disabled version needs none):
+    # GET /policies/{id} answered 500 on it (found by mypy: RuleVersion.citation is None there)
+    mine = own_policies(tmp_path / "mine" / "test")
+    monkeypatch.setenv("MEDCALC_POLICIES", str(mine.parent))
+    answer = TestClient(create_app(), base_url=LOCAL, raise_server_exceptions=False).get("/policies/test-city")
+    assert answer.status_code == 200
+    poor = answer.json()["rules"]["inpatient.modifier.poor"]
+    off = [v for v in poor if v["disabled"]]
+    assert [(v["since"], v["until"], v["source"], v["quote"], v["verified"]) for v in off] == [
+        ("2021-01-01", "2021-06-30", None, None, None)
+    ]
+    assert all(v["source"] == "fixture" for v in poor if not v["disabled"])
+
+
 # ---------------------------------------------------------------- POST /score
 
 

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -34,6 +34,9 @@ from ..errors import MedcalcError
 from ..money import Fen, format_yuan, parse_amount
 from ..policy.model import ADMISSION_RULES, Policy
 from ..policy.registry import load_policy
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType  # the rc names matplotlib knows (only for the checker)
 
 __all__ = [
     "RateCurve",
@@ -360,14 +363,14 @@ def rate_curve_data(
         results = settled[policy.id]
         total = results.column("total").to_numpy()
         funds = results.column("funds").to_numpy()
-        lv = np.array(level_of_row.take(results.column("row")).to_pylist(), dtype=object)
+        row_levels = np.array(level_of_row.take(results.column("row")).to_pylist(), dtype=object)
         keep = total > 0
         # bin i: edges[i] <= total < edges[i+1]; the largest total joins the last bin
         which = np.clip(np.searchsorted(edges_arr, total, side="right") - 1, 0, max(len(edges) - 2, 0))
-        for level in chosen:
-            if level not in policy.levels:
+        for lv in chosen:
+            if lv not in policy.levels:
                 continue
-            mask = keep & (lv == level)
+            mask = keep & (row_levels == lv)
             if not mask.any():
                 continue
             n = np.bincount(which[mask], minlength=max(len(edges) - 1, 1))
@@ -378,8 +381,8 @@ def rate_curve_data(
             curves.append(
                 RateCurve(
                     policy.id,
-                    level,
-                    policy.levels[level],
+                    lv,
+                    policy.levels[lv],
                     tuple(edges[i] for i in used),
                     tuple(hi_edge[i] for i in used),
                     tuple(sums_t[i] for i in used),
@@ -591,7 +594,7 @@ def _figure(width: float, height: float):
     return figure
 
 
-def _rc(chinese: bool | None) -> tuple[dict[str, Any], bool]:
+def _rc(chinese: bool | None) -> tuple[dict[RcKeyType, Any], bool]:
     """rc settings for one drawing (applied in a context, then restored) and whether the labels are Chinese.
 
     ``chinese`` None: Chinese when a CJK font is found, else English with one warning a process;
@@ -609,7 +612,7 @@ def _rc(chinese: bool | None) -> tuple[dict[str, Any], bool]:
             NoCJKFontWarning,
             stacklevel=3,
         )
-    rc: dict[str, Any] = {"svg.hashsalt": "medcalc", "font.size": 10}  # stable SVG ids
+    rc: dict[RcKeyType, Any] = {"svg.hashsalt": "medcalc", "font.size": 10}  # stable SVG ids
     if font is not None:
         # the CJK font first (its Latin glyphs are fine too); DejaVu Sans for anything it lacks
         rc["font.family"] = [font, "DejaVu Sans"]
@@ -784,7 +787,7 @@ def plot_burden(data: BurdenData, path: str | Path | None = None, *, chinese: bo
         for s, dist in enumerate(data.scenarios):
             x = [i - 0.4 + width * (s + 0.5) for i in range(len(data.lows))]
             q = dist.quantiles
-            same = s > 0 and (dist.counts, dist.quantiles) == (base.counts, base.quantiles)
+            same = s > 0 and base is not None and (dist.counts, dist.quantiles) == (base.counts, base.quantiles)
             if zh:
                 summary = f"中位数 {_amount(q['median'], zh)}，P90 {_amount(q['p90'], zh)}" if q else "无结算"
                 role = "基线" if s == 0 else ("改革方案，与基线相同" if same else "改革方案")

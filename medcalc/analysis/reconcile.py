@@ -456,7 +456,7 @@ def _empty(column) -> np.ndarray:
         column = column.cast(column.type.value_type)
     empty = column.is_null()
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        empty = pc.or_(empty, pc.equal(column, "").fill_null(True))
+        empty = pc.or_(empty, pc.equal(column, pa.scalar("")).fill_null(True))
     return empty.to_numpy(zero_copy_only=False).astype(bool)
 
 

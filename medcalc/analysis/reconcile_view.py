@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rich.console import Console, ConsoleOptions
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -90,19 +90,20 @@ class ReconcileView:
     @staticmethod
     def _table(shown: list[dict], explained: bool = True) -> Table:
         table = Table(title="differences (yuan)", header_style="bold", show_lines=explained)
-        for name, justify in (
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
             ("row", "right"),
             ("claim", "left"),
             ("field", "left"),
             ("paid", "right"),
             ("recomputed", "right"),
             ("difference", "right"),
-        ):
+        )
+        for name, justify in columns:
             table.add_column(name, justify=justify, no_wrap=justify == "right", overflow="fold")
         if explained:
             table.add_column("explained by", min_width=_EXPLANATION, ratio=1)
         for d in shown:
-            cells = [
+            cells: list[RenderableType] = [
                 f"{d['row']:,}",
                 Text(printable(d["claim_id"] or "")),
                 Text(printable(d["field"])),

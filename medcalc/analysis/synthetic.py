@@ -136,7 +136,7 @@ def synthetic_claims(
         if not services:
             raise ValueError(f"{policy.id} has no outpatient service without a disease list to draw visits for")
         shape["outpatient_services"] = [r.key.rsplit(".", 1)[1] for r in services]
-        shape["outpatient_levels"] = sorted(set().union(*(r["levels"] for r in services)))
+        shape["outpatient_levels"] = sorted(set[str]().union(*(r["levels"] for r in services)))
     levels = [
         lv
         for lv in policy.levels

@@ -22,7 +22,7 @@ def is_arrow(values: Any) -> bool:
     return type(values).__module__.startswith("pyarrow")
 
 
-def factorize(values: Any) -> tuple[list, np.ndarray]:
+def factorize(values: Any) -> tuple[Sequence, np.ndarray]:
     """(distinct values, code of each row): Arrow arrays by hashing, numpy by sorting.
 
     A null (Arrow) becomes the value None. Integer arrays stay integers; other values
@@ -67,7 +67,7 @@ class Numbers(Sequence):
         return i % self._size
 
     def __contains__(self, value) -> bool:
-        return isinstance(value, (int, np.integer)) and 0 <= value < self._size
+        return isinstance(value, (int, np.integer)) and bool(0 <= value < self._size)
 
     def index(self, value, *args) -> int:
         if value not in self:
@@ -114,7 +114,7 @@ def take_rows(values: Any, rows: np.ndarray) -> Any:
     if order is not None:  # back to the order asked for
         back = np.empty(len(rows), np.int64)
         back[order] = np.arange(len(rows))
-        taken = taken.take(pa.array(back))
+        taken = taken.take(pa.array(back, pa.int64()))
     return pa.chunked_array([taken], values.type)
 
 

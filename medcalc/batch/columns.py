@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import attrs
 import numpy as np
@@ -112,7 +112,7 @@ def _codes(
         name = words.get(fold(v)) if words is not None and isinstance(v, str) else None
         return -1 if name is None else vocabulary.index(name)
 
-    def lookup(names: list) -> np.ndarray:
+    def lookup(names: Sequence) -> np.ndarray:
         return np.array([code(v) for v in names], np.int16)
 
     if is_arrow(values) and _is_dictionary(values.type):
@@ -369,7 +369,7 @@ def settle_arrays(
     }
     rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
     for c in np.flatnonzero(np.bincount(check.view(np.uint8), minlength=len(checks.CHECKS))[1:]) + 1:
-        field, reason = checks.CHECKS[c]
+        field, reason = cast(tuple[str, str], checks.CHECKS[c])  # (c >= 1: only CHECKS[0], no problem, is None)
         rejects.append((np.flatnonzero(check == c), field, reason.format(**words)))
     del check
 
@@ -396,7 +396,8 @@ def settle_arrays(
     cols.update(given_columns({name: amounts[name] for name in GIVEN_FIELDS}, n))
     # ties on a day are broken by claim id: ranked later, only for the rows that tie
     ids = claim_id if isinstance(claim_id, ClaimIds) else ClaimIds(claim_id, n=n)
-    enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])
+    # ClaimIds gives len() and [row], all that Encoded reads of claim_ids (annotated there as a Sequence)
+    enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])  # type: ignore[arg-type]
     for rows, field, reason in rejects:
         enc.reject(rows, field, reason)
     outcome = run(

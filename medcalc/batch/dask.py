@@ -94,7 +94,7 @@ class DaskScored:
 
 
 def read_claims(
-    path: str | Path | list,
+    path: str | Path | list | tuple,
     fmt: str | None = None,
     *,
     blocksize: int | str | None = None,
@@ -368,7 +368,9 @@ def _write_part(part: ScoredTable, index: int, results: str, rejects: str, names
         out = _formatted(table, rename)
         with fs.open(f"{root.rstrip('/')}/part.{index:05d}.parquet", "wb") as handle:
             # dictionaries only where values repeat, as medcalc.batch.files writes one file
-            pq.write_table(out, handle, use_dictionary=[rename.get(c, c) for c in repeated if c in table.column_names])
+            dictionary = [rename.get(c, c) for c in repeated if c in table.column_names]
+            # pyarrow takes a list of column names for use_dictionary; its stubs say bool only
+            pq.write_table(out, handle, use_dictionary=dictionary)  # type: ignore[arg-type]
     if summarize is not None:
         return summarize(part)
     return part.results.num_rows, part.rejects.num_rows

@@ -140,7 +140,7 @@ def read_xlsx_batches(
     except calamine.CalamineError:
         raise MedcalcError(f"{path}: no sheet named {sheet!r}; its sheets: {', '.join(book.sheet_names)}") from None
     try:
-        rows = enumerate(table.iter_rows(), 1)  # (the sheet's own row numbers, from 1)
+        rows: Iterator[tuple[int, Sequence[Any]]] = enumerate(table.iter_rows(), 1)  # (the sheet's row numbers, from 1)
         header, rows = _header_row(path, rows, header_row)
         if header is None:
             return

@@ -223,7 +223,8 @@ def json_number_text(value: Decimal) -> str:
     only while that stays short; 1E-999999999 or 1E+128 keep their exponent form, which no
     amount or whole number reads (written out, they would be a billion zeros, or a 129-digit
     amount for a cast that wraps)."""
-    if value.is_finite() and -_JSON_EXPONENT <= value.as_tuple().exponent and value.adjusted() <= _JSON_EXPONENT:
+    exponent = value.as_tuple().exponent  # an int for a finite value ('n', 'N' or 'F' for NaN and infinities)
+    if isinstance(exponent, int) and -_JSON_EXPONENT <= exponent and value.adjusted() <= _JSON_EXPONENT:
         return format(value, "f")
     return str(value)
 
@@ -604,7 +605,7 @@ def _long_cells(batch: Any, limit: int) -> Any:
         if not len(column) or (pc.max(pc.binary_length(column)).as_py() or 0) <= limit:
             continue
         lengths = pc.utf8_length(column)
-        long = pc.fill_null(pc.greater(lengths, limit), False)
+        long = pc.fill_null(pc.greater(lengths, pa.scalar(limit)), False)
         if not pc.any(long).as_py():
             continue
         said = pa.array(
@@ -719,7 +720,8 @@ class ResultWriter:
         self.names = names or {}
         self.money = frozenset(money)
         self.bom = bom
-        self._book, self._own_book, self._sheet = book, book is None, None
+        self._book, self._own_book = book, book is None
+        self._sheet: Any = None  # the results sheet of an .xlsx book (fmt xlsx only)
         if self.fmt == "xlsx":
             from .excel import XlsxBook
 
@@ -886,7 +888,7 @@ def fen_to_yuan(column: Any, text: bool = False) -> Any:
     fen = _fen_values(column)
     words = np.empty(2 * len(fen), np.int64)
     words[0::2], words[1::2] = fen, fen >> 63  # little-endian 128-bit two's complement
-    decimal = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen), [None, pa.py_buffer(words)])  # no copy
+    decimal = pa.Array.from_buffers(pa.decimal128(18, 2), len(fen), [None, pa.py_buffer(words.data)])  # no copy
     return decimal.cast(pa.string()) if text else decimal
 
 

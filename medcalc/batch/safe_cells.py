@@ -25,7 +25,7 @@ digits or letters, dates, Chinese text).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -124,9 +124,10 @@ def _may_start_with(column: Any, first_bytes: bytes) -> bool:
         _, offsets, data = chunk.buffers()
         if data is None or data.size == 0:
             continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        starts = np.frombuffer(offsets, width)[chunk.offset : chunk.offset + len(chunk)]
-        text = np.frombuffer(data, np.uint8)
+        width: type[np.integer] = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = cast(pa.Buffer, offsets)  # (a string array of some rows always has offsets)
+        starts = np.frombuffer(memoryview(offsets), width)[chunk.offset : chunk.offset + len(chunk)]
+        text = np.frombuffer(memoryview(data), np.uint8)
         if table[np.take(text, starts, mode="clip")].any():
             return True
     return False

@@ -93,7 +93,7 @@ def _check_sorted(person, previous, start: int, offset: int, numbers=None):
         base = start + offset
     # rows without a person (blank rows, skipped; or refused) are not in the order: compared past them
     at = np.flatnonzero(fresh.is_valid().to_numpy(zero_copy_only=False)) if fresh.null_count else None
-    ids = fresh if at is None else fresh.take(pa.array(at))
+    ids = fresh if at is None else fresh.take(pa.array(at, pa.int64()))
     if len(ids) > 1:
         down = pc.less(ids.slice(1), ids.slice(0, len(ids) - 1)).to_numpy(zero_copy_only=False)
         down = np.flatnonzero(np.asarray(down, dtype=bool))

@@ -33,7 +33,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import numpy as np
@@ -485,10 +485,12 @@ def _may_be_blank(column) -> np.ndarray | None:
         n = len(chunk)
         if n:
             wide = pa.types.is_large_string(chunk.type)
-            offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[
+            _, offsets_buffer, data_buffer = chunk.buffers()
+            offsets_buffer = cast(pa.Buffer, offsets_buffer)  # (a string array of n > 0 rows always has offsets)
+            offsets = np.frombuffer(memoryview(offsets_buffer), np.int64 if wide else np.int32)[
                 chunk.offset : chunk.offset + n + 1
             ]
-            data = np.frombuffer(chunk.buffers()[2], np.uint8) if chunk.buffers()[2] is not None else None
+            data = np.frombuffer(memoryview(data_buffer), np.uint8) if data_buffer is not None else None
             if data is None or not len(data):
                 data = np.zeros(1, np.uint8)  # (every cell empty)
             starts = offsets[:-1]
@@ -676,7 +678,7 @@ def _int_array(values: np.ndarray):
     kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32(), np.dtype(np.int16): pa.int16()}[
         values.dtype
     ]
-    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values.data)])  # (.data: its memoryview)
 
 
 def _person_codes(column) -> np.ndarray:
@@ -709,7 +711,7 @@ def _person_codes(column) -> np.ndarray:
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(_index_type(len(column)), copy=False)
     dictionary = encoded.dictionary
     if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
-        empty = np.flatnonzero(pc.equal(dictionary, "").to_numpy(zero_copy_only=False))
+        empty = np.flatnonzero(pc.equal(dictionary, pa.scalar("")).to_numpy(zero_copy_only=False))
         if len(empty):
             codes = np.where(np.isin(codes, empty), -1, codes).astype(codes.dtype)
     return codes
@@ -803,7 +805,7 @@ class _Collector:
         rows = np.flatnonzero(self.is_settled)
         inputs, rejected_inputs = self._inputs_back(rows)
         del seen
-        self.seen = self.is_settled = None
+        del self.seen, self.is_settled  # (released: the collector is finished)
         every = len(rows) == n
         results: dict[str, Any] = {"row": None}  # the first column; filled below
         kept = self.table.columns
@@ -816,7 +818,7 @@ class _Collector:
             results.update(zip(names, _in_threads(lambda column: take_rows(column, rows), kept, self.threads)))
         del kept
         codes = self.policy_code if every else self.policy_code[rows]
-        self.policy_code = None
+        del self.policy_code
         results["policy"] = pa.DictionaryArray.from_arrays(_int_array(codes), pa.array(self.policy_ids, pa.string()))
         del codes
         from .arrays import picked
@@ -915,7 +917,7 @@ class _Collector:
         )
 
 
-def _route(table, policy, collector: _Collector, numbers: np.ndarray):
+def _route(table, policy, collector: _Collector, numbers: np.ndarray | None):
     """(policy, rows or None for all) pairs: the one policy given, or each row's by its columns.
 
     Rows are positions in ``table``; ``numbers`` are their input row numbers (for rejects).
@@ -1050,7 +1052,11 @@ def _settle_part(
     collector.settled(where, batch.row, values, policy.id, batch.persons)
     del batch, values
     numbers = np.arange(part.num_rows) if where is None else where
-    wanted = np.flatnonzero(np.isin(numbers, np.fromiter((int(r) for r in trace), np.int64))) if trace else []
+    wanted = (
+        np.flatnonzero(np.isin(numbers, np.fromiter((int(r) for r in trace), np.int64)))
+        if trace
+        else np.zeros(0, np.int64)
+    )
     if len(wanted):
         # explained by settling again just the people of the traced rows, traced: accumulators
         # belong to a person, so their rows settle exactly as in the whole table

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ..errors import MedcalcError
 from .options import (
@@ -130,7 +131,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from ..analysis.impact import fund_impact
     from ..analysis.synthetic import synthetic_claims
 
-    shares = {}
+    shares: dict[str, Any] = {}  # synthetic_claims' shape keywords (each a float here)
     for name in ("outpatient_share", "poverty_share"):
         try:
             shares[name] = float(getattr(args, name))  # a share of rows, not money

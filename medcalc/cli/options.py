@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -27,7 +27,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 on usage errors; keep it one line
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 on usage errors; keep it one line
         self.exit(EXIT_BAD_INPUT, f"medcalc: error: {message}\n")
 
 

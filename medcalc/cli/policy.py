@@ -133,14 +133,14 @@ def _policy_check(args: argparse.Namespace) -> int:
         name: [[a.isoformat(), b.isoformat() if b else None] for a, b in spans]
         for name, spans in services_covered(policy).items()
     }
-    report = {
+    report: dict[str, Any] = {
         "id": policy.id,
         "region": policy.region,
         "scheme": policy.scheme,
         "file": policy.file,
         "chain": list(policy.chain),
         "rule_versions": len(versions),
-        "unverified": sum(1 for v in versions if not v.citation.verified),
+        "unverified": sum(1 for v in versions if v.citation is not None and not v.citation.verified),
         "covers": coverage(policy),
         "services": services,
         "warnings": lint(policy),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -35,6 +35,9 @@ from .options import (
     read_limits,
     sheet_option,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress  # (imported when a bar is drawn, not with the command)
 
 
 def add_command(sub, policy_choice: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
@@ -401,22 +404,26 @@ def _RESULT_SCHEMA():
 
     from ..batch.tables import RESULT_FIELDS
 
-    return pa.schema(
-        [
-            ("row", pa.int64()),
-            ("claim_id", pa.string()),
-            ("person_id", pa.string()),
-            ("settled_on", pa.string()),
-            ("policy", pa.string()),
-        ]
-        + [(f, pa.int64()) for f in RESULT_FIELDS]
-    )
+    columns: list[tuple[str, pa.DataType]] = [
+        ("row", pa.int64()),
+        ("claim_id", pa.string()),
+        ("person_id", pa.string()),
+        ("settled_on", pa.string()),
+        ("policy", pa.string()),
+    ]
+    return pa.schema(columns + [(f, pa.int64()) for f in RESULT_FIELDS])
 
 
 def _REJECT_SCHEMA():
     import pyarrow as pa
 
-    return pa.schema([("row", pa.int64()), ("claim_id", pa.string()), ("field", pa.string()), ("reason", pa.string())])
+    fields: list[tuple[str, pa.DataType]] = [
+        ("row", pa.int64()),
+        ("claim_id", pa.string()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+    ]
+    return pa.schema(fields)
 
 
 def _counted(batches, advance):
@@ -433,7 +440,7 @@ class _progress:
 
     def __init__(self, interactive: bool, total: int | None) -> None:
         self.interactive, self.total = interactive, total
-        self._progress = None
+        self._progress: Progress | None = None
 
     def __enter__(self):
         if not self.interactive:
@@ -447,7 +454,7 @@ class _progress:
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(
+        progress = self._progress = Progress(
             TextColumn("{task.description:>8}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -456,10 +463,10 @@ class _progress:
             TimeRemainingColumn(),
             transient=True,
         )
-        self._progress.start()
-        read = self._progress.add_task("read", total=self.total)
-        settled = self._progress.add_task("settled", total=self.total)
-        return (lambda rows: self._progress.advance(read, rows)), (lambda rows: self._progress.advance(settled, rows))
+        progress.start()
+        read = progress.add_task("read", total=self.total)
+        settled = progress.add_task("settled", total=self.total)
+        return (lambda rows: progress.advance(read, rows)), (lambda rows: progress.advance(settled, rows))
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:

@@ -123,7 +123,9 @@ def rules_on(policy: Policy, day: dt.date) -> list[dict[str, Any]]:
                 "until": rule.until.isoformat() if rule.until else None,
                 "values": describe_rule(rule),
                 "file": rule.file,
-                "source": {
+                "source": None  # a version in force always cites one (only a disabled one may not)
+                if c is None
+                else {
                     "id": c.source.id,
                     "title": c.source.title,
                     "document": c.source.document,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 
 from ..money import RATIO_ONE, Ratio, format_yuan
 from .model import ADMISSION_RULES, CATEGORIES, PLACES, REFERRALS, ByLevel, Condition, Policy, RuleVersion
@@ -38,9 +39,9 @@ def _ref(rule: RuleVersion) -> str:
     return f"{rule.file}: {rule.key}[{rule.index}]"
 
 
-def _rising(rule: RuleVersion, table: ByLevel, levels: list[str]) -> str | None:
+def _rising(rule: RuleVersion, table: ByLevel[int], levels: list[str]) -> str | None:
     """Ratios should fall (or stay) as levels rise: levels are declared from lowest to highest."""
-    known = [(lv, table.get(lv)) for lv in levels if table.get(lv) is not None]
+    known = [(lv, ratio) for lv in levels if (ratio := table.get(lv)) is not None]
     for (low, a), (high, b) in zip(known, known[1:]):
         if b > a:
             return (
@@ -185,7 +186,9 @@ def lint(policy: Policy) -> list[str]:
         if ratio is not None and ratio.get("ratio") is not None:
             warn(_rising(ratio, ratio["ratio"], levels))
         if ratio is not None:
-            tables = [ratio["ratio"]] if ratio.get("ratio") is not None else [b.ratio for b in ratio["bands"]]
+            tables: Sequence[ByLevel[int]] = (
+                [ratio["ratio"]] if ratio.get("ratio") is not None else [b.ratio for b in ratio["bands"]]
+            )
             highest = max(v for t in tables for v in ([t.default] if t.default is not None else t.values.values()))
             boosts = [m for m in rules.named("inpatient.modifier") if (m.get("ratio_points") or 0) > 0]
             stacked = highest + sum(m["ratio_points"] for m in boosts)

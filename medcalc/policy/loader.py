@@ -217,7 +217,7 @@ def check_deductible_fractions(file: _File, policy: Policy) -> None:
             value = (
                 None if rule is None else rule.get("deductible_multiple" if ".place." in key else "deductible_fraction")
             )
-            if value is None:
+            if rule is None or value is None:
                 continue
             fraction = Fraction(value, 10000)
             if ".place." in key:  # one place rule applies to a claim: the largest terms bound them all
@@ -451,18 +451,18 @@ def _read_version(file, where, key, spec, body, ctx, sources, index) -> RuleVers
                 f"{where}.{name}", name, "one of the keys " + ", ".join(list(VERSION_FIELDS) + list(spec.fields))
             )
 
-    def dated(name: str, required: bool) -> dt.date | None:
+    def dated(name: str) -> dt.date | None:
         if name not in body:
-            if required:
-                raise file.error(f"{where}.{name}", NOTHING, "a date such as 2019-07-01 (required)")
             return None
         try:
             return parse_date(body[name])
         except Invalid as exc:
             raise file.error(f"{where}.{name}", body[name], exc.allowed) from None
 
-    since = dated("since", True)
-    until = dated("until", False)
+    since = dated("since")
+    if since is None:
+        raise file.error(f"{where}.since", NOTHING, "a date such as 2019-07-01 (required)")
+    until = dated("until")
     if until is not None and until < since:
         raise file.error(f"{where}.until", until.isoformat(), f"a last day on or after since ({since})")
     disabled = body.get("disabled", False)

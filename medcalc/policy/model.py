@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -78,14 +78,18 @@ class Citation:
     quotes: tuple[str, ...] = attrs.field(default=attrs.Factory(lambda self: (self.quote,), takes_self=True))
 
 
+#: What a ByLevel holds: ratio units or fen (an int), or before ``wage.derive`` a WageAmount.
+_Value = TypeVar("_Value")
+
+
 @attrs.frozen
-class ByLevel:
+class ByLevel(Generic[_Value]):
     """A value per hospital level code, or one value for every level (``default``)."""
 
-    values: Mapping[str, int] = attrs.field(factory=dict, converter=lambda m: dict(m))
-    default: int | None = None
+    values: Mapping[str, _Value] = attrs.field(factory=dict, converter=lambda m: dict(m))
+    default: _Value | None = None
 
-    def get(self, level: str) -> int | None:
+    def get(self, level: str) -> _Value | None:
         return self.values.get(level, self.default)
 
     def levels(self) -> frozenset[str]:
@@ -161,7 +165,7 @@ class Band:
     """One cost segment: up to ``upper`` (fen, None = unbounded) at a ratio per level."""
 
     upper: int | None
-    ratio: ByLevel
+    ratio: ByLevel[int]
 
 
 @attrs.frozen
@@ -209,8 +213,10 @@ class RuleVersion:
     key: str
     since: dt.date
     until: dt.date | None
-    citation: Citation
-    params: Mapping[str, object]
+    citation: Citation | None  # None only for a disabled version that names no source
+    #: Values typed per field by the rule's parser in schema.RULES (an int of fen, a ByLevel, a Condition ...),
+    #: which no static type can express per key: Any, so that readers need not re-check what loading did.
+    params: Mapping[str, Any]
     disabled: bool = False
     file: str = ""
     index: int = 0  # position in its file's array, for messages
@@ -221,10 +227,10 @@ class RuleVersion:
     def in_force(self, day: dt.date) -> bool:
         return self.since <= day and (self.until is None or day <= self.until)
 
-    def __getitem__(self, name: str) -> object:
+    def __getitem__(self, name: str) -> Any:
         return self.params[name]
 
-    def get(self, name: str, default: object = None) -> object:
+    def get(self, name: str, default: object = None) -> Any:
         return self.params.get(name, default)
 
 

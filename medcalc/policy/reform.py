@@ -62,8 +62,8 @@ __all__ = [
 _REFORM_KEYS = {"id", "base", "title", "author", "date", "since", "notes"}
 _ADJUST_KEYS = {"rule", "levels", "points", "scale", "since", "until", "note"}
 #: Fields ``points`` changes (ratios, in every level and band), and fields ``scale`` changes (fen).
-RATIO_FIELDS = ("ratio", "bands", "floor")
-AMOUNT_FIELDS = (
+RATIO_FIELDS: tuple[str, ...] = ("ratio", "bands", "floor")
+AMOUNT_FIELDS: tuple[str, ...] = (
     "amount",
     "by_admission",
     "deductible",
@@ -300,7 +300,7 @@ def _cite_proposal(table: object, meta: dict) -> object:
             body["since"] = meta["since"]
         return body
 
-    out = {}
+    out: dict[str, object] = {}
     for rule, body in table.items():
         if isinstance(body, list):
             out[rule] = [cite(b) for b in body]

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import attrs
 
@@ -218,7 +219,7 @@ def _choice(*choices: str) -> Parser:
     def parse(value: object, ctx: ParseContext) -> str:
         if value not in choices:
             raise Invalid("one of " + ", ".join(repr(c) for c in choices), value)
-        return value  # type: ignore[return-value]
+        return value
 
     return parse
 
@@ -270,7 +271,7 @@ def _table(fields: Mapping[str, tuple[Parser, bool]], build: Callable[..., objec
         for key in value:
             if key not in fields:
                 raise Invalid("one of the keys " + ", ".join(fields), key, str(key))
-        out = {}
+        out: dict[str, object] = {}
         for key, (parser, required) in fields.items():
             if key not in value:
                 if required:
@@ -331,7 +332,7 @@ def _age(value: object, ctx: ParseContext) -> int:
     return value
 
 
-def _condition(**kw: object) -> Condition:
+def _condition(**kw: Any) -> Condition:  # (each value as _CONDITION's parser for it returns)
     return Condition(
         places=kw["place"] or frozenset(),
         referrals=kw["referral"] or frozenset(),

@@ -177,7 +177,7 @@ def create_app(limits: Limits | None = None, access: Access | None = None) -> Fa
         return JSONResponse(await run_in_threadpool(catalogue.region_on, region, day, scheme, tier))
 
     documented = dict.fromkeys(CONTENT_TYPES.values())  # the first content type of each format
-    upload_types = {
+    upload_types: dict[str, dict[str, Any]] = {
         t: {"schema": {"type": "string", "format": "binary"}}
         for t, fmt in CONTENT_TYPES.items()
         if documented[fmt] is None and not documented.update({fmt: t})

@@ -42,17 +42,17 @@ def _source(policy: Policy, source_id: str) -> dict[str, Any]:
 
 
 def _version(v: RuleVersion) -> dict[str, Any]:
-    c = v.citation
+    c = v.citation  # None for a disabled version that names no source (it needs none)
     return {
         "since": v.since.isoformat(),
         "until": v.until.isoformat() if v.until else None,
         "disabled": v.disabled,
         "values": {} if v.disabled else describe_rule(v),
         "file": v.file,
-        "source": c.source.id,
-        "quote": c.quote,
-        "verified": c.verified,
-        "note": c.note,
+        "source": None if c is None else c.source.id,
+        "quote": None if c is None else c.quote,
+        "verified": None if c is None else c.verified,
+        "note": None if c is None else c.note,
     }
 
 

@@ -20,13 +20,31 @@ environment, as the application's limits do.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .limits import LIMITS_VARIABLE, Limits
+
+if TYPE_CHECKING:
+    from uvicorn.protocols.http.flow_control import FlowControl
+
+    class _Protocol(asyncio.Protocol):
+        """For the checker only: the parts of both uvicorn protocols that the mixin uses."""
+
+        cycle: Any  # each protocol's own RequestResponseCycle (or None before the first request)
+        transport: asyncio.Transport
+        flow: FlowControl
+        loop: asyncio.AbstractEventLoop
+
+        def on_response_complete(self) -> None: ...
+
+else:
+    _Protocol = object
 
 __all__ = ["H11Deadlines", "Protocol", "PROTOCOL"]
 
@@ -46,12 +64,12 @@ def _timeout_answer(message: str) -> bytes:
     )
 
 
-class _Deadlines:
+class _Deadlines(_Protocol):
     """The two deadlines, over the parts both uvicorn protocols share: ``cycle`` (the request being
     served, None before the first), ``transport``, ``flow``, ``loop``, and the hooks below."""
 
-    _head_timer = None
-    _body_timer = None
+    _head_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
     _head_started = False  # some bytes of the awaited head have come
 
     def __init__(self, *args, **kwargs) -> None:

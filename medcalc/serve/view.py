@@ -9,6 +9,7 @@ without a second copy of them, and follows any change to the terminal's table.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from ..settlement import Settlement
@@ -49,7 +50,7 @@ def _as_text(renderable: Any) -> str:
     return console.export_text().rstrip()
 
 
-class _Null:
+class _Null(io.StringIO):  # (a text file to rich; keeps nothing)
     def write(self, _text: str) -> int:
         return 0
 
