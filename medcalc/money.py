@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Fen",
@@ -251,7 +254,11 @@ def parse_points(value: object) -> int:
     raise AmountError(f'points must be a signed number of percentage points such as "+10" (got {value!r})')
 
 
-def round_half_up(numerator: int, denominator: int) -> int:
+@overload
+def round_half_up(numerator: int, denominator: int) -> int: ...
+@overload
+def round_half_up(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray: ...
+def round_half_up(numerator, denominator):
     """Round numerator/denominator half up; both non-negative, denominator > 0."""
     return (2 * numerator + denominator) // (2 * denominator)
 

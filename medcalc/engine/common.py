@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -211,5 +212,5 @@ class LayerBuild:
     """What a layer's parameter step returns: per-row columns, lookup tables, rejected rows."""
 
     columns: dict[str, np.ndarray]
-    tables: object
+    tables: Any  # the layer's own lookups (BasicTables, CriticalTables …)
     problems: list[tuple[np.ndarray, str, str]] = attrs.field(factory=list)

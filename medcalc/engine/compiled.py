@@ -159,7 +159,10 @@ def _compiled(name: str) -> dict[str, Callable]:
             # kernel allocates nothing, and counting every array passed to a layer for every row
             # (atomic increments) cost more than the arithmetic.
             inline = "always" if entry is kernel and not last else "never"
-            shared[function] = done[id(original)] = numba.njit(copy, nogil=True, cache=True, inline=inline, _nrt=False)
+            compile_ = numba.njit  # (its stubs do not name _nrt, a switch of numba's own)
+            shared[function] = done[id(original)] = compile_(  # type: ignore[call-overload]
+                copy, nogil=True, cache=True, inline=inline, _nrt=False
+            )
     return {function: done[id(getattr(entry, function))] for function in entry.FUNCTIONS}
 
 

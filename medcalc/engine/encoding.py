@@ -40,13 +40,13 @@ class Encoded:
 
     def reject(self, rows: Iterable[int] | np.ndarray, field: str, reason: str) -> None:
         """Refuse rows (those not refused already) for a reason; the first reason of a row stands."""
-        rows = np.asarray(rows, np.int64).reshape(-1)
-        if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():  # (groups of rows come sorted, mostly)
-            rows = np.unique(rows)
-        rows = rows[self.ok[rows]]
-        if len(rows):
-            self.ok[rows] = False
-            self.reject_groups.append((rows, field, reason))
+        index = np.asarray(rows, np.int64).reshape(-1)
+        if len(index) > 1 and not (index[1:] > index[:-1]).all():  # (groups of rows come sorted, mostly)
+            index = np.unique(index)
+        index = index[self.ok[index]]
+        if len(index):
+            self.ok[index] = False
+            self.reject_groups.append((index, field, reason))
 
 
 COLUMNS = (

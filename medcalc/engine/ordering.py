@@ -156,7 +156,8 @@ def plan_settlement(
     threads: int,
 ) -> SettlementPlan:
     """The settled rows in settlement order, their person-years and starting accumulators."""
-    rank_ties = enc.claim_ids.ranks if enc.tie is None and enc.claim_ids is not None else None
+    # (a batch's ClaimIds rank a subset of rows on demand; claim objects come with their ranks, ``tie``)
+    rank_ties = getattr(enc.claim_ids, "ranks", None) if enc.tie is None else None
     ordered, person_at, day_at = settlement_order(
         enc.person, enc.cols["day"], enc.tie, rank_ties, settled, engine, threads
     )

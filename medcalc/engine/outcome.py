@@ -9,6 +9,7 @@ Built by ``medcalc.engine.pipeline.run``; read by the explanations (each layer's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -36,7 +37,7 @@ class Outcome:
     variant: np.ndarray
     variants: list[ResolvedPolicy]
     params: dict[str, Mapping]  # per layer: parameter -> value per input row (read from its profile)
-    tables: dict[str, object]  # per layer: lookups and the rules they came from
+    tables: dict[str, Any]  # per layer: lookups and the rules they came from
     reject_groups: list[tuple[np.ndarray, str, str]]  # (rows, field, reason)
     final: np.ndarray  # each person-year's accumulators after the run, as kernel state vectors (none: not kept)
     keys: StateKeys  # (person id, year) of each person-year
@@ -92,7 +93,7 @@ def reject_objects(groups: Sequence[tuple[np.ndarray, str, str]], claim_ids: Seq
 class StateKeys(Sequence):
     """(person id, year) of each state row, made into tuples only when asked for."""
 
-    def __init__(self, people: Sequence[str], groups: np.ndarray) -> None:
+    def __init__(self, people: Sequence[object], groups: np.ndarray) -> None:
         self._people, self._groups = people, groups
         self._list: list[tuple[str, int]] | None = None
 

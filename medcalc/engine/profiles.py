@@ -77,7 +77,7 @@ def profile_codes(
     if size <= max(_TABLE_KEYS, len(key)):
         present = np.zeros(size, bool)
         present[key] = True
-        codes = (np.cumsum(present, dtype=np.int32) - 1)[key]
+        codes: np.ndarray = (np.cumsum(present, dtype=np.int32) - 1)[key]
         count = int(present.sum())
     else:
         distinct, codes = np.unique(key, return_inverse=True)

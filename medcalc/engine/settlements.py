@@ -27,6 +27,9 @@ def build_settlements(outcome: Outcome, explain: bool = True, rows: Any = None) 
     """Settlement objects for every settled row (or just the settled ``rows`` given), in input order."""
     import numpy as np  # (loaded with the engine already; not at import)
 
+    if outcome.claims is None:
+        raise ValueError("Settlement records are made for claim objects (settle_claims); a batch of columns has none")
+    claims = outcome.claims
     wanted = outcome.settled if rows is None else np.asarray(rows, np.int64)
     rows = wanted.tolist()
     if explain:  # the steps read every column; a settlement alone, only its own
@@ -44,7 +47,7 @@ def build_settlements(outcome: Outcome, explain: bool = True, rows: Any = None) 
         funds = r["basic"] + r["critical"] + r["assistance"] + r["backstop"]
         out.append(
             Settlement(
-                claim=outcome.claims[i],
+                claim=claims[i],
                 row=i,
                 policy_id=outcome.policy.id,
                 policy_scheme=outcome.policy.scheme,

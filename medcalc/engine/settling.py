@@ -10,6 +10,7 @@ numpy's gathers release the interpreter lock.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def kernel_tables(made: ProfileTables, vocab: Vocabulary, engine: str) -> kernel
             # CPython runs the kernel on Python ints: indexing an object array returns the int
             # itself, not a numpy scalar, whose arithmetic is several times slower (exact either way)
             arrays = tuple(t.astype(object) for t in arrays)
-        tables = made.kernel[engine] = kernel.PolicyTables(*arrays, *sizes(vocab))
+        tables = made.kernel[engine] = kernel.PolicyTables._make((*arrays, *sizes(vocab)))
     return tables
 
 
@@ -81,7 +82,7 @@ def settle(
         np.zeros((2, 2, traced, bands), np.int64),
         np.zeros((2, traced, width), np.int64),
     )
-    inputs = (profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])  # by input row: gathered per chunk
+    inputs: tuple[np.ndarray, ...] = (profile, cols["total"], cols["in_scope"], cols["pre_self_pay"])  # by input row
     # amounts of earlier layers, gathered only where some row gives one (else the kernel reads
     # columns of length 0 as not given)
     given = cols["given"].strides != (0,) and bool(cols["given"][ordered].any())
@@ -100,18 +101,20 @@ def settle(
         start, stop, first_group = chunk
         rows = ordered[start:stop]
         person, year, month = plan.person_at[start:stop], plan.year_at[start:stop], plan.month_at[start:stop]
+        gathered: list[Any]
         if native:  # Python lists of Python ints: what CPython indexes fastest (rows are few)
             gathered = [column[rows].tolist() for column in inputs] + [[]] * (0 if given else len(GIVEN_FIELDS))
-            person, year, month, scratch = person.tolist(), year.tolist(), month.tolist(), [0] * width
+            keys: list[Any] = [person.tolist(), year.tolist(), month.tolist()]
+            scratch: Any = [0] * width
         else:
-            gathered = np.empty((len(inputs), stop - start), np.int64)
-            for column, target in zip(inputs, gathered):
+            block = np.empty((len(inputs), stop - start), np.int64)
+            for column, target in zip(inputs, block):
                 gather(rows, column, target)
-            if not given:
-                gathered = list(gathered) + [_NOTHING_GIVEN] * len(GIVEN_FIELDS)
+            gathered = list(block) + ([] if given else [_NOTHING_GIVEN] * len(GIVEN_FIELDS))
+            keys = [person, year, month]
             scratch = np.zeros(width, np.int64)
         out = np.empty((len(kernel.RESULTS), stop - start), np.int64)
-        claim_rows = kernel.ClaimRows(person, year, month, *gathered)
+        claim_rows = kernel.ClaimRows(*keys, *gathered)
         settle_rows(claim_rows, tables, first_group, init, final, scratch, out, traces)
         if native:
             res[rows] = out.T

@@ -276,6 +276,11 @@ class ResolvedPolicy:
     def rule(self, key: str) -> RuleVersion | None:
         return self.rules.get(key)
 
+    def required(self, key: str) -> RuleVersion:
+        """The rule in force under ``key``, for a caller that has made sure there is one (the
+        engine settles a row only on a day its visit's rules are in force)."""
+        return self.rules[key]
+
     def named(self, prefix: str) -> list[RuleVersion]:
         """Rules of a named family (e.g. ``inpatient.place``), in name order (looked up once per family)."""
         found = self._named.get(prefix)

@@ -28,7 +28,7 @@ from ...policy.model import ResolvedPolicy, RuleVersion
 from ...settlement import Step
 from ..arithmetic import NO_LIMIT
 from ..citing import cited, wage_steps
-from ..common import Gathered, LayerBuild, RuleIndex, choose_one
+from ..common import Gathered, LayerBuild, RuleIndex, Vocabulary, choose_one
 from ..state import K_ASSISTANCE_BASE, K_ASSISTANCE_PAID, S_AGAIN_BASE, S_AGAIN_PAID, S_KEYED, SERVICE_BLOCKS
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class AssistanceTables:
 
 
 def build(
-    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: Vocabulary
 ) -> LayerBuild:
     n = len(variant)
     p = {

@@ -25,7 +25,7 @@ from ...policy.model import ResolvedPolicy, RuleVersion
 from ...settlement import Step
 from ..arithmetic import NO_LIMIT
 from ..citing import cited, wage_steps
-from ..common import Gathered, LayerBuild, RuleIndex, choose_one, level_array
+from ..common import Gathered, LayerBuild, RuleIndex, Vocabulary, choose_one, level_array
 from ..state import (
     S_BACKSTOP_AGAIN_BASE,
     S_BACKSTOP_AGAIN_PAID,
@@ -86,7 +86,7 @@ class BackstopTables:
 
 
 def build(
-    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: Vocabulary
 ) -> LayerBuild:
     n = len(variant)
     p = {

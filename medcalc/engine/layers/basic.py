@@ -240,8 +240,8 @@ def build(
 
 def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -> None:
     level = sub["level"]
-    deductible = resolved.rule("inpatient.deductible")
-    ratio = resolved.rule("inpatient.ratio")
+    deductible = resolved.required("inpatient.deductible")
+    ratio = resolved.required("inpatient.ratio")
     later = resolved.rule("inpatient.deductible_later")
     cap = resolved.rule("inpatient.deductible_cap")
     annual = resolved.rule("inpatient.cap")
@@ -489,6 +489,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
             ),
         )
     else:
+        assert place is not None  # (a deductible not from a schedule is a place rule's)
         share = place.get("deductible_share")
         if share is not None:
             detail = (
@@ -574,6 +575,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
     )
     annual = resolved.rule("inpatient.cap")
     if r["above_cost_cap"]:
+        assert annual is not None  # (cost lies above a ceiling only under an inpatient.cap on cost)
         steps.append(
             Step(
                 "cost_cap",

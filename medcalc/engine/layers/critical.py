@@ -34,6 +34,7 @@ from ..common import (
     Gathered,
     LayerBuild,
     RuleIndex,
+    Vocabulary,
     choose_one,
     matches,
 )
@@ -122,7 +123,7 @@ class CriticalTables:
 
 
 def build(
-    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: list[str]
+    variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: Vocabulary
 ) -> LayerBuild:
     n = len(variant)
     p = {name: np.zeros(n, np.int64) for name in PARAMS}
@@ -140,7 +141,7 @@ def build(
             continue
         sub = Gathered(cols, None if len(rows) == len(variant) else rows)
         level = sub["level"]
-        base = resolved.rule("critical.base")
+        base = resolved.required("critical.base")
         # admissions always qualify; an outpatient service only if the base names it
         counted = [i for i, name in enumerate(level_codes.services) if name in (base.get("services") or ())]
         p["active"][rows] = np.where((sub["visit"] == 0) | np.isin(sub["service"], counted), 1, 0)
@@ -150,13 +151,13 @@ def build(
             # a basic payment given leaves the self-pay unsplit: a base of only some parts needs the base itself
             unsplit = (sub["given"] & (GIVEN_BASIC | GIVEN_BASE) == GIVEN_BASIC) & (p["active"][rows] == 1)
             if unsplit.any():
-                counted = ", ".join(part for part in _BASE_PARTS[:3] if base[part])
+                parts = ", ".join(part for part in _BASE_PARTS[:3] if base[part])
                 problems.append(
                     (
                         rows[unsplit],
                         "basic_paid",
                         f"with basic_paid given the self-pay is not split into deductible, co-insurance and cost "
-                        f"above the cap, and the 大病 base of {base.key} counts only {counted or 'none of them'}: "
+                        f"above the cap, and the 大病 base of {base.key} counts only {parts or 'none of them'}: "
                         f"give critical_base (the claim's qualifying self-pay) too",
                     )
                 )
@@ -187,7 +188,7 @@ def build(
         if lacking.any():
             problems.append((rows[lacking], "level", "the 大病 bands in force have no ratio for this level"))
 
-        threshold_num = np.full(len(rows), resolved.rule("critical.threshold")["amount"], np.int64)
+        threshold_num = np.full(len(rows), resolved.required("critical.threshold")["amount"], np.int64)
         threshold_den = np.ones(len(rows), np.int64)
         bits = np.zeros(len(rows), np.int64)
         for rule in resolved.named("critical.modifier"):
@@ -303,7 +304,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
     if not p["active"]:
         return []
     resolved = o.variants[int(o.variant[i])]
-    base_rule = resolved.rule("critical.base")
+    base_rule = resolved.required("critical.base")
     labels = {
         "deductible": "起付线",
         "coinsurance": "按比例自付 co-insurance",
@@ -362,7 +363,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
             else f"bands {points_text(place['ratio_points'])}"
         )
         steps.append(Step("critical_place", "大病 place and referral", f"{place.key}: {effect}", **cited(place)))
-    bands_rule = resolved.rule("critical.bands")
+    bands_rule = resolved.required("critical.bands")
     axis = (
         "the year's qualifying self-pay"
         if bands_rule["convention"] == "cumulative"
