@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 
 from ..accumulators import Accumulators
-from ..claims import GIVEN_FIELDS
+from ..claims import GIVEN_FIELDS, VISITS
 from ..engine import checks
 from ..engine import rows as row_moves
 from ..engine.compiled import choose_engine, in_ranges, kernel_functions
@@ -218,6 +218,7 @@ def settle_arrays(
     settled_on: Any,
     level: Any,
     total: Any,
+    admitted_on: Any = None,
     self_funded: Any = None,
     over_limit: Any = None,
     pre_self_pay: Any = None,
@@ -265,6 +266,8 @@ def settle_arrays(
     n = len(total)
     vocab = vocabulary(policy)
     days = np.asarray(settled_on, dtype="datetime64[D]").view(np.int64)
+    # (admission days are only checked: none after its settlement; NaT where a row gives none)
+    admitted = np.zeros(0, np.int64) if admitted_on is None else np.asarray(admitted_on, "datetime64[D]").view(np.int64)
     # Codes and amounts as given (int16 codes; amounts int32 or int64, as the caller holds them);
     # a column not given is length 0 for the checks and a constant view for the engine.
     chosen = choose_engine(engine, n)
@@ -277,7 +280,7 @@ def settle_arrays(
             ("place", place, PLACES, "local"),
             ("referral", referral, REFERRALS, "none"),
             ("category", category, CATEGORIES, "ordinary"),
-            ("visit", visit, ("inpatient", "outpatient"), "inpatient"),
+            ("visit", visit, VISITS, "inpatient"),
         )
     }
     if service is None:
@@ -329,6 +332,7 @@ def settle_arrays(
         threads,
         (
             days,
+            admitted,
             level_code,
             len(policy.levels),
             codes["place"],
@@ -354,7 +358,7 @@ def settle_arrays(
             check,
             in_scope_cost,
         ),
-        (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24),
+        (0, 1, 2, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25),
     )
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     words = {
@@ -363,13 +367,13 @@ def settle_arrays(
         "places": choices_text("place", PLACES),
         "referrals": choices_text("referral", REFERRALS),
         "categories": choices_text("category", CATEGORIES),
+        "visits": choices_text("visit", VISITS),
         "services": ", ".join(vocab.services) or "none",
         "scheme": repr(policy.scheme),
     }
     rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
     for c in np.flatnonzero(np.bincount(check.view(np.uint8), minlength=len(checks.CHECKS))[1:]) + 1:
-        field, reason = checks.CHECKS[c]
-        rejects.append((np.flatnonzero(check == c), field, reason.format(**words)))
+        rejects.append((np.flatnonzero(check == c), checks.CHECKS[c][0], checks.reason(c, **words)))
     del check
 
     def column(values: np.ndarray, default: int) -> np.ndarray:
