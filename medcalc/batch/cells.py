@@ -77,6 +77,8 @@ BLANK_PATTERN = r"^[\s\x{0b}\x{1c}-\x{1f}\x{85}\pZ]*$"
 #: A refused amount's reasons when it lies outside what one claim may hold (the claim checks' words).
 TOO_LARGE = claim_checks.reason(claim_checks.TOTAL_TOO_LARGE)
 NEGATIVE = claim_checks.reason(claim_checks.TOTAL_NEGATIVE)
+#: A row without a settlement date (the claim checks' words).
+NO_DAY = claim_checks.reason(claim_checks.NO_SETTLED_ON)
 OUT_OF_RANGE = f"amount must be between 0 and {format_yuan(MAX_TOTAL)} yuan (1000万)"
 
 
@@ -269,7 +271,7 @@ def day_column(column, rejected: list | None = None, name: str = "settled_on") -
         raise MedcalcError(f"column {name!r} has type {kind}; dates are dates, timestamps or text such as 2025-03-01")
     days = _date32_days(column)
     if rejected is not None and name == "settled_on" and column.null_count:
-        rejected.append((np.flatnonzero(np.isnat(days)), name, "required: a date such as 2025-03-01"))
+        rejected.append((np.flatnonzero(np.isnat(days)), name, NO_DAY))
     return _days_in_range(days, column, rejected, name)
 
 
@@ -327,9 +329,7 @@ def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
         for i, value in bad.items():
             rejected.append((np.flatnonzero(code == i), name, f"a date such as 2025-03-01 (got {value!r})"))
         if name == "settled_on":
-            rejected.append(
-                (np.flatnonzero(np.isnat(out) & ~np.isin(code, list(bad))), name, "required: a date such as 2025-03-01")
-            )
+            rejected.append((np.flatnonzero(np.isnat(out) & ~np.isin(code, list(bad))), name, NO_DAY))
     return out
 
 
