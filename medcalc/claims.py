@@ -400,26 +400,28 @@ class Claim:
     def __attrs_post_init__(self) -> None:
         # the rules across fields, decided as the batch decides them (medcalc.claim_checks); the
         # converters have refused what one value says on its own, and what needs the policy is
-        # checked when the claim is settled
+        # checked when the claim is settled. Amounts as plain ints: Fen's arithmetic runs in Python
+        # (its operators keep the unit), which cost a Claim 2.6 µs here.
+        basic, base, critical = self.basic_paid, self.critical_base, self.critical_paid
         code = check_row(
             0,
             self.settled_on.toordinal(),
             NOT_A_DAY if self.admitted_on is None else self.admitted_on.toordinal(),
-            self.total,
+            int(self.total),
             1 if self.visit == "outpatient" else 0,
             0 if self.place == "local" else 1,
             0 if self.referral == "none" else 1,
             0,
             -1 if self.age is None else self.age,
-            self.self_funded,
-            self.over_limit,
-            self.pre_self_pay,
-            -1 if self.in_scope is None else self.in_scope,
-            self.bed_fees,
-            self.nursing_fees,
-            NOT_GIVEN if self.basic_paid is None else self.basic_paid,
-            NOT_GIVEN if self.critical_base is None else self.critical_base,
-            NOT_GIVEN if self.critical_paid is None else self.critical_paid,
+            int(self.self_funded),
+            int(self.over_limit),
+            int(self.pre_self_pay),
+            -1 if self.in_scope is None else int(self.in_scope),
+            int(self.bed_fees),
+            int(self.nursing_fees),
+            NOT_GIVEN if basic is None else int(basic),
+            NOT_GIVEN if base is None else int(base),
+            NOT_GIVEN if critical is None else int(critical),
             -1 if self.service is None else 0,
             self.service is not None,
             0,
