@@ -364,7 +364,7 @@ def test_unknown_level_and_scheme_are_rejected_with_reasons(tmp_path):
     assert [str(r) for r in batch.rejects] == [
         "row 0: level: unknown hospital level 'level9' for policy p; one of level1 (一级), level2 (二级); "
         "did you mean level2 (二级) or level1 (一级)?",
-        "row 1: scheme: claim is for 'employees' but policy p is for 'residents'",
+        "row 1: scheme: claim is for another scheme ('employees') but policy p is for 'residents'",
     ]
 
 

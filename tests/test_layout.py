@@ -47,7 +47,7 @@ def _imports(path: Path) -> set[str]:
 LAYERS = (
     ("medcalc.money", "medcalc.errors"),  # amounts and errors
     ("medcalc.policy", "medcalc.vocabulary"),  # policies as data, and the words for their codes
-    ("medcalc.claims", "medcalc.accumulators", "medcalc.settlement"),  # the records
+    ("medcalc.claims", "medcalc.claim_checks", "medcalc.accumulators", "medcalc.settlement"),  # the records
     ("medcalc.engine",),  # the kernel, the layers' builds, the pipeline, explanations
     ("medcalc.api", "medcalc.batch"),  # claim objects; columns, tables, streams, files, Dask
     ("medcalc.report",),  # what people read: quotes, amounts, tables, summaries

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import claim_checks
 from ..claims import FLAG_REASON, MAX_TOTAL, parse_day, parse_flag
 from ..errors import MedcalcError, UnitNotStated
 from ..money import AmountError, format_yuan, parse_amount
-from .reasons import MAX_VALUES  # (past this many different values, a reason no longer names each)
+from .reasons import by_value, shown
 
 __all__ = ["amount_column", "day_column", "flag_column", "whole_number_column", "is_integer_column", "fen_from_decimal"]
 
@@ -73,9 +74,11 @@ def amount_column(
 #: full-width space U+3000 of a Chinese sheet, or U+001F, must be blank here as they are to a Claim).
 BLANK_PATTERN = r"^[\s\x{0b}\x{1c}-\x{1f}\x{85}\pZ]*$"
 
-#: A refused amount's reasons when it lies outside what one claim may hold (parse_amount's words).
-TOO_LARGE = f"amount must not exceed {format_yuan(MAX_TOTAL)} yuan (1000万)"
-NEGATIVE = "amount must not be negative"
+#: A refused amount's reasons when it lies outside what one claim may hold (the claim checks' words).
+TOO_LARGE = claim_checks.reason(claim_checks.TOTAL_TOO_LARGE)
+NEGATIVE = claim_checks.reason(claim_checks.TOTAL_NEGATIVE)
+#: A row without a settlement date (the claim checks' words).
+NO_DAY = claim_checks.reason(claim_checks.NO_SETTLED_ON)
 OUT_OF_RANGE = f"amount must be between 0 and {format_yuan(MAX_TOTAL)} yuan (1000万)"
 
 
@@ -93,30 +96,8 @@ def _within_range(values: np.ndarray, column, name: str, rejected: list) -> np.n
 
 def refuse_naming_values(rows: np.ndarray, column, name: str, reason: str, rejected: list) -> None:
     """Refuse ``rows`` for ``reason``, each group of one value ending ``(got VALUE)`` as the
-    column holds it (up to reasons.MAX_VALUES different values; past them, the reason alone)."""
-    import pyarrow as pa
-
-    if not len(rows):
-        return
-    cells = column.take(pa.array(rows))
-    try:
-        shown = cells.to_pylist()
-    except (OverflowError, ValueError):  # a day no Python date holds: Arrow's own text of it
-        shown = cells.cast(pa.string()).to_pylist()
-    groups: dict[str, list[int]] = {}
-    for row, value in zip(rows.tolist(), shown):
-        groups.setdefault(f"{reason} (got {_short(value)})", []).append(row)
-    if len(groups) > MAX_VALUES:
-        rejected.append((rows, name, reason))
-        return
-    for why, at in groups.items():
-        rejected.append((np.array(at, np.int64), name, why))
-
-
-def _short(value: object) -> str:
-    """A cell's value in a reason: as text, cut to a readable length."""
-    text = repr(str(value)) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:40] + f"… ({len(str(value))} characters)"
+    column holds it (reasons.by_value: past reasons.MAX_VALUES different values, the reason alone)."""
+    rejected.extend((at, name, why) for at, why in by_value(column, rows, reason))
 
 
 def _plain_amounts(column) -> bool:
@@ -131,10 +112,12 @@ def _plain_amounts(column) -> bool:
         if not len(chunk) or chunk.null_count == len(chunk):
             continue
         wide = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(chunk.buffers()[1], np.int64 if wide else np.int32)[
+        _, offset_buffer, data_buffer = chunk.buffers()[:3]
+        assert offset_buffer is not None and data_buffer is not None  # (a string chunk with values has both)
+        offsets = np.frombuffer(memoryview(offset_buffer), np.int64 if wide else np.int32)[
             chunk.offset : chunk.offset + len(chunk) + 1
         ]
-        data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+        data = np.frombuffer(memoryview(data_buffer), np.uint8)[offsets[0] : offsets[-1]]
         if not (((data >= 48) & (data <= 57)) | (data == 46)).all():  # bytes of null cells count too: safe side
             return False
         length = np.diff(offsets)
@@ -218,7 +201,7 @@ def _fen_from_text(column, name: str, rejected: list) -> np.ndarray:
         try:
             fen[i] = int(parse_amount(str(value), max_fen=MAX_TOTAL))
         except AmountError as exc:  # worded as the claim record words it
-            errors.setdefault(f"{str(exc).split(' (got')[0]} (got {_short(value)})", []).append(i)
+            errors.setdefault(f"{str(exc).split(' (got')[0]} (got {shown(value)})", []).append(i)
     for reason, codes in errors.items():
         rejected.append((np.flatnonzero(np.isin(code, codes)), name, reason))
     return fen[code]
@@ -290,7 +273,7 @@ def day_column(column, rejected: list | None = None, name: str = "settled_on") -
         raise MedcalcError(f"column {name!r} has type {kind}; dates are dates, timestamps or text such as 2025-03-01")
     days = _date32_days(column)
     if rejected is not None and name == "settled_on" and column.null_count:
-        rejected.append((np.flatnonzero(np.isnat(days)), name, "required: a date such as 2025-03-01"))
+        rejected.append((np.flatnonzero(np.isnat(days)), name, NO_DAY))
     return _days_in_range(days, column, rejected, name)
 
 
@@ -348,9 +331,7 @@ def _days_from_text(column, rejected: list | None, name: str) -> np.ndarray:
         for i, value in bad.items():
             rejected.append((np.flatnonzero(code == i), name, f"a date such as 2025-03-01 (got {value!r})"))
         if name == "settled_on":
-            rejected.append(
-                (np.flatnonzero(np.isnat(out) & ~np.isin(code, list(bad))), name, "required: a date such as 2025-03-01")
-            )
+            rejected.append((np.flatnonzero(np.isnat(out) & ~np.isin(code, list(bad))), name, NO_DAY))
     return out
 
 
@@ -382,7 +363,7 @@ def flag_column(column, name: str, rejected: list) -> np.ndarray:
         except ValueError:
             bad.append(i)
     for i in bad:
-        rejected.append((np.flatnonzero(code == i), name, f"{FLAG_REASON} (got {_short(names[i])})"))
+        rejected.append((np.flatnonzero(code == i), name, f"{FLAG_REASON} (got {shown(names[i])})"))
     return values[code]
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import numpy as np
 
 from ..accumulators import Accumulators
-from ..claims import GIVEN_FIELDS
+from ..claims import GIVEN_FIELDS, VISITS
 from ..engine import checks
 from ..engine import rows as row_moves
 from ..engine.compiled import choose_engine, in_ranges, kernel_functions
@@ -219,6 +219,7 @@ def settle_arrays(
     settled_on: Any,
     level: Any,
     total: Any,
+    admitted_on: Any = None,
     self_funded: Any = None,
     over_limit: Any = None,
     pre_self_pay: Any = None,
@@ -266,6 +267,8 @@ def settle_arrays(
     n = len(total)
     vocab = vocabulary(policy)
     days = np.asarray(settled_on, dtype="datetime64[D]").view(np.int64)
+    # (admission days are only checked: none after its settlement; NaT where a row gives none)
+    admitted = np.zeros(0, np.int64) if admitted_on is None else np.asarray(admitted_on, "datetime64[D]").view(np.int64)
     # Codes and amounts as given (int16 codes; amounts int32 or int64, as the caller holds them);
     # a column not given is length 0 for the checks and a constant view for the engine.
     chosen = choose_engine(engine, n)
@@ -278,7 +281,7 @@ def settle_arrays(
             ("place", place, PLACES, "local"),
             ("referral", referral, REFERRALS, "none"),
             ("category", category, CATEGORIES, "ordinary"),
-            ("visit", visit, ("inpatient", "outpatient"), "inpatient"),
+            ("visit", visit, VISITS, "inpatient"),
         )
     }
     if service is None:
@@ -330,6 +333,7 @@ def settle_arrays(
         threads,
         (
             days,
+            admitted,
             level_code,
             len(policy.levels),
             codes["place"],
@@ -355,7 +359,7 @@ def settle_arrays(
             check,
             in_scope_cost,
         ),
-        (0, 1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24),
+        (0, 1, 2, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25),
     )
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     words = {
@@ -364,13 +368,14 @@ def settle_arrays(
         "places": choices_text("place", PLACES),
         "referrals": choices_text("referral", REFERRALS),
         "categories": choices_text("category", CATEGORIES),
+        "visits": choices_text("visit", VISITS),
         "services": ", ".join(vocab.services) or "none",
         "scheme": repr(policy.scheme),
     }
     rejects: list[tuple[np.ndarray, str, str]] = list(rejected)
     for c in np.flatnonzero(np.bincount(check.view(np.uint8), minlength=len(checks.CHECKS))[1:]) + 1:
-        field, reason = cast(tuple[str, str], checks.CHECKS[c])  # (c >= 1: only CHECKS[0], no problem, is None)
-        rejects.append((np.flatnonzero(check == c), field, reason.format(**words)))
+        code = int(c)
+        rejects.append((np.flatnonzero(check == code), checks.field_of(code), checks.reason(code, None, **words)))
     del check
 
     def column(values: np.ndarray, default: int) -> np.ndarray:

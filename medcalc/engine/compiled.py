@@ -155,10 +155,10 @@ def _compiled(name: str) -> dict[str, Callable]:
             last = module is entry and function == entry.FUNCTIONS[-1]
             if last and len(modules) > 1:
                 copy.__qualname__ = f"{original.__qualname__}_{stamp}"
-            # The kernel's callees are inlined into its loop, and no reference counts are kept: the
-            # kernel allocates nothing, and counting every array passed to a layer for every row
-            # (atomic increments) cost more than the arithmetic.
-            inline = "always" if entry is kernel and not last else "never"
+            # The kernel's callees are inlined into its loop (and the checks' into theirs), and no
+            # reference counts are kept: the kernel allocates nothing, and counting every array
+            # passed to a layer for every row (atomic increments) cost more than the arithmetic.
+            inline = "always" if entry in (kernel, checks) and not last else "never"
             compile_ = numba.njit  # (its stubs do not name _nrt, a switch of numba's own)
             shared[function] = done[id(original)] = compile_(  # type: ignore[call-overload]
                 copy, nogil=True, cache=True, inline=inline, _nrt=False

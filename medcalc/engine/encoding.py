@@ -18,7 +18,8 @@ from ..claims import GIVEN_FIELDS, Claim
 from ..errors import ClaimError
 from ..policy.model import CATEGORIES, PLACES, REFERRALS, Policy
 from ..vocabulary import resolve_level, resolve_service, service_hint
-from .checks import NOT_GIVEN
+from .checks import INSTITUTION_ADMITTED, NOT_GIVEN, UNKNOWN_SERVICE, WRONG_SCHEME
+from .checks import reason as check_reason
 from .common import GIVEN_BASE, GIVEN_BASIC, GIVEN_CRITICAL
 from .compiled_policy import CompiledPolicy
 
@@ -111,7 +112,8 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
     given = False  # some claim gives an amount of an earlier layer
     for i, c in enumerate(claims):
         if c.scheme is not None and c.scheme != policy.scheme:
-            enc.reject([i], "scheme", f"claim is for {c.scheme!r} but policy {policy.id} is for {policy.scheme!r}")
+            claimed = {"claimed": repr(c.scheme)}
+            enc.reject([i], "scheme", check_reason(WRONG_SCHEME, claimed, policy=policy.id, scheme=repr(policy.scheme)))
             continue
         try:  # the level as its code, the policy's label or a common form of it (三级, 三级医院, 3)
             level = resolve_level(policy, c.level)
@@ -126,7 +128,7 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
                 enc.reject(
                     [i],
                     "service",
-                    f"policy {policy.id} has no outpatient service {c.service!r}; it has {have}"
+                    check_reason(UNKNOWN_SERVICE, {"claimed": repr(c.service)}, policy=policy.id, services=have)
                     + service_hint(policy, vocab.services, c.service or ""),
                 )
                 continue
@@ -141,8 +143,7 @@ def encode_claims(policy: Policy, claims: Sequence[Claim]) -> Encoded:
             enc.reject(
                 [i],
                 "level",
-                f"{c.level!r} is an outpatient institution of policy {policy.id}; an admission needs "
-                f"a hospital level: one of {known_levels}",
+                check_reason(INSTITUTION_ADMITTED, {"claimed": repr(c.level)}, policy=policy.id, levels=known_levels),
             )
             continue
         cols["level"][i] = code
