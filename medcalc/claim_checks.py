@@ -17,6 +17,7 @@ group of rows).
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from collections.abc import Mapping
 
 from .money import format_yuan
@@ -33,6 +34,8 @@ __all__ = [
     "check_row",
     "value_at",
     "check_rows",
+    "ClaimValues",
+    "CheckColumns",
     "PASSES",
     "NO_PERSON",
     "NO_SETTLED_ON",
@@ -199,37 +202,72 @@ def reason(code: int, figures: Mapping[str, object] | None = None, **words: obje
     return text.format(**words, **(figures or {})) if "{" in text else text
 
 
+#: A claim's values as ``check_row`` reads them: integers (codes, day numbers, fen; see there).
+ClaimValues = namedtuple(
+    "ClaimValues",
+    (
+        "person_missing",
+        "day",
+        "admitted",
+        "total",
+        "visit",
+        "place",
+        "referral",
+        "category",
+        "age",
+        "self_funded",
+        "over_limit",
+        "pre_self_pay",
+        "in_scope",
+        "bed_fees",
+        "nursing_fees",
+        "basic_paid",
+        "critical_base",
+        "critical_paid",
+        "service",
+        "wrong_scheme",
+        "level",
+    ),
+)
+
+#: A batch's columns as ``check_rows`` reads them: one array per value of ClaimValues (``person``:
+#: each row's person code, for ``person_missing``), of length 0 where the batch does not give it.
+CheckColumns = namedtuple(
+    "CheckColumns",
+    (
+        "person",
+        "day",
+        "admitted",
+        "total",
+        "visit",
+        "place",
+        "referral",
+        "category",
+        "age",
+        "self_funded",
+        "over_limit",
+        "pre_self_pay",
+        "in_scope",
+        "bed_fees",
+        "nursing_fees",
+        "basic_paid",
+        "critical_base",
+        "critical_paid",
+        "service",
+        "wrong_scheme",
+        "level",
+    ),
+)
+
+
 def in_scope_cost(in_scope, total, self_funded, over_limit, pre_self_pay):
     """政策范围内费用: the one given (>= 0), or total − 全自费 − 超限价 − 乙类先行自付."""
     return in_scope if in_scope >= 0 else total - self_funded - over_limit - pre_self_pay
 
 
-def check_row(
-    person_missing,
-    day,
-    admitted,
-    total,
-    visit,
-    place,
-    referral,
-    category,
-    age,
-    self_funded,
-    over_limit,
-    pre_self_pay,
-    in_scope,
-    bed_fees,
-    nursing_fees,
-    basic_paid,
-    critical_base,
-    critical_paid,
-    service,
-    service_given,
-    wrong_scheme,
-    level,
-    levels,
-):
-    """The code of a claim's first failing check (PASSES: none), from its values as integers.
+def check_row(claim, service_given, levels):
+    """The code of a claim's first failing check (PASSES: none), from its values as integers
+    (``claim``: a ClaimValues).
 
     Days are day numbers (any one count for both), NOT_A_DAY where none. ``visit``, ``place``,
     ``referral``, ``category``, ``service``, ``level``: codes (index in the choices; place 0 local,
@@ -240,6 +278,12 @@ def check_row(
     ``levels``: how many hospital levels the policy has (higher level codes are outpatient
     institutions). ``person_missing``, ``wrong_scheme``: nonzero where so.
     """
+    person_missing, day, admitted, total = claim.person_missing, claim.day, claim.admitted, claim.total
+    visit, place, referral, category = claim.visit, claim.place, claim.referral, claim.category
+    age, service, level, wrong_scheme = claim.age, claim.service, claim.level, claim.wrong_scheme
+    self_funded, over_limit, pre_self_pay = claim.self_funded, claim.over_limit, claim.pre_self_pay
+    in_scope, bed_fees, nursing_fees = claim.in_scope, claim.bed_fees, claim.nursing_fees
+    basic_paid, critical_base, critical_paid = claim.basic_paid, claim.critical_base, claim.critical_paid
     if person_missing != 0:
         return NO_PERSON
     if day == NOT_A_DAY:
@@ -316,72 +360,43 @@ def value_at(column, i, default):
     return int(column[i]) if len(column) else default  # int: exact in CPython, int64 in numba
 
 
-def check_rows(
-    day,
-    admitted,
-    level,
-    levels,
-    place,
-    referral,
-    category,
-    age,
-    visit,
-    service,
-    service_given,
-    total,
-    self_funded,
-    over_limit,
-    pre_self_pay,
-    given_in_scope,
-    bed_fees,
-    nursing_fees,
-    basic_paid,
-    critical_base,
-    critical_paid,
-    wrong_scheme,
-    person,
-    missing_person,
-    code,
-    in_scope,
-):
+def check_rows(columns, service_given, levels, missing_person, code, in_scope):
     """Write each row's first failing check into ``code`` (PASSES: none) and its in-scope cost into
     ``in_scope``: the one given, or total − 全自费 − 超限价 − 乙类先行自付 where not (or negative).
 
-    Each row's values as ``check_row`` reads them; ``admitted`` NOT_A_DAY where a row gives none.
-    ``missing_person[person[i]]`` is 1 where the person's id is absent.
+    ``columns``: a CheckColumns, each row's values as ``check_row`` reads them (a column of length
+    0: not given, the field's default; ``admitted`` NOT_A_DAY where a row gives none).
+    ``missing_person[columns.person[i]]`` is 1 where the person's id is absent.
     """
-    for i in range(len(total)):
-        amount = int(total[i])
-        funded = value_at(self_funded, i, 0)
-        limit = value_at(over_limit, i, 0)
-        pre = value_at(pre_self_pay, i, 0)
-        given = value_at(given_in_scope, i, -1)
-        code[i] = check_row(
-            int(missing_person[person[i]]),
-            int(day[i]),
-            value_at(admitted, i, NOT_A_DAY),
-            amount,
-            value_at(visit, i, 0),
-            value_at(place, i, 0),
-            value_at(referral, i, 0),
-            value_at(category, i, 0),
-            value_at(age, i, -1),
-            funded,
-            limit,
-            pre,
-            given,
-            value_at(bed_fees, i, 0),
-            value_at(nursing_fees, i, 0),
-            value_at(basic_paid, i, NOT_GIVEN),
-            value_at(critical_base, i, NOT_GIVEN),
-            value_at(critical_paid, i, NOT_GIVEN),
-            value_at(service, i, -1),
-            service_given,
-            value_at(wrong_scheme, i, 0),
-            int(level[i]),
-            levels,
+    c = columns
+    for i in range(len(c.total)):
+        claim = ClaimValues(
+            int(missing_person[c.person[i]]),
+            int(c.day[i]),
+            value_at(c.admitted, i, NOT_A_DAY),
+            int(c.total[i]),
+            value_at(c.visit, i, 0),
+            value_at(c.place, i, 0),
+            value_at(c.referral, i, 0),
+            value_at(c.category, i, 0),
+            value_at(c.age, i, -1),
+            value_at(c.self_funded, i, 0),
+            value_at(c.over_limit, i, 0),
+            value_at(c.pre_self_pay, i, 0),
+            value_at(c.in_scope, i, -1),
+            value_at(c.bed_fees, i, 0),
+            value_at(c.nursing_fees, i, 0),
+            value_at(c.basic_paid, i, NOT_GIVEN),
+            value_at(c.critical_base, i, NOT_GIVEN),
+            value_at(c.critical_paid, i, NOT_GIVEN),
+            value_at(c.service, i, -1),
+            value_at(c.wrong_scheme, i, 0),
+            int(c.level[i]),
         )
-        in_scope[i] = in_scope_cost(given, amount, funded, limit, pre)
+        code[i] = check_row(claim, service_given, levels)
+        in_scope[i] = in_scope_cost(
+            claim.in_scope, claim.total, claim.self_funded, claim.over_limit, claim.pre_self_pay
+        )
 
 
 #: The functions numba compiles, callees first.

@@ -23,6 +23,7 @@ from .claim_checks import (
     NOT_A_DAY,
     NOT_GIVEN,
     PASSES,
+    ClaimValues,
     check_row,
     field_of,
     reason,
@@ -403,7 +404,7 @@ class Claim:
         # checked when the claim is settled. Amounts as plain ints: Fen's arithmetic runs in Python
         # (its operators keep the unit), which cost a Claim 2.6 µs here.
         basic, base, critical = self.basic_paid, self.critical_base, self.critical_paid
-        code = check_row(
+        values = ClaimValues(
             0,
             self.settled_on.toordinal(),
             NOT_A_DAY if self.admitted_on is None else self.admitted_on.toordinal(),
@@ -423,11 +424,10 @@ class Claim:
             NOT_GIVEN if base is None else int(base),
             NOT_GIVEN if critical is None else int(critical),
             -1 if self.service is None else 0,
-            self.service is not None,
             0,
             0,
-            1,
         )
+        code = check_row(values, self.service is not None, 1)
         if code != PASSES:
             self._refuse(code)
 

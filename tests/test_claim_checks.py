@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import builtins
 import datetime as dt
+import dis
 import re
 from pathlib import Path
 
@@ -90,7 +91,8 @@ def test_the_engine_module_holds_every_name_its_functions_read():
     # numba compiles the functions with engine.checks' names as their globals
     for name in checks.FUNCTIONS:
         code = getattr(checks, name).__code__
-        missing = [g for g in code.co_names if g not in vars(checks) and g not in vars(builtins)]
+        read = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}  # (not attributes)
+        missing = [g for g in sorted(read) if g not in vars(checks) and g not in vars(builtins)]
         assert not missing, (name, missing)
 
 
@@ -221,34 +223,33 @@ def _batch_check(values: dict, engine: str = "interpreted") -> tuple[int, int]:
         return column(choices.index(word), np.int16)
 
     code, cost = np.zeros(1, np.int8), np.zeros(1, np.int64)
+    given = {
+        n: column(NOT_GIVEN if values[n] is None else values[n])
+        for n in ("basic_paid", "critical_base", "critical_paid")
+    }
+    columns = checks.CheckColumns(
+        person=np.zeros(1, np.int64),
+        day=np.array([_SETTLED.toordinal()], np.int64),
+        admitted=column(None if values["admitted_on"] is None else values["admitted_on"].toordinal()),
+        total=column(values["total"]),
+        visit=code_of(values["visit"], ("inpatient", "outpatient")),
+        place=code_of(values["place"], ("local", "in_province")),
+        referral=code_of(values["referral"], ("none", "referred")),
+        category=np.zeros(0, np.int16),
+        age=column(values["age"]),
+        self_funded=column(values["self_funded"]),
+        over_limit=column(values["over_limit"]),
+        pre_self_pay=column(values["pre_self_pay"]),
+        in_scope=column(-1 if values["in_scope"] is None else values["in_scope"]),
+        bed_fees=column(values["bed_fees"]),
+        nursing_fees=column(values["nursing_fees"]),
+        service=column(None if values["service"] is None else 0, np.int16),
+        wrong_scheme=np.zeros(0, np.int8),
+        level=np.zeros(1, np.int16),  # level1
+        **given,
+    )
     kernel_functions(engine, checks)["check_rows"](
-        np.array([_SETTLED.toordinal()], np.int64),
-        column(None if values["admitted_on"] is None else values["admitted_on"].toordinal()),
-        np.zeros(1, np.int16),  # level1
-        1,
-        code_of(values["place"], ("local", "in_province")),
-        code_of(values["referral"], ("none", "referred")),
-        np.zeros(0, np.int16),
-        column(values["age"]),
-        code_of(values["visit"], ("inpatient", "outpatient")),
-        column(None if values["service"] is None else 0, np.int16),
-        values["service"] is not None,
-        column(values["total"]),
-        column(values["self_funded"]),
-        column(values["over_limit"]),
-        column(values["pre_self_pay"]),
-        column(-1 if values["in_scope"] is None else values["in_scope"]),
-        column(values["bed_fees"]),
-        column(values["nursing_fees"]),
-        *(
-            column(NOT_GIVEN if values[n] is None else values[n])
-            for n in ("basic_paid", "critical_base", "critical_paid")
-        ),
-        np.zeros(0, np.int8),
-        np.zeros(1, np.int64),
-        np.zeros(1, np.int8),
-        code,
-        cost,
+        columns, values["service"] is not None, 1, np.zeros(1, np.int8), code, cost
     )
     return int(code[0]), int(cost[0])
 
@@ -277,30 +278,33 @@ def test_the_compiled_check_decides_as_the_interpreted_one():
         return rng.integers(low, high, n).astype(kind)
 
     day = some(20000, 20010)
-    args = [
-        day,
-        np.where(rng.random(n) < 0.5, NOT_A_DAY, day + some(-2, 3)),
-        some(-1, 4, np.int16),
-        3,
-        some(-1, 3, np.int16),
-        some(-1, 4, np.int16),
-        some(-1, 7, np.int16),
-        some(-3, 160),
-        some(-1, 2, np.int16),
-        some(-1, 3, np.int16),
-        True,
-        some(-10, 20_000, np.int32),
-        some(-2, 3000, np.int32),
-        some(-2, 3000, np.int32),
-        some(-2, 3000, np.int32),
-        np.where(rng.random(n) < 0.5, -1, some(0, 20_000)).astype(np.int32),
-        some(-2, 3000, np.int32),
-        some(-2, 3000, np.int32),
-        *(np.where(rng.random(n) < 0.5, NOT_GIVEN, some(-2, 9000)).astype(np.int32) for _ in range(3)),
-        some(0, 2, np.int8),
-        some(0, 50),
-        (rng.random(51) < 0.05).astype(np.int8),
-    ]
+    basic_paid, critical_base, critical_paid = (
+        np.where(rng.random(n) < 0.5, NOT_GIVEN, some(-2, 9000)).astype(np.int32) for _ in range(3)
+    )
+    columns = checks.CheckColumns(
+        person=some(0, 50),
+        day=day,
+        admitted=np.where(rng.random(n) < 0.5, NOT_A_DAY, day + some(-2, 3)),
+        total=some(-10, 20_000, np.int32),
+        visit=some(-1, 2, np.int16),
+        place=some(-1, 3, np.int16),
+        referral=some(-1, 4, np.int16),
+        category=some(-1, 7, np.int16),
+        age=some(-3, 160),
+        self_funded=some(-2, 3000, np.int32),
+        over_limit=some(-2, 3000, np.int32),
+        pre_self_pay=some(-2, 3000, np.int32),
+        in_scope=np.where(rng.random(n) < 0.5, -1, some(0, 20_000)).astype(np.int32),
+        bed_fees=some(-2, 3000, np.int32),
+        nursing_fees=some(-2, 3000, np.int32),
+        basic_paid=basic_paid,
+        critical_base=critical_base,
+        critical_paid=critical_paid,
+        service=some(-1, 3, np.int16),
+        wrong_scheme=some(0, 2, np.int8),
+        level=some(-1, 4, np.int16),
+    )
+    args = (columns, True, 3, (rng.random(51) < 0.05).astype(np.int8))
     results = []
     for engine in ("interpreted", "compiled"):
         code, cost = np.zeros(n, np.int8), np.zeros(n, np.int32)

@@ -326,41 +326,32 @@ def settle_arrays(
     check = np.zeros(n, np.int8)
     in_scope_cost = np.zeros(n, kind)
     check_rows = kernel_functions(chosen, checks)["check_rows"]
-    # every argument but the level count, service_given and missing_person is per row: cut to ranges
-    in_ranges(
-        check_rows,
-        n,
-        threads,
-        (
-            days,
-            admitted,
-            level_code,
-            len(policy.levels),
-            codes["place"],
-            codes["referral"],
-            codes["category"],
-            ages,
-            codes["visit"],
-            service_code,
-            service is not None,
-            amounts["total"],
-            amounts["self_funded"],
-            amounts["over_limit"],
-            amounts["pre_self_pay"],
-            amounts["in_scope"],
-            amounts["bed_fees"],
-            amounts["nursing_fees"],
-            amounts["basic_paid"],
-            amounts["critical_base"],
-            amounts["critical_paid"],
-            wrong_scheme,
-            person,
-            missing_person,
-            check,
-            in_scope_cost,
-        ),
-        (0, 1, 2, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25),
+    columns = checks.CheckColumns(
+        person=person,
+        day=days,
+        admitted=admitted,
+        total=amounts["total"],
+        visit=codes["visit"],
+        place=codes["place"],
+        referral=codes["referral"],
+        category=codes["category"],
+        age=ages,
+        self_funded=amounts["self_funded"],
+        over_limit=amounts["over_limit"],
+        pre_self_pay=amounts["pre_self_pay"],
+        in_scope=amounts["in_scope"],
+        bed_fees=amounts["bed_fees"],
+        nursing_fees=amounts["nursing_fees"],
+        basic_paid=amounts["basic_paid"],
+        critical_base=amounts["critical_base"],
+        critical_paid=amounts["critical_paid"],
+        service=service_code,
+        wrong_scheme=wrong_scheme,
+        level=level_code,
     )
+    # the columns and the two outputs are per row: cut to ranges
+    args = (columns, service is not None, len(policy.levels), missing_person, check, in_scope_cost)
+    in_ranges(check_rows, n, threads, args, (0, 4, 5))
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     words = {
         "policy": policy.id,

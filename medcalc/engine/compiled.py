@@ -24,7 +24,7 @@ import types
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import checks, kernel, rows
 
@@ -180,7 +180,8 @@ def _sources_stamp(modules: list[types.ModuleType]) -> str:
 
 def in_ranges(function: Callable, rows: int, threads: int, args: tuple, per_row: tuple[int, ...]) -> list:
     """``function(*args)`` on ``threads`` ranges of the rows at once, each with the arguments at
-    positions ``per_row`` cut to its range; the results of the ranges, in order.
+    positions ``per_row`` cut to its range (an array, or each full-length column of a named tuple of
+    columns); the results of the ranges, in order.
 
     For the compiled passes whose rows are independent (checks, keys, lookups): they release
     the interpreter lock, so the ranges run on every core. Small batches run in one piece.
@@ -194,13 +195,21 @@ def in_ranges(function: Callable, rows: int, threads: int, args: tuple, per_row:
     def run(k: int):
         cut = list(args)
         for i in per_row:
-            cut[i] = args[i][bounds[k] : bounds[k + 1]]
+            cut[i] = _cut(args[i], rows, bounds[k], bounds[k + 1])
         return function(*cut)
 
     with ThreadPoolExecutor(threads - 1) as pool:  # (a range's error is raised here, not lost)
         later = [pool.submit(run, k) for k in range(1, threads)]
         first = run(0)
         return [first] + [f.result() for f in later]
+
+
+def _cut(value: Any, rows: int, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a per-row argument: an array, or a bundle of columns (a named tuple),
+    each of its columns of ``rows`` rows cut (one of length 0, not given, stays as it is)."""
+    if isinstance(value, tuple):
+        return type(value)(*(_cut(column, rows, start, stop) if len(column) == rows else column for column in value))
+    return value[start:stop]
 
 
 def low_high(value_range: Callable, rows: np.ndarray, values: np.ndarray, threads: int) -> tuple[int, int]:
