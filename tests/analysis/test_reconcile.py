@@ -372,7 +372,7 @@ def test_the_readme_example_and_its_figures():
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "medcalc.analysis.reconcile" in b)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)

@@ -231,7 +231,7 @@ def test_score_cli_on_a_local_cluster_writes_the_same_rows_as_one_machine(capsys
 
 
 def test_score_cli_on_a_local_cluster_finds_each_rows_region_in_policies_folders(capsys, tmp_path):
-    from tests.test_cli import own_policies
+    from tests.cli.test_cli import own_policies
 
     # the workers choose each row's policy: they see --policies through the environment they inherit
     folder = own_policies(tmp_path / "mine")

@@ -27,7 +27,7 @@ from tests.policy_text import make_policy, rule
 from tests.property.test_differential import _engine
 from tests.reference import settle_all
 
-CASES = Path(__file__).parent / "cases" / "policies"
+CASES = Path(__file__).parents[1] / "cases" / "policies"
 WAGE_CITY = str(CASES / "wage-city.toml")
 
 
