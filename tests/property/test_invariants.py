@@ -5,17 +5,16 @@ from __future__ import annotations
 import random
 
 import attrs
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import medcalc
 from medcalc import Fen
 from medcalc.strategies import claim_sequences, policies
+from tests.conftest import examples
 from tests.policy_text import make_policy, rule
 
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+SETTINGS = settings(max_examples=examples(1.5))
 
 
 @SETTINGS
