@@ -25,6 +25,8 @@ from medcalc.batch.dask import read_claims, score_dask  # noqa: E402
 from medcalc.cli import main  # noqa: E402
 
 pd = pytest.importorskip("pandas")
+# every test runs on a local cluster of two worker processes: 1–8 s each, about 20 s the module
+pytestmark = pytest.mark.slow
 POLICY = "huaibei-2025"  # levels level1 and level3_province, dates from 2025
 
 

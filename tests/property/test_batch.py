@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ def _columns(batch):
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(1.5))
 @given(
     policy=policies(allow_warnings=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +39,7 @@ def _engine(policy, batch):
     return rows
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(3))
 @given(policy=policies(allow_warnings=True), batch=st.booleans().flatmap(lambda given: claim_sequences(given=given)))
 def test_engine_equals_reference_on_random_policies(policy, batch):
@@ -70,6 +72,7 @@ def test_engine_equals_reference_on_shipped_policies(data):
     assert _engine(policy, batch) == settle_all(policy, batch)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(1.5))
 @given(policy=policies(allow_warnings=True), data=st.data())
 def test_engine_equals_reference_on_claims_the_policy_settles_close_together(policy, data):

@@ -97,6 +97,7 @@ amount_cells = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(3))
 @given(totals=st.lists(amount_cells, min_size=1, max_size=6), funded=st.lists(amount_cells, min_size=1, max_size=6))
 def test_a_cell_becomes_money_only_if_it_is_an_amount(totals, funded):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import attrs
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from tests.policy_text import make_policy, rule
 SETTINGS = settings(max_examples=examples(1.5))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(policy=policies(allow_warnings=True), batch=st.booleans().flatmap(lambda given: claim_sequences(given=given)))
 def test_payouts_within_bounds_and_identity_holds(policy, batch):

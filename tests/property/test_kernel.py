@@ -8,6 +8,7 @@ results as one thread.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,7 @@ def _everything(outcome):
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(1.2))
 @given(
     policy=policies(allow_warnings=True),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,7 @@ def _raise(tmp: Path, points: int, levels: tuple[str, ...]) -> medcalc.Policy:
     return medcalc.load_policy(path)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(1.5))
 @given(claims=claim_tables(), points=st.integers(0, 10), levels=st.sampled_from([LEVELS, LEVELS[:1], LEVELS[1:]]))
 def test_raising_a_ratio_never_lowers_a_persons_year(tmp_path, claims, points, levels):

@@ -100,6 +100,7 @@ def test_claims_for_a_shipped_policy_settle_without_rejection(policy_id, options
     check()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=st.data(), allow_warnings=st.booleans())
 def test_random_policies_load_lint_clean_and_accept_the_claims_drawn_for_them(tmp_path_factory, data, allow_warnings):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +81,7 @@ def table_results(scored) -> tuple[dict[int, dict[str, int]], set[int]]:
     return got, set(scored.rejects.column("row").to_pylist())
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(1.2))
 @given(
     policy=policies(allow_warnings=True),
