@@ -8,7 +8,7 @@ must either succeed, and then a few claims settle or fail with a medcalc error, 
 a PolicyError naming the mutated file (and a key path, unless the file as a whole is
 unreadable); never another exception, never a hang.
 
-Used by tests/test_policy_fuzz.py (a few hundred mutants) and, with a count option, by
+Used by tests/policy/test_policy_fuzz.py (a few hundred mutants) and, with a count option, by
 ``python -m tests.policy_fuzz --count 5000``.
 """
 

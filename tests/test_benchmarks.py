@@ -17,6 +17,7 @@ def _run(*argv: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_scale_benchmark_agrees_with_duckdb_and_the_loop(tmp_path):
     pytest.importorskip("duckdb")
     out = _run(str(BENCH / "bench_scale.py"), "--rows", "3000", "--workdir", str(tmp_path))

@@ -129,7 +129,7 @@ def test_score_output_reads_back_to_the_same_ids_and_fen(capsys, tmp_path, fmt, 
     out = tmp_path / f"out.{fmt}"
     code, _ = run(
         capsys, "score", str(source), "--policy", POLICY, "-o", str(out), "--names", names, "--json", "--results-only"
-    )  # (the sheet back, each row's own columns beside these: tests/test_sheet_back.py)
+    )  # (the sheet back, each row's own columns beside these: tests/batch/test_sheet_back.py)
     assert code == 0
     results = read_back(out, "results" if fmt == "xlsx" else None)
     rejects = read_back(out if fmt == "xlsx" else tmp_path / f"out.rejects.{fmt}", "rejects" if fmt == "xlsx" else None)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import medcalc
@@ -11,6 +12,7 @@ from medcalc.batch.columns import settle_arrays
 from medcalc.claims import GIVEN_FIELDS
 from medcalc.engine.checks import NOT_GIVEN
 from medcalc.strategies import claim_sequences, policies
+from tests.conftest import examples
 
 
 def _columns(batch):
@@ -41,7 +43,8 @@ def _columns(batch):
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(1.5))
 @given(
     policy=policies(allow_warnings=True),
     batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=14, given=given)),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import medcalc
 from medcalc.engine.pipeline import settle_claims
 from medcalc.strategies import claim_sequences, policies
+from tests.conftest import examples
 from tests.reference import settle_all
 
 
@@ -37,7 +39,8 @@ def _engine(policy, batch):
     return rows
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(3))
 @given(policy=policies(allow_warnings=True), batch=st.booleans().flatmap(lambda given: claim_sequences(given=given)))
 def test_engine_equals_reference_on_random_policies(policy, batch):
     assert _engine(policy, batch) == settle_all(policy, batch)
@@ -54,7 +57,7 @@ SHIPPED = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(0.6))
 @given(data=st.data())
 def test_engine_equals_reference_on_shipped_policies(data):
     policy = medcalc.load_policy(data.draw(st.sampled_from(SHIPPED)))
@@ -69,7 +72,8 @@ def test_engine_equals_reference_on_shipped_policies(data):
     assert _engine(policy, batch) == settle_all(policy, batch)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(1.5))
 @given(policy=policies(allow_warnings=True), data=st.data())
 def test_engine_equals_reference_on_claims_the_policy_settles_close_together(policy, data):
     # claims within five months: many share a person's calendar month or quarter (caps per period)

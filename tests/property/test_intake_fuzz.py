@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from medcalc.batch.tables import settle_table
 from medcalc.cli import main
+from tests.conftest import examples
 
 POLICY = "jiujiang-residents"
 MAX_FEN = 10**9
@@ -96,7 +97,8 @@ amount_cells = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(3))
 @given(totals=st.lists(amount_cells, min_size=1, max_size=6), funded=st.lists(amount_cells, min_size=1, max_size=6))
 def test_a_cell_becomes_money_only_if_it_is_an_amount(totals, funded):
     n = len(totals)
@@ -131,9 +133,7 @@ def test_a_cell_becomes_money_only_if_it_is_an_amount(totals, funded):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet", ".xlsx"])
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=examples(0.4))
 @given(data=st.binary(max_size=400))
 def test_random_bytes_exit_0_or_2_never_a_crash(tmp_path, capsys, suffix, data):
     path = tmp_path / f"claims{suffix}"
@@ -151,9 +151,7 @@ def test_random_bytes_exit_0_or_2_never_a_crash(tmp_path, capsys, suffix, data):
 _CELL_TEXT = st.text(string.printable + "万元年月日中文姓名，。", max_size=20)
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=examples(0.6))
 @given(
     rows=st.lists(
         st.fixed_dictionaries(

@@ -5,19 +5,20 @@ from __future__ import annotations
 import random
 
 import attrs
-from hypothesis import HealthCheck, assume, given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import medcalc
 from medcalc import Fen
 from medcalc.strategies import claim_sequences, policies
+from tests.conftest import examples
 from tests.policy_text import make_policy, rule
 
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+SETTINGS = settings(max_examples=examples(1.5))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(policy=policies(allow_warnings=True), batch=st.booleans().flatmap(lambda given: claim_sequences(given=given)))
 def test_payouts_within_bounds_and_identity_holds(policy, batch):

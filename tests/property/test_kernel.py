@@ -8,7 +8,8 @@ results as one thread.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import medcalc
@@ -16,6 +17,7 @@ from medcalc.analysis.synthetic import synthetic_claims
 from medcalc.batch.columns import settle_arrays
 from medcalc.engine.pipeline import settle_claims
 from medcalc.strategies import claim_sequences, policies
+from tests.conftest import examples
 
 
 def _everything(outcome):
@@ -34,7 +36,8 @@ def _everything(outcome):
     }
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(1.2))
 @given(
     policy=policies(allow_warnings=True),
     batch=st.booleans().flatmap(lambda given: claim_sequences(persons=3, max_size=12, given=given)),

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import attrs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import medcalc
 from medcalc import Claim, Fen
 from medcalc.strategies import claim_sequences, policies
+from tests.conftest import examples
 from tests.policy_text import make_policy, rule
 
-SETTINGS = settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+SETTINGS = settings(max_examples=examples(1.2))
 
 
 def _year_totals(batch, field):
@@ -155,7 +154,7 @@ _AGE_RULES = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(0.6))
 @given(
     age_rule=_AGE_RULES,
     ratio=st.integers(0, 10000),
@@ -191,7 +190,7 @@ def test_a_ratio_growing_with_age_never_pays_the_older_less_and_equals_the_refer
     assert plain.basic <= paid[0]  # the tilt never pays less than no tilt
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(0.6))
 @given(
     rates=st.lists(st.integers(0, 10000), min_size=2, max_size=2),
     upper=st.integers(1, 10**6),

@@ -5,16 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import medcalc
 from medcalc import Claim, Fen
 from tests.policy_text import make_policy, rule
 
-SETTINGS = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
 BASIC = (rule("inpatient.deductible", "amount = 0"), rule("inpatient.ratio", 'ratio = "50%"'))
 DISEASES = ("高血压", "糖尿病", "冠心病")
 
@@ -45,7 +42,6 @@ def _visits(data, service_of=lambda s: s):
     ]
 
 
-@SETTINGS
 @given(data=visits, cap=st.integers(0, 50_000), visit_cap=st.integers(0, 20_000), deductible=st.integers(0, 10_000))
 def test_visit_and_annual_caps_hold_and_services_never_share_a_cap(tmp_path_factory, data, cap, visit_cap, deductible):
     services = [
@@ -70,7 +66,6 @@ def test_visit_and_annual_caps_hold_and_services_never_share_a_cap(tmp_path_fact
             assert sum(s.basic for s in medcalc.settle_many(policy, alone).settlements) == paid.get(service, 0)
 
 
-@SETTINGS
 @given(data=visits, caps=st.lists(st.integers(0, 30_000), min_size=3, max_size=3), ceiling=st.integers(0, 60_000))
 def test_disease_caps_add_up_to_the_ceiling_and_highest_only_never_pays_more_than_the_best(
     tmp_path_factory, data, caps, ceiling
@@ -102,7 +97,6 @@ periodic_visits = st.lists(
 )
 
 
-@SETTINGS
 @given(
     data=periodic_visits,
     amounts=st.lists(st.integers(0, 100_000), min_size=2, max_size=2),

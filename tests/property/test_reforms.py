@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import medcalc
+from tests.conftest import examples
 
 LEVELS = ("level1", "level3_province")
 
@@ -66,7 +68,8 @@ def _raise(tmp: Path, points: int, levels: tuple[str, ...]) -> medcalc.Policy:
     return medcalc.load_policy(path)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
+@settings(max_examples=examples(1.5))
 @given(claims=claim_tables(), points=st.integers(0, 10), levels=st.sampled_from([LEVELS, LEVELS[:1], LEVELS[1:]]))
 def test_raising_a_ratio_never_lowers_a_persons_year(tmp_path, claims, points, levels):
     base = medcalc.settle_table(claims, "huaibei-2025", amounts="fen").results

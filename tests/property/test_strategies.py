@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -21,8 +21,9 @@ import medcalc
 from medcalc import Claim, Fen, Ratio
 from medcalc import strategies as mst
 from medcalc.policy.lint import lint
+from tests.conftest import examples
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(0.4))
 
 
 def test_import_medcalc_does_not_import_hypothesis():
@@ -87,7 +88,7 @@ SHIPPED = [
 def test_claims_for_a_shipped_policy_settle_without_rejection(policy_id, options):
     policy = medcalc.load_policy(policy_id)
 
-    @settings(max_examples=30, deadline=None)
+    @settings(max_examples=examples(0.3))
     @given(
         batch=mst.claim_sequences(policy=policy, max_size=10, **options), one=mst.claims(policy=policy_id, **options)
     )
@@ -99,6 +100,7 @@ def test_claims_for_a_shipped_policy_settle_without_rejection(policy_id, options
     check()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=st.data(), allow_warnings=st.booleans())
 def test_random_policies_load_lint_clean_and_accept_the_claims_drawn_for_them(tmp_path_factory, data, allow_warnings):
@@ -142,7 +144,8 @@ def test_a_failing_sequence_shrinks_to_few_claims_on_the_earliest_day():
 def test_sequences_tie_on_days_and_span_years():
     seen = []
 
-    @settings(max_examples=40, deadline=None, database=None, derandomize=True)
+    # a fixed size whatever the profile: these 40 derandomized sequences are the ones known to show a tie and two years
+    @settings(max_examples=40, database=None, derandomize=True)
     @given(mst.claim_sequences(persons=2))
     def look(batch):
         days = [(c.person_id, c.settled_on) for c in batch]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import medcalc
@@ -18,6 +19,7 @@ from medcalc.batch.tables import settle_table
 from medcalc.claims import GIVEN_FIELDS
 from medcalc.errors import ClaimError
 from medcalc.strategies import claim_sequences, policies
+from tests.conftest import examples
 
 FIELDS = ("deductible", "basic", "critical", "assistance", "backstop", "patient")
 
@@ -79,7 +81,8 @@ def table_results(scored) -> tuple[dict[int, dict[str, int]], set[int]]:
     return got, set(scored.rejects.column("row").to_pylist())
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(1.2))
 @given(
     policy=policies(allow_warnings=True),
     batch=st.booleans().flatmap(lambda given: claim_sequences(persons=4, max_size=16, given=given)),
@@ -109,7 +112,7 @@ def test_table_scoring_equals_the_single_claim_api_in_settlement_order(policy, b
     assert streamed == expected and streamed_rejects == expected_rejects
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(0.3))
 @given(batch=claim_sequences(persons=5, max_size=30, visits=["inpatient"]), seed=st.integers(0, 2**32 - 1))
 def test_a_file_of_several_policies_settles_each_row_on_its_own(batch, seed):
     ids = np.random.default_rng(seed).choice(["anhui-2019", "jiujiang-residents"], size=len(batch))

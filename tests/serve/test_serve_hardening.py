@@ -186,6 +186,7 @@ def test_each_protocol_closes_a_head_that_never_ends(protocol_server):
     assert answer == b"" and 0.9 <= quiet <= 1 + MARGIN
 
 
+@pytest.mark.slow
 def test_each_protocol_answers_408_to_a_body_that_stops_and_waits_for_one_that_trickles(protocol_server):
     port = protocol_server
     head = b"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
@@ -249,6 +250,7 @@ def test_the_server_closes_50_trickling_heads_and_still_answers(live):
     assert all(status_and_json(answer)[0] == 408 for _, answer in result)
 
 
+@pytest.mark.slow
 def test_the_server_answers_408_to_a_stalled_body(live):
     head = b"POST /quote HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
     seconds, answer = raw_exchange(_port(live), head, [b'{"policy": '], wait=2 + MARGIN)

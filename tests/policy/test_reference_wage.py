@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 import medcalc
 from medcalc import Claim
@@ -27,7 +27,7 @@ from tests.policy_text import make_policy, rule
 from tests.property.test_differential import _engine
 from tests.reference import settle_all
 
-CASES = Path(__file__).parent / "cases" / "policies"
+CASES = Path(__file__).parents[1] / "cases" / "policies"
 WAGE_CITY = str(CASES / "wage-city.toml")
 
 
@@ -230,7 +230,6 @@ def test_reforms_scale_the_wage_but_not_a_wage_term(tmp_path):
         adjusted_policy(base, ["inpatient.deductible ×90%"], since="2020-01-01")
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(
     policy=policies(allow_warnings=True, outpatient=False, layers=()).filter(lambda p: "reference.wage" in p.timelines),
     batch=claim_sequences(),

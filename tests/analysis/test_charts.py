@@ -216,7 +216,7 @@ def test_cli_plot_rates_and_burden(tmp_path, capsys, reform):
 
 
 def test_cli_plot_on_policies_of_ones_own(tmp_path, capsys):
-    from tests.test_cli import own_policies
+    from tests.cli.test_cli import own_policies
 
     folder = own_policies(tmp_path / "mine")
     claims = tmp_path / "claims.csv"

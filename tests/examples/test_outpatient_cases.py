@@ -9,7 +9,8 @@ import pytest
 
 import medcalc
 
-CASES = tomllib.loads((Path(__file__).parent / "cases" / "outpatient_cases.toml").read_text(encoding="utf-8"))["case"]
+CASES_FILE = Path(__file__).parents[1] / "cases" / "outpatient_cases.toml"
+CASES = tomllib.loads(CASES_FILE.read_text(encoding="utf-8"))["case"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

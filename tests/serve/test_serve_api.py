@@ -21,8 +21,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from medcalc.cli import main  # noqa: E402
 from medcalc.serve.app import STATIC, create_app  # noqa: E402
 from medcalc.serve.limits import Limits  # noqa: E402
-
-from .test_cli import INHERIT, own_policies  # noqa: E402
+from tests.cli.test_cli import INHERIT, own_policies  # noqa: E402
 
 QUICK = {
     "policy": "jiujiang-residents",
@@ -263,7 +262,7 @@ def test_unknown_policy_is_404_with_the_closest_ids(client, capsys):
 
 
 def test_no_request_names_a_file_path(client, tmp_path, monkeypatch):
-    policy = Path(__file__).parent / "cases" / "policies" / "jiuquan-2022.toml"
+    policy = Path(__file__).parents[1] / "cases" / "policies" / "jiuquan-2022.toml"
     monkeypatch.chdir(tmp_path)
     (tmp_path / "README.md").write_text("[policy]\nid = 'x'\n")
     for name in (str(policy), "../x.toml", "README.md", "jiuquan-2022.toml", "~/p"):
@@ -685,6 +684,6 @@ def test_import_medcalc_never_loads_the_web_stack():
         "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'pydantic') if m in sys.modules))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
     )
     assert done.stdout.strip() == "[]"

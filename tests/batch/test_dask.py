@@ -25,6 +25,8 @@ from medcalc.batch.dask import read_claims, score_dask  # noqa: E402
 from medcalc.cli import main  # noqa: E402
 
 pd = pytest.importorskip("pandas")
+# every test runs on a local cluster of two worker processes: 1–8 s each, about 20 s the module
+pytestmark = pytest.mark.slow
 POLICY = "huaibei-2025"  # levels level1 and level3_province, dates from 2025
 
 
@@ -231,7 +233,7 @@ def test_score_cli_on_a_local_cluster_writes_the_same_rows_as_one_machine(capsys
 
 
 def test_score_cli_on_a_local_cluster_finds_each_rows_region_in_policies_folders(capsys, tmp_path):
-    from tests.test_cli import own_policies
+    from tests.cli.test_cli import own_policies
 
     # the workers choose each row's policy: they see --policies through the environment they inherit
     folder = own_policies(tmp_path / "mine")

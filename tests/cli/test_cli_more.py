@@ -10,7 +10,7 @@ import pytest
 
 from medcalc.cli import main
 
-CASES = Path(__file__).parent / "cases" / "policies"
+CASES = Path(__file__).parents[1] / "cases" / "policies"
 HEADER = "psn_no,setl_id,setl_time,level,medfee_sumamt,fulamt_ownpay_amt,category\n"
 ROWS = [
     "a,1,2020-03-01,level2,20000,1500,ordinary",  # (20000 − 1500 − 400) × 80 % = 14480
@@ -266,7 +266,7 @@ def test_policy_diff_values_and_claims(capsys, claims_csv):
 
 def test_policy_check_lints(capsys, tmp_path):
     text = (CASES / "jiuquan-2022.toml").read_text(encoding="utf-8")
-    text = text.replace('file = "../../../policies/', f'file = "{(Path(__file__).parents[1] / "policies").as_posix()}/')
+    text = text.replace('file = "../../../policies/', f'file = "{(Path(__file__).parents[2] / "policies").as_posix()}/')
     text = text.replace(
         'ratio = { level1 = "85%", level2 = "75%", level3 = "60%" }',
         'ratio = { level1 = "85%", level2 = "75%", level3 = "80%" }',

@@ -13,10 +13,10 @@ import pytest
 import medcalc
 from medcalc import Claim, PolicyError
 
-HERE = Path(__file__).parent
-BROKEN = HERE / "broken_policies"
+TESTS = Path(__file__).parents[1]
+BROKEN = TESTS / "broken_policies"
 EXPECTED = tomllib.loads((BROKEN / "expected.toml").read_text(encoding="utf-8"))
-INHERIT = HERE / "cases" / "policies" / "inherit"
+INHERIT = TESTS / "cases" / "policies" / "inherit"
 
 
 def test_every_broken_file_has_a_pinned_message():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .serve_live import serve_extra_or_skip
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_serve.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_serve.py"
 
 
 def test_serve_benchmark_prints_quotes_per_second_and_latencies():

@@ -58,7 +58,7 @@ def test_every_policy_says_what_its_sources_leave_open(policy_id):
 
 
 def test_seed_texts_are_the_shared_seeds():
-    shared = Path(__file__).parents[2] / "shared" / "seeds"
+    shared = Path(__file__).parents[3] / "shared" / "seeds"
     if not shared.is_dir():
         pytest.skip("shared/seeds is not beside this checkout")
     for seed in shared.glob("*.txt"):

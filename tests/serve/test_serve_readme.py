@@ -18,7 +18,7 @@ import pytest
 
 from .serve_live import LiveServer, serve_extra_or_skip
 
-README = (Path(__file__).parents[1] / "docs" / "how-to" / "serve.md").read_text(encoding="utf-8")
+README = (Path(__file__).parents[2] / "docs" / "how-to" / "serve.md").read_text(encoding="utf-8")
 SHOWN_URL = "http://127.0.0.1:8000"
 
 

@@ -372,7 +372,7 @@ def test_the_readme_example_and_its_figures():
     import re
     from pathlib import Path
 
-    page = (Path(__file__).parents[1] / "docs" / "how-to" / "reconcile.md").read_text(encoding="utf-8")
+    page = (Path(__file__).parents[2] / "docs" / "how-to" / "reconcile.md").read_text(encoding="utf-8")
     code = next(b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "medcalc.analysis.reconcile" in b)
     namespace: dict = {}
     exec(compile(code, "docs/how-to/reconcile.md", "exec"), namespace)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import warnings
 
 from medcalc.policy.registry import shipped_root
-
-from . import policy_fuzz
+from tests import policy_fuzz
 
 COUNT = 300
 

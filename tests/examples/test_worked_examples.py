@@ -12,8 +12,8 @@ import pytest
 import medcalc
 from medcalc.policy.loader import normalise_quote_text
 
-ROOT = Path(__file__).parents[1]
-CASES = Path(__file__).parent / "cases"
+ROOT = Path(__file__).parents[2]
+CASES = Path(__file__).parents[1] / "cases"
 DATA = tomllib.loads((CASES / "worked_examples.toml").read_text(encoding="utf-8"))
 EXAMPLES = DATA["case"]
 

@@ -29,7 +29,7 @@ from medcalc.cli import main  # noqa: E402
 from medcalc.errors import MedcalcError  # noqa: E402
 
 POLICY = "luan-2021"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: Peak memory a refused bomb may cost the whole process (Python, Arrow and medcalc loaded: ~100 MB).
 MAX_RSS_MB = 200
 

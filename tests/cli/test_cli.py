@@ -11,7 +11,7 @@ import pytest
 
 from medcalc.cli import main
 
-CASES = Path(__file__).parent / "cases" / "policies"
+CASES = Path(__file__).parents[1] / "cases" / "policies"
 JIUQUAN = str(CASES / "jiuquan-2022.toml")
 CLAIM = ["--date", "2022-01-20", "--total", "6500", "--self-funded", "350", "--level", "level2"]
 
@@ -172,13 +172,13 @@ def test_policy_check(capsys):
         "  extends: test-province",
     ]
     code, _, err = run(
-        capsys, "policy", "check", str(Path(__file__).parent / "broken_policies" / "ratio_over_100.toml")
+        capsys, "policy", "check", str(Path(__file__).parents[1] / "broken_policies" / "ratio_over_100.toml")
     )
     assert code == 2 and "inpatient.ratio[0].ratio.level1: a ratio within [0%, 100%]" in err
 
 
 def test_readme_documents_every_subcommand():
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     for command in (
         "medcalc quote",
         "medcalc score",

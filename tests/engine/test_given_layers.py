@@ -13,8 +13,8 @@ import medcalc
 from medcalc import Claim, ClaimError
 from medcalc.cli import main
 from medcalc.policy.lint import lint
+from tests.policy.test_policy_check import OUTPATIENT_ONLY
 from tests.policy_text import make_policy, rule
-from tests.test_policy_check import OUTPATIENT_ONLY
 
 #: 大病 on the whole in-scope self-pay above 10000 a year: 60 % to 50000 of the year's base, then 70 %;
 #: 医疗救助 for 低保 50 % of what is left. No basic rules at all.

@@ -14,7 +14,7 @@ from rich.cells import cell_len
 
 from medcalc.cli import main
 
-CASES = Path(__file__).parent / "cases" / "policies"
+CASES = Path(__file__).parents[1] / "cases" / "policies"
 WIDTHS = (80, 100, 120)
 
 
@@ -319,7 +319,7 @@ def test_score_summary_piped_to_a_file_fits_80_columns(tmp_path, synthetic):
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env["PYTHONPATH"] = str(Path(__file__).parents[1])
+    env["PYTHONPATH"] = str(Path(__file__).parents[2])
     with open(tmp_path / "summary.txt", "w", encoding="utf-8") as handle:
         done = subprocess.run(
             [
