@@ -8,7 +8,12 @@ it by person on a cluster. The names below are imported on first use (numpy, Arr
 """
 
 #: Imported from their modules on first use: ``import medcalc.batch`` alone loads no engine.
-_LAZY = {"BatchColumns": "columns", "RESULT_COLUMNS": "columns", "settle_arrays": "columns"}
+_LAZY = {
+    "BatchColumns": "columns",
+    "ClaimArrays": "columns",
+    "RESULT_COLUMNS": "columns",
+    "settle_arrays": "columns",
+}
 
 
 def __getattr__(name: str):
@@ -19,4 +24,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["BatchColumns", "RESULT_COLUMNS", "settle_arrays"]
+__all__ = ["BatchColumns", "ClaimArrays", "RESULT_COLUMNS", "settle_arrays"]

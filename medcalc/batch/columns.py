@@ -29,7 +29,7 @@ from ..settlement import Reject, Step
 from ..vocabulary import WORDS, choices_text, fold, level_words, service_words
 from .arrays import Numbers, factorize, is_arrow, picked, take_rows
 
-__all__ = ["BatchColumns", "settle_arrays", "RESULT_COLUMNS"]
+__all__ = ["ARRAY_FIELDS", "BatchColumns", "ClaimArrays", "settle_arrays", "RESULT_COLUMNS"]
 
 #: Result columns, in fen (int64), one entry per settled row.
 RESULT_COLUMNS = ("total", "in_scope", "deductible", "basic", "critical", "assistance", "backstop", "funds", "patient")
@@ -212,34 +212,100 @@ def _fen(values: Any, name: str) -> np.ndarray:
     return array if array.dtype == np.int32 else array.astype(np.int64, copy=False)
 
 
+#: The claim fields ``settle_arrays`` takes as columns, the required ones first.
+ARRAY_FIELDS = (
+    "person_id",
+    "settled_on",
+    "level",
+    "total",
+    "admitted_on",
+    "self_funded",
+    "over_limit",
+    "pre_self_pay",
+    "in_scope",
+    "claim_id",
+    "place",
+    "referral",
+    "category",
+    "age",
+    "retired",
+    "visit",
+    "service",
+    "diseases",
+    "certified",
+    "bed_fees",
+    "nursing_fees",
+    "basic_paid",
+    "critical_base",
+    "critical_paid",
+    "scheme",
+)
+_REQUIRED_ARRAYS = ARRAY_FIELDS[:4]
+
+
+@attrs.frozen(kw_only=True)
+class ClaimArrays:
+    """A batch of claims as columns of equal length, one per claim field (None: not given, every
+    row takes the claim record's default). Amounts in integer fen; days as ``datetime64[D]`` or ISO
+    text; codes and names as text (numpy or Arrow arrays); see ``settle_arrays``."""
+
+    person_id: Any
+    settled_on: Any
+    level: Any
+    total: Any
+    admitted_on: Any = None
+    self_funded: Any = None
+    over_limit: Any = None
+    pre_self_pay: Any = None
+    in_scope: Any = None
+    claim_id: Any = None
+    place: Any = None
+    referral: Any = None
+    category: Any = None
+    age: Any = None
+    retired: Any = None
+    visit: Any = None
+    service: Any = None
+    diseases: Any = None
+    certified: Any = None
+    bed_fees: Any = None
+    nursing_fees: Any = None
+    basic_paid: Any = None
+    critical_base: Any = None
+    critical_paid: Any = None
+    scheme: Any = None
+
+    @classmethod
+    def of(cls, columns: Mapping[str, Any]) -> ClaimArrays:
+        """The bundle of a mapping of claim field -> column; TypeError naming an unknown or missing field."""
+        unknown = sorted(set(columns) - set(ARRAY_FIELDS))
+        if unknown:
+            raise TypeError(
+                f"settle_arrays: {unknown[0]!r} is no claim field; the fields are {', '.join(ARRAY_FIELDS)}"
+            )
+        missing = [name for name in _REQUIRED_ARRAYS if columns.get(name) is None]
+        if missing:
+            raise TypeError(f"settle_arrays: the column {missing[0]!r} is required")
+        return cls(**columns)
+
+
+def _claim_arrays(columns: ClaimArrays | Mapping[str, Any] | None, named: Mapping[str, Any]) -> ClaimArrays:
+    """settle_arrays' columns as one bundle, whether given as one or by name (not both for a field)."""
+    if isinstance(columns, ClaimArrays):
+        if named:
+            raise TypeError("settle_arrays: columns given as a ClaimArrays and by name; give them one way")
+        return columns
+    given = dict(columns or {})
+    twice = sorted(set(given) & set(named))
+    if twice:
+        raise TypeError(f"settle_arrays: the column {twice[0]!r} is given twice")
+    return ClaimArrays.of({**given, **named})
+
+
 def settle_arrays(
     policy: Policy,
+    columns: ClaimArrays | Mapping[str, Any] | None = None,
     *,
-    person_id: Any,
-    settled_on: Any,
-    level: Any,
-    total: Any,
-    admitted_on: Any = None,
-    self_funded: Any = None,
-    over_limit: Any = None,
-    pre_self_pay: Any = None,
-    in_scope: Any = None,
-    claim_id: Any = None,
-    place: Any = None,
-    referral: Any = None,
-    category: Any = None,
-    age: Any = None,
-    retired: Any = None,
-    visit: Any = None,
-    service: Any = None,
-    diseases: Any = None,
-    certified: Any = None,
-    bed_fees: Any = None,
-    nursing_fees: Any = None,
-    basic_paid: Any = None,
-    critical_base: Any = None,
-    critical_paid: Any = None,
-    scheme: Any = None,
     accumulators: Iterable[Accumulators] = (),
     rejected: Iterable[tuple[np.ndarray, str, str]] = (),
     trace: bool = False,
@@ -247,8 +313,11 @@ def settle_arrays(
     threads: int = 1,
     keep_state: bool = True,
     chunk_rows: int | None = None,
+    **named: Any,
 ) -> BatchColumns:
-    """Settle a batch of inpatient claims given as columns of equal length.
+    """Settle a batch of claims given as columns of equal length: ``columns`` (a ClaimArrays, or a
+    mapping of claim field to column), or the columns by name as keywords (``total=…``); the fields
+    are ``ARRAY_FIELDS``, of which ``person_id``, ``settled_on``, ``level`` and ``total`` are required.
 
     Defaults are those of the claim record: place local, referral none, category
     ordinary, parts 0, in-scope cost derived from the parts (``in_scope`` < 0 also means
@@ -264,60 +333,69 @@ def settle_arrays(
     at once, each about ``chunk_rows`` rows of whole people. ``keep_state=False`` skips the
     accumulators after the batch.
     """
-    n = len(total)
+    arrays = _claim_arrays(columns, named)
+    n = len(arrays.total)
     vocab = vocabulary(policy)
-    days = np.asarray(settled_on, dtype="datetime64[D]").view(np.int64)
+    days = np.asarray(arrays.settled_on, dtype="datetime64[D]").view(np.int64)
     # (admission days are only checked: none after its settlement; NaT where a row gives none)
-    admitted = np.zeros(0, np.int64) if admitted_on is None else np.asarray(admitted_on, "datetime64[D]").view(np.int64)
+    admitted = (
+        np.zeros(0, np.int64)
+        if arrays.admitted_on is None
+        else np.asarray(arrays.admitted_on, "datetime64[D]").view(np.int64)
+    )
     # Codes and amounts as given (int16 codes; amounts int32 or int64, as the caller holds them);
     # a column not given is length 0 for the checks and a constant view for the engine.
     chosen = choose_engine(engine, n)
     gather = kernel_functions(chosen, row_moves)["gather"] if chosen == "compiled" else None
-    level_code = _codes(level, list(vocab), n, gather, level_words(policy)[0])
+    level_code = _codes(arrays.level, list(vocab), n, gather, level_words(policy)[0])
     # an empty cell is not given: the claim's default (local, no referral, ordinary, inpatient), as in the API
     codes = {
         field: _codes(values, choices, n, gather, WORDS[field], choices.index(default))
         for field, values, choices, default in (
-            ("place", place, PLACES, "local"),
-            ("referral", referral, REFERRALS, "none"),
-            ("category", category, CATEGORIES, "ordinary"),
-            ("visit", visit, VISITS, "inpatient"),
+            ("place", arrays.place, PLACES, "local"),
+            ("referral", arrays.referral, REFERRALS, "none"),
+            ("category", arrays.category, CATEGORIES, "ordinary"),
+            ("visit", arrays.visit, VISITS, "inpatient"),
         )
     }
-    if service is None:
+    if arrays.service is None:
         service_code = np.zeros(0, np.int16)
     else:
-        named = np.asarray(service).astype(str)
+        service_names = np.asarray(arrays.service).astype(str)
         service_code = _codes(
-            np.where(named == "None", "", named), vocab.services + [""], n, words=service_words(policy, vocab.services)
+            np.where(service_names == "None", "", service_names),
+            vocab.services + [""],
+            n,
+            words=service_words(policy, vocab.services),
         )
         service_code[service_code == len(vocab.services)] = -1
-    ages = np.zeros(0, np.int64) if age is None else np.asarray(age, np.int64)  # checked as given, never narrowed
+    # ages are checked as given, never narrowed
+    ages = np.zeros(0, np.int64) if arrays.age is None else np.asarray(arrays.age, np.int64)
     amounts = {
         name: _fen(values, name)
         for name, values in (
-            ("total", total),
-            ("self_funded", self_funded),
-            ("over_limit", over_limit),
-            ("pre_self_pay", pre_self_pay),
-            ("in_scope", in_scope),
-            ("bed_fees", bed_fees),
-            ("nursing_fees", nursing_fees),
-            ("basic_paid", basic_paid),
-            ("critical_base", critical_base),
-            ("critical_paid", critical_paid),
+            ("total", arrays.total),
+            ("self_funded", arrays.self_funded),
+            ("over_limit", arrays.over_limit),
+            ("pre_self_pay", arrays.pre_self_pay),
+            ("in_scope", arrays.in_scope),
+            ("bed_fees", arrays.bed_fees),
+            ("nursing_fees", arrays.nursing_fees),
+            ("basic_paid", arrays.basic_paid),
+            ("critical_base", arrays.critical_base),
+            ("critical_paid", arrays.critical_paid),
         )
     }
     kind = np.int32 if all(a.dtype == np.int32 for a in amounts.values() if len(a)) else np.int64
     amounts = {name: a.astype(kind, copy=False) for name, a in amounts.items()}
     wrong_scheme = np.zeros(0, np.int8)
-    if scheme is not None:
-        schemes, scheme_code = factorize(scheme)
+    if arrays.scheme is not None:
+        schemes, scheme_code = factorize(arrays.scheme)
         # 居民, 职工 … name a scheme as its code does (looked up once per distinct value)
         wrong_scheme = np.array(
             [v is not None and WORDS["scheme"].get(fold(str(v)), str(v)) != policy.scheme for v in schemes], np.int8
         )[scheme_code]
-    people, person = factorize(person_id)
+    people, person = factorize(arrays.person_id)
     missing_person = np.zeros(len(people) + 1, np.int8)
     for i, name in enumerate(() if isinstance(people, Numbers) else people):
         if name is None or name == "":
@@ -326,7 +404,7 @@ def settle_arrays(
     check = np.zeros(n, np.int8)
     in_scope_cost = np.zeros(n, kind)
     check_rows = kernel_functions(chosen, checks)["check_rows"]
-    columns = checks.CheckColumns(
+    check_columns = checks.CheckColumns(
         person=person,
         day=days,
         admitted=admitted,
@@ -350,7 +428,7 @@ def settle_arrays(
         level=level_code,
     )
     # the columns and the two outputs are per row: cut to ranges
-    args = (columns, service is not None, len(policy.levels), missing_person, check, in_scope_cost)
+    args = (check_columns, arrays.service is not None, len(policy.levels), missing_person, check, in_scope_cost)
     in_ranges(check_rows, n, threads, args, (0, 4, 5))
     known = ", ".join(f"{c} ({policy.levels[c]})" for c in policy.levels)
     words = {
@@ -378,10 +456,10 @@ def settle_arrays(
         "level": level_code,
         "day": ordinals,
         "age": column(ages, -1),
-        "retired": column(np.zeros(0) if retired is None else np.asarray(retired).astype(np.int64), 0),
+        "retired": column(np.zeros(0) if arrays.retired is None else np.asarray(arrays.retired).astype(np.int64), 0),
         "service": column(service_code, -1),
-        "diseases": _disease_masks(diseases, vocab, n),
-        "certified": _disease_masks(certified, vocab, n),
+        "diseases": _disease_masks(arrays.diseases, vocab, n),
+        "certified": _disease_masks(arrays.certified, vocab, n),
         "in_scope": in_scope_cost,
         "fee_reduction": column(np.zeros(0), 0),
     }
@@ -391,7 +469,7 @@ def settle_arrays(
     )
     cols.update(given_columns({name: amounts[name] for name in GIVEN_FIELDS}, n))
     # ties on a day are broken by claim id: ranked later, only for the rows that tie
-    ids = claim_id if isinstance(claim_id, ClaimIds) else ClaimIds(claim_id, n=n)
+    ids = arrays.claim_id if isinstance(arrays.claim_id, ClaimIds) else ClaimIds(arrays.claim_id, n=n)
     # ClaimIds gives len() and [row], all that Encoded reads of claim_ids (annotated there as a Sequence)
     enc = Encoded(cols, person, people, None, ids, np.ones(n, bool), [])  # type: ignore[arg-type]
     for rows, field, reason in rejects:

@@ -1031,7 +1031,7 @@ def _settle_part(
             )
         return settle_arrays(
             policy,
-            **kwargs,
+            kwargs,
             rejected=refused,
             trace=traced,
             engine=engine,
