@@ -258,6 +258,8 @@ CheckColumns = namedtuple(
         "level",
     ),
 )
+# (written out, not derived from ClaimValues: a type checker reads only literal field names)
+assert CheckColumns._fields[1:] == ClaimValues._fields[1:], "CheckColumns and ClaimValues differ"
 
 
 def in_scope_cost(in_scope, total, self_funded, over_limit, pre_self_pay):

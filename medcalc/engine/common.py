@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -28,6 +28,7 @@ __all__ = [
     "RuleIndex",
     "BandSet",
     "LayerBuild",
+    "parameter_columns",
 ]
 
 #: Bits of the ``given`` column: the amounts of earlier layers a claim gives (claims.GIVEN_FIELDS),
@@ -205,6 +206,12 @@ class BandSet:
                 edges[s, b + 1] = NO_LIMIT if upper is None else upper
             rates[s, :, : table.shape[1]] = np.maximum(table, 0)
         return edges, rates
+
+
+def parameter_columns(params: Mapping[str, int], rows: int) -> dict[str, np.ndarray]:
+    """A layer's parameter columns for ``rows`` profiles, each filled with its default (``params``:
+    the layer's PARAMS, name -> the value where no rule sets one)."""
+    return {name: np.full(rows, default, np.int64) for name, default in params.items()}
 
 
 @attrs.define

@@ -28,7 +28,7 @@ from ...policy.model import ResolvedPolicy, RuleVersion
 from ...settlement import Step
 from ..arithmetic import NO_LIMIT
 from ..citing import cited, wage_steps
-from ..common import Gathered, LayerBuild, RuleIndex, Vocabulary, choose_one
+from ..common import Gathered, LayerBuild, RuleIndex, Vocabulary, choose_one, parameter_columns
 from ..state import K_ASSISTANCE_BASE, K_ASSISTANCE_PAID, S_AGAIN_BASE, S_AGAIN_PAID, S_KEYED, SERVICE_BLOCKS
 
 if TYPE_CHECKING:
@@ -39,18 +39,18 @@ __all__ = ["PARAMS", "TRACE", "STAGE_TRACE", "AssistanceTables", "build", "assis
 
 # ----------------------------------------------------------------------------- parameters
 
-#: The parameter table's columns.
-PARAMS = (
-    "rule",  # the category rule (-1: none applies)
-    "deductible",  # the yearly deductible on the group's eligible self-pay
-    "ratio",
-    "cap",
-    "group",  # the cap group (its column of the keyed state)
-    "again_rule",  # 再次救助 (-1: none applies)
-    "again_threshold",
-    "again_ratio",
-    "again_cap",
-)
+#: The parameter table's columns, each with its value where no rule sets one.
+PARAMS = {
+    "rule": -1,  # the category rule (-1: none applies)
+    "deductible": 0,  # the yearly deductible on the group's eligible self-pay
+    "ratio": 0,
+    "cap": NO_LIMIT,
+    "group": 0,  # the cap group (its column of the keyed state)
+    "again_rule": -1,  # 再次救助 (-1: none applies)
+    "again_threshold": 0,
+    "again_ratio": 0,
+    "again_cap": NO_LIMIT,
+}
 _AT = {name: k for k, name in enumerate(PARAMS)}
 RULE = _AT["rule"]
 DEDUCTIBLE = _AT["deductible"]
@@ -84,17 +84,7 @@ def build(
     variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: Vocabulary
 ) -> LayerBuild:
     n = len(variant)
-    p = {
-        "rule": np.full(n, -1, np.int64),
-        "deductible": np.zeros(n, np.int64),
-        "ratio": np.zeros(n, np.int64),
-        "cap": np.full(n, NO_LIMIT, np.int64),
-        "group": np.zeros(n, np.int64),
-        "again_rule": np.full(n, -1, np.int64),
-        "again_threshold": np.zeros(n, np.int64),
-        "again_ratio": np.zeros(n, np.int64),
-        "again_cap": np.full(n, NO_LIMIT, np.int64),
-    }
+    p = parameter_columns(PARAMS, n)
     index, again_index = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     for v, resolved in enumerate(variants):

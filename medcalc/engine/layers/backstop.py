@@ -25,7 +25,7 @@ from ...policy.model import ResolvedPolicy, RuleVersion
 from ...settlement import Step
 from ..arithmetic import NO_LIMIT
 from ..citing import cited, wage_steps
-from ..common import Gathered, LayerBuild, RuleIndex, Vocabulary, choose_one, level_array
+from ..common import Gathered, LayerBuild, RuleIndex, Vocabulary, choose_one, level_array, parameter_columns
 from ..state import (
     S_BACKSTOP_AGAIN_BASE,
     S_BACKSTOP_AGAIN_PAID,
@@ -43,14 +43,14 @@ __all__ = ["PARAMS", "TRACE", "BackstopTables", "build", "settle_backstop", "exp
 
 # ----------------------------------------------------------------------------- parameters
 
-#: The parameter table's columns.
-PARAMS = (
-    "cap_rule",  # the burden cap rule (-1: none applies)
-    "cap",  # the cap where care happened
-    "again_rule",  # paying again (-1: none applies)
-    "again_ratio",
-    "again_threshold",
-)
+#: The parameter table's columns, each with its value where no rule sets one.
+PARAMS = {
+    "cap_rule": -1,  # the burden cap rule (-1: none applies)
+    "cap": 0,  # the cap where care happened
+    "again_rule": -1,  # paying again (-1: none applies)
+    "again_ratio": 0,
+    "again_threshold": 0,
+}
 _AT = {name: k for k, name in enumerate(PARAMS)}
 CAP_RULE = _AT["cap_rule"]
 CAP = _AT["cap"]
@@ -89,13 +89,7 @@ def build(
     variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: Vocabulary
 ) -> LayerBuild:
     n = len(variant)
-    p = {
-        "cap_rule": np.full(n, -1, np.int64),
-        "cap": np.zeros(n, np.int64),
-        "again_rule": np.full(n, -1, np.int64),
-        "again_ratio": np.zeros(n, np.int64),
-        "again_threshold": np.zeros(n, np.int64),
-    }
+    p = parameter_columns(PARAMS, n)
     caps, agains = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     if not any(r.named("backstop.burden_cap") or r.named("backstop.pay_again") for r in variants):

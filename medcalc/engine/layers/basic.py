@@ -25,7 +25,17 @@ from ...policy.model import ADMISSION_RULES, PLACES, ResolvedPolicy, RuleVersion
 from ...settlement import Step
 from ..arithmetic import NO_LIMIT, banded, clamp_rate, rounded
 from ..citing import applied, band_steps, cited, exact_yuan, nth, points_text, rounding, wage_steps
-from ..common import GIVEN_BASIC, BandSet, Gathered, LayerBuild, RuleIndex, choose_one, level_array, matches
+from ..common import (
+    GIVEN_BASIC,
+    BandSet,
+    Gathered,
+    LayerBuild,
+    RuleIndex,
+    choose_one,
+    level_array,
+    matches,
+    parameter_columns,
+)
 from ..state import (
     K_SERVICE_PAID,
     S_ABOVE_COST_CAP,
@@ -49,29 +59,34 @@ REQUIRED_RULES = ADMISSION_RULES
 
 # ----------------------------------------------------------------------------- parameters
 
-#: The parameter table's columns (``build`` fills them; ``settle_admission`` reads them).
-PARAMS = (
-    "band",  # the band schedule (edges, rates by level)
-    "schedule",  # >= 0: a deductible schedule by admission; or SCHEDULE_FIXED / SCHEDULE_SHARE
-    "fixed_deductible",  # SCHEDULE_FIXED: the amount (a place rule's)
-    "share",  # SCHEDULE_SHARE: a share of the total bill, with a floor and a ceiling
-    "share_floor",
-    "share_ceiling",
-    "deductible_num",  # fraction on the deductible (groups, multiples), reduced
-    "deductible_den",
-    "later_from",  # admission number from which later_fraction applies; 0 never
-    "later_fraction",
-    "later_compounding",  # 1: a later admission's deductible is the previous one's share
-    "later_floor",
-    "deductible_cap",  # a yearly total of deductibles
-    "points",  # ratio points added (place rules, modifiers)
-    "floor",  # 保底: at least this share of the in-scope cost
-    "fund_cap",  # 年度最高支付限额 on fund payments
-    "cost_cap",  # or on cost: cost above it is the next layer's
-    "place_rule",  # the place rule applied (-1 none), for explanations
-    "modifier_mask",  # the modifiers applied (bits), for explanations
-    "cumulative",  # 1: rounded on the year's running amount
-)
+#: ``schedule`` values other than a schedule's index.
+SCHEDULE_FIXED = -1  # a fixed amount (a place rule's)
+SCHEDULE_SHARE = -2  # a share of the total bill, with a floor and a ceiling
+
+#: The parameter table's columns, each with its value where no rule sets one (``build`` fills them;
+#: ``settle_admission`` reads them).
+PARAMS = {
+    "band": 0,  # the band schedule (edges, rates by level)
+    "schedule": SCHEDULE_FIXED,  # >= 0: a deductible schedule by admission; or SCHEDULE_FIXED / SCHEDULE_SHARE
+    "fixed_deductible": 0,  # SCHEDULE_FIXED: the amount (a place rule's)
+    "share": 0,  # SCHEDULE_SHARE: a share of the total bill, with a floor and a ceiling
+    "share_floor": 0,
+    "share_ceiling": NO_LIMIT,
+    "deductible_num": 1,  # fraction on the deductible (groups, multiples), reduced
+    "deductible_den": 1,
+    "later_from": 0,  # admission number from which later_fraction applies; 0 never
+    "later_fraction": RATIO_ONE,
+    "later_compounding": 0,  # 1: a later admission's deductible is the previous one's share
+    "later_floor": 0,
+    "deductible_cap": NO_LIMIT,  # a yearly total of deductibles
+    "points": 0,  # ratio points added (place rules, modifiers)
+    "floor": 0,  # 保底: at least this share of the in-scope cost
+    "fund_cap": NO_LIMIT,  # 年度最高支付限额 on fund payments
+    "cost_cap": NO_LIMIT,  # or on cost: cost above it is the next layer's
+    "place_rule": -1,  # the place rule applied (-1 none), for explanations
+    "modifier_mask": 0,  # the modifiers applied (bits), for explanations
+    "cumulative": 0,  # 1: rounded on the year's running amount
+}
 _AT = {name: k for k, name in enumerate(PARAMS)}
 BAND = _AT["band"]
 SCHEDULE = _AT["schedule"]
@@ -91,10 +106,6 @@ FLOOR = _AT["floor"]
 FUND_CAP = _AT["fund_cap"]
 COST_CAP = _AT["cost_cap"]
 CUMULATIVE = _AT["cumulative"]
-
-#: ``schedule`` values other than a schedule's index.
-SCHEDULE_FIXED = -1  # a fixed amount (a place rule's)
-SCHEDULE_SHARE = -2  # a share of the total bill, with a floor and a ceiling
 
 #: Intermediate amounts written when tracing (``tr[at + k]``), what ``explain`` reads back.
 TRACE = (
@@ -204,28 +215,7 @@ def build(
 ) -> LayerBuild:
     """Per-row parameters of the basic layer; rows it cannot settle come back as problems."""
     n = len(variant)
-    p = {
-        "band": np.zeros(n, np.int64),
-        "schedule": np.full(n, SCHEDULE_FIXED, np.int64),  # or a schedule's index, or a share of the bill
-        "fixed_deductible": np.zeros(n, np.int64),
-        "share": np.zeros(n, np.int64),  # a deductible as a share of the bill (schedule -2), floor, ceiling
-        "share_floor": np.zeros(n, np.int64),
-        "share_ceiling": np.full(n, NO_LIMIT, np.int64),
-        "deductible_num": np.ones(n, np.int64),  # fraction on the deductible (groups, multiples)
-        "deductible_den": np.ones(n, np.int64),
-        "later_from": np.zeros(n, np.int64),  # admission number from which later_fraction applies; 0 never
-        "later_fraction": np.full(n, RATIO_ONE, np.int64),
-        "later_compounding": np.zeros(n, np.int64),  # 1: of the previous admission's deductible
-        "later_floor": np.zeros(n, np.int64),
-        "deductible_cap": np.full(n, NO_LIMIT, np.int64),
-        "points": np.zeros(n, np.int64),
-        "floor": np.zeros(n, np.int64),
-        "fund_cap": np.full(n, NO_LIMIT, np.int64),
-        "cost_cap": np.full(n, NO_LIMIT, np.int64),
-        "place_rule": np.full(n, -1, np.int64),
-        "modifier_mask": np.zeros(n, np.int64),
-        "cumulative": np.zeros(n, np.int64),  # 1: the ratio rule rounds on the year's running amount
-    }
+    p = parameter_columns(PARAMS, n)
     builder = _Builder(level_codes)
     problems: list[tuple[np.ndarray, str, str]] = []
     # outpatient rows are the outpatient layer's; a claim that gives its basic payment needs no rule

@@ -37,6 +37,7 @@ from ..common import (
     Vocabulary,
     choose_one,
     matches,
+    parameter_columns,
 )
 from ..state import S_CRITICAL_BASE, S_CRITICAL_CARRY, S_CRITICAL_PAID
 
@@ -47,22 +48,22 @@ __all__ = ["PARAMS", "TRACE", "CriticalTables", "build", "settle_critical", "exp
 
 # ----------------------------------------------------------------------------- parameters
 
-#: The parameter table's columns.
-PARAMS = (
-    "active",  # 1: the claim counts toward the layer (admissions; outpatient services the base names)
-    "base_deductible",  # 1: the deductible counts in the base; and so on for each part
-    "base_coinsurance",
-    "base_above_cap",
-    "base_pre_self_pay",
-    "threshold",  # the year's threshold (after modifiers' fractions)
-    "above_threshold",  # 1: band bounds measured from the threshold (convention B)
-    "band",
-    "points",
-    "place_rule",  # for explanations
-    "modifier_mask",  # for explanations
-    "cap",
-    "cumulative",  # 1: rounded on the year's running amount
-)
+#: The parameter table's columns, each with its value where no rule sets one.
+PARAMS = {
+    "active": 0,  # 1: the claim counts toward the layer (admissions; outpatient services the base names)
+    "base_deductible": 0,  # 1: the deductible counts in the base; and so on for each part
+    "base_coinsurance": 0,
+    "base_above_cap": 0,
+    "base_pre_self_pay": 0,
+    "threshold": 0,  # the year's threshold (after modifiers' fractions)
+    "above_threshold": 0,  # 1: band bounds measured from the threshold (convention B)
+    "band": 0,
+    "points": 0,
+    "place_rule": -1,  # for explanations
+    "modifier_mask": 0,  # for explanations
+    "cap": NO_LIMIT,
+    "cumulative": 0,  # 1: rounded on the year's running amount
+}
 _AT = {name: k for k, name in enumerate(PARAMS)}
 ACTIVE = _AT["active"]
 BASE_DEDUCTIBLE = _AT["base_deductible"]
@@ -126,9 +127,7 @@ def build(
     variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], level_codes: Vocabulary
 ) -> LayerBuild:
     n = len(variant)
-    p = {name: np.zeros(n, np.int64) for name in PARAMS}
-    p["cap"] = np.full(n, NO_LIMIT, np.int64)
-    p["place_rule"][:] = -1
+    p = parameter_columns(PARAMS, n)
     bands = BandSet(level_codes)
     places, modifiers = RuleIndex(), RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []

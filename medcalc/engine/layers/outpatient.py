@@ -26,7 +26,7 @@ from ...policy.model import PLACES, REFERRALS, ResolvedPolicy, RuleVersion
 from ...settlement import Step
 from ..arithmetic import NO_LIMIT
 from ..citing import INFINITY, cited, wage_steps
-from ..common import GIVEN_BASIC, LayerBuild, RuleIndex, Vocabulary, level_array
+from ..common import GIVEN_BASIC, LayerBuild, RuleIndex, Vocabulary, level_array, parameter_columns
 from ..state import K_SERVICE_DEDUCTIBLE, K_SERVICE_PAID, K_SERVICE_PERIOD, K_SERVICE_PERIOD_COST, S_KEYED
 
 if TYPE_CHECKING:
@@ -36,19 +36,19 @@ __all__ = ["PARAMS", "TRACE", "OutpatientTables", "build", "fee_reduction", "set
 
 # ----------------------------------------------------------------------------- parameters
 
-#: The parameter table's columns.
-PARAMS = (
-    "rule",  # the service's rule (-1: none applies: not an outpatient row)
-    "deductible",  # yearly, by level
-    "ratio",
-    "fixed",  # a fixed payment per visit (-1: paid at ``ratio``)
-    "cap",  # yearly (or the sum / highest of the claim's disease caps)
-    "visit_cap",
-    "halve_bed",  # 1: bed fees count at half (日间病床)
-    "halve_nursing",
-    "period_months",  # 0: no cap per period; 1: per month; 3: per quarter
-    "period_cap",
-)
+#: The parameter table's columns, each with its value where no rule sets one.
+PARAMS = {
+    "rule": -1,  # the service's rule (-1: none applies: not an outpatient row)
+    "deductible": 0,  # yearly, by level
+    "ratio": 0,
+    "fixed": -1,  # a fixed payment per visit (-1: paid at ``ratio``)
+    "cap": NO_LIMIT,  # yearly (or the sum / highest of the claim's disease caps)
+    "visit_cap": NO_LIMIT,
+    "halve_bed": 0,  # 1: bed fees count at half (日间病床)
+    "halve_nursing": 0,
+    "period_months": 0,  # 0: no cap per period; 1: per month; 3: per quarter
+    "period_cap": NO_LIMIT,
+}
 _AT = {name: k for k, name in enumerate(PARAMS)}
 RULE = _AT["rule"]
 DEDUCTIBLE = _AT["deductible"]
@@ -93,18 +93,7 @@ def build(
     variants: list[ResolvedPolicy], variant: np.ndarray, cols: dict[str, np.ndarray], vocab: Vocabulary
 ) -> LayerBuild:
     n = len(variant)
-    p = {
-        "rule": np.full(n, -1, np.int64),
-        "deductible": np.zeros(n, np.int64),
-        "ratio": np.zeros(n, np.int64),
-        "fixed": np.full(n, -1, np.int64),
-        "cap": np.full(n, NO_LIMIT, np.int64),
-        "visit_cap": np.full(n, NO_LIMIT, np.int64),
-        "halve_bed": np.zeros(n, np.int64),
-        "halve_nursing": np.zeros(n, np.int64),
-        "period_months": np.zeros(n, np.int64),
-        "period_cap": np.full(n, NO_LIMIT, np.int64),
-    }
+    p = parameter_columns(PARAMS, n)
     index = RuleIndex()
     problems: list[tuple[np.ndarray, str, str]] = []
     outpatient = (cols["visit"] == 1) & (cols["given"] & GIVEN_BASIC == 0)  # (a payment given needs no rule)
