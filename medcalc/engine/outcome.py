@@ -122,9 +122,9 @@ class StateKeys(Sequence):
 class ProfileParams(Mapping):
     """A layer's parameters per input row, read from the row's profile when asked for."""
 
-    def __init__(self, table: np.ndarray, profile: np.ndarray, names: tuple[str, ...]) -> None:
+    def __init__(self, table: np.ndarray, profile: np.ndarray, at: Mapping[str, int]) -> None:
         self._prof, self._profile = table, profile
-        self._at = {name: j for j, name in enumerate(names)}
+        self._at = at  # (the layer's PARAM_AT: name -> column)
 
     def __getitem__(self, name: str) -> ProfileColumn:
         return ProfileColumn(self._prof, self._profile, self._at[name])

@@ -190,7 +190,7 @@ def _outcome(
         band_traces,
         variant,
         variants,
-        {name: ProfileParams(made.params[name], profile, layer.PARAMS) for name, layer in CHAIN.items()},
+        {name: ProfileParams(made.params[name], profile, layer.PARAM_AT) for name, layer in CHAIN.items()},
         {name: b.tables for name, b in made.builds.items()},
         enc.reject_groups,
         plan.final,

@@ -51,16 +51,17 @@ PARAMS = {
     "again_ratio": 0,
     "again_cap": NO_LIMIT,
 }
-_AT = {name: k for k, name in enumerate(PARAMS)}
-RULE = _AT["rule"]
-DEDUCTIBLE = _AT["deductible"]
-RATIO = _AT["ratio"]
-CAP = _AT["cap"]
-GROUP = _AT["group"]
-AGAIN_RULE = _AT["again_rule"]
-AGAIN_THRESHOLD = _AT["again_threshold"]
-AGAIN_RATIO = _AT["again_ratio"]
-AGAIN_CAP = _AT["again_cap"]
+#: Each parameter's column in the table.
+PARAM_AT = {name: k for k, name in enumerate(PARAMS)}
+RULE = PARAM_AT["rule"]
+DEDUCTIBLE = PARAM_AT["deductible"]
+RATIO = PARAM_AT["ratio"]
+CAP = PARAM_AT["cap"]
+GROUP = PARAM_AT["group"]
+AGAIN_RULE = PARAM_AT["again_rule"]
+AGAIN_THRESHOLD = PARAM_AT["again_threshold"]
+AGAIN_RATIO = PARAM_AT["again_ratio"]
+AGAIN_CAP = PARAM_AT["again_cap"]
 
 #: What a stage traces, from its first field: its base of the claim, the year's base before, raw,
 #: paid before and its payment (``assistance_stage``); each stage's fields are named "<stage><part>".

@@ -51,12 +51,13 @@ PARAMS = {
     "again_ratio": 0,
     "again_threshold": 0,
 }
-_AT = {name: k for k, name in enumerate(PARAMS)}
-CAP_RULE = _AT["cap_rule"]
-CAP = _AT["cap"]
-AGAIN_RULE = _AT["again_rule"]
-AGAIN_RATIO = _AT["again_ratio"]
-AGAIN_THRESHOLD = _AT["again_threshold"]
+#: Each parameter's column in the table.
+PARAM_AT = {name: k for k, name in enumerate(PARAMS)}
+CAP_RULE = PARAM_AT["cap_rule"]
+CAP = PARAM_AT["cap"]
+AGAIN_RULE = PARAM_AT["again_rule"]
+AGAIN_RATIO = PARAM_AT["again_ratio"]
+AGAIN_THRESHOLD = PARAM_AT["again_threshold"]
 
 #: Intermediate amounts written when tracing (``tr[at + k]``): the burden cap, then paying
 #: again (an assistance stage: STAGE_TRACE).

@@ -87,25 +87,26 @@ PARAMS = {
     "modifier_mask": 0,  # the modifiers applied (bits), for explanations
     "cumulative": 0,  # 1: rounded on the year's running amount
 }
-_AT = {name: k for k, name in enumerate(PARAMS)}
-BAND = _AT["band"]
-SCHEDULE = _AT["schedule"]
-FIXED_DEDUCTIBLE = _AT["fixed_deductible"]
-SHARE = _AT["share"]
-SHARE_FLOOR = _AT["share_floor"]
-SHARE_CEILING = _AT["share_ceiling"]
-DEDUCTIBLE_NUM = _AT["deductible_num"]
-DEDUCTIBLE_DEN = _AT["deductible_den"]
-LATER_FROM = _AT["later_from"]
-LATER_FRACTION = _AT["later_fraction"]
-LATER_COMPOUNDING = _AT["later_compounding"]
-LATER_FLOOR = _AT["later_floor"]
-DEDUCTIBLE_CAP = _AT["deductible_cap"]
-POINTS = _AT["points"]
-FLOOR = _AT["floor"]
-FUND_CAP = _AT["fund_cap"]
-COST_CAP = _AT["cost_cap"]
-CUMULATIVE = _AT["cumulative"]
+#: Each parameter's column in the table.
+PARAM_AT = {name: k for k, name in enumerate(PARAMS)}
+BAND = PARAM_AT["band"]
+SCHEDULE = PARAM_AT["schedule"]
+FIXED_DEDUCTIBLE = PARAM_AT["fixed_deductible"]
+SHARE = PARAM_AT["share"]
+SHARE_FLOOR = PARAM_AT["share_floor"]
+SHARE_CEILING = PARAM_AT["share_ceiling"]
+DEDUCTIBLE_NUM = PARAM_AT["deductible_num"]
+DEDUCTIBLE_DEN = PARAM_AT["deductible_den"]
+LATER_FROM = PARAM_AT["later_from"]
+LATER_FRACTION = PARAM_AT["later_fraction"]
+LATER_COMPOUNDING = PARAM_AT["later_compounding"]
+LATER_FLOOR = PARAM_AT["later_floor"]
+DEDUCTIBLE_CAP = PARAM_AT["deductible_cap"]
+POINTS = PARAM_AT["points"]
+FLOOR = PARAM_AT["floor"]
+FUND_CAP = PARAM_AT["fund_cap"]
+COST_CAP = PARAM_AT["cost_cap"]
+CUMULATIVE = PARAM_AT["cumulative"]
 
 #: Intermediate amounts written when tracing (``tr[at + k]``), what ``explain`` reads back.
 TRACE = (

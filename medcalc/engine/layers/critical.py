@@ -64,18 +64,19 @@ PARAMS = {
     "cap": NO_LIMIT,
     "cumulative": 0,  # 1: rounded on the year's running amount
 }
-_AT = {name: k for k, name in enumerate(PARAMS)}
-ACTIVE = _AT["active"]
-BASE_DEDUCTIBLE = _AT["base_deductible"]
-BASE_COINSURANCE = _AT["base_coinsurance"]
-BASE_ABOVE_CAP = _AT["base_above_cap"]
-BASE_PRE_SELF_PAY = _AT["base_pre_self_pay"]
-THRESHOLD = _AT["threshold"]
-ABOVE_THRESHOLD = _AT["above_threshold"]
-BAND = _AT["band"]
-POINTS = _AT["points"]
-CAP = _AT["cap"]
-CUMULATIVE = _AT["cumulative"]
+#: Each parameter's column in the table.
+PARAM_AT = {name: k for k, name in enumerate(PARAMS)}
+ACTIVE = PARAM_AT["active"]
+BASE_DEDUCTIBLE = PARAM_AT["base_deductible"]
+BASE_COINSURANCE = PARAM_AT["base_coinsurance"]
+BASE_ABOVE_CAP = PARAM_AT["base_above_cap"]
+BASE_PRE_SELF_PAY = PARAM_AT["base_pre_self_pay"]
+THRESHOLD = PARAM_AT["threshold"]
+ABOVE_THRESHOLD = PARAM_AT["above_threshold"]
+BAND = PARAM_AT["band"]
+POINTS = PARAM_AT["points"]
+CAP = PARAM_AT["cap"]
+CUMULATIVE = PARAM_AT["cumulative"]
 
 #: Intermediate amounts written when tracing (``tr[at + k]``).
 TRACE = (

@@ -49,17 +49,18 @@ PARAMS = {
     "period_months": 0,  # 0: no cap per period; 1: per month; 3: per quarter
     "period_cap": NO_LIMIT,
 }
-_AT = {name: k for k, name in enumerate(PARAMS)}
-RULE = _AT["rule"]
-DEDUCTIBLE = _AT["deductible"]
-RATIO = _AT["ratio"]
-FIXED = _AT["fixed"]
-CAP = _AT["cap"]
-VISIT_CAP = _AT["visit_cap"]
-HALVE_BED = _AT["halve_bed"]
-HALVE_NURSING = _AT["halve_nursing"]
-PERIOD_MONTHS = _AT["period_months"]
-PERIOD_CAP = _AT["period_cap"]
+#: Each parameter's column in the table.
+PARAM_AT = {name: k for k, name in enumerate(PARAMS)}
+RULE = PARAM_AT["rule"]
+DEDUCTIBLE = PARAM_AT["deductible"]
+RATIO = PARAM_AT["ratio"]
+FIXED = PARAM_AT["fixed"]
+CAP = PARAM_AT["cap"]
+VISIT_CAP = PARAM_AT["visit_cap"]
+HALVE_BED = PARAM_AT["halve_bed"]
+HALVE_NURSING = PARAM_AT["halve_nursing"]
+PERIOD_MONTHS = PARAM_AT["period_months"]
+PERIOD_CAP = PARAM_AT["period_cap"]
 
 #: Intermediate amounts written when tracing (``tr[at + k]``).
 TRACE = (
