@@ -212,37 +212,6 @@ def _fen(values: Any, name: str) -> np.ndarray:
     return array if array.dtype == np.int32 else array.astype(np.int64, copy=False)
 
 
-#: The claim fields ``settle_arrays`` takes as columns, the required ones first.
-ARRAY_FIELDS = (
-    "person_id",
-    "settled_on",
-    "level",
-    "total",
-    "admitted_on",
-    "self_funded",
-    "over_limit",
-    "pre_self_pay",
-    "in_scope",
-    "claim_id",
-    "place",
-    "referral",
-    "category",
-    "age",
-    "retired",
-    "visit",
-    "service",
-    "diseases",
-    "certified",
-    "bed_fees",
-    "nursing_fees",
-    "basic_paid",
-    "critical_base",
-    "critical_paid",
-    "scheme",
-)
-_REQUIRED_ARRAYS = ARRAY_FIELDS[:4]
-
-
 @attrs.frozen(kw_only=True)
 class ClaimArrays:
     """A batch of claims as columns of equal length, one per claim field (None: not given, every
@@ -287,6 +256,11 @@ class ClaimArrays:
         if missing:
             raise TypeError(f"settle_arrays: the column {missing[0]!r} is required")
         return cls(**columns)
+
+
+#: The claim fields ``settle_arrays`` takes as columns (ClaimArrays'), the required ones first.
+ARRAY_FIELDS = tuple(field.name for field in attrs.fields(ClaimArrays))
+_REQUIRED_ARRAYS = ARRAY_FIELDS[:4]
 
 
 def _claim_arrays(columns: ClaimArrays | Mapping[str, Any] | None, named: Mapping[str, Any]) -> ClaimArrays:
