@@ -353,7 +353,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         bands = [f"{{ below = {_yuan(upper)}, ratio = {_by_level(level_ratios(), _pct)} }}" for upper in uppers]
         bands.append(f"{{ ratio = {_pct(draw(ratio))} }}")
         mode = draw(st.sampled_from(("marginal", "step")))
-        basis = draw(st.sampled_from(("in_scope", "above_deductible")))
+        basis = draw(st.sampled_from(("in_scope", "above_deductible", "admission")))
         rounding = draw(st.sampled_from(("", '\nrounding = "cumulative"')))
         parts.append(
             rule("inpatient.ratio", f'segments = "{mode}"\nbasis = "{basis}"\nbands = [{", ".join(bands)}]{rounding}')
@@ -365,6 +365,9 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         )
     elif cap == "cost":
         parts.append(rule("inpatient.cap", f"cost = {_yuan(draw(_upto(10_000_000)))}"))
+    if draw(st.integers(0, 3)) == 0:  # a cap per admission, on its fund payment or on its in-scope cost
+        kind = draw(st.sampled_from(("fund", "cost")))
+        parts.append(rule("inpatient.admission_cap", f"{kind} = {_yuan(draw(_upto(2_000_000)))}"))
     if draw(st.booleans()):
         effect = draw(st.sampled_from(("amount", "multiple", "share")))
         if effect == "amount":

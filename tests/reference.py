@@ -225,15 +225,21 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
         return max(0, min(10000, r + points))
 
     payable = in_scope - charged
-    if basis == "in_scope":
-        start = person.in_scope_total + charged
-    else:
+    if basis == "above_deductible":
         start = person.payable_total
+    else:  # (the year's in-scope cost: where a ceiling of the year cuts, also for segments per admission)
+        start = person.in_scope_total + charged
     end = start + payable
     annual = rules.rule("inpatient.cap")
     if annual is not None and annual.get("cost") is not None:
         end = min(end, annual["cost"])
         start = min(start, end)
+    per_admission = rules.rule("inpatient.admission_cap")
+    if per_admission is not None and per_admission.get("cost") is not None:
+        end = min(end, start + max(0, per_admission["cost"] - charged))  # the admission's in-scope cost, capped
+    covered = end - start
+    if basis == "admission":  # the segments restart at every admission: the axis is its own in-scope cost
+        start, end = charged, charged + covered
     exact = Fraction(0)
     lower = 0
     if mode == "marginal":
@@ -257,10 +263,12 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
     # "cumulative": the year's running exact amount is rounded, and the claim pays the change
     raw = half_up(person.basic_exact + exact) - person.basic_rounded if cumulative else half_up(exact)
     paid = raw
+    if per_admission is not None and per_admission.get("fund") is not None:
+        paid = min(paid, per_admission["fund"])
     if annual is not None and annual.get("fund") is not None:
-        paid = min(raw, max(0, annual["fund"] - person.basic_paid))
+        paid = min(paid, max(0, annual["fund"] - person.basic_paid))
 
-    above_cap = payable - (end - start) if annual is not None and annual.get("cost") is not None else 0
+    above_cap = payable - covered
 
     def commit() -> None:
         person.admissions += 1

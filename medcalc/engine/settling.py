@@ -43,7 +43,7 @@ def kernel_tables(made: ProfileTables, vocab: Vocabulary, engine: str) -> kernel
             basic.edges,
             basic.rates,
             basic.step.astype(np.int64),
-            basic.basis_in_scope.astype(np.int64),
+            basic.basis.astype(np.int64),
             critical.edges,
             critical.rates,
         )

@@ -90,6 +90,7 @@ WAGE_FIELDS = {
     "inpatient.deductible": ("amount", "by_admission"),
     "inpatient.deductible_cap": ("yearly",),
     "inpatient.cap": ("fund", "cost"),
+    "inpatient.admission_cap": ("fund", "cost"),
     "critical.threshold": ("amount",),
     "critical.cap": ("amount",),
     "inpatient.place": ("deductible",),
@@ -458,12 +459,13 @@ class RuleSpec:
 
 
 _SEGMENTS = ("marginal", "step")
-_BASES = ("in_scope", "above_deductible")
+_BASES = ("in_scope", "above_deductible", "admission")
 _ALLOWED_WITH_BANDS = {
     "segments": 'one of "marginal" (each part of the cost at its band\'s ratio) or "step" (the whole payable '
     "part at the ratio of the band where the year's cumulative cost ends)",
-    "basis": 'one of "in_scope" (the year\'s cumulative in-scope cost) or "above_deductible" (the year\'s '
-    "cumulative cost above deductibles)",
+    "basis": 'one of "in_scope" (the year\'s cumulative in-scope cost), "above_deductible" (the year\'s '
+    'cumulative cost above deductibles) or "admission" (each admission\'s own in-scope cost: the segments '
+    "restart at every admission)",
 }
 
 
@@ -558,6 +560,12 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "inpatient.cap",
             "年度最高支付限额 annual cap",
+            {"fund": (_wage_amount, False), "cost": (_wage_amount, False)},
+            one_of=(("fund", "cost"),),
+        ),
+        RuleSpec(
+            "inpatient.admission_cap",
+            "每次住院最高支付限额 cap per admission",
             {"fund": (_wage_amount, False), "cost": (_wage_amount, False)},
             one_of=(("fund", "cost"),),
         ),

@@ -59,6 +59,12 @@ REQUIRED_RULES = ADMISSION_RULES
 
 # ----------------------------------------------------------------------------- parameters
 
+#: The axes cost segments may run on (``inpatient.ratio`` ``basis``), by their code in ``BasicTables.basis``:
+#: the year's cumulative cost above deductibles, the year's cumulative in-scope cost, or each
+#: admission's own in-scope cost (the segments restart at every admission: 按次分段).
+BASES = ("above_deductible", "in_scope", "admission")
+BASIS_ABOVE_DEDUCTIBLE, BASIS_IN_SCOPE, BASIS_ADMISSION = range(3)
+
 #: ``schedule`` values other than a schedule's index.
 SCHEDULE_FIXED = -1  # a fixed amount (a place rule's)
 SCHEDULE_SHARE = -2  # a share of the total bill, with a floor and a ceiling
@@ -86,6 +92,8 @@ PARAMS = {
     "place_rule": -1,  # the place rule applied (-1 none), for explanations
     "modifier_mask": 0,  # the modifiers applied (bits), for explanations
     "cumulative": 0,  # 1: rounded on the year's running amount
+    "admission_fund_cap": NO_LIMIT,  # 每次住院最高支付限额 on an admission's fund payment
+    "admission_cost_cap": NO_LIMIT,  # or on its in-scope cost: cost above it is the next layer's
 }
 #: Each parameter's column in the table.
 PARAM_AT = {name: k for k, name in enumerate(PARAMS)}
@@ -106,6 +114,8 @@ POINTS = PARAM_AT["points"]
 FLOOR = PARAM_AT["floor"]
 FUND_CAP = PARAM_AT["fund_cap"]
 COST_CAP = PARAM_AT["cost_cap"]
+ADMISSION_FUND_CAP = PARAM_AT["admission_fund_cap"]
+ADMISSION_COST_CAP = PARAM_AT["admission_cost_cap"]
 CUMULATIVE = PARAM_AT["cumulative"]
 
 #: Intermediate amounts written when tracing (``tr[at + k]``), what ``explain`` reads back.
@@ -149,7 +159,7 @@ class BasicTables:
     edges: np.ndarray  # (S, B+1)
     rates: np.ndarray  # (S, L, B)
     step: np.ndarray  # (S,) bool
-    basis_in_scope: np.ndarray  # (S,) bool: axis is cumulative in-scope cost (else above-deductible)
+    basis: np.ndarray  # (S,) the segment axis: a code of BASES
     band_sources: list[tuple[RuleVersion, ...]]  # (ratio rule[, place rule overriding it])
     schedules: np.ndarray  # (D, A, L) fen; the last admission entry repeats
     schedule_rules: list[RuleVersion]
@@ -161,7 +171,7 @@ class _Builder:
     def __init__(self, level_codes: list[str]) -> None:
         self.levels = level_codes
         self.bands = BandSet(level_codes)
-        self.flags: list[tuple[bool, bool]] = []
+        self.flags: list[tuple[int, int]] = []  # (step, basis code) of each band schedule
         self.schedule_rows: list[np.ndarray] = []
         self.schedules = RuleIndex()
         self.places = RuleIndex()
@@ -171,14 +181,14 @@ class _Builder:
         before = len(self.bands.rows)
         if place is not None:
             index = self.bands.add((id(ratio), id(place)), [None], [place["ratio"]], (ratio, place))
-            flags = (False, True)
+            flags = (0, BASIS_IN_SCOPE)
         elif ratio.get("bands") is not None:
             bands = ratio["bands"]
             index = self.bands.add((id(ratio), 0), [b.upper for b in bands], [b.ratio for b in bands], (ratio,))
-            flags = (ratio["segments"] == "step", ratio["basis"] == "in_scope")
+            flags = (int(ratio["segments"] == "step"), BASES.index(ratio["basis"]))
         else:
             index = self.bands.add((id(ratio), 0), [None], [ratio["ratio"]], (ratio,))
-            flags = (False, True)
+            flags = (0, BASIS_IN_SCOPE)
         if len(self.bands.rows) > before:
             self.flags.append(flags)
         return index
@@ -192,7 +202,7 @@ class _Builder:
 
     def tables(self) -> BasicTables:
         edges, rates = self.bands.arrays()
-        flags = np.array(self.flags or [(False, True)], dtype=bool).reshape(-1, 2)
+        flags = np.array(self.flags or [(0, BASIS_IN_SCOPE)], dtype=np.int64).reshape(-1, 2)
         A = max([s.shape[0] for s in self.schedule_rows] or [1])
         schedules = np.zeros((max(1, len(self.schedule_rows)), A, len(self.levels)), dtype=np.int64)
         for d, table in enumerate(self.schedule_rows):
@@ -201,7 +211,7 @@ class _Builder:
         return BasicTables(
             edges,
             rates,
-            flags[:, 0],
+            flags[:, 0] == 1,
             flags[:, 1],
             self.bands.sources,
             schedules,
@@ -248,6 +258,12 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
             p["fund_cap"][rows] = annual["fund"]
         else:
             p["cost_cap"][rows] = annual["cost"]
+    per_admission = resolved.rule("inpatient.admission_cap")
+    if per_admission is not None:
+        if per_admission.get("fund") is not None:
+            p["admission_fund_cap"][rows] = per_admission["fund"]
+        else:
+            p["admission_cost_cap"][rows] = per_admission["cost"]
 
     schedule = builder.schedule(deductible)
     p["schedule"][rows] = schedule
@@ -371,14 +387,19 @@ def settle_admission(i, p, par, st, level, in_scope, total, schedules, edges, ra
     charged = min(nominal, in_scope, room)
     payable = in_scope - charged
 
-    # The stretch this claim adds on the segment axis (the year's in-scope cost, or its cost
-    # above deductibles), clipped at a basic cost ceiling: cost above it is the next layer's.
+    # The stretch this claim adds on the year's axis (its in-scope cost, or its cost above
+    # deductibles), clipped at a basic cost ceiling: cost above it is the next layer's; and at a
+    # ceiling on the admission's own in-scope cost.
     b = par[p, BAND]
-    low = st[S_IN_SCOPE_TOTAL] + charged if basis[b] else st[S_PAYABLE_TOTAL]
+    low = st[S_PAYABLE_TOTAL] if basis[b] == BASIS_ABOVE_DEDUCTIBLE else st[S_IN_SCOPE_TOTAL] + charged
     high_c = min(low + payable, par[p, COST_CAP])
     low_c = min(low, high_c)
-    covered = high_c - low_c
+    covered = min(high_c - low_c, max(par[p, ADMISSION_COST_CAP] - charged, 0))
+    high_c = low_c + covered
     above_cap = payable - covered
+    if basis[b] == BASIS_ADMISSION:  # segments that restart at every admission: its own in-scope cost
+        low_c = charged
+        high_c = charged + covered
 
     # 报销比例 by band: marginal (each part at its band's rate), or a step (the whole stretch at
     # the rate of the band it ends in); points added and clamped to [0 %, 100 %].
@@ -394,9 +415,9 @@ def settle_admission(i, p, par, st, level, in_scope, total, schedules, edges, ra
     exact_floored = min(exact_floored, covered * RATIO_ONE)
     raw = rounded(exact_floored, par[p, CUMULATIVE] == 1, st, S_BASIC_CARRY)
 
-    # 年度最高支付限额 on the year's fund payments.
+    # 每次住院最高支付限额 on the admission's payment, then 年度最高支付限额 on the year's.
     fund_before = st[S_BASIC_PAID]
-    paid = min(raw, max(par[p, FUND_CAP] - fund_before, 0))
+    paid = min(raw, par[p, ADMISSION_FUND_CAP], max(par[p, FUND_CAP] - fund_before, 0))
 
     st[S_ADMISSIONS] += 1
     st[S_DEDUCTIBLE_PAID] += charged
@@ -559,25 +580,39 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
         )
     band = p["band"]
     step_mode = bool(t.step[band])
-    axis = "the year's in-scope cost" if t.basis_in_scope[band] else "the year's cost above deductibles"
+    axis = (
+        "the year's cost above deductibles",
+        "the year's in-scope cost",
+        "this admission's in-scope cost (segments restart at every admission)",
+    )[int(t.basis[band])]
     step_band = int(o.bands["basic"]["step_band"][i]) if o.bands is not None else None
     steps += band_steps(
         o, "basic", i, None, axis, step_mode, step_band, r["axis_low"], r["axis_high"], "报销比例 ratio"
     )
     annual = resolved.rule("inpatient.cap")
+    per_admission = resolved.rule("inpatient.admission_cap")
     if r["above_cost_cap"]:
-        assert annual is not None  # (cost lies above a ceiling only under an inpatient.cap on cost)
+        # (cost lies above a ceiling only under a cap on cost: the admission's, where its cost passed it)
+        if (
+            per_admission is not None
+            and per_admission.get("cost") is not None
+            and c["in_scope"] > p["admission_cost_cap"]
+        ):
+            ceiling, title, whose = per_admission, "每次住院费用封顶 cost ceiling per admission", "per admission"
+        else:
+            assert annual is not None
+            ceiling, title, whose = annual, "基本医保费用封顶 cost ceiling", "of the year"
         steps.append(
             Step(
                 "cost_cap",
-                "基本医保费用封顶 cost ceiling",
-                f"{format_yuan(r['above_cost_cap'])} of in-scope cost lies above the basic cost ceiling "
-                f"{format_yuan(annual['cost'])}: not paid by basic insurance",
+                title,
+                f"{format_yuan(r['above_cost_cap'])} of in-scope cost lies above the basic cost ceiling {whose} "
+                f"{format_yuan(ceiling['cost'])}: not paid by basic insurance",
                 amount=Fen(r["above_cost_cap"]),
-                **cited(annual),
+                **cited(ceiling),
             )
         )
-        steps += wage_steps(annual, "cost")
+        steps += wage_steps(ceiling, "cost")
     exact = r["basic_exact_num"]
     if r["floor_applied"]:
         covered = r["axis_high"] - r["axis_low"]
@@ -601,6 +636,17 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
             amount=Fen(r["basic_raw"]),
         )
     )
+    if per_admission is not None and per_admission.get("fund") is not None:
+        steps.append(
+            Step(
+                "admission_fund_cap",
+                "每次住院最高支付限额 cap per admission",
+                f"cap {format_yuan(per_admission['fund'])} on this admission's payment",
+                amount=Fen(min(r["basic_raw"], per_admission["fund"])),
+                **cited(per_admission),
+            )
+        )
+        steps += wage_steps(per_admission, "fund")
     if annual is not None and annual.get("fund") is not None:
         steps.append(
             Step(
