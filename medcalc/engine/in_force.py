@@ -78,19 +78,18 @@ def rules_in_force(
         for d, s in sorted(set(zip(offset[missing].tolist(), column[missing].tolist()))):
             rows = live[missing & (offset == d) & (column == s)]
             date = dt.date.fromordinal(first + d)
-            if s == len(services):
-                resolved = variants[day_variant[d]]
-                absent = next(k for k in REQUIRED_RULES if resolved.rule(k) is None)
+            if s == len(services) and not policy.coverage(REQUIRED_RULES):
+                # a policy of the later layers only: what the claim lacks is the basic payment, not a day
                 enc.reject(
                     rows,
-                    "settled_on",
-                    f"no {absent} rule in force on {date}; {_coverage_text(policy)}"
-                    + (
-                        ""
-                        if policy.coverage(REQUIRED_RULES)
-                        else " (a claim that gives basic_paid, the basic payment settled elsewhere, needs none)"
-                    ),
+                    "basic_paid",
+                    f"required: policy {policy.id} has no rules of basic insurance (it settles the layers after "
+                    "it), so a claim gives basic_paid, the basic payment settled elsewhere",
                 )
+            elif s == len(services):
+                resolved = variants[day_variant[d]]
+                absent = next(k for k in REQUIRED_RULES if resolved.rule(k) is None)
+                enc.reject(rows, "settled_on", f"no {absent} rule in force on {date}; {_coverage_text(policy)}")
             else:
                 key = f"outpatient.service.{services[s]}"
                 spans = ", ".join(f"{a} to {b or 'open'}" for a, b in policy.coverage((key,))) or "no day"

@@ -62,6 +62,47 @@ def _both(a: frozenset[str], b: frozenset[str], universe) -> frozenset[str]:
     return (a or frozenset(universe)) & (b or frozenset(universe))
 
 
+#: Past this many raising modifiers, their largest set that can apply together is not searched
+#: (2^n sets); all of them are taken as one, which can only warn more.
+_MOST_SEARCHED = 12
+
+
+def _highest_reach(ratio: RuleVersion, boosts: list[RuleVersion], policy: Policy) -> tuple[int, list] | None:
+    """The highest ratio a claim can reach with raising modifiers, and those modifiers: at each level,
+    its highest rate plus the points of the largest set of modifiers that fit that level and can all
+    apply to one claim (each pair can: their conditions overlap). None without any modifier."""
+    if not boosts:
+        return None
+    tables: Sequence[ByLevel[int]] = (
+        [ratio["ratio"]] if ratio.get("ratio") is not None else [b.ratio for b in ratio["bands"]]
+    )
+    best: tuple[int, list] | None = None
+    for level in policy.levels:
+        rates = [rate for rate in (t.get(level) for t in tables) if rate is not None]
+        if not rates:
+            continue
+        fits = [m for m in boosts if not m["when"].levels or level in m["when"].levels]
+        together = _largest_together(fits, policy)
+        reach = max(rates) + sum(m["ratio_points"] for m in together)
+        if together and (best is None or reach > best[0]):
+            best = (reach, together)
+    return best
+
+
+def _largest_together(modifiers: list[RuleVersion], policy: Policy) -> list[RuleVersion]:
+    """The set of ``modifiers`` with the most points of which every pair can apply to one claim."""
+    if len(modifiers) > _MOST_SEARCHED:
+        return modifiers
+    best: list[RuleVersion] = []
+    for size in range(len(modifiers), 0, -1):
+        for chosen in itertools.combinations(modifiers, size):
+            if sum(m["ratio_points"] for m in chosen) <= sum(m["ratio_points"] for m in best):
+                continue
+            if all(_overlap(a["when"], b["when"], policy) is not None for a, b in itertools.combinations(chosen, 2)):
+                best = list(chosen)
+    return best
+
+
 def _overlap(a: Condition, b: Condition, policy: Policy) -> str | None:
     """A claim both conditions match, described by what they constrain; None when there is none."""
     parts = []
@@ -186,16 +227,12 @@ def lint(policy: Policy) -> list[str]:
         if ratio is not None and ratio.get("ratio") is not None:
             warn(_rising(ratio, ratio["ratio"], levels))
         if ratio is not None:
-            tables: Sequence[ByLevel[int]] = (
-                [ratio["ratio"]] if ratio.get("ratio") is not None else [b.ratio for b in ratio["bands"]]
-            )
-            highest = max(v for t in tables for v in ([t.default] if t.default is not None else t.values.values()))
             boosts = [m for m in rules.named("inpatient.modifier") if (m.get("ratio_points") or 0) > 0]
-            stacked = highest + sum(m["ratio_points"] for m in boosts)
-            if boosts and stacked > RATIO_ONE:
+            reach = _highest_reach(ratio, boosts, policy)
+            if reach is not None and reach[0] > RATIO_ONE:
                 warn(
-                    f"{_ref(ratio)}: with {', '.join(m.key for m in boosts)} the ratio can reach "
-                    f"{stacked / 100:g}% and is clamped to 100%"
+                    f"{_ref(ratio)}: with {', '.join(m.key for m in reach[1])} the ratio can reach "
+                    f"{reach[0] / 100:g}% and is clamped to 100%"
                 )
         if deductible is not None and annual is not None and annual.get("fund") is not None:
             tables = deductible["by_admission"] or (deductible["amount"],)

@@ -64,7 +64,9 @@ def test_the_critical_base_or_payment_given_directly(critical_only):
 def test_without_basic_rules_a_claim_must_give_the_basic_payment(critical_only):
     with pytest.raises(ClaimError) as caught:
         medcalc.settle(critical_only, claim())
-    assert caught.value.field == "settled_on" and "gives basic_paid" in caught.value.reason
+    # told about what it lacks, the basic payment, not about its date (issue 28)
+    assert caught.value.field == "basic_paid" and "gives basic_paid" in caught.value.reason
+    assert "rule in force" not in caught.value.reason
 
 
 def test_a_base_of_only_some_parts_needs_the_base_given(tmp_path):
@@ -143,7 +145,7 @@ def test_a_table_gives_amounts_by_row_and_an_empty_cell_computes_the_layer(criti
         row: (field, reason)
         for row, field, reason in zip(*(scored.rejects.column(k).to_pylist() for k in ("row", "field", "reason")))
     }
-    assert rejects[2][0] == "settled_on" and "gives basic_paid" in rejects[2][1]
+    assert rejects[2][0] == "basic_paid" and "gives basic_paid" in rejects[2][1]
     assert rejects[3][0] == "basic_paid" and "not a number of yuan" in rejects[3][1]  # (text "-5" is no amount)
     assert rejects[4][0] == "basic_paid" and "must not exceed the in-scope cost" in rejects[4][1]
 

@@ -245,3 +245,29 @@ def test_a_period_cost_cap_the_yearly_deductible_takes_whole_is_warned(tmp_path)
         "takes whole: the service never pays"
     )
     assert lint(policy(1200, 101, "month", "months")) == []  # 1212 a year: 12 above the deductible
+
+
+def test_the_ratio_check_adds_only_modifiers_that_can_apply_to_one_claim(tmp_path):
+    # +10 points at level 1 and +10 at level 2 never meet: 95 % + 10 reaches 105 %, not 115 %
+    apart = make_policy(
+        tmp_path,
+        DEDUCTIBLE,
+        rule("inpatient.ratio", 'ratio = "95%"'),
+        rule("inpatient.modifier.one", 'when = { level = ["level1"] }\nratio_points = "+10"'),
+        rule("inpatient.modifier.two", 'when = { level = ["level2"] }\nratio_points = "+10"'),
+        name="apart",
+    )
+    [warning] = [w for w in lint(apart) if "can reach" in w]
+    assert "can reach 105%" in warning and warning.count("inpatient.modifier") == 1
+    # two that can meet (poor and aged 65 at level 1) add up
+    together = make_policy(
+        tmp_path,
+        DEDUCTIBLE,
+        rule("inpatient.ratio", 'ratio = "95%"'),
+        rule("inpatient.modifier.poor", 'when = { category = ["poverty"] }\nratio_points = "+3"'),
+        rule("inpatient.modifier.aged", 'when = { age_at_least = 65 }\nratio_points = "+4"'),
+        name="together",
+    )
+    assert any("can reach 102%" in w for w in lint(together))
+    # none that reach 100 %: no warning
+    assert not any("can reach" in w for w in lint(make_policy(tmp_path, DEDUCTIBLE, RATIO, name="plain")))
