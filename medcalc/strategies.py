@@ -203,6 +203,15 @@ def _by_level(values: Sequence[int], render: Callable[[int], str]) -> str:
     return "{ " + ", ".join(f"{lv} = {render(v)}" for lv, v in zip(LEVELS, values)) + " }"
 
 
+def _points_value(draw, low: int, high: int) -> str:
+    """Ratio points within [low, high]: one value for every level, or a table naming some of the levels
+    (the others get none)."""
+    if draw(st.booleans()):
+        return f'"{draw(st.integers(low, high))}"'
+    named = draw(st.lists(st.sampled_from(LEVELS), min_size=1, max_size=len(LEVELS), unique=True))
+    return "{ " + ", ".join(f'{lv} = "{draw(st.integers(low, high))}"' for lv in named) + " }"
+
+
 def _wage_or_yuan(draw, wages: Sequence[int], high: int) -> str:
     """An amount of at most about ``high`` fen: in yuan, or (with ``wages``, the reference wage's versions
     in fen) a share or multiple of the wage whose derived amount is at most ``high`` under each version."""
@@ -384,7 +393,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
         ratio_change = {
             "none": "",
             "ratio": f"ratio = {_pct(draw(any_ratio))}" if how == "ratio" else "",
-            "points": f'ratio_points = "{draw(st.integers(-30, 30))}"' if how == "points" else "",
+            "points": f"ratio_points = {_points_value(draw, -30, 30)}" if how == "points" else "",
         }[how]
         floor = f"floor = {_pct(draw(any_ratio))}" if draw(st.booleans()) else ""
         parts.append(
@@ -398,7 +407,7 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
             rule(
                 "inpatient.modifier.poor",
                 f'when = {{ category = ["poverty", "dibao"] }}\n'
-                f'ratio_points = "{poor_points}"\n'
+                f"ratio_points = {_points_value(draw, min(poor_points, -20), poor_points)}\n"
                 f"deductible_fraction = {_pct(draw(any_ratio))}",
             )
         )
@@ -501,7 +510,7 @@ def _critical(draw, allow_warnings: bool) -> list[tuple[str, str]]:
         )
     if draw(st.booleans()):
         change = (
-            f"ratio = {_pct(draw(ratio))}" if draw(st.booleans()) else f'ratio_points = "{draw(st.integers(-30, 30))}"'
+            f"ratio = {_pct(draw(ratio))}" if draw(st.booleans()) else f"ratio_points = {_points_value(draw, -30, 30)}"
         )
         out.append(("critical.place.away", f'when = {{ referral = ["not_referred"] }}\n{change}'))
     if draw(st.booleans()):
@@ -510,7 +519,7 @@ def _critical(draw, allow_warnings: bool) -> list[tuple[str, str]]:
                 "critical.modifier.poor",
                 f'when = {{ category = ["poverty", "dibao"] }}\n'
                 f"threshold_fraction = {_pct(draw(ratio))}\n"
-                f'ratio_points = "{draw(st.integers(0, 20))}"\nuncapped = {draw(_FLAGS)}',
+                f"ratio_points = {_points_value(draw, 0, 20)}\nuncapped = {draw(_FLAGS)}",
             )
         )
     return out

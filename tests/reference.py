@@ -19,6 +19,11 @@ from medcalc.policy.model import ByLevel, Condition, Policy, WageAmount
 ONE = Fraction(1)
 
 
+def _points(table, level: str) -> int:
+    """A rule's ratio points at a level (a table that does not name the level: none)."""
+    return 0 if table is None else (table.get(level) or 0)
+
+
 def pct(units: int) -> Fraction:
     """Ratio units (0.01 point) as an exact fraction."""
     return Fraction(units, 10000)
@@ -199,10 +204,10 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
     ):
         return {"rejected": "age"}
     modifiers = [m for m in modifiers if m.get("age_points") is None or claim.age is not None]
-    points = sum(m["ratio_points"] or 0 for m in modifiers)
+    points = sum(_points(m.get("ratio_points"), claim.level) for m in modifiers)
     points += sum(_age_points(m["age_points"], claim.age) for m in modifiers if m.get("age_points") is not None)
     if place is not None and place.get("ratio_points") is not None:
-        points += place["ratio_points"]
+        points += _points(place["ratio_points"], claim.level)
     if place is not None and place.get("ratio") is not None:
         rate = place["ratio"].get(claim.level)
         if rate is None:
@@ -463,12 +468,12 @@ def settle_one(policy: Policy, claim: Claim, person: Person) -> dict:
             if applies(m["when"], claim):
                 if m.get("threshold_fraction") is not None:
                     threshold *= pct(m["threshold_fraction"])
-                points2 += m.get("ratio_points") or 0
+                points2 += _points(m.get("ratio_points"), claim.level)
                 if m.get("uncapped"):
                     cap2 = None
         threshold = half_up(threshold)
         if critical_place is not None and critical_place.get("ratio_points") is not None:
-            points2 += critical_place["ratio_points"]
+            points2 += _points(critical_place["ratio_points"], claim.level)
         x0, x1 = person.critical_base, person.critical_base + base
         lo, hi = max(x0, threshold), max(x1, threshold)
         if bands_rule["convention"] == "above_threshold":

@@ -25,6 +25,7 @@ __all__ = [
     "NO_LIMIT",
     "matches",
     "level_array",
+    "points_array",
     "RuleIndex",
     "BandSet",
     "LayerBuild",
@@ -118,6 +119,11 @@ def matches(cond: Condition, cols: dict[str, np.ndarray], level_codes: Sequence[
     if cond.retired is not None:
         mask &= cols["retired"] == cond.retired
     return mask
+
+
+def points_array(table: ByLevel, level_codes: Sequence[str]) -> np.ndarray:
+    """Ratio points by level as an array over level codes: a level a table does not name gets none (0)."""
+    return np.array([table.get(lv) or 0 for lv in level_codes], dtype=np.int64)
 
 
 def level_array(table: ByLevel, level_codes: Sequence[str]) -> np.ndarray:

@@ -81,22 +81,34 @@ def _highest_reach(ratio: RuleVersion, boosts: list[RuleVersion], policy: Policy
         rates = [rate for rate in (t.get(level) for t in tables) if rate is not None]
         if not rates:
             continue
-        fits = [m for m in boosts if not m["when"].levels or level in m["when"].levels]
-        together = _largest_together(fits, policy)
-        reach = max(rates) + sum(m["ratio_points"] for m in together)
+        fits = [m for m in boosts if _points_at(m, level) > 0 and (not m["when"].levels or level in m["when"].levels)]
+        together = _largest_together(fits, level, policy)
+        reach = max(rates) + sum(_points_at(m, level) for m in together)
         if together and (best is None or reach > best[0]):
             best = (reach, together)
     return best
 
 
-def _largest_together(modifiers: list[RuleVersion], policy: Policy) -> list[RuleVersion]:
-    """The set of ``modifiers`` with the most points of which every pair can apply to one claim."""
+def _points_at(modifier: RuleVersion, level: str) -> int:
+    """A modifier's ratio points at a level (0 where its table does not name the level)."""
+    table = modifier.get("ratio_points")
+    return 0 if table is None else (table.get(level) or 0)
+
+
+def _raises(modifier: RuleVersion) -> bool:
+    """Whether a modifier's ratio points raise the ratio at some level."""
+    table = modifier.get("ratio_points")
+    return table is not None and any(v > 0 for v in [*table.values.values(), table.default or 0])
+
+
+def _largest_together(modifiers: list[RuleVersion], level: str, policy: Policy) -> list[RuleVersion]:
+    """The set of ``modifiers`` with the most points at ``level`` of which every pair can apply to one claim."""
     if len(modifiers) > _MOST_SEARCHED:
         return modifiers
     best: list[RuleVersion] = []
     for size in range(len(modifiers), 0, -1):
         for chosen in itertools.combinations(modifiers, size):
-            if sum(m["ratio_points"] for m in chosen) <= sum(m["ratio_points"] for m in best):
+            if sum(_points_at(m, level) for m in chosen) <= sum(_points_at(m, level) for m in best):
                 continue
             if all(_overlap(a["when"], b["when"], policy) is not None for a, b in itertools.combinations(chosen, 2)):
                 best = list(chosen)
@@ -227,7 +239,7 @@ def lint(policy: Policy) -> list[str]:
         if ratio is not None and ratio.get("ratio") is not None:
             warn(_rising(ratio, ratio["ratio"], levels))
         if ratio is not None:
-            boosts = [m for m in rules.named("inpatient.modifier") if (m.get("ratio_points") or 0) > 0]
+            boosts = [m for m in rules.named("inpatient.modifier") if _raises(m)]
             reach = _highest_reach(ratio, boosts, policy)
             if reach is not None and reach[0] > RATIO_ONE:
                 warn(

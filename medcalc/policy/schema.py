@@ -578,7 +578,7 @@ RULES: dict[str, RuleSpec] = {
                 "deductible_multiple": (_multiple, False),
                 "deductible_share": (_SHARE, False),
                 "ratio": (by_level(_ratio), False),
-                "ratio_points": (_points, False),
+                "ratio_points": (by_level(_points), False),
                 "floor": (_ratio, False),
             },
             at_most_one=(("deductible", "deductible_multiple", "deductible_share"), ("ratio", "ratio_points")),
@@ -590,7 +590,7 @@ RULES: dict[str, RuleSpec] = {
             "人群倾斜 person modifier",
             {
                 "when": (_CONDITION, True),
-                "ratio_points": (_points, False),
+                "ratio_points": (by_level(_points), False),
                 "age_points": (_AGE_POINTS, False),
                 "deductible_fraction": (_ratio, False),
             },
@@ -648,7 +648,11 @@ RULES: dict[str, RuleSpec] = {
         RuleSpec(
             "critical.place",
             "大病保险 place and referral",
-            {"when": (_CONDITION, True), "ratio": (by_level(_ratio), False), "ratio_points": (_points, False)},
+            {
+                "when": (_CONDITION, True),
+                "ratio": (by_level(_ratio), False),
+                "ratio_points": (by_level(_points), False),
+            },
             one_of=(("ratio", "ratio_points"),),
             named=True,
         ),
@@ -658,7 +662,7 @@ RULES: dict[str, RuleSpec] = {
             {
                 "when": (_CONDITION, True),
                 "threshold_fraction": (_ratio, False),
-                "ratio_points": (_points, False),
+                "ratio_points": (by_level(_points), False),
                 "uncapped": (_bool, False),
             },
             named=True,

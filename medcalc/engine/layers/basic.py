@@ -35,6 +35,7 @@ from ..common import (
     level_array,
     matches,
     parameter_columns,
+    points_array,
 )
 from ..state import (
     K_SERVICE_PAID,
@@ -303,7 +304,7 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
             if lacking.any():
                 problems.append((where[lacking], "level", f"place rule {rule.key} has no ratio for this level"))
         if rule.get("ratio_points") is not None:
-            p["points"][where] += rule["ratio_points"]
+            p["points"][where] += points_array(rule["ratio_points"], builder.levels)[level[hit]]
         if rule.get("floor") is not None:
             p["floor"][where] = rule["floor"]
         if rule.get("deductible") is not None:
@@ -341,7 +342,7 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
             continue
         bits[hit] |= 1 << builder.modifiers(rule)
         if rule.get("ratio_points") is not None:
-            p["points"][rows[hit]] += rule["ratio_points"]
+            p["points"][rows[hit]] += points_array(rule["ratio_points"], builder.levels)[level[hit]]
         if rule.get("age_points") is not None:  # (ages are few: one lookup per distinct age)
             by_age = rule["age_points"].points
             ages = sub["age"][hit]
@@ -540,7 +541,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
         if modifier.get("deductible_fraction") is not None:
             effects.append(f"deductible × {Ratio(modifier['deductible_fraction'])}")
         if modifier.get("ratio_points") is not None:
-            effects.append(f"ratio {points_text(modifier['ratio_points'])}")
+            effects.append(f"ratio {points_text(modifier['ratio_points'].get(level_code) or 0)}")
         if modifier.get("age_points") is not None:
             by_age = modifier["age_points"]
             years = max(c["age"] - by_age.from_age, 0)
@@ -574,7 +575,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
             Step(
                 "place",
                 "异地/转诊 place and referral",
-                f"{place.key}: ratio {points_text(place['ratio_points'])}",
+                f"{place.key}: ratio {points_text(place['ratio_points'].get(level_code) or 0)}",
                 **cited(place),
             )
         )

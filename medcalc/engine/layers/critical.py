@@ -38,6 +38,7 @@ from ..common import (
     choose_one,
     matches,
     parameter_columns,
+    points_array,
 )
 from ..state import S_CRITICAL_BASE, S_CRITICAL_CARRY, S_CRITICAL_PAID
 
@@ -184,7 +185,7 @@ def build(
                 p["band"][rows[hit]] = band
                 lacking[hit] = bands.missing_level(band, level[hit])
             else:
-                p["points"][rows[hit]] += rule["ratio_points"]
+                p["points"][rows[hit]] += points_array(rule["ratio_points"], level_codes)[level[hit]]
         if lacking.any():
             problems.append((rows[lacking], "level", "the 大病 bands in force have no ratio for this level"))
 
@@ -200,7 +201,7 @@ def build(
                 threshold_num[hit] *= rule["threshold_fraction"]
                 threshold_den[hit] *= RATIO_ONE
             if rule.get("ratio_points") is not None:
-                p["points"][rows[hit]] += rule["ratio_points"]
+                p["points"][rows[hit]] += points_array(rule["ratio_points"], level_codes)[level[hit]]
             if rule.get("uncapped"):
                 p["cap"][rows[hit]] = NO_LIMIT
         p["threshold"][rows] = round_half_up(threshold_num, threshold_den)
@@ -286,6 +287,7 @@ FUNCTIONS = ("settle_critical",)
 def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
     """The layer's steps for row ``i`` (``r``: its results and traced columns, ``c``: its columns)."""
     p, t = {k: int(v[i]) for k, v in o.params["critical"].items()}, o.tables["critical"]
+    level_code = (list(o.policy.levels) + list(o.policy.institutions))[int(o.columns["level"][i])]
     name = (
         "大额医疗费用补助 supplementary (employees)" if o.policy.scheme == "employees" else "大病保险 critical illness"
     )
@@ -348,7 +350,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
         if modifier.get("threshold_fraction") is not None:
             effects.append(f"threshold × {Ratio(modifier['threshold_fraction'])}")
         if modifier.get("ratio_points") is not None:
-            effects.append(f"bands {points_text(modifier['ratio_points'])}")
+            effects.append(f"bands {points_text(modifier['ratio_points'].get(level_code) or 0)}")
         if modifier.get("uncapped"):
             effects.append("no annual cap")
         steps.append(
@@ -360,7 +362,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
         effect = (
             f"ratio {Ratio(place['ratio'].get(codes[o.columns['level'][i]]) or 0)}"
             if place.get("ratio") is not None
-            else f"bands {points_text(place['ratio_points'])}"
+            else f"bands {points_text(place['ratio_points'].get(level_code) or 0)}"
         )
         steps.append(Step("critical_place", "大病 place and referral", f"{place.key}: {effect}", **cited(place)))
     bands_rule = resolved.required("critical.bands")
