@@ -347,10 +347,14 @@ def _policy_text(draw, outpatient: bool, layers: frozenset[str], allow_warnings:
     if draw(st.booleans()):
         compounding = "\ncompounding = true" if draw(st.booleans()) else ""
         floor = f"\nfloor = {_yuan(draw(_upto(_SMALL)))}" if draw(st.booleans()) else ""
+        fractions = f"fraction = {_pct(draw(any_ratio))}"
+        if not compounding and draw(st.booleans()):  # one fraction per admission number, the last repeating
+            chosen = draw(st.lists(any_ratio, min_size=1, max_size=4))
+            fractions = f"fractions = [{', '.join(_pct(f) for f in chosen)}]"
         parts.append(
             rule(
                 "inpatient.deductible_later",
-                f"from_admission = {draw(st.integers(2, 4))}\nfraction = {_pct(draw(any_ratio))}{compounding}{floor}",
+                f"from_admission = {draw(st.integers(2, 4))}\n{fractions}{compounding}{floor}",
             )
         )
     if draw(st.booleans()):

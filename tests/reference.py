@@ -178,15 +178,19 @@ def inpatient_layer(rules, claim: Claim, person: Person) -> dict:
         if place is not None and place.get("deductible_multiple") is not None:
             base *= pct(place["deductible_multiple"])
     later = rules.rule("inpatient.deductible_later")
+    fraction = None
     if later is not None and number >= later["from_admission"]:
-        base *= pct(later["fraction"])
+        # one fraction, or one per admission number from the first later one (the last repeating)
+        fractions = [later["fraction"]] if later.get("fraction") is not None else list(later["fractions"])
+        fraction = fractions[min(number - later["from_admission"], len(fractions) - 1)]
+        base *= pct(fraction)
     for m in modifiers:
         if m.get("deductible_fraction") is not None:
             base *= pct(m["deductible_fraction"])
     nominal = half_up(base)
     if later is not None and number >= later["from_admission"]:
         if later.get("compounding"):  # each later admission: the previous one's deductible times the fraction
-            nominal = half_up(person.last_deductible * pct(later["fraction"]))
+            nominal = half_up(person.last_deductible * pct(fraction))
         nominal = max(nominal, later.get("floor") or 0)
     charged = min(nominal, in_scope)
     cap = rules.rule("inpatient.deductible_cap")

@@ -71,6 +71,7 @@ PolicyTables = namedtuple(
         "assistance",
         "backstop",
         "schedules",
+        "later_fractions",
         "basic_edges",
         "basic_rates",
         "basic_step",
@@ -135,6 +136,7 @@ def settle_rows(rows, tables, first_group, initial, final, st, res, traces):
     basic_par, outpatient_par, critical_par = tables.basic, tables.outpatient, tables.critical
     assistance_par, backstop_par = tables.assistance, tables.backstop
     schedules, basic_step, basic_basis = tables.schedules, tables.basic_step, tables.basic_basis
+    later_fractions = tables.later_fractions
     basic_edges, basic_rates = tables.basic_edges, tables.basic_rates
     critical_edges, critical_rates = tables.critical_edges, tables.critical_rates
     trace, tr, tb, acc = traces.on, traces.tr, traces.tb, traces.acc
@@ -173,6 +175,7 @@ def settle_rows(rows, tables, first_group, initial, final, st, res, traces):
                 cost,
                 total[i],
                 schedules,
+                later_fractions,
                 basic_edges,
                 basic_rates,
                 basic_step,

@@ -40,6 +40,7 @@ def kernel_tables(made: ProfileTables, vocab: Vocabulary, engine: str) -> kernel
         arrays = (
             *(made.params[name] for name in ("codes", *CHAIN)),
             np.ascontiguousarray(basic.schedules, np.int64),
+            basic.later_fractions,
             basic.edges,
             basic.rates,
             basic.step.astype(np.int64),

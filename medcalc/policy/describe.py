@@ -11,7 +11,7 @@ from .model import ADMISSION_RULES, Band, ByLevel, Condition, DeductibleShare, P
 
 __all__ = ["describe", "describe_rule", "coverage", "policy_row", "rules_on"]
 
-_RATIOS = {"ratio", "fraction", "floor", "threshold_fraction", "deductible_fraction"}
+_RATIOS = {"ratio", "fraction", "fractions", "floor", "threshold_fraction", "deductible_fraction"}
 _POINTS = {"ratio_points"}
 _COUNTS = {"from_admission", "year"}
 

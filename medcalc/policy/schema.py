@@ -484,6 +484,23 @@ def _check_ratio(params: dict, raw: dict) -> None:
                 raise Invalid("only with bands", raw[extra], extra)
 
 
+#: At most this many fractions for later admissions (one per admission number, the last repeating).
+MAX_LATER_FRACTIONS = 100
+
+
+def _check_later(params: dict, raw: dict) -> None:
+    fractions = params.get("fractions")
+    if fractions is not None and len(fractions) > MAX_LATER_FRACTIONS:
+        raise Invalid(f"an array of at most {MAX_LATER_FRACTIONS} fractions", raw["fractions"], "fractions")
+    if fractions is not None and params.get("compounding"):
+        raise Invalid(
+            "only with one fraction: compounding takes the previous admission's deductible times it; "
+            "fractions apply to this admission's own standard",
+            raw["compounding"],
+            "compounding",
+        )
+
+
 def _check_critical_bands(params: dict, raw: dict) -> None:
     try:
         _check_bands(params["bands"], raw.get("bands"))
@@ -533,10 +550,13 @@ RULES: dict[str, RuleSpec] = {
             "再次住院起付线 later admissions",
             {
                 "from_admission": (_admission_number, True),
-                "fraction": (_ratio, True),
+                "fraction": (_ratio, False),
+                "fractions": (_list_of(_ratio), False),
                 "compounding": (_bool, False),
                 "floor": (_amount, False),
             },
+            one_of=(("fraction", "fractions"),),
+            check=_check_later,
         ),
         RuleSpec(
             "inpatient.deductible_cap",

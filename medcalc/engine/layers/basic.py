@@ -81,8 +81,8 @@ PARAMS = {
     "share_ceiling": NO_LIMIT,
     "deductible_num": 1,  # fraction on the deductible (groups, multiples), reduced
     "deductible_den": 1,
-    "later_from": 0,  # admission number from which later_fraction applies; 0 never
-    "later_fraction": RATIO_ONE,
+    "later_from": 0,  # admission number from which later fractions apply; 0 never
+    "later_fractions": 0,  # its row of BasicTables.later_fractions (0: none)
     "later_compounding": 0,  # 1: a later admission's deductible is the previous one's share
     "later_floor": 0,
     "deductible_cap": NO_LIMIT,  # a yearly total of deductibles
@@ -107,7 +107,7 @@ SHARE_CEILING = PARAM_AT["share_ceiling"]
 DEDUCTIBLE_NUM = PARAM_AT["deductible_num"]
 DEDUCTIBLE_DEN = PARAM_AT["deductible_den"]
 LATER_FROM = PARAM_AT["later_from"]
-LATER_FRACTION = PARAM_AT["later_fraction"]
+LATER_FRACTIONS = PARAM_AT["later_fractions"]
 LATER_COMPOUNDING = PARAM_AT["later_compounding"]
 LATER_FLOOR = PARAM_AT["later_floor"]
 DEDUCTIBLE_CAP = PARAM_AT["deductible_cap"]
@@ -163,6 +163,7 @@ class BasicTables:
     basis: np.ndarray  # (S,) the segment axis: a code of BASES
     band_sources: list[tuple[RuleVersion, ...]]  # (ratio rule[, place rule overriding it])
     schedules: np.ndarray  # (D, A, L) fen; the last admission entry repeats
+    later_fractions: np.ndarray  # (R, F) ratio units by later admission from the first; row 0: none; the last repeats
     schedule_rules: list[RuleVersion]
     place_rules: list[RuleVersion]
     modifiers: list[RuleVersion]
@@ -175,6 +176,8 @@ class _Builder:
         self.flags: list[tuple[int, int]] = []  # (step, basis code) of each band schedule
         self.schedule_rows: list[np.ndarray] = []
         self.schedules = RuleIndex()
+        self.later_rows: list[list[int]] = [[RATIO_ONE]]  # row 0: no fraction
+        self.later_rules = RuleIndex()
         self.places = RuleIndex()
         self.modifiers = RuleIndex()
 
@@ -201,6 +204,13 @@ class _Builder:
             self.schedule_rows.append(np.stack([level_array(t, self.levels) for t in tables]))
         return index
 
+    def later(self, rule: RuleVersion) -> int:
+        """The row of a later-admissions rule's fractions (one fraction, or one per admission number)."""
+        index = self.later_rules(rule) + 1
+        if index == len(self.later_rows):
+            self.later_rows.append([rule["fraction"]] if rule.get("fraction") is not None else list(rule["fractions"]))
+        return index
+
     def tables(self) -> BasicTables:
         edges, rates = self.bands.arrays()
         flags = np.array(self.flags or [(0, BASIS_IN_SCOPE)], dtype=np.int64).reshape(-1, 2)
@@ -209,6 +219,8 @@ class _Builder:
         for d, table in enumerate(self.schedule_rows):
             schedules[d, : table.shape[0]] = table
             schedules[d, table.shape[0] :] = table[-1]  # the last entry repeats for later admissions
+        F = max(len(row) for row in self.later_rows)
+        later_fractions = np.array([row + row[-1:] * (F - len(row)) for row in self.later_rows], np.int64)
         return BasicTables(
             edges,
             rates,
@@ -216,6 +228,7 @@ class _Builder:
             flags[:, 1],
             self.bands.sources,
             schedules,
+            later_fractions,
             self.schedules.rules,
             self.places.rules,
             self.modifiers.rules,
@@ -249,7 +262,7 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
     annual = resolved.rule("inpatient.cap")
     if later is not None:
         p["later_from"][rows] = later["from_admission"]
-        p["later_fraction"][rows] = later["fraction"]
+        p["later_fractions"][rows] = builder.later(later)
         p["later_compounding"][rows] = int(bool(later.get("compounding")))
         p["later_floor"][rows] = later.get("floor") or 0
     if cap is not None:
@@ -360,7 +373,9 @@ def _fill(builder: _Builder, resolved: ResolvedPolicy, rows, sub, p, problems) -
 # ----------------------------------------------------------------------------- kernel
 
 
-def settle_admission(i, p, par, st, level, in_scope, total, schedules, edges, rates, step, basis, trace, tr, at, tb):
+def settle_admission(
+    i, p, par, st, level, in_scope, total, schedules, later_fractions, edges, rates, step, basis, trace, tr, at, tb
+):
     """基本医保 for one admission: returns (deductible, payable, above cost cap, raw, paid)."""
     # 起付线: by the admission's number in the year (or fixed by place, or a share of the bill) ...
     admission = st[S_ADMISSIONS]
@@ -374,8 +389,10 @@ def settle_admission(i, p, par, st, level, in_scope, total, schedules, edges, ra
     # ... times the fractions of groups and multiples, and of later admissions, rounded once ...
     later = RATIO_ONE
     is_later = par[p, LATER_FROM] > 0 and admission + 1 >= par[p, LATER_FROM]
-    if is_later:
-        later = par[p, LATER_FRACTION]
+    if is_later:  # this admission's fraction: by its number from the first later one, the last repeating
+        later = later_fractions[
+            par[p, LATER_FRACTIONS], min(admission + 1 - par[p, LATER_FROM], later_fractions.shape[1] - 1)
+        ]
     nominal = round_half_up(base * par[p, DEDUCTIBLE_NUM] * later, par[p, DEDUCTIBLE_DEN] * RATIO_ONE)
     if is_later:
         if par[p, LATER_COMPOUNDING] == 1:  # the previous admission's deductible times the fraction, again and again
@@ -518,7 +535,12 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
         steps += wage_steps(place, f"deductible.{level_code}", "deductible")
     later = resolved.rule("inpatient.deductible_later")
     if later is not None and admission >= later["from_admission"]:
-        detail = f"from the {nth(later['from_admission'])} admission: × {Ratio(later['fraction'])}"
+        fractions = [later["fraction"]] if later.get("fraction") is not None else list(later["fractions"])
+        fraction = fractions[min(admission - later["from_admission"], len(fractions) - 1)]
+        detail = f"from the {nth(later['from_admission'])} admission: × {Ratio(fraction)}"
+        if len(fractions) > 1:  # by the admission's number: this one's fraction of its own standard
+            shown = ", ".join(f"{nth(later['from_admission'] + k)} × {Ratio(f)}" for k, f in enumerate(fractions))
+            detail = f"{shown} and later ones × {Ratio(fractions[-1])}: the {nth(admission)} × {Ratio(fraction)}"
         if later.get("compounding"):
             previous = getattr(o.accumulators_before.get(i), "last_deductible", 0)
             detail = (
@@ -532,7 +554,7 @@ def explain(o: Outcome, i: int, r: dict, c: dict) -> list[Step]:
                 "deductible_later",
                 "再次住院起付线 later admissions",
                 f"{detail}: {format_yuan(r['deductible_nominal'])}",
-                rate=Ratio(later["fraction"]),
+                rate=Ratio(fraction),
                 **cited(later),
             )
         )
