@@ -38,6 +38,7 @@ __all__ = [
     "FLAG_WORDS",
     "parse_flag",
     "GIVEN_FIELDS",
+    "AMOUNT_FIELDS",
     "GIVEN_LAYERS",
     "VISITS",
     "FIELD_ALIASES",
@@ -95,6 +96,17 @@ _CLAIM_COLUMNS = (
 GIVEN_FIELDS = ("basic_paid", "critical_base", "critical_paid")
 #: The layers whose payment a settled file may give (``score --given``), and the field it fills.
 GIVEN_LAYERS = {"basic": "basic_paid", "critical": "critical_paid"}
+#: A claim's fields that are amounts of money (fen inside, yuan as written).
+AMOUNT_FIELDS = (
+    "total",
+    "self_funded",
+    "over_limit",
+    "pre_self_pay",
+    "in_scope",
+    "bed_fees",
+    "nursing_fees",
+    *GIVEN_FIELDS,
+)
 
 #: Visit kinds the engine settles: an admission, or an outpatient service the policy names.
 VISITS = ("inpatient", "outpatient")

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..claims import AMOUNT_FIELDS
 from ..money import format_yuan
 
 __all__ = ["naming_values", "by_value", "shown", "MAX_VALUES"]
@@ -22,20 +23,7 @@ __all__ = ["naming_values", "by_value", "shown", "MAX_VALUES"]
 #: value would make the rejects' reasons as many as their rows).
 MAX_VALUES = 200
 
-_AMOUNTS = frozenset(
-    {
-        "total",
-        "self_funded",
-        "over_limit",
-        "pre_self_pay",
-        "in_scope",
-        "bed_fees",
-        "nursing_fees",
-        "basic_paid",
-        "critical_base",
-        "critical_paid",
-    }
-)
+_AMOUNTS = frozenset(AMOUNT_FIELDS)
 
 
 def naming_values(table, rows: np.ndarray, field: str, reason: str) -> list[tuple[np.ndarray, str]]:

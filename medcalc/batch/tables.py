@@ -38,7 +38,7 @@ from typing import Any, cast
 import attrs
 import numpy as np
 
-from ..claims import FIELD_ALIASES, GIVEN_FIELDS, GIVEN_LAYERS, MAX_TOTAL
+from ..claims import AMOUNT_FIELDS, FIELD_ALIASES, GIVEN_FIELDS, GIVEN_LAYERS, MAX_TOTAL
 from ..engine.checks import NOT_GIVEN
 from ..errors import MedcalcError, UnitNotStated
 from ..policy.model import Policy
@@ -72,7 +72,7 @@ _STORED = tuple(f for f in RESULT_FIELDS if f not in ("funds", "patient"))
 _STORED_MAX = np.iinfo(np.int32).max
 assert MAX_TOTAL <= _STORED_MAX  # so every stored amount (none exceeds its total) fits
 
-_AMOUNTS = ("total", "self_funded", "over_limit", "pre_self_pay", "in_scope", "bed_fees", "nursing_fees", *GIVEN_FIELDS)
+_AMOUNTS = AMOUNT_FIELDS
 _NAMES = ("level", "place", "referral", "category", "visit", "service", "scheme")
 #: Columns the batch engine reads, beside the amounts and names.
 CLAIM_FIELDS = (
