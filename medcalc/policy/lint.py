@@ -76,13 +76,16 @@ def _highest_reach(ratio: RuleVersion, boosts: list[RuleVersion], policy: Policy
     tables: Sequence[ByLevel[int]] = (
         [ratio["ratio"]] if ratio.get("ratio") is not None else [b.ratio for b in ratio["bands"]]
     )
+    # which pairs can apply to one claim, asked once (the search below tries many sets of them)
+    pairs = itertools.combinations(boosts, 2)
+    meet = {(id(a), id(b)) for a, b in pairs if _overlap(a["when"], b["when"], policy) is not None}
     best: tuple[int, list] | None = None
     for level in policy.levels:
         rates = [rate for rate in (t.get(level) for t in tables) if rate is not None]
         if not rates:
             continue
         fits = [m for m in boosts if _points_at(m, level) > 0 and (not m["when"].levels or level in m["when"].levels)]
-        together = _largest_together(fits, level, policy)
+        together = _largest_together(fits, level, meet)
         reach = max(rates) + sum(_points_at(m, level) for m in together)
         if together and (best is None or reach > best[0]):
             best = (reach, together)
@@ -101,8 +104,9 @@ def _raises(modifier: RuleVersion) -> bool:
     return table is not None and any(v > 0 for v in [*table.values.values(), table.default or 0])
 
 
-def _largest_together(modifiers: list[RuleVersion], level: str, policy: Policy) -> list[RuleVersion]:
-    """The set of ``modifiers`` with the most points at ``level`` of which every pair can apply to one claim."""
+def _largest_together(modifiers: list[RuleVersion], level: str, meet: set[tuple[int, int]]) -> list[RuleVersion]:
+    """The set of ``modifiers`` with the most points at ``level`` of which every pair can apply to one
+    claim (``meet``: the pairs, by id, in the order ``modifiers`` lists them)."""
     if len(modifiers) > _MOST_SEARCHED:
         return modifiers
     best: list[RuleVersion] = []
@@ -110,7 +114,7 @@ def _largest_together(modifiers: list[RuleVersion], level: str, policy: Policy) 
         for chosen in itertools.combinations(modifiers, size):
             if sum(_points_at(m, level) for m in chosen) <= sum(_points_at(m, level) for m in best):
                 continue
-            if all(_overlap(a["when"], b["when"], policy) is not None for a, b in itertools.combinations(chosen, 2)):
+            if all((id(a), id(b)) in meet for a, b in itertools.combinations(chosen, 2)):
                 best = list(chosen)
     return best
 
