@@ -37,12 +37,8 @@ def test_readme_test_command_is_what_ci_runs():
 
 def test_policy_format_guide_example_loads(tmp_path):
     import medcalc
+    from tests.policy_text import guide_policy
 
-    root = Path(__file__).parents[1] / "policies"
-    guide = (root / "README.md").read_text(encoding="utf-8")
-    text = re.search(r"```toml\n(\[policy\].*?)```", guide, re.S).group(1)
-    text = text.replace('file = "../sources/', f'file = "{(root / "sources").as_posix()}/')
-    (tmp_path / "example-city-2025.toml").write_text(text, encoding="utf-8")
-    policy = medcalc.load_policy(tmp_path / "example-city-2025.toml")
+    policy = medcalc.load_policy(guide_policy(tmp_path, ""))
     claim = medcalc.Claim(person_id="p", settled_on="2025-05-01", level="level1", total=10200)
     assert medcalc.settle(policy, claim).basic == 900000  # (10200 − 200) × 90 %

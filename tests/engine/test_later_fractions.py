@@ -3,7 +3,6 @@ the policy README's worked example through the API and settle_table, the explana
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,21 +10,16 @@ import pytest
 
 import medcalc
 from medcalc.errors import PolicyError
+from tests.policy_text import GUIDE_PATH, guide_example, guide_policy
 
-ROOT = Path(__file__).parents[2]
-GUIDE = (ROOT / "policies" / "README.md").read_text(encoding="utf-8")
-CITED = 'source = "anhui-2025-web"\nquote = "住院封顶线统一30万元"\nverified = false\n'
-EXAMPLE = re.search(r"<!-- example: later admissions by a schedule -->\n```toml\n(.*?)```", GUIDE, re.S).group(1)
+GUIDE = GUIDE_PATH.read_text(encoding="utf-8")
+EXAMPLE = guide_example("later admissions by a schedule")
 DAYS = ("2025-02-01", "2025-04-01", "2025-06-01", "2025-08-01")
 LEVELS = ("level1", "level3_province", "level1", "level3_province")
 
 
 def _policy(tmp_path: Path, rule: str) -> medcalc.Policy:
-    text = re.search(r"```toml\n(\[policy\].*?)```", GUIDE, re.S).group(1)
-    text = text.replace('file = "../sources/', f'file = "{(ROOT / "policies" / "sources").as_posix()}/')
-    path = tmp_path / "example-city-2025.toml"
-    path.write_text(text + "\n" + rule.strip() + "\n" + CITED, encoding="utf-8")
-    return medcalc.load_policy(path)
+    return medcalc.load_policy(guide_policy(tmp_path, rule))
 
 
 def _claims() -> list[medcalc.Claim]:

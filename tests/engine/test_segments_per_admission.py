@@ -5,7 +5,6 @@ API, the command line and settle_table, the explanation, and the load errors."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,27 +14,18 @@ import pytest
 
 import medcalc
 from medcalc.errors import PolicyError
+from tests.policy_text import GUIDE_PATH, guide_example, guide_policy
 
-ROOT = Path(__file__).parents[2]
-GUIDE = (ROOT / "policies" / "README.md").read_text(encoding="utf-8")
-#: A verbatim passage of the guide example's source, for the rules the illustration leaves unsourced.
-CITED = 'source = "anhui-2025-web"\nquote = "住院封顶线统一30万元"\nverified = false\n'
+GUIDE = GUIDE_PATH.read_text(encoding="utf-8")
 
 
 def _guide_policy(tmp_path: Path, rules: str) -> Path:
-    """The guide's example file with its inpatient.ratio replaced by ``rules`` (each version cited)."""
-    text = re.search(r"```toml\n(\[policy\].*?)```", GUIDE, re.S).group(1)
-    text = text.replace('file = "../sources/', f'file = "{(ROOT / "policies" / "sources").as_posix()}/')
-    text = text[: text.index("[[inpatient.ratio]]")]
-    blocks = re.split(r"(?m)^(?=\[\[)", rules.strip())
-    cited = "\n".join(block.rstrip() + "\n" + CITED for block in blocks if block.strip())
-    path = tmp_path / "example-city-2025.toml"
-    path.write_text(text + cited, encoding="utf-8")
-    return path
+    """The guide's example file with its inpatient.ratio replaced by ``rules``."""
+    return guide_policy(tmp_path, rules, without="inpatient.ratio")
 
 
 def _example_rules() -> str:
-    return re.search(r"<!-- example: segments per admission -->\n```toml\n(.*?)```", GUIDE, re.S).group(1)
+    return guide_example("segments per admission")
 
 
 def _claims(person: str = "p") -> list[medcalc.Claim]:
